@@ -1,0 +1,106 @@
+import type { Filter } from '../filters/types.js';
+
+/**
+ * The data-plane contract: the one document the controller writes and the data plane reads.
+ * Modelled on Knative Kafka broker's contract (a generation plus resources, each with an ingress
+ * and egresses) so that each Knative resource maps onto it plainly:
+ *
+ *   Broker        -> Resource { ingress: /<ns>/<name>, topic knative-broker-<ns>-<name> }
+ *   Trigger       -> Egress on its broker's resource, consumer group knative-trigger-<ns>-<name>
+ *   KafkaChannel  -> Resource { ingress: /channels/<ns>/<name> }
+ *   Subscription  -> Egress on its channel's resource
+ *   KafkaSink     -> Resource { ingress: /sinks/<ns>/<name> } with no egresses
+ *
+ * Durations are milliseconds (the controller converts Knative's ISO 8601 durations).
+ */
+export const CONTRACT_VERSION = 'kafka-broker.contract/v1' as const;
+
+export interface Contract {
+  readonly version: typeof CONTRACT_VERSION;
+  /** Bumped by the controller every time it publishes a semantically different contract. */
+  readonly generation: number;
+  readonly resources: readonly Resource[];
+}
+
+export type ResourceKind = 'Broker' | 'KafkaChannel' | 'InMemoryChannel' | 'KafkaSink';
+
+/** Which Knative object a contract entry stands for; for logs, status and dead-letter marks. */
+export interface Reference {
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+}
+
+export type ContentMode = 'binary' | 'structured';
+
+export interface Ingress {
+  /** The HTTP path the ingress serves for this resource, e.g. `/default/my-broker`. */
+  readonly path: string;
+  /** How events are written to the topic (Kafka binding); KafkaSink may ask for structured. */
+  readonly contentMode: ContentMode;
+}
+
+export interface Resource {
+  readonly uid: string;
+  readonly kind: ResourceKind;
+  readonly reference: Reference;
+  /** The topic(s) the ingress writes to (the first) and the egresses read from. */
+  readonly topics: readonly string[];
+  /** null when the resource has no HTTP ingress. */
+  readonly ingress: Ingress | null;
+  /** Delivery settings for egresses that have none of their own (a Broker's `spec.delivery`). */
+  readonly egressConfig: EgressConfig | null;
+  readonly egresses: readonly Egress[];
+}
+
+export type BackoffPolicy = 'linear' | 'exponential';
+
+export interface EgressConfig {
+  /** Extra attempts after the first. */
+  readonly retry: number;
+  readonly backoffPolicy: BackoffPolicy;
+  readonly backoffDelayMs: number;
+  /** Per-attempt timeout; null means the dispatcher's default. */
+  readonly timeoutMs: number | null;
+  /** Where events go when delivery fails for good; null means "keep retrying, never drop". */
+  readonly deadLetter: string | null;
+  /** Cap on how long a Retry-After header may delay the next attempt; null means no cap. */
+  readonly retryAfterMaxMs: number | null;
+}
+
+/**
+ * What happens to a subscriber's reply:
+ *  - `topic`: appended to the resource's own topic (a broker: replies pass every trigger's filter);
+ *  - `url`: posted to that address (a Subscription's `spec.reply`);
+ *  - `discard`: dropped (a Subscription without `spec.reply`).
+ */
+export type ReplyStrategy =
+  | { readonly kind: 'topic' }
+  | { readonly kind: 'url'; readonly url: string }
+  | { readonly kind: 'discard' };
+
+export type DeliveryOrder = 'ordered' | 'unordered';
+
+export interface Egress {
+  readonly uid: string;
+  readonly reference: Reference;
+  readonly consumerGroup: string;
+  readonly destination: string;
+  readonly reply: ReplyStrategy;
+  /** null matches every event. */
+  readonly filter: Filter | null;
+  readonly deliveryOrder: DeliveryOrder;
+  readonly contentMode: ContentMode;
+  /** The egress's own delivery settings; they replace the resource's as a whole. */
+  readonly egressConfig: EgressConfig | null;
+}
+
+/** The delivery settings that apply to an egress: its own, else its resource's, else none. */
+export function effectiveEgressConfig(resource: Resource, egress: Egress): EgressConfig | null {
+  return egress.egressConfig ?? resource.egressConfig;
+}
+
+export function emptyContract(generation = 0): Contract {
+  return { version: CONTRACT_VERSION, generation, resources: [] };
+}

@@ -1,0 +1,342 @@
+import { BrokerError } from '../errors.js';
+import { PartitionOffsets } from './offsets.js';
+import { partitionForKey } from './partitioner.js';
+import type {
+  AppendRecord, AppendResult, ConsumedRecord, ConsumeOptions, Consumer, EventLog, Headers,
+  StartPosition, TopicInfo, TopicPartition, TopicSpec,
+} from './port.js';
+
+/**
+ * The in-memory event log: the development channel. Same semantics as Kafka within one process —
+ * partitions, keys, consumer groups with committed offsets, rebalancing between members, and
+ * redelivery of records that were not done when a member left. Nothing survives a restart.
+ */
+
+interface StoredRecord {
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: Headers;
+  readonly timestamp: number;
+}
+
+interface MemoryTopic {
+  readonly partitions: StoredRecord[][];
+}
+
+interface GroupState {
+  readonly committed: Map<string, number>;
+  readonly members: MemoryConsumer[];
+}
+
+const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+export class MemoryEventLog implements EventLog {
+  readonly kind = 'memory' as const;
+  private readonly topics = new Map<string, MemoryTopic>();
+  private readonly groups = new Map<string, GroupState>();
+  private roundRobin = 0;
+  private closed = false;
+
+  async ensureTopic(name: string, spec: TopicSpec): Promise<void> {
+    if (this.topics.has(name)) return;
+    if (!Number.isInteger(spec.partitions) || spec.partitions < 1) {
+      throw new BrokerError('INTERNAL', `topic ${name}: partitions must be a positive integer`);
+    }
+    this.topics.set(name, { partitions: Array.from({ length: spec.partitions }, () => []) });
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    this.topics.delete(name);
+    for (const group of this.groups.values()) {
+      for (const key of [...group.committed.keys()]) if (key.startsWith(`${name}\u0000`)) group.committed.delete(key);
+      for (const member of group.members) member.topicDeleted(name);
+    }
+  }
+
+  async describeTopic(name: string): Promise<TopicInfo | undefined> {
+    const topic = this.topics.get(name);
+    return topic === undefined ? undefined : { name, partitions: topic.partitions.length };
+  }
+
+  async append(topicName: string, records: readonly AppendRecord[]): Promise<AppendResult[]> {
+    this.assertOpen();
+    const topic = this.topics.get(topicName);
+    if (topic === undefined) throw new BrokerError('TOPIC_NOT_FOUND', `topic ${topicName} does not exist`, { details: { topic: topicName } });
+    const results: AppendResult[] = [];
+    const touched = new Set<number>();
+    const now = Date.now();
+    for (const record of records) {
+      const count = topic.partitions.length;
+      const partition = record.key != null ? partitionForKey(record.key, count) : this.roundRobin++ % count;
+      const log = topic.partitions[partition]!;
+      log.push({ key: record.key ?? null, value: record.value, headers: record.headers ?? {}, timestamp: now });
+      results.push({ partition, offset: String(log.length - 1) });
+      touched.add(partition);
+    }
+    this.notify(topicName);
+    return results;
+  }
+
+  async consume(options: ConsumeOptions): Promise<Consumer> {
+    this.assertOpen();
+    const group = this.group(options.groupId);
+    const consumer = new MemoryConsumer(this, group, options);
+    group.members.push(consumer);
+    this.rebalance(group);
+    return consumer;
+  }
+
+  async initGroup(groupId: string, topicName: string, position: StartPosition): Promise<void> {
+    const topic = this.topics.get(topicName);
+    if (topic === undefined) throw new BrokerError('TOPIC_NOT_FOUND', `topic ${topicName} does not exist`, { details: { topic: topicName } });
+    const group = this.group(groupId);
+    topic.partitions.forEach((log, partition) => {
+      const key = tpKey(topicName, partition);
+      if (!group.committed.has(key)) group.committed.set(key, position === 'latest' ? log.length : 0);
+    });
+  }
+
+  async deleteGroup(groupId: string): Promise<void> {
+    const group = this.groups.get(groupId);
+    if (group === undefined) return;
+    if (group.members.length > 0) group.committed.clear();
+    else this.groups.delete(groupId);
+  }
+
+  async ping(): Promise<boolean> {
+    return !this.closed;
+  }
+
+  async *read(topicName: string): AsyncIterable<Omit<ConsumedRecord, 'done'>> {
+    const topic = this.topics.get(topicName);
+    if (topic === undefined) throw new BrokerError('TOPIC_NOT_FOUND', `topic ${topicName} does not exist`, { details: { topic: topicName } });
+    const ends = topic.partitions.map((log) => log.length);
+    for (let partition = 0; partition < ends.length; partition++) {
+      const log = topic.partitions[partition]!;
+      for (let offset = 0; offset < ends[partition]!; offset++) {
+        const r = log[offset]!;
+        yield { topic: topicName, partition, offset: String(offset), key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp };
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    for (const group of this.groups.values()) for (const member of [...group.members]) await member.close();
+    this.closed = true;
+  }
+
+  // ---- internals used by MemoryConsumer ----
+
+  /** @internal */
+  partitionLog(topic: string, partition: number): StoredRecord[] | undefined {
+    return this.topics.get(topic)?.partitions[partition];
+  }
+
+  /** @internal */
+  startOffset(group: GroupState, topic: string, partition: number, start: StartPosition): number {
+    const committed = group.committed.get(tpKey(topic, partition));
+    if (committed !== undefined) return committed;
+    return start === 'earliest' ? 0 : (this.partitionLog(topic, partition)?.length ?? 0);
+  }
+
+  /** @internal */
+  commit(group: GroupState, topic: string, partition: number, offset: number): void {
+    const key = tpKey(topic, partition);
+    if ((group.committed.get(key) ?? -1) < offset) group.committed.set(key, offset);
+  }
+
+  /** @internal */
+  leave(group: GroupState, member: MemoryConsumer): void {
+    const index = group.members.indexOf(member);
+    if (index >= 0) group.members.splice(index, 1);
+    this.rebalance(group);
+  }
+
+  /** Range-free round-robin assignment of every partition of the group's topics over its members. */
+  private rebalance(group: GroupState): void {
+    const members = group.members;
+    if (members.length === 0) return;
+    const wanted = new Map<MemoryConsumer, TopicPartition[]>(members.map((m) => [m, []]));
+    const topics = [...new Set(members.flatMap((m) => m.topics))].sort();
+    let i = 0;
+    for (const topicName of topics) {
+      const topic = this.topics.get(topicName);
+      if (topic === undefined) continue;
+      for (let partition = 0; partition < topic.partitions.length; partition++) {
+        // Only members subscribed to the topic may own it.
+        const candidates = members.filter((m) => m.topics.includes(topicName));
+        const owner = candidates[i++ % candidates.length]!;
+        wanted.get(owner)!.push({ topic: topicName, partition });
+      }
+    }
+    // Revoke first (committing done prefixes), then assign: no partition has two owners.
+    for (const member of members) member.revokeAllBut(wanted.get(member)!);
+    for (const member of members) member.assign(wanted.get(member)!);
+  }
+
+  private notify(topic: string): void {
+    for (const group of this.groups.values()) for (const member of group.members) if (member.topics.includes(topic)) member.schedule();
+  }
+
+  private group(groupId: string): GroupState {
+    let group = this.groups.get(groupId);
+    if (group === undefined) {
+      group = { committed: new Map(), members: [] };
+      this.groups.set(groupId, group);
+    }
+    return group;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new BrokerError('LOG_UNAVAILABLE', 'the in-memory event log is closed');
+  }
+}
+
+interface Assignment {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offsets: PartitionOffsets;
+  /** The next offset to hand out. */
+  position: number;
+}
+
+class MemoryConsumer implements Consumer {
+  readonly topics: readonly string[];
+  private readonly assignments = new Map<string, Assignment>();
+  private readonly maxInFlight: number;
+  private readonly start: StartPosition;
+  private paused = false;
+  private closed = false;
+  private scheduled = false;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly log: MemoryEventLog,
+    private readonly group: GroupState,
+    private readonly options: ConsumeOptions,
+  ) {
+    this.topics = [...options.topics];
+    this.maxInFlight = options.maxInFlight ?? 500;
+    this.start = options.start ?? 'latest';
+    this.timer = setInterval(() => void this.commit(), options.commitIntervalMs ?? 1000);
+    this.timer.unref();
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.schedule();
+  }
+
+  async commit(): Promise<void> {
+    for (const a of this.assignments.values()) this.commitOne(a);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.commit();
+    this.closed = true;
+    clearInterval(this.timer);
+    this.assignments.clear();
+    this.log.leave(this.group, this);
+  }
+
+  /** @internal */
+  revokeAllBut(keep: readonly TopicPartition[]): void {
+    const keepKeys = new Set(keep.map((tp) => tpKey(tp.topic, tp.partition)));
+    const revoked: TopicPartition[] = [];
+    for (const [key, a] of this.assignments) {
+      if (keepKeys.has(key)) continue;
+      this.commitOne(a);
+      this.assignments.delete(key);
+      revoked.push({ topic: a.topic, partition: a.partition });
+    }
+    if (revoked.length > 0) this.options.onRevoked?.(revoked);
+  }
+
+  /** @internal */
+  assign(partitions: readonly TopicPartition[]): void {
+    for (const { topic, partition } of partitions) {
+      const key = tpKey(topic, partition);
+      if (this.assignments.has(key)) continue;
+      const position = this.log.startOffset(this.group, topic, partition, this.start);
+      this.assignments.set(key, { topic, partition, position, offsets: new PartitionOffsets(position) });
+    }
+    this.schedule();
+  }
+
+  /** @internal */
+  topicDeleted(topic: string): void {
+    for (const [key, a] of this.assignments) if (a.topic === topic) this.assignments.delete(key);
+  }
+
+  /** @internal Hands out records on a later tick, so that appends and done() never recurse. */
+  schedule(): void {
+    if (this.scheduled || this.closed) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  private inFlight(): number {
+    let n = 0;
+    for (const a of this.assignments.values()) n += a.offsets.inFlight();
+    return n;
+  }
+
+  private pump(): void {
+    if (this.closed || this.paused) return;
+    let inFlight = this.inFlight();
+    // Take turns across partitions so that one busy partition does not starve the others.
+    let progress = true;
+    while (progress && inFlight < this.maxInFlight && !this.paused && !this.closed) {
+      progress = false;
+      for (const a of this.assignments.values()) {
+        if (inFlight >= this.maxInFlight || this.paused || this.closed) break;
+        const records = this.log.partitionLog(a.topic, a.partition);
+        if (records === undefined || a.position >= records.length) continue;
+        const offset = a.position++;
+        const stored = records[offset]!;
+        a.offsets.handedOut(offset);
+        inFlight++;
+        progress = true;
+        this.options.onRecord(this.toConsumed(a, offset, stored));
+        if (!this.assignments.has(tpKey(a.topic, a.partition))) break;
+      }
+    }
+  }
+
+  private toConsumed(a: Assignment, offset: number, stored: StoredRecord): ConsumedRecord {
+    let isDone = false;
+    return {
+      topic: a.topic,
+      partition: a.partition,
+      offset: String(offset),
+      key: stored.key,
+      value: stored.value,
+      headers: stored.headers,
+      timestamp: stored.timestamp,
+      done: () => {
+        if (isDone) return;
+        isDone = true;
+        // A record of a partition since revoked is ignored: its new owner redelivers it.
+        if (this.assignments.get(tpKey(a.topic, a.partition)) !== a) return;
+        a.offsets.done(offset);
+        this.schedule();
+      },
+    };
+  }
+
+  private commitOne(a: Assignment): void {
+    const point = a.offsets.toCommit();
+    if (point === undefined) return;
+    this.log.commit(this.group, a.topic, a.partition, point);
+    a.offsets.markCommitted(point);
+  }
+}

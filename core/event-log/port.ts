@@ -1,0 +1,126 @@
+/**
+ * The event log port: everything the broker needs from a log, and nothing more.
+ *
+ * Two adapters implement it — `kafka.ts` (production) and `memory.ts` (development, tests) — and
+ * one contract suite (`test/contract/event-log.suite.ts`) runs against both, so the data plane can
+ * be handed either without knowing which.
+ *
+ * Delivery model: a consumer hands out records one by one; each carries `done()`. The adapter
+ * commits, per partition, only the contiguous prefix of done records (offset 3 done before 2
+ * commits nothing past 1). Records not done when a member leaves are redelivered to whoever takes
+ * the partition over: at-least-once, never loss.
+ */
+
+export type Headers = Readonly<Record<string, Buffer>>;
+
+/** A record to append. `key` decides the partition (same key, same partition, same order). */
+export interface AppendRecord {
+  readonly key?: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers?: Headers;
+}
+
+/** Where an appended record landed. Offsets are decimal strings: Kafka offsets are int64. */
+export interface AppendResult {
+  readonly partition: number;
+  readonly offset: string;
+}
+
+export interface ConsumedRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: Headers;
+  /** Milliseconds since the epoch at which the record was appended. */
+  readonly timestamp: number;
+  /**
+   * Marks the record as done (delivered, dead-lettered or filtered out). Idempotent. After a
+   * partition was revoked from this member the call is ignored: the new owner redelivers it.
+   */
+  done(): void;
+}
+
+export type StartPosition = 'earliest' | 'latest';
+
+export interface ConsumeOptions {
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  /** Where a group with no committed offset starts. Default 'latest'. */
+  readonly start?: StartPosition;
+  /**
+   * The most records handed out and not yet done, per consumer. At the bound the adapter stops
+   * fetching; this bound is what caps memory under lag. Default 500.
+   */
+  readonly maxInFlight?: number;
+  /** How often completed prefixes are committed, in ms. Default 1000. */
+  readonly commitIntervalMs?: number;
+  /** Called with each record, in partition order. Must not block: start async work and return. */
+  readonly onRecord: (record: ConsumedRecord) => void;
+  /** Called when partitions are taken from this member (after their done prefix is committed). */
+  readonly onRevoked?: (partitions: readonly TopicPartition[]) => void;
+}
+
+export interface TopicPartition {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+export interface Consumer {
+  /** Stops handing out records (records already handed out stay valid). */
+  pause(): void;
+  resume(): void;
+  /** Commits the done prefix of every assigned partition now. */
+  commit(): Promise<void>;
+  /** Commits what is done, leaves the group. Records not done are redelivered to other members. */
+  close(): Promise<void>;
+}
+
+export interface TopicSpec {
+  readonly partitions: number;
+  readonly replicationFactor: number;
+  /** Extra topic configuration, e.g. `retention.ms`. */
+  readonly config?: Readonly<Record<string, string>>;
+}
+
+export interface TopicInfo {
+  readonly name: string;
+  readonly partitions: number;
+}
+
+export interface EventLog {
+  /** 'kafka' or 'memory': for logs and status, never for branching in the data plane. */
+  readonly kind: 'kafka' | 'memory';
+  /** Creates the topic if it does not exist; an existing topic is left as it is. */
+  ensureTopic(name: string, spec: TopicSpec): Promise<void>;
+  /** Deletes the topic; a missing topic is not an error. */
+  deleteTopic(name: string): Promise<void>;
+  /** The topic's partition count, or undefined when it does not exist. */
+  describeTopic(name: string): Promise<TopicInfo | undefined>;
+  /**
+   * Appends records to one topic and resolves only once every one is durable (Kafka: acks=all).
+   * Rejects with a `BrokerError` of kind TOPIC_NOT_FOUND or LOG_UNAVAILABLE; then nothing may be
+   * assumed written.
+   */
+  append(topic: string, records: readonly AppendRecord[]): Promise<AppendResult[]>;
+  /** Joins a consumer group; resolves once the member has joined. */
+  consume(options: ConsumeOptions): Promise<Consumer>;
+  /**
+   * Fixes where a group starts, if it has no committed offsets yet: commits the topic's current
+   * end ('latest') or start ('earliest') for every partition. A group with offsets is untouched.
+   * Lets the controller report a Trigger Ready only once its starting position is fixed.
+   */
+  initGroup(groupId: string, topic: string, position: StartPosition): Promise<void>;
+  /** Deletes a group's committed offsets; a missing group is not an error. */
+  deleteGroup(groupId: string): Promise<void>;
+  /** Whether the log answers (for readiness). */
+  ping(): Promise<boolean>;
+  /**
+   * Reads a topic from the start without a consumer group (nothing is committed or moved), for
+   * inspection. Yields records in offset order per partition, partitions one after another, up to
+   * the end offsets as of the call.
+   */
+  read(topic: string): AsyncIterable<Omit<ConsumedRecord, 'done'>>;
+  close(): Promise<void>;
+}
