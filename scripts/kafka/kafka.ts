@@ -1,0 +1,430 @@
+// Starts a real single-node Apache Kafka (KRaft, broker+controller in one JVM)
+// from the jars named in ./pom.xml, for tests and local development.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { access, mkdir, mkdtemp, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel } from 'kafkajs';
+
+export interface StartKafkaOptions {
+  onProgress?: (line: string) => void;
+  heapMb?: number;
+}
+
+export interface RunningKafka {
+  bootstrapServers: string;
+  logFile: string;
+  stop(): Promise<void>;
+  /**
+   * Resolves only if the broker dies on its own (never after stop()), with a one-line
+   * reason followed by the log's last lines. The JVM doesn't keep Node's event loop
+   * alive, so a long-running caller waits on this (or on a signal) to stay up.
+   */
+  crashed: Promise<string>;
+}
+
+/** A failure worth one line to the user; `message` may carry the log tail on following lines. */
+export class KafkaStartError extends Error {
+  override name = 'KafkaStartError';
+}
+
+const POM_FILE = fileURLToPath(new URL('./pom.xml', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CACHE_DIR = join(REPO_ROOT, 'node_modules', '.cache', 'kafka-broker');
+const TEMP_PREFIX = 'kafka-broker-kafka-';
+const OWNER_FILE = 'owner.pid';
+
+const DEFAULT_HEAP_MB = 768;
+// Generous for a cold JVM on a busy 2-core machine; a warm start takes a few seconds.
+const READY_TIMEOUT_MS = 90_000;
+const STOP_GRACE_MS = 15_000;
+const LOG_TAIL_LINES = 30;
+
+export async function startKafka(options: StartKafkaOptions = {}): Promise<RunningKafka> {
+  const progress = options.onProgress ?? (() => {});
+  const heapMb = options.heapMb ?? DEFAULT_HEAP_MB;
+
+  const java = findJava();
+  await reapOrphans(progress);
+  const classpath = await resolveClasspath(progress);
+
+  const workDir = await mkdtemp(join(tmpdir(), TEMP_PREFIX));
+  await writeFile(join(workDir, OWNER_FILE), `${process.pid}\n`);
+  const logFile = join(workDir, 'kafka.log');
+  const removeWorkDir = (): void => rmSync(workDir, { recursive: true, force: true });
+
+  let child: ChildProcess | undefined;
+  // Covers process.exit() and uncaught errors in the caller; the JVM must not outlive us.
+  const onExit = (): void => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    removeWorkDir();
+  };
+  process.once('exit', onExit);
+
+  try {
+    const [brokerPort, controllerPort] = (await freePorts(2)) as [number, number];
+    const bootstrapServers = `127.0.0.1:${brokerPort}`;
+    const configFile = join(workDir, 'server.properties');
+    const log4jFile = join(workDir, 'log4j2.properties');
+    await writeFile(configFile, serverProperties(brokerPort, controllerPort, join(workDir, 'data')));
+    await writeFile(log4jFile, LOG4J2_PROPERTIES);
+
+    const jvmArgs = [
+      `-Xms${Math.min(256, heapMb)}m`,
+      `-Xmx${heapMb}m`,
+      // One small broker on a 2-core box: a serial collector starts faster and
+      // leaves the cores to the tests.
+      '-XX:+UseSerialGC',
+      '-Djava.awt.headless=true',
+      `-Dlog4j2.configurationFile=${log4jFile}`,
+      `-Dkafka.logs.dir=${join(workDir, 'logs')}`,
+      '-cp',
+      classpath,
+    ];
+
+    progress('Formatting KRaft storage');
+    const clusterId = randomClusterId();
+    const format = await runToLog(java, [...jvmArgs, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', configFile], logFile);
+    if (format !== 0) {
+      throw new KafkaStartError(`Kafka storage format failed (exit ${format}); log: ${logFile}${await logTail(logFile)}`);
+    }
+
+    progress(`Starting Kafka on ${bootstrapServers}`);
+    const logStream = await open(logFile, 'a');
+    child = spawn(java, [...jvmArgs, 'kafka.Kafka', configFile], { stdio: ['ignore', logStream.fd, logStream.fd] });
+    // A caller that forgets stop() must still be able to exit; the 'exit' hook then kills the JVM.
+    child.unref();
+    await logStream.close();
+    const exited = new Promise<string>((resolve) => {
+      child!.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit ${code}`));
+      child!.once('error', (err) => resolve(err.message));
+    });
+
+    await waitUntilReady(bootstrapServers, exited, logFile);
+    progress(`Kafka is ready on ${bootstrapServers} (log: ${logFile})`);
+
+    const running = child;
+    let stopping: Promise<void> | undefined;
+    const stop = (): Promise<void> =>
+      (stopping ??= (async () => {
+        await terminate(running, exited);
+        process.removeListener('exit', onExit);
+        await rm(workDir, { recursive: true, force: true });
+      })());
+    const crashed = exited.then(async (reason) => {
+      if (stopping) return new Promise<string>(() => {});
+      // Keep the log for the report's reader; the next start reaps the dir.
+      process.removeListener('exit', onExit);
+      await rm(join(workDir, 'data'), { recursive: true, force: true });
+      return `Kafka exited unexpectedly (${reason}); log: ${logFile}${await logTail(logFile)}`;
+    });
+    return { bootstrapServers, logFile, stop, crashed };
+  } catch (err) {
+    // Keep the log for the user to read; the next start reaps the dir once this process is gone.
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    process.removeListener('exit', onExit);
+    await rm(join(workDir, 'data'), { recursive: true, force: true });
+    throw err;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Classpath resolution
+
+async function resolveClasspath(progress: (line: string) => void): Promise<string> {
+  const pom = await readFile(POM_FILE);
+  // MAVEN_OPTS can point Maven at another local repository, and with it other jar paths.
+  const key = createHash('sha256').update(pom).update('\0').update(process.env.MAVEN_OPTS ?? '').digest('hex').slice(0, 16);
+  const cacheFile = join(CACHE_DIR, `kafka-classpath-${key}.txt`);
+
+  const cached = await readFile(cacheFile, 'utf8').catch(() => undefined);
+  if (cached !== undefined && (await allExist(cached.trim().split(delimiter)))) return cached.trim();
+
+  const mvn = findExecutable('mvn');
+  if (!mvn) {
+    throw new KafkaStartError('mvn not found on PATH: Maven is needed once to fetch the Kafka jars (e.g. apt-get install maven)');
+  }
+  progress('Resolving Apache Kafka jars with Maven (first run only: about 65 MB into the local Maven repository, ~/.m2)');
+  await mkdir(CACHE_DIR, { recursive: true });
+  const outFile = `${cacheFile}.${process.pid}.tmp`;
+  // -B: one plain line per download instead of a progress bar; -U: don't trust failures
+  // Maven cached from an earlier, maybe offline, attempt; no colours: we parse the lines.
+  const args = ['-B', '-U', '-Dstyle.color=never', '-f', POM_FILE, 'dependency:build-classpath', `-Dmdep.outputFile=${outFile}`, '-Dmdep.includeScope=runtime'];
+  const { code, lines } = await runMaven(mvn, args, progress);
+  if (code !== 0) {
+    // Maven's first [ERROR] line names the cause; the rest is boilerplate about -e and -X.
+    const cause = lines
+      .filter((l) => l.startsWith('[ERROR]'))
+      .map((l) => l.replace(/^\[ERROR\]\s*/, '').replace(/\s*-> \[Help \d+\]$/, ''))
+      .find((l) => l !== '');
+    throw new KafkaStartError(`Maven could not resolve the Kafka jars (exit ${code}): ${cause ?? lines.slice(-3).join(' | ')}`);
+  }
+  const classpath = (await readFile(outFile, 'utf8')).trim();
+  await rename(outFile, cacheFile); // atomic: a concurrent start never reads half a file
+  return classpath;
+}
+
+function runMaven(mvn: string, args: string[], progress: (line: string) => void): Promise<{ code: number; lines: string[] }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(mvn, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: string[] = [];
+    let metadataFiles = 0;
+    const onLine = (line: string): void => {
+      lines.push(line);
+      if (lines.length > 500) lines.shift();
+      const done = /^\[INFO\] Downloaded from [^:]+: (\S+) \(([^)]*)\)/.exec(line);
+      if (!done) return;
+      const file = done[1]!.replace(/^.*\/maven2\//, '');
+      // A line per jar (where the bytes are); the ~250 small poms only as a running count.
+      if (file.endsWith('.jar')) progress(`  downloaded ${file} (${done[2]!.split(' at ')[0]})`);
+      else if (++metadataFiles % 50 === 0) progress(`  downloaded ${metadataFiles} pom/metadata files`);
+    };
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    createInterface({ input: child.stderr! }).on('line', onLine);
+    child.once('error', (err) => reject(new KafkaStartError(`could not run Maven: ${err.message}`)));
+    child.once('close', (code) => resolve({ code: code ?? 1, lines }));
+  });
+}
+
+async function allExist(paths: string[]): Promise<boolean> {
+  if (paths.length === 0 || paths[0] === '') return false;
+  const checks = await Promise.all(paths.map((p) => access(p).then(() => true, () => false)));
+  return checks.every(Boolean);
+}
+
+// ---------------------------------------------------------------------------
+// Broker configuration
+
+function serverProperties(brokerPort: number, controllerPort: number, dataDir: string): string {
+  const props: Record<string, string | number> = {
+    'process.roles': 'broker,controller',
+    'node.id': 1,
+    'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
+    listeners: `PLAINTEXT://127.0.0.1:${brokerPort},CONTROLLER://127.0.0.1:${controllerPort}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${brokerPort}`,
+    'controller.listener.names': 'CONTROLLER',
+    'inter.broker.listener.name': 'PLAINTEXT',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'log.dirs': dataDir,
+    // Topics are created explicitly, as in production; a typo must fail, not create a topic.
+    'auto.create.topics.enable': 'false',
+    'num.partitions': 1,
+    'default.replication.factor': 1,
+    'min.insync.replicas': 1,
+    'offsets.topic.replication.factor': 1,
+    // Few partitions keep the first group coordinator lookup quick.
+    'offsets.topic.num.partitions': 4,
+    'transaction.state.log.replication.factor': 1,
+    'transaction.state.log.min.isr': 1,
+    'transaction.state.log.num.partitions': 4,
+    'share.coordinator.state.topic.replication.factor': 1,
+    'share.coordinator.state.topic.min.isr': 1,
+    'group.initial.rebalance.delay.ms': 0,
+    // Lets tests use short consumer session timeouts to exercise member failure.
+    'group.min.session.timeout.ms': 1000,
+    'num.network.threads': 2,
+    'num.io.threads': 4,
+    'num.recovery.threads.per.data.dir': 1,
+  };
+  return Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
+}
+
+const LOG4J2_PROPERTIES = `# Everything to stdout, which kafka.ts sends to kafka.log in the work dir.
+status = warn
+appender.out.type = Console
+appender.out.name = OUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.out.ref = OUT
+# Per-request logs would drown the useful lines.
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+`;
+
+/** Kafka cluster ids are 16 random bytes in unpadded base64url (what `kafka-storage random-uuid` prints). */
+function randomClusterId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+// ---------------------------------------------------------------------------
+// Processes
+
+function findJava(): string {
+  const fromHome = process.env.JAVA_HOME ? join(process.env.JAVA_HOME, 'bin', 'java') : undefined;
+  const java = fromHome && existsSync(fromHome) ? fromHome : findExecutable('java');
+  if (!java) throw new KafkaStartError('java not found (set JAVA_HOME or put java on PATH): Kafka 4 needs Java 17 or newer');
+  return java;
+}
+
+function findExecutable(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    if (existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+function runToLog(command: string, args: string[], logFile: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const out = createWriteStream(logFile, { flags: 'a' });
+    out.once('open', () => {
+      const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.pipe(out, { end: false });
+      child.stderr.pipe(out, { end: false });
+      child.once('error', (err) => reject(new KafkaStartError(`could not run ${command}: ${err.message}`)));
+      child.once('close', (code) => out.end(() => resolve(code ?? 1)));
+    });
+    out.once('error', reject);
+  });
+}
+
+async function waitUntilReady(bootstrapServers: string, exited: Promise<string>, logFile: string): Promise<void> {
+  const kafka = new Kafka({
+    clientId: 'kafka-broker-startup-probe',
+    brokers: [bootstrapServers],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1000,
+    requestTimeout: 5000,
+    retry: { retries: 0 },
+  });
+  let exitReason: string | undefined;
+  void exited.then((reason) => (exitReason = reason));
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let lastError = '';
+
+  while (Date.now() < deadline) {
+    if (exitReason !== undefined) {
+      throw new KafkaStartError(`Kafka stopped before it was ready (${exitReason}); log: ${logFile}${await logTail(logFile)}`);
+    }
+    const admin = kafka.admin();
+    // kafkajs refuses an idempotent producer without retries.
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 3, initialRetryTime: 100 } });
+    try {
+      await admin.connect();
+      // A KRaft broker only serves requests once it is unfenced, so an answer means usable.
+      await admin.fetchTopicMetadata({ topics: [] });
+      // The rest spares the first test the broker's lazy setup, which kafkajs reports as
+      // errors and retries: asking about a group creates and loads __consumer_offsets, and
+      // an idempotent producer makes the broker fetch its first block of producer ids.
+      await admin.describeGroups(['kafka-broker-startup-probe']);
+      await producer.connect();
+      return;
+    } catch (err) {
+      lastError = err instanceof Error ? err.message : String(err);
+    } finally {
+      await producer.disconnect().catch(() => {});
+      await admin.disconnect().catch(() => {});
+    }
+    await Promise.race([sleep(250), exited]);
+  }
+  throw new KafkaStartError(
+    `Kafka did not answer on ${bootstrapServers} within ${READY_TIMEOUT_MS / 1000} s (last error: ${lastError}); log: ${logFile}${await logTail(logFile)}`,
+  );
+}
+
+async function terminate(child: ChildProcess, exited: Promise<string>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * A run whose Node process was SIGKILLed leaves its temp dir and possibly its JVM behind.
+ * Clean those up when their owner is gone; live owners (other terminals, other engineers) are left alone.
+ */
+async function reapOrphans(progress: (line: string) => void): Promise<void> {
+  const base = tmpdir();
+  const entries = await readdir(base).catch(() => [] as string[]);
+  for (const name of entries.filter((n) => n.startsWith(TEMP_PREFIX))) {
+    const dir = join(base, name);
+    const owner = Number.parseInt(await readFile(join(dir, OWNER_FILE), 'utf8').catch(() => ''), 10);
+    if (!Number.isInteger(owner) || isAlive(owner)) continue; // no owner file yet: a start in progress
+    for (const pid of kafkaProcessesUsing(dir)) {
+      progress(`Stopping orphaned Kafka (pid ${pid}) from ${dir}`);
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A killed owner can linger as a zombie until its parent reaps it; it is gone all the same.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no procfs: trust kill(0)
+  }
+}
+
+/** JVMs whose command line names this work dir: that ties the pid to our run, not to a reused pid. */
+function kafkaProcessesUsing(dir: string): number[] {
+  const pids: number[] = [];
+  let procEntries: string[];
+  try {
+    procEntries = readdirSync('/proc');
+  } catch {
+    return pids; // no procfs: nothing we can safely match
+  }
+  for (const entry of procEntries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmdline.includes('kafka.Kafka') && cmdline.includes(dir)) pids.push(Number(entry));
+    } catch {
+      // process ended while we looked
+    }
+  }
+  return pids;
+}
+
+// ---------------------------------------------------------------------------
+// Small helpers
+
+async function freePorts(count: number): Promise<number[]> {
+  // Hold all listeners open together so the same port can't be handed out twice.
+  const servers = await Promise.all(
+    Array.from({ length: count }, () =>
+      new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+        const server = createServer();
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => resolve(server));
+      }),
+    ),
+  );
+  const ports = servers.map((s) => {
+    const address = s.address();
+    if (address === null || typeof address === 'string') throw new Error('unexpected server address');
+    return address.port;
+  });
+  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  return ports;
+}
+
+async function logTail(file: string): Promise<string> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const lines = text.trimEnd().split('\n').slice(-LOG_TAIL_LINES);
+  return lines.length && lines[0] !== '' ? `\n--- last lines of ${file} ---\n${lines.join('\n')}` : '';
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

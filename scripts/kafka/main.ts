@@ -1,0 +1,42 @@
+// `npm run kafka`: a local Kafka for development that runs until Ctrl-C.
+import { KafkaStartError, startKafka } from './kafka.js';
+
+const started = Date.now();
+try {
+  const kafka = await startKafka({ onProgress: (line) => console.error(line) });
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  console.log(`KAFKA_BOOTSTRAP_SERVERS=${kafka.bootstrapServers}`);
+  console.log(
+    `Kafka is up after ${seconds} s. Use it with: export KAFKA_BOOTSTRAP_SERVERS=${kafka.bootstrapServers} (Ctrl-C or kill ${process.pid} stops it; broker log: ${kafka.logFile})`,
+  );
+
+  // Nothing else holds the event loop open: the JVM child is unref'd on purpose.
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (stopping) return; // a second Ctrl-C while stopping must not skip the cleanup
+    stopping = true;
+    console.error(`${signal}: stopping Kafka`);
+    kafka.stop().then(
+      () => {
+        clearInterval(keepAlive);
+        process.exit(0);
+      },
+      (err: unknown) => {
+        console.error(`error while stopping Kafka: ${err instanceof Error ? err.message : String(err)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+  void kafka.crashed.then((report) => {
+    console.error(`error: ${report}`);
+    process.exit(1);
+  });
+} catch (err) {
+  // Expected failures are one line (plus the broker log tail when there is one); anything else is a bug, so keep the stack.
+  if (err instanceof KafkaStartError) console.error(`error: ${err.message}`);
+  else console.error(err);
+  process.exit(1);
+}
