@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { ConsumedRecord, EventLog } from '../../core/event-log/port.js';
+import type { AppendResult, ConsumedRecord, EventLog } from '../../core/event-log/port.js';
 import { uniqueName, waitUntil } from '../helpers/wait.js';
 
 /**
@@ -72,7 +72,7 @@ export function describeEventLog(name: string, factory: EventLogFactory): void {
       const log = factory.create(t);
       const topic = uniqueName('order');
       await log.ensureTopic(topic, { partitions: 4, replicationFactor: 1 });
-      const results = [];
+      const results: AppendResult[] = [];
       for (let i = 0; i < 20; i++) results.push(...(await log.append(topic, [{ key: Buffer.from(`key-${i % 2}`), value: Buffer.from(String(i)) }])));
       const partitionsOf = (parity: number): Set<number> => new Set(results.filter((_, i) => i % 2 === parity).map((r) => r.partition));
       assert.equal(partitionsOf(0).size, 1);
