@@ -31,3 +31,13 @@ export const ATTRIBUTE_NAME_ADVISED_MAX = 20;
 
 /** The Partitioning extension's attribute; the Kafka binding maps it to the record key. */
 export const PARTITION_KEY = 'partitionkey';
+
+/**
+ * Sets an attribute read from the wire. A name of `__proto__` (from a header or a JSON member)
+ * would otherwise change the object's prototype and vanish; defined as an own property, it stays
+ * visible to validation, which rejects it by name.
+ */
+export function setAttribute(attributes: Record<string, AttributeValue>, name: string, value: AttributeValue): void {
+  if (name === '__proto__') Object.defineProperty(attributes, name, { value, enumerable: true, writable: true, configurable: true });
+  else attributes[name] = value;
+}

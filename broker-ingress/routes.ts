@@ -1,0 +1,109 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { BrokerError, asBrokerError } from '../core/errors.js';
+import { pathOf, sendError } from '../core/http-server.js';
+import type { Logger } from '../core/logger.js';
+import type { Appender } from './append.js';
+import type { IngressConfig } from './config.js';
+import type { IngressTable } from './ingress-table.js';
+import { receive } from './receive.js';
+
+/**
+ * The ingress's HTTP surface. Every resource in the contract with an ingress path is served by
+ * the same three routes; the path is looked up in the ingress table (one Map.get).
+ *
+ *   POST <path>     202  the events are durable in the resource's topic
+ *                   400  not a CloudEvent, an invalid event, or its hop limit is spent
+ *                   404  no resource at that path (checked before the body is read)
+ *                   413  the body is larger than bodyLimitBytes
+ *                   503  the log cannot take the write (Retry-After); nothing was acknowledged
+ *   OPTIONS <path>  200  CloudEvents webhook abuse-protection handshake
+ *   other methods   405  with Allow: POST, OPTIONS (404 for an unknown path)
+ *
+ * Guards run in this order: method, path, size (fastify, before reading), content mode and
+ * decoding, validation, hop limit, durable append.
+ */
+
+export interface RouteDeps {
+  readonly table: IngressTable;
+  readonly appender: Appender;
+  readonly config: IngressConfig;
+  readonly logger: Logger;
+}
+
+const ALLOW = 'POST, OPTIONS';
+const OTHER_METHODS = ['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH'] as const;
+const EMPTY = Buffer.alloc(0);
+
+export function registerIngressRoutes(app: FastifyInstance, deps: RouteDeps): void {
+  const { table, appender, logger } = deps;
+  const unavailableHeaders = { 'retry-after': String(deps.config.retryAfterSeconds) };
+  const methodHeaders = { allow: ALLOW };
+  const debug = logger.isLevelEnabled('debug');
+
+  const notFound = (reply: FastifyReply, path: string): FastifyReply =>
+    sendError(reply, new BrokerError('NOT_FOUND', `no broker, channel or sink is served at ${path}`, { details: { path } }));
+
+  app.route({
+    method: 'POST',
+    url: '/*',
+    // 404 before fastify reads the body: an unknown path costs no parsing.
+    onRequest: (request, reply, done) => {
+      const path = pathOf(request.url);
+      if (table.lookup(path) === undefined) {
+        notFound(reply, path);
+        return;
+      }
+      done();
+    },
+    handler: async (request: FastifyRequest, reply: FastifyReply) => {
+      const path = pathOf(request.url);
+      // Looked up again: the contract may have changed while the body was read.
+      const entry = table.lookup(path);
+      if (entry === undefined) return notFound(reply, path);
+      const received = receive(entry, request.headers, (request.body as Buffer | undefined) ?? EMPTY);
+      if (!received.ok) {
+        if (debug) logger.debug({ path, code: received.error.code, details: received.error.details }, received.error.message);
+        return sendError(reply, received.error);
+      }
+      if (received.warnings !== undefined && debug) logger.debug({ path, warnings: received.warnings }, 'event accepted with warnings');
+      try {
+        await appender.append(entry, received.events);
+      } catch (error) {
+        const brokerError = asBrokerError(error);
+        logger.warn({ path, topic: entry.topic, code: brokerError.code, err: brokerError.cause ?? brokerError }, brokerError.message);
+        return sendError(reply, brokerError, brokerError.status === 503 ? unavailableHeaders : undefined);
+      }
+      return reply.code(202).send();
+    },
+  });
+
+  // CloudEvents HTTP webhook spec §4.1: the abuse-protection handshake. We accept deliveries from
+  // any origin at any rate (the broker is an internal service), and say so.
+  app.route({
+    method: 'OPTIONS',
+    url: '/*',
+    handler: (request, reply) => {
+      const path = pathOf(request.url);
+      if (table.lookup(path) === undefined) return notFound(reply, path);
+      const origin = request.headers['webhook-request-origin'];
+      return reply
+        .code(200)
+        .headers({
+          allow: ALLOW,
+          'webhook-allowed-origin': typeof origin === 'string' && origin.length > 0 ? origin : '*',
+          'webhook-allowed-rate': '*',
+        })
+        .send();
+    },
+  });
+
+  app.route({
+    method: [...OTHER_METHODS],
+    url: '/*',
+    handler: (request, reply) => {
+      const path = pathOf(request.url);
+      if (table.lookup(path) === undefined) return notFound(reply, path);
+      return sendError(reply, new BrokerError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}: send events with POST`, { details: { allow: ALLOW } }), methodHeaders);
+    },
+  });
+}

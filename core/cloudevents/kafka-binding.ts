@@ -1,0 +1,99 @@
+import { isUtf8 } from 'node:buffer';
+import { BrokerError } from '../errors.js';
+import type { AppendRecord } from '../event-log/port.js';
+import { PARTITION_KEY, setAttribute, type AttributeValue, type CloudEvent } from './event.js';
+import { STRUCTURED_JSON, decodeStructuredJson, encodeStructuredJson, invalid, mediaTypeOf } from './json-format.js';
+import { errorsOf, validateEvent, type ValidationIssue } from './validate.js';
+
+/**
+ * The CloudEvents Kafka protocol binding (1.0.2):
+ *
+ *   binary      every attribute but `datacontenttype` in a `ce_<name>` header (UTF-8, no
+ *               percent-encoding: Kafka header values are bytes, §3.2.3), `datacontenttype` in
+ *               `content-type`, value = data
+ *   structured  `content-type: application/cloudevents+json; charset=UTF-8`, value = the event
+ *               in the JSON format (§3.3)
+ *
+ * Key mapping (§3.1): the record key is the `partitionkey` extension when the event has one
+ * (so one key's events share a partition and keep their order), else null. When decoding a
+ * record whose key is set and that carries no `partitionkey`, the key becomes `partitionkey`.
+ */
+
+export type KafkaDecodeResult =
+  | { readonly ok: true; readonly event: CloudEvent; readonly warnings?: readonly ValidationIssue[] }
+  | { readonly ok: false; readonly error: BrokerError };
+
+export interface KafkaRecordIn {
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: Readonly<Record<string, Buffer>>;
+}
+
+const HEADER_PREFIX = 'ce_';
+const STRUCTURED_CONTENT_TYPE = Buffer.from(`${STRUCTURED_JSON}; charset=UTF-8`);
+
+// Header values that nearly every record carries, encoded once.
+const commonValues = new Map<string, Buffer>([['1.0', Buffer.from('1.0')], ['0.3', Buffer.from('0.3')]]);
+
+export function toKafkaRecord(event: CloudEvent, mode: 'binary' | 'structured' = 'binary'): AppendRecord {
+  const partitionKey = event.attributes[PARTITION_KEY];
+  const key = partitionKey === undefined ? null : Buffer.from(String(partitionKey), 'utf8');
+  if (mode === 'structured') {
+    return { key, value: encodeStructuredJson(event), headers: { 'content-type': STRUCTURED_CONTENT_TYPE } };
+  }
+  const headers: Record<string, Buffer> = {};
+  const attributes = event.attributes;
+  for (const name in attributes) {
+    const text = String(attributes[name] as AttributeValue);
+    const bytes = commonValues.get(text) ?? Buffer.from(text, 'utf8');
+    if (name === 'datacontenttype') headers['content-type'] = bytes;
+    else headers[HEADER_PREFIX + name] = bytes;
+  }
+  return { key, value: event.data ?? null, headers };
+}
+
+export function fromKafkaRecord(record: KafkaRecordIn): KafkaDecodeResult {
+  const headers = record.headers;
+  const contentTypeBytes = headers['content-type'];
+  const contentType = contentTypeBytes === undefined ? undefined : contentTypeBytes.toString('utf8');
+  if (contentType !== undefined && mediaTypeOf(contentType).startsWith('application/cloudevents')) {
+    if (mediaTypeOf(contentType) !== STRUCTURED_JSON) {
+      return { ok: false, error: new BrokerError('UNSUPPORTED_MEDIA_TYPE', `unsupported CloudEvents format '${contentType}' in a Kafka record: only ${STRUCTURED_JSON} is supported`, { details: { contentType } }) };
+    }
+    const result = decodeStructuredJson(record.value ?? Buffer.alloc(0));
+    if (!result.ok || record.key === null || result.event.attributes[PARTITION_KEY] !== undefined) return result;
+    return withKey(result.event, record.key);
+  }
+  if (headers['ce_specversion'] === undefined) {
+    return { ok: false, error: new BrokerError('NOT_A_CLOUDEVENT', 'the Kafka record is not a CloudEvent: no ce_specversion header and no application/cloudevents content-type (CloudEvents Kafka binding §3)') };
+  }
+  const attributes: Record<string, AttributeValue> = {};
+  let problems: ValidationIssue[] | undefined;
+  for (const name in headers) {
+    if (name.charCodeAt(0) !== 0x63 || name.charCodeAt(1) !== 0x65 || name.charCodeAt(2) !== 0x5f) continue; // 'ce_'
+    const bytes = headers[name]!;
+    const attribute = name.slice(3);
+    if (isUtf8(bytes)) {
+      setAttribute(attributes, attribute, bytes.toString('utf8'));
+    } else {
+      (problems ??= []).push({ attribute, rule: 'utf-8', message: `header '${name}' is not valid UTF-8 (CloudEvents Kafka binding §3.2.3)`, severity: 'error' });
+    }
+  }
+  if (contentType !== undefined) attributes['datacontenttype'] = contentType;
+  if (record.key !== null && attributes[PARTITION_KEY] === undefined && isUtf8(record.key)) {
+    attributes[PARTITION_KEY] = record.key.toString('utf8');
+  }
+  const event: CloudEvent = record.value === null ? { attributes } : { attributes, data: record.value };
+  const issues = validateEvent(event);
+  if (problems === undefined && issues.length === 0) return { ok: true, event };
+  const all = problems === undefined ? issues : [...problems, ...issues];
+  const errors = errorsOf(all);
+  if (errors.length > 0) return { ok: false, error: invalid(errors[0]!.message, errors) };
+  return { ok: true, event, warnings: all };
+}
+
+function withKey(event: CloudEvent, key: Buffer): KafkaDecodeResult {
+  if (!isUtf8(key)) return { ok: true, event };
+  const attributes = { ...event.attributes, [PARTITION_KEY]: key.toString('utf8') };
+  return { ok: true, event: event.data === undefined ? { attributes } : { attributes, data: event.data } };
+}
