@@ -1,0 +1,183 @@
+/**
+ * `kafka-broker get <brokers|triggers> [name] [-n <namespace> | -A] [-o table|json|yaml] [--server <url>]`
+ *
+ * Reads the admin API of a running `kafka-broker start` and prints what `kubectl get` would:
+ * a table, or (`-o json|yaml`) a Kubernetes List of the full objects with their status.
+ */
+import { parseArgs } from 'node:util';
+import { stringify } from 'yaml';
+import { collectionPath, KINDS, type KindInfo } from '../../controller/kinds.js';
+import { CliError, type CliIo } from '../cli.js';
+
+const usage = (): string => `Usage: kafka-broker get <kind> [name] [options]
+
+Kinds: ${GET_KINDS.map((k) => k.names[0]).join(', ')}
+
+Options:
+  -n, --namespace <ns>    only this namespace (default: every namespace; with a name: "default")
+  -A, --all-namespaces    every namespace (the default without a name)
+  -o, --output <format>   table (default), json or yaml: the full objects with their status
+      --server <url>      the admin API of \`kafka-broker start\` (default $KAFKA_BROKER_ADMIN_URL,
+                          else http://127.0.0.1:9090)
+  -h, --help              show this help
+`;
+
+interface ObjectLike {
+  readonly kind: string;
+  readonly metadata: { readonly name: string; readonly namespace: string; readonly creationTimestamp?: string };
+  readonly spec?: Record<string, unknown>;
+  readonly status?: {
+    readonly conditions?: readonly { readonly type: string; readonly status: string; readonly reason?: string }[];
+    readonly address?: { readonly url?: string };
+    readonly subscriberUri?: string;
+  };
+}
+
+interface Column {
+  readonly header: string;
+  readonly value: (object: ObjectLike, now: number) => string;
+}
+
+const ready = (o: ObjectLike) => o.status?.conditions?.find((c) => c.type === 'Ready');
+const NAME: Column = { header: 'NAME', value: (o) => o.metadata.name };
+const READY: Column = { header: 'READY', value: (o) => ready(o)?.status ?? '' };
+const REASON: Column = { header: 'REASON', value: (o) => (ready(o)?.status === 'True' ? '' : ready(o)?.reason ?? '') };
+const AGE: Column = { header: 'AGE', value: (o, now) => (o.metadata.creationTimestamp ? age(now - Date.parse(o.metadata.creationTimestamp)) : '') };
+
+/** The kinds `get` knows, with their names on the command line and their table columns. */
+interface GetKind {
+  readonly names: readonly string[];
+  readonly info: KindInfo;
+  readonly columns: readonly Column[];
+}
+
+const info = (kind: string): KindInfo => KINDS.find((k) => k.kind === kind)!;
+
+const GET_KINDS: readonly GetKind[] = [
+  {
+    names: ['brokers', 'broker', 'brokers.eventing.knative.dev'],
+    info: info('Broker'),
+    columns: [NAME, READY, REASON, { header: 'URL', value: (o) => o.status?.address?.url ?? '' }, AGE],
+  },
+  {
+    names: ['triggers', 'trigger', 'triggers.eventing.knative.dev'],
+    info: info('Trigger'),
+    columns: [
+      NAME,
+      { header: 'BROKER', value: (o) => (typeof o.spec?.['broker'] === 'string' ? o.spec['broker'] : '') },
+      READY,
+      REASON,
+      { header: 'SUBSCRIBER', value: (o) => o.status?.subscriberUri ?? '' },
+      AGE,
+    ],
+  },
+];
+
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        namespace: { type: 'string', short: 'n' },
+        'all-namespaces': { type: 'boolean', short: 'A' },
+        output: { type: 'string', short: 'o' },
+        server: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: true,
+    });
+  } catch (error) {
+    throw new CliError(`${(error as Error).message} (see kafka-broker get --help)`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.stdout.write(usage());
+    return 0;
+  }
+  const [kindName, name, ...extra] = positionals;
+  const kindList = GET_KINDS.map((k) => k.names[0]).join(', ');
+  if (kindName === undefined) throw new CliError(`which kind? one of: ${kindList} (e.g. kafka-broker get triggers)`);
+  const kind = GET_KINDS.find((k) => k.names.includes(kindName.toLowerCase()));
+  if (kind === undefined) throw new CliError(`unknown kind "${kindName}": one of ${kindList}`);
+  if (extra.length > 0) throw new CliError(`unexpected argument "${extra[0]}"`);
+  const output = values.output ?? 'table';
+  if (output !== 'table' && output !== 'json' && output !== 'yaml') throw new CliError(`-o must be table, json or yaml, got "${output}"`);
+  if (values.namespace !== undefined && values['all-namespaces']) throw new CliError('-n and -A cannot be used together');
+  const namespace = values['all-namespaces'] ? undefined : values.namespace ?? (name === undefined ? undefined : 'default');
+  const server = (values.server ?? (io.env['KAFKA_BROKER_ADMIN_URL'] || 'http://127.0.0.1:9090')).replace(/\/+$/, '');
+
+  const base = `${server}${collectionPath(kind.info, namespace)}`;
+  if (name !== undefined && namespace !== undefined) {
+    const object = await fetchJson<ObjectLike>(`${base}/${encodeURIComponent(name)}`, server);
+    if (output === 'table') io.stdout.write(table([object], kind.columns, false));
+    else io.stdout.write(format(object, output));
+    return 0;
+  }
+  const list = await fetchJson<{ items: ObjectLike[] }>(base, server);
+  const items = (name === undefined ? list.items : list.items.filter((o) => o.metadata.name === name))
+    .slice()
+    .sort((a, b) => a.metadata.namespace.localeCompare(b.metadata.namespace) || a.metadata.name.localeCompare(b.metadata.name));
+  if (name !== undefined && items.length === 0) throw new CliError(`${kind.info.singular} "${name}" not found in any namespace`);
+  if (output !== 'table') {
+    io.stdout.write(format({ apiVersion: 'v1', kind: 'List', items }, output));
+    return 0;
+  }
+  if (items.length === 0) {
+    io.stderr.write(`No ${kind.info.plural} found${namespace === undefined ? '' : ` in namespace "${namespace}"`}.\n`);
+    return 0;
+  }
+  io.stdout.write(table(items, kind.columns, namespace === undefined));
+  return 0;
+}
+
+async function fetchJson<T>(url: string, server: string): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(10_000), headers: { accept: 'application/json' } });
+  } catch {
+    throw new CliError(`cannot reach the admin API at ${server} (is \`kafka-broker start\` running? --server points elsewhere)`);
+  }
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new CliError(`${server} did not answer like the kafka-broker admin API (HTTP ${response.status})`);
+  }
+  if (!response.ok) {
+    const message = typeof body === 'object' && body !== null && typeof (body as { message?: unknown }).message === 'string' ? (body as { message: string }).message : `HTTP ${response.status}`;
+    throw new CliError(message);
+  }
+  return body as T;
+}
+
+function format(value: unknown, output: 'json' | 'yaml'): string {
+  return output === 'json' ? `${JSON.stringify(value, null, 2)}\n` : stringify(value, { lineWidth: 0 });
+}
+
+/** Columns separated by three spaces, as `kubectl get` prints them. */
+function table(items: readonly ObjectLike[], columns: readonly Column[], withNamespace: boolean): string {
+  const now = Date.now();
+  const all: Column[] = withNamespace ? [{ header: 'NAMESPACE', value: (o) => o.metadata.namespace }, ...columns] : [...columns];
+  const rows = [all.map((c) => c.header), ...items.map((o) => all.map((c) => c.value(o, now)))];
+  const widths = all.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]! + 3))).join('').trimEnd()).join('\n') + '\n';
+}
+
+/** Kubernetes' short human durations (k8s.io/apimachinery duration.HumanDuration). */
+export function age(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 120) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 10) return s % 60 === 0 ? `${m}m` : `${m}m${s % 60}s`;
+  const h = Math.floor(m / 60);
+  if (h < 3) return `${m}m`;
+  if (h < 8) return m % 60 === 0 ? `${h}h` : `${h}h${m % 60}m`;
+  const d = Math.floor(h / 24);
+  if (h < 48) return `${h}h`;
+  if (d < 8) return h % 24 === 0 ? `${d}d` : `${d}d${h % 24}h`;
+  if (d < 365 * 2) return `${d}d`;
+  return `${Math.floor(d / 365)}y`;
+}

@@ -1,0 +1,142 @@
+import { formatFieldErrors, type FieldError } from './admission.js';
+
+/**
+ * Status conditions as Knative users know them (knative.dev/pkg apis.Condition), and one function
+ * per outcome, so that a status and the reason behind it cannot disagree.
+ *
+ * `Ready` is derived, never set by hand (Knative's "living" condition set): True when every
+ * dependent condition is True; otherwise it copies the reason and message of the first False
+ * dependent, or else of the first Unknown one. Dependents are listed root cause first, so that
+ * `Ready`'s reason names what to fix (a missing topic rather than the missing address it causes).
+ */
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+export interface Condition {
+  readonly type: string;
+  readonly status: ConditionStatus;
+  readonly reason?: string;
+  readonly message?: string;
+  /** RFC 3339; stamped by the controller when the status changes (see `stampTransitions`). */
+  readonly lastTransitionTime?: string;
+}
+
+export interface ObjectStatus {
+  readonly observedGeneration: number;
+  readonly conditions: readonly Condition[];
+  /** Broker: where to send events. */
+  readonly address?: { readonly url: string };
+  /** Trigger: the resolved subscriber. */
+  readonly subscriberUri?: string;
+  /** Broker and Trigger: the resolved dead-letter sink (a trigger's own, else its broker's). */
+  readonly deadLetterSinkUri?: string;
+}
+
+export const BROKER_CONDITIONS = ['TopicReady', 'DeadLetterSinkResolved', 'DataPlaneAvailable', 'Addressable'] as const;
+export const TRIGGER_CONDITIONS = ['BrokerReady', 'SubscriberResolved', 'DeadLetterSinkResolved', 'SubscriptionReady'] as const;
+export type BrokerConditionType = (typeof BROKER_CONDITIONS)[number];
+export type TriggerConditionType = (typeof TRIGGER_CONDITIONS)[number];
+
+function cond(type: string, status: ConditionStatus, reason?: string, message?: string): Condition {
+  const condition: { type: string; status: ConditionStatus; reason?: string; message?: string } = { type, status };
+  if (reason !== undefined) condition.reason = reason;
+  if (message !== undefined && message !== '') condition.message = message;
+  return condition;
+}
+
+// ---- Broker outcomes ----
+
+export const topicCreated = (topic: string, partitions: number): Condition =>
+  cond('TopicReady', 'True', 'TopicCreated', `topic ${topic} (${partitions} partitions)`);
+export const externalTopicReady = (topic: string, partitions: number): Condition =>
+  cond('TopicReady', 'True', 'ExternalTopic', `external topic ${topic} (${partitions} partitions); the broker neither creates nor deletes it`);
+export const topicPending = (topic: string): Condition => cond('TopicReady', 'Unknown', 'TopicPending', `creating topic ${topic}`);
+export const failedToCreateTopic = (topic: string, error: string): Condition =>
+  cond('TopicReady', 'False', 'FailedToCreateTopic', `failed to create topic ${topic}: ${error}`);
+export const externalTopicMissing = (topic: string, error?: string): Condition =>
+  cond('TopicReady', 'False', 'TopicNotPresentOrInvalid', error === undefined ? `external topic ${topic} does not exist` : `cannot check external topic ${topic}: ${error}`);
+export const topicConfigInvalid = (message: string): Condition => cond('TopicReady', 'False', 'InvalidTopicConfig', message);
+/** Topic names join namespace and name with '-', so `a-b/c` and `a/b-c` would share one. */
+export const topicNameConflict = (topic: string, owner: string): Condition =>
+  cond('TopicReady', 'False', 'TopicNameConflict', `topic ${topic} is already the topic of ${owner}; rename one of the brokers`);
+
+export const addressable = (): Condition => cond('Addressable', 'True');
+export const notAddressable = (why: string): Condition => cond('Addressable', 'Unknown', 'NoAddress', why);
+
+export const dataPlaneAvailable = (): Condition => cond('DataPlaneAvailable', 'True');
+export const dataPlaneNotAvailable = (message: string): Condition => cond('DataPlaneAvailable', 'False', 'DataPlaneNotAvailable', message);
+
+// ---- Trigger outcomes ----
+
+export const brokerReady = (): Condition => cond('BrokerReady', 'True');
+export const brokerDoesNotExist = (namespace: string, name: string): Condition =>
+  cond('BrokerReady', 'False', 'BrokerDoesNotExist', `broker "${name}" does not exist in namespace "${namespace}"`);
+export const brokerNotReady = (name: string, ready: Condition | undefined): Condition =>
+  cond('BrokerReady', ready?.status === 'False' ? 'False' : 'Unknown', 'BrokerNotReady',
+    `broker "${name}" is not ready${ready?.reason === undefined ? '' : `: ${ready.reason}`}${ready?.message === undefined ? '' : `: ${ready.message}`}`);
+
+export const subscriberResolved = (): Condition => cond('SubscriberResolved', 'True');
+export const subscriberUnresolved = (message: string): Condition => cond('SubscriberResolved', 'False', 'SubscriberResolveFailed', message);
+
+export const subscriptionReady = (group: string): Condition =>
+  cond('SubscriptionReady', 'True', 'ConsumerGroupReady', `consumer group ${group}`);
+export const subscriptionPending = (group: string, why: string): Condition =>
+  cond('SubscriptionReady', 'Unknown', 'ConsumerGroupPending', `consumer group ${group}: ${why}`);
+/** Group names join namespace and name with '-', so `a-b/c` and `a/b-c` would share one. */
+export const groupNameConflict = (group: string, owner: string): Condition =>
+  cond('SubscriptionReady', 'False', 'ConsumerGroupConflict', `consumer group ${group} already belongs to ${owner}; rename one of the triggers`);
+export const failedToInitGroup = (group: string, error: string): Condition =>
+  cond('SubscriptionReady', 'False', 'FailedToInitConsumerGroup', `failed to fix the starting offsets of consumer group ${group}: ${error}`);
+
+// ---- shared outcomes ----
+
+export const deadLetterSinkResolved = (): Condition => cond('DeadLetterSinkResolved', 'True');
+/** Knative marks a missing dead-letter sink True, with a reason that says so. */
+export const deadLetterSinkNotConfigured = (): Condition =>
+  cond('DeadLetterSinkResolved', 'True', 'DeadLetterSinkNotConfigured', 'no dead letter sink is configured');
+export const deadLetterSinkUnresolved = (message: string): Condition =>
+  cond('DeadLetterSinkResolved', 'False', 'DeadLetterSinkResolveFailed', message);
+
+/** Every dependent Unknown and Ready False: the spec was refused, so nothing was reconciled. */
+export function refusedConditions(types: readonly string[], reason: string, errors: readonly FieldError[]): Condition[] {
+  const message = formatFieldErrors(errors);
+  return sortConditions([
+    ...types.map((type) => cond(type, 'Unknown', reason, 'not reconciled: the spec was refused (see Ready)')),
+    cond('Ready', 'False', reason, message),
+  ]);
+}
+
+/** Adds the derived Ready condition; `readyMessage` is shown when Ready is True (e.g. warnings). */
+export function withReady(types: readonly string[], conditions: readonly Condition[], readyMessage?: string): Condition[] {
+  const dependents = types.map((type) => conditions.find((c) => c.type === type) ?? cond(type, 'Unknown', 'Pending'));
+  const blocker = dependents.find((c) => c.status === 'False') ?? dependents.find((c) => c.status === 'Unknown');
+  const ready = blocker === undefined ? cond('Ready', 'True', readyMessage === undefined ? undefined : 'ReadyWithWarnings', readyMessage) : cond('Ready', blocker.status, blocker.reason, blocker.message);
+  return sortConditions([...dependents, ready]);
+}
+
+export const readyCondition = (status: ObjectStatus | undefined): Condition | undefined => status?.conditions.find((c) => c.type === 'Ready');
+export const isReady = (status: ObjectStatus | undefined): boolean => readyCondition(status)?.status === 'True';
+
+/** Knative keeps conditions sorted by type. */
+function sortConditions(conditions: Condition[]): Condition[] {
+  return conditions.sort(byType);
+}
+
+function byType(a: Condition, b: Condition): number {
+  return a.type < b.type ? -1 : a.type > b.type ? 1 : 0;
+}
+
+/**
+ * Stamps `lastTransitionTime`: kept from the previous status while a condition's status, reason
+ * and message stay the same, `now` otherwise (knative.dev/pkg does the same on status only;
+ * including reason and message shows when a failure changed its cause).
+ */
+export function stampTransitions(previous: ObjectStatus | undefined, next: ObjectStatus, now: string): ObjectStatus {
+  const before = new Map((previous?.conditions ?? []).map((c) => [c.type, c]));
+  const conditions = next.conditions.map((c) => {
+    const old = before.get(c.type);
+    const same = old !== undefined && old.status === c.status && old.reason === c.reason && old.message === c.message;
+    return { ...c, lastTransitionTime: same && old.lastTransitionTime !== undefined ? old.lastTransitionTime : now };
+  });
+  return { ...next, conditions };
+}

@@ -1,0 +1,27 @@
+/**
+ * The kinds the admin API serves, by their Kubernetes names, so that paths look like the API
+ * server's (`/apis/<group>/<version>/namespaces/<ns>/<plural>`). Later issues add channels,
+ * subscriptions and sinks as rows here.
+ */
+export interface KindInfo {
+  readonly kind: string;
+  readonly plural: string;
+  readonly singular: string;
+  /** '' for the core group (`/api/v1/...`). */
+  readonly group: string;
+  readonly version: string;
+}
+
+export const KINDS: readonly KindInfo[] = [
+  { kind: 'Broker', plural: 'brokers', singular: 'broker', group: 'eventing.knative.dev', version: 'v1' },
+  { kind: 'Trigger', plural: 'triggers', singular: 'trigger', group: 'eventing.knative.dev', version: 'v1' },
+  { kind: 'ConfigMap', plural: 'configmaps', singular: 'configmap', group: '', version: 'v1' },
+];
+
+export const apiVersionOf = (info: KindInfo): string => (info.group === '' ? info.version : `${info.group}/${info.version}`);
+
+/** The collection path of a kind, in one namespace or (namespace undefined) all of them. */
+export function collectionPath(info: KindInfo, namespace?: string): string {
+  const root = info.group === '' ? `/api/${info.version}` : `/apis/${info.group}/${info.version}`;
+  return namespace === undefined ? `${root}/${info.plural}` : `${root}/namespaces/${namespace}/${info.plural}`;
+}

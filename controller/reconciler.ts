@@ -1,0 +1,228 @@
+import type { Contract } from '../core/contract/types.js';
+import type { EventLog } from '../core/event-log/port.js';
+import type { Logger } from '../core/logger.js';
+import { readyCondition, stampTransitions, type ObjectStatus } from './conditions.js';
+import type { ContractWriter } from './contract-writer.js';
+import { computeDesired, desiredTopics } from './desired.js';
+import { keyOf, type KnObject, type ObjectKey } from './resources.js';
+import type { ResourceSource, SourceProblem } from './sources/source.js';
+import type { DataPlaneObservation, DesiredState, ReconcileSettings } from './state.js';
+import { deleteObsolete, ensureTopics, initGroups, ObservedState } from './topics.js';
+
+/**
+ * The control loop: observe -> desired state (pure) -> apply the difference -> statuses.
+ *
+ * One pass:
+ *   1. ensureTopics(desiredTopics(objects, admitted, observed))   create / check the brokers' topics
+ *   2. desired = computeDesired(...); initGroups(desired.groups)  fix new groups' starting offsets
+ *   3. desired = computeDesired(...) if step 2 did anything       contract + statuses from what was observed
+ *   4. publish the contract if it changed                         the data plane applies it by diff
+ *   5. delete groups and topics whose owners are gone             after the data plane let go
+ *
+ * Passes never overlap: a change during a pass leads to one more pass after it. A pass that left
+ * something undone (Kafka down, a deletion refused) is retried with a capped backoff.
+ */
+
+export interface ReconcilerOptions {
+  readonly source: ResourceSource;
+  readonly log: EventLog;
+  readonly contracts: ContractWriter;
+  readonly settings: ReconcileSettings;
+  readonly logger: Logger;
+  /** Whether the data plane is there to serve the contract; `start` runs it in-process: always. */
+  readonly dataPlane?: () => DataPlaneObservation;
+  readonly now?: () => Date;
+  /** First and largest delay before a pass that left work undone is retried. */
+  readonly retryMinMs?: number;
+  readonly retryMaxMs?: number;
+  /** How long a gone trigger's group and a gone broker's topic are kept, so the data plane lets go first. */
+  readonly deleteGraceMs?: number;
+}
+
+/** An object as the admin API shows it: the Kubernetes shape, with its status. */
+export interface ObjectView {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: KnObject['metadata'];
+  readonly spec?: unknown;
+  readonly data?: unknown;
+  readonly status?: ObjectStatus;
+}
+
+export class Reconciler {
+  private readonly observed = new ObservedState();
+  private admitted: ReadonlyMap<ObjectKey, KnObject> = new Map();
+  private statuses = new Map<ObjectKey, ObjectStatus>();
+  private desired: DesiredState | undefined;
+  private readonly obsoleteSince = new Map<string, number>();
+  private dirty = false;
+  private loop: Promise<void> | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelayMs: number;
+  private closed = false;
+  private passes = 0;
+  private readonly now: () => Date;
+  private readonly retryMinMs: number;
+  private readonly retryMaxMs: number;
+  private readonly deleteGraceMs: number;
+  private readonly logger: Logger;
+
+  constructor(private readonly options: ReconcilerOptions) {
+    this.now = options.now ?? (() => new Date());
+    this.retryMinMs = options.retryMinMs ?? 1000;
+    this.retryMaxMs = options.retryMaxMs ?? 30_000;
+    this.retryDelayMs = this.retryMinMs;
+    this.deleteGraceMs = options.deleteGraceMs ?? 1000;
+    this.logger = options.logger.child({ component: 'controller' });
+  }
+
+  /** Loads the source and completes the first pass (the first contract is then published). */
+  async start(): Promise<void> {
+    await this.options.source.start(() => void this.reconcile());
+    await this.reconcile();
+  }
+
+  /** Asks for a pass; resolves once a pass that started after this call has finished. */
+  reconcile(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.dirty = true;
+    this.loop ??= this.runPasses().finally(() => {
+      this.loop = undefined;
+    });
+    return this.loop;
+  }
+
+  /** The objects with their statuses, for the admin API. */
+  objects(): ObjectView[] {
+    const desired = this.desired;
+    return this.options.source.objects().map((object) => {
+      const key = keyOf(object);
+      const shown = desired?.objects.get(key) ?? object;
+      const status = this.statuses.get(key);
+      const ignoredBecause = desired?.ignored.get(key);
+      const view: ObjectView = { apiVersion: shown.apiVersion, kind: shown.kind, metadata: shown.metadata };
+      const withBody = { ...view, ...(shown.spec === undefined ? {} : { spec: shown.spec }), ...(shown.data === undefined ? {} : { data: shown.data }) };
+      if (status !== undefined) return { ...withBody, status };
+      if (ignoredBecause !== undefined) {
+        return { ...withBody, status: { observedGeneration: object.metadata.generation, conditions: [{ type: 'Ready', status: 'Unknown', reason: 'NotHandled', message: ignoredBecause }] } };
+      }
+      return withBody;
+    });
+  }
+
+  problems(): readonly SourceProblem[] {
+    return this.options.source.problems();
+  }
+
+  contract(): Contract | undefined {
+    return this.options.contracts.current();
+  }
+
+  /** How many passes have completed (for tests and the admin API). */
+  passCount(): number {
+    return this.passes;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    await this.options.source.close();
+    await this.loop?.catch(() => undefined);
+  }
+
+  private async runPasses(): Promise<void> {
+    while (this.dirty && !this.closed) {
+      this.dirty = false;
+      try {
+        await this.pass();
+      } catch (error) {
+        // A bug, not an outcome: keep the last good state and try again later.
+        this.logger.error({ err: error }, 'reconcile pass failed');
+        this.scheduleRetry(true);
+      }
+    }
+  }
+
+  private async pass(): Promise<void> {
+    const { log, settings, source } = this.options;
+    const logger = this.logger;
+    const objects = source.objects();
+    this.observed.dataPlane = this.options.dataPlane?.() ?? { available: true };
+
+    await ensureTopics(log, desiredTopics(objects, this.admitted, this.observed, settings), this.observed, logger);
+    let desired = computeDesired(objects, this.admitted, this.observed, settings);
+    // New observations change the outcome; none (the usual case after the first pass) do not.
+    if ((await initGroups(log, desired.groups, this.observed, logger)) > 0) desired = computeDesired(objects, this.admitted, this.observed, settings);
+    this.admitted = desired.admitted;
+
+    const published = await this.options.contracts.write(desired.resources);
+    if (published !== undefined) {
+      const egresses = published.resources.reduce((n, r) => n + r.egresses.length, 0);
+      logger.info({ generation: published.generation, resources: published.resources.length, egresses }, `contract generation ${published.generation} published`);
+    }
+    this.updateStatuses(desired);
+    this.desired = desired;
+    if (this.options.source.writeStatuses) await this.options.source.writeStatuses(this.statuses);
+
+    const due = this.dueForDeletion(desired);
+    await deleteObsolete(log, due, this.observed, logger);
+    for (const name of [...due.groups, ...due.topics]) if (!this.observed.groups.has(name) && !this.observed.topics.has(name)) this.obsoleteSince.delete(name);
+    this.passes++;
+
+    const undone = desired.topics.some((t) => this.observed.topics.get(t.name)?.state !== 'ready')
+      || desired.groups.some((g) => this.observed.groups.get(g.group)?.state !== 'ready')
+      || due.groups.some((g) => this.observed.groups.has(g))
+      || due.topics.some((t) => this.observed.topics.has(t));
+    if (undone) this.scheduleRetry(true);
+    else if (this.obsoleteSince.size > 0) this.scheduleRetry(false, this.deleteGraceMs);
+    else {
+      this.retryDelayMs = this.retryMinMs;
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+    }
+  }
+
+  /** Obsolete groups and topics that have been obsolete for the grace period. */
+  private dueForDeletion(desired: DesiredState): { groups: string[]; topics: string[] } {
+    const now = Date.now();
+    const current = new Set([...desired.obsoleteGroups, ...desired.obsoleteTopics]);
+    for (const name of this.obsoleteSince.keys()) if (!current.has(name)) this.obsoleteSince.delete(name);
+    for (const name of current) if (!this.obsoleteSince.has(name)) this.obsoleteSince.set(name, now);
+    const due = (name: string): boolean => now - this.obsoleteSince.get(name)! >= this.deleteGraceMs;
+    return { groups: desired.obsoleteGroups.filter(due), topics: desired.obsoleteTopics.filter(due) };
+  }
+
+  private scheduleRetry(backoff: boolean, delayMs?: number): void {
+    if (this.closed) return;
+    const delay = delayMs ?? this.retryDelayMs;
+    if (backoff) this.retryDelayMs = Math.min(this.retryMaxMs, this.retryDelayMs * 2);
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => void this.reconcile(), delay);
+    this.retryTimer.unref();
+  }
+
+  private updateStatuses(desired: DesiredState): void {
+    const now = this.now().toISOString();
+    const next = new Map<ObjectKey, ObjectStatus>();
+    const first = this.passes === 0;
+    let ready = 0;
+    for (const [key, status] of desired.statuses) {
+      const previous = this.statuses.get(key);
+      const stamped = stampTransitions(previous, status, now);
+      next.set(key, stamped);
+      const before = readyCondition(previous);
+      const after = readyCondition(stamped);
+      if (after?.status === 'True') ready++;
+      const changed = before?.status !== after?.status || before?.reason !== after?.reason || before?.message !== after?.message;
+      if (!changed || after === undefined) continue;
+      if (after.status === 'True') {
+        if (!first) this.logger.info({ resource: key }, `${key} is Ready`);
+      } else {
+        this.logger.warn({ resource: key, reason: after.reason }, `${key} is not Ready: ${after.reason ?? ''}${after.message === undefined ? '' : `: ${after.message}`}`);
+      }
+    }
+    for (const key of this.statuses.keys()) if (!next.has(key)) this.logger.info({ resource: key }, `${key} removed`);
+    if (first) this.logger.info({ resources: next.size, ready }, `reconciled ${next.size} resources, ${ready} ready`);
+    this.statuses = next;
+  }
+}

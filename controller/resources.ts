@@ -1,0 +1,57 @@
+/**
+ * The Kubernetes-shaped objects the controller reads, as every source hands them over: an
+ * envelope the source has already checked (apiVersion, kind, metadata.name, a namespace, a uid, a
+ * generation) around a `spec` the controller has not checked yet. The controller never learns
+ * where an object came from (a folder of manifests, the Kubernetes API).
+ */
+
+export const EVENTING_GROUP = 'eventing.knative.dev';
+export const EVENTING_V1 = `${EVENTING_GROUP}/v1`;
+
+/** Knative's broker class annotation; only brokers of our class are reconciled here. */
+export const BROKER_CLASS_ANNOTATION = 'eventing.knative.dev/broker.class';
+export const KAFKA_BROKER_CLASS = 'Kafka';
+/** Knative Kafka: the broker uses this existing topic instead of creating (and owning) one. */
+export const EXTERNAL_TOPIC_ANNOTATION = 'kafka.eventing.knative.dev/external.topic';
+/** Knative Kafka: a trigger's `ordered` (per partition, one at a time) or `unordered` delivery. */
+export const DELIVERY_ORDER_ANNOTATION = 'kafka.eventing.knative.dev/delivery.order';
+
+export interface ObjectMeta {
+  readonly name: string;
+  /** Always set: sources default a missing namespace to `default`, as kubectl does. */
+  readonly namespace: string;
+  /** Always set: the API server's uid, or for manifests a uid derived from kind/namespace/name. */
+  readonly uid: string;
+  /** Always set: bumped by the source every time the object's spec changes. */
+  readonly generation: number;
+  /** RFC 3339; when the source first saw the object. */
+  readonly creationTimestamp: string;
+  readonly annotations: Readonly<Record<string, string>>;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface KnObject {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: ObjectMeta;
+  /** Unchecked: the controller validates it the way Knative's admission webhook would. */
+  readonly spec?: unknown;
+  /** ConfigMaps carry `data` instead of a spec. */
+  readonly data?: unknown;
+}
+
+/** The key that names an object everywhere in the controller: `Kind/namespace/name`. */
+export type ObjectKey = string;
+
+export const objectKey = (kind: string, namespace: string, name: string): ObjectKey => `${kind}/${namespace}/${name}`;
+export const keyOf = (object: KnObject): ObjectKey => objectKey(object.kind, object.metadata.namespace, object.metadata.name);
+
+/** The API group of an apiVersion (`eventing.knative.dev/v1` -> `eventing.knative.dev`; `v1` -> ``). */
+export function apiGroup(apiVersion: string): string {
+  const slash = apiVersion.indexOf('/');
+  return slash < 0 ? '' : apiVersion.slice(0, slash);
+}
+
+export const isBroker = (object: KnObject): boolean => object.kind === 'Broker' && apiGroup(object.apiVersion) === EVENTING_GROUP;
+export const isTrigger = (object: KnObject): boolean => object.kind === 'Trigger' && apiGroup(object.apiVersion) === EVENTING_GROUP;
+export const isConfigMap = (object: KnObject): boolean => object.kind === 'ConfigMap' && object.apiVersion === 'v1';

@@ -1,0 +1,77 @@
+import type { Resource } from '../core/contract/types.js';
+import type { TopicSpec } from '../core/event-log/port.js';
+import type { AdmissionDefaults } from './admission.js';
+import type { ObjectStatus } from './conditions.js';
+import type { KnObject, ObjectKey } from './resources.js';
+
+/**
+ * The controller's three kinds of state:
+ *  - what the source says (objects: `KnObject[]`);
+ *  - what the controller has seen happen in the event log (`Observed`), kept between passes;
+ *  - what should be (`DesiredState`), computed from the two by the pure `computeDesired`.
+ */
+
+export interface ReconcileSettings {
+  /** Base URL of the broker ingress; a broker's address is this plus `/<namespace>/<name>`. */
+  readonly ingressUrl: string;
+  /** Topic settings for brokers without a `spec.config` ConfigMap that sets them (Knative Kafka: default.topic.*). */
+  readonly topicPartitions: number;
+  readonly topicReplicationFactor: number;
+  /** Applied to delivery settings that leave the backoff delay out. */
+  readonly defaultBackoffDelayMs: number;
+  readonly admission: AdmissionDefaults;
+}
+
+export type TopicObservation =
+  | { readonly state: 'ready'; readonly partitions: number; readonly owner: ObjectKey; readonly external: boolean }
+  | { readonly state: 'missing'; readonly owner: ObjectKey; readonly external: true }
+  | { readonly state: 'failed'; readonly error: string; readonly owner: ObjectKey; readonly external: boolean };
+
+export type GroupObservation =
+  | { readonly state: 'ready'; readonly topic: string; readonly owner: ObjectKey }
+  | { readonly state: 'failed'; readonly topic: string; readonly owner: ObjectKey; readonly error: string };
+
+export type DataPlaneObservation = { readonly available: true } | { readonly available: false; readonly message: string };
+
+/** What the controller learnt from the event log; only the apply step (topics.ts) writes it. */
+export interface Observed {
+  readonly topics: ReadonlyMap<string, TopicObservation>;
+  readonly groups: ReadonlyMap<string, GroupObservation>;
+  readonly dataPlane: DataPlaneObservation;
+}
+
+export interface DesiredTopic {
+  readonly name: string;
+  readonly owner: ObjectKey;
+  /** External topics are checked, never created or deleted. */
+  readonly external: boolean;
+  readonly spec: TopicSpec;
+}
+
+export interface DesiredGroup {
+  readonly group: string;
+  readonly topic: string;
+  readonly owner: ObjectKey;
+}
+
+export interface DesiredState {
+  /** The last admitted version of every object, the baseline for immutable fields next time. */
+  readonly admitted: ReadonlyMap<ObjectKey, KnObject>;
+  readonly topics: readonly DesiredTopic[];
+  /** Consumer groups whose starting offsets must be fixed before their triggers are Ready. */
+  readonly groups: readonly DesiredGroup[];
+  /** Topics this controller created whose broker is gone. */
+  readonly obsoleteTopics: readonly string[];
+  /** Consumer groups whose trigger is gone. */
+  readonly obsoleteGroups: readonly string[];
+  /** The contract's resources, sorted; the generation is added by the contract writer. */
+  readonly resources: readonly Resource[];
+  /** The status of every object this controller owns. */
+  readonly statuses: ReadonlyMap<ObjectKey, ObjectStatus>;
+  /** Objects as `get` shows them: with Knative's defaults when admitted, as written when refused. */
+  readonly objects: ReadonlyMap<ObjectKey, KnObject>;
+  /** Objects left alone, and why (another broker class, a kind this controller does not handle). */
+  readonly ignored: ReadonlyMap<ObjectKey, string>;
+}
+
+export const emptyObserved = (): Observed => ({ topics: new Map(), groups: new Map(), dataPlane: { available: true } });
