@@ -44,6 +44,7 @@ export class KafkaEventLog implements EventLog {
   private readonly appendTimeoutMs: number;
   private readonly maxInFlightBatches: number;
   private producer: Producer | undefined;
+  private producerStale = false;
   private producerConnecting: Promise<Producer> | undefined;
   private admin: Admin | undefined;
   private adminConnecting: Promise<Admin> | undefined;
@@ -94,6 +95,9 @@ export class KafkaEventLog implements EventLog {
   async deleteTopic(name: string): Promise<void> {
     const admin = await this.connectAdmin();
     this.partitionCounts.delete(name);
+    // kafkajs keeps every topic a producer wrote to in its metadata requests, and fails all later
+    // sends once one of them is gone: start a fresh producer.
+    this.producerStale = true;
     try {
       await admin.deleteTopics({ topics: [name], timeout: 10_000 });
     } catch (error) {
@@ -116,13 +120,38 @@ export class KafkaEventLog implements EventLog {
       const partitions = ends
         .filter((p) => committed === undefined || unset.includes(p.partition))
         .map((p) => ({ partition: p.partition, offset: position === 'latest' ? p.high : p.low }));
-      await admin.setOffsets({ groupId, topic, partitions });
+      await this.commitGroupOffsets(groupId, topic, partitions);
     } catch (error) {
       const type = kafkaErrorType(error);
       if (type === 'UNKNOWN_TOPIC_OR_PARTITION') throw new BrokerError('TOPIC_NOT_FOUND', `topic ${topic} does not exist`, { details: { topic } });
       // A group with live members has a position already: its members are consuming.
       if (/running|active|members/i.test(errorMessage(error))) return;
       throw unavailable(`cannot initialise consumer group ${groupId}`, error);
+    }
+  }
+
+  /**
+   * Commits offsets for a group with no members. kafkajs's admin.setOffsets does this by joining
+   * the group and waiting for one fetch of a paused topic, which lasts the default maxWaitTime
+   * (5 s); this is the same with a short wait, so a new Trigger is Ready in well under a second.
+   */
+  private async commitGroupOffsets(groupId: string, topic: string, partitions: { partition: number; offset: string }[]): Promise<void> {
+    if (partitions.length === 0) return;
+    const consumer = this.kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 50 });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      const description = await consumer.describeGroup();
+      if (!['Empty', 'Dead'].includes(description.state)) return; // members are consuming: they have a position
+      await new Promise<void>((resolve, reject) => {
+        consumer.on(consumer.events.FETCH, () => resolve());
+        consumer.on(consumer.events.CRASH, (event) => reject(event.payload.error));
+        consumer.run({ eachBatchAutoResolve: false, eachBatch: async () => undefined }).catch(reject);
+        consumer.pause([{ topic }]);
+        for (const p of partitions) consumer.seek({ topic, partition: p.partition, offset: p.offset });
+      });
+    } finally {
+      await consumer.disconnect().catch(() => undefined);
     }
   }
 
@@ -212,6 +241,9 @@ export class KafkaEventLog implements EventLog {
         settle(pending, undefined, results);
       }
     } catch (error) {
+      if (kafkaErrorType(error) === 'UNKNOWN_TOPIC_OR_PARTITION' || /does not host this topic-partition/.test(errorMessage(error))) {
+        this.producerStale = true;
+      }
       for (const pending of batch) {
         if (kafkaErrorType(error) === 'UNKNOWN_TOPIC_OR_PARTITION') this.partitionCounts.delete(pending.topic);
         settle(pending, unavailable('Kafka did not take the write', error));
@@ -246,6 +278,7 @@ export class KafkaEventLog implements EventLog {
       await consumer.start();
     } catch (error) {
       this.consumers.delete(consumer);
+      await consumer.close().catch(() => undefined);
       throw unavailable(`cannot join consumer group ${options.groupId}`, error);
     }
     return consumer;
@@ -315,6 +348,13 @@ export class KafkaEventLog implements EventLog {
   }
 
   private async connectProducer(): Promise<Producer> {
+    if (this.producerStale && this.producer !== undefined) {
+      const old = this.producer;
+      this.producer = undefined;
+      // Let sends still in flight on it finish before it goes.
+      setTimeout(() => void old.disconnect().catch(() => undefined), 30_000).unref();
+    }
+    this.producerStale = false;
     if (this.producer !== undefined) return this.producer;
     this.producerConnecting ??= (async () => {
       // Not idempotent: kafkajs's idempotent producer retries forever, and a write that cannot be
@@ -392,7 +432,8 @@ class KafkaGroupConsumer implements Consumer {
   private readonly maxInFlight: number;
   private inFlight = 0;
   private userPaused = false;
-  private full = false;
+  /** Wakes a batch waiting at the in-flight bound. */
+  private slotFreed: (() => void) | undefined;
   private closing = false;
   private timer: NodeJS.Timeout | undefined;
   private committing: Promise<void> = Promise.resolve();
@@ -418,6 +459,7 @@ class KafkaGroupConsumer implements Consumer {
   async start(): Promise<void> {
     const joined = new Promise<void>((resolve, reject) => {
       const timeout = setTimeout(() => reject(new Error('timed out joining the group')), 60_000);
+      timeout.unref();
       this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
         this.onJoin(event.payload.memberAssignment);
         clearTimeout(timeout);
@@ -428,6 +470,8 @@ class KafkaGroupConsumer implements Consumer {
         if (!event.payload.restart) reject(event.payload.error);
       });
     });
+    // If connecting or subscribing fails first, nobody awaits `joined`: keep its rejection handled.
+    joined.catch(() => undefined);
     this.consumer.on(this.consumer.events.REBALANCING, () => void this.commit());
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [...this.options.topics], fromBeginning: (this.options.start ?? 'latest') === 'earliest' });
@@ -444,6 +488,7 @@ class KafkaGroupConsumer implements Consumer {
 
   pause(): void {
     this.userPaused = true;
+    this.slotFreed?.();
     this.applyPause();
   }
 
@@ -462,6 +507,7 @@ class KafkaGroupConsumer implements Consumer {
     if (this.closing) return;
     this.closing = true;
     clearInterval(this.timer);
+    this.slotFreed?.();
     await this.commit();
     await this.consumer.disconnect().catch((error: unknown) => this.logger.warn({ err: error, groupId: this.options.groupId }, 'leaving the group failed'));
     this.onClosed();
@@ -499,13 +545,13 @@ class KafkaGroupConsumer implements Consumer {
     }
     this.partitions.clear();
     this.inFlight = 0;
-    this.full = false;
+    this.slotFreed?.();
     this.applyPause();
     if (revoked.length > 0) this.options.onRevoked?.(revoked);
   }
 
   private async onBatch({ batch, resolveOffset, heartbeat }: EachBatchPayload): Promise<void> {
-    if (this.closing || this.userPaused || this.full) return;
+    if (this.closing || this.userPaused) return;
     const key = `${batch.topic}\u0000${batch.partition}`;
     let state = this.partitions.get(key);
     if (state === undefined) {
@@ -520,9 +566,19 @@ class KafkaGroupConsumer implements Consumer {
         continue;
       }
       if (this.inFlight >= this.maxInFlight) {
-        this.full = true;
-        this.applyPause();
-        break;
+        // At the bound, wait for a free slot inside the batch rather than pausing: a fully paused
+        // kafkajs consumer sleeps maxWaitTimeInMs before it fetches again, which caps throughput
+        // at maxInFlight records per sleep. Heartbeat while waiting, so slow subscribers never
+        // cost the membership; in a rebalance heartbeat() throws and kafkajs rejoins.
+        while (this.inFlight >= this.maxInFlight && !this.closing && !this.userPaused && this.partitions.get(key) === state) {
+          await new Promise<void>((resolve) => {
+            this.slotFreed = resolve;
+            setTimeout(resolve, 1000).unref();
+          });
+          this.slotFreed = undefined;
+          await heartbeat();
+        }
+        if (this.closing || this.userPaused || this.partitions.get(key) !== state) break;
       }
       state.position = offset + 1;
       state.offsets.handedOut(offset);
@@ -546,18 +602,21 @@ class KafkaGroupConsumer implements Consumer {
         if (this.partitions.get(`${topic}\u0000${partition}`) !== state) return;
         state.offsets.done(offset);
         this.inFlight--;
-        if (this.full && this.inFlight < this.maxInFlight) {
-          this.full = false;
-          this.applyPause();
-        }
+        this.slotFreed?.();
       },
     };
   }
 
   private applyPause(): void {
+    if (this.closing) return;
     const topics = this.options.topics.map((topic) => ({ topic }));
-    if (this.userPaused || this.full) this.consumer.pause(topics);
-    else this.consumer.resume(topics);
+    try {
+      if (this.userPaused) this.consumer.pause(topics);
+      else this.consumer.resume(topics);
+    } catch (error) {
+      // kafkajs refuses before the member has joined; the state is applied on join.
+      this.logger.debug({ err: error, groupId: this.options.groupId }, 'pause/resume not applied yet');
+    }
   }
 }
 

@@ -252,6 +252,18 @@ export function describeEventLog(name: string, factory: EventLogFactory): void {
       await waitUntil(() => c.records.length === 2, { ...wait, message: 'after resume' });
     });
 
+    test('appends keep working after another topic the log wrote to is deleted', async (t) => {
+      const log = factory.create(t);
+      const gone = uniqueName('gone');
+      const kept = uniqueName('kept');
+      await log.ensureTopic(gone, { partitions: 1, replicationFactor: 1 });
+      await log.ensureTopic(kept, { partitions: 1, replicationFactor: 1 });
+      await log.append(gone, [{ value: Buffer.from('a') }]);
+      await log.deleteTopic(gone);
+      const [result] = await log.append(kept, [{ value: Buffer.from('b') }]);
+      assert.equal(result?.offset, '0');
+    });
+
     test('a 1 MiB record round-trips byte for byte', async (t) => {
       const log = factory.create(t);
       const topic = uniqueName('big');

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { loadConfig, type Env } from '../core/config.js';
+
+/**
+ * The dispatcher's settings, validated once at start-up (core/config.ts). Every value has a
+ * default, so `dispatcherConfigSchema.parse({})` is a working configuration. Durations are in ms.
+ */
+const millis = z.coerce.number().int().min(0);
+const positiveMillis = z.coerce.number().int().min(1);
+
+export const dispatcherConfigSchema = z
+  .object({
+    /**
+     * Records handed out and not yet done, per egress. In `unordered` mode this is also how many
+     * deliveries run at once; in `ordered` mode it is how far ahead the partitions' queues may
+     * read. The event-log adapter stops fetching at this bound: it is what caps memory under lag.
+     */
+    maxInFlightPerEgress: z.coerce.number().int().min(1).max(10_000).default(50),
+    /** Per-attempt HTTP timeout when the egress's delivery settings give none (Knative: none). */
+    defaultTimeoutMs: positiveMillis.default(30_000),
+    /** How long `close()` lets in-flight deliveries finish before abandoning them (uncommitted). */
+    shutdownDeadlineMs: millis.default(30_000),
+    /** How often each egress commits its done prefix (also committed on revocation and close). */
+    commitIntervalMs: positiveMillis.default(1_000),
+    /**
+     * Cap of the backoff between rounds for an event that can be neither delivered nor
+     * dead-lettered (never dropped, retried until someone takes it).
+     */
+    maxStallBackoffMs: positiveMillis.default(60_000),
+    /** First backoff of such a stalled event; it doubles each round up to `maxStallBackoffMs`. */
+    stallBackoffBaseMs: positiveMillis.default(1_000),
+    /** At most one "event stalled" warning per egress per this many ms. */
+    stallWarnIntervalMs: positiveMillis.default(10_000),
+    /** Largest response body read from a subscriber (a reply event); larger replies fail. */
+    maxResponseBytes: z.coerce.number().int().min(1024).default(4 * 1024 * 1024),
+    /** Keep-alive connections per destination origin (undici pool size). */
+    connectionsPerOrigin: z.coerce.number().int().min(1).default(128),
+    /** How long a failing egress (e.g. its topic does not exist yet) waits before starting again. */
+    egressRestartBackoffMs: positiveMillis.default(5_000),
+  })
+  .strict();
+
+export type DispatcherConfig = Readonly<z.infer<typeof dispatcherConfigSchema>>;
+
+/** Reads the dispatcher's settings from environment variables (only main.ts passes process.env). */
+export function dispatcherConfigFromEnv(env: Env): DispatcherConfig {
+  const pick = (name: string): string | undefined => (env[name] === undefined || env[name] === '' ? undefined : env[name]);
+  return loadConfig(dispatcherConfigSchema, {
+    maxInFlightPerEgress: pick('DISPATCHER_MAX_IN_FLIGHT_PER_EGRESS'),
+    defaultTimeoutMs: pick('DISPATCHER_DEFAULT_TIMEOUT_MS'),
+    shutdownDeadlineMs: pick('DISPATCHER_SHUTDOWN_DEADLINE_MS'),
+    commitIntervalMs: pick('DISPATCHER_COMMIT_INTERVAL_MS'),
+    maxStallBackoffMs: pick('DISPATCHER_MAX_STALL_BACKOFF_MS'),
+    stallBackoffBaseMs: pick('DISPATCHER_STALL_BACKOFF_BASE_MS'),
+    stallWarnIntervalMs: pick('DISPATCHER_STALL_WARN_INTERVAL_MS'),
+    maxResponseBytes: pick('DISPATCHER_MAX_RESPONSE_BYTES'),
+    connectionsPerOrigin: pick('DISPATCHER_CONNECTIONS_PER_ORIGIN'),
+    egressRestartBackoffMs: pick('DISPATCHER_EGRESS_RESTART_BACKOFF_MS'),
+  });
+}

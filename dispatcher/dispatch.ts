@@ -1,0 +1,359 @@
+import type { CloudEvent } from '../core/cloudevents/event.js';
+import { encodeHttpBinary, encodeHttpStructured } from '../core/cloudevents/http-binding.js';
+import { fromKafkaRecord, toKafkaRecord } from '../core/cloudevents/kafka-binding.js';
+import type { BrokerError } from '../core/errors.js';
+import type { Egress, Resource } from '../core/contract/types.js';
+import type { ConsumedRecord, EventLog } from '../core/event-log/port.js';
+import { deadLetterEvent, type LastFailure } from './dead-letter.js';
+import type { AttemptResult, HttpRequest, Sender } from './delivery.js';
+import { replyOf, stampReply, withoutTtl } from './reply.js';
+import { MAX_DELAY_MS, retryAfterMs, stallBackoffMs, type AttemptFailure, type RetryPolicy } from './retry-policy.js';
+
+/**
+ * The life of one record, as a small state machine. Each step either finishes the record
+ * (`record.done()`: its offset may then be committed) or hands it to the next step:
+ *
+ *   record ──decode──▶ event ──filter──▶ rejected ─────────────────────────────────▶ done (filtered)
+ *     │ not a CloudEvent     │ accepted
+ *     ▼                      ▼
+ *   done (undecodable)     deliver ── attempt, backoff, retry (policy) ──┐
+ *                            │ 2xx                                      │ retries exhausted
+ *                            ▼                                          │ or not retryable
+ *                          reply? ── none / discard / TTL exhausted ─▶ done (delivered)
+ *                            │ topic: append (durable) ─────────────▶ done (delivered)
+ *                            │ url:   post, retried ─────────────────▶ done (delivered)
+ *                            │        │ failed                          │
+ *                            ▼        ▼                                 ▼
+ *                          dead letter (policy) ──────────────────────▶ done (dead-lettered)
+ *                            │ no sink, or the sink failed too
+ *                            ▼
+ *                          held: wait (capped exponential backoff), then one more attempt at
+ *                          the subscriber and one at the sink, until one takes it. Never dropped.
+ *
+ * Unlike Knative's Kafka broker, which commits (drops) an event whose dead-letter delivery
+ * failed, a held event keeps its offset uncommitted: in ordered mode its partition waits behind
+ * it, in unordered mode the commit point stops below it (later events are redelivered after a
+ * crash). Each held round is reported to the listener, which logs it (rate-limited).
+ *
+ * Cancellation (shutdown past its deadline, partition revoked, egress removed) aborts `signal`:
+ * the record is then left not done, and whoever owns the partition next delivers it again.
+ */
+
+/** Everything the dispatch of one egress's records needs to know about the egress. */
+export interface EgressRoute {
+  readonly resource: Resource;
+  readonly egress: Egress;
+  /** The dead-letter sink from the effective delivery settings; null when there is none. */
+  readonly deadLetter: string | null;
+  readonly policy: RetryPolicy;
+  readonly accepts: (event: CloudEvent) => boolean;
+}
+
+export interface Clock {
+  now(): number;
+  /** Resolves true after `ms`, or false as soon as `signal` is aborted. */
+  sleep(ms: number, signal: AbortSignal): Promise<boolean>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise<boolean>((resolve) => {
+      if (signal.aborted) return resolve(false);
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        resolve(false);
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(true);
+      }, Math.min(Math.max(0, ms), MAX_DELAY_MS));
+      signal.addEventListener('abort', onAbort, { once: true });
+    }),
+};
+
+export type DoneOutcome = 'delivered' | 'filtered' | 'dead-lettered' | 'undecodable';
+export type ReplyOutcome = 'appended' | 'posted' | 'discarded' | 'ttl-exhausted';
+export type StallReason = 'no-dead-letter-sink' | 'dead-letter-failed' | 'reply-append-failed' | 'internal-error';
+
+export interface StallReport {
+  readonly record: ConsumedRecord;
+  readonly event: CloudEvent;
+  /** 1 for the first time the event is held. */
+  readonly round: number;
+  readonly reason: StallReason;
+  /** The failure that sent the event to the dead-letter step (subscriber or reply URL). */
+  readonly failed?: LastFailure | undefined;
+  /** The dead-letter sink's own failure, for `dead-letter-failed`. */
+  readonly deadLetterFailed?: LastFailure | undefined;
+  readonly error?: unknown;
+  readonly delayMs: number;
+}
+
+/** Hears every outcome: the egress consumer counts them and logs the ones operators need. */
+export interface DispatchListener {
+  onDone(outcome: DoneOutcome, record: ConsumedRecord, detail?: { readonly error?: BrokerError; readonly failed?: LastFailure }): void;
+  onReply(outcome: ReplyOutcome, record: ConsumedRecord, detail?: { readonly ttl?: number; readonly destination?: string }): void;
+  onRetry(info: { readonly destination: string; readonly attempt: number; readonly failure: AttemptFailure; readonly delayMs: number }): void;
+  onStall(report: StallReport): void;
+}
+
+export interface DispatchDeps {
+  readonly sender: Sender;
+  readonly log: EventLog;
+  readonly clock: Clock;
+  readonly random: () => number;
+  readonly stallBackoff: { readonly baseMs: number; readonly capMs: number };
+  readonly listener: DispatchListener;
+}
+
+export type DispatchResult = 'done' | 'aborted';
+
+/**
+ * Takes one record through the steps above. `route` is read again at each held round, so a
+ * contract update (a dead-letter sink added, a destination fixed) reaches an event already held.
+ * Never rejects.
+ */
+export async function dispatchRecord(record: ConsumedRecord, route: () => EgressRoute, deps: DispatchDeps, signal: AbortSignal): Promise<DispatchResult> {
+  const decoded = fromKafkaRecord(record);
+  if (!decoded.ok) {
+    // Not an event the ingress wrote (another producer on the topic): nothing could ever deliver
+    // it, and holding it would stop the partition for good. Logged and counted, not held.
+    record.done();
+    deps.listener.onDone('undecodable', record, { error: decoded.error });
+    return 'done';
+  }
+  const event = decoded.event;
+  if (!accepts(route(), event)) {
+    record.done();
+    deps.listener.onDone('filtered', record);
+    return 'done';
+  }
+
+  for (let round = 0; ; round++) {
+    let result: RoundResult;
+    try {
+      result = await deliverRound(record, event, route(), deps, round, signal);
+    } catch (error) {
+      result = { kind: 'held', reason: 'internal-error', error };
+    }
+    if (result.kind === 'done') {
+      record.done();
+      deps.listener.onDone(result.outcome, record, result.failed === undefined ? undefined : { failed: result.failed });
+      return 'done';
+    }
+    if (result.kind === 'aborted' || signal.aborted) return 'aborted';
+    const heldRound = round + 1;
+    const backoff = stallBackoffMs(heldRound, deps.stallBackoff.baseMs, deps.stallBackoff.capMs, deps.random);
+    const asked = result.retryAfter ?? 0;
+    const delayMs = Math.max(backoff, asked);
+    deps.listener.onStall({
+      record, event, round: heldRound, reason: result.reason, failed: result.failed,
+      deadLetterFailed: result.deadLetterFailed, error: result.error, delayMs,
+    });
+    if (!(await deps.clock.sleep(delayMs, signal))) return 'aborted';
+  }
+}
+
+type RoundResult =
+  | { readonly kind: 'done'; readonly outcome: 'delivered' | 'dead-lettered'; readonly failed?: LastFailure }
+  | { readonly kind: 'aborted' }
+  | {
+      readonly kind: 'held';
+      readonly reason: StallReason;
+      readonly failed?: LastFailure;
+      readonly deadLetterFailed?: LastFailure;
+      readonly error?: unknown;
+      /** A Retry-After the last answer asked for (capped), in ms. */
+      readonly retryAfter?: number;
+    };
+
+/**
+ * Round 0 follows the egress's policy (1 + retry attempts at each destination); each held round
+ * after it makes one attempt at the subscriber and one at the dead-letter sink.
+ */
+async function deliverRound(record: ConsumedRecord, event: CloudEvent, route: EgressRoute, deps: DispatchDeps, round: number, signal: AbortSignal): Promise<RoundResult> {
+  const attempts = round === 0 ? 1 + route.policy.maxRetries : 1;
+  const { egress, resource, policy } = route;
+
+  // deliver
+  const request = subscriberRequest(event, record, egress);
+  const delivered = await withRetries(request, attempts, policy, deps, signal, judgeSubscriberResponse);
+  if (delivered.kind === 'aborted') return delivered;
+
+  let failed: LastFailure;
+  if (delivered.kind === 'ok') {
+    // reply
+    const reply = delivered.value;
+    if (reply === undefined) return { kind: 'done', outcome: 'delivered' };
+    const replied = await forwardReply(reply, event, record, route, deps, attempts, signal);
+    if (replied.kind !== 'failed') return replied.kind === 'aborted' ? replied : { kind: 'done', outcome: 'delivered' };
+    failed = replied.last;
+  } else {
+    failed = delivered.last;
+  }
+
+  // dead letter
+  if (route.deadLetter === null) return { kind: 'held', reason: 'no-dead-letter-sink', failed, ...retryAfterOf(failed, policy, deps) };
+  const dead = deadLetterEvent(event, failed, resource, egress);
+  const sent = await withRetries(plainRequest(route.deadLetter, dead), attempts, policy, deps, signal, judgeAccepted);
+  if (sent.kind === 'aborted') return sent;
+  if (sent.kind === 'ok') return { kind: 'done', outcome: 'dead-lettered', failed };
+  return { kind: 'held', reason: 'dead-letter-failed', failed, deadLetterFailed: sent.last, ...retryAfterOf(sent.last, policy, deps) };
+}
+
+/** The subscriber's request: the event without its TTL, in the egress's content mode. */
+function subscriberRequest(event: CloudEvent, record: ConsumedRecord, egress: Egress): HttpRequest {
+  const outgoing = withoutTtl(event);
+  const encoded = egress.contentMode === 'structured' ? encodeHttpStructured(outgoing) : encodeHttpBinary(outgoing);
+  const headers: Record<string, string> = { ...encoded.headers, prefer: 'reply' };
+  // W3C Trace Context travels as its own headers (CloudEvents distributed-tracing extension),
+  // from the event's attributes or, failing that, the record's plain headers.
+  for (const name of ['traceparent', 'tracestate'] as const) {
+    const value = event.attributes[name] ?? record.headers[name]?.toString('latin1');
+    if (value !== undefined && value !== '') headers[name] = String(value);
+  }
+  return { url: egress.destination, headers, body: encoded.body };
+}
+
+function plainRequest(url: string, event: CloudEvent): HttpRequest {
+  const encoded = encodeHttpBinary(event);
+  return { url, headers: encoded.headers, body: encoded.body };
+}
+
+type Judged<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly failure: AttemptFailure; readonly body?: Buffer };
+
+/** A subscriber's answer: 2xx is success, carrying a reply event or not; a bad reply is a failure. */
+function judgeSubscriberResponse(result: AttemptResult & { kind: 'response' }): Judged<CloudEvent | undefined> {
+  if (!isSuccess(result.status)) return statusFailure(result);
+  const reply = replyOf(result.status, result.headers, result.body, result.truncated);
+  switch (reply.kind) {
+    case 'none':
+      return { ok: true, value: undefined };
+    case 'reply':
+      return { ok: true, value: reply.event };
+    case 'invalid':
+      return { ok: false, failure: { kind: 'invalid-reply', status: result.status, reason: reply.reason }, body: result.body };
+    default: {
+      const never: never = reply;
+      return never;
+    }
+  }
+}
+
+/** A dead-letter sink's or reply URL's answer: 2xx is success; what it sends back is ignored. */
+function judgeAccepted(result: AttemptResult & { kind: 'response' }): Judged<undefined> {
+  return isSuccess(result.status) ? { ok: true, value: undefined } : statusFailure(result);
+}
+
+function statusFailure(result: AttemptResult & { kind: 'response' }): Judged<never> {
+  return { ok: false, failure: { kind: 'status', status: result.status, retryAfter: result.headers['retry-after'] }, body: result.body };
+}
+
+const isSuccess = (status: number): boolean => status >= 200 && status < 300;
+
+type Attempted<T> = { readonly kind: 'ok'; readonly value: T } | { readonly kind: 'failed'; readonly last: LastFailure } | { readonly kind: 'aborted' };
+
+/** Up to `attempts` attempts of one request, waiting as the policy says between them. */
+async function withRetries<T>(
+  request: HttpRequest,
+  attempts: number,
+  policy: RetryPolicy,
+  deps: DispatchDeps,
+  signal: AbortSignal,
+  judge: (result: AttemptResult & { kind: 'response' }) => Judged<T>,
+): Promise<Attempted<T>> {
+  for (let attempt = 1; ; attempt++) {
+    const result = await deps.sender.send(request, policy.timeoutMs, signal);
+    let judged: Judged<T>;
+    switch (result.kind) {
+      case 'aborted':
+        return { kind: 'aborted' };
+      case 'response':
+        judged = judge(result);
+        break;
+      case 'timeout':
+        judged = { ok: false, failure: { kind: 'timeout' } };
+        break;
+      case 'network':
+        judged = { ok: false, failure: { kind: 'network', message: result.message } };
+        break;
+      default: {
+        const never: never = result;
+        return never;
+      }
+    }
+    if (judged.ok) return { kind: 'ok', value: judged.value };
+    const last: LastFailure = { destination: request.url, failure: judged.failure, body: judged.body };
+    if (attempt >= attempts || !policy.shouldRetry(judged.failure)) return { kind: 'failed', last };
+    const delayMs = policy.delayBeforeRetryMs(attempt, judged.failure, deps.clock.now());
+    deps.listener.onRetry({ destination: request.url, attempt, failure: judged.failure, delayMs });
+    if (!(await deps.clock.sleep(delayMs, signal))) return { kind: 'aborted' };
+  }
+}
+
+type Forwarded = { readonly kind: 'forwarded' } | { readonly kind: 'failed'; readonly last: LastFailure } | { readonly kind: 'aborted' };
+
+/**
+ * Sends a reply on, by the egress's reply strategy. For `topic` the append is retried (held,
+ * with the stall backoff) until the log takes it: the original event is not done before its
+ * reply is durable, and redelivering to the subscriber would only make more replies.
+ */
+async function forwardReply(reply: CloudEvent, original: CloudEvent, record: ConsumedRecord, route: EgressRoute, deps: DispatchDeps, attempts: number, signal: AbortSignal): Promise<Forwarded> {
+  const strategy = route.egress.reply;
+  if (strategy.kind === 'discard') {
+    deps.listener.onReply('discarded', record);
+    return { kind: 'forwarded' };
+  }
+  const stamped = stampReply(reply, original);
+  if (stamped.kind === 'ttl-exhausted') {
+    deps.listener.onReply('ttl-exhausted', record, { ttl: stamped.ttl });
+    return { kind: 'forwarded' };
+  }
+  switch (strategy.kind) {
+    case 'topic': {
+      const topic = route.resource.topics[0];
+      if (topic === undefined) throw new Error(`resource ${route.resource.uid} has no topic to append replies to`);
+      const appendRecord = toKafkaRecord(stamped.event, route.resource.ingress?.contentMode ?? 'binary');
+      for (let round = 1; ; round++) {
+        try {
+          await deps.log.append(topic, [appendRecord]);
+          deps.listener.onReply('appended', record, { ttl: stamped.ttl, destination: topic });
+          return { kind: 'forwarded' };
+        } catch (error) {
+          if (signal.aborted) return { kind: 'aborted' };
+          const delayMs = stallBackoffMs(round, deps.stallBackoff.baseMs, deps.stallBackoff.capMs, deps.random);
+          deps.listener.onStall({ record, event: original, round, reason: 'reply-append-failed', error, delayMs });
+          if (!(await deps.clock.sleep(delayMs, signal))) return { kind: 'aborted' };
+        }
+      }
+    }
+    case 'url': {
+      const posted = await withRetries(plainRequest(strategy.url, stamped.event), attempts, route.policy, deps, signal, judgeAccepted);
+      if (posted.kind === 'ok') {
+        deps.listener.onReply('posted', record, { ttl: stamped.ttl, destination: strategy.url });
+        return { kind: 'forwarded' };
+      }
+      return posted;
+    }
+    default: {
+      const never: never = strategy;
+      return never;
+    }
+  }
+}
+
+function retryAfterOf(last: LastFailure, policy: RetryPolicy, deps: DispatchDeps): { retryAfter?: number } {
+  const asked = retryAfterMs(last.failure, deps.clock.now());
+  if (asked === undefined) return {};
+  return { retryAfter: policy.retryAfterMaxMs === null ? asked : Math.min(asked, policy.retryAfterMaxMs) };
+}
+
+function accepts(route: EgressRoute, event: CloudEvent): boolean {
+  try {
+    return route.accepts(event);
+  } catch {
+    // A filter that throws matches nothing (Knative: an evaluation error is a non-match).
+    return false;
+  }
+}

@@ -1,0 +1,391 @@
+import { setMaxListeners } from 'node:events';
+import { effectiveEgressConfig, type Egress, type Resource } from '../core/contract/types.js';
+import type { ConsumedRecord, Consumer, EventLog, TopicPartition } from '../core/event-log/port.js';
+import { BrokerError, toLogFields } from '../core/errors.js';
+import { compileFilter } from '../core/filters/compile.js';
+import type { Logger } from '../core/logger.js';
+import type { DispatcherConfig } from './config.js';
+import type { Sender } from './delivery.js';
+import { dispatchRecord, type Clock, type DispatchDeps, type DispatchListener, type EgressRoute, type StallReport } from './dispatch.js';
+import { policyFrom } from './retry-policy.js';
+
+/**
+ * One egress (a Trigger or a Subscription) = one consumer group reading the resource's topics.
+ *
+ * Bounded work: the event-log adapter hands out at most `maxInFlightPerEgress` records that are
+ * not yet done, and stops fetching at that bound. That bound is what caps this egress's memory
+ * however long the lag; it also caps concurrent deliveries in unordered mode.
+ *
+ * Delivery order (contract `deliveryOrder`):
+ *   unordered  every record is dispatched as it arrives, so up to the bound run at once;
+ *   ordered    one queue per partition, one record at a time, the next only once the previous
+ *              is done (delivered, dead-lettered, filtered out) — a held event holds its partition.
+ *
+ * Records are only ever finished through `record.done()`; the adapter commits each partition's
+ * contiguous done prefix on its interval, on revocation and on close.
+ */
+
+export interface EgressCounters {
+  received: number;
+  delivered: number;
+  filtered: number;
+  deadLettered: number;
+  undecodable: number;
+  retries: number;
+  repliesAppended: number;
+  repliesPosted: number;
+  repliesDiscarded: number;
+  repliesTtlExhausted: number;
+  heldRounds: number;
+  filterErrors: number;
+}
+
+export const newCounters = (): EgressCounters => ({
+  received: 0, delivered: 0, filtered: 0, deadLettered: 0, undecodable: 0, retries: 0, repliesAppended: 0,
+  repliesPosted: 0, repliesDiscarded: 0, repliesTtlExhausted: 0, heldRounds: 0, filterErrors: 0,
+});
+
+export interface EgressConsumerDeps {
+  readonly log: EventLog;
+  readonly sender: Sender;
+  readonly config: DispatcherConfig;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly random: () => number;
+}
+
+interface PartitionWork {
+  readonly abort: AbortController;
+  /** Ordered mode: records waiting their turn, in offset order. */
+  readonly queue: ConsumedRecord[];
+  running: boolean;
+  /** The last offset received; a lower or equal one means the adapter rewound the partition. */
+  lastOffset: number;
+}
+
+/** Whether moving from one egress definition to another needs a new group member. */
+export function needsRestart(before: { resource: Resource; egress: Egress }, after: { resource: Resource; egress: Egress }): boolean {
+  return (
+    before.egress.consumerGroup !== after.egress.consumerGroup ||
+    before.egress.deliveryOrder !== after.egress.deliveryOrder ||
+    before.resource.topics.join('\u0000') !== after.resource.topics.join('\u0000')
+  );
+}
+
+export class EgressConsumer {
+  readonly counters: EgressCounters = newCounters();
+  private route: EgressRoute;
+  private readonly ordered: boolean;
+  private readonly logger: Logger;
+  private consumer: Consumer | undefined;
+  private readonly partitions = new Map<string, PartitionWork>();
+  private readonly tasks = new Set<Promise<void>>();
+  /** Records held right now (no sink, or the sink failing), by partition/offset. */
+  private readonly held = new Set<string>();
+  private stopping = false;
+  private outstanding = 0;
+  private lastStallWarning = Number.NEGATIVE_INFINITY;
+  private suppressedStallWarnings = 0;
+  private readonly dispatchDeps: DispatchDeps;
+
+  constructor(
+    resource: Resource,
+    egress: Egress,
+    private readonly deps: EgressConsumerDeps,
+  ) {
+    this.ordered = egress.deliveryOrder === 'ordered';
+    this.logger = deps.logger.child({
+      egress: `${egress.reference.namespace}/${egress.reference.name}`, egressKind: egress.reference.kind, group: egress.consumerGroup,
+    });
+    this.route = this.routeFor(resource, egress);
+    this.dispatchDeps = {
+      sender: deps.sender,
+      log: deps.log,
+      clock: deps.clock,
+      random: deps.random,
+      stallBackoff: { baseMs: deps.config.stallBackoffBaseMs, capMs: deps.config.maxStallBackoffMs },
+      listener: this.listener(),
+    };
+  }
+
+  get egress(): Egress {
+    return this.route.egress;
+  }
+
+  get resource(): Resource {
+    return this.route.resource;
+  }
+
+  /** Joins the egress's consumer group; rejects (with the log's error) when it cannot. */
+  async start(): Promise<void> {
+    if (this.stopping || this.consumer !== undefined) return;
+    const { egress, resource } = this.route;
+    // A group member of a topic that does not exist yet would get no partitions when it appears
+    // (on every log): start only once the topics are there, the supervisor retries until then.
+    for (const topic of resource.topics) {
+      if ((await this.deps.log.describeTopic(topic)) === undefined) {
+        throw new BrokerError('TOPIC_NOT_FOUND', `topic ${topic} does not exist`, { details: { topic } });
+      }
+    }
+    const consumer = await this.deps.log.consume({
+      groupId: egress.consumerGroup,
+      topics: resource.topics,
+      // Knative triggers start at the end of the topic; the controller fixes the real starting
+      // point with initGroup before the trigger is Ready, and a group with commits resumes there.
+      start: 'latest',
+      maxInFlight: this.deps.config.maxInFlightPerEgress,
+      commitIntervalMs: this.deps.config.commitIntervalMs,
+      onRecord: (record) => this.onRecord(record),
+      onRevoked: (partitions) => this.onRevoked(partitions),
+    });
+    this.consumer = consumer;
+    if (this.stopping) await consumer.close();
+    else this.logger.info({ topics: resource.topics, deliveryOrder: egress.deliveryOrder }, 'egress started');
+  }
+
+  /**
+   * Takes a new definition of the same egress (same group, topics and order): destination,
+   * filter, delivery settings, reply strategy. Records already in flight finish under the old
+   * definition, except held ones, which pick the new one up at their next round.
+   */
+  update(resource: Resource, egress: Egress): void {
+    this.route = this.routeFor(resource, egress);
+    this.logger.info('egress updated');
+  }
+
+  /**
+   * Stops fetching, lets deliveries in progress finish for up to `deadlineMs`, then abandons the
+   * rest (not done, so delivered again by the next owner), commits what is done and leaves the group.
+   */
+  async stop(deadlineMs: number): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    let abandoned = 0;
+    try {
+      this.consumer?.pause();
+      abandoned = await this.drain(deadlineMs);
+    } finally {
+      // Whatever failed above, nothing of this egress may go on running once it is stopped.
+      for (const work of this.partitions.values()) work.abort.abort();
+      await Promise.allSettled([...this.tasks]);
+      await this.consumer?.close();
+    }
+    this.logger.info({ abandoned }, 'egress stopped');
+  }
+
+  /** Records handed out and not finished here (running, waiting in a partition queue, or held). */
+  inFlight(): number {
+    return this.outstanding;
+  }
+
+  heldCount(): number {
+    return this.held.size;
+  }
+
+  // ---- records in
+
+  private onRecord(record: ConsumedRecord): void {
+    // Records fetched before a pause may still arrive while stopping: left not done, redelivered.
+    if (this.stopping) return;
+    this.counters.received++;
+    this.outstanding++;
+    const work = this.work(record.topic, record.partition, Number(record.offset));
+    if (!this.ordered) {
+      this.track(this.dispatch(record, work.abort.signal));
+      return;
+    }
+    work.queue.push(record);
+    if (!work.running) {
+      work.running = true;
+      this.track(this.runQueue(work));
+    }
+  }
+
+  private async runQueue(work: PartitionWork): Promise<void> {
+    try {
+      while (work.queue.length > 0 && !this.stopping && !work.abort.signal.aborted) {
+        const record = work.queue.shift()!;
+        await this.dispatch(record, work.abort.signal);
+      }
+    } finally {
+      work.running = false;
+    }
+  }
+
+  private async dispatch(record: ConsumedRecord, signal: AbortSignal): Promise<void> {
+    try {
+      await dispatchRecord(record, () => this.route, this.dispatchDeps, signal);
+    } finally {
+      this.outstanding--;
+      this.held.delete(heldKey(record));
+    }
+  }
+
+  /** The partition's work state; a partition the adapter rewound (rebalance) starts afresh. */
+  private work(topic: string, partition: number, offset: number): PartitionWork {
+    const key = `${topic}\u0000${partition}`;
+    let work = this.partitions.get(key);
+    if (work !== undefined && offset <= work.lastOffset) {
+      // The adapter restarted the partition from its committed offset: what we still hold of it
+      // will be handed out again, and in ordered mode must not run beside (or before) the new copies.
+      this.logger.debug({ topic, partition, offset, lastOffset: work.lastOffset }, 'partition rewound; dropping its queued records');
+      this.dropQueue(work);
+      work = undefined;
+    }
+    if (work === undefined) {
+      const abort = new AbortController();
+      // Every delivery and backoff of the partition listens on this one signal.
+      setMaxListeners(0, abort.signal);
+      work = { abort, queue: [], running: false, lastOffset: offset };
+      this.partitions.set(key, work);
+    }
+    work.lastOffset = offset;
+    return work;
+  }
+
+  private onRevoked(partitions: readonly TopicPartition[]): void {
+    for (const { topic, partition } of partitions) {
+      const key = `${topic}\u0000${partition}`;
+      const work = this.partitions.get(key);
+      if (work === undefined) continue;
+      // Its new owner delivers what is not done; going on here would only make duplicates.
+      this.dropQueue(work);
+      this.partitions.delete(key);
+    }
+    this.logger.info({ partitions }, 'partitions revoked');
+  }
+
+  private dropQueue(work: PartitionWork): void {
+    work.abort.abort();
+    this.outstanding -= work.queue.length;
+    work.queue.length = 0;
+  }
+
+  private track(task: Promise<void>): void {
+    const tracked = task.catch((error: unknown) => this.logger.error({ err: error }, 'dispatch failed unexpectedly')).finally(() => this.tasks.delete(tracked));
+    this.tasks.add(tracked);
+  }
+
+  /** Waits for the tasks in flight, up to the deadline; returns how many were still running. */
+  private async drain(deadlineMs: number): Promise<number> {
+    if (this.tasks.size === 0) return 0;
+    const signal = new AbortController();
+    const all = Promise.allSettled([...this.tasks]).then(() => signal.abort());
+    await Promise.race([all, this.deps.clock.sleep(deadlineMs, signal.signal)]);
+    signal.abort();
+    return this.tasks.size;
+  }
+
+  // ---- outcomes
+
+  private routeFor(resource: Resource, egress: Egress): EgressRoute {
+    const settings = effectiveEgressConfig(resource, egress);
+    return {
+      resource,
+      egress,
+      deadLetter: settings?.deadLetter ?? null,
+      policy: policyFrom(settings, { timeoutMs: this.deps.config.defaultTimeoutMs }),
+      accepts: compileFilter(egress.filter, {
+        onEvaluationError: (error, expression) => {
+          this.counters.filterErrors++;
+          this.logger.debug({ err: error, expression }, 'filter expression failed for an event; it does not pass');
+        },
+        onCompileError: (error, expression) => this.logger.error({ err: error, expression }, 'filter expression does not parse; it passes nothing'),
+      }),
+    };
+  }
+
+  private listener(): DispatchListener {
+    const c = this.counters;
+    return {
+      onDone: (outcome, record, detail) => {
+        switch (outcome) {
+          case 'delivered':
+            c.delivered++;
+            break;
+          case 'filtered':
+            c.filtered++;
+            break;
+          case 'dead-lettered':
+            c.deadLettered++;
+            this.logger.info({ ...recordFields(record), failedFor: detail?.failed?.destination, failure: detail?.failed?.failure }, 'event dead-lettered');
+            break;
+          case 'undecodable':
+            c.undecodable++;
+            this.logger.error({ ...recordFields(record), ...(detail?.error === undefined ? {} : toLogFields(detail.error)), message: detail?.error?.message }, 'record is not a CloudEvent; skipped');
+            break;
+          default: {
+            const never: never = outcome;
+            return never;
+          }
+        }
+      },
+      onReply: (outcome, record, detail) => {
+        switch (outcome) {
+          case 'appended':
+            c.repliesAppended++;
+            break;
+          case 'posted':
+            c.repliesPosted++;
+            break;
+          case 'discarded':
+            c.repliesDiscarded++;
+            break;
+          case 'ttl-exhausted':
+            c.repliesTtlExhausted++;
+            this.logger.info({ ...recordFields(record), ttl: detail?.ttl }, 'reply dropped: its TTL (knativebrokerttl) is exhausted');
+            break;
+          default: {
+            const never: never = outcome;
+            return never;
+          }
+        }
+      },
+      onRetry: (info) => {
+        c.retries++;
+        this.logger.debug({ destination: info.destination, attempt: info.attempt, failure: info.failure, delayMs: info.delayMs }, 'delivery attempt failed; retrying');
+      },
+      onStall: (report) => {
+        c.heldRounds++;
+        this.held.add(heldKey(report.record));
+        this.warnStall(report);
+      },
+    };
+  }
+
+  /** One warning per `stallWarnIntervalMs` per egress, saying how many more were held meanwhile. */
+  private warnStall(report: StallReport): void {
+    const now = this.deps.clock.now();
+    if (now - this.lastStallWarning < this.deps.config.stallWarnIntervalMs) {
+      this.suppressedStallWarnings++;
+      return;
+    }
+    this.lastStallWarning = now;
+    const suppressed = this.suppressedStallWarnings;
+    this.suppressedStallWarnings = 0;
+    this.logger.warn(
+      {
+        ...recordFields(report.record),
+        eventId: report.event.attributes['id'],
+        reason: report.reason,
+        round: report.round,
+        retryInMs: report.delayMs,
+        held: this.held.size,
+        failedFor: report.failed?.destination,
+        failure: report.failed?.failure,
+        deadLetterFailure: report.deadLetterFailed?.failure,
+        err: report.error,
+        suppressedWarnings: suppressed,
+      },
+      'event held: it could not be delivered or dead-lettered and is retried, never dropped (its offset is not committed)',
+    );
+  }
+}
+
+function heldKey(record: ConsumedRecord): string {
+  return `${record.topic}\u0000${record.partition}\u0000${record.offset}`;
+}
+
+function recordFields(record: ConsumedRecord): Record<string, unknown> {
+  return { topic: record.topic, partition: record.partition, offset: record.offset };
+}

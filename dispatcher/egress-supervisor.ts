@@ -1,0 +1,152 @@
+import { diffContracts } from '../core/contract/diff.js';
+import type { Contract, Egress, Resource } from '../core/contract/types.js';
+import { EgressConsumer, needsRestart, type EgressConsumerDeps, type EgressCounters } from './egress-consumer.js';
+
+/**
+ * Keeps one running `EgressConsumer` per egress of the current contract, applying each new
+ * generation by difference (core/contract/diff.ts): added egresses start, removed ones stop
+ * (gracefully, like a shutdown), changed ones are updated in place — or restarted when their
+ * group, topics or delivery order changed. Egresses the diff does not name are not touched.
+ *
+ * Operations on one egress run one after another (a restart's stop finishes before its start);
+ * operations on different egresses run side by side. An egress that cannot start (its topic does
+ * not exist yet, the log is away) is retried every `egressRestartBackoffMs` until it starts or
+ * leaves the contract.
+ */
+
+export type EgressState = 'starting' | 'running' | 'retrying' | 'stopping';
+
+export interface EgressStats {
+  readonly uid: string;
+  readonly reference: string;
+  readonly kind: string;
+  readonly consumerGroup: string;
+  readonly state: EgressState;
+  readonly inFlight: number;
+  readonly held: number;
+  readonly counters: Readonly<EgressCounters>;
+}
+
+interface Handle {
+  consumer: EgressConsumer;
+  state: EgressState;
+  /** The tail of this egress's operations. */
+  ops: Promise<void>;
+  retryTimer: NodeJS.Timeout | undefined;
+  /** Failed start attempts in a row. */
+  failures: number;
+  /** Set once the egress left the contract (or the supervisor closes): no more starts. */
+  gone: boolean;
+}
+
+export class EgressSupervisor {
+  private readonly handles = new Map<string, Handle>();
+  private applied: Contract | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly deps: EgressConsumerDeps,
+    private readonly stopDeadlineMs: number,
+  ) {}
+
+  /**
+   * Applies a contract generation. The diff is taken at once (so generations apply in the order
+   * they came); the returned promise settles when this generation's starts and stops have had
+   * their first attempt. It never rejects: failures are logged and retried.
+   */
+  apply(contract: Contract): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const diff = diffContracts(this.applied, contract);
+    this.applied = contract;
+    const ops: Promise<void>[] = [];
+    for (const { egress } of diff.egresses.removed) ops.push(this.remove(egress.uid));
+    for (const { before, after } of diff.egresses.changed) {
+      const handle = this.handles.get(after.egress.uid);
+      if (handle === undefined || needsRestart(before, after)) {
+        // The new member starts once the old one has left, under the same uid from now on.
+        ops.push(this.add(after.resource, after.egress, this.remove(after.egress.uid)));
+      } else {
+        handle.consumer.update(after.resource, after.egress);
+      }
+    }
+    for (const { resource, egress } of diff.egresses.added) ops.push(this.add(resource, egress));
+    if (ops.length > 0) {
+      this.deps.logger.info(
+        { generation: contract.generation, added: diff.egresses.added.length, removed: diff.egresses.removed.length, changed: diff.egresses.changed.length },
+        'applying contract',
+      );
+    }
+    return Promise.all(ops).then(() => undefined);
+  }
+
+  stats(): EgressStats[] {
+    return [...this.handles.entries()].map(([uid, h]) => ({
+      uid,
+      reference: `${h.consumer.egress.reference.namespace}/${h.consumer.egress.reference.name}`,
+      kind: h.consumer.egress.reference.kind,
+      consumerGroup: h.consumer.egress.consumerGroup,
+      state: h.state,
+      inFlight: h.consumer.inFlight(),
+      held: h.consumer.heldCount(),
+      counters: { ...h.consumer.counters },
+    }));
+  }
+
+  /** Stops every egress (each with the stop deadline), in parallel. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.handles.keys()].map((uid) => this.remove(uid)));
+  }
+
+  private add(resource: Resource, egress: Egress, after: Promise<void> = Promise.resolve()): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const handle: Handle = { consumer: new EgressConsumer(resource, egress, this.deps), state: 'starting', ops: after, retryTimer: undefined, failures: 0, gone: false };
+    this.handles.set(egress.uid, handle);
+    return this.enqueue(handle, () => this.start(handle));
+  }
+
+  private async start(handle: Handle): Promise<void> {
+    if (handle.gone) return;
+    try {
+      await handle.consumer.start();
+      if (!handle.gone) handle.state = 'running';
+      handle.failures = 0;
+    } catch (error) {
+      if (handle.gone) return;
+      handle.state = 'retrying';
+      handle.failures++;
+      const retryInMs = this.deps.config.egressRestartBackoffMs;
+      // Warn on the first failure and then about once a minute; every attempt is at debug.
+      const everyMinute = Math.max(1, Math.round(60_000 / retryInMs));
+      const level = handle.failures === 1 || handle.failures % everyMinute === 0 ? 'warn' : 'debug';
+      this.deps.logger[level](
+        {
+          err: error, egress: `${handle.consumer.egress.reference.namespace}/${handle.consumer.egress.reference.name}`,
+          group: handle.consumer.egress.consumerGroup, attempts: handle.failures, retryInMs,
+        },
+        'egress cannot start; retrying',
+      );
+      handle.retryTimer = setTimeout(() => {
+        handle.retryTimer = undefined;
+        void this.enqueue(handle, () => this.start(handle));
+      }, retryInMs);
+      handle.retryTimer.unref();
+    }
+  }
+
+  private remove(uid: string): Promise<void> {
+    const handle = this.handles.get(uid);
+    if (handle === undefined) return Promise.resolve();
+    this.handles.delete(uid);
+    handle.gone = true;
+    clearTimeout(handle.retryTimer);
+    handle.state = 'stopping';
+    return this.enqueue(handle, () => handle.consumer.stop(this.stopDeadlineMs));
+  }
+
+  private enqueue(handle: Handle, op: () => Promise<void>): Promise<void> {
+    const next = handle.ops.then(op).catch((error: unknown) => this.deps.logger.error({ err: error }, 'egress operation failed'));
+    handle.ops = next;
+    return next;
+  }
+}

@@ -1,0 +1,87 @@
+import type { ContractSource } from '../core/contract/watch.js';
+import type { EventLog } from '../core/event-log/port.js';
+import type { Logger } from '../core/logger.js';
+import type { DispatcherConfig } from './config.js';
+import { HttpSender } from './delivery.js';
+import { systemClock, type Clock } from './dispatch.js';
+import { newCounters, type EgressCounters } from './egress-consumer.js';
+import { EgressSupervisor, type EgressStats } from './egress-supervisor.js';
+
+/**
+ * The dispatcher: reads every egress's events from the event log and delivers them over HTTP.
+ *
+ *   ContractSource ──generation──▶ EgressSupervisor ──one per egress──▶ EgressConsumer
+ *                                                                        │ EventLog.consume
+ *                                                                        ▼
+ *                                          dispatch.ts (filter → deliver → reply | dead letter)
+ *                                                                        │ HttpSender (undici)
+ *                                                                        ▼
+ *                                                     subscriber / reply URL / dead-letter sink
+ *
+ * `close()` (SIGTERM, wired in bin/) stops fetching, lets deliveries in progress finish up to
+ * `shutdownDeadlineMs`, commits what is done and leaves the groups: nothing done is delivered
+ * again on restart, and nothing unfinished is lost (it is not committed).
+ */
+
+export interface DispatcherDeps {
+  readonly config: DispatcherConfig;
+  readonly log: EventLog;
+  readonly contracts: ContractSource;
+  readonly logger: Logger;
+  /** For tests: time and randomness (stall jitter). */
+  readonly clock?: Clock;
+  readonly random?: () => number;
+}
+
+export interface DispatcherStats {
+  readonly egresses: readonly EgressStats[];
+  /** Sums over the egresses running now. */
+  readonly totals: Readonly<EgressCounters> & { readonly inFlight: number; readonly held: number };
+}
+
+export interface RunningDispatcher {
+  close(): Promise<void>;
+  stats(): DispatcherStats;
+}
+
+export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDispatcher> {
+  const logger = deps.logger.child({ component: 'dispatcher' });
+  const sender = new HttpSender({ connections: deps.config.connectionsPerOrigin, maxResponseBytes: deps.config.maxResponseBytes });
+  const supervisor = new EgressSupervisor(
+    { log: deps.log, sender, config: deps.config, logger, clock: deps.clock ?? systemClock, random: deps.random ?? Math.random },
+    deps.config.shutdownDeadlineMs,
+  );
+  let first: Promise<void> = Promise.resolve();
+  let subscribed = false;
+  const unsubscribe = deps.contracts.subscribe((contract) => {
+    const applied = supervisor.apply(contract);
+    if (!subscribed) first = applied;
+  });
+  subscribed = true;
+  // The contract in force at start: its egresses have joined their groups (or are retrying).
+  await first;
+  logger.info({ eventLog: deps.log.kind, egresses: supervisor.stats().length }, 'dispatcher started');
+
+  let closing: Promise<void> | undefined;
+  return {
+    close: () => {
+      closing ??= (async () => {
+        unsubscribe();
+        await supervisor.close();
+        await sender.close().catch(() => sender.destroy());
+        logger.info('dispatcher stopped');
+      })();
+      return closing;
+    },
+    stats: () => {
+      const egresses = supervisor.stats();
+      const totals = { ...newCounters(), inFlight: 0, held: 0 };
+      for (const e of egresses) {
+        for (const name of Object.keys(e.counters) as (keyof EgressCounters)[]) totals[name] += e.counters[name];
+        totals.inFlight += e.inFlight;
+        totals.held += e.held;
+      }
+      return { egresses, totals };
+    },
+  };
+}

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { answer, eventLogKinds, makeEvent, startScenario, startSubscriber, uniqueEgress } from '../helpers/servers.js';
+import { waitUntil } from '../helpers/wait.js';
+
+/**
+ * Egresses come and go with the contract, live, without disturbing the others; and close() (SIGTERM)
+ * lets deliveries in progress finish, commits what is done, and loses nothing.
+ */
+for (const kind of eventLogKinds) {
+  const wait = { timeoutMs: kind.timeoutMs };
+
+  describe(`dispatch lifecycle on ${kind.name}`, { timeout: kind.timeoutMs * 6, concurrency: 2 }, () => {
+    test('egresses are added, updated and removed live; the others are not disturbed', async (t) => {
+      const a = await startSubscriber(t);
+      const b = await startSubscriber(t);
+      const c = await startSubscriber(t);
+      const egressA = uniqueEgress('a', { destination: a.url });
+      const s = await startScenario(t, kind, { egresses: [egressA] });
+      await s.send([makeEvent({ id: 'e1' })]);
+      await waitUntil(() => a.ids().includes('e1'), { ...wait, message: 'e1 at A' });
+
+      // Add B (its group starts at the topic's beginning, as the controller set it).
+      const egressB = uniqueEgress('b', { destination: b.url });
+      await s.publish([egressA, egressB]);
+      await waitUntil(() => s.dispatcher.stats().egresses.find((e) => e.uid === egressB.uid)?.state === 'running', { ...wait, message: 'B running' });
+      await s.send([makeEvent({ id: 'e2' })]);
+      await waitUntil(() => b.ids().includes('e2') && a.ids().includes('e2'), { ...wait, message: 'e2 at A and B' });
+      assert.deepEqual(b.ids(), ['e1', 'e2']);
+
+      // Update B in place (new destination): same member, no restart, no redelivery.
+      await s.publish([egressA, { ...egressB, destination: c.url }]);
+      await s.send([makeEvent({ id: 'e3' })]);
+      await waitUntil(() => c.ids().includes('e3') && a.ids().includes('e3'), { ...wait, message: 'e3 at C' });
+      assert.deepEqual(c.ids(), ['e3']);
+      assert.equal(s.dispatcher.stats().egresses.find((e) => e.uid === egressB.uid)?.counters.received, 3, 'B kept its consumer');
+
+      // Remove A: it stops; B (now at C) goes on.
+      await s.publish([{ ...egressB, destination: c.url }]);
+      await waitUntil(() => s.dispatcher.stats().egresses.every((e) => e.uid !== egressA.uid), { ...wait, message: 'A removed' });
+      await s.send([makeEvent({ id: 'e4' })]);
+      await waitUntil(() => c.ids().includes('e4'), { ...wait, message: 'e4 at C' });
+      await sleep(200);
+      assert.deepEqual(a.ids(), ['e1', 'e2', 'e3'], 'A saw each event once, and nothing after its removal');
+      assert.deepEqual(b.ids(), ['e1', 'e2']);
+    });
+
+    test('a change of delivery order restarts the egress in its group, from its committed offset', async (t) => {
+      const sub = await startSubscriber(t);
+      const egress = uniqueEgress('reorder', { destination: sub.url });
+      const s = await startScenario(t, kind, { egresses: [egress] });
+      await s.send([makeEvent({ id: 'r1' })]);
+      await waitUntil(() => sub.ids().includes('r1'), { ...wait, message: 'r1' });
+      await s.publish([{ ...egress, deliveryOrder: 'ordered' }]);
+      await waitUntil(() => s.dispatcher.stats().egresses[0]?.state === 'running' && s.dispatcher.stats().egresses[0]?.counters.received === 0, { ...wait, message: 'restarted' });
+      await s.send([makeEvent({ id: 'r2' })]);
+      await waitUntil(() => sub.ids().includes('r2'), { ...wait, message: 'r2' });
+      assert.deepEqual(sub.ids(), ['r1', 'r2']);
+    });
+
+    test('an egress whose topic does not exist yet is retried until it does', async (t) => {
+      const sub = await startSubscriber(t);
+      const egress = uniqueEgress('late-topic', { destination: sub.url });
+      const s = await startScenario(t, kind, { egresses: [] });
+      const lateTopic = `${s.topic}-late`;
+      await s.publish([egress], { topics: [lateTopic] });
+      await sleep(300);
+      assert.notEqual(s.dispatcher.stats().egresses[0]?.state, 'running');
+      await s.log.ensureTopic(lateTopic, { partitions: 1, replicationFactor: 1 });
+      await s.log.initGroup(egress.consumerGroup, lateTopic, 'earliest');
+      await waitUntil(() => s.dispatcher.stats().egresses[0]?.state === 'running', { ...wait, message: 'egress started' });
+      await s.log.append(lateTopic, [(await import('../../core/cloudevents/kafka-binding.js')).toKafkaRecord(makeEvent({ id: 'late' }))]);
+      await waitUntil(() => sub.ids().includes('late'), { ...wait, message: 'delivered' });
+    });
+
+    test('graceful shutdown: deliveries in progress finish and are committed; a restart does not repeat them', async (t) => {
+      const sub = await startSubscriber(t);
+      const responded: string[] = [];
+      sub.respond(async (req, res) => {
+        await sleep(500);
+        responded.push(String(req.headers['ce-id']));
+        answer(res, 200);
+      });
+      const s = await startScenario(t, kind, { egresses: [uniqueEgress('slow', { destination: sub.url })], config: { shutdownDeadlineMs: 10_000 } });
+      const ids = ['s1', 's2', 's3', 's4', 's5'];
+      await s.send(ids.map((id) => makeEvent({ id })));
+      await waitUntil(() => sub.requests.length === 5, { ...wait, message: 'all five in flight' });
+      assert.equal(responded.length, 0);
+
+      await s.dispatcher.close();
+      assert.equal(responded.length, 5, 'close() waited for the deliveries in progress');
+      assert.equal(s.dispatcher.stats().egresses.length, 0);
+
+      sub.respond((_req, res) => answer(res, 200));
+      await s.start();
+      await s.send([makeEvent({ id: 'after' })]);
+      await waitUntil(() => sub.ids().includes('after'), { ...wait, message: 'marker' });
+      assert.deepEqual(sub.ids(), [...ids, 'after']);
+    });
+
+    test('shutdown deadline: a delivery still running is abandoned, not lost — the next dispatcher delivers it', async (t) => {
+      const sub = await startSubscriber(t);
+      const hung: (() => void)[] = [];
+      sub.respond((_req, res) => {
+        hung.push(() => answer(res, 200));
+      });
+      t.after(() => hung.forEach((release) => release()));
+      const s = await startScenario(t, kind, { egresses: [uniqueEgress('hung', { destination: sub.url })], config: { shutdownDeadlineMs: 200 } });
+      await s.send([makeEvent({ id: 'stuck' })]);
+      await waitUntil(() => sub.requests.length === 1, { ...wait, message: 'in flight' });
+      await s.dispatcher.close();
+
+      sub.respond((_req, res) => answer(res, 200));
+      await s.start();
+      await waitUntil(() => sub.requests.length === 2, { ...wait, message: 'redelivered' });
+      assert.deepEqual(sub.ids(), ['stuck', 'stuck']);
+      await waitUntil(() => s.dispatcher.stats().totals.delivered === 1, { ...wait, message: 'done' });
+    });
+  });
+}
