@@ -1,3 +1,5 @@
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import type { Contract } from '../core/contract/types.js';
 import { BrokerError } from '../core/errors.js';
@@ -18,7 +20,8 @@ import type { SourceProblem } from './sources/source.js';
  *   GET /apis/<group>/<version>/namespaces/<ns>/<plural>/<name>   one object, with its status
  *   GET /api/v1/...                                        the same for core kinds (ConfigMaps)
  *   GET /problems                                          manifests that could not be read
- *   GET /contract                                          the data-plane contract in force
+ *   GET /contract                                          the data-plane contract in force (see below:
+ *                                                          ETag, ?after=<generation> long-poll, gzip)
  *
  * The shapes follow the Kubernetes API, so `kubectl`'s habits carry over; errors use the
  * project's body `{ statusCode, code, error, message }` (core/errors.ts).
@@ -52,6 +55,8 @@ export interface ResourceView {
   objects(): readonly ObjectView[];
   problems(): readonly SourceProblem[];
   contract(): Contract | undefined;
+  /** Calls the listener whenever the contract may have changed; without it, long-polls check every 250 ms. */
+  contractChanges?(listener: () => void): () => void;
 }
 
 export function registerResourceRoutes(app: FastifyInstance, view: ResourceView): void {
@@ -72,11 +77,134 @@ export function registerResourceRoutes(app: FastifyInstance, view: ResourceView)
     });
   }
   app.get('/problems', async () => ({ problems: view.problems() }));
-  app.get('/contract', async () => view.contract() ?? null);
+  registerContractRoute(app, view);
 }
 
 function matches(object: ObjectView, info: KindInfo): boolean {
   if (object.kind !== info.kind) return false;
   const slash = object.apiVersion.indexOf('/');
   return (slash < 0 ? '' : object.apiVersion.slice(0, slash)) === info.group;
+}
+
+/**
+ * `GET /contract`: how the data plane in other processes (`kafka-broker ingress`, `dispatcher`)
+ * gets the contract. At 10,000 triggers it is megabytes of JSON, so a client is sent it only when
+ * its generation is not the one it has:
+ *
+ *   GET /contract                          200 the contract (`null` before the first one), ETag "<generation>"
+ *   GET /contract  If-None-Match: "<g>"    304 while the generation is g
+ *   GET /contract?after=<g>[&timeoutSeconds=30]
+ *                                          long-poll: answers as soon as the generation is not g
+ *                                          (200), or 304 after the timeout (at most 300 s)
+ *
+ * With `Accept-Encoding: gzip` the body is gzipped (about 1/20 of the JSON). Each generation is
+ * serialized and compressed once, however many clients fetch it.
+ */
+const gzipAsync = promisify(gzip);
+const MAX_LONG_POLL_SECONDS = 300;
+const DEFAULT_LONG_POLL_SECONDS = 30;
+const POLL_FALLBACK_MS = 250;
+
+interface Encoded {
+  readonly json: Buffer;
+  gzip?: Promise<Buffer>;
+}
+
+const encodings = new WeakMap<Contract, Encoded>();
+
+function encode(contract: Contract): Encoded {
+  let encoded = encodings.get(contract);
+  if (encoded === undefined) {
+    encoded = { json: Buffer.from(JSON.stringify(contract)) };
+    encodings.set(contract, encoded);
+  }
+  return encoded;
+}
+
+function registerContractRoute(app: FastifyInstance, view: ResourceView): void {
+  const waiters = new Set<() => void>();
+  // A long-poll must not hold up shutdown for its timeout: closing answers every waiter (304).
+  app.addHook('preClose', (done) => {
+    for (const wake of waiters) wake();
+    done();
+  });
+
+  app.get<{ Querystring: { after?: string; timeoutSeconds?: string } }>('/contract', async (request, reply) => {
+    const after = generationOf(request.query.after) ?? generationOf(etagValue(request.headers['if-none-match']));
+    const longPoll = request.query.after !== undefined;
+    const has = (contract: Contract | undefined): boolean => contract !== undefined && contract.generation !== after;
+    let contract = view.contract();
+    if (longPoll && !has(contract)) {
+      const seconds = Math.min(MAX_LONG_POLL_SECONDS, Math.max(0, Number(request.query.timeoutSeconds ?? DEFAULT_LONG_POLL_SECONDS) || 0));
+      // The response's 'close' before it is sent means the client went away.
+      contract = await waitFor(() => (has(view.contract()) ? view.contract() : undefined), seconds * 1000, view, waiters, reply.raw);
+      contract ??= view.contract();
+    }
+    if (contract === undefined) {
+      if (after !== undefined) return reply.code(304).send();
+      return null;
+    }
+    const etag = `"${contract.generation}"`;
+    reply.header('etag', etag).header('vary', 'accept-encoding').header('cache-control', 'no-cache');
+    if (contract.generation === after) return reply.code(304).send();
+    const encoded = encode(contract);
+    reply.type('application/json; charset=utf-8');
+    if (/\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''))) {
+      encoded.gzip ??= gzipAsync(encoded.json, { level: 6 });
+      return reply.header('content-encoding', 'gzip').send(await encoded.gzip);
+    }
+    return reply.send(encoded.json);
+  });
+}
+
+/** Resolves with `check()`'s first defined value, or undefined after `ms` (or when the client leaves). */
+function waitFor<T>(
+  check: () => T | undefined,
+  ms: number,
+  view: ResourceView,
+  waiters: Set<() => void>,
+  client: NodeJS.EventEmitter,
+): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    let settled = false;
+    let poll: NodeJS.Timeout | undefined;
+    const finish = (value: T | undefined): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      clearInterval(poll);
+      unsubscribe?.();
+      waiters.delete(wake);
+      client.off('close', wake);
+      resolve(value);
+    };
+    const wake = (): void => finish(undefined);
+    const timer = setTimeout(wake, ms);
+    const unsubscribe = view.contractChanges?.(() => {
+      const value = check();
+      if (value !== undefined) finish(value);
+    });
+    if (unsubscribe === undefined) {
+      poll = setInterval(() => {
+        const value = check();
+        if (value !== undefined) finish(value);
+      }, POLL_FALLBACK_MS);
+    }
+    waiters.add(wake);
+    client.once('close', wake);
+    const now = check();
+    if (now !== undefined) finish(now);
+  });
+}
+
+function etagValue(header: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  const match = value === undefined ? null : /^\s*(?:W\/)?"([^"]*)"/.exec(value);
+  return match?.[1];
+}
+
+function generationOf(text: string | undefined): number | undefined {
+  if (text === undefined || !/^\d+$/.test(text)) return undefined;
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : undefined;
 }

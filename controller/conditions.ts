@@ -30,12 +30,34 @@ export interface ObjectStatus {
   readonly subscriberUri?: string;
   /** Broker and Trigger: the resolved dead-letter sink (a trigger's own, else its broker's). */
   readonly deadLetterSinkUri?: string;
+  /** Channel: its backing channel (Knative `status.channel`). */
+  readonly channel?: { readonly apiVersion: string; readonly kind: string; readonly name: string; readonly namespace: string };
+  /** Channels: one entry per Subscription on the channel (Knative `SubscriberStatus`). */
+  readonly subscribers?: readonly SubscriberStatus[];
+  /** Subscription: the resolved destinations (Knative `status.physicalSubscription`). */
+  readonly physicalSubscription?: { readonly subscriberUri?: string; readonly replyUri?: string; readonly deadLetterSinkUri?: string };
+}
+
+/** Knative `duckv1.SubscriberStatus`: whether the channel delivers to that Subscription yet. */
+export interface SubscriberStatus {
+  readonly uid: string;
+  readonly observedGeneration: number;
+  readonly ready: ConditionStatus;
+  readonly message?: string;
 }
 
 export const BROKER_CONDITIONS = ['TopicReady', 'DeadLetterSinkResolved', 'DataPlaneAvailable', 'Addressable'] as const;
 export const TRIGGER_CONDITIONS = ['BrokerReady', 'SubscriberResolved', 'DeadLetterSinkResolved', 'SubscriptionReady'] as const;
 export type BrokerConditionType = (typeof BROKER_CONDITIONS)[number];
+/** Knative Kafka's KafkaSink condition set, less what a single process has no use for (ConfigMapUpdated, ProbeSucceeded). */
+export const SINK_CONDITIONS = ['TopicReady', 'DataPlaneAvailable', 'Addressable'] as const;
 export type TriggerConditionType = (typeof TRIGGER_CONDITIONS)[number];
+/** KafkaChannel and InMemoryChannel: the broker's set (Knative Kafka's channel adds Subscribers; see reconcile-channel.ts). */
+export const CHANNELABLE_CONDITIONS = ['TopicReady', 'DeadLetterSinkResolved', 'DataPlaneAvailable', 'Addressable'] as const;
+/** Channel: Knative's set, with its backing channel's TopicReady shown alongside. */
+export const CHANNEL_CONDITIONS = ['BackingChannelReady', 'TopicReady', 'DeadLetterSinkResolved', 'Addressable'] as const;
+/** Subscription: Knative's set (less OIDCIdentityCreated), root cause first. */
+export const SUBSCRIPTION_CONDITIONS = ['ChannelReady', 'ReferencesResolved', 'AddedToChannel'] as const;
 
 function cond(type: string, status: ConditionStatus, reason?: string, message?: string): Condition {
   const condition: { type: string; status: ConditionStatus; reason?: string; message?: string } = { type, status };
@@ -65,6 +87,63 @@ export const notAddressable = (why: string): Condition => cond('Addressable', 'U
 
 export const dataPlaneAvailable = (): Condition => cond('DataPlaneAvailable', 'True');
 export const dataPlaneNotAvailable = (message: string): Condition => cond('DataPlaneAvailable', 'False', 'DataPlaneNotAvailable', message);
+
+// ---- KafkaSink outcomes (the topic ones above apply too) ----
+
+/** In the in-memory log there is no cluster to pick: the sink's topic lives in this process. */
+export const inMemoryTopicReady = (topic: string, partitions: number): Condition =>
+  cond('TopicReady', 'True', 'TopicCreated', `topic ${topic} (${partitions} partitions) in the in-memory event log; spec.bootstrapServers is not used in dev mode`);
+/**
+ * The sink names a cluster this process does not write to. Writing there would need a second
+ * producer (and its credentials); refusing it clearly beats writing the events somewhere else.
+ */
+export const bootstrapServersNotSupported = (given: readonly string[], own: readonly string[]): Condition =>
+  cond('TopicReady', 'False', 'BootstrapServersNotSupported',
+    `spec.bootstrapServers (${given.join(',')}) does not name the Kafka cluster this broker writes to (${own.join(',')}); a KafkaSink here writes to that cluster only: list one of its bootstrap servers`);
+
+/** Sink topics share the namespace of topic names with brokers' and other sinks' owned topics. */
+export const sinkTopicConflict = (topic: string, owner: string, canShare: boolean): Condition =>
+  cond('TopicReady', 'False', 'TopicNameConflict',
+    `topic ${topic} is already owned by ${owner}; choose another spec.topic${canShare ? ', or leave out numPartitions and replicationFactor to write to it as an existing topic' : ''}`);
+
+// ---- Channel outcomes (KafkaChannel, InMemoryChannel; the topic and dead-letter ones above apply too) ----
+
+/** Which log holds the topic matters to a user of either kind: durability differs. */
+export const channelTopicReady = (topic: string, partitions: number, note: string): Condition =>
+  cond('TopicReady', 'True', 'TopicCreated', `topic ${topic} (${partitions} partitions)${note === '' ? '' : `; ${note}`}`);
+/** A KafkaChannel and an InMemoryChannel of one name would share a topic and an address (as Knative's `<name>-kn-channel` Service). */
+export const channelNameConflict = (topic: string, owner: string): Condition =>
+  cond('TopicReady', 'False', 'ChannelNameConflict', `topic ${topic} and the channel's address already belong to ${owner}; rename one of the channels`);
+
+// ---- Channel (messaging.knative.dev/v1) outcomes ----
+
+export const backingChannelReady = (): Condition => cond('BackingChannelReady', 'True');
+export const backingChannelNotReady = (kind: string, name: string, ready: Condition | undefined): Condition =>
+  cond('BackingChannelReady', ready?.status === 'False' ? 'False' : 'Unknown', ready?.reason ?? 'BackingChannelNotConfigured',
+    `${kind} "${name}" is not ready${ready?.message === undefined ? '' : `: ${ready.message}`}`);
+/** A condition of the backing channel shown on the Channel as it is (its time is stamped anew). */
+export const mirrored = (type: string, from: Condition | undefined): Condition =>
+  from === undefined ? cond(type, 'Unknown', 'BackingChannelNotConfigured', 'the backing channel has not been reconciled') : cond(type, from.status, from.reason, from.message);
+
+// ---- Subscription outcomes ----
+
+export const channelReady = (): Condition => cond('ChannelReady', 'True');
+export const channelDoesNotExist = (kind: string, namespace: string, name: string): Condition =>
+  cond('ChannelReady', 'False', 'ChannelDoesNotExist', `${kind} "${name}" does not exist in namespace "${namespace}"; the Subscription is added once it does`);
+export const channelNotReady = (kind: string, name: string, ready: Condition | undefined): Condition =>
+  cond('ChannelReady', ready?.status === 'False' ? 'False' : 'Unknown', 'ChannelNotReady',
+    `${kind} "${name}" is not ready${ready?.reason === undefined ? '' : `: ${ready.reason}`}${ready?.message === undefined ? '' : `: ${ready.message}`}`);
+
+export const referencesResolved = (): Condition => cond('ReferencesResolved', 'True');
+/** Knative's reasons: SubscriberResolveFailed, ReplyResolveFailed, DeadLetterSinkResolveFailed. */
+export const referencesUnresolved = (reason: 'SubscriberResolveFailed' | 'ReplyResolveFailed' | 'DeadLetterSinkResolveFailed', message: string): Condition =>
+  cond('ReferencesResolved', 'False', reason, message);
+
+/** Added to the channel: its consumer group's starting offsets are fixed and its egress is in the contract. */
+export const addedToChannel = (group: string): Condition => cond('AddedToChannel', 'True', 'ConsumerGroupReady', `consumer group ${group}`);
+export const addingToChannel = (group: string, why: string): Condition => cond('AddedToChannel', 'Unknown', 'ConsumerGroupPending', `consumer group ${group}: ${why}`);
+export const failedToAddToChannel = (group: string, error: string): Condition =>
+  cond('AddedToChannel', 'False', 'FailedToInitConsumerGroup', `failed to fix the starting offsets of consumer group ${group}: ${error}`);
 
 // ---- Trigger outcomes ----
 

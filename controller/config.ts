@@ -37,13 +37,15 @@ export const controllerConfigSchema = z
     retryMaxMs: z.coerce.number().int().min(10).default(30_000),
     /** How long a removed trigger's group and a removed broker's topic are kept while the data plane lets go. */
     deleteGraceMs: millis.default(1000),
+    /** The Kafka cluster the event log writes to (empty: the in-memory log); KafkaSinks must name it. */
+    kafkaBootstrapServers: z.array(z.string().min(1)).default([]),
   })
   .strict();
 
 export type ControllerConfig = Readonly<z.infer<typeof controllerConfigSchema>>;
 
 /** Reads the controller's settings from flags (given) and environment variables (only main.ts passes process.env). */
-export function controllerConfigFrom(given: { manifestsDir: string; ingressUrl: string }, env: Env): ControllerConfig {
+export function controllerConfigFrom(given: { manifestsDir: string; ingressUrl: string; kafkaBootstrapServers?: readonly string[] }, env: Env): ControllerConfig {
   const pick = (name: string): string | undefined => (env[name] === undefined || env[name] === '' ? undefined : env[name]);
   return loadConfig(controllerConfigSchema, {
     ...given,
@@ -53,12 +55,14 @@ export function controllerConfigFrom(given: { manifestsDir: string; ingressUrl: 
   });
 }
 
-export function reconcileSettings(config: ControllerConfig): ReconcileSettings {
+/** The core's settings; the manifests source's own fields are not needed (the Kubernetes mode has none). */
+export function reconcileSettings(config: Omit<ControllerConfig, 'manifestsDir' | 'debounceMs' | 'pollMs'>): ReconcileSettings {
   return {
     ingressUrl: config.ingressUrl,
     topicPartitions: config.topicPartitions,
     topicReplicationFactor: config.topicReplicationFactor,
     defaultBackoffDelayMs: config.defaultBackoffDelayMs,
     admission: { brokerClass: config.defaultBrokerClass, brokerDelivery: config.brokerDelivery },
+    kafkaBootstrapServers: config.kafkaBootstrapServers,
   };
 }

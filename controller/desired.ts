@@ -1,14 +1,25 @@
 import { triggerGroup } from '../core/contract/paths.js';
 import type { Egress, Resource } from '../core/contract/types.js';
-import { admitBroker, admitTrigger, defaultBroker, defaultTrigger, type Admission, type AdmittedBroker } from './admission.js';
+import { admitBroker, admitSink, admitTrigger, defaultBroker, defaultSink, defaultTrigger, type Admission, type AdmittedBroker, type AdmittedSink } from './admission.js';
 import * as c from './conditions.js';
-import { AddressBook } from './destinations.js';
+import { AddressBook, type AddressEntry } from './destinations.js';
 import { addressOf, reconcileBroker, topicIsReady, topicOf, type BrokerOutcome } from './reconcile-broker.js';
+import { claimSinkTopic, isKafkaSink, reconcileSink } from './reconcile-sink.js';
 import { reconcileTrigger, type TriggerContext } from './reconcile-trigger.js';
 import {
+  backingChannelOf, backingKeyOf, channelAddressEntry, channelTopicOf, defaultChannelTemplate, reconcileChannel, reconcileChannelable,
+  servesTemplate, withSubscribers, type ChannelableOutcome,
+} from './reconcile-channel.js';
+import { groupOf, reconcileSubscription, type SubscriptionContext } from './reconcile-subscription.js';
+import {
+  admitChannel, admitChannelable, admitSubscription, defaultChannel, defaultChannelable, isChannelableKind,
+  type AdmittedChannel, type AdmittedChannelable,
+} from './admission.js';
+import {
   BROKER_CLASS_ANNOTATION, EVENTING_GROUP, KAFKA_BROKER_CLASS, isBroker, isConfigMap, isTrigger, keyOf, objectKey,
-  type KnObject, type ObjectKey,
+  isChannel, isInMemoryChannel, isKafkaChannel, isSubscription, MESSAGING_GROUP, type KnObject, type ObjectKey,
 } from './resources.js';
+import type { ExternalAddresses } from './sources/source.js';
 import type { DesiredGroup, DesiredState, DesiredTopic, Observed, ReconcileSettings } from './state.js';
 
 /**
@@ -25,8 +36,9 @@ export function computeDesired(
   previouslyAdmitted: ReadonlyMap<ObjectKey, KnObject>,
   observed: Observed,
   settings: ReconcileSettings,
+  external?: ExternalAddresses,
 ): DesiredState {
-  return desired(objects, previouslyAdmitted, observed, settings, false);
+  return desired(objects, previouslyAdmitted, observed, settings, false, external);
 }
 
 /** Only the topics the brokers want: the first step of a pass, without the cost of the triggers. */
@@ -35,8 +47,9 @@ export function desiredTopics(
   previouslyAdmitted: ReadonlyMap<ObjectKey, KnObject>,
   observed: Observed,
   settings: ReconcileSettings,
+  external?: ExternalAddresses,
 ): readonly DesiredTopic[] {
-  return desired(objects, previouslyAdmitted, observed, settings, true).topics;
+  return desired(objects, previouslyAdmitted, observed, settings, true, external).topics;
 }
 
 function desired(
@@ -45,16 +58,26 @@ function desired(
   observed: Observed,
   settings: ReconcileSettings,
   topicsOnly: boolean,
+  external: ExternalAddresses | undefined,
 ): DesiredState {
   const sorted = objects.map((object) => ({ key: keyOf(object), object })).sort((a, b) => compareKeys(a.key, b.key)).map((e) => e.object);
   const configMaps = new Map<ObjectKey, KnObject>();
   const brokers: KnObject[] = [];
+  const sinks: KnObject[] = [];
   const triggers: KnObject[] = [];
+  const channels: KnObject[] = [];
+  /** KafkaChannels and InMemoryChannels: the source's, then (below) the ones Channels generate. */
+  const channelables: KnObject[] = [];
+  const subscriptions: KnObject[] = [];
   const ignored = new Map<ObjectKey, string>();
   for (const object of sorted) {
     if (isBroker(object)) brokers.push(object);
     else if (isTrigger(object)) triggers.push(object);
     else if (isConfigMap(object)) configMaps.set(keyOf(object), object);
+    else if (isKafkaSink(object)) sinks.push(object);
+    else if (isChannel(object)) channels.push(object);
+    else if (isKafkaChannel(object) || isInMemoryChannel(object)) channelables.push(object);
+    else if (isSubscription(object)) subscriptions.push(object);
     else ignored.set(keyOf(object), `${object.apiVersion} ${object.kind} is not handled by this controller`);
   }
 
@@ -93,7 +116,10 @@ function desired(
 
   // Addresses are known once a broker's topic is ready: a destination that refers to a broker
   // resolves to its ingress URL (what Knative reads from `status.address.url`).
-  const addresses = new AddressBook().addKind(EVENTING_GROUP, 'Broker');
+  const addresses = new AddressBook().addKind(EVENTING_GROUP, 'Broker').addKind(EVENTING_GROUP, 'KafkaSink');
+  // Referenced objects outside these kinds that the source looked up (Kubernetes Services, Addressables).
+  for (const { group, kind } of external?.kinds ?? []) addresses.addKind(group, kind);
+  for (const e of external?.entries ?? []) addresses.set(e.group, e.kind, e.namespace, e.name, e.entry);
   for (const broker of ours) {
     const { namespace, name } = broker.object.metadata;
     addresses.set(EVENTING_GROUP, 'Broker', namespace, name, topicIsReady(broker, observed)
@@ -101,10 +127,113 @@ function desired(
       : { url: null, why: `its topic ${topicOf(broker)} is not ready` });
   }
 
+  // ---- Channels: admit; each Channel's backing channel is generated, or adopted when the source
+  // has it (as Knative's Channel controller does); then their addresses ----
+  const channelTemplate = defaultChannelTemplate(settings);
+  const channelsInForce = new Map<ObjectKey, AdmittedChannel>();
+  const refusedChannels = new Set<ObjectKey>();
+  const generated: KnObject[] = [];
+  const sourceKeys = new Set(sorted.map(keyOf));
+  for (const raw of channels) {
+    const key = keyOf(raw);
+    const previous = previouslyAdmitted.get(key);
+    const admission = memoized(raw, previous, settings, () => admitChannel(raw, previous, channelTemplate));
+    let inForce: AdmittedChannel | undefined;
+    if (admission.ok) {
+      admitted.set(key, admission.value.object);
+      display.set(key, admission.value.object);
+      inForce = admission.value;
+    } else {
+      display.set(key, defaultChannel(raw, channelTemplate));
+      statuses.set(key, { observedGeneration: raw.metadata.generation, conditions: c.refusedConditions(c.CHANNEL_CONDITIONS, admission.reason, admission.errors) });
+      refusedChannels.add(key);
+      if (previous !== undefined) {
+        admitted.set(key, previous);
+        // A refused change leaves the Channel as it was (Knative never stores it): its backing channel stays.
+        const before = memoized(previous, undefined, settings, () => admitChannel(previous, undefined, channelTemplate));
+        if (before.ok) inForce = before.value;
+      }
+    }
+    if (inForce === undefined) continue;
+    if (!servesTemplate(inForce.template)) {
+      statuses.delete(key);
+      ignored.set(key, `its channelTemplate is ${inForce.template.apiVersion} ${inForce.template.kind}, which this controller does not serve (KafkaChannel, InMemoryChannel)`);
+      continue;
+    }
+    channelsInForce.set(key, inForce);
+    if (!sourceKeys.has(backingKeyOf(inForce))) generated.push(backingChannelOf(inForce));
+  }
+  channelables.push(...generated);
+  channelables.sort((a, b) => compareKeys(keyOf(a), keyOf(b)));
+  const admittedChannelables: AdmittedChannelable[] = [];
+  const refusedChannelables = new Map<ObjectKey, c.ObjectStatus>();
+  for (const raw of channelables) {
+    const key = keyOf(raw);
+    const previous = previouslyAdmitted.get(key);
+    const admission = memoized(raw, previous, settings, () => admitChannelable(raw, previous));
+    if (admission.ok) {
+      admittedChannelables.push(admission.value);
+      admitted.set(key, admission.value.object);
+      display.set(key, admission.value.object);
+    } else {
+      if (previous !== undefined) admitted.set(key, previous);
+      display.set(key, defaultChannelable(raw));
+      const status = { observedGeneration: raw.metadata.generation, conditions: c.refusedConditions(c.CHANNELABLE_CONDITIONS, admission.reason, admission.errors) };
+      refusedChannelables.set(key, status);
+      statuses.set(key, status);
+    }
+  }
+  // A KafkaChannel and an InMemoryChannel of one name would share a topic and an address: the first by key order keeps them.
+  const channelClaims = new Map<string, ObjectKey>();
+  for (const channel of admittedChannelables) if (!channelClaims.has(channelTopicOf(channel))) channelClaims.set(channelTopicOf(channel), channel.key);
+  for (const kind of ['Channel', 'KafkaChannel', 'InMemoryChannel']) addresses.addKind(MESSAGING_GROUP, kind);
+  const channelEntries = new Map<ObjectKey, AddressEntry>();
+  for (const channel of admittedChannelables) {
+    const entry = channelAddressEntry(channel, { observed, settings, claims: channelClaims });
+    channelEntries.set(channel.key, entry);
+    addresses.set(MESSAGING_GROUP, channel.kind, channel.object.metadata.namespace, channel.object.metadata.name, entry);
+  }
+  for (const key of refusedChannelables.keys()) {
+    const [kind, namespace, name] = key.split('/') as [string, string, string];
+    addresses.set(MESSAGING_GROUP, kind, namespace, name, { url: null, why: 'its spec was refused' });
+  }
+  for (const channel of channelsInForce.values()) {
+    const { namespace, name } = channel.object.metadata;
+    addresses.set(MESSAGING_GROUP, 'Channel', namespace, name, channelEntries.get(backingKeyOf(channel)) ?? { url: null, why: `its backing ${channel.template.kind} is not ready` });
+  }
+
   const topicClaims = new Map<string, ObjectKey>();
   for (const broker of ours) if (broker.externalTopic === null && !topicClaims.has(topicOf(broker))) topicClaims.set(topicOf(broker), broker.key);
   const brokerOutcomes = new Map<ObjectKey, { broker: AdmittedBroker; outcome: BrokerOutcome }>();
   const topics: DesiredTopic[] = [];
+
+  // ---- KafkaSinks: reconciled before the brokers, whose dead-letter sinks may refer to them ----
+  const sinkResources: Resource[] = [];
+  const admittedSinks: AdmittedSink[] = [];
+  for (const raw of sinks) {
+    const key = keyOf(raw);
+    const previous = previouslyAdmitted.get(key);
+    const admission = memoized(raw, previous, settings, () => admitSink(raw, previous));
+    if (admission.ok) {
+      admittedSinks.push(admission.value);
+      admitted.set(key, admission.value.object);
+      display.set(key, admission.value.object);
+      claimSinkTopic(admission.value, settings, topicClaims);
+    } else {
+      if (previous !== undefined) admitted.set(key, previous);
+      display.set(key, defaultSink(raw));
+      statuses.set(key, { observedGeneration: raw.metadata.generation, conditions: c.refusedConditions(c.SINK_CONDITIONS, admission.reason, admission.errors) });
+      addresses.set(EVENTING_GROUP, 'KafkaSink', raw.metadata.namespace, raw.metadata.name, { url: null, why: 'its spec was refused' });
+    }
+  }
+  for (const sink of admittedSinks) {
+    const outcome = reconcileSink(sink, { observed, settings, topicClaims });
+    statuses.set(sink.key, outcome.status);
+    if (outcome.topic !== null) topics.push(outcome.topic);
+    if (outcome.resource !== null) sinkResources.push(outcome.resource);
+    addresses.set(EVENTING_GROUP, 'KafkaSink', sink.object.metadata.namespace, sink.object.metadata.name, outcome.address);
+  }
+
   for (const broker of ours) {
     const outcome = reconcileBroker(broker, { configMaps, observed, settings, addresses, topicClaims });
     brokerOutcomes.set(broker.key, { broker, outcome });
@@ -112,8 +241,17 @@ function desired(
     if (outcome.topic !== null) topics.push(outcome.topic);
   }
 
+  // ---- KafkaChannels and InMemoryChannels: topics and resources ----
+  const channelOutcomes = new Map<ObjectKey, ChannelableOutcome>();
+  for (const channel of admittedChannelables) {
+    const outcome = reconcileChannelable(channel, { observed, settings, addresses, claims: channelClaims });
+    channelOutcomes.set(channel.key, outcome);
+    statuses.set(channel.key, outcome.status);
+    if (outcome.topic !== null) topics.push(outcome.topic);
+  }
+
   if (topicsOnly) {
-    return { admitted, topics, groups: [], obsoleteTopics: [], obsoleteGroups: [], resources: [], statuses, objects: display, ignored };
+    return { admitted, topics, groups: [], obsoleteTopics: [], obsoleteGroups: [], resources: [], statuses, objects: display, ignored, generated };
   }
 
   // ---- Triggers ----
@@ -159,24 +297,85 @@ function desired(
     }
   }
 
+  // ---- Subscriptions: egresses on their channels' resources ----
+  const subscribers = new Map<ObjectKey, c.SubscriberStatus[]>();
+  /** The group of every Subscription there is: kept, with its position, while the Subscription exists. */
+  const subscriptionGroups = new Set<string>();
+  for (const raw of subscriptions) {
+    const key = keyOf(raw);
+    const previous = previouslyAdmitted.get(key);
+    const admission = memoized(raw, previous, settings, () => admitSubscription(raw, previous));
+    const channelName = channelNameOf(admission.ok ? admission.value.object : previous);
+    if (channelName !== undefined) subscriptionGroups.add(groupOf(raw.metadata.namespace, channelName, raw.metadata.uid));
+    if (!admission.ok) {
+      if (previous !== undefined) admitted.set(key, previous);
+      display.set(key, raw);
+      statuses.set(key, { observedGeneration: raw.metadata.generation, conditions: c.refusedConditions(c.SUBSCRIPTION_CONDITIONS, admission.reason, admission.errors) });
+      continue;
+    }
+    const subscription = admission.value;
+    const ref = subscription.channel;
+    // A Channel leads to its backing channel (which has its name); another controller's channel kind is left alone.
+    let channelKey: ObjectKey | undefined;
+    if (ref.kind === 'Channel') {
+      const owner = objectKey('Channel', ref.namespace, ref.name);
+      const ignoredBecause = ignored.get(owner);
+      if (ignoredBecause !== undefined) {
+        ignored.set(key, `its channel ${owner} is not handled by this controller: ${ignoredBecause}`);
+        continue;
+      }
+      const inForce = channelsInForce.get(owner);
+      if (inForce !== undefined) channelKey = backingKeyOf(inForce);
+    } else if (isChannelableKind(ref.kind)) channelKey = objectKey(ref.kind, ref.namespace, ref.name);
+    else {
+      ignored.set(key, `its channel is a ${ref.apiVersion} ${ref.kind}, which this controller does not serve (Channel, KafkaChannel, InMemoryChannel)`);
+      continue;
+    }
+    admitted.set(key, subscription.object);
+    display.set(key, subscription.object);
+    const outcome = channelKey === undefined ? undefined : channelOutcomes.get(channelKey);
+    const refusedStatus = ref.kind === 'Channel' ? statuses.get(objectKey('Channel', ref.namespace, ref.name)) : channelKey === undefined ? undefined : refusedChannelables.get(channelKey);
+    const channelState: SubscriptionContext['channel'] = outcome !== undefined
+      ? { state: 'admitted', outcome }
+      : refusedStatus !== undefined ? { state: 'refused', status: refusedStatus } : { state: 'absent' };
+    const reconciled = reconcileSubscription(subscription, { channel: channelState, addresses, observed, settings });
+    statuses.set(key, reconciled.status);
+    if (reconciled.group !== null) groups.push(reconciled.group);
+    if (reconciled.channelKey !== null) {
+      if (reconciled.egress !== null) egresses.set(reconciled.channelKey, [...(egresses.get(reconciled.channelKey) ?? []), reconciled.egress]);
+      if (reconciled.subscriber !== null) subscribers.set(reconciled.channelKey, [...(subscribers.get(reconciled.channelKey) ?? []), reconciled.subscriber]);
+    }
+  }
+  // Channels list their subscribers; a Channel mirrors its backing channel.
+  for (const [key, outcome] of channelOutcomes) statuses.set(key, withSubscribers(outcome.status, subscribers.get(key) ?? []));
+  for (const [key, channel] of channelsInForce) {
+    if (!refusedChannels.has(key)) statuses.set(key, reconcileChannel(channel, statuses.get(backingKeyOf(channel))));
+  }
+
   // ---- The contract: serving brokers with their egresses, in key order ----
   const resources: Resource[] = [];
   for (const { broker, outcome } of brokerOutcomes.values()) {
     if (outcome.resource === null) continue;
     resources.push({ ...outcome.resource, egresses: egresses.get(broker.key) ?? [] });
   }
+  resources.push(...sinkResources);
+  for (const outcome of channelOutcomes.values()) {
+    if (outcome.resource !== null) resources.push({ ...outcome.resource, egresses: egresses.get(outcome.key) ?? [] });
+  }
 
   // ---- What to delete: only what this controller created, and only once its owner is gone ----
-  const brokerKeys = new Set(brokers.map(keyOf));
+  const brokerKeys = new Set([...brokers, ...sinks, ...channelables].map(keyOf));
   const desiredTopicNames = new Set(topics.map((t) => t.name));
   const obsoleteTopics = [...observed.topics]
     .filter(([name, seen]) => !seen.external && !desiredTopicNames.has(name) && !brokerKeys.has(seen.owner))
     .map(([name]) => name);
+  // A group whose topic goes (its broker was deleted) goes too, before it (Kafka keeps empty groups).
+  const goingTopics = new Set(obsoleteTopics);
   const obsoleteGroups = [...observed.groups]
-    .filter(([, seen]) => !triggerKeys.has(seen.owner))
+    .filter(([group, seen]) => (!triggerKeys.has(seen.owner) && !subscriptionGroups.has(group)) || goingTopics.has(seen.topic))
     .map(([group]) => group);
 
-  return { admitted, topics, groups, obsoleteTopics, obsoleteGroups, resources, statuses, objects: display, ignored };
+  return { admitted, topics, groups, obsoleteTopics, obsoleteGroups, resources, statuses, objects: display, ignored, generated };
 }
 
 /**
@@ -202,6 +401,15 @@ function brokerNameOf(object: KnObject | undefined): string | undefined {
   if (typeof spec !== 'object' || spec === null) return undefined;
   const broker = (spec as Record<string, unknown>)['broker'];
   return typeof broker === 'string' && broker !== '' ? broker : undefined;
+}
+
+function channelNameOf(object: KnObject | undefined): string | undefined {
+  const spec = object?.spec;
+  if (typeof spec !== 'object' || spec === null) return undefined;
+  const channel = (spec as Record<string, unknown>)['channel'];
+  if (typeof channel !== 'object' || channel === null) return undefined;
+  const name = (channel as Record<string, unknown>)['name'];
+  return typeof name === 'string' && name !== '' ? name : undefined;
 }
 
 function compareKeys(a: string, b: string): number {

@@ -13,7 +13,7 @@ export type Resolution = { readonly ok: true; readonly uri: string } | { readonl
 /** What the controller knows about one addressable object. */
 export type AddressEntry = { readonly url: string } | { readonly url: null; readonly why: string };
 
-/** Addressable kinds by API group and kind; later issues add KafkaSink and channels here. */
+/** Addressable kinds by API group and kind (Brokers and KafkaSinks; later issues add channels). */
 export class AddressBook {
   private readonly entries = new Map<string, AddressEntry>();
   private readonly kinds = new Set<string>();
@@ -46,7 +46,8 @@ export class AddressBook {
     const group = apiGroup(ref.apiVersion);
     const what = `${ref.kind} "${ref.name}" (${ref.apiVersion})`;
     if (!this.kinds.has(`${group}/${ref.kind}`)) {
-      return { ok: false, message: `cannot resolve a reference to ${what}: only Brokers are known here; give the destination a uri instead` };
+      const known = [...this.kinds].map((k) => k.slice(k.indexOf('/') + 1)).sort().join(', ');
+      return { ok: false, message: `cannot resolve a reference to ${what}: only ${known} can be referred to here; give the destination a uri instead` };
     }
     const entry = this.entries.get(`${group}/${objectKey(ref.kind, ref.namespace, ref.name)}`);
     if (entry === undefined) return { ok: false, message: `${what} does not exist in namespace "${ref.namespace}"` };

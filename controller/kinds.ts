@@ -1,7 +1,6 @@
 /**
  * The kinds the admin API serves, by their Kubernetes names, so that paths look like the API
- * server's (`/apis/<group>/<version>/namespaces/<ns>/<plural>`). Later issues add channels,
- * subscriptions and sinks as rows here.
+ * server's (`/apis/<group>/<version>/namespaces/<ns>/<plural>`). A kind is served once it has a row here.
  */
 export interface KindInfo {
   readonly kind: string;
@@ -15,7 +14,13 @@ export interface KindInfo {
 export const KINDS: readonly KindInfo[] = [
   { kind: 'Broker', plural: 'brokers', singular: 'broker', group: 'eventing.knative.dev', version: 'v1' },
   { kind: 'Trigger', plural: 'triggers', singular: 'trigger', group: 'eventing.knative.dev', version: 'v1' },
+  { kind: 'KafkaSink', plural: 'kafkasinks', singular: 'kafkasink', group: 'eventing.knative.dev', version: 'v1alpha1' },
   { kind: 'ConfigMap', plural: 'configmaps', singular: 'configmap', group: '', version: 'v1' },
+  { kind: 'Channel', plural: 'channels', singular: 'channel', group: 'messaging.knative.dev', version: 'v1' },
+  { kind: 'Subscription', plural: 'subscriptions', singular: 'subscription', group: 'messaging.knative.dev', version: 'v1' },
+  // v1beta1 is KafkaChannel's storage version in eventing-kafka-broker (v1 is served by conversion).
+  { kind: 'KafkaChannel', plural: 'kafkachannels', singular: 'kafkachannel', group: 'messaging.knative.dev', version: 'v1beta1' },
+  { kind: 'InMemoryChannel', plural: 'inmemorychannels', singular: 'inmemorychannel', group: 'messaging.knative.dev', version: 'v1' },
 ];
 
 export const apiVersionOf = (info: KindInfo): string => (info.group === '' ? info.version : `${info.group}/${info.version}`);

@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.js';
 import { readyCondition, stampTransitions, type ObjectStatus } from './conditions.js';
 import type { ContractWriter } from './contract-writer.js';
 import { computeDesired, desiredTopics } from './desired.js';
+import { adoptFinalizing, releasedKeys } from './k8s-finalizers.js';
 import { keyOf, type KnObject, type ObjectKey } from './resources.js';
 import type { ResourceSource, SourceProblem } from './sources/source.js';
 import type { DataPlaneObservation, DesiredState, ReconcileSettings } from './state.js';
@@ -95,7 +96,8 @@ export class Reconciler {
   /** The objects with their statuses, for the admin API. */
   objects(): ObjectView[] {
     const desired = this.desired;
-    return this.options.source.objects().map((object) => {
+    // With the objects the controller generated (a Channel's backing channel), unless the source holds them.
+    return [...this.options.source.objects(), ...(desired?.generated ?? [])].map((object) => {
       const key = keyOf(object);
       const shown = desired?.objects.get(key) ?? object;
       const status = this.statuses.get(key);
@@ -147,12 +149,17 @@ export class Reconciler {
     const { log, settings, source } = this.options;
     const logger = this.logger;
     const objects = source.objects();
+    // Objects being deleted that wait for their cleanup (a Kubernetes finalizer), and the
+    // addresses of referenced objects the source looked up (Kubernetes Services).
+    const finalizing = source.finalizing?.() ?? [];
+    const external = source.addresses?.();
+    adoptFinalizing(finalizing, objects, this.observed);
     this.observed.dataPlane = this.options.dataPlane?.() ?? { available: true };
 
-    await ensureTopics(log, desiredTopics(objects, this.admitted, this.observed, settings), this.observed, logger);
-    let desired = computeDesired(objects, this.admitted, this.observed, settings);
+    await ensureTopics(log, desiredTopics(objects, this.admitted, this.observed, settings, external), this.observed, logger);
+    let desired = computeDesired(objects, this.admitted, this.observed, settings, external);
     // New observations change the outcome; none (the usual case after the first pass) do not.
-    if ((await initGroups(log, desired.groups, this.observed, logger)) > 0) desired = computeDesired(objects, this.admitted, this.observed, settings);
+    if ((await initGroups(log, desired.groups, this.observed, logger)) > 0) desired = computeDesired(objects, this.admitted, this.observed, settings, external);
     this.admitted = desired.admitted;
 
     const published = await this.options.contracts.write(desired.resources);
@@ -167,6 +174,8 @@ export class Reconciler {
     const due = this.dueForDeletion(desired);
     await deleteObsolete(log, due, this.observed, logger);
     for (const name of [...due.groups, ...due.topics]) if (!this.observed.groups.has(name) && !this.observed.topics.has(name)) this.obsoleteSince.delete(name);
+    const released = releasedKeys(finalizing, this.observed);
+    if (released.length > 0 && source.finalized) await source.finalized(released);
     this.passes++;
 
     const undone = desired.topics.some((t) => this.observed.topics.get(t.name)?.state !== 'ready')

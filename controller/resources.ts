@@ -7,6 +7,13 @@
 
 export const EVENTING_GROUP = 'eventing.knative.dev';
 export const EVENTING_V1 = `${EVENTING_GROUP}/v1`;
+/** Knative's channels and subscriptions: Channel, Subscription, KafkaChannel, InMemoryChannel. */
+export const MESSAGING_GROUP = 'messaging.knative.dev';
+export const MESSAGING_V1 = `${MESSAGING_GROUP}/v1`;
+/** KafkaChannel's storage version (eventing-kafka-broker serves v1 too, converting). */
+export const MESSAGING_V1BETA1 = `${MESSAGING_GROUP}/v1beta1`;
+/** Knative's defaulting webhook stamps channels with the subscribable duck version they speak. */
+export const SUBSCRIBABLE_DUCK_ANNOTATION = 'messaging.knative.dev/subscribable';
 
 /** Knative's broker class annotation; only brokers of our class are reconciled here. */
 export const BROKER_CLASS_ANNOTATION = 'eventing.knative.dev/broker.class';
@@ -28,6 +35,18 @@ export interface ObjectMeta {
   readonly creationTimestamp: string;
   readonly annotations: Readonly<Record<string, string>>;
   readonly labels: Readonly<Record<string, string>>;
+  /** Set on objects the controller generates (a Channel's backing channel), as Kubernetes has it. */
+  readonly ownerReferences?: readonly OwnerReference[];
+}
+
+/** Kubernetes `metav1.OwnerReference`. */
+export interface OwnerReference {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly uid: string;
+  readonly controller?: boolean;
+  readonly blockOwnerDeletion?: boolean;
 }
 
 export interface KnObject {
@@ -55,3 +74,7 @@ export function apiGroup(apiVersion: string): string {
 export const isBroker = (object: KnObject): boolean => object.kind === 'Broker' && apiGroup(object.apiVersion) === EVENTING_GROUP;
 export const isTrigger = (object: KnObject): boolean => object.kind === 'Trigger' && apiGroup(object.apiVersion) === EVENTING_GROUP;
 export const isConfigMap = (object: KnObject): boolean => object.kind === 'ConfigMap' && object.apiVersion === 'v1';
+export const isChannel = (object: KnObject): boolean => object.kind === 'Channel' && apiGroup(object.apiVersion) === MESSAGING_GROUP;
+export const isKafkaChannel = (object: KnObject): boolean => object.kind === 'KafkaChannel' && apiGroup(object.apiVersion) === MESSAGING_GROUP;
+export const isInMemoryChannel = (object: KnObject): boolean => object.kind === 'InMemoryChannel' && apiGroup(object.apiVersion) === MESSAGING_GROUP;
+export const isSubscription = (object: KnObject): boolean => object.kind === 'Subscription' && apiGroup(object.apiVersion) === MESSAGING_GROUP;

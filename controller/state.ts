@@ -20,6 +20,11 @@ export interface ReconcileSettings {
   /** Applied to delivery settings that leave the backoff delay out. */
   readonly defaultBackoffDelayMs: number;
   readonly admission: AdmissionDefaults;
+  /**
+   * The Kafka cluster the event log writes to; absent or empty for the in-memory log. A KafkaSink
+   * must name this cluster in `spec.bootstrapServers` (reconcile-sink.ts).
+   */
+  readonly kafkaBootstrapServers?: readonly string[];
 }
 
 export type TopicObservation =
@@ -72,6 +77,11 @@ export interface DesiredState {
   readonly objects: ReadonlyMap<ObjectKey, KnObject>;
   /** Objects left alone, and why (another broker class, a kind this controller does not handle). */
   readonly ignored: ReadonlyMap<ObjectKey, string>;
+  /**
+   * Objects the controller creates that the source does not hold: each Channel's backing channel.
+   * `get` lists them; a source that can store objects (the Kubernetes API) may create them.
+   */
+  readonly generated: readonly KnObject[];
 }
 
 export const emptyObserved = (): Observed => ({ topics: new Map(), groups: new Map(), dataPlane: { available: true } });

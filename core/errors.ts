@@ -9,6 +9,8 @@ export const errorKinds = {
   TTL_EXHAUSTED: { status: 400, message: 'the event exceeded its hop limit (knativebrokerttl)' },
   BODY_TOO_LARGE: { status: 413, message: 'the request body is larger than the limit' },
   NOT_FOUND: { status: 404, message: 'no such resource' },
+  INVALID_REQUEST: { status: 400, message: 'the request is invalid' },
+  ALREADY_REPLAYED: { status: 409, message: 'the dead letter was already replayed; ask with force to replay it again' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'unsupported content type' },
   TOPIC_NOT_FOUND: { status: 503, message: 'the topic does not exist' },
@@ -67,7 +69,7 @@ export interface HttpErrorBody {
 
 const reasonPhrases: Record<number, string> = {
   400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 413: 'Payload Too Large',
-  415: 'Unsupported Media Type', 500: 'Internal Server Error', 503: 'Service Unavailable',
+  409: 'Conflict', 415: 'Unsupported Media Type', 500: 'Internal Server Error', 503: 'Service Unavailable',
 };
 
 export function toHttpBody(error: BrokerError): HttpErrorBody {

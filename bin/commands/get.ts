@@ -1,5 +1,6 @@
 /**
- * `kafka-broker get <brokers|triggers> [name] [-n <namespace> | -A] [-o table|json|yaml] [--server <url>]`
+ * `kafka-broker get <kind> [name] [-n <namespace> | -A] [-o table|json|yaml] [--server <url>]`
+ * (kinds: brokers, triggers, kafkasinks, channels, subscriptions, kafkachannels, inmemorychannels)
  *
  * Reads the admin API of a running `kafka-broker start` and prints what `kubectl get` would:
  * a table, or (`-o json|yaml`) a Kubernetes List of the full objects with their status.
@@ -30,6 +31,9 @@ interface ObjectLike {
     readonly conditions?: readonly { readonly type: string; readonly status: string; readonly reason?: string }[];
     readonly address?: { readonly url?: string };
     readonly subscriberUri?: string;
+    readonly subscribers?: readonly { readonly ready?: string }[];
+    readonly physicalSubscription?: { readonly subscriberUri?: string };
+    readonly channel?: { readonly kind?: string };
   };
 }
 
@@ -42,6 +46,12 @@ const ready = (o: ObjectLike) => o.status?.conditions?.find((c) => c.type === 'R
 const NAME: Column = { header: 'NAME', value: (o) => o.metadata.name };
 const READY: Column = { header: 'READY', value: (o) => ready(o)?.status ?? '' };
 const REASON: Column = { header: 'REASON', value: (o) => (ready(o)?.status === 'True' ? '' : ready(o)?.reason ?? '') };
+/** Channels: how many of their Subscriptions are being delivered to, e.g. `2/3`. */
+const SUBSCRIBERS: Column = {
+  header: 'SUBSCRIBERS',
+  value: (o) => `${(o.status?.subscribers ?? []).filter((s) => s.ready === 'True').length}/${(o.status?.subscribers ?? []).length}`,
+};
+const URL_COLUMN: Column = { header: 'URL', value: (o) => o.status?.address?.url ?? '' };
 const AGE: Column = { header: 'AGE', value: (o, now) => (o.metadata.creationTimestamp ? age(now - Date.parse(o.metadata.creationTimestamp)) : '') };
 
 /** The kinds `get` knows, with their names on the command line and their table columns. */
@@ -70,6 +80,45 @@ const GET_KINDS: readonly GetKind[] = [
       { header: 'SUBSCRIBER', value: (o) => o.status?.subscriberUri ?? '' },
       AGE,
     ],
+  },
+  {
+    names: ['kafkasinks', 'kafkasink', 'kafkasinks.eventing.knative.dev'],
+    info: info('KafkaSink'),
+    columns: [
+      NAME,
+      { header: 'TOPIC', value: (o) => (typeof o.spec?.['topic'] === 'string' ? o.spec['topic'] : '') },
+      READY,
+      REASON,
+      { header: 'URL', value: (o) => o.status?.address?.url ?? '' },
+      AGE,
+    ],
+  },
+  {
+    names: ['channels', 'channel', 'ch', 'channels.messaging.knative.dev'],
+    info: info('Channel'),
+    columns: [NAME, { header: 'BACKING', value: (o) => o.status?.channel?.kind ?? '' }, READY, REASON, SUBSCRIBERS, URL_COLUMN, AGE],
+  },
+  {
+    names: ['subscriptions', 'subscription', 'sub', 'subscriptions.messaging.knative.dev'],
+    info: info('Subscription'),
+    columns: [
+      NAME,
+      { header: 'CHANNEL', value: (o) => { const ch = o.spec?.['channel'] as { kind?: unknown; name?: unknown } | undefined; return typeof ch?.name === 'string' ? `${String(ch.kind)}/${ch.name}` : ''; } },
+      READY,
+      REASON,
+      { header: 'SUBSCRIBER', value: (o) => o.status?.physicalSubscription?.subscriberUri ?? '' },
+      AGE,
+    ],
+  },
+  {
+    names: ['kafkachannels', 'kafkachannel', 'kc', 'kafkachannels.messaging.knative.dev'],
+    info: info('KafkaChannel'),
+    columns: [NAME, READY, REASON, SUBSCRIBERS, URL_COLUMN, AGE],
+  },
+  {
+    names: ['inmemorychannels', 'inmemorychannel', 'imc', 'inmemorychannels.messaging.knative.dev'],
+    info: info('InMemoryChannel'),
+    columns: [NAME, READY, REASON, SUBSCRIBERS, URL_COLUMN, AGE],
   },
 ];
 

@@ -9,6 +9,22 @@ registerCommand('start', {
   load: () => import('./start.js'),
 });
 registerCommand('get', {
-  summary: 'list brokers or triggers with their status from a running `start` (table, json, yaml)',
+  summary: 'list brokers, triggers, channels, subscriptions... with their status from a running `start` (table, json, yaml)',
   load: () => import('./get.js'),
+});
+registerCommand('dead-letters', {
+  summary: 'list, show and replay the dead letters held by KafkaSinks, from a running `start`',
+  load: () => import('./dead-letters.js'),
+});
+registerCommand('controller', {
+  summary: 'run the controller against a Kubernetes API server (leader election; serves the contract)',
+  load: () => import('./controller.js'),
+});
+registerCommand('ingress', {
+  summary: 'run the broker ingress on its own, reading the contract from the controller (--contract-url)',
+  load: () => import('./ingress.js'),
+});
+registerCommand('dispatcher', {
+  summary: 'run the dispatcher on its own, reading the contract from the controller (--contract-url)',
+  load: () => import('./dispatcher.js'),
 });

@@ -8,7 +8,8 @@
  *                     │  topics, groups      dispatcher ──▶ subscribers
  *                     ▼
  *                 event log (memory, or Kafka with --kafka / KAFKA_BOOTSTRAP_SERVERS)
- *   admin (:admin-port): resources with status, for `kafka-broker get`
+ *   admin (:admin-port): resources with status, for `kafka-broker get`; dead letters (the
+ *                        KafkaSinks' contents) for `kafka-broker dead-letters` and the /dead-letters page
  *
  * Start-up binds both ports before touching the log's topics, so "port taken" or "folder
  * missing" fail fast as one line. SIGINT/SIGTERM: stop accepting, stop reconciling, let the
@@ -24,6 +25,7 @@ import { createController, type Controller } from '../../controller/main.js';
 import { startIngress, type RunningIngress } from '../../broker-ingress/main.js';
 import { ingressConfigSchema } from '../../broker-ingress/config.js';
 import { dispatcherConfigFromEnv, type DispatcherConfig } from '../../dispatcher/config.js';
+import { DeadLetterService, registerDeadLetterRoutes } from '../../dispatcher/dead-letters.js';
 import { startDispatcher, type RunningDispatcher } from '../../dispatcher/main.js';
 import { bootstrapServersSchema, commonEnv, loadConfig, logLevelSchema, portSchema } from '../../core/config.js';
 import { InProcessContractSource } from '../../core/contract/watch.js';
@@ -169,6 +171,11 @@ async function startAll(options: StartOptions, io: CliIo, logger: Logger, dispat
     const log = await openLog(options, logger);
     closers.push({ name: 'event log', close: () => log.close() });
     const contracts = new InProcessContractSource();
+    // Read before any port is bound (a bad setting fails fast); the ingress URL is known once it listens.
+    const controllerConfig = controllerConfigFrom(
+      { manifestsDir: path.resolve(options.manifests), ingressUrl: 'http://127.0.0.1', kafkaBootstrapServers: options.kafka?.brokers ?? [] },
+      io.env,
+    );
 
     // The admin API binds first (it logs nothing), so a taken port is the only line printed.
     const late: { controller?: Controller } = {};
@@ -178,6 +185,12 @@ async function startAll(options: StartOptions, io: CliIo, logger: Logger, dispat
       problems: () => late.controller?.reconciler.problems() ?? [],
       contract: () => late.controller?.reconciler.contract(),
     });
+    // Dead letters: reads the KafkaSinks of the contract in force; replays through the dispatcher's pipeline.
+    const deadLetters = new DeadLetterService({
+      log, contracts, config: dispatcherConfig, logger, replays: { replicationFactor: controllerConfig.topicReplicationFactor },
+    });
+    registerDeadLetterRoutes(admin, deadLetters);
+    closers.push({ name: 'dead letters', close: () => deadLetters.close() });
     let adminUrl: string;
     try {
       adminUrl = (await listen(admin, options.host, options.adminPort)).url;
@@ -196,7 +209,7 @@ async function startAll(options: StartOptions, io: CliIo, logger: Logger, dispat
     closers.push({ name: 'ingress', close: () => ingress.close() });
 
     const controller = createController({
-      config: controllerConfigFrom({ manifestsDir: path.resolve(options.manifests), ingressUrl: ingress.url }, io.env),
+      config: { ...controllerConfig, ingressUrl: ingress.url },
       log,
       publish: (contract) => contracts.publish(contract),
       logger,

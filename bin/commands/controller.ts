@@ -1,0 +1,161 @@
+/**
+ * `kafka-broker controller [--kubeconfig <file>] [--kafka <servers>] [--admin-port 9090] [leader election flags]`
+ *
+ * The controller in Kubernetes mode: watches Knative Brokers and Triggers (and every other kind
+ * of controller/kinds.ts whose CRD is installed) through the API server, creates their topics and
+ * consumer groups on Kafka, writes their status, and serves the data-plane contract on its admin
+ * port for `kafka-broker ingress` and `kafka-broker dispatcher`.
+ *
+ *   kube-apiserver ◀──watch, status, finalizers, Lease──▶ controller ──topics, groups──▶ Kafka
+ *                                                          │ admin (:admin-port)
+ *   ingress, dispatcher ◀── GET /contract?after=<g> ───────┘ /readyz: the leader, first pass done
+ *
+ * Credentials: --kubeconfig (or $KUBECONFIG), else the pod's service account (in-cluster).
+ * Several replicas elect one leader through a Lease in --namespace; the others wait (not ready).
+ * SIGTERM: stop reconciling, release the Lease (a standby takes over at once), close.
+ */
+import { parseArgs } from 'node:util';
+import { createAdminServer, registerResourceRoutes } from '../../controller/admin.js';
+import { KubeApi, loadKubeConfig, type KubeConfigSource } from '../../controller/k8s-api.js';
+import { ingressUrlOf, kubernetesControllerConfigFrom } from '../../controller/k8s-config.js';
+import { KubernetesController } from '../../controller/k8s-controller.js';
+import { bootstrapServersSchema, commonEnv } from '../../core/config.js';
+import { isBrokerError } from '../../core/errors.js';
+import { listen } from '../../core/http-server.js';
+import { CliError, type CliIo } from '../cli.js';
+import { loggerFrom, openKafka, parsePort, untilSignal } from './ingress.js';
+
+const USAGE = `Usage: kafka-broker controller [options]
+
+Runs the controller against a Kubernetes API server (Knative Brokers and Triggers as CRDs).
+
+Options:
+      --kubeconfig <file>        credentials (default $KUBECONFIG, else the pod's service account)
+      --context <name>           kubeconfig context (default: its current context)
+      --kafka <servers>          Kafka bootstrap servers host:port[,...]; default $KAFKA_BOOTSTRAP_SERVERS
+      --admin-port <port>        admin API: /contract for the data plane, /readyz, objects (default 9090)
+      --host <host>              address to listen on (default 0.0.0.0)
+      --namespace <ns>           the controller's namespace: Lease, config ConfigMaps (default $SYSTEM_NAMESPACE,
+                                 else knative-eventing)
+      --ingress-url <url>        brokers' address base (default http://kafka-broker-ingress.<ns>.svc.<domain>)
+      --cluster-domain <domain>  for Services' URLs (default cluster.local)
+      --no-leader-election       lead at once (a single replica)
+      --lease-name <name>        (default kafka-broker-controller)
+      --identity <id>            this replica's name in the Lease (default $POD_NAME, else <hostname>-<random>)
+      --lease-duration-ms <ms>   (default 15000)
+      --renew-deadline-ms <ms>   (default 10000)
+      --retry-period-ms <ms>     (default 2000)
+  -h, --help                     show this help
+
+Environment: KUBECONFIG, KAFKA_BOOTSTRAP_SERVERS, SYSTEM_NAMESPACE, POD_NAME, LOG_LEVEL,
+CONTROLLER_TOPIC_PARTITIONS (10), CONTROLLER_TOPIC_REPLICATION_FACTOR (1).
+`;
+
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        kubeconfig: { type: 'string' },
+        context: { type: 'string' },
+        kafka: { type: 'string' },
+        'admin-port': { type: 'string' },
+        host: { type: 'string' },
+        namespace: { type: 'string' },
+        'ingress-url': { type: 'string' },
+        'cluster-domain': { type: 'string' },
+        'no-leader-election': { type: 'boolean' },
+        'lease-name': { type: 'string' },
+        identity: { type: 'string' },
+        'lease-duration-ms': { type: 'string' },
+        'renew-deadline-ms': { type: 'string' },
+        'retry-period-ms': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new CliError(`${(error as Error).message} (see kafka-broker controller --help)`);
+  }
+  if (values['help'] === true) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  const str = (name: string): string | undefined => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
+  const adminPort = parsePort('--admin-port', values['admin-port'], 9090);
+  const host = str('host') ?? '0.0.0.0';
+
+  const kafkaText = str('kafka') ?? commonEnv(io.env).kafkaBootstrapServers;
+  const kafkaFrom = str('kafka') !== undefined ? '--kafka' : 'KAFKA_BOOTSTRAP_SERVERS';
+  if (kafkaText === undefined) throw new CliError('Kafka is required: give --kafka host:port or set KAFKA_BOOTSTRAP_SERVERS');
+  const kafka = bootstrapServersSchema.safeParse(kafkaText);
+  if (!kafka.success) throw new CliError(`${kafkaFrom} must be host:port[,host:port...], got "${kafkaText}"`);
+
+  let config;
+  try {
+    config = kubernetesControllerConfigFrom({
+      systemNamespace: str('namespace'),
+      ingressUrl: str('ingress-url'),
+      clusterDomain: str('cluster-domain'),
+      leaderElection: values['no-leader-election'] === true ? false : undefined,
+      leaseName: str('lease-name'),
+      identity: str('identity'),
+      leaseDurationMs: str('lease-duration-ms'),
+      renewDeadlineMs: str('renew-deadline-ms'),
+      retryPeriodMs: str('retry-period-ms'),
+      kafkaBootstrapServers: kafka.data,
+    }, io.env);
+  } catch (error) {
+    throw new CliError(isBrokerError(error) ? error.message : String(error));
+  }
+
+  const kubeconfig = str('kubeconfig') ?? (io.env['KUBECONFIG'] || undefined);
+  let from: KubeConfigSource;
+  if (kubeconfig !== undefined) from = { kubeconfig, ...(str('context') === undefined ? {} : { context: str('context')! }) };
+  else if (io.env['KUBERNETES_SERVICE_HOST']) from = { inCluster: true };
+  else throw new CliError('no Kubernetes credentials: give --kubeconfig <file> or set KUBECONFIG (in a pod, the service account is used)');
+  let api: KubeApi;
+  try {
+    api = new KubeApi(loadKubeConfig(from));
+  } catch (error) {
+    throw new CliError(`cannot load the Kubernetes credentials: ${(error as Error).message}`);
+  }
+
+  const logger = loggerFrom(io);
+  const log = await openKafka(kafka.data, kafkaFrom, 'kafka-broker-controller', logger);
+  const controller = new KubernetesController({ api, log, config, logger });
+  const admin = createAdminServer({ logger, notReadyReason: async () => controller.notReadyReason() });
+  registerResourceRoutes(admin, {
+    objects: () => controller.reconciler()?.objects() ?? [],
+    problems: () => controller.reconciler()?.problems() ?? [],
+    contract: () => controller.feed.current(),
+    contractChanges: (listener) => controller.feed.changes(listener),
+  });
+  let adminUrl: string;
+  try {
+    adminUrl = (await listen(admin, host, adminPort)).url;
+  } catch (error) {
+    await admin.close();
+    await log.close();
+    await api.close();
+    throw new CliError(`admin API: ${(error as Error).message}; choose another port with --admin-port`);
+  }
+  controller.start();
+  io.stderr.write(
+    `kafka-broker controller: admin ${adminUrl} (contract at ${adminUrl}/contract), API server ${api.server}, ` +
+      `Kafka ${kafka.data.join(',')}, brokers at ${ingressUrlOf(config)}, ` +
+      `${config.leaderElection ? `leader election on ${config.systemNamespace}/${config.leaseName} as ${controller.identity}` : 'no leader election'}\n`,
+  );
+
+  await untilSignal(io, logger);
+  // The Lease is released first thing (a standby takes over), then the admin API and Kafka close.
+  await controller.close();
+  await admin.close();
+  await log.close();
+  await api.close();
+  logger.flush();
+  setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
+  return 0;
+}

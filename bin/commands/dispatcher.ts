@@ -1,0 +1,72 @@
+/**
+ * `kafka-broker dispatcher (--contract-url <url> | --contract-file <path>) [--kafka <servers>] [--health-port 8081]`
+ *
+ * The dispatcher as its own process, for a cluster deployment (deploy/): one consumer group per
+ * egress of the contract, delivering to subscribers. It serves only health endpoints
+ * (`/healthz`, `/readyz`: ready once a contract is applied and Kafka answers) on --health-port.
+ *
+ *   Kafka ──consume──▶ dispatcher ──POST──▶ subscribers
+ *                        ▲ GET /contract?after=<g> (long-poll)
+ *                      controller admin API
+ *
+ * SIGTERM: stop fetching, let deliveries in flight finish (DISPATCHER_SHUTDOWN_DEADLINE_MS),
+ * commit, leave the groups.
+ */
+import { dispatcherConfigFromEnv } from '../../dispatcher/config.js';
+import { startDispatcher } from '../../dispatcher/main.js';
+import { createHttpServer, listen, registerHealth } from '../../core/http-server.js';
+import type { CliIo } from '../cli.js';
+import { CliError } from '../cli.js';
+import { commonOptions, loggerFrom, parseFlags, parsePort, startDataPlane, untilSignal } from './ingress.js';
+
+const USAGE = `Usage: kafka-broker dispatcher (--contract-url <url> | --contract-file <path>) [options]
+
+Runs the dispatcher on its own (a cluster deployment): delivers each trigger's events.
+
+Options:
+      --contract-url <url>   the controller's contract, e.g. http://kafka-broker-controller:9090/contract
+      --contract-file <path> a contract file instead (watched for changes)
+      --kafka <servers>      Kafka bootstrap servers host:port[,...]; default $KAFKA_BOOTSTRAP_SERVERS
+      --health-port <port>   port of /healthz and /readyz (default 8081)
+      --host <host>          address to listen on (default 0.0.0.0)
+  -h, --help                 show this help
+
+Environment: KAFKA_BOOTSTRAP_SERVERS, LOG_LEVEL (default info), DISPATCHER_* (see dispatcher/config.ts).
+`;
+
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  const values = parseFlags(argv, { 'health-port': { type: 'string' } }, 'dispatcher');
+  if (values === undefined) {
+    io.stdout.write(USAGE);
+    return 0;
+  }
+  const common = commonOptions(values, io, 'dispatcher');
+  const healthPort = parsePort('--health-port', values['health-port'], 8081);
+  const config = dispatcherConfigFromEnv(io.env);
+  const logger = loggerFrom(io);
+  const running = await startDataPlane(common, logger, 'kafka-broker-dispatcher', async (log, contracts) => {
+    const health = createHttpServer({ bodyLimitBytes: 1024, logger });
+    registerHealth(health, {
+      notReadyReason: async () => {
+        if (contracts.current() === undefined) return 'no contract loaded yet';
+        return (await log.ping()) ? undefined : 'Kafka is not reachable';
+      },
+    });
+    let url: string;
+    try {
+      url = (await listen(health, common.host, healthPort)).url;
+    } catch (error) {
+      await health.close();
+      throw new CliError(`health endpoints: ${(error as Error).message}; choose another port with --health-port`);
+    }
+    const dispatcher = await startDispatcher({ config, log, contracts, logger });
+    io.stderr.write(`kafka-broker dispatcher: health on ${url}, contract from ${common.contract.from}\n`);
+    return async () => {
+      await dispatcher.close();
+      await health.close();
+    };
+  });
+  await untilSignal(io, logger);
+  await running();
+  return 0;
+}

@@ -1,0 +1,250 @@
+import https from 'node:https';
+import {
+  ApiException, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, PatchStrategy,
+  ServerConfiguration, V1MicroTime, createConfiguration, setHeaderOptions, type V1Lease,
+} from '@kubernetes/client-node';
+import type { KindInfo } from './kinds.js';
+
+/**
+ * The controller's one door to the Kubernetes API, over `@kubernetes/client-node`: listing (for
+ * the informers, whose watches client-node runs), merge patches of objects and of their `status` subresource,
+ * reading a referenced object, and the Lease of leader election. Everything returns or takes the
+ * API's own JSON (`ApiObject`), never the client's typed models, so the informers stay
+ * table-driven (controller/kinds.ts) whatever the kind.
+ *
+ * One keep-alive HTTPS agent is shared by every request: client-node 1.x makes a new agent (so a
+ * new TLS handshake) per call otherwise, which at 10,000 status writes costs more than the writes.
+ */
+
+/** A Kubernetes object as the API serves it (JSON). */
+export interface ApiObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ApiMeta;
+  spec?: unknown;
+  status?: unknown;
+  data?: unknown;
+  [field: string]: unknown;
+}
+
+export interface ApiMeta {
+  name?: string;
+  namespace?: string;
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  annotations?: Record<string, string>;
+  labels?: Record<string, string>;
+  finalizers?: string[];
+  ownerReferences?: unknown[];
+  [field: string]: unknown;
+}
+
+export interface ApiList {
+  readonly items: ApiObject[];
+  readonly metadata: { readonly resourceVersion?: string; readonly continue?: string };
+}
+
+export interface KubeApiOptions {
+  /** Field manager recorded for every write (`metadata.managedFields`). */
+  readonly fieldManager?: string;
+  /** Requests to the API server in flight at once over the shared agent. */
+  readonly maxSockets?: number;
+}
+
+/** Where the controller reads its credentials: a kubeconfig file, or the pod's service account. */
+export type KubeConfigSource = { readonly kubeconfig: string; readonly context?: string } | { readonly inCluster: true };
+
+export function loadKubeConfig(from: KubeConfigSource): KubeConfig {
+  const kc = new KubeConfig();
+  if ('inCluster' in from) kc.loadFromCluster();
+  else {
+    kc.loadFromFile(from.kubeconfig);
+    if (from.context !== undefined) kc.setCurrentContext(from.context);
+  }
+  if (kc.getCurrentCluster() === null) throw new Error('the kubeconfig names no current cluster');
+  return kc;
+}
+
+/** The HTTP status of a failed API call (client-node ApiException, or a watch's error), if any. */
+export function statusOf(error: unknown): number | undefined {
+  if (error instanceof ApiException) return error.code;
+  if (typeof error === 'object' && error !== null) {
+    const { statusCode, code } = error as { statusCode?: unknown; code?: unknown };
+    if (typeof statusCode === 'number') return statusCode;
+    if (typeof code === 'number') return code;
+  }
+  return undefined;
+}
+
+/** One line for logs and conditions: the API's Status message when there is one. */
+export function describeApiError(error: unknown): string {
+  if (error instanceof ApiException) {
+    const body = typeof error.body === 'string' ? safeParse(error.body) : error.body;
+    const message = typeof body === 'object' && body !== null ? (body as { message?: unknown }).message : undefined;
+    return `${error.code}${typeof message === 'string' ? ` ${message}` : ''}`;
+  }
+  if (error instanceof Error) return error.message.split('\n')[0] ?? error.message;
+  return String(error);
+}
+
+export class KindNotServedError extends Error {
+  override name = 'KindNotServedError';
+}
+
+const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+export class KubeApi {
+  readonly kubeConfig: KubeConfig;
+  readonly server: string;
+  private readonly custom: CustomObjectsApi;
+  private readonly core: CoreV1Api;
+  private readonly coordination: CoordinationV1Api;
+  private readonly objects: KubernetesObjectApi;
+  private readonly agent: Promise<https.Agent>;
+  private readonly fieldManager: string;
+
+  constructor(kubeConfig: KubeConfig, options: KubeApiOptions = {}) {
+    this.kubeConfig = kubeConfig;
+    const cluster = kubeConfig.getCurrentCluster();
+    if (cluster === null) throw new Error('the kubeconfig names no current cluster');
+    this.server = cluster.server;
+    this.fieldManager = options.fieldManager ?? 'kafka-broker-controller';
+    this.agent = sharedAgent(kubeConfig, options.maxSockets ?? 32);
+    const agent = this.agent;
+    const configuration = createConfiguration({
+      baseServer: new ServerConfiguration(cluster.server, {}),
+      authMethods: { default: kubeConfig },
+      promiseMiddleware: [{
+        pre: async (context) => {
+          context.setAgent(await agent);
+          return context;
+        },
+        post: async (response) => response,
+      }],
+    });
+    this.custom = new CustomObjectsApi(configuration);
+    this.core = new CoreV1Api(configuration);
+    this.coordination = new CoordinationV1Api(configuration);
+    this.objects = new KubernetesObjectApi(configuration);
+  }
+
+  /** One page of a kind's objects in every namespace (or one); `continueToken` for the next page. */
+  async list(info: KindInfo, options: { namespace?: string; limit?: number; continueToken?: string } = {}): Promise<ApiList> {
+    const page = { limit: options.limit ?? 500, _continue: options.continueToken };
+    if (info.group === '') {
+      if (info.kind !== 'ConfigMap') throw new Error(`core kind ${info.kind} is not watched by this controller`);
+      // Typed client models turn timestamps into Date objects; the informer's watch hands strings.
+      const list = options.namespace === undefined
+        ? await this.core.listConfigMapForAllNamespaces(page)
+        : await this.core.listNamespacedConfigMap({ namespace: options.namespace, ...page });
+      return JSON.parse(JSON.stringify(list)) as ApiList;
+    }
+    const params = { group: info.group, version: info.version, plural: info.plural, ...page };
+    const list: unknown = options.namespace === undefined
+      ? await this.custom.listClusterCustomObject(params)
+      : await this.custom.listNamespacedCustomObject({ ...params, namespace: options.namespace });
+    return list as ApiList;
+  }
+
+  /** A JSON merge patch (RFC 7386) of an object; metadata changes (finalizers) go here. */
+  async patch(info: KindInfo, namespace: string, name: string, patch: unknown): Promise<ApiObject> {
+    const result: unknown = await this.custom.patchNamespacedCustomObject(
+      { group: info.group, version: info.version, plural: info.plural, namespace, name, body: patch, fieldManager: this.fieldManager },
+      MERGE_PATCH,
+    );
+    return result as ApiObject;
+  }
+
+  /** A JSON merge patch of the status subresource: the API ignores anything but `status` there. */
+  async patchStatus(info: KindInfo, namespace: string, name: string, patch: unknown): Promise<ApiObject> {
+    const result: unknown = await this.custom.patchNamespacedCustomObjectStatus(
+      { group: info.group, version: info.version, plural: info.plural, namespace, name, body: patch, fieldManager: this.fieldManager },
+      MERGE_PATCH,
+    );
+    return result as ApiObject;
+  }
+
+  /** A core/v1 Service, or undefined when it does not exist. */
+  async serviceExists(namespace: string, name: string): Promise<boolean> {
+    try {
+      await this.core.readNamespacedService({ namespace, name });
+      return true;
+    } catch (error) {
+      if (statusOf(error) === 404) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Any namespaced object by apiVersion and kind (the plural is found through discovery, which
+   * client-node caches), or undefined when it does not exist. Throws when the kind is not served.
+   */
+  async read(apiVersion: string, kind: string, namespace: string, name: string): Promise<ApiObject | undefined> {
+    try {
+      const object: unknown = await this.objects.read({ apiVersion, kind, metadata: { namespace, name } });
+      return JSON.parse(JSON.stringify(object)) as ApiObject;
+    } catch (error) {
+      // Discovery failing (the group/version is not served) or not listing the kind.
+      if (error instanceof Error && /^(Failed to fetch resource metadata|Unrecognized API version and kind)/.test(error.message)) {
+        throw new KindNotServedError(`the API server does not serve ${apiVersion} ${kind}`);
+      }
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  // ---- Leases (coordination.k8s.io/v1) ----
+
+  async readLease(namespace: string, name: string): Promise<V1Lease | undefined> {
+    try {
+      return await this.coordination.readNamespacedLease({ namespace, name });
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  createLease(namespace: string, lease: V1Lease): Promise<V1Lease> {
+    return this.coordination.createNamespacedLease({ namespace, body: lease, fieldManager: this.fieldManager });
+  }
+
+  /** Replaces the Lease; its `metadata.resourceVersion` makes this fail with 409 if another wrote first. */
+  replaceLease(namespace: string, name: string, lease: V1Lease): Promise<V1Lease> {
+    return this.coordination.replaceNamespacedLease({ namespace, name, body: lease, fieldManager: this.fieldManager });
+  }
+
+  async close(): Promise<void> {
+    (await this.agent).destroy();
+  }
+}
+
+/** Lease times are RFC 3339 with microseconds (metav1.MicroTime). */
+export function microTime(date: Date): V1MicroTime {
+  return new V1MicroTime(date.getTime());
+}
+
+async function sharedAgent(kubeConfig: KubeConfig, maxSockets: number): Promise<https.Agent> {
+  const options: https.RequestOptions = {};
+  await kubeConfig.applyToHTTPSOptions(options);
+  const cluster = kubeConfig.getCurrentCluster();
+  return new https.Agent({
+    keepAlive: true,
+    maxSockets,
+    ...(options.ca === undefined ? {} : { ca: options.ca }),
+    ...(options.cert === undefined ? {} : { cert: options.cert }),
+    ...(options.key === undefined ? {} : { key: options.key }),
+    ...(cluster?.skipTLSVerify ? { rejectUnauthorized: false } : {}),
+    ...(cluster?.tlsServerName === undefined ? {} : { servername: cluster.tlsServerName }),
+  });
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

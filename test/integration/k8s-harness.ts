@@ -1,0 +1,374 @@
+import { KubeConfig } from '@kubernetes/client-node';
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { createAdminServer, registerResourceRoutes } from '../../controller/admin.js';
+import { KubeApi } from '../../controller/k8s-api.js';
+import { kubernetesControllerConfigSchema, type KubernetesControllerConfig } from '../../controller/k8s-config.js';
+import { KubernetesController, type KubernetesControllerOptions } from '../../controller/k8s-controller.js';
+import { loadConfig } from '../../core/config.js';
+import type { EventLog } from '../../core/event-log/port.js';
+import { listen } from '../../core/http-server.js';
+import { createLogger, silentLogger, type Logger } from '../../core/logger.js';
+import type { KubeTestClient } from '../helpers/kube.js';
+import { waitUntil } from '../helpers/wait.js';
+
+/**
+ * What the Kubernetes-mode scenarios share: a KubeApi for any identity of the test API server,
+ * a controller (in-process) with its admin server serving the contract, and Knative objects.
+ *
+ *   test ──kube (admin)──▶ kube-apiserver ◀──informers, status, lease── KubernetesController
+ *                                                                          │ contract
+ *   data plane ◀── GET /contract?after=g ─────── admin server (port 0) ◀───┘
+ */
+
+export const SYSTEM_NAMESPACE = 'knative-eventing';
+export const CONTROLLER_USER = `system:serviceaccount:${SYSTEM_NAMESPACE}:kafka-broker-controller`;
+
+/** A KubeApi for the admin, or for another identity of the test API server by its token. */
+export function kubeApiFor(kube: KubeTestClient, token = kube.server.token): KubeApi {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'test', server: kube.server.url, caData: Buffer.from(kube.server.ca).toString('base64') }],
+    users: [{ name: 'test', token }],
+    contexts: [{ name: 'test', cluster: 'test', user: 'test' }],
+    currentContext: 'test',
+  });
+  return new KubeApi(kc);
+}
+
+/** A kubeconfig file's text for an identity (for the CLI's --kubeconfig). */
+export function kubeconfigYaml(kube: KubeTestClient, token = kube.server.token): string {
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    `- name: test`,
+    `  cluster: { server: "${kube.server.url}", certificate-authority-data: "${Buffer.from(kube.server.ca).toString('base64')}" }`,
+    'users:',
+    `- name: test`,
+    `  user: { token: "${token}" }`,
+    'contexts:',
+    '- name: test',
+    '  context: { cluster: test, user: test }',
+    'current-context: test',
+    '',
+  ].join('\n');
+}
+
+export async function ensureNamespace(kube: KubeTestClient, name: string): Promise<void> {
+  const created = await kube.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  if (created.status !== 201 && created.status !== 409) throw new Error(`namespace ${name}: ${created.status} ${JSON.stringify(created.body)}`);
+}
+
+/** Silent, unless K8S_TEST_LOG names a file for the controllers' debug logs (for investigating a failure). */
+export function testLogger(): Logger {
+  const file = process.env['K8S_TEST_LOG'];
+  return file ? createLogger({ level: 'debug', destination: pino.destination({ dest: file, sync: true, append: true }) as unknown as NodeJS.WritableStream }) : silentLogger();
+}
+
+/** Test-speed settings: quick retries, short grace and leases. */
+export function testConfig(overrides: Record<string, unknown> = {}): KubernetesControllerConfig {
+  return loadConfig(kubernetesControllerConfigSchema, {
+    systemNamespace: SYSTEM_NAMESPACE,
+    topicPartitions: 2,
+    retryMinMs: 100,
+    retryMaxMs: 2000,
+    deleteGraceMs: 300,
+    leaseDurationMs: 3000,
+    renewDeadlineMs: 2000,
+    retryPeriodMs: 400,
+    addressRefreshMs: 500,
+    notInstalledRetryMs: 2000,
+    ...overrides,
+  });
+}
+
+export interface RunningController {
+  readonly controller: KubernetesController;
+  readonly api: KubeApi;
+  /** The admin server's base URL; the contract is at `${adminUrl}/contract`. */
+  readonly adminUrl: string;
+  readonly admin: FastifyInstance;
+  close(): Promise<void>;
+}
+
+export interface StartControllerOptions {
+  readonly kube: KubeTestClient;
+  readonly log: EventLog;
+  readonly config?: KubernetesControllerConfig;
+  /** Another identity's token (RBAC tests); the admin's by default. */
+  readonly token?: string;
+  readonly logger?: Logger;
+  readonly source?: KubernetesControllerOptions['source'];
+}
+
+/**
+ * A controller in this process with its admin server on port 0; `close` releases its Lease.
+ * Closed after the test when `t` is given (else by the caller).
+ */
+export async function startController(t: { after(fn: () => Promise<void>): void } | undefined, options: StartControllerOptions): Promise<RunningController> {
+  const api = kubeApiFor(options.kube, options.token);
+  const logger = options.logger ?? testLogger();
+  const controller = new KubernetesController({
+    api,
+    log: options.log,
+    config: options.config ?? testConfig(),
+    logger,
+    source: { watchRetryMinMs: 100, watchRetryMaxMs: 1000, writeRetryMinMs: 50, writeRetryMaxMs: 1000, ...options.source },
+  });
+  const admin = createAdminServer({ logger, notReadyReason: async () => controller.notReadyReason() });
+  registerResourceRoutes(admin, {
+    objects: () => controller.reconciler()?.objects() ?? [],
+    problems: () => controller.reconciler()?.problems() ?? [],
+    contract: () => controller.feed.current(),
+    contractChanges: (listener) => controller.feed.changes(listener),
+  });
+  const { url } = await listen(admin, '127.0.0.1', 0);
+  controller.start();
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await controller.close();
+    await admin.close();
+    await api.close();
+  };
+  t?.after(close);
+  return { controller, api, adminUrl: url, admin, close };
+}
+
+// ---- Knative objects ----
+
+export const BROKERS = (ns: string, name?: string): string => `/apis/eventing.knative.dev/v1/namespaces/${ns}/brokers${name === undefined ? '' : `/${name}`}`;
+export const TRIGGERS = (ns: string, name?: string): string => `/apis/eventing.knative.dev/v1/namespaces/${ns}/triggers${name === undefined ? '' : `/${name}`}`;
+
+export function broker(ns: string, name: string, spec: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    apiVersion: 'eventing.knative.dev/v1',
+    kind: 'Broker',
+    metadata: { name, namespace: ns, annotations: { 'eventing.knative.dev/broker.class': 'Kafka' } },
+    spec: { delivery: { retry: 2, backoffPolicy: 'linear', backoffDelay: 'PT0.1S' }, ...spec },
+  };
+}
+
+export function trigger(ns: string, name: string, brokerName: string, subscriber: Record<string, unknown>, filter?: Record<string, unknown>): Record<string, unknown> {
+  return {
+    apiVersion: 'eventing.knative.dev/v1',
+    kind: 'Trigger',
+    metadata: { name, namespace: ns },
+    spec: { broker: brokerName, subscriber, ...(filter === undefined ? {} : { filter }) },
+  };
+}
+
+export async function create(kube: KubeTestClient, path: string, object: unknown): Promise<any> {
+  const created = await kube.create(path, object);
+  if (created.status !== 201) throw new Error(`POST ${path}: ${created.status} ${JSON.stringify(created.body)}`);
+  return created.body;
+}
+
+/** The Ready condition of an object, once its status says it observed the current generation. */
+export async function readyOf(kube: KubeTestClient, path: string): Promise<{ status: string; reason?: string; message?: string } | undefined> {
+  const { status, body } = await kube.get(path);
+  if (status !== 200) return undefined;
+  if (body.status?.observedGeneration !== body.metadata.generation) return undefined;
+  return (body.status?.conditions ?? []).find((c: { type: string }) => c.type === 'Ready');
+}
+
+export async function waitForReady(kube: KubeTestClient, path: string, expected: 'True' | 'False' = 'True', timeoutMs = 60_000): Promise<{ status: string; reason?: string; message?: string }> {
+  return waitUntil(async () => {
+    const ready = await readyOf(kube, path);
+    return ready?.status === expected ? ready : undefined;
+  }, { timeoutMs, intervalMs: 100, message: `${path} Ready=${expected}` });
+}
+
+export async function waitGone(kube: KubeTestClient, path: string, timeoutMs = 60_000): Promise<void> {
+  await waitUntil(async () => (await kube.get(path)).status === 404, { timeoutMs, intervalMs: 100, message: `${path} to be gone` });
+}
+
+// ---- the event log, watched ----
+
+export interface LogCalls {
+  readonly initGroup: Set<string>;
+  readonly deleteGroup: Set<string>;
+  readonly deleteTopic: Set<string>;
+}
+
+/** The log, with a record of the groups and topics the controller fixed and deleted (successfully). */
+export function watchedLog(log: EventLog): { readonly log: EventLog; readonly calls: LogCalls } {
+  const calls: LogCalls = { initGroup: new Set(), deleteGroup: new Set(), deleteTopic: new Set() };
+  const recorded = new Set<string>(Object.keys(calls));
+  const proxy = new Proxy(log, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      const method = value as (...args: unknown[]) => unknown;
+      if (typeof property === 'string' && recorded.has(property)) {
+        return async (...args: unknown[]) => {
+          const result = await method.apply(target, args);
+          calls[property as keyof LogCalls].add(String(args[0]));
+          return result;
+        };
+      }
+      return method.bind(target);
+    },
+  });
+  return { log: proxy, calls };
+}
+
+// ---- scale: many Triggers through the API server to the data plane ----
+
+export interface ScaleOptions {
+  readonly kube: KubeTestClient;
+  readonly log: EventLog;
+  readonly namespace: string;
+  readonly brokers: number;
+  readonly triggers: number;
+  /** Creates in flight at once. */
+  readonly concurrency?: number;
+  readonly onProgress?: (line: string) => void;
+}
+
+export interface ScaleResult {
+  readonly triggers: number;
+  readonly brokers: number;
+  /** From the first create to the last one answered. */
+  readonly createMs: number;
+  /** From the first create until the data plane's contract has every Trigger's egress. */
+  readonly dataPlaneMs: number;
+  /** From the first create until every Trigger's status says Ready (observedGeneration current). */
+  readonly statusMs: number;
+  /** From deleting every Trigger and Broker until the finalizers let the last one go. */
+  readonly deleteMs: number;
+  readonly contractJsonBytes: number;
+  readonly contractGzipBytes: number;
+  /** What the data plane's HTTP contract source received (gzipped), and how many contracts. */
+  readonly bytesReceived: number;
+  readonly bytesDecoded: number;
+  readonly contractsReceived: number;
+  readonly requests: number;
+  readonly generations: number;
+  readonly statusWrites: number;
+  readonly finalizerWrites: number;
+  /** Leaderships the controller went through (1 unless it lost its Lease under load). */
+  readonly leaderships: number;
+}
+
+function scaleFilter(i: number): Record<string, unknown> {
+  switch (i % 3) {
+    case 0:
+      return { filter: { attributes: { type: `com.example.t${i}`, source: '/shop' } } };
+    case 1:
+      return { filters: [{ exact: { type: `com.example.t${i}` } }, { prefix: { source: '/shop/' } }] };
+    default:
+      return { filters: [{ cesql: `type = 'com.example.t${i}' AND EXISTS amount` }] };
+  }
+}
+
+async function inPool<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]!);
+  }));
+}
+
+/** Counts the Triggers of a namespace whose status is Ready for their current generation. */
+async function readyTriggers(kube: KubeTestClient, ns: string): Promise<{ total: number; ready: number }> {
+  let total = 0;
+  let ready = 0;
+  let token: string | undefined;
+  do {
+    const page = await kube.get(`${TRIGGERS(ns)}?limit=1000${token === undefined ? '' : `&continue=${encodeURIComponent(token)}`}`);
+    for (const item of page.body.items as { metadata: { generation: number }; status?: { observedGeneration?: number; conditions?: { type: string; status: string }[] } }[]) {
+      total++;
+      if (item.status?.observedGeneration === item.metadata.generation && item.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) ready++;
+    }
+    token = page.body.metadata.continue || undefined;
+  } while (token !== undefined);
+  return { total, ready };
+}
+
+/**
+ * Applies `brokers` Brokers and `triggers` Triggers (spread evenly, a mix of filter dialects)
+ * through the API server with a controller in this process, until the data plane (an
+ * HttpContractSource on the controller's /contract) has them all and their statuses say Ready;
+ * then deletes them all and waits until the finalizers let the last one go.
+ */
+export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
+  const { kube, log, namespace: ns, brokers, triggers } = options;
+  const progress = options.onProgress ?? (() => {});
+  await ensureNamespace(kube, ns);
+  // Production's leader election timings (client-go's): this measures throughput, not takeover.
+  const running = await startController(undefined, {
+    kube, log, config: testConfig({ ingressUrl: 'http://ingress.test', writers: 32, deleteGraceMs: 200, leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2000 }),
+  });
+  const { HttpContractSource } = await import('../../core/contract/http-source.js');
+  const contracts = new HttpContractSource({ url: `${running.adminUrl}/contract`, logger: silentLogger(), timeoutSeconds: 30, retryMinMs: 50, retryMaxMs: 1000 }).start();
+  try {
+    await waitUntil(() => running.controller.notReadyReason() === undefined, { timeoutMs: 60_000, message: 'the controller leads' });
+    const egresses = (): number => contracts.current()?.resources.filter((r) => r.reference.namespace === ns).reduce((n, r) => n + r.egresses.length, 0) ?? 0;
+    const started = Date.now();
+    await inPool(Array.from({ length: brokers }, (_, b) => b), 8, async (b) => {
+      await create(kube, BROKERS(ns), broker(ns, `broker-${b}`));
+    });
+    const names = Array.from({ length: triggers }, (_, i) => i);
+    let created = 0;
+    await inPool(names, options.concurrency ?? 32, async (i) => {
+      await create(kube, TRIGGERS(ns), {
+        apiVersion: 'eventing.knative.dev/v1',
+        kind: 'Trigger',
+        metadata: { name: `trigger-${i}`, namespace: ns },
+        spec: { broker: `broker-${i % brokers}`, subscriber: { uri: `http://subscriber-${i % 50}.example/t/${i}` }, ...scaleFilter(i) },
+      });
+      if (++created % 1000 === 0) progress(`created ${created} triggers in ${Date.now() - started} ms; the data plane has ${egresses()}`);
+    });
+    const createMs = Date.now() - started;
+    progress(`created ${triggers} triggers in ${createMs} ms`);
+    await waitUntil(() => egresses() === triggers, { timeoutMs: 30 * 60_000, intervalMs: 50, message: `${triggers} egresses in the data plane` });
+    const dataPlaneMs = Date.now() - started;
+    progress(`the data plane has all ${triggers} egresses after ${dataPlaneMs} ms`);
+    await waitUntil(async () => {
+      await running.controller.source()?.idle();
+      const { ready } = await readyTriggers(kube, ns);
+      return ready === triggers;
+    }, { timeoutMs: 30 * 60_000, intervalMs: 500, message: `${triggers} Triggers Ready` });
+    const statusMs = Date.now() - started;
+    progress(`all ${triggers} Trigger statuses Ready after ${statusMs} ms`);
+
+    const contract = contracts.current()!;
+    const json = Buffer.from(JSON.stringify(contract));
+    const { gzipSync } = await import('node:zlib');
+    const stats = contracts.stats();
+    const writes = running.controller.source()!.stats().writes;
+
+    // As `kubectl delete triggers --all` does: one DELETE per object (a deletecollection of
+    // thousands outlasts the API server's request timeout).
+    const deleting = Date.now();
+    const paths = [...names.map((i) => TRIGGERS(ns, `trigger-${i}`)), ...Array.from({ length: brokers }, (_, b) => BROKERS(ns, `broker-${b}`))];
+    await inPool(paths, options.concurrency ?? 32, async (path) => {
+      const response = await kube.delete(path);
+      if (response.status !== 200 && response.status !== 202) throw new Error(`DELETE ${path}: ${response.status} ${JSON.stringify(response.body)}`);
+    });
+    progress(`deletes answered after ${Date.now() - deleting} ms`);
+    await waitUntil(async () => (await kube.get(`${TRIGGERS(ns)}?limit=1`)).body.items.length === 0 && (await kube.get(`${BROKERS(ns)}?limit=1`)).body.items.length === 0, {
+      timeoutMs: 30 * 60_000, intervalMs: 500, message: 'every Trigger and Broker gone',
+    });
+    const deleteMs = Date.now() - deleting;
+    progress(`deleted every trigger and broker (groups and topics first) in ${deleteMs} ms`);
+    return {
+      triggers, brokers, createMs, dataPlaneMs, statusMs, deleteMs,
+      contractJsonBytes: json.length,
+      contractGzipBytes: gzipSync(json).length,
+      bytesReceived: stats.bytesReceived,
+      bytesDecoded: stats.bytesDecoded,
+      contractsReceived: stats.contracts,
+      requests: stats.requests,
+      generations: contract.generation,
+      statusWrites: writes.status,
+      finalizerWrites: writes.finalizersAdded + writes.finalizersRemoved,
+      leaderships: running.controller.leaderships().length,
+    };
+  } finally {
+    await contracts.close();
+    await running.close();
+  }
+}
