@@ -13,6 +13,7 @@ import type {
 } from './port.js';
 
 const MAX_MESSAGE_BYTES = 2 * 1024 * 1024;
+const TOPIC_READY_TIMEOUT_MS = 30_000;
 
 export interface KafkaEventLogOptions {
   readonly brokers: readonly string[];
@@ -76,7 +77,9 @@ export class KafkaEventLog implements EventLog {
     const admin = await this.connectAdmin();
     try {
       await admin.createTopics({
-        waitForLeaders: true,
+        // kafkajs's own wait gives up after a few metadata answers of "unknown topic", which a
+        // busy broker gives for a while after creating one; we wait for the leaders below.
+        waitForLeaders: false,
         topics: [{
           topic: name,
           numPartitions: spec.partitions,
@@ -90,6 +93,26 @@ export class KafkaEventLog implements EventLog {
       if (kafkaErrorType(error) !== 'TOPIC_ALREADY_EXISTS') throw unavailable(`cannot create topic ${name}`, error);
     }
     this.partitionCounts.delete(name);
+    await this.waitForLeaders(admin, name, TOPIC_READY_TIMEOUT_MS);
+  }
+
+  /** Resolves once every partition of the topic has a leader, so appends and joins can start. */
+  private async waitForLeaders(admin: Admin, name: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last: unknown;
+    for (let delay = 50; Date.now() < deadline; delay = Math.min(delay * 2, 1000)) {
+      try {
+        const metadata = await admin.fetchTopicMetadata({ topics: [name] });
+        const partitions = metadata.topics[0]?.partitions ?? [];
+        if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) return;
+      } catch (error) {
+        last = error;
+        const type = kafkaErrorType(error);
+        if (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE') throw unavailable(`cannot read metadata of topic ${name}`, error);
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+    throw unavailable(`topic ${name} has no leader after ${timeoutMs} ms`, last ?? new Error('no leader'));
   }
 
   async deleteTopic(name: string): Promise<void> {
