@@ -96,6 +96,23 @@ export class KafkaEventLog implements EventLog {
     await this.waitForLeaders(admin, name, TOPIC_READY_TIMEOUT_MS);
   }
 
+  /**
+   * A topic's low and high offsets. Right after a topic is created, ListOffsets can fail for a
+   * moment (and kafkajs then fails with a TypeError of its own), so a few tries are made.
+   */
+  private async topicOffsets(admin: Admin, topic: string): Promise<{ partition: number; high: string; low: string }[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await admin.fetchTopicOffsets(topic);
+      } catch (error) {
+        const type = kafkaErrorType(error);
+        if (type === 'UNKNOWN_TOPIC_OR_PARTITION' && (await this.fetchPartitionCount(topic)) === undefined) throw error;
+        if (attempt >= 8) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      }
+    }
+  }
+
   /** Resolves once every partition of the topic has a leader, so appends and joins can start. */
   private async waitForLeaders(admin: Admin, name: string, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
@@ -139,7 +156,7 @@ export class KafkaEventLog implements EventLog {
       const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
       const unset = (committed?.partitions ?? []).filter((p) => p.offset === '-1').map((p) => p.partition);
       if (committed !== undefined && unset.length === 0) return;
-      const ends = await admin.fetchTopicOffsets(topic);
+      const ends = await this.topicOffsets(admin, topic);
       const partitions = ends
         .filter((p) => committed === undefined || unset.includes(p.partition))
         .map((p) => ({ partition: p.partition, offset: position === 'latest' ? p.high : p.low }));
@@ -313,7 +330,7 @@ export class KafkaEventLog implements EventLog {
     const admin = await this.connectAdmin();
     let ends: { partition: number; high: string; low: string }[];
     try {
-      ends = await admin.fetchTopicOffsets(topic);
+      ends = await this.topicOffsets(admin, topic);
     } catch (error) {
       if (kafkaErrorType(error) === 'UNKNOWN_TOPIC_OR_PARTITION') throw new BrokerError('TOPIC_NOT_FOUND', `topic ${topic} does not exist`, { details: { topic } });
       throw unavailable(`cannot read topic ${topic}`, error);
