@@ -9,7 +9,7 @@ import { uniqueName, waitUntil } from '../helpers/wait.js';
 import { ROOT, runCommand } from './start-cli.js';
 
 /**
- * Runs the commands of docs/quickstart.md in order, as a user types them, and checks that they
+ * Runs the commands of README.md's quick start in order, as a user types them, and checks that they
  * show what the page says. What a test cannot do verbatim is changed in one place, `adapt`:
  *  - ports: 8080 (ingress), 9090 (admin) and 8081 (subscriber) become free ports, since tests and
  *    people share this machine; the manifests are a copy of examples/quickstart with the
@@ -20,7 +20,7 @@ import { ROOT, runCommand } from './start-cli.js';
  * The page's commands must be exactly the ones below: a new command needs a test here.
  */
 
-const DOC = path.join(ROOT, 'docs', 'quickstart.md');
+const DOC = path.join(ROOT, 'README.md');
 
 const EXPECTED_COMMANDS: readonly (string | RegExp)[] = [
   'npm ci && npm start',
@@ -41,7 +41,10 @@ interface Doc {
 }
 
 async function readDoc(): Promise<Doc> {
-  const text = await readFile(DOC, 'utf8');
+  const readme = await readFile(DOC, 'utf8');
+  // The quick start is README's section of that name, up to the next section.
+  const start = readme.indexOf('## Quick start');
+  const text = readme.slice(start, readme.indexOf('\n## ', start + 1));
   const blocks = (lang: string): string[] => [...text.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!);
   const commands = blocks('sh')
     .flatMap((block) => block.replace(/\\\n\s*/g, '').split('\n'))
@@ -105,7 +108,7 @@ class Background {
 
 const kafkaServers = process.env['KAFKA_BOOTSTRAP_SERVERS'];
 
-describe('docs/quickstart.md, command by command', { timeout: 600_000 }, () => {
+describe("README's quick start, command by command", { timeout: 600_000 }, () => {
   test('the page lists exactly the commands this test runs', async () => {
     const { commands } = await readDoc();
     assert.equal(commands.length, EXPECTED_COMMANDS.length, commands.join('\n'));
