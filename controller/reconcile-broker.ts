@@ -4,6 +4,7 @@ import type { TopicSpec } from '../core/event-log/port.js';
 import { isRecord, type AdmittedBroker, type Delivery } from './admission.js';
 import * as c from './conditions.js';
 import type { AddressBook } from './destinations.js';
+import { addressableCondition, dataPlaneCondition, resolveDeadLetterSink, topicCondition } from './reconcile-steps.js';
 import { objectKey, type KnObject, type ObjectKey } from './resources.js';
 import type { DesiredTopic, Observed, ReconcileSettings } from './state.js';
 
@@ -68,24 +69,14 @@ export function reconcileBroker(broker: AdmittedBroker, ctx: BrokerContext): Bro
   const topicReady = topic !== null && ctx.observed.topics.get(topicName)?.state === 'ready';
 
   // 2. The dead-letter sink of its delivery settings (the default for its triggers).
-  let deadLetter: string | null = null;
-  let deadLetterOk = true;
-  if (broker.delivery?.deadLetterSink) {
-    const resolved = ctx.addresses.resolve(broker.delivery.deadLetterSink);
-    if (resolved.ok) {
-      deadLetter = resolved.uri;
-      conditions.push(c.deadLetterSinkResolved());
-    } else {
-      deadLetterOk = false;
-      conditions.push(c.deadLetterSinkUnresolved(resolved.message));
-    }
-  } else conditions.push(c.deadLetterSinkNotConfigured());
+  const { uri: deadLetter, ok: deadLetterOk, condition: deadLetterCondition } = resolveDeadLetterSink(broker.delivery?.deadLetterSink, ctx.addresses);
+  conditions.push(deadLetterCondition);
 
   // 3. The data plane, and the address once the broker can take events.
-  conditions.push(ctx.observed.dataPlane.available ? c.dataPlaneAvailable() : c.dataPlaneNotAvailable(ctx.observed.dataPlane.message));
+  conditions.push(dataPlaneCondition(ctx.observed.dataPlane));
   const serving = topicReady && deadLetterOk;
   const url = addressOf(broker, ctx.settings);
-  conditions.push(serving ? c.addressable() : c.notAddressable(topicReady ? 'the dead letter sink is not resolved' : `topic ${topicName} is not ready`));
+  conditions.push(addressableCondition(topicName, topicReady, deadLetterOk));
 
   const resource: Resource | null = serving
     ? {
@@ -105,24 +96,6 @@ export function reconcileBroker(broker: AdmittedBroker, ctx: BrokerContext): Bro
     ...(deadLetter === null ? {} : { deadLetterSinkUri: deadLetter }),
   };
   return { key: broker.key, topic, resource, status };
-}
-
-function topicCondition(topic: DesiredTopic, observed: Observed): c.Condition {
-  const seen = observed.topics.get(topic.name);
-  switch (seen?.state) {
-    case undefined:
-      return c.topicPending(topic.name);
-    case 'ready':
-      return topic.external ? c.externalTopicReady(topic.name, seen.partitions) : c.topicCreated(topic.name, seen.partitions);
-    case 'missing':
-      return c.externalTopicMissing(topic.name);
-    case 'failed':
-      return topic.external ? c.externalTopicMissing(topic.name, seen.error) : c.failedToCreateTopic(topic.name, seen.error);
-    default: {
-      const unreachable: never = seen;
-      return unreachable;
-    }
-  }
 }
 
 type TopicSpecResult = { readonly ok: true; readonly spec: TopicSpec } | { readonly ok: false; readonly message: string };

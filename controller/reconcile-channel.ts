@@ -8,6 +8,7 @@ import {
 import * as c from './conditions.js';
 import type { AddressBook, AddressEntry } from './destinations.js';
 import { egressConfig } from './reconcile-broker.js';
+import { addressableCondition, dataPlaneCondition, resolveDeadLetterSink } from './reconcile-steps.js';
 import { apiGroup, MESSAGING_GROUP, MESSAGING_V1BETA1, objectKey, type KnObject, type ObjectKey } from './resources.js';
 import type { DesiredTopic, Observed, ReconcileSettings } from './state.js';
 
@@ -163,23 +164,13 @@ export function reconcileChannelable(channel: AdmittedChannelable, ctx: Channela
   const topicReady = topic !== null && ctx.observed.topics.get(topicName)?.state === 'ready';
 
   // 2. The dead-letter sink of its delivery settings (the default of its subscriptions).
-  let deadLetter: string | null = null;
-  let deadLetterOk = true;
-  if (channel.delivery?.deadLetterSink) {
-    const resolved = ctx.addresses.resolve(channel.delivery.deadLetterSink);
-    if (resolved.ok) {
-      deadLetter = resolved.uri;
-      conditions.push(c.deadLetterSinkResolved());
-    } else {
-      deadLetterOk = false;
-      conditions.push(c.deadLetterSinkUnresolved(resolved.message));
-    }
-  } else conditions.push(c.deadLetterSinkNotConfigured());
+  const { uri: deadLetter, ok: deadLetterOk, condition: deadLetterCondition } = resolveDeadLetterSink(channel.delivery?.deadLetterSink, ctx.addresses);
+  conditions.push(deadLetterCondition);
 
   // 3. The data plane, and the address once the channel can take events.
-  conditions.push(ctx.observed.dataPlane.available ? c.dataPlaneAvailable() : c.dataPlaneNotAvailable(ctx.observed.dataPlane.message));
+  conditions.push(dataPlaneCondition(ctx.observed.dataPlane));
   const serving = topicReady && deadLetterOk;
-  conditions.push(serving ? c.addressable() : c.notAddressable(topicReady ? 'the dead letter sink is not resolved' : `topic ${topicName} is not ready`));
+  conditions.push(addressableCondition(topicName, topicReady, deadLetterOk));
 
   const reference = { kind: channel.kind, namespace: metadata.namespace, name: metadata.name, uid: metadata.uid };
   const resource: Resource | null = serving

@@ -3,6 +3,7 @@ import type { Resource } from '../core/contract/types.js';
 import { formatFieldErrors, type AdmittedSink } from './admission.js';
 import * as c from './conditions.js';
 import type { AddressEntry } from './destinations.js';
+import { addressableCondition, dataPlaneCondition, topicCondition } from './reconcile-steps.js';
 import { apiGroup, EVENTING_GROUP, type KnObject, type ObjectKey } from './resources.js';
 import type { DesiredTopic, Observed, ReconcileSettings } from './state.js';
 
@@ -80,8 +81,8 @@ export function reconcileSink(sink: AdmittedSink, ctx: SinkContext): SinkOutcome
   const topicReady = topic !== null && observed.topics.get(sink.topic)?.state === 'ready';
 
   // 2. The data plane, and the address once the topic can take events.
-  conditions.push(observed.dataPlane.available ? c.dataPlaneAvailable() : c.dataPlaneNotAvailable(observed.dataPlane.message));
-  conditions.push(topicReady ? c.addressable() : c.notAddressable(`topic ${sink.topic} is not ready`));
+  conditions.push(dataPlaneCondition(observed.dataPlane));
+  conditions.push(addressableCondition(sink.topic, topicReady, true));
 
   const url = sinkAddressOf(sink, settings);
   const resource: Resource | null = topicReady
@@ -103,25 +104,6 @@ export function reconcileSink(sink: AdmittedSink, ctx: SinkContext): SinkOutcome
   };
   const address: AddressEntry = topicReady ? { url } : { url: null, why: `its topic ${sink.topic} is not ready` };
   return { key: sink.key, topic, resource, status, address };
-}
-
-function topicCondition(topic: DesiredTopic, observed: Observed, memory: boolean): c.Condition {
-  const seen = observed.topics.get(topic.name);
-  switch (seen?.state) {
-    case undefined:
-      return c.topicPending(topic.name);
-    case 'ready':
-      if (memory) return c.inMemoryTopicReady(topic.name, seen.partitions);
-      return topic.external ? c.externalTopicReady(topic.name, seen.partitions) : c.topicCreated(topic.name, seen.partitions);
-    case 'missing':
-      return c.externalTopicMissing(topic.name);
-    case 'failed':
-      return topic.external ? c.externalTopicMissing(topic.name, seen.error) : c.failedToCreateTopic(topic.name, seen.error);
-    default: {
-      const unreachable: never = seen;
-      return unreachable;
-    }
-  }
 }
 
 /**

@@ -4,6 +4,7 @@ import { formatFieldErrors, type AdmittedBroker, type AdmittedTrigger } from './
 import * as c from './conditions.js';
 import type { AddressBook } from './destinations.js';
 import { egressConfig, topicOf, type BrokerOutcome } from './reconcile-broker.js';
+import { resolveDeadLetterSink } from './reconcile-steps.js';
 import type { ObjectKey } from './resources.js';
 import type { DesiredGroup, Observed, ReconcileSettings } from './state.js';
 
@@ -60,21 +61,9 @@ export function reconcileTrigger(trigger: AdmittedTrigger, ctx: TriggerContext):
   conditions.push(subscriber.ok ? c.subscriberResolved() : c.subscriberUnresolved(subscriber.message));
 
   // 3. The dead-letter sink: the trigger's own, else its broker's.
-  let deadLetter: string | null = null;
-  let deadLetterOk = true;
-  if (trigger.delivery?.deadLetterSink) {
-    const resolved = ctx.addresses.resolve(trigger.delivery.deadLetterSink);
-    if (resolved.ok) {
-      deadLetter = resolved.uri;
-      conditions.push(c.deadLetterSinkResolved());
-    } else {
-      deadLetterOk = false;
-      conditions.push(c.deadLetterSinkUnresolved(resolved.message));
-    }
-  } else if (broker?.outcome.status.deadLetterSinkUri !== undefined) {
-    deadLetter = broker.outcome.status.deadLetterSinkUri;
-    conditions.push(c.deadLetterSinkResolved());
-  } else conditions.push(c.deadLetterSinkNotConfigured());
+  const { uri: deadLetter, ok: deadLetterOk, condition: deadLetterCondition } =
+    resolveDeadLetterSink(trigger.delivery?.deadLetterSink, ctx.addresses, broker?.outcome.status.deadLetterSinkUri);
+  conditions.push(deadLetterCondition);
 
   // 4. The consumer group: wanted once everything above is in place; Ready once its offsets are fixed.
   const claimedBy = ctx.groupClaims.get(group);

@@ -4,8 +4,8 @@
  * same `--server` flag and output formats as `get`.
  */
 import { parseArgs } from 'node:util';
-import { stringify } from 'yaml';
 import type { DeadLetter, DeadLetterDetail, DeadLetterList, Payload, ReplayReport } from '../../dispatcher/dead-letters.js';
+import { ADMIN_CLIENT_OPTIONS, adminServer, format, outputFormat, readAdminResponse, unreachable } from '../admin-client.js';
 import { CliError, type CliIo } from '../cli.js';
 
 const USAGE = `Usage: kafka-broker dead-letters <list|show|replay> [options]
@@ -41,8 +41,6 @@ Options:
   -h, --help              show this help
 `;
 
-type Output = 'table' | 'json' | 'yaml';
-
 export async function run(argv: string[], io: CliIo): Promise<number> {
   let parsed;
   try {
@@ -58,9 +56,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         all: { type: 'boolean' },
         to: { type: 'string' },
         force: { type: 'boolean' },
-        output: { type: 'string', short: 'o' },
-        server: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
+        ...ADMIN_CLIENT_OPTIONS,
       },
       strict: true,
       allowPositionals: true,
@@ -74,9 +70,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   const [action, ...args] = positionals;
-  const output = (values.output ?? 'table') as Output;
-  if (!['table', 'json', 'yaml'].includes(output)) throw new CliError(`-o must be table, json or yaml, got "${values.output}"`);
-  const server = (values.server ?? (io.env['KAFKA_BROKER_ADMIN_URL'] || 'http://127.0.0.1:9090')).replace(/\/+$/, '');
+  const output = outputFormat(values.output);
+  const server = adminServer(values.server, io);
   const filters = { sink: values.sink, trigger: values.trigger, subscription: values.subscription, type: values.type, since: values.since, limit: values.limit };
   const given = Object.entries(filters).filter(([, v]) => v !== undefined);
   const only = (allowed: readonly string[], flags: Record<string, unknown>): void => {
@@ -144,24 +139,9 @@ async function request<T>(server: string, path: string, options: { method?: stri
     });
   } catch (error) {
     if ((error as Error).name === 'TimeoutError') throw new CliError(`the admin API at ${server} did not answer in time`);
-    throw new CliError(`cannot reach the admin API at ${server} (is \`kafka-broker start\` running? --server points elsewhere)`);
+    throw unreachable(server);
   }
-  const text = await response.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new CliError(`${server} did not answer like the kafka-broker admin API (HTTP ${response.status})`);
-  }
-  if (!response.ok) {
-    const message = typeof body === 'object' && body !== null && typeof (body as { message?: unknown }).message === 'string' ? (body as { message: string }).message : `HTTP ${response.status}`;
-    throw new CliError(message);
-  }
-  return body as T;
-}
-
-function format(value: unknown, output: 'json' | 'yaml'): string {
-  return output === 'json' ? `${JSON.stringify(value, null, 2)}\n` : stringify(value, { lineWidth: 0 });
+  return readAdminResponse<T>(response, server);
 }
 
 function emptyList(list: DeadLetterList): string {

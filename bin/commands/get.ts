@@ -6,8 +6,8 @@
  * a table, or (`-o json|yaml`) a Kubernetes List of the full objects with their status.
  */
 import { parseArgs } from 'node:util';
-import { stringify } from 'yaml';
 import { collectionPath, KINDS, type KindInfo } from '../../controller/kinds.js';
+import { ADMIN_CLIENT_OPTIONS, adminServer, format, outputFormat, readAdminResponse, unreachable } from '../admin-client.js';
 import { CliError, type CliIo } from '../cli.js';
 
 const usage = (): string => `Usage: kafka-broker get <kind> [name] [options]
@@ -130,9 +130,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       options: {
         namespace: { type: 'string', short: 'n' },
         'all-namespaces': { type: 'boolean', short: 'A' },
-        output: { type: 'string', short: 'o' },
-        server: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
+        ...ADMIN_CLIENT_OPTIONS,
       },
       strict: true,
       allowPositionals: true,
@@ -151,11 +149,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const kind = GET_KINDS.find((k) => k.names.includes(kindName.toLowerCase()));
   if (kind === undefined) throw new CliError(`unknown kind "${kindName}": one of ${kindList}`);
   if (extra.length > 0) throw new CliError(`unexpected argument "${extra[0]}"`);
-  const output = values.output ?? 'table';
-  if (output !== 'table' && output !== 'json' && output !== 'yaml') throw new CliError(`-o must be table, json or yaml, got "${output}"`);
+  const output = outputFormat(values.output);
   if (values.namespace !== undefined && values['all-namespaces']) throw new CliError('-n and -A cannot be used together');
   const namespace = values['all-namespaces'] ? undefined : values.namespace ?? (name === undefined ? undefined : 'default');
-  const server = (values.server ?? (io.env['KAFKA_BROKER_ADMIN_URL'] || 'http://127.0.0.1:9090')).replace(/\/+$/, '');
+  const server = adminServer(values.server, io);
 
   const base = `${server}${collectionPath(kind.info, namespace)}`;
   if (name !== undefined && namespace !== undefined) {
@@ -186,24 +183,9 @@ async function fetchJson<T>(url: string, server: string): Promise<T> {
   try {
     response = await fetch(url, { signal: AbortSignal.timeout(10_000), headers: { accept: 'application/json' } });
   } catch {
-    throw new CliError(`cannot reach the admin API at ${server} (is \`kafka-broker start\` running? --server points elsewhere)`);
+    throw unreachable(server);
   }
-  const text = await response.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new CliError(`${server} did not answer like the kafka-broker admin API (HTTP ${response.status})`);
-  }
-  if (!response.ok) {
-    const message = typeof body === 'object' && body !== null && typeof (body as { message?: unknown }).message === 'string' ? (body as { message: string }).message : `HTTP ${response.status}`;
-    throw new CliError(message);
-  }
-  return body as T;
-}
-
-function format(value: unknown, output: 'json' | 'yaml'): string {
-  return output === 'json' ? `${JSON.stringify(value, null, 2)}\n` : stringify(value, { lineWidth: 0 });
+  return readAdminResponse<T>(response, server);
 }
 
 /** Columns separated by three spaces, as `kubectl get` prints them. */

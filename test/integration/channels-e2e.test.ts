@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KafkaEventLog } from '../../core/event-log/kafka.js';
 import { silentLogger } from '../../core/logger.js';
 import { answer, decodeRequest, startSubscriber, type Subscriber } from '../helpers/servers.js';
+import { suiteTeardown } from '../helpers/suite.js';
 import { uniqueName, waitUntil } from '../helpers/wait.js';
 import { manifestsFolder, readyOf, startBroker, type BrokerProcess, type ManifestsFolder } from './start-cli.js';
 
@@ -85,11 +86,7 @@ for (const kind of kinds) {
       return names.every((n) => readyOf(items.find((i) => i.metadata.name === n))?.status === 'True');
     };
 
-    const teardown: (() => unknown)[] = [];
-    const t = { after: (fn: () => unknown) => void teardown.push(fn) };
-    after(async () => {
-      for (const fn of teardown.reverse()) await fn();
-    });
+    const t = suiteTeardown();
 
     before(async () => {
       folder = await manifestsFolder(t);

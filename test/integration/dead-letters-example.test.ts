@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { DeadLetterList } from '../../dispatcher/dead-letters.js';
+import { freePort } from '../helpers/ports.js';
 import { waitUntil } from '../helpers/wait.js';
 import { ROOT, runCli, runCommand, startBroker, type KnList } from './start-cli.js';
 
@@ -14,14 +14,6 @@ import { ROOT, runCli, runCommand, startBroker, type KnList } from './start-cli.
  * shipped (a copy, with the subscriber on a free port instead of 8081), examples/subscriber.mjs
  * and examples/send-event.sh, then list, show, the subscriber fixed in trigger.yaml, and replay.
  */
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 test('examples/dead-letters: a refund is dead-lettered, listed, shown and, once the subscriber is fixed, replayed', { timeout: 300_000 }, async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'kb-dead-letters-example-'));

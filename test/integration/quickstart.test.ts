@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { assertCommands, docCommands, type DocCommands } from '../helpers/docs.js';
+import { freePort } from '../helpers/ports.js';
 import { uniqueName, waitUntil } from '../helpers/wait.js';
 import { ROOT, runCommand } from './start-cli.js';
 
@@ -35,30 +36,11 @@ const EXPECTED_COMMANDS: readonly (string | RegExp)[] = [
   'npm start',
 ];
 
-interface Doc {
-  readonly commands: string[];
-  readonly outputs: string[];
-}
-
-async function readDoc(): Promise<Doc> {
+async function readDoc(): Promise<DocCommands> {
   const readme = await readFile(DOC, 'utf8');
   // The quick start is README's section of that name, up to the next section.
   const start = readme.indexOf('## Quick start');
-  const text = readme.slice(start, readme.indexOf('\n## ', start + 1));
-  const blocks = (lang: string): string[] => [...text.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!);
-  const commands = blocks('sh')
-    .flatMap((block) => block.replace(/\\\n\s*/g, '').split('\n'))
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('#'));
-  return { commands, outputs: blocks('text') };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  return docCommands(readme.slice(start, readme.indexOf('\n## ', start + 1)));
 }
 
 /** A long-running command (`npm start`, the subscriber) in its own process group, stopped with the group. */
@@ -111,12 +93,7 @@ const kafkaServers = process.env['KAFKA_BOOTSTRAP_SERVERS'];
 describe("README's quick start, command by command", { timeout: 600_000 }, () => {
   test('the page lists exactly the commands this test runs', async () => {
     const { commands } = await readDoc();
-    assert.equal(commands.length, EXPECTED_COMMANDS.length, commands.join('\n'));
-    commands.forEach((command, i) => {
-      const expected = EXPECTED_COMMANDS[i]!;
-      if (typeof expected === 'string') assert.equal(command, expected);
-      else assert.match(command, expected);
-    });
+    assertCommands(commands, EXPECTED_COMMANDS);
     const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     // The test runs `npm start` with flags appended; that is only the same if the script is this.
     assert.equal(pkg.scripts['start'], 'node bin/kafka-broker.js start --manifests examples/quickstart');

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { KafkaEventLog } from '../../core/event-log/kafka.js';
 import { silentLogger } from '../../core/logger.js';
 import { answer, decodeRequest, startSubscriber, type Subscriber } from '../helpers/servers.js';
+import { suiteTeardown } from '../helpers/suite.js';
 import { uniqueName, waitUntil } from '../helpers/wait.js';
 import {
   brokerManifest, manifestsFolder, readyOf, startBroker, triggerManifest,
@@ -72,11 +73,7 @@ for (const kind of kinds) {
     } as const;
 
     // Teardown in reverse order of set-up, once the suite is done.
-    const teardown: (() => unknown)[] = [];
-    const t = { after: (fn: () => unknown) => void teardown.push(fn) };
-    after(async () => {
-      for (const fn of teardown.reverse()) await fn();
-    });
+    const t = suiteTeardown();
 
     before(async () => {
       folder = await manifestsFolder(t);
