@@ -123,8 +123,11 @@ function encode(contract: Contract): Encoded {
 
 function registerContractRoute(app: FastifyInstance, view: ResourceView): void {
   const waiters = new Set<() => void>();
-  // A long-poll must not hold up shutdown for its timeout: closing answers every waiter (304).
+  let closing = false;
+  // A long-poll must not hold up shutdown for its timeout: closing answers every waiter (304),
+  // on a connection that then closes (else it would idle until its keep-alive timeout).
   app.addHook('preClose', (done) => {
+    closing = true;
     for (const wake of waiters) wake();
     done();
   });
@@ -140,6 +143,7 @@ function registerContractRoute(app: FastifyInstance, view: ResourceView): void {
       contract = await waitFor(() => (has(view.contract()) ? view.contract() : undefined), seconds * 1000, view, waiters, reply.raw);
       contract ??= view.contract();
     }
+    if (closing) reply.header('connection', 'close');
     if (contract === undefined) {
       if (after !== undefined) return reply.code(304).send();
       return null;

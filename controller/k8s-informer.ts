@@ -54,6 +54,7 @@ export class KindInformer {
   private readonly syncWaiters: (() => void)[] = [];
   private reportedNotInstalled = false;
   private readonly path: string;
+  private readonly counts = { lists: 0, pages: 0, restarts: 0 };
 
   constructor(private readonly options: KindInformerOptions) {
     const { api, info, namespace } = options;
@@ -69,7 +70,9 @@ export class KindInformer {
         // Later pages are served from the first page's snapshot: its resourceVersion is the list's.
         resourceVersion ??= page.metadata.resourceVersion;
         continueToken = page.metadata.continue === undefined || page.metadata.continue === '' ? undefined : page.metadata.continue;
+        this.counts.pages++;
       } while (continueToken !== undefined);
+      this.counts.lists++;
       this.listed();
       return { metadata: { resourceVersion: resourceVersion ?? '' }, items: items as KubernetesObject[] };
     };
@@ -82,6 +85,11 @@ export class KindInformer {
 
   get state(): InformerState {
     return this.current;
+  }
+
+  /** Complete lists and their pages so far (a relist after 410 Gone is one more list). */
+  stats(): { readonly lists: number; readonly pages: number; readonly restarts: number } {
+    return { ...this.counts };
   }
 
   get kind(): KindInfo {
@@ -150,6 +158,7 @@ export class KindInformer {
       this.retryDelayMs = Math.min(this.options.retryMaxMs ?? 30_000, this.retryDelayMs * 2);
     }
     clearTimeout(this.retryTimer);
+    this.counts.restarts++;
     this.retryTimer = setTimeout(() => this.run(), delay);
     this.retryTimer.unref();
   }

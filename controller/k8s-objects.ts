@@ -102,8 +102,8 @@ const DESTINATION_FIELDS = new Set(['subscriber', 'reply', 'deadLetterSink', 'si
 
 /**
  * Every destination `ref` in an object's spec, found by field name at any depth (a Trigger's
- * `spec.subscriber`, a Broker's `spec.delivery.deadLetterSink`, a Channel's subscribers'
- * `subscriberUri`s are URIs and are not refs), so new kinds need no code here.
+ * `spec.subscriber`, a Broker's `spec.delivery.deadLetterSink`, a Subscription's `spec.reply`),
+ * so that kinds added to kinds.ts need no code here.
  */
 export function destinationRefs(object: KnObject): ObjectRef[] {
   const refs: ObjectRef[] = [];

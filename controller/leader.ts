@@ -64,6 +64,7 @@ export class LeaderElector {
   private observedRecord = '';
   private observedAt = 0;
   private lastHolder: string | undefined;
+  private lastError: string | undefined;
   private leading = false;
   private term = -1;
   private stopped = false;
@@ -119,25 +120,33 @@ export class LeaderElector {
       this.leading = true;
       const ended = new AbortController();
       this.logger.info({ term: this.term, lease: `${this.options.namespace}/${this.options.name}` }, `became the leader (term ${this.term})`);
+      // A leader that cannot start must not sit on the Lease: it steps down and campaigns again.
+      let failed = false;
       const started = Promise.resolve()
         .then(() => callbacks.onStartedLeading({ term: this.term, signal: ended.signal }))
-        .catch((error: unknown) => this.logger.error({ err: error }, 'the leader failed to start; stepping down'));
-      const lost = await this.renewUntilLost();
+        .catch((error: unknown) => {
+          failed = true;
+          this.logger.error({ err: error }, 'the leader failed to start; stepping down');
+        });
+      const lost = await this.renewUntilLost(() => failed);
       this.leading = false;
       ended.abort();
       await started;
       await Promise.resolve(callbacks.onStoppedLeading()).catch((error: unknown) => this.logger.error({ err: error }, 'stopping the leader failed'));
-      if (lost) this.logger.warn({ term: this.term }, `lost the leadership (no renewal for ${this.renewDeadlineMs} ms); campaigning again`);
+      if (failed) await this.releaseLease();
+      else if (lost) this.logger.warn({ term: this.term }, `lost the leadership (no renewal for ${this.renewDeadlineMs} ms); campaigning again`);
       else if (this.release) await this.releaseLease();
+      if (!this.stopped) await this.sleep(this.retryPeriodMs);
     }
   }
 
-  /** Renews every retryPeriod; returns true when the leadership was lost, false when stopped. */
-  private async renewUntilLost(): Promise<boolean> {
+  /** Renews every retryPeriod; returns true when the leadership was lost (or given up), false when stopped. */
+  private async renewUntilLost(givenUp: () => boolean): Promise<boolean> {
     let lastRenewal = Date.now();
     while (!this.stopped) {
       await this.sleep(this.retryPeriodMs);
       if (this.stopped) return false;
+      if (givenUp()) return true;
       const remaining = this.renewDeadlineMs - (Date.now() - lastRenewal);
       // A renewal that hangs must not outlive the deadline: another replica may take over after it.
       const renewed = remaining > 0 && (await withTimeout(this.tryAcquireOrRenew(true), remaining, false));
@@ -163,6 +172,7 @@ export class LeaderElector {
         });
         this.observe(created, now);
         this.term = 0;
+        this.lastError = undefined;
         return true;
       }
       this.observe(lease, now);
@@ -186,10 +196,16 @@ export class LeaderElector {
       const written = await api.replaceLease(namespace, name, next);
       this.observe(written, now);
       this.term = written.spec?.leaseTransitions ?? 0;
+      this.lastError = undefined;
       return true;
     } catch (error) {
-      // 409: another candidate wrote first; anything else: the API is not reachable right now.
-      if (statusOf(error) !== 409) this.logger.debug({ err: error }, `lease ${namespace}/${name}: ${describeApiError(error)}`);
+      // 409: another candidate wrote first, the normal way to lose a race. Anything else (the
+      // API unreachable, RBAC) is worth one warning per distinct cause.
+      if (statusOf(error) !== 409) {
+        const message = `lease ${namespace}/${name}: ${describeApiError(error)}`;
+        if (message !== this.lastError) this.logger.warn({ err: error }, message);
+        this.lastError = message;
+      }
       return false;
     }
   }

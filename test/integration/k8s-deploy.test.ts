@@ -47,7 +47,9 @@ function collection(object: Manifest): string {
   const core: Record<string, string> = { Namespace: 'namespaces', ServiceAccount: 'serviceaccounts', ConfigMap: 'configmaps', Service: 'services' };
   const plural = core[object.kind];
   if (plural !== undefined) return object.kind === 'Namespace' ? '/api/v1/namespaces' : `/api/v1/namespaces/${ns}/${plural}`;
-  const named: Record<string, string> = { Deployment: 'deployments', ClusterRole: 'clusterroles', ClusterRoleBinding: 'clusterrolebindings', Role: 'roles', RoleBinding: 'rolebindings' };
+  const named: Record<string, string> = {
+    Deployment: 'deployments', ClusterRole: 'clusterroles', ClusterRoleBinding: 'clusterrolebindings', Role: 'roles', RoleBinding: 'rolebindings', NetworkPolicy: 'networkpolicies',
+  };
   const resource = named[object.kind];
   if (resource === undefined) throw new Error(`deploy/ has a ${object.kind}; teach this test its path`);
   return ns === undefined ? `/apis/${object.apiVersion}/${resource}` : `/apis/${object.apiVersion}/namespaces/${ns}/${resource}`;
@@ -75,7 +77,7 @@ describe('deploy/', () => {
   test('every manifest is accepted by the API server as written', async () => {
     const manifests = await deployManifests();
     const kinds = new Set(manifests.map((m) => m.object.kind));
-    for (const kind of ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ConfigMap', 'Deployment', 'Service']) {
+    for (const kind of ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ConfigMap', 'Deployment', 'Service', 'NetworkPolicy']) {
       assert.ok(kinds.has(kind), `deploy/ has a ${kind}`);
     }
     const config = manifests.find((m) => m.object.kind === 'ConfigMap')!.object as unknown as { data: Record<string, string> };

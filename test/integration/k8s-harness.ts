@@ -248,6 +248,7 @@ export interface ScaleResult {
   readonly requests: number;
   readonly generations: number;
   readonly statusWrites: number;
+  /** Finalizers added (before the deletion). */
   readonly finalizerWrites: number;
   /** Leaderships the controller went through (1 unless it lost its Lease under load). */
   readonly leaderships: number;
@@ -338,6 +339,8 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
     const json = Buffer.from(JSON.stringify(contract));
     const { gzipSync } = await import('node:zlib');
     const stats = contracts.stats();
+    // (writes answered after the statuses were read back are counted too)
+    await running.controller.source()?.idle();
     const writes = running.controller.source()!.stats().writes;
 
     // As `kubectl delete triggers --all` does: one DELETE per object (a deletecollection of
@@ -364,7 +367,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       requests: stats.requests,
       generations: contract.generation,
       statusWrites: writes.status,
-      finalizerWrites: writes.finalizersAdded + writes.finalizersRemoved,
+      finalizerWrites: writes.finalizersAdded,
       leaderships: running.controller.leaderships().length,
     };
   } finally {
