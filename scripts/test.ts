@@ -39,7 +39,7 @@ async function main(): Promise<number> {
     env['KAFKA_BOOTSTRAP_SERVERS'] = kafka.bootstrapServers;
     stopKafka = () => kafka.stop();
   }
-  const concurrency = env['TEST_CONCURRENCY'] ?? '3';
+  const concurrency = env['TEST_CONCURRENCY'] ?? '2';
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],

@@ -16,6 +16,14 @@ export interface EventLogFactory {
 
 const text = (b: Buffer | null): string => (b === null ? '' : b.toString('utf8'));
 
+/**
+ * The records handed out last for each value. A rebalance (rare, but a loaded machine can cause
+ * one) hands records out again; only the latest copy of each is live, so tests act on those.
+ */
+function latestByValue(records: readonly ConsumedRecord[]): Map<string, ConsumedRecord> {
+  return new Map(records.map((r) => [text(r.value), r]));
+}
+
 /** Collects records handed to a consumer; `autoDone` marks each done as it arrives. */
 function collector(autoDone = true): { records: ConsumedRecord[]; onRecord: (r: ConsumedRecord) => void } {
   const records: ConsumedRecord[] = [];
@@ -130,16 +138,17 @@ export function describeEventLog(name: string, factory: EventLogFactory): void {
       const groupId = uniqueName('g');
       const first = collector(false);
       const c1 = await log.consume({ groupId, topics: [topic], start: 'earliest', onRecord: first.onRecord });
-      await waitUntil(() => first.records.length === 4, { ...wait, message: '4 records' });
-      first.records[0]!.done();
-      first.records[2]!.done(); // done before r1: commits nothing past r0
-      first.records[3]!.done();
+      await waitUntil(() => latestByValue(first.records).size === 4, { ...wait, message: '4 records' });
+      const live = latestByValue(first.records);
+      live.get('r0')!.done();
+      live.get('r2')!.done(); // done before r1: commits nothing past r0
+      live.get('r3')!.done();
       await c1.close();
       const second = collector();
       const c2 = await log.consume({ groupId, topics: [topic], start: 'earliest', onRecord: second.onRecord });
       t.after(() => c2.close());
-      await waitUntil(() => second.records.length === 3, { ...wait, message: 'redelivery from r1' });
-      assert.deepEqual(second.records.map((r) => text(r.value)), ['r1', 'r2', 'r3']);
+      await waitUntil(() => second.records.length >= 3, { ...wait, message: 'redelivery from r1' });
+      assert.deepEqual(second.records.slice(0, 3).map((r) => text(r.value)), ['r1', 'r2', 'r3']);
     });
 
     test('closing commits completed work: a restarted member gets nothing twice', async (t) => {
@@ -150,7 +159,7 @@ export function describeEventLog(name: string, factory: EventLogFactory): void {
       const groupId = uniqueName('g');
       const first = collector();
       const c1 = await log.consume({ groupId, topics: [topic], start: 'earliest', commitIntervalMs: 60_000, onRecord: first.onRecord });
-      await waitUntil(() => first.records.length === 6, { ...wait, message: '6 records' });
+      await waitUntil(() => latestByValue(first.records).size === 6, { ...wait, message: '6 records' });
       await c1.close();
       await log.append(topic, [{ value: Buffer.from('after') }]);
       const second = collector();
@@ -158,7 +167,7 @@ export function describeEventLog(name: string, factory: EventLogFactory): void {
       t.after(() => c2.close());
       await waitUntil(() => second.records.length >= 1, { ...wait, message: 'the new record' });
       await new Promise((resolve) => setTimeout(resolve, 300));
-      assert.deepEqual(second.records.map((r) => text(r.value)), ['after']);
+      assert.deepEqual([...new Set(second.records.map((r) => text(r.value)))], ['after']);
     });
 
     test('records not done are redelivered to the member that takes over', async (t) => {
@@ -169,9 +178,9 @@ export function describeEventLog(name: string, factory: EventLogFactory): void {
       const groupId = uniqueName('g');
       const first = collector(false);
       const c1 = await log.consume({ groupId, topics: [topic], start: 'earliest', onRecord: first.onRecord });
-      await waitUntil(() => first.records.length === 8, { ...wait, message: '8 records' });
+      await waitUntil(() => latestByValue(first.records).size === 8, { ...wait, message: '8 records' });
       // Half done, half in flight when the member leaves.
-      for (const r of first.records) if (Number(text(r.value)) % 2 === 0) r.done();
+      for (const r of latestByValue(first.records).values()) if (Number(text(r.value)) % 2 === 0) r.done();
       await c1.close();
       const second = collector();
       const c2 = await log.consume({ groupId, topics: [topic], start: 'earliest', onRecord: second.onRecord });
