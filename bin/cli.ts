@@ -32,8 +32,15 @@ export function registerCommand(name: string, command: Command): void {
 }
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+  // bin/cli.ts runs from the sources (../package.json) or compiled from dist/bin (../../package.json).
+  for (const candidate of ['../package.json', '../../package.json']) {
+    try {
+      return (JSON.parse(readFileSync(new URL(candidate, import.meta.url), 'utf8')) as { version: string }).version;
+    } catch {
+      // not there: try the next
+    }
+  }
+  return 'unknown';
 }
 
 function help(): string {
