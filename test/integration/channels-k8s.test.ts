@@ -8,25 +8,22 @@
 //   test ──6 POST /channels/<ns>/<name>──▶ ingress ──▶ topic ──▶ dispatcher ──7 every event──▶ each subscriber
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startIngress, type RunningIngress } from '../../broker-ingress/main.js';
-import { ingressConfigSchema } from '../../broker-ingress/config.js';
+import type { RunningIngress } from '../../broker-ingress/main.js';
 import { FINALIZER } from '../../controller/k8s-objects.js';
-import { loadConfig } from '../../core/config.js';
-import { HttpContractSource } from '../../core/contract/http-source.js';
-import { InProcessContractSource } from '../../core/contract/watch.js';
+import type { HttpContractSource } from '../../core/contract/http-source.js';
 import { decodeHttp } from '../../core/cloudevents/http-binding.js';
 import { KafkaEventLog } from '../../core/event-log/kafka.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
 import type { EventLog } from '../../core/event-log/port.js';
 import { silentLogger } from '../../core/logger.js';
-import { dispatcherConfigSchema } from '../../dispatcher/config.js';
-import { startDispatcher, type RunningDispatcher } from '../../dispatcher/main.js';
+import type { RunningDispatcher } from '../../dispatcher/main.js';
 import { startRecordingServer, type RecordingServer } from '../helpers/http.js';
 import { kafkaBootstrapServers } from '../helpers/kafka.js';
 import { startTestKube } from '../helpers/kube.js';
 import { uniqueName, waitUntil } from '../helpers/wait.js';
 import {
-  SYSTEM_NAMESPACE, create, ensureNamespace, startController, testConfig, waitForReady, waitGone, watchedLog, type LogCalls, type RunningController,
+  SYSTEM_NAMESPACE, create, ensureNamespace, waitForReady, waitGone, watchedLog, type LogCalls, type RunningController,
+  startInProcessBroker,
 } from './k8s-harness.js';
 
 const kube = await startTestKube();
@@ -85,18 +82,7 @@ for (const kind of kinds) {
       await ensureNamespace(kube, ns);
       ({ log, calls } = watchedLog(kind.open()));
       subscriber = await startRecordingServer();
-      // The ingress's URL is the channels' address, so it is bound before the controller starts.
-      const relay = new InProcessContractSource();
-      ingress = await startIngress({ config: loadConfig(ingressConfigSchema, { host: '127.0.0.1', port: 0 }), log, contracts: relay, logger: silentLogger() });
-      running = await startController(undefined, { kube, log, config: testConfig({ ingressUrl: ingress.url, kafkaBootstrapServers: kind.servers() }) });
-      contracts = new HttpContractSource({ url: `${running.adminUrl}/contract`, logger: silentLogger(), timeoutSeconds: 5, retryMinMs: 50, retryMaxMs: 500 }).start();
-      contracts.subscribe((contract) => relay.publish(contract));
-      dispatcher = await startDispatcher({
-        config: dispatcherConfigSchema.parse({ shutdownDeadlineMs: 2000, egressRestartBackoffMs: 300, commitIntervalMs: 200 }),
-        log,
-        contracts,
-        logger: silentLogger(),
-      });
+      ({ ingress, running, contracts, dispatcher } = await startInProcessBroker(kube, log, { kafkaBootstrapServers: kind.servers() }));
     });
 
     after(async () => {

@@ -9,26 +9,23 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
-import { startIngress, type RunningIngress } from '../../broker-ingress/main.js';
-import { ingressConfigSchema } from '../../broker-ingress/config.js';
+import type { RunningIngress } from '../../broker-ingress/main.js';
 import { FINALIZER } from '../../controller/k8s-objects.js';
-import { loadConfig } from '../../core/config.js';
-import { HttpContractSource } from '../../core/contract/http-source.js';
-import { InProcessContractSource } from '../../core/contract/watch.js';
+import type { HttpContractSource } from '../../core/contract/http-source.js';
 import { decodeHttp } from '../../core/cloudevents/http-binding.js';
 import { KafkaEventLog } from '../../core/event-log/kafka.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
 import type { EventLog } from '../../core/event-log/port.js';
 import { silentLogger } from '../../core/logger.js';
-import { dispatcherConfigSchema } from '../../dispatcher/config.js';
-import { startDispatcher, type RunningDispatcher } from '../../dispatcher/main.js';
+import type { RunningDispatcher } from '../../dispatcher/main.js';
 import { startRecordingServer, type RecordingServer } from '../helpers/http.js';
 import { kafkaBootstrapServers } from '../helpers/kafka.js';
 import { startTestKube } from '../helpers/kube.js';
 import { uniqueName, waitUntil } from '../helpers/wait.js';
 import {
-  BROKERS, SYSTEM_NAMESPACE, TRIGGERS, broker, create, ensureNamespace, readyOf, startController, testConfig, trigger, waitForReady, waitGone,
+  BROKERS, SYSTEM_NAMESPACE, TRIGGERS, broker, create, ensureNamespace, readyOf, trigger, waitForReady, waitGone,
   watchedLog, type LogCalls, type RunningController,
+  startInProcessBroker,
 } from './k8s-harness.js';
 
 const kube = await startTestKube();
@@ -85,19 +82,7 @@ for (const kind of kinds) {
       await ensureNamespace(kube, ns);
       ({ log, calls } = watchedLog(kind.open()));
       subscriber = await startRecordingServer();
-      // The ingress's URL is the brokers' address, so it is bound before the controller starts.
-      // (the ingress reads the contract fetched below through a relay)
-      const relay = new InProcessContractSource();
-      ingress = await startIngress({ config: loadConfig(ingressConfigSchema, { host: '127.0.0.1', port: 0 }), log, contracts: relay, logger: silentLogger() });
-      running = await startController(undefined, { kube, log, config: testConfig({ ingressUrl: ingress.url }) });
-      contracts = new HttpContractSource({ url: `${running.adminUrl}/contract`, logger: silentLogger(), timeoutSeconds: 5, retryMinMs: 50, retryMaxMs: 500 }).start();
-      contracts.subscribe((contract) => relay.publish(contract));
-      dispatcher = await startDispatcher({
-        config: dispatcherConfigSchema.parse({ shutdownDeadlineMs: 2000, egressRestartBackoffMs: 300, commitIntervalMs: 200 }),
-        log,
-        contracts,
-        logger: silentLogger(),
-      });
+      ({ ingress, running, contracts, dispatcher } = await startInProcessBroker(kube, log));
     });
 
     after(async () => {

@@ -1,4 +1,10 @@
 import { KubeConfig } from '@kubernetes/client-node';
+import { ingressConfigSchema } from '../../broker-ingress/config.js';
+import { startIngress, type RunningIngress } from '../../broker-ingress/main.js';
+import { HttpContractSource } from '../../core/contract/http-source.js';
+import { InProcessContractSource } from '../../core/contract/watch.js';
+import { dispatcherConfigSchema } from '../../dispatcher/config.js';
+import { startDispatcher, type RunningDispatcher } from '../../dispatcher/main.js';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { createAdminServer, registerResourceRoutes } from '../../controller/admin.js';
@@ -374,4 +380,31 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
     await contracts.close();
     await running.close();
   }
+}
+
+export interface InProcessBroker {
+  readonly ingress: RunningIngress;
+  readonly running: RunningController;
+  readonly contracts: HttpContractSource;
+  readonly dispatcher: RunningDispatcher;
+}
+
+/**
+ * The whole product in one test process, wired as in the cluster: the controller serves the
+ * contract over HTTP and the data plane fetches it. The ingress's URL is the resources' address,
+ * so it is bound before the controller starts and reads the fetched contract through a relay.
+ */
+export async function startInProcessBroker(kube: KubeTestClient, log: EventLog, config: Record<string, unknown> = {}): Promise<InProcessBroker> {
+  const relay = new InProcessContractSource();
+  const ingress = await startIngress({ config: loadConfig(ingressConfigSchema, { host: '127.0.0.1', port: 0 }), log, contracts: relay, logger: silentLogger() });
+  const running = await startController(undefined, { kube, log, config: testConfig({ ingressUrl: ingress.url, ...config }) });
+  const contracts = new HttpContractSource({ url: `${running.adminUrl}/contract`, logger: silentLogger(), timeoutSeconds: 5, retryMinMs: 50, retryMaxMs: 500 }).start();
+  contracts.subscribe((contract) => relay.publish(contract));
+  const dispatcher = await startDispatcher({
+    config: dispatcherConfigSchema.parse({ shutdownDeadlineMs: 2000, egressRestartBackoffMs: 300, commitIntervalMs: 200 }),
+    log,
+    contracts,
+    logger: silentLogger(),
+  });
+  return { ingress, running, contracts, dispatcher };
 }
