@@ -4,11 +4,11 @@ import type { Logger } from '../core/logger.js';
 import { readyCondition, stampTransitions, type ObjectStatus } from './conditions.js';
 import type { ContractWriter } from './contract-writer.js';
 import { computeDesired, desiredTopics } from './desired.js';
-import { adoptFinalizing, releasedKeys } from './k8s-finalizers.js';
+import { adoptFinalizing, releasedKeys } from './finalizers.js';
 import { keyOf, type KnObject, type ObjectKey } from './resources.js';
 import type { ResourceSource, SourceProblem } from './sources/source.js';
 import type { DataPlaneObservation, DesiredState, ReconcileSettings } from './state.js';
-import { deleteObsolete, ensureTopics, initGroups, ObservedState } from './topics.js';
+import { deleteObsolete, ensureTopics, initGroups, ObservedState } from './apply-topics.js';
 
 /**
  * The control loop: observe -> desired state (pure) -> apply the difference -> statuses.

@@ -38,7 +38,7 @@ export type GroupObservation =
 
 export type DataPlaneObservation = { readonly available: true } | { readonly available: false; readonly message: string };
 
-/** What the controller learnt from the event log; only the apply step (topics.ts) writes it. */
+/** What the controller learnt from the event log; only the apply step (apply-topics.ts) writes it. */
 export interface Observed {
   readonly topics: ReadonlyMap<string, TopicObservation>;
   readonly groups: ReadonlyMap<string, GroupObservation>;

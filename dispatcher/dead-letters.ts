@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AttributeValue, CloudEvent } from '../core/cloudevents/event.js';
 import { fromKafkaRecord } from '../core/cloudevents/kafka-binding.js';
 import type { Egress, Resource } from '../core/contract/types.js';
-import type { ContractSource } from '../core/contract/watch.js';
+import type { ContractSource } from '../core/contract/source.js';
 import { BrokerError, isBrokerError } from '../core/errors.js';
 import type { EventLog } from '../core/event-log/port.js';
 import type { Logger } from '../core/logger.js';

@@ -1,4 +1,4 @@
-import type { ContractSource } from '../core/contract/watch.js';
+import type { ContractSource } from '../core/contract/source.js';
 import type { EventLog } from '../core/event-log/port.js';
 import type { Logger } from '../core/logger.js';
 import type { DispatcherConfig } from './config.js';

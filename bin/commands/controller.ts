@@ -16,9 +16,9 @@
  */
 import { parseArgs } from 'node:util';
 import { createAdminServer, registerResourceRoutes } from '../../controller/admin.js';
-import { KubeApi, loadKubeConfig, type KubeConfigSource } from '../../controller/k8s-api.js';
-import { ingressUrlOf, kubernetesControllerConfigFrom } from '../../controller/k8s-config.js';
-import { KubernetesController } from '../../controller/k8s-controller.js';
+import { KubeApi, loadKubeConfig, type KubeConfigSource } from '../../controller/kubernetes/api.js';
+import { ingressUrlOf, kubernetesControllerConfigFrom } from '../../controller/kubernetes/config.js';
+import { KubernetesController } from '../../controller/kubernetes/controller.js';
 import { bootstrapServersSchema, commonEnv } from '../../core/config.js';
 import { isBrokerError } from '../../core/errors.js';
 import { listen } from '../../core/http-server.js';

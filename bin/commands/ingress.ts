@@ -20,7 +20,7 @@ import { startIngress } from '../../broker-ingress/main.js';
 import { ingressConfigSchema } from '../../broker-ingress/config.js';
 import { bootstrapServersSchema, commonEnv, loadConfig, logLevelSchema, portSchema } from '../../core/config.js';
 import { HttpContractSource } from '../../core/contract/http-source.js';
-import { watchContractFile, type ContractSource } from '../../core/contract/watch.js';
+import { watchContractFile, type ContractSource } from '../../core/contract/source.js';
 import { isBrokerError } from '../../core/errors.js';
 import type { EventLog } from '../../core/event-log/port.js';
 import { createLogger, logLevels, silentLogger, type Logger } from '../../core/logger.js';

@@ -28,7 +28,7 @@ import { dispatcherConfigFromEnv, type DispatcherConfig } from '../../dispatcher
 import { DeadLetterService, registerDeadLetterRoutes } from '../../dispatcher/dead-letters.js';
 import { startDispatcher, type RunningDispatcher } from '../../dispatcher/main.js';
 import { bootstrapServersSchema, commonEnv, loadConfig, logLevelSchema, portSchema } from '../../core/config.js';
-import { InProcessContractSource } from '../../core/contract/watch.js';
+import { InProcessContractSource } from '../../core/contract/source.js';
 import { isBrokerError } from '../../core/errors.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
 import type { EventLog } from '../../core/event-log/port.js';

@@ -4,7 +4,7 @@ import type { KnObject, ObjectKey } from '../resources.js';
 
 /**
  * Where the controller's objects come from: a folder of manifests (manifests.ts) or the
- * Kubernetes API (kubernetes.ts). The controller core sees only this port; it never learns which one it has.
+ * Kubernetes API (../kubernetes/source.ts). The controller core sees only this port; it never learns which one it has.
  */
 export interface ResourceSource {
   /** Loads the objects once (resolving when they are loaded), then calls `onChange` whenever they may have changed. */

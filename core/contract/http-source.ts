@@ -4,7 +4,7 @@ import { Agent, request } from 'undici';
 import type { Logger } from '../logger.js';
 import { parseContractJson } from './parse.js';
 import type { Contract } from './types.js';
-import { InProcessContractSource, type ContractSource } from './watch.js';
+import { InProcessContractSource, type ContractSource } from './source.js';
 
 const gunzipAsync = promisify(gunzip);
 /** Longest pause between two contracts while they change quickly. */

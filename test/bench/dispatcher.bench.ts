@@ -30,7 +30,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { toKafkaRecord } from '../../core/cloudevents/kafka-binding.js';
-import { InProcessContractSource } from '../../core/contract/watch.js';
+import { InProcessContractSource } from '../../core/contract/source.js';
 import { KafkaEventLog } from '../../core/event-log/kafka.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
 import type { AppendRecord, EventLog } from '../../core/event-log/port.js';

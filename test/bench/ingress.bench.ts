@@ -17,7 +17,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { fastify } from 'fastify';
 import { Pool } from 'undici';
-import { InProcessContractSource } from '../../core/contract/watch.js';
+import { InProcessContractSource } from '../../core/contract/source.js';
 import { KafkaEventLog } from '../../core/event-log/kafka.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
 import type { EventLog } from '../../core/event-log/port.js';

@@ -3,7 +3,7 @@ import type { TestContext } from 'node:test';
 import { decodeHttp } from '../../core/cloudevents/http-binding.js';
 import type { CloudEvent } from '../../core/cloudevents/event.js';
 import { toKafkaRecord } from '../../core/cloudevents/kafka-binding.js';
-import { InProcessContractSource } from '../../core/contract/watch.js';
+import { InProcessContractSource } from '../../core/contract/source.js';
 import type { Contract, Egress, Resource } from '../../core/contract/types.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
 import type { EventLog } from '../../core/event-log/port.js';

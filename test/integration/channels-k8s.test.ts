@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { RunningIngress } from '../../broker-ingress/main.js';
-import { FINALIZER } from '../../controller/k8s-objects.js';
+import { FINALIZER } from '../../controller/kubernetes/objects.js';
 import type { HttpContractSource } from '../../core/contract/http-source.js';
 import { decodeHttp } from '../../core/cloudevents/http-binding.js';
 import { KafkaEventLog } from '../../core/event-log/kafka.js';

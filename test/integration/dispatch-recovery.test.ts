@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseContract } from '../../core/contract/parse.js';
-import { InProcessContractSource } from '../../core/contract/watch.js';
+import { InProcessContractSource } from '../../core/contract/source.js';
 import { KafkaEventLog } from '../../core/event-log/kafka.js';
 import { silentLogger } from '../../core/logger.js';
 import { dispatcherConfigSchema } from '../../dispatcher/config.js';

@@ -10,7 +10,7 @@ import { BrokerError } from '../../core/errors.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
 import type { AppendRecord, AppendResult } from '../../core/event-log/port.js';
 import { silentLogger } from '../../core/logger.js';
-import { InProcessContractSource } from '../../core/contract/watch.js';
+import { InProcessContractSource } from '../../core/contract/source.js';
 import { ingressConfigSchema } from '../../broker-ingress/config.js';
 import { startIngress } from '../../broker-ingress/main.js';
 import { makeContract } from '../helpers/builders.js';

@@ -9,7 +9,7 @@ import { gunzipSync } from 'node:zlib';
 import { request } from 'undici';
 import type { FastifyInstance } from 'fastify';
 import { createAdminServer, registerResourceRoutes } from '../../controller/admin.js';
-import { ContractFeed } from '../../controller/k8s-controller.js';
+import { ContractFeed } from '../../controller/contract-feed.js';
 import { HttpContractSource } from '../../core/contract/http-source.js';
 import type { Contract } from '../../core/contract/types.js';
 import { listen } from '../../core/http-server.js';

@@ -1,12 +1,12 @@
-// One kind's informer (controller/k8s-informer.ts) against a real kube-apiserver: the list comes
+// One kind's informer (controller/kubernetes/informer.ts) against a real kube-apiserver: the list comes
 // in pages, watch events follow, a watch resumed from a resourceVersion the API server no longer
 // has (410 Gone) relists, and a kind whose CRD is not installed is reported once and picked up
 // when the CRD appears.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import type { KindInfo } from '../../controller/kinds.js';
-import type { ApiObject } from '../../controller/k8s-api.js';
-import { KindInformer } from '../../controller/k8s-informer.js';
+import type { ApiObject } from '../../controller/kubernetes/api.js';
+import { KindInformer } from '../../controller/kubernetes/informer.js';
 import { silentLogger } from '../../core/logger.js';
 import { startTestKube } from '../helpers/kube.js';
 import { uniqueName, waitUntil } from '../helpers/wait.js';

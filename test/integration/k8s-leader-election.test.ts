@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { GENERATIONS_PER_TERM } from '../../controller/k8s-controller.js';
+import { GENERATIONS_PER_TERM } from '../../controller/kubernetes/controller.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
 import { kafkaBootstrapServers } from '../helpers/kafka.js';
 import { startTestKube } from '../helpers/kube.js';

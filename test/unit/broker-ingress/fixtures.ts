@@ -6,7 +6,7 @@ import type { TestContext } from 'node:test';
 import { request } from 'undici';
 import { brokerTopic } from '../../../core/contract/paths.js';
 import type { Resource } from '../../../core/contract/types.js';
-import { InProcessContractSource } from '../../../core/contract/watch.js';
+import { InProcessContractSource } from '../../../core/contract/source.js';
 import { MemoryEventLog } from '../../../core/event-log/memory.js';
 import type { EventLog } from '../../../core/event-log/port.js';
 import { silentLogger } from '../../../core/logger.js';

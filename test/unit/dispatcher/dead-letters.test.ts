@@ -4,7 +4,7 @@ import type { CloudEvent } from '../../../core/cloudevents/event.js';
 import { decodeHttp } from '../../../core/cloudevents/http-binding.js';
 import { toKafkaRecord } from '../../../core/cloudevents/kafka-binding.js';
 import type { Egress, Resource } from '../../../core/contract/types.js';
-import { InProcessContractSource } from '../../../core/contract/watch.js';
+import { InProcessContractSource } from '../../../core/contract/source.js';
 import { BrokerError } from '../../../core/errors.js';
 import { MemoryEventLog } from '../../../core/event-log/memory.js';
 import { silentLogger } from '../../../core/logger.js';

@@ -1,9 +1,9 @@
-import type { Logger } from '../core/logger.js';
-import type { AddressEntry } from './destinations.js';
-import { describeApiError, KindNotServedError, statusOf, type KubeApi } from './k8s-api.js';
-import { refKey, type ObjectRef } from './k8s-objects.js';
-import { apiGroup } from './resources.js';
-import type { ExternalAddresses } from './sources/source.js';
+import type { Logger } from '../../core/logger.js';
+import type { AddressEntry } from '../destinations.js';
+import { describeApiError, KindNotServedError, statusOf, type KubeApi } from './api.js';
+import { refKey, type ObjectRef } from './objects.js';
+import { apiGroup } from '../resources.js';
+import type { ExternalAddresses } from '../sources/source.js';
 
 /**
  * Resolves destination `ref`s to objects the controller does not manage, the way Knative's

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
-import { WorkQueue } from '../../../../controller/k8s-workqueue.js';
+import { WorkQueue } from '../../../../controller/kubernetes/workqueue.js';
 import { waitUntil } from '../../../helpers/wait.js';
 
 /** A processor that records calls and can be held open, key by key. */

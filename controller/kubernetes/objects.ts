@@ -1,8 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { Condition, ObjectStatus } from './conditions.js';
-import type { KindInfo } from './kinds.js';
-import type { ApiObject } from './k8s-api.js';
-import { apiGroup, type KnObject, type ObjectMeta } from './resources.js';
+import type { Condition, ObjectStatus } from '../conditions.js';
+import type { KindInfo } from '../kinds.js';
+import type { ApiObject } from './api.js';
+import { apiGroup, type KnObject, type ObjectMeta } from '../resources.js';
 
 /**
  * Pure helpers between the API's JSON and the controller core: API objects become `KnObject`s

@@ -3,10 +3,8 @@ import { describe, test } from 'node:test';
 import type { ObjectStatus } from '../../../../controller/conditions.js';
 import {
   FINALIZER, addFinalizerPatch, destinationRefs, hasFinalizer, isDeleting, jsonEqual, removeFinalizerPatch, statusPatch, toKnObject,
-} from '../../../../controller/k8s-objects.js';
+} from '../../../../controller/kubernetes/objects.js';
 import { KINDS } from '../../../../controller/kinds.js';
-import { adoptFinalizing, releasedKeys } from '../../../../controller/k8s-finalizers.js';
-import { ObservedState } from '../../../../controller/topics.js';
 import { knObject } from '../fixtures.js';
 
 const BROKER = KINDS.find((k) => k.kind === 'Broker')!;
@@ -132,35 +130,5 @@ describe('jsonEqual', () => {
     assert.ok(!jsonEqual({ a: [1, 2] }, { a: [2, 1] }));
     assert.ok(!jsonEqual({ a: 1 }, { a: 1, b: undefined }));
     assert.ok(!jsonEqual([], {}));
-  });
-});
-
-describe('finalizing objects', () => {
-  const broker = (name: string, annotations: Record<string, string> = {}) => knObject('eventing.knative.dev/v1', 'Broker', name, { spec: {} }, { namespace: 'ns', annotations });
-  const trigger = (name: string) => knObject('eventing.knative.dev/v1', 'Trigger', name, { spec: { broker: 'b' } }, { namespace: 'ns' });
-
-  test("a restarted controller adopts a deleted Broker's topic and a deleted Trigger's group, by name", () => {
-    const observed = new ObservedState();
-    assert.equal(adoptFinalizing([broker('b'), trigger('t')], [], observed), 2);
-    assert.deepEqual(observed.topics.get('knative-broker-ns-b'), { state: 'ready', partitions: 0, owner: 'Broker/ns/b', external: false });
-    assert.deepEqual(observed.groups.get('knative-trigger-ns-t'), { state: 'ready', topic: '', owner: 'Trigger/ns/t' });
-    assert.deepEqual(releasedKeys([broker('b'), trigger('t')], observed), [], 'not released while they own something');
-    observed.topics.delete('knative-broker-ns-b');
-    assert.deepEqual(releasedKeys([broker('b'), trigger('t')], observed), ['Broker/ns/b']);
-  });
-
-  test('an external topic is never adopted; a name a live object claims is not either', () => {
-    const observed = new ObservedState();
-    assert.equal(adoptFinalizing([broker('ext', { 'kafka.eventing.knative.dev/external.topic': 'orders' })], [], observed), 0);
-    // `ns/b-x`'s topic name would be claimed by a live broker named the same way.
-    assert.equal(adoptFinalizing([broker('b')], [broker('b')], observed), 0);
-    assert.deepEqual(releasedKeys([broker('ext')], observed), ['Broker/ns/ext']);
-  });
-
-  test('what was observed already stays as it is (with its real owner)', () => {
-    const observed = new ObservedState();
-    observed.groups.set('knative-trigger-ns-t', { state: 'ready', topic: 'knative-broker-ns-b', owner: 'Trigger/ns/t' });
-    assert.equal(adoptFinalizing([trigger('t')], [], observed), 0);
-    assert.equal(observed.groups.get('knative-trigger-ns-t')?.topic, 'knative-broker-ns-b');
   });
 });

@@ -1,15 +1,15 @@
 import type { Logger } from '../../core/logger.js';
 import type { ObjectStatus } from '../conditions.js';
 import { KINDS, type KindInfo } from '../kinds.js';
-import { RefResolver } from '../k8s-addressables.js';
-import { describeApiError, statusOf, type ApiObject, type KubeApi } from '../k8s-api.js';
-import { KindInformer } from '../k8s-informer.js';
+import { RefResolver } from './addressables.js';
+import { describeApiError, statusOf, type ApiObject, type KubeApi } from './api.js';
+import { KindInformer } from './informer.js';
 import {
   addFinalizerPatch, destinationRefs, hasFinalizer, isDeleting, jsonEqual, removeFinalizerPatch, sameForCore, statusPatch, toKnObject,
-} from '../k8s-objects.js';
-import { WorkQueue } from '../k8s-workqueue.js';
+} from './objects.js';
+import { WorkQueue } from './workqueue.js';
 import { objectKey, type KnObject, type ObjectKey } from '../resources.js';
-import type { ExternalAddresses, ResourceSource, SourceProblem } from './source.js';
+import type { ExternalAddresses, ResourceSource, SourceProblem } from '../sources/source.js';
 
 /**
  * The Kubernetes API as a source of objects: the second adapter of the port in source.ts (the

@@ -1,14 +1,14 @@
 import { brokerTopic, channelTopic, subscriptionGroup, triggerGroup } from '../core/contract/paths.js';
 import { EVENTING_GROUP, EXTERNAL_TOPIC_ANNOTATION, MESSAGING_GROUP, apiGroup, keyOf, type KnObject, type ObjectKey } from './resources.js';
 import type { Observed } from './state.js';
-import type { ObservedState } from './topics.js';
+import type { ObservedState } from './apply-topics.js';
 
 /**
  * Cleanup before an object disappears (a source's `finalizing()` objects: on Kubernetes, those
  * carrying our finalizer after `kubectl delete`).
  *
  * A controller that has run all along has observed the topic and groups it created, with their
- * owners, and deletes them once the owner is gone (desired.ts, topics.ts). A controller that
+ * owners, and deletes them once the owner is gone (desired.ts, apply-topics.ts). A controller that
  * started after the object was created (a restart, a new leader) has observed nothing; it
  * "adopts" what the finalizing object owns, by the names the controller gives them, so that the
  * same deletion path removes them. An object is released (its finalizer removed) once nothing
@@ -58,7 +58,7 @@ export function adoptFinalizing(finalizing: readonly KnObject[], live: readonly 
     if (owned === undefined) continue;
     for (const topic of owned.topics) {
       if (observed.topics.has(topic) || claimed.has(topic)) continue;
-      // Whether it exists is not known: deleting a topic that is not there succeeds (topics.ts).
+      // Whether it exists is not known: deleting a topic that is not there succeeds (apply-topics.ts).
       observed.topics.set(topic, { state: 'ready', partitions: 0, owner, external: false });
       adopted++;
     }

@@ -5,7 +5,7 @@ import {
   type PromiseHttpLibrary, type RequestContext, type V1Lease,
 } from '@kubernetes/client-node';
 import { Agent, request } from 'undici';
-import type { KindInfo } from './kinds.js';
+import type { KindInfo } from '../kinds.js';
 
 /**
  * The controller's one door to the Kubernetes API, over `@kubernetes/client-node`: listing (for

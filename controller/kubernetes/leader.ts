@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { V1Lease } from '@kubernetes/client-node';
-import type { Logger } from '../core/logger.js';
-import { describeApiError, microTime, statusOf, type KubeApi } from './k8s-api.js';
+import type { Logger } from '../../core/logger.js';
+import { describeApiError, microTime, statusOf, type KubeApi } from './api.js';
 
 /**
  * Leader election on a `coordination.k8s.io/v1` Lease, with client-go's rules
@@ -24,7 +24,7 @@ import { describeApiError, microTime, statusOf, type KubeApi } from './k8s-api.j
  *
  * Each leadership is a new term: `leaseTransitions` is incremented whenever a candidate acquires
  * the Lease (client-go does it only when the holder changes; we also do it when the same process
- * acquires it again), and the term numbers the contract generations (see k8s-controller.ts).
+ * acquires it again), and the term numbers the contract generations (see controller.ts).
  */
 
 export interface LeaderElectionOptions {

@@ -1,14 +1,14 @@
-import type { Contract } from '../core/contract/types.js';
-import type { EventLog } from '../core/event-log/port.js';
-import type { Logger } from '../core/logger.js';
-import { reconcileSettings } from './config.js';
-import { ContractWriter } from './contract-writer.js';
-import { ingressUrlOf, type KubernetesControllerConfig } from './k8s-config.js';
-import type { KubeApi } from './k8s-api.js';
+import type { EventLog } from '../../core/event-log/port.js';
+import type { Logger } from '../../core/logger.js';
+import { reconcileSettings } from '../config.js';
+import { ContractFeed } from '../contract-feed.js';
+import { ContractWriter } from '../contract-writer.js';
+import { Reconciler } from '../reconciler.js';
+import type { DataPlaneObservation } from '../state.js';
+import type { KubeApi } from './api.js';
+import { ingressUrlOf, type KubernetesControllerConfig } from './config.js';
 import { LeaderElector } from './leader.js';
-import { Reconciler } from './reconciler.js';
-import { KubernetesSource, type KubernetesSourceOptions } from './sources/kubernetes.js';
-import type { DataPlaneObservation } from './state.js';
+import { KubernetesSource, type KubernetesSourceOptions } from './source.js';
 
 /**
  * The controller in Kubernetes mode: leader election around the same reconciler as the manifests
@@ -27,31 +27,6 @@ import type { DataPlaneObservation } from './state.js';
  * predecessors published and the data plane, which ignores older generations, follows it.
  */
 export const GENERATIONS_PER_TERM = 1_000_000_000;
-
-/** The contract the controller serves: the leader's latest; none on a standby. */
-export class ContractFeed {
-  private contract: Contract | undefined;
-  private readonly listeners = new Set<() => void>();
-
-  publish(contract: Contract): void {
-    this.contract = contract;
-    for (const listener of this.listeners) listener();
-  }
-
-  clear(): void {
-    this.contract = undefined;
-    for (const listener of this.listeners) listener();
-  }
-
-  current(): Contract | undefined {
-    return this.contract;
-  }
-
-  changes(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-}
 
 export interface KubernetesControllerOptions {
   readonly api: KubeApi;

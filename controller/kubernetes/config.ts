@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { loadConfig, type Env } from '../core/config.js';
-import { controllerConfigSchema } from './config.js';
+import { loadConfig, type Env } from '../../core/config.js';
+import { controllerConfigSchema } from '../config.js';
 
 /**
  * The Kubernetes-mode controller's settings: the core's (config.ts, less the manifests folder),

@@ -1,7 +1,7 @@
 import { makeInformer, type Informer, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
-import type { Logger } from '../core/logger.js';
-import { collectionPath, type KindInfo } from './kinds.js';
-import { describeApiError, statusOf, type ApiObject, type KubeApi } from './k8s-api.js';
+import type { Logger } from '../../core/logger.js';
+import { collectionPath, type KindInfo } from '../kinds.js';
+import { describeApiError, statusOf, type ApiObject, type KubeApi } from './api.js';
 
 /**
  * One kind's informer: client-node's ListWatch (list, then watch from the list's
