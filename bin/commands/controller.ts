@@ -15,13 +15,11 @@
  * SIGTERM: stop reconciling, release the Lease (a standby takes over at once), close.
  */
 import { parseArgs } from 'node:util';
-import { createAdminServer, registerResourceRoutes } from '../../controller/admin.js';
 import { KubeApi, loadKubeConfig, type KubeConfigSource } from '../../controller/kubernetes/api.js';
 import { ingressUrlOf, kubernetesControllerConfigFrom } from '../../controller/kubernetes/config.js';
-import { KubernetesController } from '../../controller/kubernetes/controller.js';
+import { startKubernetesController, type RunningKubernetesController } from '../../controller/kubernetes/main.js';
 import { bootstrapServersSchema, commonEnv } from '../../core/config.js';
 import { isBrokerError } from '../../core/errors.js';
-import { listen } from '../../core/http-server.js';
 import { CliError, type CliIo } from '../cli.js';
 import { loggerFrom, openKafka, parsePort, untilSignal } from './ingress.js';
 
@@ -125,24 +123,15 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 
   const logger = loggerFrom(io);
   const log = await openKafka(kafka.data, kafkaFrom, 'kafka-broker-controller', logger);
-  const controller = new KubernetesController({ api, log, config, logger });
-  const admin = createAdminServer({ logger, notReadyReason: async () => controller.notReadyReason() });
-  registerResourceRoutes(admin, {
-    objects: () => controller.reconciler()?.objects() ?? [],
-    problems: () => controller.reconciler()?.problems() ?? [],
-    contract: () => controller.feed.current(),
-    contractChanges: (listener) => controller.feed.changes(listener),
-  });
-  let adminUrl: string;
+  let running: RunningKubernetesController;
   try {
-    adminUrl = (await listen(admin, host, adminPort)).url;
+    running = await startKubernetesController({ api, log, config, logger, host, port: adminPort });
   } catch (error) {
-    await admin.close();
     await log.close();
     await api.close();
     throw new CliError(`admin API: ${(error as Error).message}; choose another port with --admin-port`);
   }
-  controller.start();
+  const { controller, adminUrl } = running;
   io.stderr.write(
     `kafka-broker controller: admin ${adminUrl} (contract at ${adminUrl}/contract), API server ${api.server}, ` +
       `Kafka ${kafka.data.join(',')}, brokers at ${ingressUrlOf(config)}, ` +
@@ -151,8 +140,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 
   await untilSignal(io, logger);
   // The Lease is released first thing (a standby takes over), then the admin API and Kafka close.
-  await controller.close();
-  await admin.close();
+  await running.close();
   await log.close();
   await api.close();
   logger.flush();

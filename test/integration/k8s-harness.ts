@@ -7,13 +7,12 @@ import { dispatcherConfigSchema } from '../../dispatcher/config.js';
 import { startDispatcher, type RunningDispatcher } from '../../dispatcher/main.js';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
-import { createAdminServer, registerResourceRoutes } from '../../controller/admin.js';
 import { KubeApi } from '../../controller/kubernetes/api.js';
 import { kubernetesControllerConfigSchema, type KubernetesControllerConfig } from '../../controller/kubernetes/config.js';
-import { KubernetesController, type KubernetesControllerOptions } from '../../controller/kubernetes/controller.js';
+import type { KubernetesController, KubernetesControllerOptions } from '../../controller/kubernetes/controller.js';
+import { startKubernetesController, type RunningKubernetesController } from '../../controller/kubernetes/main.js';
 import { loadConfig } from '../../core/config.js';
 import type { EventLog } from '../../core/event-log/port.js';
-import { listen } from '../../core/http-server.js';
 import { createLogger, silentLogger, type Logger } from '../../core/logger.js';
 import type { KubeTestClient } from '../helpers/kube.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -114,33 +113,28 @@ export interface StartControllerOptions {
  */
 export async function startController(t: { after(fn: () => Promise<void>): void } | undefined, options: StartControllerOptions): Promise<RunningController> {
   const api = kubeApiFor(options.kube, options.token);
-  const logger = options.logger ?? testLogger();
-  const controller = new KubernetesController({
-    api,
-    log: options.log,
-    config: options.config ?? testConfig(),
-    logger,
-    source: { watchRetryMinMs: 100, watchRetryMaxMs: 1000, writeRetryMinMs: 50, writeRetryMaxMs: 1000, ...options.source },
-  });
-  const admin = createAdminServer({ logger, notReadyReason: async () => controller.notReadyReason() });
-  registerResourceRoutes(admin, {
-    objects: () => controller.reconciler()?.objects() ?? [],
-    problems: () => controller.reconciler()?.problems() ?? [],
-    contract: () => controller.feed.current(),
-    contractChanges: (listener) => controller.feed.changes(listener),
-  });
-  const { url } = await listen(admin, '127.0.0.1', 0);
-  controller.start();
-  let closed = false;
-  const close = async (): Promise<void> => {
-    if (closed) return;
-    closed = true;
-    await controller.close();
-    await admin.close();
+  let started: RunningKubernetesController;
+  try {
+    started = await startKubernetesController({
+      api,
+      log: options.log,
+      config: options.config ?? testConfig(),
+      logger: options.logger ?? testLogger(),
+      host: '127.0.0.1',
+      port: 0,
+      source: { watchRetryMinMs: 100, watchRetryMaxMs: 1000, writeRetryMinMs: 50, writeRetryMaxMs: 1000, ...options.source },
+    });
+  } catch (error) {
     await api.close();
+    throw error;
+  }
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= started.close().finally(() => api.close());
+    return closing;
   };
   t?.after(close);
-  return { controller, api, adminUrl: url, admin, close };
+  return { controller: started.controller, api, adminUrl: started.adminUrl, admin: started.admin, close };
 }
 
 // ---- Knative objects ----

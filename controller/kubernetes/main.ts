@@ -1,0 +1,82 @@
+import type { FastifyInstance } from 'fastify';
+import type { EventLog } from '../../core/event-log/port.js';
+import { listen } from '../../core/http-server.js';
+import type { Logger } from '../../core/logger.js';
+import { createAdminServer, registerResourceRoutes } from '../admin.js';
+import type { KubeApi } from './api.js';
+import type { KubernetesControllerConfig } from './config.js';
+import { KubernetesController, type KubernetesControllerOptions } from './controller.js';
+
+/**
+ * Wires the controller in Kubernetes mode: the leader-elected controller and the admin server
+ * that serves its objects and, to the data plane in other processes, its contract.
+ *
+ *   kube-apiserver ◀──watch, status, finalizers, Lease──▶ KubernetesController ──topics, groups──▶ event log
+ *                                                          │ ContractFeed
+ *   ingress, dispatcher ◀── GET /contract?after=<g> ── admin server (/readyz: the leader, first pass done)
+ *
+ * The one start function of both `kafka-broker controller` and the Kubernetes-mode tests, so
+ * that what the tests run is what the CLI runs. The caller owns `api` and `log` and closes them
+ * after `close`.
+ */
+export interface KubernetesControllerDeps {
+  readonly api: KubeApi;
+  readonly log: EventLog;
+  readonly config: KubernetesControllerConfig;
+  readonly logger: Logger;
+  /** The admin server's address; port 0 picks a free one. */
+  readonly host: string;
+  readonly port: number;
+  /** Overrides of the source's tuning (tests shorten retries). */
+  readonly source?: KubernetesControllerOptions['source'];
+  /** Registers more routes on the admin server before it listens. */
+  readonly registerRoutes?: (admin: FastifyInstance) => void;
+}
+
+export interface RunningKubernetesController {
+  readonly controller: KubernetesController;
+  readonly admin: FastifyInstance;
+  /** The admin server's base URL; the contract is at `${adminUrl}/contract`. */
+  readonly adminUrl: string;
+  /** Stops leading (releasing the Lease, so a standby takes over at once), then closes the admin server. */
+  close(): Promise<void>;
+}
+
+/**
+ * Binds the admin server, then starts campaigning. A port that cannot be bound rejects (with the
+ * error of core/http-server.ts `listen`) before anything started.
+ */
+export async function startKubernetesController(deps: KubernetesControllerDeps): Promise<RunningKubernetesController> {
+  const controller = new KubernetesController({
+    api: deps.api,
+    log: deps.log,
+    config: deps.config,
+    logger: deps.logger,
+    source: deps.source,
+  });
+  const admin = createAdminServer({ logger: deps.logger, notReadyReason: async () => controller.notReadyReason() });
+  registerResourceRoutes(admin, {
+    objects: () => controller.reconciler()?.objects() ?? [],
+    problems: () => controller.reconciler()?.problems() ?? [],
+    contract: () => controller.feed.current(),
+    contractChanges: (listener) => controller.feed.changes(listener),
+  });
+  deps.registerRoutes?.(admin);
+  let adminUrl: string;
+  try {
+    adminUrl = (await listen(admin, deps.host, deps.port)).url;
+  } catch (error) {
+    await admin.close();
+    throw error;
+  }
+  controller.start();
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      await controller.close();
+      await admin.close();
+    })();
+    return closing;
+  };
+  return { controller, admin, adminUrl, close };
+}
