@@ -25,7 +25,7 @@ import { createController, type Controller } from '../../controller/main.js';
 import { startIngress, type RunningIngress } from '../../broker-ingress/main.js';
 import { ingressConfigSchema } from '../../broker-ingress/config.js';
 import { dispatcherConfigFromEnv, type DispatcherConfig } from '../../dispatcher/config.js';
-import { DeadLetterService, registerDeadLetterRoutes } from '../../dispatcher/dead-letters.js';
+import { DeadLetterService, registerDeadLetterRoutes } from '../../dispatcher/dead-letters/index.js';
 import { startDispatcher, type RunningDispatcher } from '../../dispatcher/main.js';
 import { bootstrapServersSchema, commonEnv, loadConfig, logLevelSchema, portSchema } from '../../core/config.js';
 import { InProcessContractSource } from '../../core/contract/watch.js';
