@@ -236,7 +236,7 @@ async function startAll(options: StartOptions, io: CliIo, logger: Logger, dispat
 
 async function openLog(options: StartOptions, logger: Logger): Promise<EventLog> {
   if (options.kafka === undefined) return new MemoryEventLog();
-  const { KafkaEventLog } = await import('../../core/event-log/kafka.js');
+  const { KafkaEventLog } = await import('../../core/event-log/kafka/adapter.js');
   // A quiet client for the first contact: "Kafka is not there" is one line, not kafkajs's retries.
   const probe = new KafkaEventLog({ brokers: options.kafka.brokers, clientId: 'kafka-broker-probe', logger: silentLogger() });
   const reachable = await probe.ping();
