@@ -8,7 +8,7 @@ import type { IngressEntry } from './ingress-table.js';
  * The durability point. Encodes events with the Kafka binding and resolves only once the log
  * says they are durable (Kafka: acks=all); any failure is a LOG_UNAVAILABLE or TOPIC_NOT_FOUND
  * (503) and nothing is acknowledged. Concurrent appends are coalesced into one produce request
- * by the Kafka adapter (core/event-log/kafka.ts), so throughput grows with concurrency.
+ * by the Kafka adapter (core/event-log/kafka/producer.ts), so throughput grows with concurrency.
  *
  * One request's events go to the log in one append call. A failed append may still have written
  * some records (Kafka has no atomic multi-partition write without transactions): the producer

@@ -4,7 +4,7 @@ import { fromKafkaRecord, toKafkaRecord } from '../core/cloudevents/kafka-bindin
 import type { BrokerError } from '../core/errors.js';
 import type { Egress, Resource } from '../core/contract/types.js';
 import type { ConsumedRecord, EventLog } from '../core/event-log/port.js';
-import { deadLetterEvent, type LastFailure } from './dead-letter.js';
+import { deadLetterEvent, type LastFailure } from './error-extensions.js';
 import type { AttemptResult, HttpRequest, Sender } from './delivery.js';
 import { replyOf, stampReply, withoutTtl } from './reply.js';
 import { MAX_DELAY_MS, retryAfterMs, stallBackoffMs, type AttemptFailure, type RetryPolicy } from './retry-policy.js';

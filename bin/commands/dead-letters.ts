@@ -4,7 +4,7 @@
  * same `--server` flag and output formats as `get`.
  */
 import { parseArgs } from 'node:util';
-import type { DeadLetter, DeadLetterDetail, DeadLetterList, Payload, ReplayReport } from '../../dispatcher/dead-letters.js';
+import type { DeadLetter, DeadLetterDetail, DeadLetterList, Payload, ReplayReport } from '../../dispatcher/dead-letters/index.js';
 import { ADMIN_CLIENT_OPTIONS, adminServer, format, outputFormat, readAdminResponse, unreachable } from '../admin-client.js';
 import { CliError, type CliIo } from '../cli.js';
 

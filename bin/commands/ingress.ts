@@ -129,7 +129,7 @@ export function loggerFrom(io: CliIo): Logger {
 
 /** Kafka, checked once with a quiet client so that "not there" is one line. */
 export async function openKafka(brokers: readonly string[], from: string, clientId: string, logger: Logger): Promise<EventLog> {
-  const { KafkaEventLog } = await import('../../core/event-log/kafka.js');
+  const { KafkaEventLog } = await import('../../core/event-log/kafka/adapter.js');
   const probe = new KafkaEventLog({ brokers: [...brokers], clientId: `${clientId}-probe`, logger: silentLogger() });
   const reachable = await probe.ping();
   await probe.close().catch(() => undefined);

@@ -25,7 +25,7 @@ import { createController, type Controller } from '../../controller/main.js';
 import { startIngress, type RunningIngress } from '../../broker-ingress/main.js';
 import { ingressConfigSchema } from '../../broker-ingress/config.js';
 import { dispatcherConfigFromEnv, type DispatcherConfig } from '../../dispatcher/config.js';
-import { DeadLetterService, registerDeadLetterRoutes } from '../../dispatcher/dead-letters.js';
+import { DeadLetterService, registerDeadLetterRoutes } from '../../dispatcher/dead-letters/index.js';
 import { startDispatcher, type RunningDispatcher } from '../../dispatcher/main.js';
 import { bootstrapServersSchema, commonEnv, loadConfig, logLevelSchema, portSchema } from '../../core/config.js';
 import { InProcessContractSource } from '../../core/contract/source.js';
@@ -236,7 +236,7 @@ async function startAll(options: StartOptions, io: CliIo, logger: Logger, dispat
 
 async function openLog(options: StartOptions, logger: Logger): Promise<EventLog> {
   if (options.kafka === undefined) return new MemoryEventLog();
-  const { KafkaEventLog } = await import('../../core/event-log/kafka.js');
+  const { KafkaEventLog } = await import('../../core/event-log/kafka/adapter.js');
   // A quiet client for the first contact: "Kafka is not there" is one line, not kafkajs's retries.
   const probe = new KafkaEventLog({ brokers: options.kafka.brokers, clientId: 'kafka-broker-probe', logger: silentLogger() });
   const reachable = await probe.ping();

@@ -1,9 +1,9 @@
 /**
  * The event log port: everything the broker needs from a log, and nothing more.
  *
- * Two adapters implement it — `kafka.ts` (production) and `memory.ts` (development, tests) — and
- * one contract suite (`test/contract/event-log.suite.ts`) runs against both, so the data plane can
- * be handed either without knowing which.
+ * Two adapters implement it — `kafka/adapter.ts` (production) and `memory.ts` (development,
+ * tests) — and one contract suite (`test/contract/event-log.suite.ts`) runs against both, so the
+ * data plane can be handed either without knowing which.
  *
  * Delivery model: a consumer hands out records one by one; each carries `done()`. The adapter
  * commits, per partition, only the contiguous prefix of done records (offset 3 done before 2

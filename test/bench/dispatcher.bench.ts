@@ -31,7 +31,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { toKafkaRecord } from '../../core/cloudevents/kafka-binding.js';
 import { InProcessContractSource } from '../../core/contract/source.js';
-import { KafkaEventLog } from '../../core/event-log/kafka.js';
+import { KafkaEventLog } from '../../core/event-log/kafka/adapter.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
 import type { AppendRecord, EventLog } from '../../core/event-log/port.js';
 import { silentLogger } from '../../core/logger.js';

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { fastify } from 'fastify';
 import { Pool } from 'undici';
 import { InProcessContractSource } from '../../core/contract/source.js';
-import { KafkaEventLog } from '../../core/event-log/kafka.js';
+import { KafkaEventLog } from '../../core/event-log/kafka/adapter.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
 import type { EventLog } from '../../core/event-log/port.js';
 import { silentLogger } from '../../core/logger.js';

@@ -16,7 +16,7 @@
  */
 import { ensureKubeBinaries } from '../../scripts/kube/build.js';
 import { startKubeApiServer } from '../../scripts/kube/kube.js';
-import { KafkaEventLog } from '../../core/event-log/kafka.js';
+import { KafkaEventLog } from '../../core/event-log/kafka/adapter.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
 import type { EventLog } from '../../core/event-log/port.js';
 import { silentLogger } from '../../core/logger.js';

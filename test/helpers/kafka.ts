@@ -1,5 +1,5 @@
 import type { TestContext } from 'node:test';
-import { KafkaEventLog } from '../../core/event-log/kafka.js';
+import { KafkaEventLog } from '../../core/event-log/kafka/adapter.js';
 import { silentLogger } from '../../core/logger.js';
 
 /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { DeadLetterList } from '../../dispatcher/dead-letters.js';
+import type { DeadLetterList } from '../../dispatcher/dead-letters/index.js';
 import { waitUntil } from '../helpers/wait.js';
 import { deadLetterWorld, logKinds, type DeadLetterWorld } from './dead-letters-world.js';
 import type { KnList } from './start-cli.js';

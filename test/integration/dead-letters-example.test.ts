@@ -4,7 +4,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { DeadLetterList } from '../../dispatcher/dead-letters.js';
+import type { DeadLetterList } from '../../dispatcher/dead-letters/index.js';
 import { freePort } from '../helpers/ports.js';
 import { waitUntil } from '../helpers/wait.js';
 import { ROOT, runCli, runCommand, startBroker, type KnList } from './start-cli.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import type { DeadLetterList } from '../../dispatcher/dead-letters.js';
+import type { DeadLetterList } from '../../dispatcher/dead-letters/index.js';
 import { waitUntil } from '../helpers/wait.js';
 import { deadLetterWorld, logKinds, type DeadLetterWorld } from './dead-letters-world.js';
 import { ROOT } from './start-cli.js';

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseContract } from '../../core/contract/parse.js';
 import { InProcessContractSource } from '../../core/contract/source.js';
-import { KafkaEventLog } from '../../core/event-log/kafka.js';
+import { KafkaEventLog } from '../../core/event-log/kafka/adapter.js';
 import { silentLogger } from '../../core/logger.js';
 import { dispatcherConfigSchema } from '../../dispatcher/config.js';
 import { startDispatcher } from '../../dispatcher/main.js';

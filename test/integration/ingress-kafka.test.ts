@@ -13,7 +13,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { decodeHttp, encodeHttpBinary } from '../../core/cloudevents/http-binding.js';
 import { fromKafkaRecord } from '../../core/cloudevents/kafka-binding.js';
-import { KafkaEventLog } from '../../core/event-log/kafka.js';
+import { KafkaEventLog } from '../../core/event-log/kafka/adapter.js';
 import { silentLogger } from '../../core/logger.js';
 import { startKafka } from '../../scripts/kafka/kafka.js';
 import { makeBroker } from '../helpers/builders.js';

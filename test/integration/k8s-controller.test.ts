@@ -13,7 +13,7 @@ import type { RunningIngress } from '../../broker-ingress/main.js';
 import { FINALIZER } from '../../controller/kubernetes/objects.js';
 import type { HttpContractSource } from '../../core/contract/http-source.js';
 import { decodeHttp } from '../../core/cloudevents/http-binding.js';
-import { KafkaEventLog } from '../../core/event-log/kafka.js';
+import { KafkaEventLog } from '../../core/event-log/kafka/adapter.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
 import type { EventLog } from '../../core/event-log/port.js';
 import { silentLogger } from '../../core/logger.js';

@@ -7,7 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { KINDS } from '../../controller/kinds.js';
-import { KafkaEventLog } from '../../core/event-log/kafka.js';
+import { KafkaEventLog } from '../../core/event-log/kafka/adapter.js';
 import { silentLogger } from '../../core/logger.js';
 import { kafkaBootstrapServers } from '../helpers/kafka.js';
 import { startTestKube } from '../helpers/kube.js';

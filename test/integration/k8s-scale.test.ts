@@ -4,7 +4,7 @@
 // issue run in `npx tsx test/bench/k8s-scale.bench.ts` (several minutes on 2 cores, see README).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { KafkaEventLog } from '../../core/event-log/kafka.js';
+import { KafkaEventLog } from '../../core/event-log/kafka/adapter.js';
 import { silentLogger } from '../../core/logger.js';
 import { kafkaBootstrapServers } from '../helpers/kafka.js';
 import { startTestKube } from '../helpers/kube.js';

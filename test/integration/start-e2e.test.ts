@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { KafkaEventLog } from '../../core/event-log/kafka.js';
+import { KafkaEventLog } from '../../core/event-log/kafka/adapter.js';
 import { silentLogger } from '../../core/logger.js';
 import { answer, decodeRequest, startSubscriber, type Subscriber } from '../helpers/servers.js';
 import { suiteTeardown } from '../helpers/suite.js';

@@ -1,5 +1,5 @@
-import { isBrokerError } from '../core/errors.js';
-import type { AppendRecord, EventLog } from '../core/event-log/port.js';
+import { isBrokerError } from '../../core/errors.js';
+import type { AppendRecord, EventLog } from '../../core/event-log/port.js';
 
 /**
  * The replay record: which dead letters have been replayed, kept in the event log itself so that

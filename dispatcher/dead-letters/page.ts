@@ -1,4 +1,4 @@
-import type { DeadLetter, DeadLetterList, SinkInfo } from './dead-letters.js';
+import type { DeadLetter, DeadLetterList, SinkInfo } from './types.js';
 
 /**
  * The /dead-letters page: server-rendered HTML (the list, filtered by a plain GET form) with a

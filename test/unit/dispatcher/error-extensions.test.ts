@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { CloudEvent } from '../../../core/cloudevents/event.js';
 import type { Egress, Resource } from '../../../core/contract/types.js';
-import { deadLetterEvent } from '../../../dispatcher/dead-letter.js';
+import { deadLetterEvent } from '../../../dispatcher/error-extensions.js';
 
 const resource = { reference: { kind: 'Broker', namespace: 'shop', name: 'default', uid: 'b1' } } as Resource;
 const trigger = { reference: { kind: 'Trigger', namespace: 'shop', name: 'orders', uid: 't1' } } as Egress;

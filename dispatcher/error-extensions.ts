@@ -26,6 +26,9 @@ export const ERROR_TRIGGER = 'knativeerrortrigger';
 export const ERROR_SUBSCRIPTION = 'knativeerrorsubscription';
 export const ERROR_BROKER = 'knativeerrorbroker';
 
+/** The extensions a dead letter carries about its failure (a replayed event goes without them). */
+export const ERROR_EXTENSIONS = [ERROR_DEST, ERROR_CODE, ERROR_DATA, ERROR_TRIGGER, ERROR_SUBSCRIPTION, ERROR_BROKER] as const;
+
 /** Knative's limit on the response body carried in `knativeerrordata`. */
 export const ERROR_DATA_MAX_BYTES = 1024;
 
@@ -40,7 +43,7 @@ export interface LastFailure {
 
 export function deadLetterEvent(event: CloudEvent, last: LastFailure, resource: Resource, egress: Egress): CloudEvent {
   const attributes: Record<string, string | number | boolean> = { ...event.attributes };
-  for (const name of [ERROR_DEST, ERROR_CODE, ERROR_DATA, ERROR_TRIGGER, ERROR_SUBSCRIPTION, ERROR_BROKER]) delete attributes[name];
+  for (const name of ERROR_EXTENSIONS) delete attributes[name];
 
   attributes[ERROR_DEST] = last.destination;
   const status = statusOf(last.failure);

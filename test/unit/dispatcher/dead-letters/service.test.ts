@@ -1,20 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
-import type { CloudEvent } from '../../../core/cloudevents/event.js';
-import { decodeHttp } from '../../../core/cloudevents/http-binding.js';
-import { toKafkaRecord } from '../../../core/cloudevents/kafka-binding.js';
-import type { Egress, Resource } from '../../../core/contract/types.js';
-import { InProcessContractSource } from '../../../core/contract/source.js';
-import { BrokerError } from '../../../core/errors.js';
-import { MemoryEventLog } from '../../../core/event-log/memory.js';
-import { silentLogger } from '../../../core/logger.js';
-import { dispatcherConfigSchema } from '../../../dispatcher/config.js';
-import {
-  DeadLetterService, parseObjectRef, parseQuery, parseReplayBody, parseSince, payloadOf, type DeadLetterDetail,
-} from '../../../dispatcher/dead-letters.js';
-import { decodeMark, encodeMark, markApplies, REPLAYS_TOPIC, type ReplayMark } from '../../../dispatcher/replay-records.js';
-import { makeBroker, makeContract, makeEgress, makeEgressConfig } from '../../helpers/builders.js';
-import { startRecordingServer, type ReceivedRequest, type RecordingServer } from '../../helpers/http.js';
+import type { CloudEvent } from '../../../../core/cloudevents/event.js';
+import { decodeHttp } from '../../../../core/cloudevents/http-binding.js';
+import { toKafkaRecord } from '../../../../core/cloudevents/kafka-binding.js';
+import type { Egress, Resource } from '../../../../core/contract/types.js';
+import { InProcessContractSource } from '../../../../core/contract/source.js';
+import { BrokerError } from '../../../../core/errors.js';
+import { MemoryEventLog } from '../../../../core/event-log/memory.js';
+import { silentLogger } from '../../../../core/logger.js';
+import { dispatcherConfigSchema } from '../../../../dispatcher/config.js';
+import { REPLAYS_TOPIC } from '../../../../dispatcher/dead-letters/replay-records.js';
+import { DeadLetterService } from '../../../../dispatcher/dead-letters/service.js';
+import type { DeadLetterDetail } from '../../../../dispatcher/dead-letters/types.js';
+import { makeBroker, makeContract, makeEgress, makeEgressConfig } from '../../../helpers/builders.js';
+import { startRecordingServer, type ReceivedRequest, type RecordingServer } from '../../../helpers/http.js';
 
 /**
  * The dead-letter service on the in-memory log: listing and showing what a KafkaSink's topic
@@ -286,25 +285,6 @@ describe('dead letters: replay', () => {
 });
 
 describe('the replay record', () => {
-  const mark: ReplayMark = {
-    v: 1, topic: 't', partition: 1, offset: '42', eventId: 'a', recordTimestamp: 1000, replayedAt: '2026-11-27T12:00:00.000Z',
-    count: 1, target: { kind: 'Trigger', namespace: 'default', name: 'pay' }, destination: 'http://x/pay', outcome: 'delivered',
-  };
-
-  test('is keyed by the dead letter’s position and round-trips as JSON', () => {
-    const record = encodeMark(mark);
-    assert.equal(record.key?.toString(), 't/1/42');
-    assert.deepEqual(decodeMark(record.value), mark);
-    assert.equal(decodeMark(Buffer.from('{"v":2}')), undefined);
-    assert.equal(decodeMark(Buffer.from('not json')), undefined);
-  });
-
-  test('applies only to the record it was written for (a topic created again restarts its offsets)', () => {
-    assert.ok(markApplies(mark, { eventId: 'a', timestamp: 1000 }));
-    assert.ok(!markApplies(mark, { eventId: 'a', timestamp: 2000 }));
-    assert.ok(!markApplies(mark, { eventId: 'b', timestamp: 1000 }));
-  });
-
   test('lives in a compacted topic and outlives the service (a restart finds it)', async (t) => {
     const w = await world(t);
     await w.deadLetter('a');
@@ -313,34 +293,5 @@ describe('the replay record', () => {
     t.after(() => again.close());
     assert.equal((await again.list()).items[0]?.replay?.outcome, 'delivered');
     assert.equal((await w.log.describeTopic(REPLAYS_TOPIC))?.partitions, 1);
-  });
-});
-
-describe('dead-letter requests', () => {
-  test('since takes a time or a duration back from now', () => {
-    assert.equal(parseSince('2026-11-27T11:00:00Z', NOW), NOW - 3_600_000);
-    assert.equal(parseSince('90s', NOW), NOW - 90_000);
-    assert.equal(parseSince('2h', NOW), NOW - 7_200_000);
-    assert.throws(() => parseSince('yesterday', NOW), /since must be a time/);
-    assert.throws(() => parseSince('1', NOW), /since must be a time/);
-  });
-
-  test('object refs default to the default namespace; query and replay body are checked', () => {
-    assert.deepEqual(parseObjectRef('dl', 'sink'), { namespace: 'default', name: 'dl' });
-    assert.deepEqual(parseObjectRef('ns/dl', 'sink'), { namespace: 'ns', name: 'dl' });
-    assert.throws(() => parseObjectRef('a/b/c', 'sink'), /sink must be <namespace>\/<name>/);
-    assert.deepEqual(parseQuery({ trigger: 'pay', type: 't', limit: '5' }, NOW), { trigger: { namespace: 'default', name: 'pay' }, type: 't', limit: 5 });
-    assert.throws(() => parseQuery({ limit: '0' }, NOW), /limit must be a whole number/);
-    assert.deepEqual(parseReplayBody(Buffer.from('{"all":true,"sink":"dl","force":true}'), NOW), { all: true, query: { sink: { namespace: 'default', name: 'dl' } }, force: true });
-    assert.throws(() => parseReplayBody(Buffer.from('[1]'), NOW), /JSON object/);
-    assert.throws(() => parseReplayBody(Buffer.from('{"ids":[1]}'), NOW), /ids must be a list/);
-  });
-
-  test('payloads are text when readable, base64 otherwise', () => {
-    assert.deepEqual(payloadOf(Buffer.from('héllo\n'), 'text/plain'), { encoding: 'text', value: 'héllo\n', bytes: 7 });
-    assert.equal(payloadOf(Buffer.from('{"a":1}'), 'application/cloudevents+json').encoding, 'text');
-    assert.equal(payloadOf(Buffer.from('abc'), 'application/octet-stream').encoding, 'base64');
-    assert.equal(payloadOf(Buffer.from([0xff, 0xfe])).encoding, 'base64');
-    assert.equal(payloadOf(Buffer.from('a\u0000b')).encoding, 'base64');
   });
 });

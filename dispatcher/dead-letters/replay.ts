@@ -1,11 +1,12 @@
-import type { CloudEvent } from '../core/cloudevents/event.js';
-import { toKafkaRecord } from '../core/cloudevents/kafka-binding.js';
-import { effectiveEgressConfig, type Egress, type Resource } from '../core/contract/types.js';
-import type { ConsumedRecord, EventLog } from '../core/event-log/port.js';
-import { ERROR_BROKER, ERROR_CODE, ERROR_DATA, ERROR_DEST, ERROR_SUBSCRIPTION, ERROR_TRIGGER, type LastFailure } from './dead-letter.js';
-import type { Sender } from './delivery.js';
-import { dispatchRecord, type Clock, type DispatchListener, type EgressRoute, type StallReason } from './dispatch.js';
-import { policyFrom } from './retry-policy.js';
+import type { CloudEvent } from '../../core/cloudevents/event.js';
+import { toKafkaRecord } from '../../core/cloudevents/kafka-binding.js';
+import { effectiveEgressConfig, type Egress, type Resource } from '../../core/contract/types.js';
+import type { ConsumedRecord, EventLog } from '../../core/event-log/port.js';
+import type { Sender } from '../delivery.js';
+import { dispatchRecord, type Clock, type DispatchListener, type EgressRoute, type StallReason } from '../dispatch.js';
+import { ERROR_EXTENSIONS, type LastFailure } from '../error-extensions.js';
+import { policyFrom } from '../retry-policy.js';
+import type { FailedFor } from './types.js';
 
 /**
  * Sending one dead letter again, through the dispatcher's own pipeline (dispatch.ts): the same
@@ -19,9 +20,7 @@ import { policyFrom } from './retry-policy.js';
  *    round the replay stops and reports the failure (live dispatch keeps the offset and retries).
  */
 
-/** The extensions a dead letter carries about its failure; a replayed event goes without them. */
-export const ERROR_EXTENSIONS = [ERROR_DEST, ERROR_CODE, ERROR_DATA, ERROR_TRIGGER, ERROR_SUBSCRIPTION, ERROR_BROKER] as const;
-
+/** A replayed event goes without the extensions that describe its failure. */
 export function withoutErrorMarks(event: CloudEvent): CloudEvent {
   const attributes = { ...event.attributes };
   for (const name of ERROR_EXTENSIONS) delete attributes[name];
@@ -41,6 +40,17 @@ export type ReplayOutcome =
   /** Delivery failed again; the event went to the egress's dead-letter sink with fresh marks. */
   | { readonly kind: 'dead-lettered'; readonly failed: LastFailure | undefined }
   | { readonly kind: 'failed'; readonly message: string };
+
+/** The trigger or subscription a dead letter failed for, as the contract now defines it. */
+export function findEgress(resources: readonly Resource[], failedFor: FailedFor): { resource: Resource; egress: Egress } | undefined {
+  for (const resource of resources) {
+    for (const egress of resource.egresses) {
+      const r = egress.reference;
+      if (r.kind === failedFor.kind && r.namespace === failedFor.namespace && r.name === failedFor.name) return { resource, egress };
+    }
+  }
+  return undefined;
+}
 
 /** The route of an egress of the current contract, as live dispatch builds it, minus the filter. */
 export function egressRoute(resource: Resource, egress: Egress, defaultTimeoutMs: number): EgressRoute {

@@ -1,0 +1,115 @@
+import type { Kafka } from 'kafkajs';
+import { BrokerError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import type {
+  AppendRecord, AppendResult, ConsumedRecord, ConsumeOptions, Consumer, EventLog, StartPosition, TopicInfo, TopicSpec,
+} from '../port.js';
+import { KafkaAdmin } from './admin.js';
+import { createKafkaClient } from './client.js';
+import { KafkaGroupConsumer } from './consumer.js';
+import { unavailable } from './errors.js';
+import { KafkaAppender } from './producer.js';
+import { readTopic } from './read.js';
+
+export interface KafkaEventLogOptions {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly logger: Logger;
+  /** How long an append may wait for Kafka before it fails with LOG_UNAVAILABLE. Default 10 s. */
+  readonly appendTimeoutMs?: number;
+  /** Produce requests in flight at once; 1 keeps per-partition order even across retries. */
+  readonly maxInFlightBatches?: number;
+}
+
+/**
+ * The Kafka adapter (kafkajs 2.2.4), one kafkajs client (client.ts) shared by its parts:
+ *
+ *   admin.ts     topics and consumer groups, partition counts
+ *   producer.ts  appends, coalesced into batches, acks=all
+ *   consumer.ts  one member of one consumer group, bounded in flight, explicit commits
+ *   read.ts      a topic read from its start through a throwaway group
+ *   errors.ts    kafkajs's errors read by their Kafka error code, and LOG_UNAVAILABLE
+ */
+export class KafkaEventLog implements EventLog {
+  readonly kind = 'kafka' as const;
+  private readonly kafka: Kafka;
+  private readonly logger: Logger;
+  private readonly admin: KafkaAdmin;
+  private readonly appender: KafkaAppender;
+  private readonly consumers = new Set<KafkaGroupConsumer>();
+  private closed = false;
+
+  constructor(options: KafkaEventLogOptions) {
+    this.logger = options.logger.child({ component: 'kafka' });
+    this.kafka = createKafkaClient(options, this.logger);
+    this.admin = new KafkaAdmin(this.kafka);
+    this.appender = new KafkaAppender(this.kafka, this.admin, {
+      appendTimeoutMs: options.appendTimeoutMs ?? 10_000,
+      maxInFlightBatches: options.maxInFlightBatches ?? 1,
+    });
+  }
+
+  // ---- topics and groups ----
+
+  ensureTopic(name: string, spec: TopicSpec): Promise<void> {
+    return this.admin.ensureTopic(name, spec);
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    await this.admin.connect();
+    // Any producer that wrote to the topic fails every later send once it is gone.
+    this.appender.renew();
+    await this.admin.deleteTopic(name);
+  }
+
+  describeTopic(name: string): Promise<TopicInfo | undefined> {
+    return this.admin.describeTopic(name);
+  }
+
+  initGroup(groupId: string, topic: string, position: StartPosition): Promise<void> {
+    return this.admin.initGroup(groupId, topic, position);
+  }
+
+  deleteGroup(groupId: string): Promise<void> {
+    return this.admin.deleteGroup(groupId);
+  }
+
+  ping(): Promise<boolean> {
+    return this.admin.ping();
+  }
+
+  // ---- appending ----
+
+  append(topic: string, records: readonly AppendRecord[]): Promise<AppendResult[]> {
+    if (this.closed) return Promise.reject(new BrokerError('LOG_UNAVAILABLE', 'the Kafka event log is closed'));
+    return this.appender.append(topic, records);
+  }
+
+  // ---- consuming ----
+
+  async consume(options: ConsumeOptions): Promise<Consumer> {
+    if (this.closed) throw new BrokerError('LOG_UNAVAILABLE', 'the Kafka event log is closed');
+    const consumer = new KafkaGroupConsumer(this.kafka, options, this.logger, () => this.consumers.delete(consumer));
+    this.consumers.add(consumer);
+    try {
+      await consumer.start();
+    } catch (error) {
+      this.consumers.delete(consumer);
+      await consumer.close().catch(() => undefined);
+      throw unavailable(`cannot join consumer group ${options.groupId}`, error);
+    }
+    return consumer;
+  }
+
+  read(topic: string): AsyncIterable<Omit<ConsumedRecord, 'done'>> {
+    return readTopic(this.kafka, this.admin, topic);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.consumers].map((c) => c.close()));
+    await this.appender.close();
+    await this.admin.close();
+  }
+}

@@ -1,0 +1,222 @@
+import type { Admin, Kafka } from 'kafkajs';
+import { BrokerError } from '../../errors.js';
+import type { StartPosition, TopicInfo, TopicSpec } from '../port.js';
+import { groupErrorTypes, isLiveGroupError, kafkaErrorType, unavailable } from './errors.js';
+
+const MAX_MESSAGE_BYTES = 2 * 1024 * 1024;
+const TOPIC_READY_TIMEOUT_MS = 30_000;
+
+/** A topic's offset range, per partition, as kafkajs reports it. */
+export type TopicOffsets = { partition: number; high: string; low: string }[];
+
+/**
+ * Topics and consumer groups: one kafkajs admin client, connected on first use, and the partition
+ * counts that appends need, cached briefly.
+ */
+export class KafkaAdmin {
+  private admin: Admin | undefined;
+  private adminConnecting: Promise<Admin> | undefined;
+  private readonly partitionCounts = new Map<string, { count: number; at: number }>();
+
+  constructor(private readonly kafka: Kafka) {}
+
+  async ensureTopic(name: string, spec: TopicSpec): Promise<void> {
+    const admin = await this.connect();
+    try {
+      await admin.createTopics({
+        // kafkajs's own wait gives up after a few metadata answers of "unknown topic", which a
+        // busy broker gives for a while after creating one; we wait for the leaders below.
+        waitForLeaders: false,
+        topics: [{
+          topic: name,
+          numPartitions: spec.partitions,
+          replicationFactor: spec.replicationFactor,
+          // Room for a record whose value is 1 MiB (the ingress's default body limit) plus its
+          // headers; Kafka's default limit is 1 MiB for the whole batch.
+          configEntries: Object.entries({ 'max.message.bytes': String(MAX_MESSAGE_BYTES), ...spec.config }).map(([n, value]) => ({ name: n, value })),
+        }],
+      });
+    } catch (error) {
+      if (kafkaErrorType(error) !== 'TOPIC_ALREADY_EXISTS') throw unavailable(`cannot create topic ${name}`, error);
+    }
+    this.partitionCounts.delete(name);
+    await this.waitForLeaders(admin, name, TOPIC_READY_TIMEOUT_MS);
+  }
+
+  /**
+   * A topic's low and high offsets. Right after a topic is created, ListOffsets can fail for a
+   * moment (and kafkajs then fails with a TypeError of its own), so a few tries are made.
+   */
+  async topicOffsets(admin: Admin, topic: string): Promise<TopicOffsets> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await admin.fetchTopicOffsets(topic);
+      } catch (error) {
+        const type = kafkaErrorType(error);
+        if (type === 'UNKNOWN_TOPIC_OR_PARTITION' && (await this.partitionCount(topic)) === undefined) throw error;
+        if (attempt >= 8) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      }
+    }
+  }
+
+  /** Resolves once every partition of the topic has a leader, so appends and joins can start. */
+  private async waitForLeaders(admin: Admin, name: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last: unknown;
+    for (let delay = 50; Date.now() < deadline; delay = Math.min(delay * 2, 1000)) {
+      try {
+        const metadata = await admin.fetchTopicMetadata({ topics: [name] });
+        const partitions = metadata.topics[0]?.partitions ?? [];
+        if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) return;
+      } catch (error) {
+        last = error;
+        const type = kafkaErrorType(error);
+        if (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE') throw unavailable(`cannot read metadata of topic ${name}`, error);
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+    throw unavailable(`topic ${name} has no leader after ${timeoutMs} ms`, last ?? new Error('no leader'));
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    const admin = await this.connect();
+    this.partitionCounts.delete(name);
+    try {
+      await admin.deleteTopics({ topics: [name], timeout: 10_000 });
+    } catch (error) {
+      if (kafkaErrorType(error) !== 'UNKNOWN_TOPIC_OR_PARTITION') throw unavailable(`cannot delete topic ${name}`, error);
+    }
+  }
+
+  async describeTopic(name: string): Promise<TopicInfo | undefined> {
+    const count = await this.partitionCount(name);
+    return count === undefined ? undefined : { name, partitions: count };
+  }
+
+  /** Partition counts are cached briefly: the ingress asks for every append. */
+  async partitionCount(topic: string): Promise<number | undefined> {
+    const cached = this.partitionCounts.get(topic);
+    if (cached !== undefined && Date.now() - cached.at < 30_000) return cached.count;
+    const admin = await this.connect();
+    try {
+      const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+      const count = metadata.topics[0]?.partitions.length ?? 0;
+      if (count === 0) return undefined;
+      this.partitionCounts.set(topic, { count, at: Date.now() });
+      return count;
+    } catch (error) {
+      if (kafkaErrorType(error) === 'UNKNOWN_TOPIC_OR_PARTITION') return undefined;
+      throw unavailable(`cannot read metadata of topic ${topic}`, error);
+    }
+  }
+
+  /** Forgets a cached partition count (the topic may be gone). */
+  forgetPartitionCount(topic: string): void {
+    this.partitionCounts.delete(topic);
+  }
+
+  async initGroup(groupId: string, topic: string, position: StartPosition): Promise<void> {
+    const admin = await this.connect();
+    try {
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const unset = (committed?.partitions ?? []).filter((p) => p.offset === '-1').map((p) => p.partition);
+      if (committed !== undefined && unset.length === 0) return;
+      const ends = await this.topicOffsets(admin, topic);
+      const partitions = ends
+        .filter((p) => committed === undefined || unset.includes(p.partition))
+        .map((p) => ({ partition: p.partition, offset: position === 'latest' ? p.high : p.low }));
+      await this.commitGroupOffsets(groupId, topic, partitions);
+    } catch (error) {
+      const type = kafkaErrorType(error);
+      if (type === 'UNKNOWN_TOPIC_OR_PARTITION') throw new BrokerError('TOPIC_NOT_FOUND', `topic ${topic} does not exist`, { details: { topic } });
+      // A group with live members has a position already: its members are consuming.
+      if (isLiveGroupError(error)) return;
+      throw unavailable(`cannot initialise consumer group ${groupId}`, error);
+    }
+  }
+
+  /**
+   * Commits offsets for a group with no members. kafkajs's admin.setOffsets does this by joining
+   * the group and waiting for one fetch of a paused topic, which lasts the default maxWaitTime
+   * (5 s); this is the same with a short wait, so a new Trigger is Ready in well under a second.
+   */
+  private async commitGroupOffsets(groupId: string, topic: string, partitions: { partition: number; offset: string }[]): Promise<void> {
+    if (partitions.length === 0) return;
+    const consumer = this.kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 50 });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      const description = await consumer.describeGroup();
+      if (!['Empty', 'Dead'].includes(description.state)) return; // members are consuming: they have a position
+      await new Promise<void>((resolve, reject) => {
+        consumer.on(consumer.events.FETCH, () => resolve());
+        consumer.on(consumer.events.CRASH, (event) => reject(event.payload.error));
+        consumer.run({ eachBatchAutoResolve: false, eachBatch: async () => undefined }).catch(reject);
+        consumer.pause([{ topic }]);
+        for (const p of partitions) consumer.seek({ topic, partition: p.partition, offset: p.offset });
+      });
+    } finally {
+      await consumer.disconnect().catch(() => undefined);
+    }
+  }
+
+  async deleteGroup(groupId: string): Promise<void> {
+    const admin = await this.connect();
+    try {
+      await admin.deleteGroups([groupId]);
+    } catch (error) {
+      const types = groupErrorTypes(error);
+      if (types.every((t) => t === 'GROUP_ID_NOT_FOUND')) return;
+      throw unavailable(`cannot delete consumer group ${groupId}`, error);
+    }
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      const admin = await withTimeout(this.connect(), 3000);
+      await withTimeout(admin.describeCluster(), 3000);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The admin client, connected once; a failure is LOG_UNAVAILABLE. */
+  async connect(): Promise<Admin> {
+    if (this.admin !== undefined) return this.admin;
+    this.adminConnecting ??= (async () => {
+      const admin = this.kafka.admin();
+      await admin.connect();
+      this.admin = admin;
+      return admin;
+    })().finally(() => {
+      this.adminConnecting = undefined;
+    });
+    try {
+      return await this.adminConnecting;
+    } catch (error) {
+      throw unavailable('cannot connect to Kafka', error);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.admin?.disconnect().catch(() => undefined);
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}

@@ -1,0 +1,22 @@
+import { Kafka, logLevel as KafkaLogLevel, type LogEntry } from 'kafkajs';
+import type { Logger } from '../../logger.js';
+
+/** The kafkajs client every part of the adapter shares: its connection settings and its logs. */
+export function createKafkaClient(options: { readonly brokers: readonly string[]; readonly clientId: string }, logger: Logger): Kafka {
+  return new Kafka({
+    clientId: options.clientId,
+    brokers: [...options.brokers],
+    connectionTimeout: 3000,
+    requestTimeout: 10_000,
+    retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 2000 },
+    logLevel: KafkaLogLevel.WARN,
+    logCreator: () => (entry) => kafkajsLog(logger, entry),
+  });
+}
+
+function kafkajsLog(logger: Logger, { namespace, level, log }: LogEntry): void {
+  const { message, ...fields } = log;
+  // kafkajs reports every connection retry as an error; ours are quieter, the caller decides.
+  const method = level <= KafkaLogLevel.ERROR ? 'warn' : level === KafkaLogLevel.WARN ? 'info' : 'debug';
+  logger[method]({ kafkajs: namespace, ...fields }, message);
+}

@@ -1,0 +1,45 @@
+import { BrokerError } from '../../errors.js';
+
+/**
+ * Reading kafkajs's errors. Decisions are made on the Kafka protocol error a failure carries (its
+ * `type`, kafkajs's name for the protocol's error code), never on message text: kafkajs wraps the
+ * protocol error (KafkaJSProtocolError) in retry errors, which keep it as `cause`.
+ */
+
+/** The Kafka protocol error type of a kafkajs error, looking through retry wrappers. */
+export function kafkaErrorType(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current !== undefined && current !== null; depth++) {
+    const type = (current as { type?: unknown }).type;
+    if (typeof type === 'string') return type;
+    current = (current as { originalError?: unknown; cause?: unknown }).originalError ?? (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** The error type of each group in a DeleteGroups failure (or of the failure itself). */
+export function groupErrorTypes(error: unknown): string[] {
+  const groups = (error as { groups?: { error?: { type?: string } }[] }).groups;
+  if (Array.isArray(groups)) return groups.map((g) => g.error?.type ?? 'UNKNOWN');
+  return [kafkaErrorType(error) ?? 'UNKNOWN'];
+}
+
+/**
+ * Joining a group failed because it has live members, which have a position already. Seen when a
+ * member using another protocol is in the group (INCONSISTENT_GROUP_PROTOCOL, Kafka error 23), and
+ * what a group at `group.max.size` answers (GROUP_MAX_SIZE_REACHED, Kafka error 81).
+ */
+export function isLiveGroupError(error: unknown): boolean {
+  const type = kafkaErrorType(error);
+  return type === 'INCONSISTENT_GROUP_PROTOCOL' || type === 'GROUP_MAX_SIZE_REACHED';
+}
+
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** LOG_UNAVAILABLE (retriable) saying what failed and why; a BrokerError passes through. */
+export function unavailable(message: string, cause: unknown): BrokerError {
+  if (cause instanceof BrokerError) return cause;
+  return new BrokerError('LOG_UNAVAILABLE', `${message}: ${errorMessage(cause)}`, { cause, retriable: true });
+}

@@ -1,0 +1,165 @@
+import { Partitioners, type IHeaders, type Kafka, type Producer } from 'kafkajs';
+import { BrokerError } from '../../errors.js';
+import { partitionForKey } from '../partitioner.js';
+import type { AppendRecord, AppendResult } from '../port.js';
+import type { KafkaAdmin } from './admin.js';
+import { kafkaErrorType, unavailable } from './errors.js';
+
+export interface AppenderOptions {
+  /** How long an append may wait for Kafka before it fails with LOG_UNAVAILABLE. */
+  readonly appendTimeoutMs: number;
+  /** Produce requests in flight at once; 1 keeps per-partition order even across retries. */
+  readonly maxInFlightBatches: number;
+}
+
+/**
+ * Appending. Appends are coalesced: while one produce request is in flight, new appends queue up
+ * and go out together in the next request (acks=all), so throughput grows with concurrency
+ * without a fixed linger. Partitions are chosen here (Kafka's murmur2 for keys, round-robin
+ * otherwise) so each append learns its own partition and offset from the batch response.
+ */
+export class KafkaAppender {
+  private producer: Producer | undefined;
+  private producerStale = false;
+  private producerConnecting: Promise<Producer> | undefined;
+  private readonly queue: Pending[] = [];
+  private inFlightBatches = 0;
+  private roundRobin = 0;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly topics: Pick<KafkaAdmin, 'partitionCount' | 'forgetPartitionCount'>,
+    private readonly options: AppenderOptions,
+  ) {}
+
+  append(topic: string, records: readonly AppendRecord[]): Promise<AppendResult[]> {
+    if (records.length === 0) return Promise.resolve([]);
+    return new Promise<AppendResult[]>((resolve, reject) => {
+      const pending: Pending = { topic, records, resolve, reject, settled: false, timer: undefined };
+      pending.timer = setTimeout(() => settle(pending, new BrokerError('LOG_UNAVAILABLE', `Kafka did not confirm the write within ${this.options.appendTimeoutMs} ms`)), this.options.appendTimeoutMs);
+      this.queue.push(pending);
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.inFlightBatches >= this.options.maxInFlightBatches || this.queue.length === 0) return;
+    const batch = this.queue.splice(0, this.queue.length).filter((p) => !p.settled);
+    if (batch.length === 0) return;
+    this.inFlightBatches++;
+    void this.send(batch).finally(() => {
+      this.inFlightBatches--;
+      this.flush();
+    });
+  }
+
+  private async send(batch: Pending[]): Promise<void> {
+    try {
+      const producer = await this.connectProducer();
+      // Partition every record ourselves, so we know which response offset is whose.
+      const perTopic = new Map<string, { partition: number; key: Buffer | null; value: Buffer | null; headers: IHeaders }[]>();
+      const placements: { pending: Pending; partitions: number[] }[] = [];
+      const live: Pending[] = [];
+      for (const pending of batch) {
+        const count = await this.topics.partitionCount(pending.topic);
+        if (count === undefined) {
+          settle(pending, new BrokerError('TOPIC_NOT_FOUND', `topic ${pending.topic} does not exist`, { details: { topic: pending.topic } }));
+          continue;
+        }
+        live.push(pending);
+        const list = perTopic.get(pending.topic) ?? [];
+        perTopic.set(pending.topic, list);
+        const partitions: number[] = [];
+        for (const record of pending.records) {
+          const partition = record.key != null ? partitionForKey(record.key, count) : this.roundRobin++ % count;
+          partitions.push(partition);
+          list.push({ partition, key: record.key ?? null, value: record.value, headers: (record.headers ?? {}) as IHeaders });
+        }
+        placements.push({ pending, partitions });
+      }
+      if (live.length === 0) return;
+      const response = await producer.sendBatch({
+        acks: -1,
+        topicMessages: [...perTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
+      const next = new Map<string, bigint>();
+      for (const meta of response) next.set(`${meta.topicName}\u0000${meta.partition}`, BigInt(meta.baseOffset ?? '0'));
+      for (const { pending, partitions } of placements) {
+        const results = partitions.map((partition) => {
+          const key = `${pending.topic}\u0000${partition}`;
+          const offset = next.get(key) ?? 0n;
+          next.set(key, offset + 1n);
+          return { partition, offset: offset.toString() };
+        });
+        settle(pending, undefined, results);
+      }
+    } catch (error) {
+      // UNKNOWN_TOPIC_OR_PARTITION (Kafka error 3), under kafkajs's KafkaJSNumberOfRetriesExceeded:
+      // a topic is gone — this one, or another this producer wrote to, which then fails every
+      // send (see renew): start a fresh producer.
+      const topicGone = kafkaErrorType(error) === 'UNKNOWN_TOPIC_OR_PARTITION';
+      if (topicGone) this.producerStale = true;
+      for (const pending of batch) {
+        if (topicGone) this.topics.forgetPartitionCount(pending.topic);
+        settle(pending, unavailable('Kafka did not take the write', error));
+      }
+    }
+  }
+
+  /**
+   * Use a fresh producer from the next send: kafkajs keeps every topic a producer wrote to in its
+   * metadata requests, and fails all later sends once one of them is gone.
+   */
+  renew(): void {
+    this.producerStale = true;
+  }
+
+  /** Fails what is queued, and disconnects. */
+  async close(): Promise<void> {
+    for (const pending of this.queue.splice(0)) settle(pending, new BrokerError('LOG_UNAVAILABLE', 'the Kafka event log is closing'));
+    await this.producer?.disconnect().catch(() => undefined);
+  }
+
+  private async connectProducer(): Promise<Producer> {
+    if (this.producerStale && this.producer !== undefined) {
+      const old = this.producer;
+      this.producer = undefined;
+      // Let sends still in flight on it finish before it goes.
+      setTimeout(() => void old.disconnect().catch(() => undefined), 30_000).unref();
+    }
+    this.producerStale = false;
+    if (this.producer !== undefined) return this.producer;
+    this.producerConnecting ??= (async () => {
+      // Not idempotent: kafkajs's idempotent producer retries forever, and a write that cannot be
+      // made must fail (503) rather than hang. acks=all keeps every confirmed write durable.
+      const producer = this.kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+      await producer.connect();
+      this.producer = producer;
+      return producer;
+    })().finally(() => {
+      this.producerConnecting = undefined;
+    });
+    try {
+      return await this.producerConnecting;
+    } catch (error) {
+      throw unavailable('cannot connect to Kafka', error);
+    }
+  }
+}
+
+interface Pending {
+  readonly topic: string;
+  readonly records: readonly AppendRecord[];
+  readonly resolve: (results: AppendResult[]) => void;
+  readonly reject: (error: unknown) => void;
+  settled: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
+function settle(pending: Pending, error: unknown, results?: AppendResult[]): void {
+  if (pending.settled) return;
+  pending.settled = true;
+  clearTimeout(pending.timer);
+  if (error !== undefined) pending.reject(error);
+  else pending.resolve(results ?? []);
+}
