@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { computeDesired } from '../../../controller/desired.js';
-import type { KnObject, ObjectKey } from '../../../controller/resources.js';
-import { stableUid } from '../../../controller/sources/manifests.js';
-import type { DesiredState, Observed, ReconcileSettings } from '../../../controller/state.js';
-import { channel, inMemoryChannel, kafkaChannel } from './channel-fixtures.js';
-import { broker, condition, observed, settings } from './fixtures.js';
+import { computeDesired } from '../../../../controller/desired.js';
+import type { KnObject, ObjectKey } from '../../../../controller/resources.js';
+import { stableUid } from '../../../../controller/sources/manifests.js';
+import type { DesiredState, Observed, ReconcileSettings } from '../../../../controller/state.js';
+import { channel, inMemoryChannel, kafkaChannel } from '../channel-fixtures.js';
+import { broker, condition, observed, settings } from '../fixtures.js';
 
 /**
  * Channels through computeDesired, case by case: KafkaChannel and InMemoryChannel (topic, contract
