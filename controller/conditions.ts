@@ -1,4 +1,5 @@
-import { formatFieldErrors, type FieldError } from './admission.js';
+import { formatFieldErrors, type FieldError } from './kinds/admission.js';
+import type { DataPlaneObservation, DesiredTopic, Observed } from './state.js';
 
 /**
  * Status conditions as Knative users know them (knative.dev/pkg apis.Condition), and one function
@@ -52,7 +53,7 @@ export type BrokerConditionType = (typeof BROKER_CONDITIONS)[number];
 /** Knative Kafka's KafkaSink condition set, less what a single process has no use for (ConfigMapUpdated, ProbeSucceeded). */
 export const SINK_CONDITIONS = ['TopicReady', 'DataPlaneAvailable', 'Addressable'] as const;
 export type TriggerConditionType = (typeof TRIGGER_CONDITIONS)[number];
-/** KafkaChannel and InMemoryChannel: the broker's set (Knative Kafka's channel adds Subscribers; see reconcile-channel.ts). */
+/** KafkaChannel and InMemoryChannel: the broker's set (Knative Kafka's channel adds Subscribers; see kinds/backing-channel.ts). */
 export const CHANNELABLE_CONDITIONS = ['TopicReady', 'DeadLetterSinkResolved', 'DataPlaneAvailable', 'Addressable'] as const;
 /** Channel: Knative's set, with its backing channel's TopicReady shown alongside. */
 export const CHANNEL_CONDITIONS = ['BackingChannelReady', 'TopicReady', 'DeadLetterSinkResolved', 'Addressable'] as const;
@@ -219,3 +220,35 @@ export function stampTransitions(previous: ObjectStatus | undefined, next: Objec
   });
   return { ...next, conditions };
 }
+
+// ---- Conditions from what was observed, shared by brokers, sinks and channels ----
+
+/**
+ * TopicReady of a broker's or sink's topic from what was observed. `inMemory`: the sink's topic
+ * lives in this process's in-memory log, which the ready message says.
+ */
+export function topicCondition(topic: DesiredTopic, observed: Observed, inMemory = false): Condition {
+  const seen = observed.topics.get(topic.name);
+  switch (seen?.state) {
+    case undefined:
+      return topicPending(topic.name);
+    case 'ready':
+      if (inMemory) return inMemoryTopicReady(topic.name, seen.partitions);
+      return topic.external ? externalTopicReady(topic.name, seen.partitions) : topicCreated(topic.name, seen.partitions);
+    case 'missing':
+      return externalTopicMissing(topic.name);
+    case 'failed':
+      return topic.external ? externalTopicMissing(topic.name, seen.error) : failedToCreateTopic(topic.name, seen.error);
+    default: {
+      const unreachable: never = seen;
+      return unreachable;
+    }
+  }
+}
+
+export const dataPlaneCondition = (dataPlane: DataPlaneObservation): Condition =>
+  dataPlane.available ? dataPlaneAvailable() : dataPlaneNotAvailable(dataPlane.message);
+
+/** Addressable once the topic is ready and any dead-letter sink resolves: then the ingress can take events. */
+export const addressableCondition = (topic: string, topicReady: boolean, deadLetterOk: boolean): Condition =>
+  topicReady && deadLetterOk ? addressable() : notAddressable(topicReady ? 'the dead letter sink is not resolved' : `topic ${topic} is not ready`);

@@ -1,4 +1,4 @@
-import type { Destination, KReference } from './admission.js';
+import type { Destination, KReference } from './kinds/delivery.js';
 import { apiGroup, objectKey } from './resources.js';
 
 /**

@@ -1,6 +1,7 @@
 /**
  * The kinds the admin API serves, by their Kubernetes names, so that paths look like the API
  * server's (`/apis/<group>/<version>/namespaces/<ns>/<plural>`). A kind is served once it has a row here.
+ * What the controller does with each kind (admission, reconciling) is in kinds/<kind>.ts.
  */
 export interface KindInfo {
   readonly kind: string;

@@ -71,10 +71,7 @@ export function apiGroup(apiVersion: string): string {
   return slash < 0 ? '' : apiVersion.slice(0, slash);
 }
 
-export const isBroker = (object: KnObject): boolean => object.kind === 'Broker' && apiGroup(object.apiVersion) === EVENTING_GROUP;
-export const isTrigger = (object: KnObject): boolean => object.kind === 'Trigger' && apiGroup(object.apiVersion) === EVENTING_GROUP;
-export const isConfigMap = (object: KnObject): boolean => object.kind === 'ConfigMap' && object.apiVersion === 'v1';
-export const isChannel = (object: KnObject): boolean => object.kind === 'Channel' && apiGroup(object.apiVersion) === MESSAGING_GROUP;
-export const isKafkaChannel = (object: KnObject): boolean => object.kind === 'KafkaChannel' && apiGroup(object.apiVersion) === MESSAGING_GROUP;
-export const isInMemoryChannel = (object: KnObject): boolean => object.kind === 'InMemoryChannel' && apiGroup(object.apiVersion) === MESSAGING_GROUP;
-export const isSubscription = (object: KnObject): boolean => object.kind === 'Subscription' && apiGroup(object.apiVersion) === MESSAGING_GROUP;
+/** Key order: the order in which objects are admitted and claim names, whatever order the source gave them in. */
+export function compareKeys(a: ObjectKey, b: ObjectKey): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,6 +1,6 @@
 import type { Resource } from '../core/contract/types.js';
 import type { TopicSpec } from '../core/event-log/port.js';
-import type { AdmissionDefaults } from './admission.js';
+import type { AdmissionDefaults } from './kinds/admission.js';
 import type { ObjectStatus } from './conditions.js';
 import type { KnObject, ObjectKey } from './resources.js';
 
@@ -22,7 +22,7 @@ export interface ReconcileSettings {
   readonly admission: AdmissionDefaults;
   /**
    * The Kafka cluster the event log writes to; absent or empty for the in-memory log. A KafkaSink
-   * must name this cluster in `spec.bootstrapServers` (reconcile-sink.ts).
+   * must name this cluster in `spec.bootstrapServers` (kinds/kafka-sink.ts).
    */
   readonly kafkaBootstrapServers?: readonly string[];
 }

@@ -18,7 +18,7 @@ import os from 'node:os';
 import type { CloudEvent } from '../../core/cloudevents/event.js';
 import { compileFilter } from '../../core/filters/compile.js';
 import type { EventPredicate } from '../../core/filters/compile.js';
-import { triggerFilterFromSpec } from '../../core/filters/knative.js';
+import { triggerFilter } from '../../controller/kinds/trigger-filter.js';
 
 const POOL_SIZE = 1024; // a power of two: index with a mask
 const WARMUP = 2_000_000;
@@ -53,8 +53,8 @@ function buildEvents(): CloudEvent[] {
 }
 
 function compileFromSpec(spec: unknown): EventPredicate {
-  const result = triggerFilterFromSpec(spec);
-  if (!result.ok) throw new Error(JSON.stringify(result.problems));
+  const result = triggerFilter(spec);
+  if (!result.ok) throw new Error(JSON.stringify(result.errors));
   let errors = 0;
   // The dispatcher counts and logs CESQL errors; the bench counts them the same way.
   return compileFilter(result.filter, { onEvaluationError: () => void errors++ });

@@ -1,7 +1,12 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { parseContract } from '../../../core/contract/parse.js';
+import { CONTRACT_VERSION } from '../../../core/contract/types.js';
 import type { ObjectStatus } from '../../../controller/conditions.js';
-import { objectKey, type KnObject } from '../../../controller/resources.js';
+import { computeDesired } from '../../../controller/desired.js';
+import { objectKey, type KnObject, type ObjectKey } from '../../../controller/resources.js';
 import { stableUid } from '../../../controller/sources/manifests.js';
-import type { GroupObservation, Observed, ReconcileSettings, TopicObservation } from '../../../controller/state.js';
+import type { DesiredState, GroupObservation, Observed, ReconcileSettings, TopicObservation } from '../../../controller/state.js';
 
 /** Builders for the controller's unit tests: objects as a source hands them over. */
 
@@ -65,4 +70,28 @@ export function observed(
 export function condition(status: ObjectStatus | undefined, type: string): { status: string; reason?: string; message?: string } | undefined {
   const c = status?.conditions.find((x) => x.type === type);
   return c === undefined ? undefined : { status: c.status, ...(c.reason === undefined ? {} : { reason: c.reason }), ...(c.message === undefined ? {} : { message: c.message }) };
+}
+
+/** One row of a computeDesired table: the situation, and what a user (or the data plane) sees. */
+export interface DesiredCase {
+  readonly name: string;
+  readonly objects: readonly KnObject[];
+  readonly observed?: Observed;
+  readonly previous?: ReadonlyMap<ObjectKey, KnObject>;
+  readonly settings?: ReconcileSettings;
+  readonly check: (d: DesiredState) => void;
+}
+
+/** Runs a table of cases through computeDesired, one test each. */
+export function desiredCases(title: string, cases: readonly DesiredCase[], options: { readonly checkContract?: boolean } = {}): void {
+  describe(title, () => {
+    for (const c of cases) {
+      test(c.name, () => {
+        const d = computeDesired(c.objects, c.previous ?? new Map(), c.observed ?? observed(), c.settings ?? settings);
+        c.check(d);
+        // Whatever the case, the resources make a contract the data plane accepts.
+        if (options.checkContract === true) assert.doesNotThrow(() => parseContract({ version: CONTRACT_VERSION, generation: 1, resources: d.resources }));
+      });
+    }
+  });
 }

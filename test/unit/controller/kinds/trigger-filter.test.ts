@@ -1,22 +1,21 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import type { AttributeValue, CloudEvent } from '../../../core/cloudevents/event.js';
-import { compileFilter } from '../../../core/filters/compile.js';
-import type { FilterProblem } from '../../../core/filters/knative.js';
-import { MAX_FILTER_NESTING, triggerFilterFromSpec } from '../../../core/filters/knative.js';
-import type { Filter } from '../../../core/filters/types.js';
+import type { AttributeValue, CloudEvent } from '../../../../core/cloudevents/event.js';
+import { compileFilter } from '../../../../core/filters/compile.js';
+import type { Filter } from '../../../../core/filters/types.js';
+import { MAX_FILTER_NESTING, triggerFilter, type FilterProblem } from '../../../../controller/kinds/trigger-filter.js';
 
 function converted(spec: unknown): Filter | null {
-  const result = triggerFilterFromSpec(spec);
-  assert.ok(result.ok, result.ok ? '' : JSON.stringify(result.problems, null, 1));
+  const result = triggerFilter(spec);
+  assert.ok(result.ok, result.ok ? '' : JSON.stringify(result.errors, null, 1));
   return result.filter;
 }
 
 function problems(spec: unknown): FilterProblem[] {
-  const result = triggerFilterFromSpec(spec);
+  const result = triggerFilter(spec);
   assert.equal(result.ok, false, 'expected validation problems');
-  return result.ok ? [] : [...result.problems];
+  return result.ok ? [] : [...result.errors];
 }
 
 function event(attributes: Record<string, AttributeValue>): CloudEvent {
@@ -103,7 +102,7 @@ spec:
             suffix: { subject: .tmp }
     - cesql: "EXISTS priority AND INT(priority) > 3"
 `) as { spec: unknown };
-    const result = triggerFilterFromSpec(trigger.spec);
+    const result = triggerFilter(trigger.spec);
     assert.ok(result.ok);
     assert.deepEqual(result.warnings, []);
     const passes = compileFilter(result.filter);
@@ -136,7 +135,7 @@ describe('legacy spec.filter vs spec.filters', () => {
   }
 
   test('a spec.filter overridden by spec.filters is reported as ignored', () => {
-    const result = triggerFilterFromSpec({ filter: { attributes: { type: 'legacy' } }, filters: [{ exact: { type: 'new' } }] });
+    const result = triggerFilter({ filter: { attributes: { type: 'legacy' } }, filters: [{ exact: { type: 'new' } }] });
     assert.ok(result.ok);
     assert.deepEqual(result.warnings, [{ path: 'spec.filter', message: 'ignored: spec.filters is set and replaces spec.filter' }]);
   });
@@ -219,7 +218,7 @@ describe('validation messages', () => {
   });
 
   test('CESQL warnings (legal but easily misread) do not fail validation', () => {
-    const result = triggerFilterFromSpec({ filters: [{ cesql: "a = '1' OR b = '2' AND c = '3'" }] });
+    const result = triggerFilter({ filters: [{ cesql: "a = '1' OR b = '2' AND c = '3'" }] });
     assert.ok(result.ok);
     assert.equal(result.warnings.length, 1);
     assert.equal(result.warnings[0]?.path, 'spec.filters[0].cesql');
@@ -232,7 +231,7 @@ describe('validation messages', () => {
       for (let i = 0; i < levels; i++) filter = i % 2 === 0 ? { not: filter } : { any: [filter] };
       return filter;
     };
-    assert.ok(triggerFilterFromSpec({ filters: [nest(MAX_FILTER_NESTING - 1)] }).ok);
+    assert.ok(triggerFilter({ filters: [nest(MAX_FILTER_NESTING - 1)] }).ok);
     const deep = problems({ filters: [nest(100_000)] });
     assert.equal(deep.length, 1);
     assert.match(deep[0]?.message ?? '', /nested too deeply/);
@@ -240,6 +239,6 @@ describe('validation messages', () => {
 
   test('never throws on odd input', () => {
     const inputs: unknown[] = [null, 0, [], { filters: [null, 1, 'x', [], { not: null }] }, { filter: [] }, { filter: { attributes: [] } }];
-    for (const input of inputs) assert.doesNotThrow(() => triggerFilterFromSpec(input));
+    for (const input of inputs) assert.doesNotThrow(() => triggerFilter(input));
   });
 });

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { computeDesired } from '../../../controller/desired.js';
-import type { KnObject, ObjectKey } from '../../../controller/resources.js';
-import { stableUid } from '../../../controller/sources/manifests.js';
-import type { DesiredState, Observed } from '../../../controller/state.js';
-import { channel, inMemoryChannel, kafkaChannel } from './channel-fixtures.js';
-import { broker, condition, knObject, observed, settings, trigger } from './fixtures.js';
+import { computeDesired } from '../../../../controller/desired.js';
+import type { KnObject, ObjectKey } from '../../../../controller/resources.js';
+import { stableUid } from '../../../../controller/sources/manifests.js';
+import type { DesiredState, Observed } from '../../../../controller/state.js';
+import { channel, inMemoryChannel, kafkaChannel } from '../channel-fixtures.js';
+import { broker, condition, knObject, observed, settings, trigger } from '../fixtures.js';
 
 /**
  * Subscriptions through computeDesired, case by case: the channel they name, their references,

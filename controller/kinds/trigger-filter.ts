@@ -1,5 +1,6 @@
 /**
- * Knative Trigger filters, as users write them, into the contract's `Filter`.
+ * A Trigger's filters, as users write them, into the contract's `Filter`: the part of a
+ * Trigger's admission that checks `spec.filter` and `spec.filters`.
  *
  *   spec:
  *     filter:                     # legacy: exact match, "" = attribute must be present
@@ -12,15 +13,17 @@
  *       - cesql: "EXISTS priority AND INT(priority) > 3"
  *
  * A non-empty `spec.filters` replaces `spec.filter` (Knative Eventing); `spec.filter` is then
- * only validated and reported as ignored. Validation collects every problem, each with the path
- * of the offending field (`spec.filters[1].any[0]`), for the controller to put on the Trigger's
- * status. Pure: no I/O.
+ * only validated and reported as ignored, a warning that does not stop the trigger. Validation
+ * collects every problem as a field error for the Trigger's status, each with the path of the
+ * offending field (`spec.filters[1].any[0]`); a CESQL problem also keeps its position in the
+ * expression. Pure: no I/O.
  */
-import type { CesqlError } from '../cesql/index.js';
-import { compileCesql } from '../cesql/index.js';
-import type { Filter } from './types.js';
+import type { CesqlError } from '../../core/cesql/index.js';
+import { compileCesql } from '../../core/cesql/index.js';
+import type { Filter } from '../../core/filters/types.js';
+import type { FieldError } from './admission.js';
 
-export interface FilterProblem {
+export interface FilterProblem extends FieldError {
   /** Where, e.g. `spec.filters[1].any[0].exact.Type`. */
   readonly path: string;
   readonly message: string;
@@ -28,9 +31,9 @@ export interface FilterProblem {
   readonly position?: number;
 }
 
-export type TriggerFilterResult =
+export type TriggerFilter =
   | { readonly ok: true; readonly filter: Filter | null; readonly warnings: readonly FilterProblem[] }
-  | { readonly ok: false; readonly problems: readonly FilterProblem[]; readonly warnings: readonly FilterProblem[] };
+  | { readonly ok: false; readonly errors: readonly FilterProblem[]; readonly warnings: readonly FilterProblem[] };
 
 /** Deeper nesting of all/any/not is refused, so that validation and evaluation stay within the stack. */
 export const MAX_FILTER_NESTING = 64;
@@ -65,20 +68,27 @@ class Collector {
   readonly warnings: FilterProblem[] = [];
 
   problem(path: string, message: string, position?: number): undefined {
-    this.problems.push(position === undefined ? { path, message } : { path, message, position });
+    this.problems.push(fieldProblem(path, message, position));
     return undefined;
   }
 
   warning(path: string, message: string, position?: number): void {
-    this.warnings.push(position === undefined ? { path, message } : { path, message, position });
+    this.warnings.push(fieldProblem(path, message, position));
   }
+}
+
+function fieldProblem(path: string, message: string, position: number | undefined): FilterProblem {
+  if (position === undefined) return { path, message };
+  // CESQL messages usually name the column already; add it when they do not.
+  const at = /column \d+/.test(message) ? '' : ` (at column ${position + 1} of the expression)`;
+  return { path, message: `${message}${at}`, position };
 }
 
 /**
  * Reads a Trigger's `spec` (plain JSON/YAML data) and returns its filter, `null` when it has none
  * (every event passes), or the list of problems.
  */
-export function triggerFilterFromSpec(spec: unknown): TriggerFilterResult {
+export function triggerFilter(spec: unknown): TriggerFilter {
   const collector = new Collector();
   let filter: Filter | null = null;
   if (isPlainObject(spec)) {
@@ -94,7 +104,7 @@ export function triggerFilterFromSpec(spec: unknown): TriggerFilterResult {
     collector.problem('spec', `must be an object, found ${describe(spec)}`);
   }
   if (collector.problems.length > 0) {
-    return { ok: false, problems: collector.problems, warnings: collector.warnings };
+    return { ok: false, errors: collector.problems, warnings: collector.warnings };
   }
   return { ok: true, filter, warnings: collector.warnings };
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseDuration } from '../../../controller/durations.js';
+import { parseDuration } from '../../../../controller/kinds/durations.js';
 
 describe('parseDuration (ISO 8601)', () => {
   const valid: [string, number][] = [

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { admitSink } from '../../../controller/admission.js';
-import { computeDesired } from '../../../controller/desired.js';
-import { sameCluster } from '../../../controller/reconcile-sink.js';
-import type { KnObject, ObjectKey } from '../../../controller/resources.js';
-import type { Observed, ReconcileSettings } from '../../../controller/state.js';
-import { broker, condition, knObject, observed, settings, trigger } from './fixtures.js';
+import { computeDesired } from '../../../../controller/desired.js';
+import { admitSink, sameCluster } from '../../../../controller/kinds/kafka-sink.js';
+import type { KnObject, ObjectKey } from '../../../../controller/resources.js';
+import type { Observed, ReconcileSettings } from '../../../../controller/state.js';
+import { broker, condition, knObject, observed, settings, trigger } from '../fixtures.js';
 
 /**
  * KafkaSink in the controller: admission as Knative Kafka's webhook does it, then the sink's

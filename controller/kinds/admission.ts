@@ -1,0 +1,54 @@
+import type { ChannelTemplate } from './channel.js';
+
+/**
+ * Admission: what Knative's webhook does before an object is stored — apply defaults, validate,
+ * refuse changes to immutable fields — done here because a folder of manifests has no webhook.
+ * Each kind admits its own objects (broker.ts, trigger.ts, ...); this module holds what they share.
+ * Pure: an object (and the last version admitted under the same key) in, a typed object or the
+ * field errors out. With the Kubernetes API as the source these checks have already passed; they
+ * then cost a little and change nothing.
+ */
+
+/** One problem with one field, worded like Knative's `apis.FieldError`. */
+export interface FieldError {
+  readonly path: string;
+  readonly message: string;
+}
+
+export const formatFieldErrors = (errors: readonly FieldError[]): string =>
+  errors.map((e) => (e.path === '' ? e.message : `${e.message}: ${e.path}`)).join('; ');
+
+export type Admission<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly errors: readonly FieldError[]; readonly reason: 'ValidationFailed' | 'ImmutableFieldChanged' };
+
+export interface AdmissionDefaults {
+  /** Knative `config-br-defaults` `brokerClass`: the class of a Broker without the annotation. */
+  readonly brokerClass: string;
+  /** Knative `config-br-defaults` `delivery`: a Broker's `spec.delivery` when it has none. */
+  readonly brokerDelivery: Readonly<Record<string, unknown>>;
+  /**
+   * Knative `default-ch-webhook` `clusterDefault`: the `spec.channelTemplate` of a Channel without
+   * one. Absent, it follows the event log (see `defaultChannelTemplate` in channel.ts).
+   */
+  readonly channelTemplate?: ChannelTemplate;
+}
+
+export function invalid(errors: readonly FieldError[]): Admission<never> {
+  return { ok: false, reason: 'ValidationFailed', errors };
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Like `kubectl apply --validate=strict`: a misspelt field is an error, not silently ignored. */
+export function unknownFields(value: Record<string, unknown>, known: readonly string[], path: string): FieldError[] {
+  return Object.keys(value)
+    .filter((k) => !known.includes(k))
+    .map((k) => ({ path: `${path}.${k}`, message: 'unknown field' }));
+}
+
+/** `spec` missing or not an object: the first check of most kinds. */
+export const specNotAnObject = (spec: unknown): Admission<never> =>
+  invalid([{ path: 'spec', message: spec === undefined ? 'missing field(s)' : 'expected an object' }]);
