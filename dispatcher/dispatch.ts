@@ -1,12 +1,13 @@
 import type { CloudEvent } from '../core/cloudevents/event.js';
 import { encodeHttpBinary, encodeHttpStructured } from '../core/cloudevents/http-binding.js';
 import { fromKafkaRecord, toKafkaRecord } from '../core/cloudevents/kafka-binding.js';
+import { withoutTtl } from '../core/cloudevents/ttl.js';
 import type { BrokerError } from '../core/errors.js';
 import type { Egress, Resource } from '../core/contract/types.js';
 import type { ConsumedRecord, EventLog } from '../core/event-log/port.js';
 import { deadLetterEvent, type LastFailure } from './dead-letter.js';
 import type { AttemptResult, HttpRequest, Sender } from './delivery.js';
-import { replyOf, stampReply, withoutTtl } from './reply.js';
+import { replyOf, stampReply } from './reply.js';
 import { MAX_DELAY_MS, retryAfterMs, stallBackoffMs, type AttemptFailure, type RetryPolicy } from './retry-policy.js';
 
 /**
