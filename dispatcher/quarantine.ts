@@ -1,7 +1,10 @@
 import type { CloudEvent } from '../core/cloudevents/event.js';
-import { fromKafkaRecord, toKafkaRecord } from '../core/cloudevents/kafka-binding.js';
-import { isBrokerError } from '../core/errors.js';
+import { fromKafkaRecord, toKafkaRecord, type KafkaDecodeResult, type KafkaRecordIn } from '../core/cloudevents/kafka-binding.js';
+import { BrokerError, isBrokerError } from '../core/errors.js';
+import type { Resource } from '../core/contract/types.js';
 import type { ConsumedRecord, EventLog } from '../core/event-log/port.js';
+import { ERROR_BROKER, ERROR_DEST, ERROR_SUBSCRIPTION, ERROR_TRIGGER } from './dead-letter.js';
+import type { DeadLetter } from './dead-letters.js';
 
 /**
  * The quarantine: where an undecodable record (undecodable.ts) goes when its egress has no
@@ -70,12 +73,7 @@ export async function readQuarantined(log: EventLog, topic: string = QUARANTINE_
   const found: Quarantined[] = [];
   try {
     for await (const record of log.read(topic)) {
-      let decoded;
-      try {
-        decoded = fromKafkaRecord(record);
-      } catch {
-        continue;
-      }
+      const decoded = decodeSafely(record);
       if (decoded.ok) found.push({ event: decoded.event, record });
     }
   } catch (error) {
@@ -83,4 +81,61 @@ export async function readQuarantined(log: EventLog, topic: string = QUARANTINE_
     throw error;
   }
   return found;
+}
+
+// ---- listing among dead letters (the hook in dead-letters.ts)
+
+/** A quarantined record in the shape of a listed dead letter. */
+export interface QuarantinedEntry {
+  readonly view: DeadLetter;
+  readonly event: CloudEvent;
+  readonly timestamp: number;
+  /** A stand-in for the sink resource, for replays `--to <url>`. */
+  readonly sinkResource: Resource;
+}
+
+/** The quarantine's events as dead letters of the pseudo sink QUARANTINE_SINK. */
+export async function quarantinedEntries(log: EventLog, topic: string = QUARANTINE_TOPIC): Promise<QuarantinedEntry[]> {
+  const { namespace, name } = QUARANTINE_SINK;
+  const sinkResource: Resource = {
+    uid: `quarantine-${topic}`, kind: 'KafkaSink', reference: { kind: 'KafkaSink', namespace, name, uid: `quarantine-${topic}` },
+    topics: [topic], ingress: null, egressConfig: null, egresses: [],
+  };
+  return (await readQuarantined(log, topic)).map(({ event, record }) => {
+    const a = event.attributes;
+    const text = (attribute: string): string | null => (Object.hasOwn(a, attribute) ? String(a[attribute]) : null);
+    const view: DeadLetter = {
+      ref: `${namespace}/${name}/${record.partition}/${record.offset}`,
+      id: text('id') ?? '',
+      type: text('type') ?? '',
+      source: text('source') ?? '',
+      sink: { namespace, name, topic },
+      partition: record.partition,
+      offset: record.offset,
+      deadLetteredAt: new Date(record.timestamp).toISOString(),
+      failedFor: failedForOf(text(ERROR_TRIGGER), text(ERROR_SUBSCRIPTION)),
+      broker: text(ERROR_BROKER),
+      errorDest: text(ERROR_DEST) ?? '',
+      errorCode: null,
+      replay: null,
+    };
+    return { view, event, timestamp: record.timestamp, sinkResource };
+  });
+}
+
+function failedForOf(trigger: string | null, subscription: string | null): DeadLetter['failedFor'] {
+  for (const [kind, value] of [['Trigger', trigger], ['Subscription', subscription]] as const) {
+    const [namespace, name, ...rest] = (value ?? '').split('/');
+    if (namespace && name && rest.length === 0) return { kind, namespace, name };
+  }
+  return null;
+}
+
+/** fromKafkaRecord that reports an exception as a failed decode: for readers of whole topics. */
+export function decodeSafely(record: KafkaRecordIn): KafkaDecodeResult {
+  try {
+    return fromKafkaRecord(record);
+  } catch (error) {
+    return { ok: false, error: new BrokerError('INTERNAL', `decoding the record threw: ${error instanceof Error ? error.message : String(error)}`) };
+  }
 }
