@@ -16,7 +16,7 @@ import type { DesiredState, DesiredTopic, Observed, ReconcileSettings } from './
  * consumer groups, the contract's resources and every object's status out. It knows nothing of
  * files, the Kubernetes API, Kafka or time, so it is tested case by case as a table.
  *
- * The controller calls it, applies the difference to the event log (topics.ts), and calls it
+ * The controller calls it, applies the difference to the event log (apply-topics.ts), and calls it
  * again with the new observations; statuses therefore only ever claim what has been observed.
  * Each kind's part is in its module under kinds/; this is the order they run in.
  */

@@ -27,11 +27,11 @@ const OWNED_BY_KIND: Readonly<Record<string, (object: KnObject) => Owned>> = {
     groups: [],
   }),
   [`${EVENTING_GROUP}/Trigger`]: (o) => ({ topics: [], groups: [triggerGroup(o.metadata.namespace, o.metadata.name)] }),
-  // Channels (reconcile-channel.ts): the topic; a Channel's is its backing channel's, same name.
+  // Channels (kinds/backing-channel.ts): the topic; a Channel's is its backing channel's, same name.
   [`${MESSAGING_GROUP}/KafkaChannel`]: (o) => ({ topics: [channelTopic(o.metadata.namespace, o.metadata.name)], groups: [] }),
   [`${MESSAGING_GROUP}/InMemoryChannel`]: (o) => ({ topics: [channelTopic(o.metadata.namespace, o.metadata.name)], groups: [] }),
   [`${MESSAGING_GROUP}/Channel`]: (o) => ({ topics: [channelTopic(o.metadata.namespace, o.metadata.name)], groups: [] }),
-  // Subscriptions (reconcile-subscription.ts): the group on the channel spec.channel names.
+  // Subscriptions (kinds/subscription.ts): the group on the channel spec.channel names.
   [`${MESSAGING_GROUP}/Subscription`]: (o) => {
     const channel = (o.spec as { channel?: { name?: unknown } } | undefined)?.channel?.name;
     return { topics: [], groups: typeof channel === 'string' && channel !== '' ? [subscriptionGroup(o.metadata.namespace, channel, o.metadata.uid)] : [] };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { loadConfig, type Env } from '../core/config.js';
+import { QUARANTINE_TOPIC } from './quarantine.js';
 
 /**
  * The dispatcher's settings, validated once at start-up (core/config.ts). Every value has a
@@ -37,6 +38,12 @@ export const dispatcherConfigSchema = z
     connectionsPerOrigin: z.coerce.number().int().min(1).default(128),
     /** How long a failing egress (e.g. its topic does not exist yet) waits before starting again. */
     egressRestartBackoffMs: positiveMillis.default(5_000),
+    /**
+     * Where records that are not CloudEvents go when their egress has no dead-letter sink (or
+     * the sink fails): see quarantine.ts. Created on first use, with this replication factor.
+     */
+    quarantineTopic: z.string().min(1).max(249).regex(/^[a-zA-Z0-9._-]+$/, 'a Kafka topic name: letters, digits, ".", "_" and "-"').default(QUARANTINE_TOPIC),
+    quarantineReplicationFactor: z.coerce.number().int().min(1).default(1),
   })
   .strict();
 
@@ -56,5 +63,7 @@ export function dispatcherConfigFromEnv(env: Env): DispatcherConfig {
     maxResponseBytes: pick('DISPATCHER_MAX_RESPONSE_BYTES'),
     connectionsPerOrigin: pick('DISPATCHER_CONNECTIONS_PER_ORIGIN'),
     egressRestartBackoffMs: pick('DISPATCHER_EGRESS_RESTART_BACKOFF_MS'),
+    quarantineTopic: pick('DISPATCHER_QUARANTINE_TOPIC'),
+    quarantineReplicationFactor: pick('DISPATCHER_QUARANTINE_REPLICATION_FACTOR'),
   });
 }

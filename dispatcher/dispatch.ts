@@ -1,13 +1,16 @@
 import type { CloudEvent } from '../core/cloudevents/event.js';
 import { encodeHttpBinary, encodeHttpStructured } from '../core/cloudevents/http-binding.js';
 import { fromKafkaRecord, toKafkaRecord } from '../core/cloudevents/kafka-binding.js';
+import { withoutTtl } from '../core/cloudevents/ttl.js';
 import type { BrokerError } from '../core/errors.js';
 import type { Egress, Resource } from '../core/contract/types.js';
 import type { ConsumedRecord, EventLog } from '../core/event-log/port.js';
 import { deadLetterEvent, type LastFailure } from './error-extensions.js';
 import type { AttemptResult, HttpRequest, Sender } from './delivery.js';
-import { replyOf, stampReply, withoutTtl } from './reply.js';
+import { replyOf, stampReply } from './reply.js';
+import { Quarantine } from './quarantine.js';
 import { MAX_DELAY_MS, retryAfterMs, stallBackoffMs, type AttemptFailure, type RetryPolicy } from './retry-policy.js';
+import { handlingErrorOf, undecodableEvent } from './undecodable.js';
 
 /**
  * The life of one record, as a small state machine. Each step either finishes the record
@@ -16,7 +19,7 @@ import { MAX_DELAY_MS, retryAfterMs, stallBackoffMs, type AttemptFailure, type R
  *   record ──decode──▶ event ──filter──▶ rejected ─────────────────────────────────▶ done (filtered)
  *     │ not a CloudEvent     │ accepted
  *     ▼                      ▼
- *   done (undecodable)     deliver ── attempt, backoff, retry (policy) ──┐
+ *   undecodable            deliver ── attempt, backoff, retry (policy) ──┐
  *                            │ 2xx                                      │ retries exhausted
  *                            ▼                                          │ or not retryable
  *                          reply? ── none / discard / TTL exhausted ─▶ done (delivered)
@@ -34,6 +37,13 @@ import { MAX_DELAY_MS, retryAfterMs, stallBackoffMs, type AttemptFailure, type R
  * failed, a held event keeps its offset uncommitted: in ordered mode its partition waits behind
  * it, in unordered mode the commit point stops below it (later events are redelivered after a
  * crash). Each held round is reported to the listener, which logs it (rate-limited).
+ *
+ * Undecodable (undecodable.ts): a record that is no CloudEvent — or any exception thrown while
+ * handling one, outside the delivery rounds (which turn theirs into a held retry) — is wrapped in
+ * a `dev.knative.kafka.broker.undecodable` event carrying the raw record and sent to the egress's
+ * dead-letter sink; with no sink, or when the sink fails, it is appended to the quarantine topic
+ * (quarantine.ts). Then it is done: garbage never stalls a partition, and never vanishes. Only when
+ * the quarantine append itself fails (the log is down) is it retried, with the stall backoff.
  *
  * Cancellation (shutdown past its deadline, partition revoked, egress removed) aborts `signal`:
  * the record is then left not done, and whoever owns the partition next delivers it again.
@@ -74,7 +84,9 @@ export const systemClock: Clock = {
 
 export type DoneOutcome = 'delivered' | 'filtered' | 'dead-lettered' | 'undecodable';
 export type ReplyOutcome = 'appended' | 'posted' | 'discarded' | 'ttl-exhausted';
-export type StallReason = 'no-dead-letter-sink' | 'dead-letter-failed' | 'reply-append-failed' | 'internal-error';
+export type StallReason = 'no-dead-letter-sink' | 'dead-letter-failed' | 'reply-append-failed' | 'internal-error' | 'quarantine-failed';
+/** Where an undecodable record went. */
+export type UndecodableDestination = 'dead-letter-sink' | 'quarantine';
 
 export interface StallReport {
   readonly record: ConsumedRecord;
@@ -92,7 +104,7 @@ export interface StallReport {
 
 /** Hears every outcome: the egress consumer counts them and logs the ones operators need. */
 export interface DispatchListener {
-  onDone(outcome: DoneOutcome, record: ConsumedRecord, detail?: { readonly error?: BrokerError; readonly failed?: LastFailure }): void;
+  onDone(outcome: DoneOutcome, record: ConsumedRecord, detail?: { readonly error?: BrokerError; readonly failed?: LastFailure; readonly to?: UndecodableDestination }): void;
   onReply(outcome: ReplyOutcome, record: ConsumedRecord, detail?: { readonly ttl?: number; readonly destination?: string }): void;
   onRetry(info: { readonly destination: string; readonly attempt: number; readonly failure: AttemptFailure; readonly delayMs: number }): void;
   onStall(report: StallReport): void;
@@ -105,6 +117,8 @@ export interface DispatchDeps {
   readonly random: () => number;
   readonly stallBackoff: { readonly baseMs: number; readonly capMs: number };
   readonly listener: DispatchListener;
+  /** Where undecodable records go when there is no dead-letter sink; default: the log's quarantine topic. */
+  readonly quarantine?: Pick<Quarantine, 'put'>;
 }
 
 export type DispatchResult = 'done' | 'aborted';
@@ -115,17 +129,33 @@ export type DispatchResult = 'done' | 'aborted';
  * Never rejects.
  */
 export async function dispatchRecord(record: ConsumedRecord, route: () => EgressRoute, deps: DispatchDeps, signal: AbortSignal): Promise<DispatchResult> {
-  const decoded = fromKafkaRecord(record);
-  if (!decoded.ok) {
-    // Not an event the ingress wrote (another producer on the topic): nothing could ever deliver
-    // it, and holding it would stop the partition for good. Logged and counted, not held.
+  let finished = false;
+  const finish = (): void => {
+    finished = true;
     record.done();
-    deps.listener.onDone('undecodable', record, { error: decoded.error });
-    return 'done';
+  };
+  try {
+    return await dispatchEvent(record, route, deps, signal, finish);
+  } catch (error) {
+    // Past the delivery rounds, which hold their own failures: a bug, or a decoder that threw.
+    // Left as it is, the record would never be done and its partition's commit point stuck.
+    if (finished) return 'done';
+    if (signal.aborted) return 'aborted';
+    return settleUndecodable(record, handlingErrorOf(error, 'handling the record'), route, deps, signal, finish);
   }
+}
+
+async function dispatchEvent(record: ConsumedRecord, route: () => EgressRoute, deps: DispatchDeps, signal: AbortSignal, finish: () => void): Promise<DispatchResult> {
+  let decoded;
+  try {
+    decoded = fromKafkaRecord(record);
+  } catch (error) {
+    decoded = { ok: false as const, error: handlingErrorOf(error, 'decoding the record') };
+  }
+  if (!decoded.ok) return settleUndecodable(record, decoded.error, route, deps, signal, finish);
   const event = decoded.event;
   if (!accepts(route(), event)) {
-    record.done();
+    finish();
     deps.listener.onDone('filtered', record);
     return 'done';
   }
@@ -138,7 +168,7 @@ export async function dispatchRecord(record: ConsumedRecord, route: () => Egress
       result = { kind: 'held', reason: 'internal-error', error };
     }
     if (result.kind === 'done') {
-      record.done();
+      finish();
       deps.listener.onDone(result.outcome, record, result.failed === undefined ? undefined : { failed: result.failed });
       return 'done';
     }
@@ -152,6 +182,53 @@ export async function dispatchRecord(record: ConsumedRecord, route: () => Egress
       deadLetterFailed: result.deadLetterFailed, error: result.error, delayMs,
     });
     if (!(await deps.clock.sleep(delayMs, signal))) return 'aborted';
+  }
+}
+
+/** One quarantine per log when the caller gives none (replays, tests). */
+const defaultQuarantines = new WeakMap<EventLog, Quarantine>();
+
+function quarantineOf(deps: DispatchDeps): Pick<Quarantine, 'put'> {
+  if (deps.quarantine !== undefined) return deps.quarantine;
+  let quarantine = defaultQuarantines.get(deps.log);
+  if (quarantine === undefined) {
+    quarantine = new Quarantine(deps.log);
+    defaultQuarantines.set(deps.log, quarantine);
+  }
+  return quarantine;
+}
+
+/**
+ * An undecodable record: to the dead-letter sink (round 0 under the egress's policy, one attempt
+ * a round after), else to the quarantine; retried only while the quarantine cannot be written.
+ */
+async function settleUndecodable(record: ConsumedRecord, error: BrokerError, route: () => EgressRoute, deps: DispatchDeps, signal: AbortSignal, finish: () => void): Promise<DispatchResult> {
+  for (let round = 0; ; round++) {
+    let wrapped: CloudEvent | undefined;
+    let to: UndecodableDestination = 'quarantine';
+    try {
+      const current = route();
+      wrapped = undecodableEvent(record, error, current.resource, current.egress);
+      if (current.deadLetter !== null) {
+        const attempts = round === 0 ? 1 + current.policy.maxRetries : 1;
+        const sent = await withRetries(plainRequest(current.deadLetter, wrapped), attempts, current.policy, deps, signal, judgeAccepted);
+        if (sent.kind === 'aborted') return 'aborted';
+        // The sink will not take it: quarantined rather than held, as nothing could ever deliver it.
+        if (sent.kind === 'ok') to = 'dead-letter-sink';
+      }
+      if (to === 'quarantine') await quarantineOf(deps).put(wrapped);
+    } catch (failure) {
+      // The quarantine cannot be written (the log is down), or worse: try again, never drop.
+      if (signal.aborted) return 'aborted';
+      const delayMs = stallBackoffMs(round + 1, deps.stallBackoff.baseMs, deps.stallBackoff.capMs, deps.random);
+      const event = wrapped ?? { attributes: { specversion: '1.0', id: `${record.topic}/${record.partition}/${record.offset}`, source: '/kafka-broker', type: 'undecodable' } };
+      deps.listener.onStall({ record, event, round: round + 1, reason: 'quarantine-failed', error: failure, delayMs });
+      if (!(await deps.clock.sleep(delayMs, signal))) return 'aborted';
+      continue;
+    }
+    finish();
+    deps.listener.onDone('undecodable', record, { error, to });
+    return 'done';
   }
 }
 

@@ -7,6 +7,7 @@ import type { Logger } from '../core/logger.js';
 import type { DispatcherConfig } from './config.js';
 import type { Sender } from './delivery.js';
 import { dispatchRecord, type Clock, type DispatchDeps, type DispatchListener, type EgressRoute, type StallReport } from './dispatch.js';
+import { Quarantine } from './quarantine.js';
 import { policyFrom } from './retry-policy.js';
 
 /**
@@ -30,7 +31,10 @@ export interface EgressCounters {
   delivered: number;
   filtered: number;
   deadLettered: number;
+  /** Records that are not CloudEvents (or whose handling threw): all of them, wherever they went. */
   undecodable: number;
+  /** Of those, the ones written to the quarantine topic (the rest went to the dead-letter sink). */
+  quarantined: number;
   retries: number;
   repliesAppended: number;
   repliesPosted: number;
@@ -41,7 +45,7 @@ export interface EgressCounters {
 }
 
 export const newCounters = (): EgressCounters => ({
-  received: 0, delivered: 0, filtered: 0, deadLettered: 0, undecodable: 0, retries: 0, repliesAppended: 0,
+  received: 0, delivered: 0, filtered: 0, deadLettered: 0, undecodable: 0, quarantined: 0, retries: 0, repliesAppended: 0,
   repliesPosted: 0, repliesDiscarded: 0, repliesTtlExhausted: 0, heldRounds: 0, filterErrors: 0,
 });
 
@@ -105,6 +109,7 @@ export class EgressConsumer {
       random: deps.random,
       stallBackoff: { baseMs: deps.config.stallBackoffBaseMs, capMs: deps.config.maxStallBackoffMs },
       listener: this.listener(),
+      quarantine: new Quarantine(deps.log, { topic: deps.config.quarantineTopic, replicationFactor: deps.config.quarantineReplicationFactor }),
     };
   }
 
@@ -312,7 +317,11 @@ export class EgressConsumer {
             break;
           case 'undecodable':
             c.undecodable++;
-            this.logger.error({ ...recordFields(record), ...(detail?.error === undefined ? {} : toLogFields(detail.error)), message: detail?.error?.message }, 'record is not a CloudEvent; skipped');
+            if (detail?.to === 'quarantine') c.quarantined++;
+            this.logger.error(
+              { ...recordFields(record), ...(detail?.error === undefined ? {} : toLogFields(detail.error)), message: detail?.error?.message, sentTo: detail?.to === 'quarantine' ? this.deps.config.quarantineTopic : 'dead-letter sink' },
+              detail?.to === 'quarantine' ? 'record is not a CloudEvent; quarantined, not delivered' : 'record is not a CloudEvent; sent to the dead-letter sink, not delivered',
+            );
             break;
           default: {
             const never: never = outcome;

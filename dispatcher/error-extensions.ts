@@ -1,10 +1,12 @@
 import type { CloudEvent } from '../core/cloudevents/event.js';
+import { withoutTtl } from '../core/cloudevents/ttl.js';
 import type { Egress, Resource } from '../core/contract/types.js';
 import type { AttemptFailure } from './retry-policy.js';
 
 /**
  * The event sent to a dead-letter sink: the original event as read from the topic, with
- * extensions that say why it is there, and nothing else changed.
+ * extensions that say why it is there, and nothing else changed but the broker's TTL
+ * (`knativebrokerttl`), which is our bookkeeping and never leaves the broker.
  *
  * Knative's (Knative Eventing, "Dead letter sink" / DeliverySpec):
  *   - `knativeerrordest`  the URL the event failed for (the subscriber, or the reply URL);
@@ -42,7 +44,8 @@ export interface LastFailure {
 }
 
 export function deadLetterEvent(event: CloudEvent, last: LastFailure, resource: Resource, egress: Egress): CloudEvent {
-  const attributes: Record<string, string | number | boolean> = { ...event.attributes };
+  // Spread, not Object.assign: an attribute named `__proto__` stays an own attribute.
+  const attributes: Record<string, string | number | boolean> = { ...withoutTtl(event).attributes };
   for (const name of ERROR_EXTENSIONS) delete attributes[name];
 
   attributes[ERROR_DEST] = last.destination;

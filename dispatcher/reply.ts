@@ -1,5 +1,6 @@
 import type { CloudEvent } from '../core/cloudevents/event.js';
 import { decodeHttp, isHttpCloudEvent } from '../core/cloudevents/http-binding.js';
+import { ttlOf, withTtl } from '../core/cloudevents/ttl.js';
 
 /**
  * Replies: a subscriber may answer an event with another one (Knative Eventing, "Reply"), which
@@ -15,11 +16,9 @@ import { decodeHttp, isHttpCloudEvent } from '../core/cloudevents/http-binding.j
  * Loop protection (Knative's broker TTL): the ingress stamps `knativebrokerttl` on each event; the
  * dispatcher removes it from the event it delivers, and gives a reply the original's TTL minus one,
  * whatever the subscriber sent. A reply whose TTL would be 0 or less is dropped, so a subscriber
- * that echoes every event cannot make it circulate forever.
+ * that echoes every event cannot make it circulate forever. The TTL rules live in
+ * core/cloudevents/ttl.ts, shared with the ingress.
  */
-export const TTL_ATTRIBUTE = 'knativebrokerttl';
-/** The TTL an event without one is given (Knative's default broker TTL). */
-export const DEFAULT_TTL = 255;
 
 export type ResponseReply =
   | { readonly kind: 'none' }
@@ -35,21 +34,6 @@ export function replyOf(status: number, headers: Readonly<Record<string, string>
   return { kind: 'reply', event: decoded.events[0]! };
 }
 
-/** The event's TTL: its `knativebrokerttl` as an integer, or the default when absent or not one. */
-export function ttlOf(event: CloudEvent): number {
-  const value = event.attributes[TTL_ATTRIBUTE];
-  if (value === undefined) return DEFAULT_TTL;
-  const ttl = typeof value === 'number' ? value : Number(String(value).trim());
-  return Number.isInteger(ttl) ? ttl : DEFAULT_TTL;
-}
-
-/** The event without its TTL: what the subscriber is sent. */
-export function withoutTtl(event: CloudEvent): CloudEvent {
-  if (!(TTL_ATTRIBUTE in event.attributes)) return event;
-  const { [TTL_ATTRIBUTE]: _ttl, ...attributes } = event.attributes;
-  return event.data === undefined ? { attributes } : { attributes, data: event.data };
-}
-
 export type ReplyToForward =
   | { readonly kind: 'forward'; readonly event: CloudEvent; readonly ttl: number }
   | { readonly kind: 'ttl-exhausted'; readonly ttl: number };
@@ -61,6 +45,6 @@ export function stampReply(reply: CloudEvent, original: CloudEvent): ReplyToForw
   return {
     kind: 'forward',
     ttl,
-    event: reply.data === undefined ? { attributes: { ...reply.attributes, [TTL_ATTRIBUTE]: ttl } } : { attributes: { ...reply.attributes, [TTL_ATTRIBUTE]: ttl }, data: reply.data },
+    event: withTtl(reply, ttl),
   };
 }

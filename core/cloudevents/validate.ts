@@ -35,15 +35,18 @@ const SPEC_1_0 = 'CloudEvents 1.0';
 
 type Kind = 'string' | 'nonEmpty' | 'uriRef' | 'dataschema' | 'schemaurl' | 'time' | 'mediaType' | 'encoding' | 'any';
 
-/** How each context attribute of each version is checked; unlisted names are extensions. */
-const KINDS_1_0: Readonly<Record<string, Kind>> = {
-  id: 'nonEmpty', source: 'uriRef', specversion: 'string', type: 'nonEmpty', datacontenttype: 'mediaType',
-  dataschema: 'dataschema', subject: 'nonEmpty', time: 'time',
-};
-const KINDS_0_3: Readonly<Record<string, Kind>> = {
-  id: 'nonEmpty', source: 'uriRef', specversion: 'string', type: 'nonEmpty', datacontenttype: 'mediaType',
-  schemaurl: 'schemaurl', subject: 'nonEmpty', time: 'time', datacontentencoding: 'encoding',
-};
+/**
+ * How each context attribute of each version is checked; unlisted names are extensions. Maps, not
+ * object literals: an extension named `constructor` must not find Object.prototype's.
+ */
+const KINDS_1_0: ReadonlyMap<string, Kind> = new Map<string, Kind>([
+  ['id', 'nonEmpty'], ['source', 'uriRef'], ['specversion', 'string'], ['type', 'nonEmpty'], ['datacontenttype', 'mediaType'],
+  ['dataschema', 'dataschema'], ['subject', 'nonEmpty'], ['time', 'time'],
+]);
+const KINDS_0_3: ReadonlyMap<string, Kind> = new Map<string, Kind>([
+  ['id', 'nonEmpty'], ['source', 'uriRef'], ['specversion', 'string'], ['type', 'nonEmpty'], ['datacontenttype', 'mediaType'],
+  ['schemaurl', 'schemaurl'], ['subject', 'nonEmpty'], ['time', 'time'], ['datacontentencoding', 'encoding'],
+]);
 
 /** Validates one event; an empty array means valid. Warnings never make an event invalid. */
 export function validateEvent(event: CloudEvent): ValidationIssue[] {
@@ -68,7 +71,7 @@ export function validateEvent(event: CloudEvent): ValidationIssue[] {
   if (attributes['source'] === undefined) add(missing('source', spec));
   if (attributes['type'] === undefined) add(missing('type', spec));
 
-  for (const name in attributes) {
+  for (const name of Object.keys(attributes)) {
     const value = attributes[name] as AttributeValue;
     if (!ATTRIBUTE_NAME.test(name)) {
       add(issue(name, value, 'name', `attribute name '${name}' must consist of lower-case letters a-z and digits 0-9 only (${spec}, Attribute Naming Convention)`));
@@ -82,7 +85,7 @@ export function validateEvent(event: CloudEvent): ValidationIssue[] {
       continue;
     }
     if (name === 'specversion') continue; // checked above
-    const kind = kinds[name] ?? 'any';
+    const kind = kinds.get(name) ?? 'any';
     if (kind === 'any') {
       // Extensions: Boolean, Integer or String-like (every other type is a string on the wire).
       if (typeof value === 'string') checkCharacters(name, value, spec, add);

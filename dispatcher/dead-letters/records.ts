@@ -1,10 +1,10 @@
 import { isUtf8 } from 'node:buffer';
 import type { AttributeValue, CloudEvent } from '../../core/cloudevents/event.js';
-import { fromKafkaRecord } from '../../core/cloudevents/kafka-binding.js';
 import type { Resource } from '../../core/contract/types.js';
 import type { ContractSource } from '../../core/contract/source.js';
 import { isBrokerError } from '../../core/errors.js';
 import type { ConsumedRecord, EventLog } from '../../core/event-log/port.js';
+import { decodeSafely } from '../quarantine.js';
 import { ERROR_BROKER, ERROR_CODE, ERROR_DATA, ERROR_DEST, ERROR_SUBSCRIPTION, ERROR_TRIGGER } from '../error-extensions.js';
 import { markApplies, markKey, type ReplayMark } from './replay-records.js';
 import type { DeadLetter, DeadLetterDetail, FailedFor, ObjectRef, Payload, SinkInfo } from './types.js';
@@ -60,7 +60,7 @@ async function readSink(log: EventLog, resource: Resource): Promise<{ entries: E
 
 /** The dead letter a sink record holds, or undefined when it holds something else. */
 function entryOf(record: Omit<ConsumedRecord, 'done'>, resource: Resource, topic: string): Entry | undefined {
-  const decoded = fromKafkaRecord(record);
+  const decoded = decodeSafely(record);
   if (!decoded.ok || decoded.event.attributes[ERROR_DEST] === undefined) return undefined;
   const event = decoded.event;
   const a = event.attributes;

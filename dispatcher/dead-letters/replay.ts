@@ -149,6 +149,8 @@ function heldMessage(held: { reason: StallReason; failed?: LastFailure | undefin
       return `delivered, but its reply could not be appended to the broker's topic: ${messageOf(held.error)}`;
     case 'internal-error':
       return `internal error: ${messageOf(held.error)}`;
+    case 'quarantine-failed':
+      return `the record could not be decoded, and could not be quarantined: ${messageOf(held.error)}`;
     default: {
       const never: never = held.reason;
       return never;

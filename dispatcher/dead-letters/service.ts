@@ -7,6 +7,7 @@ import type { DispatcherConfig } from '../config.js';
 import { HttpSender, type Sender } from '../delivery.js';
 import { systemClock, type Clock } from '../dispatch.js';
 import { ERROR_SUBSCRIPTION, ERROR_TRIGGER } from '../error-extensions.js';
+import { quarantinedEntries } from '../quarantine.js';
 import { matchesQuery } from './query.js';
 import { detail, oldestFirst, parseRef, readSinks, sinkInfo, sinkResources, withMark, type Entry } from './records.js';
 import { ReplayRecords, type ReplayMark, type ReplayTarget } from './replay-records.js';
@@ -64,7 +65,7 @@ export class DeadLetterService {
 
   async list(query: DeadLetterQuery = {}): Promise<DeadLetterList> {
     const resources = this.sinksFor(query.sink);
-    const [marks, scanned] = await Promise.all([this.records.load(), readSinks(this.deps.log, resources)]);
+    const [marks, scanned] = await Promise.all([this.records.load(), this.scan(resources)]);
     const matching = scanned.entries.map((e) => withMark(e, marks)).filter((e) => matchesQuery(e.view, query));
     const limit = query.limit ?? DEFAULT_LIMIT;
     return { items: matching.slice(Math.max(0, matching.length - limit)).map((e) => e.view), sinks: resources.map(sinkInfo), total: matching.length, other: scanned.other };
@@ -92,6 +93,17 @@ export class DeadLetterService {
 
   // ---- reading
 
+  /** The sinks' dead letters, and the quarantined undecodable records unless one sink is asked for. */
+  private async scan(resources: readonly Resource[]): Promise<{ entries: Entry[]; other: number }> {
+    const all = resources.length === sinkResources(this.deps.contracts).length;
+    const [scanned, quarantined] = await Promise.all([
+      readSinks(this.deps.log, resources),
+      all ? quarantinedEntries(this.deps.log, this.deps.config.quarantineTopic) : Promise.resolve([]),
+    ]);
+    if (quarantined.length === 0) return scanned;
+    return { entries: [...scanned.entries, ...quarantined].sort(oldestFirst), other: scanned.other };
+  }
+
   private sinksFor(sink: ObjectRef | undefined): Resource[] {
     const all = sinkResources(this.deps.contracts);
     if (sink === undefined) return all;
@@ -108,7 +120,7 @@ export class DeadLetterService {
     // Only the sinks that refs name, when every id is a ref; all sinks otherwise.
     const named = refs.every((r) => r !== undefined) ? new Set(refs.map((r) => `${r!.namespace}/${r!.name}`)) : undefined;
     const resources = sinkResources(this.deps.contracts).filter((r) => named === undefined || named.has(`${r.reference.namespace}/${r.reference.name}`));
-    const [loaded, scanned] = await Promise.all([marks ?? this.records.load(), readSinks(this.deps.log, resources)]);
+    const [loaded, scanned] = await Promise.all([marks ?? this.records.load(), this.scan(resources)]);
     const entries = scanned.entries.map((e) => withMark(e, loaded));
     return new Map(ids.map((id) => [id, entries.filter((e) => e.view.ref === id || e.view.id === id)]));
   }
@@ -130,7 +142,7 @@ export class DeadLetterService {
     if (request.all === true) {
       const query = request.query ?? {};
       const resources = this.sinksFor(query.sink);
-      const scanned = await readSinks(this.deps.log, resources);
+      const scanned = await this.scan(resources);
       selected = scanned.entries.map((e) => withMark(e, marks)).filter((e) => matchesQuery(e.view, query) && (force || e.view.replay === null));
     } else {
       const found = await this.find(ids, marks);

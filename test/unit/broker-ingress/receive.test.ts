@@ -19,6 +19,11 @@ describe('applyBrokerTtl', () => {
     ['not a number: invalid', 'abc', 'EVENT_INVALID'],
     ['a fraction: invalid', 2.5, 'EVENT_INVALID'],
     ['a boolean: invalid', true, 'EVENT_INVALID'],
+    // A producer cannot switch loop protection off: anything above 255 is taken as 255.
+    ['256: capped at 255, then 254', '256', 254],
+    ['2147483647 (number): capped, 254', 2147483647, 254],
+    ['99999999999999999999 (beyond int64): capped, 254', '99999999999999999999', 254],
+    ['400 digits (beyond a double): capped, 254', '9'.repeat(400), 254],
   ];
   for (const [name, ttl, expected] of cases) {
     test(name, () => {

@@ -10,7 +10,9 @@ import type { AttemptResult, HttpRequest, Sender } from '../../../dispatcher/del
 import {
   dispatchRecord, type Clock, type DispatchDeps, type DispatchListener, type EgressRoute, type StallReport,
 } from '../../../dispatcher/dispatch.js';
+import { readQuarantined } from '../../../dispatcher/quarantine.js';
 import { policyFrom } from '../../../dispatcher/retry-policy.js';
+import { UNDECODABLE_TYPE, type UndecodableData } from '../../../dispatcher/undecodable.js';
 import { makeBroker, makeEgress, makeEgressConfig } from '../../helpers/builders.js';
 
 /**
@@ -118,8 +120,9 @@ async function run(setup: Setup, r = record(), signal = new AbortController().si
     const decoded = fromKafkaRecord(a);
     if (decoded.ok) appended.push(decoded.event);
   }
+  const quarantined = (await readQuarantined(log)).map((q) => q.event);
   await log.close();
-  return { result, record: r, sender, clock, seen, appended };
+  return { result, record: r, sender, clock, seen, appended, quarantined };
 }
 
 describe('dispatch: delivery and retries', () => {
@@ -173,9 +176,9 @@ describe('dispatch: delivery and retries', () => {
     assert.equal(Buffer.from(dead?.headers['ce-knativeerrordata'] ?? '', 'base64').toString(), 'bad request body');
     assert.equal(dead?.headers['ce-knativeerrortrigger'], 'default/orders');
     assert.equal(dead?.headers['ce-knativeerrorbroker'], 'default/default');
-    // The original event, unchanged otherwise (its TTL included).
+    // The original event, unchanged otherwise; the broker's TTL never reaches a dead-letter sink.
     assert.equal(dead?.headers['ce-id'], 'e1');
-    assert.equal(dead?.headers['ce-knativebrokerttl'], '255');
+    assert.equal(dead?.headers['ce-knativebrokerttl'], undefined);
   });
 
   test('timeouts and network errors are retried', async () => {
@@ -252,12 +255,106 @@ describe('dispatch: filter and undecodable records', () => {
     assert.equal(out.record.doneCalls, 1);
   });
 
-  test('a record that is not a CloudEvent is skipped (done), not delivered', async () => {
+  test('a record that is not a CloudEvent, no dead-letter sink: quarantined whole, done, never delivered', async () => {
     const r = record();
-    const garbage = { ...r, headers: {}, value: Buffer.from('not an event') };
+    const garbage = { ...r, key: Buffer.from([0xff, 0x00]), headers: { 'x-producer': Buffer.from('other') }, value: Buffer.from('not an event'), offset: '41', timestamp: Date.parse('2026-02-03T04:05:06Z') };
     const out = await run({ scripts: { [SUBSCRIBER]: () => ok(200) } }, garbage as typeof r);
     assert.equal(out.sender.requests.length, 0);
     assert.deepEqual(out.seen.done, ['undecodable']);
+    assert.equal(r.doneCalls, 1);
+    assert.equal(out.quarantined.length, 1);
+    const [q] = out.quarantined;
+    assert.equal(q?.attributes['type'], UNDECODABLE_TYPE);
+    assert.equal(q?.attributes['id'], 't/0/41');
+    assert.equal(q?.attributes['knativeerrordest'], SUBSCRIBER);
+    assert.equal(q?.attributes['knativeerrortrigger'], 'default/orders');
+    assert.equal(q?.attributes['time'], '2026-02-03T04:05:06.000Z');
+    const data = JSON.parse(q!.data!.toString()) as UndecodableData;
+    assert.equal(data.error.code, 'NOT_A_CLOUDEVENT');
+    assert.deepEqual(data.record, {
+      topic: 't', partition: 0, offset: '41', timestamp: '2026-02-03T04:05:06.000Z', key: Buffer.from([0xff, 0x00]).toString('base64'),
+      headers: [{ name: 'x-producer', value: Buffer.from('other').toString('base64') }], value: Buffer.from('not an event').toString('base64'),
+    });
+  });
+
+  test('an invalid CloudEvent (prototype-named garbage header) with a dead-letter sink: wrapped and dead-lettered, not quarantined', async () => {
+    const r = record();
+    const bad = { ...r, headers: { ...r.headers, ce___proto__: Buffer.from('x') } };
+    const out = await run({ config: makeEgressConfig({ deadLetter: DLS }), scripts: { [SUBSCRIBER]: () => ok(200), [DLS]: () => ok(202) } }, bad as typeof r);
+    assert.equal(out.sender.to(SUBSCRIBER).length, 0);
+    assert.equal(out.sender.to(DLS).length, 1);
+    assert.equal(out.sender.to(DLS)[0]?.headers['ce-type'], UNDECODABLE_TYPE);
+    assert.deepEqual(out.seen.done, ['undecodable']);
+    assert.equal(r.doneCalls, 1);
+    assert.equal(out.quarantined.length, 0);
+  });
+
+  test('undecodable and the dead-letter sink fails: quarantined after its retries, not held', async () => {
+    const r = record();
+    const garbage = { ...r, headers: {}, value: Buffer.from('garbage') };
+    const out = await run({ config: makeEgressConfig({ retry: 2, deadLetter: DLS }), scripts: { [DLS]: () => ok(500) } }, garbage as typeof r);
+    assert.equal(out.sender.to(DLS).length, 3);
+    assert.deepEqual(out.seen.done, ['undecodable']);
+    assert.deepEqual(out.seen.stalls, []);
+    assert.equal(out.quarantined.length, 1);
+    assert.equal(r.doneCalls, 1);
+  });
+
+  test('a decoder that throws (any exception) is an undecodable record, not a stuck partition', async () => {
+    const r = record();
+    // A headers object whose reading throws stands for any bug in decoding.
+    const headers = new Proxy({}, { ownKeys: () => { throw new Error('boom'); }, get: () => { throw new Error('boom'); } });
+    const out = await run({ scripts: { [SUBSCRIBER]: () => ok(200) } }, { ...r, headers } as typeof r);
+    assert.deepEqual(out.seen.done, ['undecodable']);
+    assert.equal(r.doneCalls, 1);
+    assert.equal(out.quarantined.length, 1);
+    assert.match(JSON.parse(out.quarantined[0]!.data!.toString()).error.message as string, /boom/);
+  });
+
+  test('a filter or route that throws outside the delivery rounds: the record still ends done', async () => {
+    const r = record();
+    let calls = 0;
+    const egress = makeEgress('orders', { destination: SUBSCRIBER });
+    const resource = makeBroker('default', [egress], { topics: ['broker-topic'] });
+    const log = new MemoryEventLog();
+    const { listener, seen } = recorder();
+    const route = (): EgressRoute => {
+      calls++;
+      if (calls === 1) throw new Error('route exploded');
+      return { resource, egress, deadLetter: null, policy: policyFrom(null, { timeoutMs: 1000 }), accepts: () => true };
+    };
+    const deps: DispatchDeps = { sender: new ScriptedSender({}), log, clock: new FakeClock(), random: () => 0, stallBackoff: { baseMs: 1, capMs: 1 }, listener };
+    assert.equal(await dispatchRecord(r, route, deps, new AbortController().signal), 'done');
+    assert.equal(r.doneCalls, 1);
+    assert.deepEqual(seen.done, ['undecodable']);
+    assert.equal((await readQuarantined(log)).length, 1);
+    await log.close();
+  });
+
+  test('the quarantine cannot be written: held with the stall backoff (never dropped), then quarantined', async () => {
+    const r = record();
+    const garbage = { ...r, headers: {}, value: Buffer.from('garbage') };
+    const egress = makeEgress('orders', { destination: SUBSCRIBER });
+    const resource = makeBroker('default', [egress], { topics: ['broker-topic'] });
+    const log = new MemoryEventLog();
+    const { listener, seen } = recorder();
+    let failures = 2;
+    const put: { put(e: CloudEvent): Promise<void> } & { events: CloudEvent[] } = {
+      events: [],
+      put: async (e) => {
+        if (failures-- > 0) throw new Error('log down');
+        put.events.push(e);
+      },
+    };
+    const route: EgressRoute = { resource, egress, deadLetter: null, policy: policyFrom(null, { timeoutMs: 1000 }), accepts: () => true };
+    const clock = new FakeClock();
+    const deps: DispatchDeps = { sender: new ScriptedSender({}), log, clock, random: () => 0, stallBackoff: { baseMs: 100, capMs: 800 }, listener, quarantine: put };
+    assert.equal(await dispatchRecord(garbage as typeof r, () => route, deps, new AbortController().signal), 'done');
+    assert.deepEqual(seen.stalls.map((s) => s.reason), ['quarantine-failed', 'quarantine-failed']);
+    assert.equal(clock.sleeps.length, 2);
+    assert.equal(put.events.length, 1);
+    assert.equal(r.doneCalls, 1);
+    await log.close();
   });
 });
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { CloudEvent } from '../../../core/cloudevents/event.js';
-import { DEFAULT_TTL, replyOf, stampReply, ttlOf, withoutTtl } from '../../../dispatcher/reply.js';
+import { DEFAULT_TTL, ttlOf, withoutTtl } from '../../../core/cloudevents/ttl.js';
+import { replyOf, stampReply } from '../../../dispatcher/reply.js';
 
 const event = (extra: Record<string, string | number> = {}, data?: Buffer): CloudEvent => ({
   attributes: { specversion: '1.0', id: 'e1', source: '/test', type: 'test.event', ...extra },
@@ -81,6 +82,9 @@ describe('TTL (knativebrokerttl)', () => {
 
   test('a reply whose TTL would reach 0 is to be dropped', () => {
     assert.deepEqual(stampReply(event(), event({ knativebrokerttl: '1' })), { kind: 'ttl-exhausted', ttl: 0 });
+    // A TTL above the maximum (written by another producer) is capped before the decrement.
+    const capped = stampReply(event(), event({ knativebrokerttl: '4000000000' }));
+    assert.equal(capped.kind === 'forward' && capped.ttl, 254);
     assert.equal(stampReply(event(), event({ knativebrokerttl: '0' })).kind, 'ttl-exhausted');
     assert.equal(stampReply(event(), event({ knativebrokerttl: '2' })).kind, 'forward');
   });
