@@ -4,7 +4,7 @@ import { fromKafkaRecord, toKafkaRecord } from '../core/cloudevents/kafka-bindin
 import type { BrokerError } from '../core/errors.js';
 import type { Egress, Resource } from '../core/contract/types.js';
 import type { ConsumedRecord, EventLog } from '../core/event-log/port.js';
-import { deadLetterEvent, type LastFailure } from './dead-letter.js';
+import { deadLetterEvent, ERROR_DATA_MAX_BYTES, type LastFailure } from './dead-letter.js';
 import type { AttemptResult, HttpRequest, Sender } from './delivery.js';
 import { replyOf, stampReply, withoutTtl } from './reply.js';
 import { MAX_DELAY_MS, retryAfterMs, stallBackoffMs, type AttemptFailure, type RetryPolicy } from './retry-policy.js';
@@ -105,6 +105,8 @@ export interface DispatchDeps {
   readonly random: () => number;
   readonly stallBackoff: { readonly baseMs: number; readonly capMs: number };
   readonly listener: DispatchListener;
+  /** The dispatcher-wide account of bytes held by waiting deliveries (waiting-memory.ts). */
+  readonly waiting?: { hold(bytes: number): () => void } | undefined;
 }
 
 export type DispatchResult = 'done' | 'aborted';
@@ -130,10 +132,19 @@ export async function dispatchRecord(record: ConsumedRecord, route: () => Egress
     return 'done';
   }
 
+  const waits = new WaitAccount(deps.waiting, recordBytes(record));
+  try {
+    return await deliverUntilDone(record, event, route, deps, signal, waits);
+  } finally {
+    waits.release();
+  }
+}
+
+async function deliverUntilDone(record: ConsumedRecord, event: CloudEvent, route: () => EgressRoute, deps: DispatchDeps, signal: AbortSignal, waits: WaitAccount): Promise<DispatchResult> {
   for (let round = 0; ; round++) {
     let result: RoundResult;
     try {
-      result = await deliverRound(record, event, route(), deps, round, signal);
+      result = await deliverRound(record, event, route(), deps, round, signal, waits);
     } catch (error) {
       result = { kind: 'held', reason: 'internal-error', error };
     }
@@ -151,7 +162,7 @@ export async function dispatchRecord(record: ConsumedRecord, route: () => Egress
       record, event, round: heldRound, reason: result.reason, failed: result.failed,
       deadLetterFailed: result.deadLetterFailed, error: result.error, delayMs,
     });
-    if (!(await deps.clock.sleep(delayMs, signal))) return 'aborted';
+    if (!(await waits.wait(deps.clock, delayMs, signal, keptBytes(result.failed) + keptBytes(result.deadLetterFailed)))) return 'aborted';
   }
 }
 
@@ -172,13 +183,13 @@ type RoundResult =
  * Round 0 follows the egress's policy (1 + retry attempts at each destination); each held round
  * after it makes one attempt at the subscriber and one at the dead-letter sink.
  */
-async function deliverRound(record: ConsumedRecord, event: CloudEvent, route: EgressRoute, deps: DispatchDeps, round: number, signal: AbortSignal): Promise<RoundResult> {
+async function deliverRound(record: ConsumedRecord, event: CloudEvent, route: EgressRoute, deps: DispatchDeps, round: number, signal: AbortSignal, waits: WaitAccount): Promise<RoundResult> {
   const attempts = round === 0 ? 1 + route.policy.maxRetries : 1;
   const { egress, resource, policy } = route;
 
   // deliver
   const request = subscriberRequest(event, record, egress);
-  const delivered = await withRetries(request, attempts, policy, deps, signal, judgeSubscriberResponse);
+  const delivered = await withRetries(request, attempts, policy, deps, signal, judgeSubscriberResponse, waits);
   if (delivered.kind === 'aborted') return delivered;
 
   let failed: LastFailure;
@@ -186,7 +197,7 @@ async function deliverRound(record: ConsumedRecord, event: CloudEvent, route: Eg
     // reply
     const reply = delivered.value;
     if (reply === undefined) return { kind: 'done', outcome: 'delivered' };
-    const replied = await forwardReply(reply, event, record, route, deps, attempts, signal);
+    const replied = await forwardReply(reply, event, record, route, deps, attempts, signal, waits);
     if (replied.kind !== 'failed') return replied.kind === 'aborted' ? replied : { kind: 'done', outcome: 'delivered' };
     failed = replied.last;
   } else {
@@ -196,7 +207,7 @@ async function deliverRound(record: ConsumedRecord, event: CloudEvent, route: Eg
   // dead letter
   if (route.deadLetter === null) return { kind: 'held', reason: 'no-dead-letter-sink', failed, ...retryAfterOf(failed, policy, deps) };
   const dead = deadLetterEvent(event, failed, resource, egress);
-  const sent = await withRetries(plainRequest(route.deadLetter, dead), attempts, policy, deps, signal, judgeAccepted);
+  const sent = await withRetries(plainRequest(route.deadLetter, dead), attempts, policy, deps, signal, judgeAccepted, waits);
   if (sent.kind === 'aborted') return sent;
   if (sent.kind === 'ok') return { kind: 'done', outcome: 'dead-lettered', failed };
   return { kind: 'held', reason: 'dead-letter-failed', failed, deadLetterFailed: sent.last, ...retryAfterOf(sent.last, policy, deps) };
@@ -213,12 +224,14 @@ function subscriberRequest(event: CloudEvent, record: ConsumedRecord, egress: Eg
     const value = event.attributes[name] ?? record.headers[name]?.toString('latin1');
     if (value !== undefined && value !== '') headers[name] = String(value);
   }
-  return { url: egress.destination, headers, body: encoded.body };
+  // A reply is read whole (up to the limit); of a failure only what knativeerrordata carries.
+  return { url: egress.destination, headers, body: encoded.body, keepResponseBytes: { success: Number.MAX_SAFE_INTEGER, failure: ERROR_DATA_MAX_BYTES } };
 }
 
 function plainRequest(url: string, event: CloudEvent): HttpRequest {
   const encoded = encodeHttpBinary(event);
-  return { url, headers: encoded.headers, body: encoded.body };
+  // A sink's or reply URL's answer is never used on success.
+  return { url, headers: encoded.headers, body: encoded.body, keepResponseBytes: { success: 0, failure: ERROR_DATA_MAX_BYTES } };
 }
 
 type Judged<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly failure: AttemptFailure; readonly body?: Buffer };
@@ -233,7 +246,7 @@ function judgeSubscriberResponse(result: AttemptResult & { kind: 'response' }): 
     case 'reply':
       return { ok: true, value: reply.event };
     case 'invalid':
-      return { ok: false, failure: { kind: 'invalid-reply', status: result.status, reason: reply.reason }, body: result.body };
+      return { ok: false, failure: { kind: 'invalid-reply', status: result.status, reason: reply.reason }, body: errorData(result.body) };
     default: {
       const never: never = reply;
       return never;
@@ -247,7 +260,15 @@ function judgeAccepted(result: AttemptResult & { kind: 'response' }): Judged<und
 }
 
 function statusFailure(result: AttemptResult & { kind: 'response' }): Judged<never> {
-  return { ok: false, failure: { kind: 'status', status: result.status, retryAfter: result.headers['retry-after'] }, body: result.body };
+  return { ok: false, failure: { kind: 'status', status: result.status, retryAfter: result.headers['retry-after'] }, body: errorData(result.body) };
+}
+
+/**
+ * The part of a failed response that is kept while the event waits: what `knativeerrordata`
+ * carries, copied so that a larger body (a rejected reply, up to maxResponseBytes) can be freed.
+ */
+function errorData(body: Buffer): Buffer {
+  return body.length <= ERROR_DATA_MAX_BYTES ? body : Buffer.from(body.subarray(0, ERROR_DATA_MAX_BYTES));
 }
 
 const isSuccess = (status: number): boolean => status >= 200 && status < 300;
@@ -262,6 +283,7 @@ async function withRetries<T>(
   deps: DispatchDeps,
   signal: AbortSignal,
   judge: (result: AttemptResult & { kind: 'response' }) => Judged<T>,
+  waits: WaitAccount,
 ): Promise<Attempted<T>> {
   for (let attempt = 1; ; attempt++) {
     const result = await deps.sender.send(request, policy.timeoutMs, signal);
@@ -288,7 +310,7 @@ async function withRetries<T>(
     if (attempt >= attempts || !policy.shouldRetry(judged.failure)) return { kind: 'failed', last };
     const delayMs = policy.delayBeforeRetryMs(attempt, judged.failure, deps.clock.now());
     deps.listener.onRetry({ destination: request.url, attempt, failure: judged.failure, delayMs });
-    if (!(await deps.clock.sleep(delayMs, signal))) return { kind: 'aborted' };
+    if (!(await waits.wait(deps.clock, delayMs, signal, keptBytes(last)))) return { kind: 'aborted' };
   }
 }
 
@@ -299,7 +321,7 @@ type Forwarded = { readonly kind: 'forwarded' } | { readonly kind: 'failed'; rea
  * with the stall backoff) until the log takes it: the original event is not done before its
  * reply is durable, and redelivering to the subscriber would only make more replies.
  */
-async function forwardReply(reply: CloudEvent, original: CloudEvent, record: ConsumedRecord, route: EgressRoute, deps: DispatchDeps, attempts: number, signal: AbortSignal): Promise<Forwarded> {
+async function forwardReply(reply: CloudEvent, original: CloudEvent, record: ConsumedRecord, route: EgressRoute, deps: DispatchDeps, attempts: number, signal: AbortSignal, waits: WaitAccount): Promise<Forwarded> {
   const strategy = route.egress.reply;
   if (strategy.kind === 'discard') {
     deps.listener.onReply('discarded', record);
@@ -324,12 +346,12 @@ async function forwardReply(reply: CloudEvent, original: CloudEvent, record: Con
           if (signal.aborted) return { kind: 'aborted' };
           const delayMs = stallBackoffMs(round, deps.stallBackoff.baseMs, deps.stallBackoff.capMs, deps.random);
           deps.listener.onStall({ record, event: original, round, reason: 'reply-append-failed', error, delayMs });
-          if (!(await deps.clock.sleep(delayMs, signal))) return { kind: 'aborted' };
+          if (!(await waits.wait(deps.clock, delayMs, signal, 0))) return { kind: 'aborted' };
         }
       }
     }
     case 'url': {
-      const posted = await withRetries(plainRequest(strategy.url, stamped.event), attempts, route.policy, deps, signal, judgeAccepted);
+      const posted = await withRetries(plainRequest(strategy.url, stamped.event), attempts, route.policy, deps, signal, judgeAccepted, waits);
       if (posted.kind === 'ok') {
         deps.listener.onReply('posted', record, { ttl: stamped.ttl, destination: strategy.url });
         return { kind: 'forwarded' };
@@ -347,6 +369,50 @@ function retryAfterOf(last: LastFailure, policy: RetryPolicy, deps: DispatchDeps
   const asked = retryAfterMs(last.failure, deps.clock.now());
   if (asked === undefined) return {};
   return { retryAfter: policy.retryAfterMaxMs === null ? asked : Math.min(asked, policy.retryAfterMaxMs) };
+}
+
+/**
+ * A record's share of the dispatcher's waiting memory. From its first wait (backoff, Retry-After,
+ * held round) until it is done or abandoned, its bytes and the response bytes kept for its dead
+ * letter count as waiting, attempts in between included: counting only the sleeps would let the
+ * bound lapse whenever retries that started together are sent together.
+ */
+class WaitAccount {
+  private releaseHeld: (() => void) | undefined;
+  private held = 0;
+
+  constructor(
+    private readonly memory: DispatchDeps['waiting'],
+    private readonly recordBytes: number,
+  ) {}
+
+  async wait(clock: Clock, ms: number, signal: AbortSignal, keptBytes: number): Promise<boolean> {
+    const bytes = this.recordBytes + keptBytes;
+    if (this.memory !== undefined && (this.releaseHeld === undefined || bytes !== this.held)) {
+      // Hold the new amount before letting go of the old, so the total never dips in between.
+      const previous = this.releaseHeld;
+      this.releaseHeld = this.memory.hold(bytes);
+      this.held = bytes;
+      previous?.();
+    }
+    return clock.sleep(ms, signal);
+  }
+
+  release(): void {
+    this.releaseHeld?.();
+    this.releaseHeld = undefined;
+  }
+}
+
+/** The bytes a waiting record keeps alive: its value, key and headers. */
+function recordBytes(record: ConsumedRecord): number {
+  let n = (record.value?.length ?? 0) + (record.key?.length ?? 0);
+  for (const [name, value] of Object.entries(record.headers)) n += name.length + value.length;
+  return n;
+}
+
+function keptBytes(failure: LastFailure | undefined): number {
+  return failure?.body?.length ?? 0;
 }
 
 function accepts(route: EgressRoute, event: CloudEvent): boolean {

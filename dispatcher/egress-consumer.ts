@@ -8,6 +8,7 @@ import type { DispatcherConfig } from './config.js';
 import type { Sender } from './delivery.js';
 import { dispatchRecord, type Clock, type DispatchDeps, type DispatchListener, type EgressRoute, type StallReport } from './dispatch.js';
 import { policyFrom } from './retry-policy.js';
+import type { WaitingMemory } from './waiting-memory.js';
 
 /**
  * One egress (a Trigger or a Subscription) = one consumer group reading the resource's topics.
@@ -20,6 +21,10 @@ import { policyFrom } from './retry-policy.js';
  *   unordered  every record is dispatched as it arrives, so up to the bound run at once;
  *   ordered    one queue per partition, one record at a time, the next only once the previous
  *              is done (delivered, dead-lettered, filtered out) — a held event holds its partition.
+ *
+ * Bounded waiting memory: past the dispatcher-wide bound on bytes held by waiting deliveries
+ * (`WaitingMemory`), every egress pauses its consumer until enough is released; records already
+ * taken go on as usual, so nothing is dropped or failed by the bound.
  *
  * Records are only ever finished through `record.done()`; the adapter commits each partition's
  * contiguous done prefix on its interval, on revocation and on close.
@@ -52,6 +57,8 @@ export interface EgressConsumerDeps {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly random: () => number;
+  /** The dispatcher-wide bound on waiting deliveries; absent: none. */
+  readonly waiting?: WaitingMemory | undefined;
 }
 
 interface PartitionWork {
@@ -87,6 +94,7 @@ export class EgressConsumer {
   private lastStallWarning = Number.NEGATIVE_INFINITY;
   private suppressedStallWarnings = 0;
   private readonly dispatchDeps: DispatchDeps;
+  private stopWatchingMemory: (() => void) | undefined;
 
   constructor(
     resource: Resource,
@@ -105,6 +113,7 @@ export class EgressConsumer {
       random: deps.random,
       stallBackoff: { baseMs: deps.config.stallBackoffBaseMs, capMs: deps.config.maxStallBackoffMs },
       listener: this.listener(),
+      waiting: deps.waiting,
     };
   }
 
@@ -139,8 +148,20 @@ export class EgressConsumer {
       onRevoked: (partitions) => this.onRevoked(partitions),
     });
     this.consumer = consumer;
-    if (this.stopping) await consumer.close();
-    else this.logger.info({ topics: resource.topics, deliveryOrder: egress.deliveryOrder }, 'egress started');
+    if (this.stopping) {
+      await consumer.close();
+      return;
+    }
+    const waiting = this.deps.waiting;
+    if (waiting !== undefined) {
+      if (waiting.isOver()) consumer.pause();
+      this.stopWatchingMemory = waiting.onChange((over) => {
+        if (this.stopping) return;
+        if (over) consumer.pause();
+        else consumer.resume();
+      });
+    }
+    this.logger.info({ topics: resource.topics, deliveryOrder: egress.deliveryOrder }, 'egress started');
   }
 
   /**
@@ -160,6 +181,7 @@ export class EgressConsumer {
   async stop(deadlineMs: number): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.stopWatchingMemory?.();
     let abandoned = 0;
     try {
       this.consumer?.pause();
@@ -284,7 +306,7 @@ export class EgressConsumer {
       resource,
       egress,
       deadLetter: settings?.deadLetter ?? null,
-      policy: policyFrom(settings, { timeoutMs: this.deps.config.defaultTimeoutMs }),
+      policy: policyFrom(settings, { timeoutMs: this.deps.config.defaultTimeoutMs, retryAfterBoundMs: this.deps.config.maxRetryAfterMs }),
       accepts: compileFilter(egress.filter, {
         onEvaluationError: (error, expression) => {
           this.counters.filterErrors++;
