@@ -32,6 +32,22 @@ export const dispatcherConfigSchema = z
     stallBackoffBaseMs: positiveMillis.default(1_000),
     /** At most one "event stalled" warning per egress per this many ms. */
     stallWarnIntervalMs: positiveMillis.default(10_000),
+    /**
+     * Upper bound on a `Retry-After` wait, whatever a trigger's `retryAfterMax` says (a trigger may
+     * only lower it). Knative's Kafka broker ignores Retry-After altogether and Knative's core
+     * dispatcher caps it only by the trigger's own `retryAfterMax`; here a waiting event holds an
+     * in-flight slot and its bytes, so one subscriber must not park events for days. 5 min covers
+     * the usual rate-limit windows (per second, per minute) and maintenance 503s.
+     */
+    maxRetryAfterMs: positiveMillis.default(5 * 60_000),
+    /**
+     * Bound on the memory held by deliveries that are waiting (retry backoff, Retry-After, held
+     * events): their record bytes plus the response bytes kept for `knativeerrordata`, summed
+     * over every egress. Past it every egress stops taking new records (nothing is dropped or
+     * failed) and resumes once it is below 80 % again. 256 MiB is an eighth of the dispatcher's
+     * memory limit in deploy/40-data-plane.yaml, leaving the rest to deliveries in progress.
+     */
+    maxWaitingBytes: z.coerce.number().int().min(1024).default(256 * 1024 * 1024),
     /** Largest response body read from a subscriber (a reply event); larger replies fail. */
     maxResponseBytes: z.coerce.number().int().min(1024).default(4 * 1024 * 1024),
     /** Keep-alive connections per destination origin (undici pool size). */
@@ -60,6 +76,8 @@ export function dispatcherConfigFromEnv(env: Env): DispatcherConfig {
     maxStallBackoffMs: pick('DISPATCHER_MAX_STALL_BACKOFF_MS'),
     stallBackoffBaseMs: pick('DISPATCHER_STALL_BACKOFF_BASE_MS'),
     stallWarnIntervalMs: pick('DISPATCHER_STALL_WARN_INTERVAL_MS'),
+    maxRetryAfterMs: pick('DISPATCHER_MAX_RETRY_AFTER_MS'),
+    maxWaitingBytes: pick('DISPATCHER_MAX_WAITING_BYTES'),
     maxResponseBytes: pick('DISPATCHER_MAX_RESPONSE_BYTES'),
     connectionsPerOrigin: pick('DISPATCHER_CONNECTIONS_PER_ORIGIN'),
     egressRestartBackoffMs: pick('DISPATCHER_EGRESS_RESTART_BACKOFF_MS'),

@@ -10,6 +10,12 @@ export interface HttpRequest {
   readonly url: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: Buffer | undefined;
+  /**
+   * How many bytes of the response body the caller uses, by outcome (2xx or not). No more is
+   * kept: the rest is read and thrown away (so the connection can be reused) up to the sender's
+   * `maxResponseBytes`, past which the connection is closed instead. Default: `maxResponseBytes`.
+   */
+  readonly keepResponseBytes?: { readonly success: number; readonly failure: number } | undefined;
 }
 
 export type AttemptResult =
@@ -19,7 +25,7 @@ export type AttemptResult =
       /** Lower-case names; repeated headers joined with ", ". */
       readonly headers: Readonly<Record<string, string>>;
       readonly body: Buffer;
-      /** The body was longer than the limit and was cut there. */
+      /** The body was longer than what was kept (`keepResponseBytes`, else the limit) and was cut there. */
       readonly truncated: boolean;
     }
   | { readonly kind: 'timeout' }
@@ -75,7 +81,10 @@ export class HttpSender implements Sender {
         dispatcher: this.agent,
         signal: controller.signal,
       });
-      const { body, truncated } = await readLimited(response.body, this.maxResponseBytes);
+      const success = response.statusCode >= 200 && response.statusCode < 300;
+      const wanted = success ? message.keepResponseBytes?.success : message.keepResponseBytes?.failure;
+      const keep = Math.min(wanted ?? this.maxResponseBytes, this.maxResponseBytes);
+      const { body, truncated } = await readLimited(response.body, keep, this.maxResponseBytes);
       return { kind: 'response', status: response.statusCode, headers: flattenHeaders(response.headers), body, truncated };
     } catch (error) {
       if (timedOut) return { kind: 'timeout' };
@@ -97,21 +106,31 @@ export class HttpSender implements Sender {
   }
 }
 
-async function readLimited(stream: AsyncIterable<Buffer> & { destroy(): unknown }, limit: number): Promise<{ body: Buffer; truncated: boolean }> {
+/**
+ * Keeps the first `keep` bytes of a body (copied, so no larger socket chunk stays referenced) and
+ * reads past them without keeping anything, up to `limit`; a longer body is cut off by closing
+ * the connection rather than drained.
+ */
+async function readLimited(stream: AsyncIterable<Buffer> & { destroy(): unknown }, keep: number, limit: number): Promise<{ body: Buffer; truncated: boolean }> {
   const chunks: Buffer[] = [];
-  let size = 0;
+  let kept = 0;
+  let seen = 0;
   for await (const chunk of stream) {
-    if (size + chunk.length > limit) {
-      chunks.push(chunk.subarray(0, limit - size));
-      size = limit;
-      // Discard the rest: the connection is closed rather than drained.
-      stream.destroy();
-      return { body: Buffer.concat(chunks, size), truncated: true };
+    seen += chunk.length;
+    if (kept < keep) {
+      const part = chunk.length <= keep - kept ? chunk : chunk.subarray(0, keep - kept);
+      chunks.push(part);
+      kept += part.length;
     }
-    chunks.push(chunk);
-    size += chunk.length;
+    if (seen > limit) {
+      stream.destroy();
+      break;
+    }
   }
-  return { body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size), truncated: false };
+  const truncated = seen > kept;
+  // Whole chunks are the reply itself; a cut one is copied so that the rest of it can be freed.
+  const body = chunks.length === 1 && !truncated ? chunks[0]! : Buffer.concat(chunks, kept);
+  return { body, truncated };
 }
 
 function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {

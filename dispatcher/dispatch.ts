@@ -5,7 +5,7 @@ import { withoutTtl } from '../core/cloudevents/ttl.js';
 import type { BrokerError } from '../core/errors.js';
 import type { Egress, Resource } from '../core/contract/types.js';
 import type { ConsumedRecord, EventLog } from '../core/event-log/port.js';
-import { deadLetterEvent, type LastFailure } from './error-extensions.js';
+import { deadLetterEvent, ERROR_DATA_MAX_BYTES, type LastFailure } from './error-extensions.js';
 import type { AttemptResult, HttpRequest, Sender } from './delivery.js';
 import { replyOf, stampReply } from './reply.js';
 import { Quarantine } from './quarantine.js';
@@ -119,6 +119,8 @@ export interface DispatchDeps {
   readonly listener: DispatchListener;
   /** Where undecodable records go when there is no dead-letter sink; default: the log's quarantine topic. */
   readonly quarantine?: Pick<Quarantine, 'put'>;
+  /** The dispatcher-wide account of bytes held by waiting deliveries (waiting-memory.ts). */
+  readonly waiting?: { hold(bytes: number): () => void } | undefined;
 }
 
 export type DispatchResult = 'done' | 'aborted';
@@ -160,10 +162,21 @@ async function dispatchEvent(record: ConsumedRecord, route: () => EgressRoute, d
     return 'done';
   }
 
+  const waits = new WaitAccount(deps.waiting, recordBytes(record));
+  try {
+    return await deliverUntilDone(record, event, route, deps, signal, waits, finish);
+  } finally {
+    waits.release();
+  }
+}
+
+async function deliverUntilDone(
+  record: ConsumedRecord, event: CloudEvent, route: () => EgressRoute, deps: DispatchDeps, signal: AbortSignal, waits: WaitAccount, finish: () => void,
+): Promise<DispatchResult> {
   for (let round = 0; ; round++) {
     let result: RoundResult;
     try {
-      result = await deliverRound(record, event, route(), deps, round, signal);
+      result = await deliverRound(record, event, route(), deps, round, signal, waits);
     } catch (error) {
       result = { kind: 'held', reason: 'internal-error', error };
     }
@@ -181,7 +194,7 @@ async function dispatchEvent(record: ConsumedRecord, route: () => EgressRoute, d
       record, event, round: heldRound, reason: result.reason, failed: result.failed,
       deadLetterFailed: result.deadLetterFailed, error: result.error, delayMs,
     });
-    if (!(await deps.clock.sleep(delayMs, signal))) return 'aborted';
+    if (!(await waits.wait(deps.clock, delayMs, signal, keptBytes(result.failed) + keptBytes(result.deadLetterFailed)))) return 'aborted';
   }
 }
 
@@ -203,6 +216,17 @@ function quarantineOf(deps: DispatchDeps): Pick<Quarantine, 'put'> {
  * a round after), else to the quarantine; retried only while the quarantine cannot be written.
  */
 async function settleUndecodable(record: ConsumedRecord, error: BrokerError, route: () => EgressRoute, deps: DispatchDeps, signal: AbortSignal, finish: () => void): Promise<DispatchResult> {
+  const waits = new WaitAccount(deps.waiting, recordBytes(record));
+  try {
+    return await settleUndecodableRounds(record, error, route, deps, signal, finish, waits);
+  } finally {
+    waits.release();
+  }
+}
+
+async function settleUndecodableRounds(
+  record: ConsumedRecord, error: BrokerError, route: () => EgressRoute, deps: DispatchDeps, signal: AbortSignal, finish: () => void, waits: WaitAccount,
+): Promise<DispatchResult> {
   for (let round = 0; ; round++) {
     let wrapped: CloudEvent | undefined;
     let to: UndecodableDestination = 'quarantine';
@@ -211,7 +235,7 @@ async function settleUndecodable(record: ConsumedRecord, error: BrokerError, rou
       wrapped = undecodableEvent(record, error, current.resource, current.egress);
       if (current.deadLetter !== null) {
         const attempts = round === 0 ? 1 + current.policy.maxRetries : 1;
-        const sent = await withRetries(plainRequest(current.deadLetter, wrapped), attempts, current.policy, deps, signal, judgeAccepted);
+        const sent = await withRetries(plainRequest(current.deadLetter, wrapped), attempts, current.policy, deps, signal, judgeAccepted, waits);
         if (sent.kind === 'aborted') return 'aborted';
         // The sink will not take it: quarantined rather than held, as nothing could ever deliver it.
         if (sent.kind === 'ok') to = 'dead-letter-sink';
@@ -223,7 +247,7 @@ async function settleUndecodable(record: ConsumedRecord, error: BrokerError, rou
       const delayMs = stallBackoffMs(round + 1, deps.stallBackoff.baseMs, deps.stallBackoff.capMs, deps.random);
       const event = wrapped ?? { attributes: { specversion: '1.0', id: `${record.topic}/${record.partition}/${record.offset}`, source: '/kafka-broker', type: 'undecodable' } };
       deps.listener.onStall({ record, event, round: round + 1, reason: 'quarantine-failed', error: failure, delayMs });
-      if (!(await deps.clock.sleep(delayMs, signal))) return 'aborted';
+      if (!(await waits.wait(deps.clock, delayMs, signal, 0))) return 'aborted';
       continue;
     }
     finish();
@@ -249,13 +273,13 @@ type RoundResult =
  * Round 0 follows the egress's policy (1 + retry attempts at each destination); each held round
  * after it makes one attempt at the subscriber and one at the dead-letter sink.
  */
-async function deliverRound(record: ConsumedRecord, event: CloudEvent, route: EgressRoute, deps: DispatchDeps, round: number, signal: AbortSignal): Promise<RoundResult> {
+async function deliverRound(record: ConsumedRecord, event: CloudEvent, route: EgressRoute, deps: DispatchDeps, round: number, signal: AbortSignal, waits: WaitAccount): Promise<RoundResult> {
   const attempts = round === 0 ? 1 + route.policy.maxRetries : 1;
   const { egress, resource, policy } = route;
 
   // deliver
   const request = subscriberRequest(event, record, egress);
-  const delivered = await withRetries(request, attempts, policy, deps, signal, judgeSubscriberResponse);
+  const delivered = await withRetries(request, attempts, policy, deps, signal, judgeSubscriberResponse, waits);
   if (delivered.kind === 'aborted') return delivered;
 
   let failed: LastFailure;
@@ -263,7 +287,7 @@ async function deliverRound(record: ConsumedRecord, event: CloudEvent, route: Eg
     // reply
     const reply = delivered.value;
     if (reply === undefined) return { kind: 'done', outcome: 'delivered' };
-    const replied = await forwardReply(reply, event, record, route, deps, attempts, signal);
+    const replied = await forwardReply(reply, event, record, route, deps, attempts, signal, waits);
     if (replied.kind !== 'failed') return replied.kind === 'aborted' ? replied : { kind: 'done', outcome: 'delivered' };
     failed = replied.last;
   } else {
@@ -273,7 +297,7 @@ async function deliverRound(record: ConsumedRecord, event: CloudEvent, route: Eg
   // dead letter
   if (route.deadLetter === null) return { kind: 'held', reason: 'no-dead-letter-sink', failed, ...retryAfterOf(failed, policy, deps) };
   const dead = deadLetterEvent(event, failed, resource, egress);
-  const sent = await withRetries(plainRequest(route.deadLetter, dead), attempts, policy, deps, signal, judgeAccepted);
+  const sent = await withRetries(plainRequest(route.deadLetter, dead), attempts, policy, deps, signal, judgeAccepted, waits);
   if (sent.kind === 'aborted') return sent;
   if (sent.kind === 'ok') return { kind: 'done', outcome: 'dead-lettered', failed };
   return { kind: 'held', reason: 'dead-letter-failed', failed, deadLetterFailed: sent.last, ...retryAfterOf(sent.last, policy, deps) };
@@ -290,12 +314,14 @@ function subscriberRequest(event: CloudEvent, record: ConsumedRecord, egress: Eg
     const value = event.attributes[name] ?? record.headers[name]?.toString('latin1');
     if (value !== undefined && value !== '') headers[name] = String(value);
   }
-  return { url: egress.destination, headers, body: encoded.body };
+  // A reply is read whole (up to the limit); of a failure only what knativeerrordata carries.
+  return { url: egress.destination, headers, body: encoded.body, keepResponseBytes: { success: Number.MAX_SAFE_INTEGER, failure: ERROR_DATA_MAX_BYTES } };
 }
 
 function plainRequest(url: string, event: CloudEvent): HttpRequest {
   const encoded = encodeHttpBinary(event);
-  return { url, headers: encoded.headers, body: encoded.body };
+  // A sink's or reply URL's answer is never used on success.
+  return { url, headers: encoded.headers, body: encoded.body, keepResponseBytes: { success: 0, failure: ERROR_DATA_MAX_BYTES } };
 }
 
 type Judged<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly failure: AttemptFailure; readonly body?: Buffer };
@@ -310,7 +336,7 @@ function judgeSubscriberResponse(result: AttemptResult & { kind: 'response' }): 
     case 'reply':
       return { ok: true, value: reply.event };
     case 'invalid':
-      return { ok: false, failure: { kind: 'invalid-reply', status: result.status, reason: reply.reason }, body: result.body };
+      return { ok: false, failure: { kind: 'invalid-reply', status: result.status, reason: reply.reason }, body: errorData(result.body) };
     default: {
       const never: never = reply;
       return never;
@@ -324,7 +350,15 @@ function judgeAccepted(result: AttemptResult & { kind: 'response' }): Judged<und
 }
 
 function statusFailure(result: AttemptResult & { kind: 'response' }): Judged<never> {
-  return { ok: false, failure: { kind: 'status', status: result.status, retryAfter: result.headers['retry-after'] }, body: result.body };
+  return { ok: false, failure: { kind: 'status', status: result.status, retryAfter: result.headers['retry-after'] }, body: errorData(result.body) };
+}
+
+/**
+ * The part of a failed response that is kept while the event waits: what `knativeerrordata`
+ * carries, copied so that a larger body (a rejected reply, up to maxResponseBytes) can be freed.
+ */
+function errorData(body: Buffer): Buffer {
+  return body.length <= ERROR_DATA_MAX_BYTES ? body : Buffer.from(body.subarray(0, ERROR_DATA_MAX_BYTES));
 }
 
 const isSuccess = (status: number): boolean => status >= 200 && status < 300;
@@ -339,6 +373,7 @@ async function withRetries<T>(
   deps: DispatchDeps,
   signal: AbortSignal,
   judge: (result: AttemptResult & { kind: 'response' }) => Judged<T>,
+  waits: WaitAccount,
 ): Promise<Attempted<T>> {
   for (let attempt = 1; ; attempt++) {
     const result = await deps.sender.send(request, policy.timeoutMs, signal);
@@ -365,7 +400,7 @@ async function withRetries<T>(
     if (attempt >= attempts || !policy.shouldRetry(judged.failure)) return { kind: 'failed', last };
     const delayMs = policy.delayBeforeRetryMs(attempt, judged.failure, deps.clock.now());
     deps.listener.onRetry({ destination: request.url, attempt, failure: judged.failure, delayMs });
-    if (!(await deps.clock.sleep(delayMs, signal))) return { kind: 'aborted' };
+    if (!(await waits.wait(deps.clock, delayMs, signal, keptBytes(last)))) return { kind: 'aborted' };
   }
 }
 
@@ -376,7 +411,7 @@ type Forwarded = { readonly kind: 'forwarded' } | { readonly kind: 'failed'; rea
  * with the stall backoff) until the log takes it: the original event is not done before its
  * reply is durable, and redelivering to the subscriber would only make more replies.
  */
-async function forwardReply(reply: CloudEvent, original: CloudEvent, record: ConsumedRecord, route: EgressRoute, deps: DispatchDeps, attempts: number, signal: AbortSignal): Promise<Forwarded> {
+async function forwardReply(reply: CloudEvent, original: CloudEvent, record: ConsumedRecord, route: EgressRoute, deps: DispatchDeps, attempts: number, signal: AbortSignal, waits: WaitAccount): Promise<Forwarded> {
   const strategy = route.egress.reply;
   if (strategy.kind === 'discard') {
     deps.listener.onReply('discarded', record);
@@ -401,12 +436,12 @@ async function forwardReply(reply: CloudEvent, original: CloudEvent, record: Con
           if (signal.aborted) return { kind: 'aborted' };
           const delayMs = stallBackoffMs(round, deps.stallBackoff.baseMs, deps.stallBackoff.capMs, deps.random);
           deps.listener.onStall({ record, event: original, round, reason: 'reply-append-failed', error, delayMs });
-          if (!(await deps.clock.sleep(delayMs, signal))) return { kind: 'aborted' };
+          if (!(await waits.wait(deps.clock, delayMs, signal, 0))) return { kind: 'aborted' };
         }
       }
     }
     case 'url': {
-      const posted = await withRetries(plainRequest(strategy.url, stamped.event), attempts, route.policy, deps, signal, judgeAccepted);
+      const posted = await withRetries(plainRequest(strategy.url, stamped.event), attempts, route.policy, deps, signal, judgeAccepted, waits);
       if (posted.kind === 'ok') {
         deps.listener.onReply('posted', record, { ttl: stamped.ttl, destination: strategy.url });
         return { kind: 'forwarded' };
@@ -424,6 +459,50 @@ function retryAfterOf(last: LastFailure, policy: RetryPolicy, deps: DispatchDeps
   const asked = retryAfterMs(last.failure, deps.clock.now());
   if (asked === undefined) return {};
   return { retryAfter: policy.retryAfterMaxMs === null ? asked : Math.min(asked, policy.retryAfterMaxMs) };
+}
+
+/**
+ * A record's share of the dispatcher's waiting memory. From its first wait (backoff, Retry-After,
+ * held round) until it is done or abandoned, its bytes and the response bytes kept for its dead
+ * letter count as waiting, attempts in between included: counting only the sleeps would let the
+ * bound lapse whenever retries that started together are sent together.
+ */
+class WaitAccount {
+  private releaseHeld: (() => void) | undefined;
+  private held = 0;
+
+  constructor(
+    private readonly memory: DispatchDeps['waiting'],
+    private readonly recordBytes: number,
+  ) {}
+
+  async wait(clock: Clock, ms: number, signal: AbortSignal, keptBytes: number): Promise<boolean> {
+    const bytes = this.recordBytes + keptBytes;
+    if (this.memory !== undefined && (this.releaseHeld === undefined || bytes !== this.held)) {
+      // Hold the new amount before letting go of the old, so the total never dips in between.
+      const previous = this.releaseHeld;
+      this.releaseHeld = this.memory.hold(bytes);
+      this.held = bytes;
+      previous?.();
+    }
+    return clock.sleep(ms, signal);
+  }
+
+  release(): void {
+    this.releaseHeld?.();
+    this.releaseHeld = undefined;
+  }
+}
+
+/** The bytes a waiting record keeps alive: its value, key and headers. */
+function recordBytes(record: ConsumedRecord): number {
+  let n = (record.value?.length ?? 0) + (record.key?.length ?? 0);
+  for (const [name, value] of Object.entries(record.headers)) n += name.length + value.length;
+  return n;
+}
+
+function keptBytes(failure: LastFailure | undefined): number {
+  return failure?.body?.length ?? 0;
 }
 
 function accepts(route: EgressRoute, event: CloudEvent): boolean {

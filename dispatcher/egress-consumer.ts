@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { effectiveEgressConfig, type Egress, type Resource } from '../core/contract/types.js';
-import type { ConsumedRecord, Consumer, EventLog, TopicPartition } from '../core/event-log/port.js';
+import type { ConsumedRecord, Consumer, EventLog, OffsetReset, TopicPartition } from '../core/event-log/port.js';
 import { BrokerError, toLogFields } from '../core/errors.js';
 import { compileFilter } from '../core/filters/compile.js';
 import type { Logger } from '../core/logger.js';
@@ -9,6 +9,7 @@ import type { Sender } from './delivery.js';
 import { dispatchRecord, type Clock, type DispatchDeps, type DispatchListener, type EgressRoute, type StallReport } from './dispatch.js';
 import { Quarantine } from './quarantine.js';
 import { policyFrom } from './retry-policy.js';
+import type { WaitingMemory } from './waiting-memory.js';
 
 /**
  * One egress (a Trigger or a Subscription) = one consumer group reading the resource's topics.
@@ -21,6 +22,10 @@ import { policyFrom } from './retry-policy.js';
  *   unordered  every record is dispatched as it arrives, so up to the bound run at once;
  *   ordered    one queue per partition, one record at a time, the next only once the previous
  *              is done (delivered, dead-lettered, filtered out) — a held event holds its partition.
+ *
+ * Bounded waiting memory: past the dispatcher-wide bound on bytes held by waiting deliveries
+ * (`WaitingMemory`), every egress pauses its consumer until enough is released; records already
+ * taken go on as usual, so nothing is dropped or failed by the bound.
  *
  * Records are only ever finished through `record.done()`; the adapter commits each partition's
  * contiguous done prefix on its interval, on revocation and on close.
@@ -42,11 +47,15 @@ export interface EgressCounters {
   repliesTtlExhausted: number;
   heldRounds: number;
   filterErrors: number;
+  /** Times a partition's position was gone from the log (retention) and it jumped to the earliest record left. */
+  offsetResets: number;
+  /** Records skipped by those jumps: never delivered to this egress. */
+  recordsSkipped: number;
 }
 
 export const newCounters = (): EgressCounters => ({
   received: 0, delivered: 0, filtered: 0, deadLettered: 0, undecodable: 0, quarantined: 0, retries: 0, repliesAppended: 0,
-  repliesPosted: 0, repliesDiscarded: 0, repliesTtlExhausted: 0, heldRounds: 0, filterErrors: 0,
+  repliesPosted: 0, repliesDiscarded: 0, repliesTtlExhausted: 0, heldRounds: 0, filterErrors: 0, offsetResets: 0, recordsSkipped: 0,
 });
 
 export interface EgressConsumerDeps {
@@ -56,6 +65,8 @@ export interface EgressConsumerDeps {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly random: () => number;
+  /** The dispatcher-wide bound on waiting deliveries; absent: none. */
+  readonly waiting?: WaitingMemory | undefined;
 }
 
 interface PartitionWork {
@@ -91,6 +102,7 @@ export class EgressConsumer {
   private lastStallWarning = Number.NEGATIVE_INFINITY;
   private suppressedStallWarnings = 0;
   private readonly dispatchDeps: DispatchDeps;
+  private stopWatchingMemory: (() => void) | undefined;
 
   constructor(
     resource: Resource,
@@ -110,6 +122,7 @@ export class EgressConsumer {
       stallBackoff: { baseMs: deps.config.stallBackoffBaseMs, capMs: deps.config.maxStallBackoffMs },
       listener: this.listener(),
       quarantine: new Quarantine(deps.log, { topic: deps.config.quarantineTopic, replicationFactor: deps.config.quarantineReplicationFactor }),
+      waiting: deps.waiting,
     };
   }
 
@@ -142,10 +155,23 @@ export class EgressConsumer {
       commitIntervalMs: this.deps.config.commitIntervalMs,
       onRecord: (record) => this.onRecord(record),
       onRevoked: (partitions) => this.onRevoked(partitions),
+      onOffsetReset: (reset) => this.onOffsetReset(reset),
     });
     this.consumer = consumer;
-    if (this.stopping) await consumer.close();
-    else this.logger.info({ topics: resource.topics, deliveryOrder: egress.deliveryOrder }, 'egress started');
+    if (this.stopping) {
+      await consumer.close();
+      return;
+    }
+    const waiting = this.deps.waiting;
+    if (waiting !== undefined) {
+      if (waiting.isOver()) consumer.pause();
+      this.stopWatchingMemory = waiting.onChange((over) => {
+        if (this.stopping) return;
+        if (over) consumer.pause();
+        else consumer.resume();
+      });
+    }
+    this.logger.info({ topics: resource.topics, deliveryOrder: egress.deliveryOrder }, 'egress started');
   }
 
   /**
@@ -165,6 +191,7 @@ export class EgressConsumer {
   async stop(deadlineMs: number): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.stopWatchingMemory?.();
     let abandoned = 0;
     try {
       this.consumer?.pause();
@@ -260,6 +287,17 @@ export class EgressConsumer {
     this.logger.info({ partitions }, 'partitions revoked');
   }
 
+  /** Records this egress will never see: an operator must hear of it, whichever log lost them. */
+  private onOffsetReset(reset: OffsetReset): void {
+    const skipped = Number(BigInt(reset.to) - BigInt(reset.from));
+    this.counters.offsetResets++;
+    this.counters.recordsSkipped += skipped;
+    this.logger.warn(
+      { topic: reset.topic, partition: reset.partition, skippedFrom: reset.from, skippedTo: reset.to, skipped, reason: reset.reason },
+      'records skipped: the position was no longer in the event log; consuming from the earliest record left (offsets from..to-1 were not delivered)',
+    );
+  }
+
   private dropQueue(work: PartitionWork): void {
     work.abort.abort();
     this.outstanding -= work.queue.length;
@@ -289,7 +327,7 @@ export class EgressConsumer {
       resource,
       egress,
       deadLetter: settings?.deadLetter ?? null,
-      policy: policyFrom(settings, { timeoutMs: this.deps.config.defaultTimeoutMs }),
+      policy: policyFrom(settings, { timeoutMs: this.deps.config.defaultTimeoutMs, retryAfterBoundMs: this.deps.config.maxRetryAfterMs }),
       accepts: compileFilter(egress.filter, {
         onEvaluationError: (error, expression) => {
           this.counters.filterErrors++;

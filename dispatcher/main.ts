@@ -6,6 +6,7 @@ import { HttpSender } from './delivery.js';
 import { systemClock, type Clock } from './dispatch.js';
 import { newCounters, type EgressCounters } from './egress-consumer.js';
 import { EgressSupervisor, type EgressStats } from './egress-supervisor.js';
+import { WaitingMemory } from './waiting-memory.js';
 
 /**
  * The dispatcher: reads every egress's events from the event log and delivers them over HTTP.
@@ -37,6 +38,8 @@ export interface DispatcherStats {
   readonly egresses: readonly EgressStats[];
   /** Sums over the egresses running now. */
   readonly totals: Readonly<EgressCounters> & { readonly inFlight: number; readonly held: number };
+  /** Deliveries waiting (backoff, Retry-After, held) and the bytes they keep, against `maxWaitingBytes`. */
+  readonly waiting: { readonly deliveries: number; readonly bytes: number; readonly limitBytes: number; readonly consumptionPaused: boolean; readonly pauses: number };
 }
 
 export interface RunningDispatcher {
@@ -47,8 +50,19 @@ export interface RunningDispatcher {
 export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDispatcher> {
   const logger = deps.logger.child({ component: 'dispatcher' });
   const sender = new HttpSender({ connections: deps.config.connectionsPerOrigin, maxResponseBytes: deps.config.maxResponseBytes });
+  const waiting = new WaitingMemory(deps.config.maxWaitingBytes);
+  let pauses = 0;
+  waiting.onChange((over) => {
+    const fields = { waitingBytes: waiting.bytes(), waitingDeliveries: waiting.waiting(), maxWaitingBytes: waiting.limitBytes };
+    if (over) {
+      pauses++;
+      logger.warn(fields, 'waiting deliveries hold more than maxWaitingBytes: every egress stops taking new records until they are under 80 % again (nothing is dropped)');
+    } else {
+      logger.info(fields, 'waiting deliveries back under 80 % of maxWaitingBytes: consuming again');
+    }
+  });
   const supervisor = new EgressSupervisor(
-    { log: deps.log, sender, config: deps.config, logger, clock: deps.clock ?? systemClock, random: deps.random ?? Math.random },
+    { log: deps.log, sender, config: deps.config, logger, clock: deps.clock ?? systemClock, random: deps.random ?? Math.random, waiting },
     deps.config.shutdownDeadlineMs,
   );
   let first: Promise<void> = Promise.resolve();
@@ -81,7 +95,11 @@ export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDisp
         totals.inFlight += e.inFlight;
         totals.held += e.held;
       }
-      return { egresses, totals };
+      return {
+        egresses,
+        totals,
+        waiting: { deliveries: waiting.waiting(), bytes: waiting.bytes(), limitBytes: waiting.limitBytes, consumptionPaused: waiting.isOver(), pauses },
+      };
     },
   };
 }

@@ -11,6 +11,10 @@ import type { EgressConfig } from '../core/contract/types.js';
  *  - `retryAfterMax`: cap on how long a `Retry-After` header may delay the next attempt. Knative's
  *    own Kafka broker ignores Retry-After; we honour it (RFC 9110 §10.2.3) on 429 and 503, the two
  *    statuses that define it, and wait at least that long.
+ *
+ * Above every trigger's `retryAfterMax` sits the dispatcher's own bound (`maxRetryAfterMs`): a
+ * waiting event holds an in-flight slot and memory, so a subscriber answering `Retry-After: 1e9`
+ * must not park it for weeks. A trigger may lower the bound, never raise it.
  */
 
 /** Why one attempt did not succeed. */
@@ -64,7 +68,7 @@ export interface RetryPolicy {
   readonly maxRetries: number;
   /** Per-attempt timeout. */
   readonly timeoutMs: number;
-  /** Cap on a Retry-After delay; null means none. */
+  /** Cap on a Retry-After delay: the trigger's, within the dispatcher's bound; null means none. */
   readonly retryAfterMaxMs: number | null;
   /** The backoff before retry `retry` (1 for the first retry). */
   backoffMs(retry: number): number;
@@ -79,6 +83,8 @@ export interface RetryPolicy {
 export interface PolicyDefaults {
   /** The dispatcher's per-attempt timeout, used when the egress has none. */
   readonly timeoutMs: number;
+  /** The dispatcher-wide bound on a Retry-After delay (config `maxRetryAfterMs`); absent: none. */
+  readonly retryAfterBoundMs?: number | undefined;
 }
 
 /**
@@ -90,7 +96,7 @@ export function policyFrom(config: EgressConfig | null, defaults: PolicyDefaults
   const delay = config?.backoffDelayMs ?? 0;
   const exponential = config?.backoffPolicy === 'exponential';
   const timeoutMs = config?.timeoutMs ?? defaults.timeoutMs;
-  const retryAfterMaxMs = config?.retryAfterMaxMs ?? null;
+  const retryAfterMaxMs = boundedRetryAfterMax(config?.retryAfterMaxMs ?? null, defaults.retryAfterBoundMs);
   const backoffMs = (retry: number): number => {
     const n = Math.max(1, retry);
     return clampDelay(exponential ? delay * 2 ** n : delay * n);
@@ -109,6 +115,12 @@ export function policyFrom(config: EgressConfig | null, defaults: PolicyDefaults
       return clampDelay(Math.max(backoff, capped));
     },
   };
+}
+
+/** The trigger's `retryAfterMax` within the dispatcher's bound: it may lower the bound, never raise it. */
+export function boundedRetryAfterMax(triggerMaxMs: number | null, boundMs: number | undefined): number | null {
+  if (boundMs === undefined) return triggerMaxMs;
+  return triggerMaxMs === null ? boundMs : Math.min(triggerMaxMs, boundMs);
 }
 
 /** The Retry-After delay a failure asks for, if any: only 429 and 503 define the header. */

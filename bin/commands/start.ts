@@ -31,6 +31,7 @@ import { bootstrapServersSchema, commonEnv, loadConfig, logLevelSchema, portSche
 import { InProcessContractSource } from '../../core/contract/source.js';
 import { isBrokerError } from '../../core/errors.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
+import { memoryLogConfigFromEnv } from '../../core/event-log/memory-config.js';
 import type { EventLog } from '../../core/event-log/port.js';
 import { listen } from '../../core/http-server.js';
 import { createLogger, logLevels, silentLogger, type Logger } from '../../core/logger.js';
@@ -50,7 +51,8 @@ Options:
   -h, --help              show this help
 
 Environment: KAFKA_BOOTSTRAP_SERVERS, LOG_LEVEL (default info), CONTROLLER_TOPIC_PARTITIONS (10),
-CONTROLLER_TOPIC_REPLICATION_FACTOR (1), DISPATCHER_* (see dispatcher/config.ts).
+CONTROLLER_TOPIC_REPLICATION_FACTOR (1), DISPATCHER_* (see dispatcher/config.ts),
+EVENT_LOG_MEMORY_RETENTION_BYTES (256 MiB), EVENT_LOG_MEMORY_RETENTION_MS (24 h) for the in-memory log.
 `;
 
 interface StartOptions {
@@ -168,7 +170,7 @@ async function startAll(options: StartOptions, io: CliIo, logger: Logger, dispat
     closers.length = 0;
   };
   try {
-    const log = await openLog(options, logger);
+    const log = await openLog(options, logger, io.env);
     closers.push({ name: 'event log', close: () => log.close() });
     const contracts = new InProcessContractSource();
     // Read before any port is bound (a bad setting fails fast); the ingress URL is known once it listens.
@@ -234,8 +236,8 @@ async function startAll(options: StartOptions, io: CliIo, logger: Logger, dispat
   }
 }
 
-async function openLog(options: StartOptions, logger: Logger): Promise<EventLog> {
-  if (options.kafka === undefined) return new MemoryEventLog();
+async function openLog(options: StartOptions, logger: Logger, env: CliIo['env']): Promise<EventLog> {
+  if (options.kafka === undefined) return new MemoryEventLog({ ...memoryLogConfigFromEnv(env), logger: logger.child({ component: 'event-log' }) });
   const { KafkaEventLog } = await import('../../core/event-log/kafka/adapter.js');
   // A quiet client for the first contact: "Kafka is not there" is one line, not kafkajs's retries.
   const probe = new KafkaEventLog({ brokers: options.kafka.brokers, clientId: 'kafka-broker-probe', logger: silentLogger() });

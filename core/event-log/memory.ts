@@ -1,8 +1,11 @@
 import { BrokerError } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { memoryLogConfigSchema, type MemoryLogConfig } from './memory-config.js';
+import { AppendOrder, PartitionLog, storedBytes, type StoredRecord } from './memory-partition.js';
 import { PartitionOffsets } from './offsets.js';
 import { partitionForKey } from './partitioner.js';
 import type {
-  AppendRecord, AppendResult, ConsumedRecord, ConsumeOptions, Consumer, EventLog, Headers,
+  AppendRecord, AppendResult, ConsumedRecord, ConsumeOptions, Consumer, EventLog,
   StartPosition, TopicInfo, TopicPartition, TopicSpec,
 } from './port.js';
 
@@ -10,17 +13,36 @@ import type {
  * The in-memory event log: the development channel. Same semantics as Kafka within one process —
  * partitions, keys, consumer groups with committed offsets, rebalancing between members, and
  * redelivery of records that were not done when a member left. Nothing survives a restart.
+ *
+ * Retention (memory-config.ts): past `retentionBytes` over the whole log, or `retentionMs` of age,
+ * the oldest records are removed from the head of their partition, as Kafka's retention does;
+ * offsets keep counting. A group whose position was removed resumes at the earliest record left,
+ * and its consumer's `onOffsetReset` hears the skipped range. On close, the log says (warn) how
+ * many accepted records it drops that a consumer group has not finished.
  */
 
-interface StoredRecord {
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  readonly headers: Headers;
-  readonly timestamp: number;
+export interface MemoryEventLogOptions extends Partial<MemoryLogConfig> {
+  /** For the retention and shutdown reports. Default: silent. */
+  readonly logger?: Logger;
+  /** For tests: the clock records are stamped and aged with. */
+  readonly now?: () => number;
+}
+
+export interface MemoryLogStats {
+  readonly records: number;
+  readonly bytes: number;
+  /** Records removed by retention since the start. */
+  readonly removedRecords: number;
+}
+
+/** Undelivered records of one topic: appended, and past the slowest group's committed offset. */
+export interface UndeliveredCount {
+  readonly topic: string;
+  readonly records: number;
 }
 
 interface MemoryTopic {
-  readonly partitions: StoredRecord[][];
+  readonly partitions: PartitionLog[];
 }
 
 interface GroupState {
@@ -36,17 +58,41 @@ export class MemoryEventLog implements EventLog {
   private readonly groups = new Map<string, GroupState>();
   private roundRobin = 0;
   private closed = false;
+  private readonly config: MemoryLogConfig;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly appendOrder = new AppendOrder();
+  private bytes = 0;
+  private records = 0;
+  private removedRecords = 0;
+  private readonly retentionTimer: NodeJS.Timeout;
+
+  constructor(options: MemoryEventLogOptions = {}) {
+    const { logger, now, ...config } = options;
+    this.config = memoryLogConfigSchema.parse(config);
+    this.logger = logger ?? silentLogger();
+    this.now = now ?? Date.now;
+    // Age is checked on every append and on this timer, so an idle log still lets old records go.
+    this.retentionTimer = setInterval(() => this.enforceRetention(), Math.min(60_000, Math.max(10, Math.floor(this.config.retentionMs / 10))));
+    this.retentionTimer.unref();
+  }
 
   async ensureTopic(name: string, spec: TopicSpec): Promise<void> {
     if (this.topics.has(name)) return;
     if (!Number.isInteger(spec.partitions) || spec.partitions < 1) {
       throw new BrokerError('INTERNAL', `topic ${name}: partitions must be a positive integer`);
     }
-    this.topics.set(name, { partitions: Array.from({ length: spec.partitions }, () => []) });
+    this.topics.set(name, { partitions: Array.from({ length: spec.partitions }, () => new PartitionLog()) });
   }
 
   async deleteTopic(name: string): Promise<void> {
+    const topic = this.topics.get(name);
     this.topics.delete(name);
+    for (const partition of topic?.partitions ?? []) {
+      partition.deleted = true;
+      this.bytes -= partition.bytes();
+      this.records -= partition.end - partition.start;
+    }
     for (const group of this.groups.values()) {
       for (const key of [...group.committed.keys()]) if (key.startsWith(`${name}\u0000`)) group.committed.delete(key);
       for (const member of group.members) member.topicDeleted(name);
@@ -63,16 +109,21 @@ export class MemoryEventLog implements EventLog {
     const topic = this.topics.get(topicName);
     if (topic === undefined) throw new BrokerError('TOPIC_NOT_FOUND', `topic ${topicName} does not exist`, { details: { topic: topicName } });
     const results: AppendResult[] = [];
-    const touched = new Set<number>();
-    const now = Date.now();
+    const now = this.now();
     for (const record of records) {
       const count = topic.partitions.length;
       const partition = record.key != null ? partitionForKey(record.key, count) : this.roundRobin++ % count;
       const log = topic.partitions[partition]!;
-      log.push({ key: record.key ?? null, value: record.value, headers: record.headers ?? {}, timestamp: now });
-      results.push({ partition, offset: String(log.length - 1) });
-      touched.add(partition);
+      const key = record.key ?? null;
+      const headers = record.headers ?? {};
+      const bytes = storedBytes(key, record.value, headers);
+      const offset = log.append({ key, value: record.value, headers, timestamp: now, bytes });
+      this.appendOrder.push(log);
+      this.bytes += bytes;
+      this.records++;
+      results.push({ partition, offset: String(offset) });
     }
+    this.enforceRetention();
     this.notify(topicName);
     return results;
   }
@@ -92,7 +143,7 @@ export class MemoryEventLog implements EventLog {
     const group = this.group(groupId);
     topic.partitions.forEach((log, partition) => {
       const key = tpKey(topicName, partition);
-      if (!group.committed.has(key)) group.committed.set(key, position === 'latest' ? log.length : 0);
+      if (!group.committed.has(key)) group.committed.set(key, position === 'latest' ? log.end : log.start);
     });
   }
 
@@ -110,11 +161,13 @@ export class MemoryEventLog implements EventLog {
   async *read(topicName: string): AsyncIterable<Omit<ConsumedRecord, 'done'>> {
     const topic = this.topics.get(topicName);
     if (topic === undefined) throw new BrokerError('TOPIC_NOT_FOUND', `topic ${topicName} does not exist`, { details: { topic: topicName } });
-    const ends = topic.partitions.map((log) => log.length);
+    const ends = topic.partitions.map((log) => log.end);
     for (let partition = 0; partition < ends.length; partition++) {
       const log = topic.partitions[partition]!;
-      for (let offset = 0; offset < ends[partition]!; offset++) {
-        const r = log[offset]!;
+      for (let offset = log.start; offset < ends[partition]!; offset++) {
+        // Removed by retention while the reader was away: go on from what is left.
+        const r = log.get(offset);
+        if (r === undefined) continue;
         yield { topic: topicName, partition, offset: String(offset), key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp };
       }
     }
@@ -124,12 +177,61 @@ export class MemoryEventLog implements EventLog {
     if (this.closed) return;
     for (const group of this.groups.values()) for (const member of [...group.members]) await member.close();
     this.closed = true;
+    clearInterval(this.retentionTimer);
+    const undelivered = this.undelivered();
+    const total = undelivered.reduce((sum, u) => sum + u.records, 0);
+    if (total > 0) {
+      this.logger.warn(
+        { undelivered, total },
+        'in-memory event log closing: dropping accepted events that a consumer group has not finished (dev mode: they do not survive a restart)',
+      );
+    }
+  }
+
+  stats(): MemoryLogStats {
+    return { records: this.records, bytes: this.bytes, removedRecords: this.removedRecords };
+  }
+
+  /**
+   * Per topic that has consumer groups: the records past the slowest group's committed offset,
+   * summed over partitions (a group with no offset for a partition counts from the log start).
+   * Topics no group reads (a KafkaSink's dead letters) are left out: nobody is to deliver them.
+   */
+  undelivered(): UndeliveredCount[] {
+    const counts: UndeliveredCount[] = [];
+    for (const [name, topic] of [...this.topics].sort(([a], [b]) => a.localeCompare(b))) {
+      const readers = [...this.groups.values()].filter((g) => g.members.some((m) => m.topics.includes(name)) || [...g.committed.keys()].some((k) => k.startsWith(`${name}\u0000`)));
+      if (readers.length === 0) continue;
+      let records = 0;
+      topic.partitions.forEach((log, partition) => {
+        const slowest = Math.min(...readers.map((g) => g.committed.get(tpKey(name, partition)) ?? log.start));
+        records += log.end - Math.max(slowest, log.start);
+      });
+      if (records > 0) counts.push({ topic: name, records });
+    }
+    return counts;
+  }
+
+  /** Removes the oldest records while the log is over its byte bound or they are over age. */
+  enforceRetention(): void {
+    const oldestKept = this.now() - this.config.retentionMs;
+    for (;;) {
+      const partition = this.appendOrder.front();
+      const first = partition?.first();
+      if (partition === undefined || first === undefined) return;
+      if (this.bytes <= this.config.retentionBytes && first.timestamp >= oldestKept) return;
+      partition.removeFirst();
+      this.appendOrder.shift();
+      this.bytes -= first.bytes;
+      this.records--;
+      this.removedRecords++;
+    }
   }
 
   // ---- internals used by MemoryConsumer ----
 
   /** @internal */
-  partitionLog(topic: string, partition: number): StoredRecord[] | undefined {
+  partitionLog(topic: string, partition: number): PartitionLog | undefined {
     return this.topics.get(topic)?.partitions[partition];
   }
 
@@ -137,7 +239,8 @@ export class MemoryEventLog implements EventLog {
   startOffset(group: GroupState, topic: string, partition: number, start: StartPosition): number {
     const committed = group.committed.get(tpKey(topic, partition));
     if (committed !== undefined) return committed;
-    return start === 'earliest' ? 0 : (this.partitionLog(topic, partition)?.length ?? 0);
+    const log = this.partitionLog(topic, partition);
+    return start === 'earliest' ? (log?.start ?? 0) : (log?.end ?? 0);
   }
 
   /** @internal */
@@ -300,9 +403,11 @@ class MemoryConsumer implements Consumer {
       for (const a of this.assignments.values()) {
         if (inFlight >= this.maxInFlight || this.paused || this.closed) break;
         const records = this.log.partitionLog(a.topic, a.partition);
-        if (records === undefined || a.position >= records.length) continue;
+        if (records === undefined) continue;
+        if (a.position < records.start) this.resetToStart(a, records.start);
+        if (a.position >= records.end) continue;
         const offset = a.position++;
-        const stored = records[offset]!;
+        const stored = records.get(offset)!;
         a.offsets.handedOut(offset);
         inFlight++;
         progress = true;
@@ -310,6 +415,13 @@ class MemoryConsumer implements Consumer {
         if (!this.assignments.has(tpKey(a.topic, a.partition))) break;
       }
     }
+  }
+
+  /** The position was removed by retention: go on from the earliest record left, and say so. */
+  private resetToStart(a: Assignment, start: number): void {
+    const from = a.position;
+    a.position = start;
+    this.options.onOffsetReset?.({ groupId: this.options.groupId, topic: a.topic, partition: a.partition, from: String(from), to: String(start), reason: 'retention' });
   }
 
   private toConsumed(a: Assignment, offset: number, stored: StoredRecord): ConsumedRecord {

@@ -60,6 +60,25 @@ export interface ConsumeOptions {
   readonly onRecord: (record: ConsumedRecord) => void;
   /** Called when partitions are taken from this member (after their done prefix is committed). */
   readonly onRevoked?: (partitions: readonly TopicPartition[]) => void;
+  /**
+   * Called when a partition's position is gone from the log (removed by retention) and the
+   * consumer jumps to the earliest record still there: records `[from, to)` were never handed out
+   * to this group. The consumer's owner logs it and counts it; the adapter goes on either way.
+   */
+  readonly onOffsetReset?: (reset: OffsetReset) => void;
+}
+
+/** A position that was no longer in the log, and where consumption went on instead. */
+export interface OffsetReset {
+  readonly groupId: string;
+  readonly topic: string;
+  readonly partition: number;
+  /** The offset the group wanted to read next (no longer in the log). */
+  readonly from: string;
+  /** The offset it reads next instead: the earliest still retained. */
+  readonly to: string;
+  /** Why: records removed by retention (memory), or an out-of-range position (Kafka). */
+  readonly reason: 'retention' | 'out-of-range';
 }
 
 export interface TopicPartition {

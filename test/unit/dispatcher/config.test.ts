@@ -10,6 +10,8 @@ describe('dispatcher configuration', () => {
     assert.ok(config.defaultTimeoutMs > 0);
     assert.ok(config.commitIntervalMs > 0);
     assert.ok(config.maxStallBackoffMs >= config.stallBackoffBaseMs);
+    assert.equal(config.maxRetryAfterMs, 5 * 60_000);
+    assert.equal(config.maxWaitingBytes, 256 * 1024 * 1024);
   });
 
   test('read from the environment, frozen', () => {
@@ -17,6 +19,8 @@ describe('dispatcher configuration', () => {
     assert.equal(config.maxInFlightPerEgress, 200);
     assert.equal(config.shutdownDeadlineMs, 5000);
     assert.equal(config.defaultTimeoutMs, dispatcherConfigSchema.parse({}).defaultTimeoutMs);
+    assert.equal(dispatcherConfigFromEnv({ DISPATCHER_MAX_RETRY_AFTER_MS: '1000' }).maxRetryAfterMs, 1000);
+    assert.equal(dispatcherConfigFromEnv({ DISPATCHER_MAX_WAITING_BYTES: '1048576' }).maxWaitingBytes, 1_048_576);
     assert.ok(Object.isFrozen(config));
   });
 

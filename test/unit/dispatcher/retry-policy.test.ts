@@ -128,6 +128,22 @@ describe('Retry-After', () => {
     assert.equal(p.delayBeforeRetryMs(1, status(429, '60'), NOW), 1500);
   });
 
+  // The broker-wide bound (dispatcher config maxRetryAfterMs): a trigger's retryAfterMax may
+  // lower it, never raise it; no retryAfterMax at all means the bound.
+  const bounded: [string, number | null, string, number][] = [
+    ['no retryAfterMax: the bound', null, '3600', 300_000],
+    ['retryAfterMax below the bound lowers it', 1500, '3600', 1500],
+    ['retryAfterMax above the bound cannot raise it', 3_600_000, '3600', 300_000],
+    ['a request under both is honoured as asked', 3_600_000, '60', 60_000],
+  ];
+  for (const [name, retryAfterMaxMs, asked, expected] of bounded) {
+    test(`broker-wide bound: ${name}`, () => {
+      const p = policyFrom(config({ backoffDelayMs: 10, retryAfterMaxMs }), { timeoutMs: 1000, retryAfterBoundMs: 300_000 });
+      assert.equal(p.delayBeforeRetryMs(1, status(429, asked), NOW), expected);
+      assert.equal(p.retryAfterMaxMs, Math.min(retryAfterMaxMs ?? Infinity, 300_000));
+    });
+  }
+
   test('is ignored on other statuses and when unparseable', () => {
     const p = policyFrom(config({ backoffDelayMs: 10 }), { timeoutMs: 1000 });
     assert.equal(p.delayBeforeRetryMs(1, status(500, '60'), NOW), 10);

@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { describe, test, type TestContext } from 'node:test';
+import { HttpSender } from '../../../dispatcher/delivery.js';
+
+/**
+ * How much of a response the sender keeps (issue 14): a failed response is only ever used for
+ * `knativeerrordata` (its first 1024 bytes), so that is all that is kept of it; the rest is read
+ * and thrown away. A success may carry a reply, kept whole up to `maxResponseBytes`.
+ */
+
+interface Server {
+  readonly url: string;
+  /** Distinct connections seen so far. */
+  readonly sockets: Set<Socket>;
+  answer(status: number, bodyBytes: number): void;
+}
+
+async function startServer(t: TestContext): Promise<Server> {
+  let reply: (res: ServerResponse) => void = (res) => res.end();
+  const sockets = new Set<Socket>();
+  const server = createServer((req, res) => {
+    sockets.add(req.socket);
+    req.resume();
+    req.on('end', () => reply(res));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  }));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    sockets,
+    answer: (status, bodyBytes) => {
+      reply = (res) => {
+        res.writeHead(status, { 'content-type': 'text/plain' });
+        res.end(Buffer.alloc(bodyBytes, 0x61));
+      };
+    },
+  };
+}
+
+function sender(t: TestContext, maxResponseBytes: number): HttpSender {
+  const s = new HttpSender({ connections: 1, maxResponseBytes });
+  t.after(() => s.destroy());
+  return s;
+}
+
+const keep = { success: 64 * 1024, failure: 1024 };
+
+describe('delivery: response bytes kept', () => {
+  test('a failed response keeps its first 1024 bytes (a copy, not a view of a larger chunk); the connection is reused', async (t) => {
+    const server = await startServer(t);
+    const http = sender(t, 64 * 1024);
+    server.answer(500, 40 * 1024);
+    const result = await http.send({ url: server.url, headers: {}, body: Buffer.from('x'), keepResponseBytes: keep }, 5000);
+    assert.equal(result.kind, 'response');
+    if (result.kind !== 'response') return;
+    assert.equal(result.status, 500);
+    assert.equal(result.body.length, 1024);
+    assert.equal(result.truncated, true);
+    // At most a slab of Buffer's pool: a subarray of a 16-64 KiB socket chunk would keep all of it.
+    assert.ok(result.body.buffer.byteLength <= 8192, `kept body holds ${result.body.buffer.byteLength} bytes`);
+
+    // The rest was read (and thrown away), not left on the socket: the next request reuses it.
+    server.answer(200, 0);
+    const again = await http.send({ url: server.url, headers: {}, body: Buffer.from('x'), keepResponseBytes: keep }, 5000);
+    assert.equal(again.kind, 'response');
+    assert.equal(server.sockets.size, 1);
+  });
+
+  test('a failed response larger than maxResponseBytes keeps 1024 bytes and closes the connection', async (t) => {
+    const server = await startServer(t);
+    const http = sender(t, 8 * 1024);
+    server.answer(503, 256 * 1024);
+    const result = await http.send({ url: server.url, headers: {}, body: undefined, keepResponseBytes: keep }, 5000);
+    assert.equal(result.kind === 'response' && result.body.length, 1024);
+  });
+
+  test('a success keeps the whole reply up to maxResponseBytes', async (t) => {
+    const server = await startServer(t);
+    const http = sender(t, 64 * 1024);
+    server.answer(200, 40 * 1024);
+    const result = await http.send({ url: server.url, headers: {}, body: undefined, keepResponseBytes: keep }, 5000);
+    assert.equal(result.kind === 'response' && result.body.length, 40 * 1024);
+    assert.equal(result.kind === 'response' && result.truncated, false);
+  });
+
+  test('a success whose body is not used keeps nothing', async (t) => {
+    const server = await startServer(t);
+    const http = sender(t, 64 * 1024);
+    server.answer(202, 4096);
+    const result = await http.send({ url: server.url, headers: {}, body: undefined, keepResponseBytes: { success: 0, failure: 1024 } }, 5000);
+    assert.equal(result.kind === 'response' && result.body.length, 0);
+  });
+
+  test('without keepResponseBytes, a failure is kept up to maxResponseBytes as before', async (t) => {
+    const server = await startServer(t);
+    const http = sender(t, 64 * 1024);
+    server.answer(500, 4096);
+    const result = await http.send({ url: server.url, headers: {}, body: undefined }, 5000);
+    assert.equal(result.kind === 'response' && result.body.length, 4096);
+  });
+});
