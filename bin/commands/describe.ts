@@ -96,9 +96,9 @@ export function describeObject(o: ObjectLike, deadLetters: RecentDeadLetters | u
   const spec = o.spec ?? {};
   if (o.kind === 'Trigger') {
     facts.push(['Broker', typeof spec['broker'] === 'string' ? spec['broker'] : '<none>']);
-    facts.push(['Subscriber', destination(spec['subscriber'], o.status?.subscriberUri)]);
+    facts.push(['Subscriber', destination(spec['subscriber'], o.status?.subscriberUri, o.metadata.namespace)]);
     const delivery = spec['delivery'] as Record<string, unknown> | undefined;
-    facts.push(['Dead Letter Sink', destination(delivery?.['deadLetterSink'], o.status?.deadLetterSinkUri)]);
+    facts.push(['Dead Letter Sink', destination(delivery?.['deadLetterSink'], o.status?.deadLetterSinkUri, o.metadata.namespace)]);
   }
   const address = o.status?.address?.url;
   if (address !== undefined) facts.push(['Address', address]);
@@ -139,12 +139,12 @@ export function describeObject(o: ObjectLike, deadLetters: RecentDeadLetters | u
   return `${out.join('\n')}\n`;
 }
 
-/** A destination as written (`ref` or `uri`) and what it resolved to. */
-function destination(spec: unknown, resolved: string | undefined): string {
+/** A destination as written (`ref`, in the object's namespace unless it names one, or `uri`) and what it resolved to. */
+function destination(spec: unknown, resolved: string | undefined, namespace: string): string {
   if (spec === undefined || spec === null) return '<none>';
   const d = spec as { ref?: { kind?: string; name?: string; namespace?: string }; uri?: string };
   const written = d.ref !== undefined
-    ? `${d.ref.kind ?? '?'} ${d.ref.namespace === undefined ? '' : `${d.ref.namespace}/`}${d.ref.name ?? '?'}${d.uri === undefined ? '' : ` + ${d.uri}`}`
+    ? `${d.ref.kind ?? '?'} ${d.ref.namespace ?? namespace}/${d.ref.name ?? '?'}${d.uri === undefined ? '' : ` + ${d.uri}`}`
     : d.uri ?? JSON.stringify(spec);
   if (resolved === undefined) return `${written} (not resolved)`;
   return written === resolved ? resolved : `${written} → ${resolved}`;
