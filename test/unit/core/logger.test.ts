@@ -19,7 +19,8 @@ test('pretty: one readable line with the level as a word, local time, component,
   const lines = out.text().trimEnd().split('\n');
   assert.equal(lines.length, 1, out.text());
   assert.match(lines[0]!, /^\[\d{2}:\d{2}:\d{2}\.\d{3}\] WARN: controller: Trigger\/default\/t is not Ready \{"resource":"Trigger\/default\/t"\}$/);
-  assert.doesNotMatch(lines[0]!, /pid|hostname|\x1b\[/, 'no pid, no colour unless asked');
+  assert.doesNotMatch(lines[0]!, /pid|hostname/, 'no pid or hostname');
+  assert.ok(!lines[0]!.includes('\u001b['), 'no colour unless asked');
 });
 
 test('json (the default): one JSON object a line', async () => {
