@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isBrokerError } from '../core/errors.js';
+import { didYouMean } from '../core/suggest.js';
 
 export interface CliIo {
   readonly stdout: NodeJS.WritableStream;
@@ -19,16 +20,22 @@ export class CliError extends Error {
   }
 }
 
+/**
+ * A command line that cannot be read (unknown flag or command): printed as
+ * `kafka-broker: <message>`, since it is about the words typed, not what the command did.
+ */
+export class UsageError extends CliError {}
+
 interface Command {
   readonly summary: string;
   readonly load: () => Promise<{ run(argv: string[], io: CliIo): Promise<number | void> }>;
 }
 
-const commands: Record<string, Command> = {};
+const commands = new Map<string, Command>();
 
 /** Registers a subcommand; called by bin/commands/index.ts. */
 export function registerCommand(name: string, command: Command): void {
-  commands[name] = command;
+  commands.set(name, command);
 }
 
 function version(): string {
@@ -44,7 +51,7 @@ function version(): string {
 }
 
 function help(): string {
-  const names = Object.keys(commands);
+  const names = [...commands.keys()];
   const width = Math.max(10, ...names.map((n) => n.length)) + 2;
   return [
     'kafka-broker: a Knative Eventing broker backed by Apache Kafka (or memory, for development)',
@@ -52,7 +59,7 @@ function help(): string {
     'Usage: kafka-broker <command> [options]',
     '',
     'Commands:',
-    ...names.map((n) => `  ${n.padEnd(width)}${commands[n]!.summary}`),
+    ...names.map((n) => `  ${n.padEnd(width)}${commands.get(n)!.summary}`),
     '',
     'Options:',
     '  -h, --help      show help (also: kafka-broker <command> --help)',
@@ -72,16 +79,18 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(`${version()}\n`);
     return 0;
   }
-  const command = commands[first];
+  const command = commands.get(first);
   if (command === undefined) {
-    io.stderr.write(`kafka-broker: unknown command '${first}' (see kafka-broker --help)\n`);
+    const what = first.startsWith('-') ? 'flag' : 'command';
+    const known = what === 'flag' ? ['--help', '--version'] : [...commands.keys()];
+    io.stderr.write(`kafka-broker: unknown ${what} ${first}${didYouMean(first, known)} (see kafka-broker --help)\n`);
     return 1;
   }
   try {
     const module = await command.load();
     return (await module.run(rest, io)) ?? 0;
   } catch (error) {
-    io.stderr.write(`kafka-broker ${first}: ${describe(error)}\n`);
+    io.stderr.write(error instanceof UsageError ? `kafka-broker: ${error.message}\n` : `kafka-broker ${first}: ${describe(error)}\n`);
     return error instanceof CliError ? error.exitCode : 1;
   }
 }

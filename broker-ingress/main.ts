@@ -40,7 +40,8 @@ export async function startIngress(deps: IngressDeps): Promise<RunningIngress> {
   const unsubscribe = contracts.subscribe((contract) => {
     if (table.generation !== undefined && contract.generation <= table.generation) return;
     const changes = table.apply(contract);
-    logger.info({ generation: contract.generation, served: table.size, ...changes }, 'ingress table updated');
+    // The controller logs one line per contract change; this detail is for debugging.
+    logger.debug({ generation: contract.generation, served: table.size, ...changes }, 'ingress table updated');
   });
 
   const app = createHttpServer({ bodyLimitBytes: config.bodyLimitBytes, logger });
@@ -61,7 +62,8 @@ export async function startIngress(deps: IngressDeps): Promise<RunningIngress> {
     await app.close();
     throw error;
   }
-  logger.info({ url: listening.url, host: config.host, port: listening.port, log: log.kind }, 'ingress listening');
+  // The CLI prints the address; the log line is for debugging.
+  logger.debug({ url: listening.url, host: config.host, port: listening.port, log: log.kind }, 'ingress listening');
   let closing: Promise<void> | undefined;
   return {
     url: listening.url,

@@ -1,4 +1,5 @@
 import type { Contract } from '../core/contract/types.js';
+import { diffContracts } from '../core/contract/diff.js';
 import type { EventLog } from '../core/event-log/port.js';
 import type { Logger } from '../core/logger.js';
 import { readyCondition, stampTransitions, type ObjectStatus } from './conditions.js';
@@ -62,6 +63,7 @@ export class Reconciler {
   private retryDelayMs: number;
   private closed = false;
   private passes = 0;
+  private lastPublished: Contract | undefined;
   private readonly now: () => Date;
   private readonly retryMinMs: number;
   private readonly retryMaxMs: number;
@@ -163,11 +165,17 @@ export class Reconciler {
     this.admitted = desired.admitted;
 
     const published = await this.options.contracts.write(desired.resources);
+    const counts = this.updateStatuses(desired, published === undefined);
     if (published !== undefined) {
+      // One line per contract change (per-resource detail is debug), however many triggers it touched.
       const egresses = published.resources.reduce((n, r) => n + r.egresses.length, 0);
-      logger.info({ generation: published.generation, resources: published.resources.length, egresses }, `contract generation ${published.generation} published`);
+      const { added, removed, changed } = diffContracts(this.lastPublished, published).egresses;
+      this.lastPublished = published;
+      logger.info(
+        { generation: published.generation, objects: counts.total, ready: counts.ready, egresses, added: added.length, removed: removed.length, changed: changed.length },
+        `contract generation ${published.generation}: ${counts.ready} of ${counts.total} resources Ready, ${egresses} egresses (+${added.length} -${removed.length} ~${changed.length})`,
+      );
     }
-    this.updateStatuses(desired);
     this.desired = desired;
     if (this.options.source.writeStatuses) await this.options.source.writeStatuses(this.statuses);
 
@@ -210,7 +218,8 @@ export class Reconciler {
     this.retryTimer.unref();
   }
 
-  private updateStatuses(desired: DesiredState): void {
+  /** Stamps the new statuses; `summarize` logs the first pass's counts (when no contract line will). */
+  private updateStatuses(desired: DesiredState, summarize: boolean): { ready: number; total: number } {
     const now = this.now().toISOString();
     const next = new Map<ObjectKey, ObjectStatus>();
     const first = this.passes === 0;
@@ -225,13 +234,14 @@ export class Reconciler {
       const changed = before?.status !== after?.status || before?.reason !== after?.reason || before?.message !== after?.message;
       if (!changed || after === undefined) continue;
       if (after.status === 'True') {
-        if (!first) this.logger.info({ resource: key }, `${key} is Ready`);
+        if (!first) this.logger.debug({ resource: key }, `${key} is Ready`);
       } else {
         this.logger.warn({ resource: key, reason: after.reason }, `${key} is not Ready: ${after.reason ?? ''}${after.message === undefined ? '' : `: ${after.message}`}`);
       }
     }
-    for (const key of this.statuses.keys()) if (!next.has(key)) this.logger.info({ resource: key }, `${key} removed`);
-    if (first) this.logger.info({ resources: next.size, ready }, `reconciled ${next.size} resources, ${ready} ready`);
+    for (const key of this.statuses.keys()) if (!next.has(key)) this.logger.debug({ resource: key }, `${key} removed`);
+    if (first && summarize) this.logger.info({ resources: next.size, ready }, `reconciled ${next.size} resources, ${ready} ready`);
     this.statuses = next;
+    return { ready, total: next.size };
   }
 }

@@ -70,12 +70,13 @@ export async function listen(app: FastifyInstance, host: string, port: number): 
   try {
     await app.listen({ host, port });
   } catch (error) {
+    // The system's error code travels as data (details.errno), so callers decide on it, not on the message.
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') {
-      throw new BrokerError('CONFIG_INVALID', `cannot listen on ${host}:${port}: port ${port} is already in use`, { details: { host, port }, cause: error });
+      throw new BrokerError('CONFIG_INVALID', `cannot listen on ${host}:${port}: port ${port} is already in use`, { details: { host, port, errno: code }, cause: error });
     }
     if (code === 'EADDRNOTAVAIL' || code === 'EACCES' || code === 'ENOTFOUND') {
-      throw new BrokerError('CONFIG_INVALID', `cannot listen on ${host}:${port} (${code})`, { details: { host, port }, cause: error });
+      throw new BrokerError('CONFIG_INVALID', `cannot listen on ${host}:${port} (${code})`, { details: { host, port, errno: code }, cause: error });
     }
     throw error;
   }

@@ -171,7 +171,7 @@ export class EgressConsumer {
         else consumer.resume();
       });
     }
-    this.logger.info({ topics: resource.topics, deliveryOrder: egress.deliveryOrder }, 'egress started');
+    this.logger.debug({ topics: resource.topics, deliveryOrder: egress.deliveryOrder }, 'egress started');
   }
 
   /**
@@ -181,7 +181,7 @@ export class EgressConsumer {
    */
   update(resource: Resource, egress: Egress): void {
     this.route = this.routeFor(resource, egress);
-    this.logger.info('egress updated');
+    this.logger.debug('egress updated');
   }
 
   /**
@@ -202,7 +202,8 @@ export class EgressConsumer {
       await Promise.allSettled([...this.tasks]);
       await this.consumer?.close();
     }
-    this.logger.info({ abandoned }, 'egress stopped');
+    if (abandoned > 0) this.logger.warn({ abandoned }, `egress stopped with ${abandoned} deliveries abandoned (delivered again later)`);
+    else this.logger.debug('egress stopped');
   }
 
   /** Records handed out and not finished here (running, waiting in a partition queue, or held). */

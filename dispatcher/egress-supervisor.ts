@@ -71,7 +71,8 @@ export class EgressSupervisor {
     }
     for (const { resource, egress } of diff.egresses.added) ops.push(this.add(resource, egress));
     if (ops.length > 0) {
-      this.deps.logger.info(
+      // One line per contract change, at debug: the controller logs the change at info.
+      this.deps.logger.debug(
         { generation: contract.generation, added: diff.egresses.added.length, removed: diff.egresses.removed.length, changed: diff.egresses.changed.length },
         'applying contract',
       );

@@ -14,14 +14,14 @@
  * Several replicas elect one leader through a Lease in --namespace; the others wait (not ready).
  * SIGTERM: stop reconciling, release the Lease (a standby takes over at once), close.
  */
-import { parseArgs } from 'node:util';
 import { KubeApi, loadKubeConfig, type KubeConfigSource } from '../../controller/kubernetes/api.js';
 import { ingressUrlOf, kubernetesControllerConfigFrom } from '../../controller/kubernetes/config.js';
 import { startKubernetesController, type RunningKubernetesController } from '../../controller/kubernetes/main.js';
 import { bootstrapServersSchema, commonEnv } from '../../core/config.js';
 import { isBrokerError } from '../../core/errors.js';
 import { CliError, type CliIo } from '../cli.js';
-import { loggerFrom, openKafka, parsePort, untilSignal } from './ingress.js';
+import { openKafka, untilSignal } from '../data-plane.js';
+import { LOG_FORMAT_FLAG, loggerFrom, parseCommandLine, parsePort, type FlagValues } from '../options.js';
 
 const USAGE = `Usage: kafka-broker controller [options]
 
@@ -43,40 +43,31 @@ Options:
       --lease-duration-ms <ms>   (default 15000)
       --renew-deadline-ms <ms>   (default 10000)
       --retry-period-ms <ms>     (default 2000)
+      --log-format <format>      json or pretty (default: pretty at a terminal, else json)
   -h, --help                     show this help
 
-Environment: KUBECONFIG, KAFKA_BOOTSTRAP_SERVERS, SYSTEM_NAMESPACE, POD_NAME, LOG_LEVEL,
+Environment: KUBECONFIG, KAFKA_BOOTSTRAP_SERVERS, SYSTEM_NAMESPACE, POD_NAME, LOG_LEVEL, LOG_FORMAT,
 CONTROLLER_TOPIC_PARTITIONS (10), CONTROLLER_TOPIC_REPLICATION_FACTOR (1).
 `;
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        kubeconfig: { type: 'string' },
-        context: { type: 'string' },
-        kafka: { type: 'string' },
-        'admin-port': { type: 'string' },
-        host: { type: 'string' },
-        namespace: { type: 'string' },
-        'ingress-url': { type: 'string' },
-        'cluster-domain': { type: 'string' },
-        'no-leader-election': { type: 'boolean' },
-        'lease-name': { type: 'string' },
-        identity: { type: 'string' },
-        'lease-duration-ms': { type: 'string' },
-        'renew-deadline-ms': { type: 'string' },
-        'retry-period-ms': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new CliError(`${(error as Error).message} (see kafka-broker controller --help)`);
-  }
+  const { values }: { values: FlagValues } = parseCommandLine(argv, {
+    kubeconfig: { type: 'string' },
+    context: { type: 'string' },
+    kafka: { type: 'string' },
+    'admin-port': { type: 'string' },
+    host: { type: 'string' },
+    namespace: { type: 'string' },
+    'ingress-url': { type: 'string' },
+    'cluster-domain': { type: 'string' },
+    'no-leader-election': { type: 'boolean' },
+    'lease-name': { type: 'string' },
+    identity: { type: 'string' },
+    'lease-duration-ms': { type: 'string' },
+    'renew-deadline-ms': { type: 'string' },
+    'retry-period-ms': { type: 'string' },
+    ...LOG_FORMAT_FLAG,
+  }, 'controller');
   if (values['help'] === true) {
     io.stdout.write(USAGE);
     return 0;
@@ -121,7 +112,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     throw new CliError(`cannot load the Kubernetes credentials: ${(error as Error).message}`);
   }
 
-  const logger = loggerFrom(io);
+  const logger = loggerFrom(io, values);
   const log = await openKafka(kafka.data, kafkaFrom, 'kafka-broker-controller', logger);
   let running: RunningKubernetesController;
   try {

@@ -3,10 +3,10 @@
  * running `kafka-broker start`, read through its admin API (dispatcher/dead-letters.ts), with the
  * same `--server` flag and output formats as `get`.
  */
-import { parseArgs } from 'node:util';
 import type { DeadLetter, DeadLetterDetail, DeadLetterList, Payload, ReplayReport } from '../../dispatcher/dead-letters/index.js';
-import { ADMIN_CLIENT_OPTIONS, adminServer, format, outputFormat, readAdminResponse, unreachable } from '../admin-client.js';
+import { ADMIN_CLIENT_OPTIONS, AdminClient, adminServer, format, outputFormat } from '../admin-client.js';
 import { CliError, type CliIo } from '../cli.js';
+import { parseCommandLine, stringFlag } from '../options.js';
 
 const USAGE = `Usage: kafka-broker dead-letters <list|show|replay> [options]
 
@@ -42,37 +42,29 @@ Options:
 `;
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        sink: { type: 'string' },
-        trigger: { type: 'string' },
-        subscription: { type: 'string' },
-        type: { type: 'string' },
-        since: { type: 'string' },
-        limit: { type: 'string' },
-        all: { type: 'boolean' },
-        to: { type: 'string' },
-        force: { type: 'boolean' },
-        ...ADMIN_CLIENT_OPTIONS,
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (error) {
-    throw new CliError(`${(error as Error).message} (see kafka-broker dead-letters --help)`);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
+  const parsed = parseCommandLine(argv, {
+    sink: { type: 'string' },
+    trigger: { type: 'string' },
+    subscription: { type: 'string' },
+    type: { type: 'string' },
+    since: { type: 'string' },
+    limit: { type: 'string' },
+    all: { type: 'boolean' },
+    to: { type: 'string' },
+    force: { type: 'boolean' },
+    ...ADMIN_CLIENT_OPTIONS,
+  }, 'dead-letters', true);
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const positionals = parsed.positionals;
+  const str = (name: string): string | undefined => stringFlag(values, name);
+  if (values['help'] === true) {
     io.stdout.write(USAGE);
     return 0;
   }
   const [action, ...args] = positionals;
-  const output = outputFormat(values.output);
-  const server = adminServer(values.server, io);
-  const filters = { sink: values.sink, trigger: values.trigger, subscription: values.subscription, type: values.type, since: values.since, limit: values.limit };
+  const output = outputFormat(str('output'));
+  const client = new AdminClient(adminServer(str('server'), io));
+  const filters = { sink: str('sink'), trigger: str('trigger'), subscription: str('subscription'), type: str('type'), since: str('since'), limit: str('limit') };
   const given = Object.entries(filters).filter(([, v]) => v !== undefined);
   const only = (allowed: readonly string[], flags: Record<string, unknown>): void => {
     const wrong = Object.entries(flags).filter(([name, v]) => v !== undefined && v !== false && !allowed.includes(name)).map(([name]) => `--${name}`);
@@ -82,9 +74,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   switch (action) {
     case 'list': {
       if (args.length > 0) throw new CliError(`list takes no arguments, got "${args[0]}" (show <id> shows one)`);
-      only([], { all: values.all, to: values.to, force: values.force });
+      only([], { all: values['all'], to: values['to'], force: values['force'] });
       const query = new URLSearchParams(given as [string, string][]).toString();
-      const list = await request<DeadLetterList>(server, `/dead-letters/events${query === '' ? '' : `?${query}`}`);
+      const list = await client.request<DeadLetterList>(`/dead-letters/events${query === '' ? '' : `?${query}`}`);
       if (output !== 'table') {
         io.stdout.write(format(list, output));
         return 0;
@@ -99,23 +91,23 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     }
     case 'show': {
       if (args.length !== 1) throw new CliError(args.length === 0 ? 'which dead letter? kafka-broker dead-letters show <id>' : 'show takes one id');
-      only([], { ...filters, all: values.all, to: values.to, force: values.force });
-      const { items } = await request<{ items: DeadLetterDetail[] }>(server, `/dead-letters/events/${encodeURIComponent(args[0]!)}`);
+      only([], { ...filters, all: values['all'], to: values['to'], force: values['force'] });
+      const { items } = await client.request<{ items: DeadLetterDetail[] }>(`/dead-letters/events/${encodeURIComponent(args[0]!)}`);
       io.stdout.write(output === 'table' ? items.map(describe).join('\n---\n\n') : format(items.length === 1 ? items[0] : items, output));
       return 0;
     }
     case 'replay': {
-      if (values.all === true && args.length > 0) throw new CliError('give either ids or --all, not both');
-      if (values.all !== true && args.length === 0) throw new CliError('which dead letters? kafka-broker dead-letters replay <id>... (or --all)');
-      if (values.all !== true && given.length > 0) throw new CliError(`${given.map(([n]) => `--${n}`).join(', ')} select dead letters for --all; with ids, give only the ids`);
-      if (values.limit !== undefined) throw new CliError('--limit is for list; replay --all replays every dead letter the filters select');
+      if (values['all'] === true && args.length > 0) throw new CliError('give either ids or --all, not both');
+      if (values['all'] !== true && args.length === 0) throw new CliError('which dead letters? kafka-broker dead-letters replay <id>... (or --all)');
+      if (values['all'] !== true && given.length > 0) throw new CliError(`${given.map(([n]) => `--${n}`).join(', ')} select dead letters for --all; with ids, give only the ids`);
+      if (values['limit'] !== undefined) throw new CliError('--limit is for list; replay --all replays every dead letter the filters select');
       const body = {
-        ...(values.all === true ? { all: true, ...Object.fromEntries(given) } : { ids: args }),
-        ...(values.to === undefined ? {} : { to: values.to }),
-        ...(values.force === true ? { force: true } : {}),
+        ...(values['all'] === true ? { all: true, ...Object.fromEntries(given) } : { ids: args }),
+        ...(values['to'] === undefined ? {} : { to: values['to'] }),
+        ...(values['force'] === true ? { force: true } : {}),
       };
       // A replay delivers with the trigger's own retries and backoff: it may take a while.
-      const report = await request<ReplayReport>(server, '/dead-letters/replay', { method: 'POST', body, timeoutMs: 30 * 60_000 });
+      const report = await client.request<ReplayReport>('/dead-letters/replay', { method: 'POST', body, timeoutMs: 30 * 60_000 });
       if (output !== 'table') io.stdout.write(format(report, output));
       else if (report.results.length === 0) io.stderr.write('No dead letters to replay (those replayed before need --force).\n');
       else io.stdout.write(report.results.map(replayLine).join(''));
@@ -126,22 +118,6 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     default:
       throw new CliError(`unknown action "${action}": list, show or replay`);
   }
-}
-
-async function request<T>(server: string, path: string, options: { method?: string; body?: unknown; timeoutMs?: number } = {}): Promise<T> {
-  let response: Response;
-  try {
-    response = await fetch(`${server}${path}`, {
-      method: options.method ?? 'GET',
-      signal: AbortSignal.timeout(options.timeoutMs ?? 120_000),
-      headers: { accept: 'application/json', ...(options.body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-    });
-  } catch (error) {
-    if ((error as Error).name === 'TimeoutError') throw new CliError(`the admin API at ${server} did not answer in time`);
-    throw unreachable(server);
-  }
-  return readAdminResponse<T>(response, server);
 }
 
 function emptyList(list: DeadLetterList): string {

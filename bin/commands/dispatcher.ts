@@ -15,9 +15,9 @@
 import { dispatcherConfigFromEnv } from '../../dispatcher/config.js';
 import { startDispatcher } from '../../dispatcher/main.js';
 import { createHttpServer, listen, registerHealth } from '../../core/http-server.js';
-import type { CliIo } from '../cli.js';
-import { CliError } from '../cli.js';
-import { commonOptions, loggerFrom, parseFlags, parsePort, startDataPlane, untilSignal } from './ingress.js';
+import { CliError, type CliIo } from '../cli.js';
+import { dataPlaneOptions, parseDataPlaneFlags, startDataPlane, untilSignal } from '../data-plane.js';
+import { loggerFrom, parsePort } from '../options.js';
 
 const USAGE = `Usage: kafka-broker dispatcher (--contract-url <url> | --contract-file <path>) [options]
 
@@ -29,21 +29,22 @@ Options:
       --kafka <servers>      Kafka bootstrap servers host:port[,...]; default $KAFKA_BOOTSTRAP_SERVERS
       --health-port <port>   port of /healthz and /readyz (default 8081)
       --host <host>          address to listen on (default 0.0.0.0)
+      --log-format <format>  json or pretty (default: pretty at a terminal, else json)
   -h, --help                 show this help
 
-Environment: KAFKA_BOOTSTRAP_SERVERS, LOG_LEVEL (default info), DISPATCHER_* (see dispatcher/config.ts).
+Environment: KAFKA_BOOTSTRAP_SERVERS, LOG_LEVEL (default info), LOG_FORMAT, DISPATCHER_* (see dispatcher/config.ts).
 `;
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const values = parseFlags(argv, { 'health-port': { type: 'string' } }, 'dispatcher');
+  const values = parseDataPlaneFlags(argv, { 'health-port': { type: 'string' } }, 'dispatcher');
   if (values === undefined) {
     io.stdout.write(USAGE);
     return 0;
   }
-  const common = commonOptions(values, io, 'dispatcher');
+  const common = dataPlaneOptions(values, io, 'dispatcher');
   const healthPort = parsePort('--health-port', values['health-port'], 8081);
   const config = dispatcherConfigFromEnv(io.env);
-  const logger = loggerFrom(io);
+  const logger = loggerFrom(io, values);
   const running = await startDataPlane(common, logger, 'kafka-broker-dispatcher', async (log, contracts) => {
     const health = createHttpServer({ bodyLimitBytes: 1024, logger });
     registerHealth(health, {

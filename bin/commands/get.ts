@@ -1,214 +1,145 @@
 /**
- * `kafka-broker get <kind> [name] [-n <namespace> | -A] [-o table|json|yaml] [--server <url>]`
+ * `kafka-broker get <kind> [name | namespace/name] [-n <namespace> | -A] [-o table|wide|json|yaml] [-w] [--server <url>]`
  * (kinds: brokers, triggers, kafkasinks, channels, subscriptions, kafkachannels, inmemorychannels)
  *
  * Reads the admin API of a running `kafka-broker start` and prints what `kubectl get` would:
- * a table, or (`-o json|yaml`) a Kubernetes List of the full objects with their status.
+ * a table (`-o wide` adds the Ready condition's message), or (`-o json|yaml`) a Kubernetes List
+ * of the full objects with their status. `-w` prints the table, then a row per change until Ctrl-C.
  */
-import { parseArgs } from 'node:util';
-import { collectionPath, KINDS, type KindInfo } from '../../controller/kinds.js';
-import { ADMIN_CLIENT_OPTIONS, adminServer, format, outputFormat, readAdminResponse, unreachable } from '../admin-client.js';
+import { collectionPath } from '../../controller/kinds.js';
+import { ADMIN_CLIENT_OPTIONS, AdminClient, adminServer, format, objectRef, outputFormat, type Output } from '../admin-client.js';
 import { CliError, type CliIo } from '../cli.js';
+import { findKind, GET_KINDS, MESSAGE, type Column, type GetKind, type ObjectLike } from '../kinds.js';
+import { parseCommandLine, stringFlag } from '../options.js';
+import { formatRow, rowOf, table, widthsOf, withNamespaceColumn } from '../table.js';
 
-const usage = (): string => `Usage: kafka-broker get <kind> [name] [options]
+const usage = (): string => `Usage: kafka-broker get <kind> [name | namespace/name] [options]
 
 Kinds: ${GET_KINDS.map((k) => k.names[0]).join(', ')}
 
 Options:
   -n, --namespace <ns>    only this namespace (default: every namespace; with a name: "default")
   -A, --all-namespaces    every namespace (the default without a name)
-  -o, --output <format>   table (default), json or yaml: the full objects with their status
+  -o, --output <format>   table (default); wide: also the Ready condition's message;
+                          json or yaml: the full objects with their status
+  -w, --watch             print the table, then a row for each object that changes (polling the
+                          admin API every second), until Ctrl-C
       --server <url>      the admin API of \`kafka-broker start\` (default $KAFKA_BROKER_ADMIN_URL,
-                          else http://127.0.0.1:9090)
+                          which start prints, else http://127.0.0.1:9090)
   -h, --help              show this help
 `;
 
-interface ObjectLike {
-  readonly kind: string;
-  readonly metadata: { readonly name: string; readonly namespace: string; readonly creationTimestamp?: string };
-  readonly spec?: Record<string, unknown>;
-  readonly status?: {
-    readonly conditions?: readonly { readonly type: string; readonly status: string; readonly reason?: string }[];
-    readonly address?: { readonly url?: string };
-    readonly subscriberUri?: string;
-    readonly subscribers?: readonly { readonly ready?: string }[];
-    readonly physicalSubscription?: { readonly subscriberUri?: string };
-    readonly channel?: { readonly kind?: string };
-  };
-}
-
-interface Column {
-  readonly header: string;
-  readonly value: (object: ObjectLike, now: number) => string;
-}
-
-const ready = (o: ObjectLike) => o.status?.conditions?.find((c) => c.type === 'Ready');
-const NAME: Column = { header: 'NAME', value: (o) => o.metadata.name };
-const READY: Column = { header: 'READY', value: (o) => ready(o)?.status ?? '' };
-const REASON: Column = { header: 'REASON', value: (o) => (ready(o)?.status === 'True' ? '' : ready(o)?.reason ?? '') };
-/** Channels: how many of their Subscriptions are being delivered to, e.g. `2/3`. */
-const SUBSCRIBERS: Column = {
-  header: 'SUBSCRIBERS',
-  value: (o) => `${(o.status?.subscribers ?? []).filter((s) => s.ready === 'True').length}/${(o.status?.subscribers ?? []).length}`,
-};
-const URL_COLUMN: Column = { header: 'URL', value: (o) => o.status?.address?.url ?? '' };
-const AGE: Column = { header: 'AGE', value: (o, now) => (o.metadata.creationTimestamp ? age(now - Date.parse(o.metadata.creationTimestamp)) : '') };
-
-/** The kinds `get` knows, with their names on the command line and their table columns. */
-interface GetKind {
-  readonly names: readonly string[];
-  readonly info: KindInfo;
-  readonly columns: readonly Column[];
-}
-
-const info = (kind: string): KindInfo => KINDS.find((k) => k.kind === kind)!;
-
-const GET_KINDS: readonly GetKind[] = [
-  {
-    names: ['brokers', 'broker', 'brokers.eventing.knative.dev'],
-    info: info('Broker'),
-    columns: [NAME, READY, REASON, { header: 'URL', value: (o) => o.status?.address?.url ?? '' }, AGE],
-  },
-  {
-    names: ['triggers', 'trigger', 'triggers.eventing.knative.dev'],
-    info: info('Trigger'),
-    columns: [
-      NAME,
-      { header: 'BROKER', value: (o) => (typeof o.spec?.['broker'] === 'string' ? o.spec['broker'] : '') },
-      READY,
-      REASON,
-      { header: 'SUBSCRIBER', value: (o) => o.status?.subscriberUri ?? '' },
-      AGE,
-    ],
-  },
-  {
-    names: ['kafkasinks', 'kafkasink', 'kafkasinks.eventing.knative.dev'],
-    info: info('KafkaSink'),
-    columns: [
-      NAME,
-      { header: 'TOPIC', value: (o) => (typeof o.spec?.['topic'] === 'string' ? o.spec['topic'] : '') },
-      READY,
-      REASON,
-      { header: 'URL', value: (o) => o.status?.address?.url ?? '' },
-      AGE,
-    ],
-  },
-  {
-    names: ['channels', 'channel', 'ch', 'channels.messaging.knative.dev'],
-    info: info('Channel'),
-    columns: [NAME, { header: 'BACKING', value: (o) => o.status?.channel?.kind ?? '' }, READY, REASON, SUBSCRIBERS, URL_COLUMN, AGE],
-  },
-  {
-    names: ['subscriptions', 'subscription', 'sub', 'subscriptions.messaging.knative.dev'],
-    info: info('Subscription'),
-    columns: [
-      NAME,
-      { header: 'CHANNEL', value: (o) => { const ch = o.spec?.['channel'] as { kind?: unknown; name?: unknown } | undefined; return typeof ch?.name === 'string' ? `${String(ch.kind)}/${ch.name}` : ''; } },
-      READY,
-      REASON,
-      { header: 'SUBSCRIBER', value: (o) => o.status?.physicalSubscription?.subscriberUri ?? '' },
-      AGE,
-    ],
-  },
-  {
-    names: ['kafkachannels', 'kafkachannel', 'kc', 'kafkachannels.messaging.knative.dev'],
-    info: info('KafkaChannel'),
-    columns: [NAME, READY, REASON, SUBSCRIBERS, URL_COLUMN, AGE],
-  },
-  {
-    names: ['inmemorychannels', 'inmemorychannel', 'imc', 'inmemorychannels.messaging.knative.dev'],
-    info: info('InMemoryChannel'),
-    columns: [NAME, READY, REASON, SUBSCRIBERS, URL_COLUMN, AGE],
-  },
-];
+/** How often `-w` asks the admin API again; it has no watch endpoint for objects. */
+const WATCH_INTERVAL_MS = 1000;
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: {
-        namespace: { type: 'string', short: 'n' },
-        'all-namespaces': { type: 'boolean', short: 'A' },
-        ...ADMIN_CLIENT_OPTIONS,
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (error) {
-    throw new CliError(`${(error as Error).message} (see kafka-broker get --help)`);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
+  const { values, positionals } = parseCommandLine(argv, {
+    namespace: { type: 'string', short: 'n' },
+    'all-namespaces': { type: 'boolean', short: 'A' },
+    watch: { type: 'boolean', short: 'w' },
+    ...ADMIN_CLIENT_OPTIONS,
+  }, 'get', true);
+  if (values['help'] === true) {
     io.stdout.write(usage());
     return 0;
   }
-  const [kindName, name, ...extra] = positionals;
-  const kindList = GET_KINDS.map((k) => k.names[0]).join(', ');
-  if (kindName === undefined) throw new CliError(`which kind? one of: ${kindList} (e.g. kafka-broker get triggers)`);
-  const kind = GET_KINDS.find((k) => k.names.includes(kindName.toLowerCase()));
-  if (kind === undefined) throw new CliError(`unknown kind "${kindName}": one of ${kindList}`);
-  if (extra.length > 0) throw new CliError(`unexpected argument "${extra[0]}"`);
-  const output = outputFormat(values.output);
-  if (values.namespace !== undefined && values['all-namespaces']) throw new CliError('-n and -A cannot be used together');
-  const namespace = values['all-namespaces'] ? undefined : values.namespace ?? (name === undefined ? undefined : 'default');
-  const server = adminServer(values.server, io);
+  const [kindName, nameArg, ...extra] = positionals;
+  const kind = findKind(kindName, 'get');
+  if (extra.length > 0) throw new CliError(`unexpected argument "${extra[0]}" (one name at a time)`);
+  const output = outputFormat(stringFlag(values, 'output'), ['table', 'wide', 'json', 'yaml']);
+  const allNamespaces = values['all-namespaces'] === true;
+  const namespaceFlag = stringFlag(values, 'namespace');
+  if (namespaceFlag !== undefined && allNamespaces) throw new CliError('-n and -A cannot be used together');
+  const ref = nameArg === undefined ? undefined : objectRef(nameArg, namespaceFlag);
+  const name = ref?.name;
+  const namespace = allNamespaces ? undefined : ref?.namespace ?? namespaceFlag ?? (name === undefined ? undefined : 'default');
+  const client = new AdminClient(adminServer(stringFlag(values, 'server'), io));
+  const columns = output === 'wide' ? [...kind.columns, MESSAGE] : kind.columns;
+  const query: Query = { kind, namespace, name, client };
 
-  const base = `${server}${collectionPath(kind.info, namespace)}`;
+  if (values['watch'] === true) return watch(query, output, columns, io);
   if (name !== undefined && namespace !== undefined) {
-    const object = await fetchJson<ObjectLike>(`${base}/${encodeURIComponent(name)}`, server);
-    if (output === 'table') io.stdout.write(table([object], kind.columns, false));
-    else io.stdout.write(format(object, output));
+    const object = await client.get<ObjectLike>(`${collectionPath(kind.info, namespace)}/${encodeURIComponent(name)}`);
+    io.stdout.write(output === 'table' || output === 'wide' ? table([object], columns, false) : format(object, output));
     return 0;
   }
-  const list = await fetchJson<{ items: ObjectLike[] }>(base, server);
-  const items = (name === undefined ? list.items : list.items.filter((o) => o.metadata.name === name))
-    .slice()
-    .sort((a, b) => a.metadata.namespace.localeCompare(b.metadata.namespace) || a.metadata.name.localeCompare(b.metadata.name));
+  const items = await list(query);
   if (name !== undefined && items.length === 0) throw new CliError(`${kind.info.singular} "${name}" not found in any namespace`);
-  if (output !== 'table') {
+  if (output === 'json' || output === 'yaml') {
     io.stdout.write(format({ apiVersion: 'v1', kind: 'List', items }, output));
     return 0;
   }
   if (items.length === 0) {
-    io.stderr.write(`No ${kind.info.plural} found${namespace === undefined ? '' : ` in namespace "${namespace}"`}.\n`);
+    io.stderr.write(`${noneFound(query)}\n`);
     return 0;
   }
-  io.stdout.write(table(items, kind.columns, namespace === undefined));
+  io.stdout.write(table(items, columns, namespace === undefined));
   return 0;
 }
 
-async function fetchJson<T>(url: string, server: string): Promise<T> {
-  let response: Response;
+interface Query {
+  readonly kind: GetKind;
+  readonly namespace: string | undefined;
+  readonly name: string | undefined;
+  readonly client: AdminClient;
+}
+
+/** The objects of the query, sorted by namespace and name. */
+async function list({ kind, namespace, name, client }: Query): Promise<ObjectLike[]> {
+  const { items } = await client.get<{ items: ObjectLike[] }>(collectionPath(kind.info, namespace));
+  return (name === undefined ? items : items.filter((o) => o.metadata.name === name))
+    .slice()
+    .sort((a, b) => a.metadata.namespace.localeCompare(b.metadata.namespace) || a.metadata.name.localeCompare(b.metadata.name));
+}
+
+const noneFound = ({ kind, namespace }: Query): string => `No ${kind.info.plural} found${namespace === undefined ? '' : ` in namespace "${namespace}"`}.`;
+
+/** What makes a row worth printing again under -w: anything but the passing of time. */
+const fingerprint = (o: ObjectLike): string => JSON.stringify([o.metadata.generation, o.spec, o.status]);
+const keyOf = (o: ObjectLike): string => `${o.metadata.namespace}/${o.metadata.name}`;
+
+/**
+ * `-w`: the table once, then, every second, a row for each object that was added, changed or
+ * deleted (marked so), in the first table's column widths. Ends with Ctrl-C (exit 0).
+ */
+async function watch(query: Query, output: Output, columns: readonly Column[], io: CliIo): Promise<number> {
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
-    response = await fetch(url, { signal: AbortSignal.timeout(10_000), headers: { accept: 'application/json' } });
-  } catch {
-    throw unreachable(server);
+    const all = withNamespaceColumn(columns, query.namespace === undefined);
+    const tableOutput = output === 'table' || output === 'wide';
+    let items = await list(query);
+    let widths = widthsOf([all.map((c) => c.header), ...items.map((o) => rowOf(o, all, Date.now()))]);
+    const print = (o: ObjectLike, deleted = false): void => {
+      if (!tableOutput) io.stdout.write(format(o, output as 'json' | 'yaml') + (output === 'yaml' ? '---\n' : ''));
+      else io.stdout.write(`${formatRow(rowOf(o, all, Date.now()), widths)}${deleted ? '   (deleted)' : ''}\n`);
+    };
+    if (tableOutput) {
+      if (items.length === 0) io.stderr.write(`${noneFound(query)} Watching for changes (Ctrl-C stops).\n`);
+      else io.stdout.write(table(items, columns, query.namespace === undefined));
+    } else items.forEach((o) => print(o));
+    let seen = new Map(items.map((o) => [keyOf(o), { object: o, print: fingerprint(o) }]));
+    while (!stop.signal.aborted) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, WATCH_INTERVAL_MS);
+        stop.signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve();
+        }, { once: true });
+      });
+      if (stop.signal.aborted) break;
+      items = await list(query);
+      if (seen.size === 0 && items.length > 0) widths = widthsOf([all.map((c) => c.header), ...items.map((o) => rowOf(o, all, Date.now()))]);
+      const next = new Map(items.map((o) => [keyOf(o), { object: o, print: fingerprint(o) }]));
+      for (const [key, entry] of next) if (seen.get(key)?.print !== entry.print) print(entry.object);
+      for (const [key, entry] of seen) if (!next.has(key)) print(entry.object, true);
+      seen = next;
+    }
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
-  return readAdminResponse<T>(response, server);
-}
-
-/** Columns separated by three spaces, as `kubectl get` prints them. */
-function table(items: readonly ObjectLike[], columns: readonly Column[], withNamespace: boolean): string {
-  const now = Date.now();
-  const all: Column[] = withNamespace ? [{ header: 'NAMESPACE', value: (o) => o.metadata.namespace }, ...columns] : [...columns];
-  const rows = [all.map((c) => c.header), ...items.map((o) => all.map((c) => c.value(o, now)))];
-  const widths = all.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]! + 3))).join('').trimEnd()).join('\n') + '\n';
-}
-
-/** Kubernetes' short human durations (k8s.io/apimachinery duration.HumanDuration). */
-export function age(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 120) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 10) return s % 60 === 0 ? `${m}m` : `${m}m${s % 60}s`;
-  const h = Math.floor(m / 60);
-  if (h < 3) return `${m}m`;
-  if (h < 8) return m % 60 === 0 ? `${h}h` : `${h}h${m % 60}m`;
-  const d = Math.floor(h / 24);
-  if (h < 48) return `${h}h`;
-  if (d < 8) return h % 24 === 0 ? `${d}d` : `${d}d${h % 24}h`;
-  if (d < 365 * 2) return `${d}d`;
-  return `${Math.floor(d / 365)}y`;
 }

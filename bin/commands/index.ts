@@ -12,6 +12,10 @@ registerCommand('get', {
   summary: 'list brokers, triggers, channels, subscriptions... with their status from a running `start` (table, json, yaml)',
   load: () => import('./get.js'),
 });
+registerCommand('describe', {
+  summary: 'show one broker, trigger, ... in detail: spec, addresses, conditions, recent dead letters',
+  load: () => import('./describe.js'),
+});
 registerCommand('dead-letters', {
   summary: 'list, show and replay the dead letters held by KafkaSinks, from a running `start`',
   load: () => import('./dead-letters.js'),

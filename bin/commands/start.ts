@@ -17,42 +17,49 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { z } from 'zod';
 import { createAdminServer, registerResourceRoutes } from '../../controller/admin.js';
-import { controllerConfigFrom } from '../../controller/config.js';
 import { createController, type Controller } from '../../controller/main.js';
+import type { ObjectView } from '../../controller/reconciler.js';
+import { formatProblem, type SourceProblem } from '../../controller/sources/source.js';
 import { startIngress, type RunningIngress } from '../../broker-ingress/main.js';
-import { ingressConfigSchema } from '../../broker-ingress/config.js';
-import { dispatcherConfigFromEnv, type DispatcherConfig } from '../../dispatcher/config.js';
+import type { DispatcherConfig } from '../../dispatcher/config.js';
 import { DeadLetterService, registerDeadLetterRoutes } from '../../dispatcher/dead-letters/index.js';
 import { startDispatcher, type RunningDispatcher } from '../../dispatcher/main.js';
-import { bootstrapServersSchema, commonEnv, loadConfig, logLevelSchema, portSchema } from '../../core/config.js';
 import { InProcessContractSource } from '../../core/contract/source.js';
 import { isBrokerError } from '../../core/errors.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
-import { memoryLogConfigFromEnv } from '../../core/event-log/memory-config.js';
 import type { EventLog } from '../../core/event-log/port.js';
 import { listen } from '../../core/http-server.js';
-import { createLogger, logLevels, silentLogger, type Logger } from '../../core/logger.js';
+import type { Logger } from '../../core/logger.js';
 import { CliError, type CliIo } from '../cli.js';
+import { kafkaFrom, openKafka, untilSignal } from '../data-plane.js';
+import { LOG_FORMAT_FLAG, loggerFrom, parseCommandLine, parsePort, stringFlag, type FlagValues } from '../options.js';
+import { loadSettings, settingsHelp, START_SETTINGS } from '../settings.js';
 
-const USAGE = `Usage: kafka-broker start --manifests <dir> [options]
+/** In memory nothing outlives the process, so a long drain only delays Ctrl-C (see run). */
+const MEMORY_SHUTDOWN_DEADLINE_MS = 5000;
+
+const usage = (): string => `Usage: kafka-broker start --manifests <dir> [options]
 
 Runs the controller, the broker ingress and the dispatcher in one process.
 
 Options:
-  -m, --manifests <dir>   folder of Knative manifests (*.yaml, *.yml, *.json), watched for changes
-  -p, --port <port>       ingress port: POST /<namespace>/<broker> (default 8080)
-      --admin-port <port> admin API port, read by \`kafka-broker get\` (default 9090)
-      --host <host>       address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
-      --kafka <servers>   Kafka bootstrap servers host:port[,host:port]; default $KAFKA_BOOTSTRAP_SERVERS,
-                          else the in-memory event log (dev mode: events do not survive a restart)
-  -h, --help              show this help
+  -m, --manifests <dir>    folder of Knative manifests (*.yaml, *.yml, *.json), watched for changes
+  -p, --port <port>        ingress port: POST /<namespace>/<broker> (default 8080)
+      --admin-port <port>  admin API port, read by \`kafka-broker get\` and \`describe\` (default 9090)
+      --host <host>        address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
+      --kafka <servers>    Kafka bootstrap servers host:port[,host:port]; default $KAFKA_BOOTSTRAP_SERVERS,
+                           else the in-memory event log (dev mode: events do not survive a restart)
+      --log-format <fmt>   json or pretty (default: pretty when stderr is a terminal, else json)
+  -h, --help               show this help
 
-Environment: KAFKA_BOOTSTRAP_SERVERS, LOG_LEVEL (default info), CONTROLLER_TOPIC_PARTITIONS (10),
-CONTROLLER_TOPIC_REPLICATION_FACTOR (1), DISPATCHER_* (see dispatcher/config.ts),
-EVENT_LOG_MEMORY_RETENTION_BYTES (256 MiB), EVENT_LOG_MEMORY_RETENTION_MS (24 h) for the in-memory log.
+Environment:
+  KAFKA_BOOTSTRAP_SERVERS  as --kafka
+  LOG_LEVEL                fatal, error, warn, info, debug, trace or silent (default info)
+  LOG_FORMAT               as --log-format
+
+Settings (environment variables; unset or empty means the default shown; durations in ms):
+${settingsHelp({ DISPATCHER_SHUTDOWN_DEADLINE_MS: `(${MEMORY_SHUTDOWN_DEADLINE_MS} on the in-memory log)` })}
 `;
 
 interface StartOptions {
@@ -61,38 +68,33 @@ interface StartOptions {
   readonly adminPort: number;
   readonly host: string;
   readonly kafka: { readonly brokers: string[]; readonly from: string } | undefined;
+  readonly values: FlagValues;
 }
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const options = parseOptions(argv, io);
   if (options === undefined) {
-    io.stdout.write(USAGE);
+    io.stdout.write(usage());
     return 0;
   }
   await checkFolder(options.manifests);
-  const level = logLevelSchema.safeParse(commonEnv(io.env).logLevel);
-  if (!level.success) throw new CliError(`LOG_LEVEL must be one of ${logLevels.join(', ')}`);
-  const logger = createLogger({ level: level.data });
+  const logger = loggerFrom(io, options.values);
 
   // In memory nothing outlives the process, so waiting long for deliveries in progress only
   // delays Ctrl-C; on Kafka what is not done is redelivered after a restart, so drain fully.
-  const dispatcherEnv = options.kafka === undefined && !io.env['DISPATCHER_SHUTDOWN_DEADLINE_MS'] ? { ...io.env, DISPATCHER_SHUTDOWN_DEADLINE_MS: '5000' } : io.env;
-  const dispatcherConfig = dispatcherConfigFromEnv(dispatcherEnv);
-  const running = await startAll(options, io, logger, dispatcherConfig);
+  const memoryDefaults = options.kafka === undefined ? { shutdownDeadlineMs: MEMORY_SHUTDOWN_DEADLINE_MS } : {};
+  const dispatcherConfig = loadSettings(START_SETTINGS.dispatcher, io.env, {});
+  const dispatcherSettings: DispatcherConfig = io.env['DISPATCHER_SHUTDOWN_DEADLINE_MS'] ? dispatcherConfig : { ...dispatcherConfig, ...memoryDefaults };
   const mode = options.kafka === undefined
     ? 'in-memory event log (dev mode: events do not survive a restart)'
     : `Kafka at ${options.kafka.brokers.join(',')}`;
-  io.stderr.write(`kafka-broker: ingress ${running.ingressUrl}  admin ${running.adminUrl}  ${mode}\n`);
+  // The banner comes first, as soon as both ports are bound; the summary once the first pass is done.
+  const running = await startAll(options, io, logger, dispatcherSettings, (ingressUrl, adminUrl) => {
+    io.stderr.write(`kafka-broker: ingress ${ingressUrl}  admin ${adminUrl}  ${mode}\n`);
+  });
+  io.stderr.write(summary(running.objects(), running.problems(), running.ingressUrl, running.adminUrl));
 
-  const signal = await waitForSignal();
-  logger.info({ signal }, 'shutting down');
-  io.stderr.write(`kafka-broker: ${signal}: shutting down (deliveries in progress get up to ${Math.round(dispatcherConfig.shutdownDeadlineMs / 1000)} s)\n`);
-  const forced = (): void => {
-    io.stderr.write('kafka-broker: forced exit\n');
-    process.exit(1);
-  };
-  process.once('SIGINT', forced);
-  process.once('SIGTERM', forced);
+  await untilSignal(io, logger, ` (deliveries in progress get up to ${Math.round(dispatcherSettings.shutdownDeadlineMs / 1000)} s)`);
   await running.close();
   logger.flush();
   // Every server and consumer is closed; a library timer must not keep the process alive.
@@ -101,45 +103,26 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 }
 
 function parseOptions(argv: string[], io: CliIo): StartOptions | undefined {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        manifests: { type: 'string', short: 'm' },
-        port: { type: 'string', short: 'p' },
-        'admin-port': { type: 'string' },
-        host: { type: 'string' },
-        kafka: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new CliError(`${(error as Error).message} (see kafka-broker start --help)`);
-  }
-  if (values.help) return undefined;
-  if (values.manifests === undefined || values.manifests === '') throw new CliError('--manifests <dir> is required (see kafka-broker start --help)');
-  const port = (flag: string, value: string | undefined, fallback: number): number => {
-    const parsed = portSchema.safeParse(value ?? fallback);
-    if (!parsed.success) throw new CliError(`${flag} must be a port number (0-65535), got "${value}"`);
-    return parsed.data;
-  };
-  const kafkaText = values.kafka ?? commonEnv(io.env).kafkaBootstrapServers;
-  let kafka: StartOptions['kafka'];
-  if (kafkaText !== undefined) {
-    const from = values.kafka !== undefined ? '--kafka' : 'KAFKA_BOOTSTRAP_SERVERS';
-    const parsed = bootstrapServersSchema.safeParse(kafkaText);
-    if (!parsed.success) throw new CliError(`${from} must be host:port[,host:port...], got "${kafkaText}"`);
-    kafka = { brokers: parsed.data, from };
-  }
+  const { values } = parseCommandLine(argv, {
+    manifests: { type: 'string', short: 'm' },
+    port: { type: 'string', short: 'p' },
+    'admin-port': { type: 'string' },
+    host: { type: 'string' },
+    kafka: { type: 'string' },
+    ...LOG_FORMAT_FLAG,
+  }, 'start');
+  if (values['help'] === true) return undefined;
+  const manifests = stringFlag(values, 'manifests');
+  if (manifests === undefined || manifests === '') throw new CliError('--manifests <dir> is required (see kafka-broker start --help)');
+  const host = (stringFlag(values, 'host') ?? '127.0.0.1').trim();
+  if (host === '') throw new CliError('--host must not be empty');
   return {
-    manifests: values.manifests,
-    port: port('--port', values.port, 8080),
-    adminPort: port('--admin-port', values['admin-port'], 9090),
-    host: z.string().trim().min(1).parse(values.host ?? '127.0.0.1'),
-    kafka,
+    manifests,
+    port: parsePort('--port', values['port'], 8080),
+    adminPort: parsePort('--admin-port', values['admin-port'], 9090),
+    host,
+    kafka: kafkaFrom(values, io),
+    values,
   };
 }
 
@@ -156,10 +139,18 @@ async function checkFolder(dir: string): Promise<void> {
 interface Running {
   readonly ingressUrl: string;
   readonly adminUrl: string;
+  objects(): readonly ObjectView[];
+  problems(): readonly SourceProblem[];
   close(): Promise<void>;
 }
 
-async function startAll(options: StartOptions, io: CliIo, logger: Logger, dispatcherConfig: DispatcherConfig): Promise<Running> {
+async function startAll(
+  options: StartOptions,
+  io: CliIo,
+  logger: Logger,
+  dispatcherConfig: DispatcherConfig,
+  announce: (ingressUrl: string, adminUrl: string) => void,
+): Promise<Running> {
   // Closed in reverse order of start, also when start-up fails half way.
   const closers: { name: string; close: () => Promise<void> }[] = [];
   let firstPass = false;
@@ -170,23 +161,21 @@ async function startAll(options: StartOptions, io: CliIo, logger: Logger, dispat
     closers.length = 0;
   };
   try {
+    // Read before any port is bound (a bad setting fails fast); the ingress URL is known once it listens.
+    const given = { manifestsDir: path.resolve(options.manifests), ingressUrl: 'http://127.0.0.1', kafkaBootstrapServers: options.kafka?.brokers ?? [] };
+    const controllerConfig = loadSettings(START_SETTINGS.controller, io.env, given);
+    const ingressConfig = loadSettings(START_SETTINGS.ingress, io.env, { host: options.host, port: options.port });
+
     const log = await openLog(options, logger, io.env);
     closers.push({ name: 'event log', close: () => log.close() });
     const contracts = new InProcessContractSource();
-    // Read before any port is bound (a bad setting fails fast); the ingress URL is known once it listens.
-    const controllerConfig = controllerConfigFrom(
-      { manifestsDir: path.resolve(options.manifests), ingressUrl: 'http://127.0.0.1', kafkaBootstrapServers: options.kafka?.brokers ?? [] },
-      io.env,
-    );
 
     // The admin API binds first (it logs nothing), so a taken port is the only line printed.
     const late: { controller?: Controller } = {};
+    const objects = (): readonly ObjectView[] => late.controller?.reconciler.objects() ?? [];
+    const problems = (): readonly SourceProblem[] => late.controller?.reconciler.problems() ?? [];
     const admin = createAdminServer({ logger, notReadyReason: async () => (firstPass ? undefined : 'the manifests are not loaded yet') });
-    registerResourceRoutes(admin, {
-      objects: () => late.controller?.reconciler.objects() ?? [],
-      problems: () => late.controller?.reconciler.problems() ?? [],
-      contract: () => late.controller?.reconciler.contract(),
-    });
+    registerResourceRoutes(admin, { objects, problems, contract: () => late.controller?.reconciler.contract() });
     // Dead letters: reads the KafkaSinks of the contract in force; replays through the dispatcher's pipeline.
     const deadLetters = new DeadLetterService({
       log, contracts, config: dispatcherConfig, logger, replays: { replicationFactor: controllerConfig.topicReplicationFactor },
@@ -204,11 +193,12 @@ async function startAll(options: StartOptions, io: CliIo, logger: Logger, dispat
 
     let ingress: RunningIngress;
     try {
-      ingress = await startIngress({ config: loadConfig(ingressConfigSchema, { host: options.host, port: options.port }), log, contracts, logger });
+      ingress = await startIngress({ config: ingressConfig, log, contracts, logger });
     } catch (error) {
       throw portError(error, 'ingress', '--port');
     }
     closers.push({ name: 'ingress', close: () => ingress.close() });
+    announce(ingress.url, adminUrl);
 
     const controller = createController({
       config: { ...controllerConfig, ingressUrl: ingress.url },
@@ -228,7 +218,7 @@ async function startAll(options: StartOptions, io: CliIo, logger: Logger, dispat
     // dispatcher drains what is in flight; the log closes last.
     const order = ['ingress', 'controller', 'dispatcher', 'admin API', 'event log'];
     closers.sort((a, b) => order.indexOf(b.name) - order.indexOf(a.name));
-    return { ingressUrl: ingress.url, adminUrl, close: closeAll };
+    return { ingressUrl: ingress.url, adminUrl, objects, problems, close: closeAll };
   } catch (error) {
     await closeAll();
     if (error instanceof CliError) throw error;
@@ -237,32 +227,51 @@ async function startAll(options: StartOptions, io: CliIo, logger: Logger, dispat
 }
 
 async function openLog(options: StartOptions, logger: Logger, env: CliIo['env']): Promise<EventLog> {
-  if (options.kafka === undefined) return new MemoryEventLog({ ...memoryLogConfigFromEnv(env), logger: logger.child({ component: 'event-log' }) });
-  const { KafkaEventLog } = await import('../../core/event-log/kafka/adapter.js');
+  if (options.kafka === undefined) return new MemoryEventLog({ ...loadSettings(START_SETTINGS.memoryLog, env, {}), logger: logger.child({ component: 'event-log' }) });
   // A quiet client for the first contact: "Kafka is not there" is one line, not kafkajs's retries.
-  const probe = new KafkaEventLog({ brokers: options.kafka.brokers, clientId: 'kafka-broker-probe', logger: silentLogger() });
-  const reachable = await probe.ping();
-  await probe.close().catch(() => undefined);
-  if (!reachable) {
-    throw new CliError(`cannot reach Kafka at ${options.kafka.brokers.join(',')} (from ${options.kafka.from}); is it running? (\`npm run kafka\` starts one)`);
-  }
-  return new KafkaEventLog({ brokers: options.kafka.brokers, clientId: 'kafka-broker', logger });
+  return openKafka(options.kafka.brokers, options.kafka.from, 'kafka-broker', logger, '; is it running? (`npm run kafka` starts one)');
 }
 
-function portError(error: unknown, what: string, flag: string): CliError {
+/** A port already taken (the errno listen() records) gets the flag that changes it. */
+export function portError(error: unknown, what: string, flag: string): CliError {
   const message = error instanceof Error ? error.message : String(error);
-  if (/already in use/.test(message)) return new CliError(`${what}: ${message}; choose another with ${flag}`);
+  if (isBrokerError(error) && error.details?.['errno'] === 'EADDRINUSE') return new CliError(`${what}: ${message}; choose another with ${flag}`);
   return new CliError(`${what}: ${message}`);
 }
 
-function waitForSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (signal: NodeJS.Signals): void => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve(signal);
-    };
-    process.on('SIGINT', on);
-    process.on('SIGTERM', on);
-  });
+const KIND_ORDER = ['Broker', 'Trigger', 'KafkaSink', 'Channel', 'Subscription', 'KafkaChannel', 'InMemoryChannel', 'ConfigMap'];
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+const readyOf = (o: ObjectView) => o.status?.conditions?.find((c) => c.type === 'Ready');
+const SHOWN = 3;
+
+/**
+ * What `start` prints after its banner: what was loaded and how much of it is Ready, where to
+ * send events, the admin URL for the other commands, and where to look next.
+ */
+export function summary(objects: readonly ObjectView[], problems: readonly SourceProblem[], ingressUrl: string, adminUrl: string): string {
+  const counts = new Map<string, number>();
+  for (const o of objects) counts.set(o.kind, (counts.get(o.kind) ?? 0) + 1);
+  const kinds = [...counts.keys()].sort((a, b) => (KIND_ORDER.indexOf(a) + 1 || 99) - (KIND_ORDER.indexOf(b) + 1 || 99) || a.localeCompare(b));
+  const withStatus = objects.filter((o) => readyOf(o) !== undefined);
+  const notReady = withStatus.filter((o) => readyOf(o)!.status !== 'True');
+  const lines: string[] = [];
+  lines.push(objects.length === 0
+    ? 'loaded no resources yet: add manifests to the folder (it is watched)'
+    : `loaded ${plural(objects.length, 'resource')} (${kinds.map((k) => plural(counts.get(k)!, k.toLowerCase())).join(', ')}): ${withStatus.length - notReady.length} of ${withStatus.length} Ready`);
+  for (const o of notReady.slice(0, SHOWN)) {
+    const ready = readyOf(o)!;
+    lines.push(`  not Ready: ${o.kind.toLowerCase()} ${o.metadata.namespace}/${o.metadata.name}: ${ready.reason ?? 'Unknown'}${ready.message === undefined ? '' : `: ${ready.message}`}`);
+  }
+  if (notReady.length > SHOWN) lines.push(`  ...and ${notReady.length - SHOWN} more (kafka-broker get triggers)`);
+  if (problems.length > 0) {
+    lines.push(`${plural(problems.length, 'manifest problem')}, logged above:`);
+    for (const p of problems.slice(0, SHOWN)) lines.push(`  ${formatProblem(p)}`);
+    if (problems.length > SHOWN) lines.push(`  ...and ${problems.length - SHOWN} more (${adminUrl}/problems)`);
+  }
+  const brokers = objects.filter((o) => o.kind === 'Broker');
+  for (const b of brokers.slice(0, SHOWN)) lines.push(`send events to ${b.status?.address?.url ?? `${ingressUrl}/${b.metadata.namespace}/${b.metadata.name}`}`);
+  if (brokers.length > SHOWN) lines.push(`  ...and ${brokers.length - SHOWN} more brokers (kafka-broker get brokers)`);
+  lines.push(`export KAFKA_BROKER_ADMIN_URL=${adminUrl}`);
+  lines.push(`then: kafka-broker get triggers, kafka-broker describe trigger <name>, ${adminUrl}/dead-letters`);
+  return lines.map((l) => `  ${l}\n`).join('');
 }

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { isMap, isNode, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import type { Logger } from '../../core/logger.js';
+import { closest } from '../../core/suggest.js';
+import { apiVersionOf, KINDS } from '../kinds.js';
 import { objectKey, type KnObject, type ObjectKey, type ObjectMeta } from '../resources.js';
 import { formatProblem, type ResourceSource, type SourceProblem } from './source.js';
 
@@ -332,6 +334,8 @@ function checkEnvelope(value: unknown): ParsedObject['object'] | string {
   const missing = [typeof apiVersion === 'string' && apiVersion !== '' ? undefined : 'apiVersion', typeof kind === 'string' && kind !== '' ? undefined : 'kind']
     .filter((f) => f !== undefined);
   if (missing.length > 0) return `missing ${missing.join(' and ')}`;
+  const unknown = checkKindAndVersion(String(kind), String(apiVersion));
+  if (unknown !== undefined) return unknown;
   const what = `${String(kind)}`;
   if (!isObject(metadata)) return `${what}: missing metadata.name`;
   const name = metadata['name'];
@@ -349,6 +353,27 @@ function checkEnvelope(value: unknown): ParsedObject['object'] | string {
   if (value['spec'] !== undefined) object['spec'] = value['spec'];
   if (value['data'] !== undefined) object['data'] = value['data'];
   return object as unknown as ParsedObject['object'];
+}
+
+/**
+ * The apiVersions served for each kind: the admin API's (kinds.ts), and KafkaChannel's v1 too,
+ * which eventing-kafka-broker serves by conversion.
+ */
+const SERVED = new Map<string, readonly string[]>(KINDS.map((k) => [k.kind, k.kind === 'KafkaChannel' ? [apiVersionOf(k), 'messaging.knative.dev/v1'] : [apiVersionOf(k)]]));
+
+/**
+ * A kind or apiVersion this broker does not serve would otherwise be ignored without a word (a
+ * `kind: Triger` that never delivers); it is a problem like a broken file, with the likely fix.
+ */
+export function checkKindAndVersion(kind: string, apiVersion: string): string | undefined {
+  const versions = SERVED.get(kind);
+  if (versions === undefined) {
+    const guess = closest(kind, SERVED.keys());
+    const hint = guess === undefined ? ` (served: ${[...SERVED.keys()].join(', ')})` : `; did you mean ${guess} (${SERVED.get(guess)![0]})?`;
+    return `unknown kind "${kind}" (apiVersion ${apiVersion})${hint}`;
+  }
+  if (versions.includes(apiVersion)) return undefined;
+  return `${kind}: apiVersion "${apiVersion}" is not served; did you mean ${versions[0]}?`;
 }
 
 function stringMap(value: unknown): Record<string, string> | undefined {

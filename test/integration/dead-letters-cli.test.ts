@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import type { DeadLetterList } from '../../dispatcher/dead-letters/index.js';
 import { waitUntil } from '../helpers/wait.js';
 import { deadLetterWorld, logKinds, type DeadLetterWorld } from './dead-letters-world.js';
-import type { KnList } from './start-cli.js';
+import { runCli, type KnList } from './start-cli.js';
 
 /**
  * `kafka-broker dead-letters list|show|replay` end to end, as an operator runs it against
@@ -85,6 +85,13 @@ for (const kind of logKinds) {
       const json = JSON.parse((await w.deadLetters('show', id, '-o', 'json')).stdout) as { data: { encoding: string; value: string }; errorData: { value: string } };
       assert.deepEqual(JSON.parse(json.data.value), { order: id, amount: 42 });
       assert.equal(json.errorData.value, '{"error":"payments are down"}');
+    });
+
+    test('describe trigger shows its dead-letter sink and its latest dead letters', async () => {
+      const result = await runCli(['describe', 'trigger', `${w.ns}/payments`, '--server', w.broker.adminUrl]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, new RegExp(`\\nDead Letter Sink:\\s+KafkaSink ${w.ns}/dls → http://127\\.0\\.0\\.1:\\d+/sinks/${w.ns}/dls\\n`));
+      assert.match(result.stdout, new RegExp(`\\nDead Letters:\\s+the latest 1 of 1 \\(all: kafka-broker dead-letters list --trigger ${w.ns}/payments\\)\\n\\s+ID\\s+TYPE\\s+CODE\\s+DEAD-LETTERED\\s+DESTINATION\\n\\s+${id}\\s+\\S+\\s+500\\s`));
     });
 
     test('a bad id is a one-line error and exit code 1', async () => {

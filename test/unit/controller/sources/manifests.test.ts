@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { silentLogger } from '../../../../core/logger.js';
 import { ManifestSource, parseManifestFile, stableUid } from '../../../../controller/sources/manifests.js';
+import { formatProblem } from '../../../../controller/sources/source.js';
 import { waitUntil } from '../../../helpers/wait.js';
 
 const BROKER = `apiVersion: eventing.knative.dev/v1
@@ -57,12 +58,25 @@ describe('parseManifestFile', () => {
       ['apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: "a/b"}\n', /metadata.namespace must be/],
       ['apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, annotations: {a: 10}}\n', /quote values/],
       ['- 1\n- 2\n', /expected a Kubernetes object/],
+      // Kinds and apiVersions this broker does not serve are reported, with the likely fix.
+      ['apiVersion: eventing.knative.dev/v1\nkind: Triger\nmetadata: {name: x}\n', /^unknown kind "Triger" \(apiVersion eventing\.knative\.dev\/v1\); did you mean Trigger \(eventing\.knative\.dev\/v1\)\?$/],
+      ['apiVersion: eventing.knative.dev/v1\nkind: trigger\nmetadata: {name: x}\n', /did you mean Trigger/],
+      ['apiVersion: eventing.knative.dev/v1beta1\nkind: Trigger\nmetadata: {name: x}\n', /^Trigger: apiVersion "eventing\.knative\.dev\/v1beta1" is not served; did you mean eventing\.knative\.dev\/v1\?$/],
+      ['apiVersion: messaging.knative.dev/v1\nkind: Broker\nmetadata: {name: x}\n', /did you mean eventing\.knative\.dev\/v1\?/],
+      ['apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n', /^unknown kind "Deployment" \(apiVersion apps\/v1\) \(served: Broker, Trigger/],
     ];
     for (const [text, message] of cases) {
       const { objects, problems } = parseManifestFile('a.yaml', text);
       assert.equal(objects.length, 0, text);
       assert.match(problems[0]?.message ?? '', message, text);
     }
+  });
+
+  test('an unknown kind is reported with its file, document and line, and the other documents load', () => {
+    const { objects, problems } = parseManifestFile('t.yaml', `${BROKER}---\napiVersion: eventing.knative.dev/v1\nkind: Triger\nmetadata: {name: x}\n`);
+    assert.deepEqual(objects.map((o) => o.object.kind), ['Broker']);
+    assert.equal(problems.length, 1);
+    assert.match(formatProblem(problems[0]!), /^t\.yaml, document 2, line \d+: unknown kind "Triger" .*did you mean Trigger/);
   });
 
   test('a kind: List and a JSON array give their items, each with its line', () => {

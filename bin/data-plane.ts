@@ -1,0 +1,139 @@
+/**
+ * What the commands that run a component on its own (`ingress`, `dispatcher`, `controller`)
+ * share: their common flags, Kafka checked once, the contract source, and an orderly stop.
+ */
+import { z } from 'zod';
+import { bootstrapServersSchema, commonEnv } from '../core/config.js';
+import { HttpContractSource } from '../core/contract/http-source.js';
+import { watchContractFile, type ContractSource } from '../core/contract/source.js';
+import { isBrokerError } from '../core/errors.js';
+import type { EventLog } from '../core/event-log/port.js';
+import { silentLogger, type Logger } from '../core/logger.js';
+import { CliError, type CliIo } from './cli.js';
+import { LOG_FORMAT_FLAG, parseCommandLine, stringFlag, type FlagSpec, type FlagValues } from './options.js';
+
+export interface DataPlaneOptions {
+  readonly contract: { readonly url: string; readonly from: string } | { readonly file: string; readonly from: string };
+  readonly kafka: readonly string[];
+  readonly kafkaFrom: string;
+  readonly host: string;
+}
+
+const DATA_PLANE_FLAGS = {
+  'contract-url': { type: 'string' },
+  'contract-file': { type: 'string' },
+  kafka: { type: 'string' },
+  host: { type: 'string' },
+  ...LOG_FORMAT_FLAG,
+} as const satisfies FlagSpec;
+
+/** Parses a data-plane command's flags (the common ones and `extra`); undefined means --help. */
+export function parseDataPlaneFlags(argv: readonly string[], extra: FlagSpec, command: string): FlagValues | undefined {
+  const { values } = parseCommandLine(argv, { ...DATA_PLANE_FLAGS, ...extra }, command);
+  return values['help'] === true ? undefined : values;
+}
+
+export function dataPlaneOptions(values: FlagValues, io: CliIo, command: string): DataPlaneOptions {
+  const url = stringFlag(values, 'contract-url');
+  const file = stringFlag(values, 'contract-file');
+  if ((url === undefined) === (file === undefined)) {
+    throw new CliError(`give exactly one of --contract-url <controller admin url>/contract or --contract-file <path> (see kafka-broker ${command} --help)`);
+  }
+  let contract: DataPlaneOptions['contract'];
+  if (url !== undefined) {
+    if (!z.string().url().safeParse(url).success || !/^https?:/.test(url)) throw new CliError(`--contract-url must be an http(s) URL, got "${url}"`);
+    contract = { url, from: url };
+  } else contract = { file: file!, from: file! };
+  const kafka = kafkaFrom(values, io);
+  // Separate processes share events only through Kafka: the in-memory log is for `start`.
+  if (kafka === undefined) throw new CliError(`Kafka is required: give --kafka host:port or set KAFKA_BOOTSTRAP_SERVERS (the in-memory log works only with \`kafka-broker start\`)`);
+  const host = z.string().trim().min(1).parse(stringFlag(values, 'host') ?? '0.0.0.0');
+  return { contract, kafka: kafka.brokers, kafkaFrom: kafka.from, host };
+}
+
+/** `--kafka`, else $KAFKA_BOOTSTRAP_SERVERS, checked; undefined when neither is given. */
+export function kafkaFrom(values: FlagValues, io: CliIo): { brokers: string[]; from: string } | undefined {
+  const flag = stringFlag(values, 'kafka');
+  const text = flag ?? commonEnv(io.env).kafkaBootstrapServers;
+  if (text === undefined) return undefined;
+  const from = flag !== undefined ? '--kafka' : 'KAFKA_BOOTSTRAP_SERVERS';
+  const parsed = bootstrapServersSchema.safeParse(text);
+  if (!parsed.success) throw new CliError(`${from} must be host:port[,host:port...], got "${text}"`);
+  return { brokers: parsed.data, from };
+}
+
+/** Kafka, checked once with a quiet client so that "not there" is one line. */
+export async function openKafka(brokers: readonly string[], from: string, clientId: string, logger: Logger, hint = ''): Promise<EventLog> {
+  const { KafkaEventLog } = await import('../core/event-log/kafka/adapter.js');
+  const probe = new KafkaEventLog({ brokers: [...brokers], clientId: `${clientId}-probe`, logger: silentLogger() });
+  const reachable = await probe.ping();
+  await probe.close().catch(() => undefined);
+  if (!reachable) throw new CliError(`cannot reach Kafka at ${brokers.join(',')} (from ${from})${hint}`);
+  return new KafkaEventLog({ brokers: [...brokers], clientId, logger });
+}
+
+/** The contract source of a data-plane process: the controller over HTTP, or a file. */
+export async function openContracts(options: DataPlaneOptions, logger: Logger): Promise<{ contracts: ContractSource; close: () => Promise<void> }> {
+  if ('url' in options.contract) {
+    const source = new HttpContractSource({ url: options.contract.url, logger }).start();
+    return { contracts: source, close: () => source.close() };
+  }
+  const source = await watchContractFile(options.contract.file, logger);
+  return { contracts: source, close: async () => source.close() };
+}
+
+/**
+ * Opens Kafka and the contract source, starts the component, and returns its shutdown: the
+ * component first, then the contract source and Kafka.
+ */
+export async function startDataPlane(
+  options: DataPlaneOptions,
+  logger: Logger,
+  clientId: string,
+  start: (log: EventLog, contracts: ContractSource) => Promise<() => Promise<void>>,
+): Promise<() => Promise<void>> {
+  const log = await openKafka(options.kafka, options.kafkaFrom, clientId, logger);
+  const { contracts, close } = await openContracts(options, logger);
+  let stop: () => Promise<void>;
+  try {
+    stop = await start(log, contracts);
+  } catch (error) {
+    await close();
+    await log.close();
+    if (error instanceof CliError) throw error;
+    throw new CliError(isBrokerError(error) ? error.message : `start-up failed: ${(error as Error).message}`);
+  }
+  return async () => {
+    await stop().catch((error: unknown) => logger.warn({ err: error }, 'stopping failed'));
+    await close();
+    await log.close();
+    logger.flush();
+    // Everything is closed; a library timer must not keep the process alive.
+    setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
+  };
+}
+
+/**
+ * Resolves on SIGINT/SIGTERM with the signal, after saying so (`what` is added to the line);
+ * a second signal exits at once.
+ */
+export async function untilSignal(io: CliIo, logger: Logger, what = ''): Promise<NodeJS.Signals> {
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    const on = (s: NodeJS.Signals): void => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(s);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+  logger.info({ signal }, 'shutting down');
+  io.stderr.write(`kafka-broker: ${signal}: shutting down${what}\n`);
+  const forced = (): void => {
+    io.stderr.write('kafka-broker: forced exit\n');
+    process.exit(1);
+  };
+  process.once('SIGINT', forced);
+  process.once('SIGTERM', forced);
+  return signal;
+}

@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { envName, loadSettings, settingsOf, START_SETTINGS } from '../../../bin/settings.js';
+
+const help = (): string => spawnSync(process.execPath, ['bin/kafka-broker.js', 'start', '--help'], { encoding: 'utf8' }).stdout;
+
+test('start --help lists every config key of the controller, ingress and dispatcher schemas, with its default', () => {
+  const text = help();
+  for (const group of Object.values(START_SETTINGS)) {
+    for (const key of Object.keys(group.schema.shape)) {
+      if ((group.fromFlags as readonly string[]).includes(key)) continue;
+      const setting = settingsOf(group).find((s) => s.key === key)!;
+      assert.match(text, new RegExp(`\\n\\s+${setting.env}\\s+${setting.defaultText.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), `${group.component}.${key}`);
+    }
+  }
+  // The keys set by flags are in the help as flags.
+  for (const flag of ['--manifests', '--port', '--host', '--kafka', '--admin-port', '--log-format']) assert.match(text, new RegExp(flag));
+  assert.doesNotMatch(text, /see [\w/]+\.ts/, 'no pointer to a source file');
+});
+
+test('each listed variable sets its key', () => {
+  const samples: Record<string, string> = { string: 'Other', number: '7' };
+  for (const group of Object.values(START_SETTINGS)) {
+    const given = group.component === 'controller' ? { manifestsDir: '.', ingressUrl: 'http://x' } : {};
+    for (const setting of settingsOf(group)) {
+      const base = loadSettings(group, {}, given) as Record<string, unknown>;
+      const fallback = base[setting.key];
+      const raw = setting.json ? '{"retry":1}' : typeof fallback === 'number' ? String(Math.max(Number(fallback), 50) + 1) : samples['string']!;
+      const loaded = loadSettings(group, { [setting.env]: raw }, given) as Record<string, unknown>;
+      assert.notDeepEqual(loaded[setting.key], fallback, setting.env);
+    }
+  }
+});
+
+test('variable names are the key in upper snake case after the component prefix; a bad value names its variable', () => {
+  assert.equal(envName('DISPATCHER_', 'maxInFlightPerEgress'), 'DISPATCHER_MAX_IN_FLIGHT_PER_EGRESS');
+  assert.equal(envName('CONTROLLER_', 'topicPartitions'), 'CONTROLLER_TOPIC_PARTITIONS');
+  assert.throws(() => loadSettings(START_SETTINGS.dispatcher, { DISPATCHER_MAX_IN_FLIGHT_PER_EGRESS: 'many' }, {}), /^Error: invalid dispatcher setting: DISPATCHER_MAX_IN_FLIGHT_PER_EGRESS: .* \(got "many"\)$/);
+  assert.throws(() => loadSettings(START_SETTINGS.controller, { CONTROLLER_BROKER_DELIVERY: '{retry' }, { manifestsDir: '.', ingressUrl: 'http://x' }), /CONTROLLER_BROKER_DELIVERY must be JSON/);
+});
