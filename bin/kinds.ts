@@ -5,29 +5,9 @@
 import { KINDS, type KindInfo } from '../controller/kinds.js';
 import { closest } from '../core/suggest.js';
 import { CliError } from './cli.js';
-import { age } from './table.js';
+import { age, type Column, type ObjectLike } from './table.js';
 
-export interface ObjectLike {
-  readonly kind: string;
-  readonly apiVersion?: string;
-  readonly metadata: { readonly name: string; readonly namespace: string; readonly creationTimestamp?: string; readonly generation?: number; readonly annotations?: Readonly<Record<string, string>>; readonly labels?: Readonly<Record<string, string>> };
-  readonly spec?: Record<string, unknown>;
-  readonly status?: {
-    readonly conditions?: readonly { readonly type: string; readonly status: string; readonly reason?: string; readonly message?: string; readonly lastTransitionTime?: string }[];
-    readonly observedGeneration?: number;
-    readonly deadLetterSinkUri?: string;
-    readonly address?: { readonly url?: string };
-    readonly subscriberUri?: string;
-    readonly subscribers?: readonly { readonly ready?: string }[];
-    readonly physicalSubscription?: { readonly subscriberUri?: string };
-    readonly channel?: { readonly kind?: string };
-  };
-}
-
-export interface Column {
-  readonly header: string;
-  readonly value: (object: ObjectLike, now: number) => string;
-}
+export type { Column, ObjectLike } from './table.js';
 
 export const ready = (o: ObjectLike) => o.status?.conditions?.find((c) => c.type === 'Ready');
 const NAME: Column = { header: 'NAME', value: (o) => o.metadata.name };

@@ -1,4 +1,5 @@
 import { formatFieldErrors, type FieldError } from './kinds/admission.js';
+import type { Condition, ConditionStatus, ObjectStatus } from './status.js';
 import type { DataPlaneObservation, DesiredTopic, Observed } from './state.js';
 
 /**
@@ -11,41 +12,7 @@ import type { DataPlaneObservation, DesiredTopic, Observed } from './state.js';
  * `Ready`'s reason names what to fix (a missing topic rather than the missing address it causes).
  */
 
-export type ConditionStatus = 'True' | 'False' | 'Unknown';
-
-export interface Condition {
-  readonly type: string;
-  readonly status: ConditionStatus;
-  readonly reason?: string;
-  readonly message?: string;
-  /** RFC 3339; stamped by the controller when the status changes (see `stampTransitions`). */
-  readonly lastTransitionTime?: string;
-}
-
-export interface ObjectStatus {
-  readonly observedGeneration: number;
-  readonly conditions: readonly Condition[];
-  /** Broker: where to send events. */
-  readonly address?: { readonly url: string };
-  /** Trigger: the resolved subscriber. */
-  readonly subscriberUri?: string;
-  /** Broker and Trigger: the resolved dead-letter sink (a trigger's own, else its broker's). */
-  readonly deadLetterSinkUri?: string;
-  /** Channel: its backing channel (Knative `status.channel`). */
-  readonly channel?: { readonly apiVersion: string; readonly kind: string; readonly name: string; readonly namespace: string };
-  /** Channels: one entry per Subscription on the channel (Knative `SubscriberStatus`). */
-  readonly subscribers?: readonly SubscriberStatus[];
-  /** Subscription: the resolved destinations (Knative `status.physicalSubscription`). */
-  readonly physicalSubscription?: { readonly subscriberUri?: string; readonly replyUri?: string; readonly deadLetterSinkUri?: string };
-}
-
-/** Knative `duckv1.SubscriberStatus`: whether the channel delivers to that Subscription yet. */
-export interface SubscriberStatus {
-  readonly uid: string;
-  readonly observedGeneration: number;
-  readonly ready: ConditionStatus;
-  readonly message?: string;
-}
+export type { Condition, ConditionStatus, ObjectStatus, SubscriberStatus } from './status.js';
 
 export const BROKER_CONDITIONS = ['TopicReady', 'DeadLetterSinkResolved', 'DataPlaneAvailable', 'Addressable'] as const;
 export const TRIGGER_CONDITIONS = ['BrokerReady', 'SubscriberResolved', 'DeadLetterSinkResolved', 'SubscriptionReady'] as const;

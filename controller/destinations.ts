@@ -1,5 +1,19 @@
-import type { Destination, KReference } from './kinds/delivery.js';
 import { apiGroup, objectKey } from './resources.js';
+
+/** A reference to another object (Knative `KReference`); the namespace is defaulted. */
+export interface KReference {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly namespace: string;
+}
+
+/** Knative `duckv1.Destination`: a reference, a URI, or a reference plus a relative URI. */
+export interface Destination {
+  readonly ref: KReference | null;
+  readonly uri: string | null;
+}
+
 
 /**
  * Resolving a Knative `Destination` to a URL, the way Knative's URI resolver does: a `uri` alone

@@ -1,7 +1,7 @@
 import type { Resource } from '../core/contract/types.js';
 import type { TopicSpec } from '../core/event-log/port.js';
 import type { AdmissionDefaults } from './kinds/admission.js';
-import type { ObjectStatus } from './conditions.js';
+import type { ObjectStatus } from './status.js';
 import type { KnObject, ObjectKey } from './resources.js';
 
 /**

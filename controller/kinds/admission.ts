@@ -1,4 +1,3 @@
-import type { ChannelTemplate } from './channel.js';
 
 /**
  * Admission: what Knative's webhook does before an object is stored — apply defaults, validate,
@@ -52,3 +51,10 @@ export function unknownFields(value: Record<string, unknown>, known: readonly st
 /** `spec` missing or not an object: the first check of most kinds. */
 export const specNotAnObject = (spec: unknown): Admission<never> =>
   invalid([{ path: 'spec', message: spec === undefined ? 'missing field(s)' : 'expected an object' }]);
+
+/** A Channel's `spec.channelTemplate`: the kind of its backing channel and that channel's spec. */
+export interface ChannelTemplate {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly spec?: Readonly<Record<string, unknown>>;
+}

@@ -4,7 +4,9 @@ import * as c from '../conditions.js';
 import type { AddressEntry } from '../destinations.js';
 import { apiGroup, keyOf, MESSAGING_GROUP, MESSAGING_V1, MESSAGING_V1BETA1, objectKey, type KnObject, type ObjectKey } from '../resources.js';
 import type { ReconcileSettings } from '../state.js';
-import { invalid, isRecord, unknownFields, type Admission, type FieldError } from './admission.js';
+import { invalid, isRecord, unknownFields, type Admission, type ChannelTemplate, type FieldError } from './admission.js';
+
+export type { ChannelTemplate } from './admission.js';
 import { isChannelableKind, onKafka, withSubscribableAnnotation } from './backing-channel.js';
 import { deliverySpec } from './delivery.js';
 import { admitInto, admitOnce, type Pass } from './pass.js';
@@ -23,13 +25,6 @@ import { admitInto, admitOnce, type Pass } from './pass.js';
 export const isChannel = (object: KnObject): boolean => object.kind === 'Channel' && apiGroup(object.apiVersion) === MESSAGING_GROUP;
 
 // ---- Admission ----
-
-/** A Channel's `spec.channelTemplate`: the kind of its backing channel and that channel's spec. */
-export interface ChannelTemplate {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly spec?: Readonly<Record<string, unknown>>;
-}
 
 /** messaging.knative.dev/v1 Channel: a factory for its backing channel (same name, the template's kind). */
 export interface AdmittedChannel {

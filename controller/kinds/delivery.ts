@@ -1,6 +1,8 @@
 import type { BackoffPolicy, DeliveryOrder, EgressConfig } from '../../core/contract/types.js';
 import * as c from '../conditions.js';
-import type { AddressBook } from '../destinations.js';
+import type { AddressBook, Destination, KReference } from '../destinations.js';
+
+export type { Destination, KReference } from '../destinations.js';
 import { DELIVERY_ORDER_ANNOTATION, type KnObject } from '../resources.js';
 import type { ReconcileSettings } from '../state.js';
 import { isRecord, unknownFields, type FieldError } from './admission.js';
@@ -11,20 +13,6 @@ import { parseDuration } from './durations.js';
  * `Destination` and `KReference` (admitted here), and, once admitted, the contract's EgressConfig
  * and the dead-letter sink they lead to. Pure.
  */
-
-/** A reference to another object (Knative `KReference`); the namespace is defaulted. */
-export interface KReference {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly name: string;
-  readonly namespace: string;
-}
-
-/** Knative `duckv1.Destination`: a reference, a URI, or a reference plus a relative URI. */
-export interface Destination {
-  readonly ref: KReference | null;
-  readonly uri: string | null;
-}
 
 /** Knative `DeliverySpec`, checked and with its durations in milliseconds; null = not given. */
 export interface Delivery {
