@@ -257,7 +257,7 @@ export async function waitEstablished(connection: KubeConnection, crdNames: read
     return { status: response.status, body: await response.json().catch(() => null) };
   };
   for (const name of crdNames) {
-    let last = 'not yet read';
+    let last: string;
     for (;;) {
       const { status, body } = await get(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`);
       const crd = body as CrdStatusView | null;
