@@ -19,7 +19,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
 # prepack compiles dist/; the tarball is what `npm publish` would upload.
-RUN npm pack --pack-destination ../pkg
+RUN mkdir -p ../pkg && npm pack --pack-destination ../pkg
 WORKDIR /app
 RUN echo '{"private":true}' > package.json && npm install --omit=dev --no-audit --no-fund ../pkg/kafka-broker-*.tgz
 
