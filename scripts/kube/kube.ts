@@ -221,7 +221,7 @@ export interface KubeConnection {
  * `kubectl apply --server-side` would) and returns their names.
  */
 export async function applyCrds(connection: KubeConnection, dir: string): Promise<string[]> {
-  const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml') || f.endsWith('.yml')).sort();
+  const files = (await readdir(dir)).filter((f) => (f.endsWith('.yaml') || f.endsWith('.yml')) && f !== 'kustomization.yaml').sort();
   const names: string[] = [];
   for (const file of files) {
     for (const document of parseAllDocuments(await readFile(join(dir, file), 'utf8'))) {
