@@ -111,4 +111,12 @@ describe('deploy/ with kustomize', () => {
     assert.deepEqual(budgets.map((b) => b.spec!['selector'].matchLabels['app.kubernetes.io/name']).sort(), [...byName.keys()].sort());
     await dryRunApply(objects);
   });
+
+  test("knative-eventing: leaves Knative's own CRDs alone and adds only the Kafka kinds", async () => {
+    const objects = await render('deploy/overlays/knative-eventing');
+    const crds = objects.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata.name).sort();
+    assert.deepEqual(crds, ['kafkachannels.messaging.knative.dev', 'kafkasinks.eventing.knative.dev']);
+    assert.equal(deployments(objects).size, 3);
+    await dryRunApply(objects);
+  });
 });
