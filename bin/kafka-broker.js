@@ -1,14 +1,22 @@
 #!/usr/bin/env node
-// The `kafka-broker` command. Runs the compiled CLI when `npm run build` has produced it, and
-// otherwise the TypeScript sources through tsx, so that `npx kafka-broker` works right after `npm ci`.
+// The `kafka-broker` command.
+//  - In a checkout (bin/cli.ts is beside this file) it runs the TypeScript sources through tsx, so
+//    that `npx kafka-broker` works right after `npm ci` and never runs a stale dist/.
+//  - In an installed package (`npm pack` ships dist/ and no sources) it runs the compiled CLI;
+//    tsx is a dev dependency and is not there.
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+const source = fileURLToPath(new URL('./cli.ts', import.meta.url));
 const compiled = fileURLToPath(new URL('../dist/bin/cli.js', import.meta.url));
-if (existsSync(compiled)) {
-  await import(pathToFileURL(compiled).href);
-} else {
+
+if (existsSync(source)) {
   const { register } = await import('tsx/esm/api');
   register();
-  await import('./cli.ts');
+  await import(pathToFileURL(source).href);
+} else if (existsSync(compiled)) {
+  await import(pathToFileURL(compiled).href);
+} else {
+  console.error(`kafka-broker: neither ${source} nor ${compiled} exists; reinstall the package`);
+  process.exit(1);
 }

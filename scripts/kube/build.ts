@@ -1,10 +1,12 @@
-// Builds the kube-apiserver and etcd binaries the Kubernetes-mode tests run, from the Go modules
-// beside this file (apiserver/, etcd/), into a cache under node_modules/.cache so that only the
-// first run pays for the build. KUBE_APISERVER_BIN and ETCD_BIN point at existing binaries instead.
+// Builds the kube-apiserver and etcd binaries the Kubernetes-mode tests run (and kustomize, which
+// renders deploy/), from the Go modules beside this file (apiserver/, etcd/, kustomize/), into a
+// cache under node_modules/.cache so that only the first run pays for the build.
+// KUBE_APISERVER_BIN, ETCD_BIN and KUSTOMIZE_BIN point at existing binaries instead.
 //
 //   node_modules/.cache/kafka-broker/kube/
 //     kube-apiserver-v1.37.2-<inputs hash>/kube-apiserver
 //     etcd-v3.7.3-<inputs hash>/etcd
+//     kustomize-v5.8.2-<inputs hash>/kustomize
 //     build.lock/            held while a build runs (owner pid inside), so that parallel test
 //                            files wait for one build instead of each starting their own
 import { spawn } from 'node:child_process';
@@ -40,7 +42,7 @@ const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const DEFAULT_CACHE_DIR = join(REPO_ROOT, 'node_modules', '.cache', 'kafka-broker', 'kube');
 
 interface BinarySpec {
-  readonly name: 'kube-apiserver' | 'etcd';
+  readonly name: 'kube-apiserver' | 'etcd' | 'kustomize';
   readonly envVar: string;
   readonly moduleDir: string;
   /** Files whose content decides the binary; a change to any of them makes a new cache entry. */
@@ -83,6 +85,17 @@ const SPECS: readonly BinarySpec[] = [
   },
 ];
 
+const KUSTOMIZE: BinarySpec = {
+  name: 'kustomize',
+  envVar: 'KUSTOMIZE_BIN',
+  moduleDir: join(KUBE_DIR, 'kustomize'),
+  inputs: ['go.mod', 'go.sum'],
+  versionOf: 'sigs.k8s.io/kustomize/kustomize/v5',
+  buildTarget: () => 'sigs.k8s.io/kustomize/kustomize/v5',
+  // So that `kustomize version` names the release rather than (devel).
+  ldflags: (version) => [`-X sigs.k8s.io/kustomize/api/provenance.version=kustomize/${version}`],
+};
+
 /** Bumped when the build command below changes in a way that changes the binaries. */
 const BUILD_RECIPE = '1';
 const PROGRESS_INTERVAL_MS = 15_000;
@@ -107,6 +120,16 @@ export async function ensureKubeBinaries(options: EnsureKubeBinariesOptions): Pr
     paths[spec.name] = await ensureBuilt(spec, cacheDir, options.env, progress);
   }
   return { kubeApiServer: paths['kube-apiserver'] as string, etcd: paths['etcd'] as string };
+}
+
+/** The kustomize binary (KUSTOMIZE_BIN, else the cached build, built if missing: ~1 min cold). */
+export async function ensureKustomize(options: EnsureKubeBinariesOptions): Promise<string> {
+  const fromEnv = options.env[KUSTOMIZE.envVar];
+  if (fromEnv) {
+    await assertExecutable(fromEnv, `${KUSTOMIZE.envVar}=${fromEnv}`);
+    return fromEnv;
+  }
+  return ensureBuilt(KUSTOMIZE, options.cacheDir ?? DEFAULT_CACHE_DIR, options.env, options.onProgress ?? (() => {}));
 }
 
 /** Where the cached binaries live (built or not), e.g. to print them or to point CI caches at. */

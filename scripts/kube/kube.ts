@@ -221,7 +221,7 @@ export interface KubeConnection {
  * `kubectl apply --server-side` would) and returns their names.
  */
 export async function applyCrds(connection: KubeConnection, dir: string): Promise<string[]> {
-  const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml') || f.endsWith('.yml')).sort();
+  const files = (await readdir(dir)).filter((f) => (f.endsWith('.yaml') || f.endsWith('.yml')) && f !== 'kustomization.yaml').sort();
   const names: string[] = [];
   for (const file of files) {
     for (const document of parseAllDocuments(await readFile(join(dir, file), 'utf8'))) {
@@ -257,7 +257,7 @@ export async function waitEstablished(connection: KubeConnection, crdNames: read
     return { status: response.status, body: await response.json().catch(() => null) };
   };
   for (const name of crdNames) {
-    let last = 'not yet read';
+    let last: string;
     for (;;) {
       const { status, body } = await get(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`);
       const crd = body as CrdStatusView | null;

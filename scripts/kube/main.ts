@@ -1,10 +1,10 @@
 // A real etcd + kube-apiserver with crds/ applied, for development; runs until Ctrl-C.
 //
 //   npx tsx scripts/kube/main.ts           start, print KUBECONFIG=..., wait for Ctrl-C
-//   npx tsx scripts/kube/main.ts --build   only build (or find) the binaries and print their paths
+//   npx tsx scripts/kube/main.ts --build   only build (or find) the binaries (and kustomize) and print their paths
 //
-// KUBE_APISERVER_BIN and ETCD_BIN name existing binaries to use instead of the cached builds.
-import { ensureKubeBinaries, KubeBuildError } from './build.js';
+// KUBE_APISERVER_BIN, ETCD_BIN and KUSTOMIZE_BIN name existing binaries to use instead of the cached builds.
+import { ensureKubeBinaries, ensureKustomize, KubeBuildError } from './build.js';
 import { KubeStartError, startKubeApiServer } from './kube.js';
 
 const log = (line: string): void => console.error(line);
@@ -18,6 +18,7 @@ async function main(argv: readonly string[]): Promise<void> {
     const binaries = await ensureKubeBinaries({ env: process.env, onProgress: log });
     console.log(`KUBE_APISERVER_BIN=${binaries.kubeApiServer}`);
     console.log(`ETCD_BIN=${binaries.etcd}`);
+    console.log(`KUSTOMIZE_BIN=${await ensureKustomize({ env: process.env, onProgress: log })}`);
     return;
   }
 

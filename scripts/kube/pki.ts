@@ -97,6 +97,6 @@ async function openssl(args: string[]): Promise<void> {
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr?.trim();
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'the openssl command is not installed' : (stderr ?? String(error));
-    throw new Error(`openssl ${args[0]} failed: ${reason}`);
+    throw new Error(`openssl ${args[0]} failed: ${reason}`, { cause: error });
   }
 }

@@ -1,4 +1,4 @@
-// deploy/ against a real kube-apiserver: every manifest is accepted as written, the RBAC grants
+// deploy/base/ against a real kube-apiserver: every manifest is accepted as written, the RBAC grants
 // the controller exactly what it needs (it runs here under the deployment's own service-account
 // identity, bound by nothing but deploy/'s objects, through a whole Broker lifecycle on Kafka),
 // and the data plane's identity may do nothing at all.
@@ -20,7 +20,7 @@ import {
 const DATA_PLANE_USER = `system:serviceaccount:${SYSTEM_NAMESPACE}:kafka-broker-data-plane`;
 const saGroups = ['system:serviceaccounts', `system:serviceaccounts:${SYSTEM_NAMESPACE}`];
 const kube = await startTestKube({ users: [{ name: CONTROLLER_USER, groups: saGroups }, { name: DATA_PLANE_USER, groups: saGroups }] });
-const DEPLOY = new URL('../../deploy/', import.meta.url);
+const DEPLOY = new URL('../../deploy/base/', import.meta.url);
 
 interface Manifest {
   apiVersion: string;
@@ -30,7 +30,7 @@ interface Manifest {
 }
 
 async function deployManifests(): Promise<{ file: string; object: Manifest }[]> {
-  const files = (await readdir(DEPLOY)).filter((f) => f.endsWith('.yaml')).sort();
+  const files = (await readdir(DEPLOY)).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort();
   const out: { file: string; object: Manifest }[] = [];
   for (const file of files) {
     for (const doc of parseAllDocuments(await readFile(new URL(file, DEPLOY), 'utf8'))) {
