@@ -494,11 +494,18 @@ class WaitAccount {
   }
 }
 
-/** The bytes a waiting record keeps alive: its value, key and headers. */
+/**
+ * The bytes a waiting record keeps alive: its value, key and headers. It runs on records that may
+ * be malformed (the undecodable path), so it never throws: what it cannot measure counts as 0.
+ */
 function recordBytes(record: ConsumedRecord): number {
-  let n = (record.value?.length ?? 0) + (record.key?.length ?? 0);
-  for (const [name, value] of Object.entries(record.headers)) n += name.length + value.length;
-  return n;
+  try {
+    let n = (record.value?.length ?? 0) + (record.key?.length ?? 0);
+    for (const [name, value] of Object.entries(record.headers)) n += name.length + (value?.length ?? 0);
+    return n;
+  } catch {
+    return 0;
+  }
 }
 
 function keptBytes(failure: LastFailure | undefined): number {
