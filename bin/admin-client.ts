@@ -5,6 +5,7 @@
 import { stringify } from 'yaml';
 import { didYouMean } from '../core/suggest.js';
 import { CliError, type CliIo } from './cli.js';
+import { isRecord } from '../core/values.js';
 
 export const DEFAULT_ADMIN_URL = 'http://127.0.0.1:9090';
 
@@ -99,7 +100,6 @@ function parseJson(text: string): unknown {
   }
 }
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** `-o json|yaml`: the value as it is. */
 export function format(value: unknown, output: 'json' | 'yaml'): string {

@@ -11,7 +11,7 @@ import type { SourceProblem } from './sources/source.js';
 
 /**
  * The admin HTTP server: one fastify instance that components extend by registering routes on it
- * before it listens (this file registers the resource routes; a later issue adds dead letters).
+ * before it listens (this file registers the resource routes and /contract; the dispatcher adds the dead-letter routes and page).
  *
  *   GET /                                                  index: kinds and endpoints
  *   GET /healthz, /readyz                                  alive; ready once the first pass is done

@@ -27,7 +27,7 @@ export type Resolution = { readonly ok: true; readonly uri: string } | { readonl
 /** What the controller knows about one addressable object. */
 export type AddressEntry = { readonly url: string } | { readonly url: null; readonly why: string };
 
-/** Addressable kinds by API group and kind (Brokers and KafkaSinks; later issues add channels). */
+/** Addressable kinds by API group and kind (Brokers, KafkaSinks and the channel kinds). */
 export class AddressBook {
   private readonly entries = new Map<string, AddressEntry>();
   private readonly kinds = new Set<string>();

@@ -192,7 +192,7 @@ export class EgressConsumer {
     if (this.stopping) return;
     this.stopping = true;
     this.stopWatchingMemory?.();
-    let abandoned = 0;
+    let abandoned: number;
     try {
       this.consumer?.pause();
       abandoned = await this.drain(deadlineMs);

@@ -1,4 +1,5 @@
 import type { EgressConfig } from '../core/contract/types.js';
+import { assertNever } from '../core/values.js';
 
 /**
  * Retry decisions, made from data and nothing else (no message text, no clock of its own).
@@ -163,6 +164,3 @@ function clampDelay(ms: number): number {
   return Number.isFinite(ms) ? Math.min(Math.max(0, Math.round(ms)), MAX_DELAY_MS) : MAX_DELAY_MS;
 }
 
-function assertNever(value: never): never {
-  throw new Error(`unexpected value ${JSON.stringify(value)}`);
-}

@@ -37,10 +37,6 @@ export function invalid(errors: readonly FieldError[]): Admission<never> {
   return { ok: false, reason: 'ValidationFailed', errors };
 }
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** Like `kubectl apply --validate=strict`: a misspelt field is an error, not silently ignored. */
 export function unknownFields(value: Record<string, unknown>, known: readonly string[], path: string): FieldError[] {
   return Object.keys(value)
@@ -58,3 +54,5 @@ export interface ChannelTemplate {
   readonly kind: string;
   readonly spec?: Readonly<Record<string, unknown>>;
 }
+
+export { isRecord } from '../../core/values.js';

@@ -7,6 +7,7 @@ import { DELIVERY_ORDER_ANNOTATION, type KnObject } from '../resources.js';
 import type { ReconcileSettings } from '../state.js';
 import { isRecord, unknownFields, type FieldError } from './admission.js';
 import { parseDuration } from './durations.js';
+import { isHttpUrl } from '../../core/values.js';
 
 /**
  * What every kind that sends events on says the same way: Knative's `DeliverySpec`, its
@@ -145,15 +146,6 @@ export function kReference(value: unknown, path: string, namespace: string, erro
     name: value['name'] as string,
     namespace: typeof ns === 'string' && ns !== '' ? ns : namespace,
   };
-}
-
-function isHttpUrl(text: string): boolean {
-  try {
-    const url = new URL(text);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.host !== '';
-  } catch {
-    return false;
-  }
 }
 
 /** Knative Kafka's `kafka.eventing.knative.dev/delivery.order` annotation: unordered unless it says ordered. */

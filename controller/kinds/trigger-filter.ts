@@ -22,6 +22,7 @@ import type { CesqlError } from '../../core/cesql/index.js';
 import { compileCesql } from '../../core/cesql/index.js';
 import type { Filter } from '../../core/filters/types.js';
 import type { FieldError } from './admission.js';
+import { ATTRIBUTE_NAME } from '../../core/cloudevents/event.js';
 
 export interface FilterProblem extends FieldError {
   /** Where, e.g. `spec.filters[1].any[0].exact.Type`. */
@@ -39,7 +40,6 @@ export type TriggerFilter =
 export const MAX_FILTER_NESTING = 64;
 
 /** CloudEvents attribute naming (CloudEvents 1.0 §3.1.1): lower-case letters and digits. */
-const ATTRIBUTE_NAME = /^[a-z0-9]+$/;
 
 const DIALECTS = ['exact', 'prefix', 'suffix', 'all', 'any', 'not', 'cesql'] as const;
 type Dialect = (typeof DIALECTS)[number];

@@ -4,6 +4,7 @@ import { describeApiError, KindNotServedError, statusOf, type KubeApi } from './
 import { refKey, type ObjectRef } from './objects.js';
 import { apiGroup } from '../resources.js';
 import type { ExternalAddresses } from '../sources/source.js';
+import { isRecord } from '../../core/values.js';
 
 /**
  * Resolves destination `ref`s to objects the controller does not manage, the way Knative's
@@ -152,6 +153,3 @@ export class RefResolver {
   }
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}

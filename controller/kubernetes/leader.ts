@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '../../core/logger.js';
 import { describeApiError, microTime, statusOf, type KubeApi } from './api.js';
+import { sleep, withTimeout } from '../../core/async.js';
 
 /**
  * Leader election on a `coordination.k8s.io/v1` Lease, with client-go's rules
@@ -239,29 +240,8 @@ export class LeaderElector {
     }
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.wake.signal.aborted) return resolve();
-      const timer = setTimeout(done, ms);
-      const signal = this.wake.signal;
-      function done(): void {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      signal.addEventListener('abort', done, { once: true });
-    });
+  private async sleep(ms: number): Promise<void> {
+    await sleep(ms, this.wake.signal);
   }
 }
 
-async function withTimeout<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<T>((resolve) => {
-    timer = setTimeout(() => resolve(fallback), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

@@ -3,6 +3,7 @@ import type { Condition, ObjectStatus } from '../conditions.js';
 import type { KindInfo } from '../kinds.js';
 import type { ApiObject } from './api.js';
 import { apiGroup, type KnObject, type ObjectMeta } from '../resources.js';
+import { isRecord } from '../../core/values.js';
 
 /**
  * Pure helpers between the API's JSON and the controller core: API objects become `KnObject`s
@@ -156,6 +157,3 @@ function withoutUndefined(value: Record<string, unknown>): Record<string, unknow
   return JSON.parse(JSON.stringify(value)) as Record<string, unknown>;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}

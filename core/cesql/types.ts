@@ -1,3 +1,5 @@
+import { assertNever } from '../values.js';
+
 /**
  * Types of the CloudEvents SQL Expression Language (CESQL v1,
  * https://github.com/cloudevents/spec/blob/main/cesql/spec.md): values, the AST the parser
@@ -142,6 +144,4 @@ export function column(position: number): number {
   return position + 1;
 }
 
-export function assertNever(value: never): never {
-  throw new Error(`unreachable: ${JSON.stringify(value)}`);
-}
+export { assertNever };

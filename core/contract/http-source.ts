@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import { parseContractJson } from './parse.js';
 import type { Contract } from './types.js';
 import { InProcessContractSource, type ContractSource } from './source.js';
+import { sleep } from '../async.js';
 
 const gunzipAsync = promisify(gunzip);
 /** Longest pause between two contracts while they change quickly. */
@@ -188,14 +189,3 @@ export class HttpContractSource implements ContractSource {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { BrokerError } from '../errors.js';
 import type { Filter } from '../filters/types.js';
 import { CONTRACT_VERSION, type Contract } from './types.js';
+import { ATTRIBUTE_NAME } from '../cloudevents/event.js';
 
 /**
  * parseContract(json) validates a contract document and returns it typed, or throws a
@@ -9,7 +10,7 @@ import { CONTRACT_VERSION, type Contract } from './types.js';
  * An unknown filter kind or reply strategy is an error, never "match everything".
  */
 
-const attributeMap = z.record(z.string().regex(/^[a-z0-9]+$/, 'attribute names are lower-case letters and digits'), z.string());
+const attributeMap = z.record(z.string().regex(ATTRIBUTE_NAME, 'attribute names are lower-case letters and digits'), z.string());
 
 const filterSchema: z.ZodType<Filter> = z.lazy(() =>
   z.discriminatedUnion('kind', [

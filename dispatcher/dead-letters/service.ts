@@ -15,6 +15,7 @@ import { describeFailure, egressRoute, findEgress, replayEvent, urlRoute, withou
 import type {
   DeadLetter, DeadLetterDetail, DeadLetterList, DeadLetterQuery, ObjectRef, ReplayReport, ReplayRequest, ReplayResult, SinkInfo,
 } from './types.js';
+import { isHttpUrl } from '../../core/values.js';
 
 /**
  * The dead-letter service: lists, shows and replays what the KafkaSinks of the current contract
@@ -259,14 +260,5 @@ function alreadyReplayed(views: readonly DeadLetter[]): BrokerError {
   return new BrokerError('ALREADY_REPLAYED', `dead letter "${first.id}" was already replayed at ${mark.replayedAt} (${mark.outcome}, to ${to})${more}; use --force to replay it again`, {
     details: { ids: views.map((v) => v.id), refs: views.map((v) => v.ref) },
   });
-}
-
-function isHttpUrl(text: string): boolean {
-  try {
-    const url = new URL(text);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.host !== '';
-  } catch {
-    return false;
-  }
 }
 

@@ -6,7 +6,7 @@ import { answer, eventLogKinds, makeEvent, startScenario, startSubscriber, uniqu
 import { waitUntil } from '../helpers/wait.js';
 
 /**
- * Bounds a subscriber cannot push the dispatcher past (issue 14, item 6), with real subscribers
+ * Bounds a subscriber cannot push the dispatcher past, with real subscribers
  * on port 0, on both event logs:
  *
  *   - Retry-After is honoured up to the dispatcher's `maxRetryAfterMs`, whatever the trigger's

@@ -5,7 +5,7 @@ import { answer, eventLogKinds, makeEvent, startScenario, startSubscriber, uniqu
 import { waitUntil } from '../helpers/wait.js';
 
 /**
- * Dead letters (issue 6): an event the subscriber will not take goes to the dead-letter sink with
+ * Dead letters: an event the subscriber will not take goes to the dead-letter sink with
  * Knative's marks and ours; and when there is no sink, or the sink fails too, it is held — never
  * dropped, never committed — until someone takes it.
  *
@@ -35,7 +35,7 @@ for (const kind of eventLogKinds) {
       assert.equal(Buffer.from(String(knativeerrordata), 'base64').toString(), longBody.slice(0, 1024));
       assert.equal(knativeerrortrigger, `${egress.reference.namespace}/${egress.reference.name}`);
       assert.equal(knativeerrorbroker, `${s.broker.reference.namespace}/${s.broker.reference.name}`);
-      // The broker's TTL never leaves the broker (issue 14, item 5); nothing else changed (HTTP
+      // The broker's TTL never leaves the broker; nothing else changed (HTTP
       // carries every attribute as a string).
       assert.equal(Object.hasOwn(rest, 'knativebrokerttl'), false);
       const { knativebrokerttl: _ttl, ...sent } = event.attributes;

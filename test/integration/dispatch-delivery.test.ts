@@ -5,7 +5,7 @@ import { answer, eventLogKinds, makeEvent, startScenario, startSubscriber, uniqu
 import { waitUntil } from '../helpers/wait.js';
 
 /**
- * Delivering (issue 6): an event appended to the broker's topic reaches the trigger's subscriber
+ * Delivering: an event appended to the broker's topic reaches the trigger's subscriber
  * over HTTP; failures are retried as the delivery settings say. Real subscribers on port 0, on
  * the in-memory log and on Kafka.
  *

@@ -12,7 +12,7 @@ import { answer, eventLogKinds, makeEvent, startScenario, startSubscriber, uniqu
 import { uniqueName, waitUntil } from '../helpers/wait.js';
 
 /**
- * Issue 14 in the dispatcher, on both event logs:
+ * Hardening in the dispatcher, on both event logs:
  *  - item 1: an extension named `constructor` (or another prototype name) is delivered, filtered
  *    on, and carried by replies like any other;
  *  - item 2: a record that is not a CloudEvent never stalls its partition and never vanishes: it

@@ -6,7 +6,7 @@ import { answer, eventLogKinds, makeEvent, startScenario, startSubscriber, uniqu
 import { waitUntil } from '../helpers/wait.js';
 
 /**
- * Slow subscribers never cost the group membership (issue 6): a delivery that takes longer than
+ * Slow subscribers never cost the group membership: a delivery that takes longer than
  * the Kafka session timeout (30 s in the adapter) must not starve heartbeats. Had the member been
  * dropped, its partition would be reassigned and the event delivered a second time; so the check
  * is that the slow event arrives exactly once, and the member keeps consuming afterwards.

@@ -6,7 +6,7 @@ import { answer, eventLogKinds, makeEvent, startScenario, startSubscriber, uniqu
 import { waitUntil } from '../helpers/wait.js';
 
 /**
- * Delivery order (issue 6): `unordered` delivers many events of a partition at once, up to the
+ * Delivery order: `unordered` delivers many events of a partition at once, up to the
  * in-flight bound; `ordered` delivers one event at a time per partition, in offset order, the
  * next only once the previous is done — retries included.
  */

@@ -14,7 +14,7 @@ import { answer, eventLogKinds, makeEvent, startScenario, startSubscriber, uniqu
 import { waitUntil } from '../helpers/wait.js';
 
 /**
- * Commits after a crash (issue 6): only the contiguous prefix of done events is committed, so
+ * Commits after a crash: only the contiguous prefix of done events is committed, so
  * after a crash every event not committed is delivered again — duplicates allowed, loss never.
  *
  *   events 0..29 ──▶ dispatcher ──▶ subscriber: answers at once, except event 5, which hangs

@@ -7,7 +7,7 @@ import { answer, decodeRequest, eventLogKinds, makeEvent, startScenario, startSu
 import { waitUntil } from '../helpers/wait.js';
 
 /**
- * Replies (issue 6): a subscriber that answers with a CloudEvent puts it back on the broker's
+ * Replies: a subscriber that answers with a CloudEvent puts it back on the broker's
  * topic, where every trigger's filter sees it; TTL stops loops without the subscriber's help.
  *
  *   topic ──▶ trigger A ──POST──▶ subscriber A ──reply──▶ dispatcher ──append──▶ topic

@@ -1,5 +1,5 @@
 /**
- * Issue 14 at the ingress, on both event logs: prototype-named extensions are extensions like any
+ * Hardening at the ingress, on both event logs: prototype-named extensions are extensions like any
  * other (item 1), and a producer cannot switch loop protection off with a huge TTL (item 5).
  */
 import assert from 'node:assert/strict';

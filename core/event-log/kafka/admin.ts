@@ -2,6 +2,7 @@ import type { Admin, Kafka } from 'kafkajs';
 import { BrokerError } from '../../errors.js';
 import type { StartPosition, TopicInfo, TopicSpec } from '../port.js';
 import { groupErrorTypes, isLiveGroupError, kafkaErrorType, unavailable } from './errors.js';
+import { withTimeout } from '../../async.js';
 
 const MAX_MESSAGE_BYTES = 2 * 1024 * 1024;
 const TOPIC_READY_TIMEOUT_MS = 30_000;
@@ -205,18 +206,3 @@ export class KafkaAdmin {
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
-}

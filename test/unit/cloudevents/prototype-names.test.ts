@@ -14,7 +14,7 @@ import { replyOf, stampReply } from '../../../dispatcher/reply.js';
 import { makeBroker, makeEgress } from '../../helpers/builders.js';
 
 /**
- * Issue 14, item 1: attribute names that are also names on Object.prototype are extensions like
+ * Attribute names that are also names on Object.prototype are extensions like
  * any other — accepted, round-tripped, filtered on — everywhere attributes are kept. `__proto__`
  * is not a valid CloudEvents name (underscores), so it is refused with a clear 400-style error:
  * but it must not vanish on the way (which would let the event through without it).

@@ -8,7 +8,7 @@ import type { ConsumedRecord, OffsetReset } from '../../../core/event-log/port.j
 import { waitUntil } from '../../helpers/wait.js';
 
 /**
- * The in-memory log frees memory (issue 14, item 8): records past the byte or age bound are
+ * The in-memory log frees memory: records past the byte or age bound are
  * removed from the head of their partition, offsets keep counting, a group whose position was
  * removed resumes at the earliest record left (and hears of it), and closing reports what it drops.
  */

@@ -5,7 +5,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { HttpSender } from '../../../dispatcher/delivery.js';
 
 /**
- * How much of a response the sender keeps (issue 14): a failed response is only ever used for
+ * How much of a response the sender keeps: a failed response is only ever used for
  * `knativeerrordata` (its first 1024 bytes), so that is all that is kept of it; the rest is read
  * and thrown away. A success may carry a reply, kept whole up to `maxResponseBytes`.
  */

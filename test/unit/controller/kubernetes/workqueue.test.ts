@@ -54,13 +54,12 @@ test('a key added while it is processed is processed again afterwards, never twi
 test('different keys are processed in parallel up to the concurrency', async () => {
   const r = recorder();
   for (const k of ['a', 'b', 'c']) r.hold.add(k);
-  let peak = 0;
   const queue = new WorkQueue(async (key) => {
     await r.process(key);
   }, { concurrency: 2 });
   for (const k of ['a', 'b', 'c']) queue.add(k);
   await waitUntil(() => r.calls.length === 2);
-  peak = [...r.running.values()].reduce((n, v) => n + v, 0);
+  const peak = [...r.running.values()].reduce((n, v) => n + v, 0);
   assert.equal(peak, 2);
   assert.equal(queue.length, 3);
   for (const k of ['a', 'b', 'c']) r.hold.delete(k);
