@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { AttributeValue, CloudEvent } from '../../../core/cloudevents/event.js';
-import type { CesqlError } from '../../../core/cesql/index.js';
-import { compileFilter } from '../../../core/filters/compile.js';
-import type { Filter } from '../../../core/filters/types.js';
+import type { AttributeValue, CloudEvent } from '../../../../core/cloudevents/event.js';
+import type { CesqlError } from '../../../../core/cesql/index.js';
+import { compileFilter } from '../../../../core/filters/compile.js';
+import type { Filter } from '../../../../core/filters/types.js';
 
 function event(attributes: Record<string, AttributeValue>): CloudEvent {
   return {

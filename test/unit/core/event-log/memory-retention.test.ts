@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, test, type TestContext } from 'node:test';
 import { pino } from 'pino';
-import { memoryLogConfigFromEnv, memoryLogConfigSchema } from '../../../core/event-log/memory-config.js';
-import { MemoryEventLog, type MemoryEventLogOptions } from '../../../core/event-log/memory.js';
-import type { ConsumedRecord, OffsetReset } from '../../../core/event-log/port.js';
-import { waitUntil } from '../../helpers/wait.js';
+import { memoryLogConfigFromEnv, memoryLogConfigSchema } from '../../../../core/event-log/memory-config.js';
+import { MemoryEventLog, type MemoryEventLogOptions } from '../../../../core/event-log/memory.js';
+import type { ConsumedRecord, OffsetReset } from '../../../../core/event-log/port.js';
+import { waitUntil } from '../../../helpers/wait.js';
 
 /**
  * The in-memory log frees memory: records past the byte or age bound are

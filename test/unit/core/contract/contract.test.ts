@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { diffContracts, isEmptyDiff } from '../../../core/contract/diff.js';
-import { parseContract, parseContractJson } from '../../../core/contract/parse.js';
-import { InProcessContractSource } from '../../../core/contract/source.js';
-import { makeBroker, makeContract, makeEgress, makeEgressConfig } from '../../helpers/builders.js';
+import { diffContracts, isEmptyDiff } from '../../../../core/contract/diff.js';
+import { parseContract, parseContractJson } from '../../../../core/contract/parse.js';
+import { InProcessContractSource } from '../../../../core/contract/source.js';
+import { makeBroker, makeContract, makeEgress, makeEgressConfig } from '../../../helpers/builders.js';
 
 const valid = makeContract([
   makeBroker('default', [

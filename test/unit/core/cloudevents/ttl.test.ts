@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { AttributeValue, CloudEvent } from '../../../core/cloudevents/event.js';
-import { DEFAULT_TTL, MAX_TTL, parseTtl, TTL_ATTRIBUTE, ttlOf, withoutTtl, withTtl } from '../../../core/cloudevents/ttl.js';
+import type { AttributeValue, CloudEvent } from '../../../../core/cloudevents/event.js';
+import { DEFAULT_TTL, MAX_TTL, parseTtl, TTL_ATTRIBUTE, ttlOf, withoutTtl, withTtl } from '../../../../core/cloudevents/ttl.js';
 
 const event = (extra: Record<string, AttributeValue> = {}): CloudEvent => ({
   attributes: { specversion: '1.0', id: '1', source: '/s', type: 't', ...extra },

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { AttributeValue } from '../../../core/cloudevents/event.js';
-import { isRfc3339, isUriReference, validateEvent } from '../../../core/cloudevents/validate.js';
+import type { AttributeValue } from '../../../../core/cloudevents/event.js';
+import { isRfc3339, isUriReference, validateEvent } from '../../../../core/cloudevents/validate.js';
 
 const base = { specversion: '1.0', id: 'A234-1234-1234', source: '/mycontext', type: 'com.example.someevent' };
 const base03 = { ...base, specversion: '0.3' };

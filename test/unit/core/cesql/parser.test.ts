@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parse } from '../../../core/cesql/parser.js';
-import type { Expr } from '../../../core/cesql/types.js';
+import { parse } from '../../../../core/cesql/parser.js';
+import type { Expr } from '../../../../core/cesql/types.js';
 
 /** Fully parenthesised rendering of an AST, to check grouping and precedence. */
 function show(expr: Expr): string {

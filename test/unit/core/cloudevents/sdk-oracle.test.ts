@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { HTTP, type CloudEventV1 } from 'cloudevents';
-import { decodeHttp, type HttpHeaders } from '../../../core/cloudevents/http-binding.js';
+import { decodeHttp, type HttpHeaders } from '../../../../core/cloudevents/http-binding.js';
 
 const ce = { 'ce-specversion': '1.0', 'ce-id': 'A234', 'ce-source': '/mycontext', 'ce-type': 'com.example.someevent' };
 const structured = { 'content-type': 'application/cloudevents+json' };

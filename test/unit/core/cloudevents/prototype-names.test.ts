@@ -1,17 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { entryFor } from '../../../broker-ingress/ingress-table.js';
-import { receive } from '../../../broker-ingress/receive.js';
-import type { AttributeValue, CloudEvent } from '../../../core/cloudevents/event.js';
-import { decodeHttp, encodeHttpBinary, encodeHttpStructured } from '../../../core/cloudevents/http-binding.js';
-import { decodeStructuredJson, encodeStructuredJson } from '../../../core/cloudevents/json-format.js';
-import { fromKafkaRecord, toKafkaRecord } from '../../../core/cloudevents/kafka-binding.js';
-import { validateEvent } from '../../../core/cloudevents/validate.js';
-import { compileCesql } from '../../../core/cesql/index.js';
-import { compileFilter } from '../../../core/filters/compile.js';
-import { deadLetterEvent } from '../../../dispatcher/error-extensions.js';
-import { replyOf, stampReply } from '../../../dispatcher/reply.js';
-import { makeBroker, makeEgress } from '../../helpers/builders.js';
+import { entryFor } from '../../../../broker-ingress/ingress-table.js';
+import { receive } from '../../../../broker-ingress/receive.js';
+import type { AttributeValue, CloudEvent } from '../../../../core/cloudevents/event.js';
+import { decodeHttp, encodeHttpBinary, encodeHttpStructured } from '../../../../core/cloudevents/http-binding.js';
+import { decodeStructuredJson, encodeStructuredJson } from '../../../../core/cloudevents/json-format.js';
+import { fromKafkaRecord, toKafkaRecord } from '../../../../core/cloudevents/kafka-binding.js';
+import { validateEvent } from '../../../../core/cloudevents/validate.js';
+import { compileCesql } from '../../../../core/cesql/index.js';
+import { compileFilter } from '../../../../core/filters/compile.js';
+import { deadLetterEvent } from '../../../../dispatcher/error-extensions.js';
+import { replyOf, stampReply } from '../../../../dispatcher/reply.js';
+import { makeBroker, makeEgress } from '../../../helpers/builders.js';
 
 /**
  * Attribute names that are also names on Object.prototype are extensions like

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Token } from '../../../core/cesql/lexer.js';
-import { tokenize } from '../../../core/cesql/lexer.js';
+import type { Token } from '../../../../core/cesql/lexer.js';
+import { tokenize } from '../../../../core/cesql/lexer.js';
 
 /** Compact form of a token list: `kw:AND`, `id:type`, `fn:CONCAT_WS`, `int:10`, `str:abc`, `(`. */
 function shapes(input: string): string[] {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { CloudEvent } from '../../../core/cloudevents/event.js';
+import type { CloudEvent } from '../../../../core/cloudevents/event.js';
 import {
   decodeHttp, encodeHttpBatch, encodeHttpBinary, encodeHttpStructured, isHttpCloudEvent, percentEncode, type HttpHeaders,
-} from '../../../core/cloudevents/http-binding.js';
-import { BrokerError } from '../../../core/errors.js';
+} from '../../../../core/cloudevents/http-binding.js';
+import { BrokerError } from '../../../../core/errors.js';
 
 const ceHeaders = { 'ce-specversion': '1.0', 'ce-id': 'A234', 'ce-source': '/mycontext', 'ce-type': 'com.example.someevent' };
 const structured = { 'content-type': 'application/cloudevents+json' };

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { CloudEvent } from '../../../core/cloudevents/event.js';
-import { fromKafkaRecord, toKafkaRecord, type KafkaRecordIn } from '../../../core/cloudevents/kafka-binding.js';
+import type { CloudEvent } from '../../../../core/cloudevents/event.js';
+import { fromKafkaRecord, toKafkaRecord, type KafkaRecordIn } from '../../../../core/cloudevents/kafka-binding.js';
 
 const minimal = { specversion: '1.0', id: 'A234', source: '/mycontext', type: 'com.example.someevent' };
 const b = (text: string): Buffer => Buffer.from(text);

@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { AttributeValue, CloudEvent } from '../../../core/cloudevents/event.js';
-import type { CesqlError, CesqlErrorKind, CesqlValue } from '../../../core/cesql/index.js';
-import { compileCesql, evaluate, parse } from '../../../core/cesql/index.js';
-import { MAX_DEPTH, MAX_NESTING } from '../../../core/cesql/parser.js';
+import type { AttributeValue, CloudEvent } from '../../../../core/cloudevents/event.js';
+import type { CesqlError, CesqlErrorKind, CesqlValue } from '../../../../core/cesql/index.js';
+import { compileCesql, evaluate, parse } from '../../../../core/cesql/index.js';
+import { MAX_DEPTH, MAX_NESTING } from '../../../../core/cesql/parser.js';
 
 const BASE: Record<string, AttributeValue> = {
   specversion: '1.0',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { compileLike, parseLikePattern } from '../../../core/cesql/like.js';
+import { compileLike, parseLikePattern } from '../../../../core/cesql/like.js';
 
 /** Reference: the pattern as an anchored regular expression over code points. */
 function reference(pattern: string, text: string): boolean {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PartitionOffsets } from '../../../core/event-log/offsets.js';
+import { PartitionOffsets } from '../../../../core/event-log/offsets.js';
 
 const cases: { name: string; handed: number[]; done: number[]; commit: number }[] = [
   { name: 'nothing handed out commits the start', handed: [], done: [], commit: 5 },
