@@ -111,6 +111,6 @@ async function openssl(args: string[]): Promise<void> {
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT'
       ? 'the openssl command is not installed (Debian/Ubuntu: apt-get install openssl)'
       : (stderr ?? String(error));
-    throw new Error(`openssl ${args[0]} failed: ${reason}`);
+    throw new Error(`openssl ${args[0]} failed: ${reason}`, { cause: error });
   }
 }
