@@ -25,6 +25,8 @@ import { isBrokerError } from '../../core/errors.js';
 import type { EventLog } from '../../core/event-log/port.js';
 import { createLogger, logLevels, silentLogger, type Logger } from '../../core/logger.js';
 import { CliError, type CliIo } from '../cli.js';
+import type { KafkaSecurity } from '../../core/event-log/kafka/security.js';
+import { KAFKA_AUTH_FLAG, KAFKA_AUTH_USAGE, kafkaSecurityOf } from './kafka-auth.js';
 
 const USAGE = `Usage: kafka-broker ingress (--contract-url <url> | --contract-file <path>) [options]
 
@@ -34,7 +36,7 @@ Options:
       --contract-url <url>   the controller's contract, e.g. http://kafka-broker-controller:9090/contract
       --contract-file <path> a contract file instead (watched for changes)
       --kafka <servers>      Kafka bootstrap servers host:port[,...]; default $KAFKA_BOOTSTRAP_SERVERS
-  -p, --port <port>          port to listen on (default 8080)
+${KAFKA_AUTH_USAGE}  -p, --port <port>          port to listen on (default 8080)
       --host <host>          address to listen on (default 0.0.0.0)
   -h, --help                 show this help
 
@@ -47,7 +49,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(USAGE);
     return 0;
   }
-  const common = commonOptions(values, io, 'ingress');
+  const common = await withKafkaSecurity(commonOptions(values, io, 'ingress'), values, io);
   const port = parsePort('--port', values['port'], 8080);
   const logger = loggerFrom(io);
   const running = await startDataPlane(common, logger, 'kafka-broker-ingress', async (log, contracts) => {
@@ -69,6 +71,13 @@ export interface DataPlaneOptions {
   readonly kafka: readonly string[];
   readonly kafkaFrom: string;
   readonly host: string;
+  /** Set by withKafkaSecurity; PLAINTEXT when absent. */
+  readonly kafkaSecurity?: KafkaSecurity;
+}
+
+/** The options with the Kafka credentials of --kafka-auth-dir or the environment (kafka-auth.ts). */
+export async function withKafkaSecurity(options: DataPlaneOptions, values: Record<string, string | boolean | undefined>, io: CliIo): Promise<DataPlaneOptions> {
+  return { ...options, kafkaSecurity: await kafkaSecurityOf(io, values['kafka-auth-dir']) };
 }
 
 /** Parses flags (with the common ones); undefined means --help. */
@@ -81,6 +90,7 @@ export function parseFlags(argv: string[], extra: FlagSpec, command: string): Re
         'contract-url': { type: 'string' },
         'contract-file': { type: 'string' },
         kafka: { type: 'string' },
+        ...KAFKA_AUTH_FLAG,
         host: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         ...extra,
@@ -127,14 +137,18 @@ export function loggerFrom(io: CliIo): Logger {
   return createLogger({ level: level.data });
 }
 
-/** Kafka, checked once with a quiet client so that "not there" is one line. */
-export async function openKafka(brokers: readonly string[], from: string, clientId: string, logger: Logger): Promise<EventLog> {
+/**
+ * Kafka, checked once with a quiet client so that "not there" is one line; so is a refused
+ * password or certificate (KAFKA_AUTH_FAILED / KAFKA_TLS_FAILED), with the reason.
+ */
+export async function openKafka(brokers: readonly string[], from: string, clientId: string, logger: Logger, security?: KafkaSecurity): Promise<EventLog> {
   const { KafkaEventLog } = await import('../../core/event-log/kafka/adapter.js');
-  const probe = new KafkaEventLog({ brokers: [...brokers], clientId: `${clientId}-probe`, logger: silentLogger() });
-  const reachable = await probe.ping();
+  const probe = new KafkaEventLog({ brokers: [...brokers], clientId: `${clientId}-probe`, logger: silentLogger(), security });
+  const problem = await probe.connectionProblem(10_000);
   await probe.close().catch(() => undefined);
-  if (!reachable) throw new CliError(`cannot reach Kafka at ${brokers.join(',')} (from ${from})`);
-  return new KafkaEventLog({ brokers: [...brokers], clientId, logger });
+  if (problem !== undefined && problem.code !== 'LOG_UNAVAILABLE') throw new CliError(`Kafka at ${brokers.join(',')} (from ${from}) refused us: ${problem.message}`);
+  if (problem !== undefined) throw new CliError(`cannot reach Kafka at ${brokers.join(',')} (from ${from})`);
+  return new KafkaEventLog({ brokers: [...brokers], clientId, logger, security });
 }
 
 /** The contract source of a data-plane process: the controller over HTTP, or a file. */
@@ -157,7 +171,7 @@ export async function startDataPlane(
   clientId: string,
   start: (log: EventLog, contracts: ContractSource) => Promise<() => Promise<void>>,
 ): Promise<() => Promise<void>> {
-  const log = await openKafka(options.kafka, options.kafkaFrom, clientId, logger);
+  const log = await openKafka(options.kafka, options.kafkaFrom, clientId, logger, options.kafkaSecurity);
   const { contracts, close } = await openContracts(options, logger);
   let stop: () => Promise<void>;
   try {

@@ -35,6 +35,8 @@ import type { EventLog } from '../../core/event-log/port.js';
 import { listen } from '../../core/http-server.js';
 import { createLogger, logLevels, silentLogger, type Logger } from '../../core/logger.js';
 import { CliError, type CliIo } from '../cli.js';
+import type { KafkaSecurity } from '../../core/event-log/kafka/security.js';
+import { KAFKA_AUTH_FLAG, KAFKA_AUTH_USAGE, kafkaSecurityOf } from './kafka-auth.js';
 
 const USAGE = `Usage: kafka-broker start --manifests <dir> [options]
 
@@ -47,7 +49,7 @@ Options:
       --host <host>       address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
       --kafka <servers>   Kafka bootstrap servers host:port[,host:port]; default $KAFKA_BOOTSTRAP_SERVERS,
                           else the in-memory event log (dev mode: events do not survive a restart)
-  -h, --help              show this help
+${KAFKA_AUTH_USAGE}  -h, --help              show this help
 
 Environment: KAFKA_BOOTSTRAP_SERVERS, LOG_LEVEL (default info), CONTROLLER_TOPIC_PARTITIONS (10),
 CONTROLLER_TOPIC_REPLICATION_FACTOR (1), DISPATCHER_* (see dispatcher/config.ts).
@@ -58,15 +60,17 @@ interface StartOptions {
   readonly port: number;
   readonly adminPort: number;
   readonly host: string;
-  readonly kafka: { readonly brokers: string[]; readonly from: string } | undefined;
+  readonly kafka: { readonly brokers: string[]; readonly from: string; readonly security?: KafkaSecurity } | undefined;
+  readonly kafkaAuthDir: string | undefined;
 }
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const options = parseOptions(argv, io);
-  if (options === undefined) {
+  const parsed = parseOptions(argv, io);
+  if (parsed === undefined) {
     io.stdout.write(USAGE);
     return 0;
   }
+  const options = parsed.kafka === undefined ? parsed : { ...parsed, kafka: { ...parsed.kafka, security: await kafkaSecurityOf(io, parsed.kafkaAuthDir) } };
   await checkFolder(options.manifests);
   const level = logLevelSchema.safeParse(commonEnv(io.env).logLevel);
   if (!level.success) throw new CliError(`LOG_LEVEL must be one of ${logLevels.join(', ')}`);
@@ -109,6 +113,7 @@ function parseOptions(argv: string[], io: CliIo): StartOptions | undefined {
         'admin-port': { type: 'string' },
         host: { type: 'string' },
         kafka: { type: 'string' },
+        ...KAFKA_AUTH_FLAG,
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -138,6 +143,7 @@ function parseOptions(argv: string[], io: CliIo): StartOptions | undefined {
     adminPort: port('--admin-port', values['admin-port'], 9090),
     host: z.string().trim().min(1).parse(values.host ?? '127.0.0.1'),
     kafka,
+    kafkaAuthDir: values['kafka-auth-dir'],
   };
 }
 
@@ -238,13 +244,17 @@ async function openLog(options: StartOptions, logger: Logger): Promise<EventLog>
   if (options.kafka === undefined) return new MemoryEventLog();
   const { KafkaEventLog } = await import('../../core/event-log/kafka/adapter.js');
   // A quiet client for the first contact: "Kafka is not there" is one line, not kafkajs's retries.
-  const probe = new KafkaEventLog({ brokers: options.kafka.brokers, clientId: 'kafka-broker-probe', logger: silentLogger() });
-  const reachable = await probe.ping();
+  const { security } = options.kafka;
+  const probe = new KafkaEventLog({ brokers: options.kafka.brokers, clientId: 'kafka-broker-probe', logger: silentLogger(), security });
+  const problem = await probe.connectionProblem(10_000);
   await probe.close().catch(() => undefined);
-  if (!reachable) {
+  if (problem !== undefined && problem.code !== 'LOG_UNAVAILABLE') {
+    throw new CliError(`Kafka at ${options.kafka.brokers.join(',')} (from ${options.kafka.from}) refused us: ${problem.message}`);
+  }
+  if (problem !== undefined) {
     throw new CliError(`cannot reach Kafka at ${options.kafka.brokers.join(',')} (from ${options.kafka.from}); is it running? (\`npm run kafka\` starts one)`);
   }
-  return new KafkaEventLog({ brokers: options.kafka.brokers, clientId: 'kafka-broker', logger });
+  return new KafkaEventLog({ brokers: options.kafka.brokers, clientId: 'kafka-broker', logger, security });
 }
 
 function portError(error: unknown, what: string, flag: string): CliError {
