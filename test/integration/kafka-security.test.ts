@@ -2,15 +2,22 @@
  * The Kafka adapter against a real secured Kafka (scripts/kafka/kafka.ts, `security: true`): each
  * SASL mechanism and TLS mode carries events, and each refusal (wrong password, unknown CA,
  * expired client or server certificate, no client certificate) is a coded, one-line error within
- * a bounded time, never a hang.
+ * a bounded time, never a hang, and shows in the Broker's status (TopicReady False, with reason
+ * KafkaAuthenticationFailed or KafkaTLSFailed).
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { stringify } from 'yaml';
+import { controllerConfigFrom } from '../../controller/config.js';
+import { createController } from '../../controller/main.js';
 import { KafkaEventLog } from '../../core/event-log/kafka/adapter.js';
 import type { KafkaSecurity } from '../../core/event-log/kafka/security.js';
 import { silentLogger } from '../../core/logger.js';
 import { mutualTls, scramSsl, startSecuredKafka } from '../helpers/secured-kafka.js';
-import { uniqueName } from '../helpers/wait.js';
+import { uniqueName, waitUntil } from '../helpers/wait.js';
 
 const kafka = await startSecuredKafka();
 const { pki, users } = kafka;
@@ -116,4 +123,48 @@ describe('a refused credential or certificate is a clear error, soon', () => {
     assert.equal(problem?.code, 'KAFKA_AUTH_FAILED');
     assert.doesNotMatch(`${problem?.message} ${JSON.stringify(problem?.details)}`, new RegExp(password));
   });
+});
+
+describe("a refusal shows in the Broker's status", () => {
+  const cases = [
+    {
+      name: 'wrong password',
+      security: (): KafkaSecurity => ({ protocol: 'SASL_SSL', sasl: { mechanism: 'SCRAM-SHA-512', username: users.scramSha512.username, password: 'rotated-away' }, tls: { ca: pki.ca } }),
+      brokers: (): string => kafka.saslSsl,
+      reason: 'KafkaAuthenticationFailed',
+      message: /SASL authentication failed/,
+    },
+    {
+      name: 'expired client certificate',
+      security: (): KafkaSecurity => ({ protocol: 'SSL', tls: { ca: pki.ca, cert: pki.expiredClient.cert, key: pki.expiredClient.key } }),
+      brokers: (): string => kafka.mtls,
+      reason: 'KafkaTLSFailed',
+      message: /TLS failed: the broker refused the client certificate/,
+    },
+  ];
+  for (const { name, security, brokers, reason, message } of cases) {
+    test(name, { timeout: 60_000 }, async (t) => {
+      const dir = await mkdtemp(join(tmpdir(), 'kb-secured-status-'));
+      t.after(() => rm(dir, { recursive: true, force: true }));
+      const ns = uniqueName('status');
+      await writeFile(join(dir, 'broker.yaml'), stringify({
+        apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', metadata: { name: 'default', namespace: ns, annotations: { 'eventing.knative.dev/broker.class': 'Kafka' } }, spec: {},
+      }));
+      const log = open(t, brokers(), security());
+      const config = controllerConfigFrom({ manifestsDir: dir, ingressUrl: 'http://127.0.0.1:1', kafkaBootstrapServers: [brokers()] }, {});
+      const controller = createController({ config, log, publish: () => undefined, logger: silentLogger() });
+      t.after(() => controller.close());
+      const started = Date.now();
+      await controller.start();
+      const condition = await waitUntil(() => {
+        const broker = controller.reconciler.objects().find((o) => o.kind === 'Broker' && o.metadata.namespace === ns);
+        const conditions = (broker?.status as { conditions?: { type: string; status: string; reason?: string; message?: string }[] } | undefined)?.conditions;
+        return conditions?.find((c) => c.type === 'TopicReady' && c.status === 'False');
+      }, { timeoutMs: REFUSAL_WITHIN_MS, message: 'TopicReady False' });
+      assert.equal(condition.reason, reason);
+      assert.match(condition.message ?? '', message);
+      assert.doesNotMatch(condition.message ?? '', /\n/);
+      assert.ok(Date.now() - started < REFUSAL_WITHIN_MS);
+    });
+  }
 });
