@@ -9,7 +9,9 @@ import { watchContractFile, type ContractSource } from '../core/contract/source.
 import { isBrokerError } from '../core/errors.js';
 import type { EventLog } from '../core/event-log/port.js';
 import { silentLogger, type Logger } from '../core/logger.js';
+import type { KafkaSecurity } from '../core/event-log/kafka/security.js';
 import { CliError, type CliIo } from './cli.js';
+import { KAFKA_AUTH_FLAG, kafkaSecurityOf } from './kafka-auth.js';
 import { LOG_FORMAT_FLAG, parseCommandLine, stringFlag, type FlagSpec, type FlagValues } from './options.js';
 
 export interface DataPlaneOptions {
@@ -17,12 +19,20 @@ export interface DataPlaneOptions {
   readonly kafka: readonly string[];
   readonly kafkaFrom: string;
   readonly host: string;
+  /** Set by withKafkaSecurity; PLAINTEXT when absent. */
+  readonly kafkaSecurity?: KafkaSecurity;
+}
+
+/** The options with the Kafka credentials of --kafka-auth-dir or the environment (kafka-auth.ts). */
+export async function withKafkaSecurity(options: DataPlaneOptions, values: FlagValues, io: CliIo): Promise<DataPlaneOptions> {
+  return { ...options, kafkaSecurity: await kafkaSecurityOf(io, stringFlag(values, 'kafka-auth-dir')) };
 }
 
 const DATA_PLANE_FLAGS = {
   'contract-url': { type: 'string' },
   'contract-file': { type: 'string' },
   kafka: { type: 'string' },
+  ...KAFKA_AUTH_FLAG,
   host: { type: 'string' },
   ...LOG_FORMAT_FLAG,
 } as const satisfies FlagSpec;
@@ -62,14 +72,18 @@ export function kafkaFrom(values: FlagValues, io: CliIo): { brokers: string[]; f
   return { brokers: parsed.data, from };
 }
 
-/** Kafka, checked once with a quiet client so that "not there" is one line. */
-export async function openKafka(brokers: readonly string[], from: string, clientId: string, logger: Logger, hint = ''): Promise<EventLog> {
+/**
+ * Kafka, checked once with a quiet client so that "not there" is one line; so is a refused
+ * password or certificate (KAFKA_AUTH_FAILED / KAFKA_TLS_FAILED), with the reason.
+ */
+export async function openKafka(brokers: readonly string[], from: string, clientId: string, logger: Logger, security?: KafkaSecurity, hint = ''): Promise<EventLog> {
   const { KafkaEventLog } = await import('../core/event-log/kafka/adapter.js');
-  const probe = new KafkaEventLog({ brokers: [...brokers], clientId: `${clientId}-probe`, logger: silentLogger() });
-  const reachable = await probe.ping();
+  const probe = new KafkaEventLog({ brokers: [...brokers], clientId: `${clientId}-probe`, logger: silentLogger(), security });
+  const problem = await probe.connectionProblem(10_000);
   await probe.close().catch(() => undefined);
-  if (!reachable) throw new CliError(`cannot reach Kafka at ${brokers.join(',')} (from ${from})${hint}`);
-  return new KafkaEventLog({ brokers: [...brokers], clientId, logger });
+  if (problem !== undefined && problem.code !== 'LOG_UNAVAILABLE') throw new CliError(`Kafka at ${brokers.join(',')} (from ${from}) refused us: ${problem.message}`);
+  if (problem !== undefined) throw new CliError(`cannot reach Kafka at ${brokers.join(',')} (from ${from})${hint}`);
+  return new KafkaEventLog({ brokers: [...brokers], clientId, logger, security });
 }
 
 /** The contract source of a data-plane process: the controller over HTTP, or a file. */
@@ -92,7 +106,7 @@ export async function startDataPlane(
   clientId: string,
   start: (log: EventLog, contracts: ContractSource) => Promise<() => Promise<void>>,
 ): Promise<() => Promise<void>> {
-  const log = await openKafka(options.kafka, options.kafkaFrom, clientId, logger);
+  const log = await openKafka(options.kafka, options.kafkaFrom, clientId, logger, options.kafkaSecurity);
   const { contracts, close } = await openContracts(options, logger);
   let stop: () => Promise<void>;
   try {

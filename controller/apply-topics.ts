@@ -1,3 +1,4 @@
+import { isBrokerError } from '../core/errors.js';
 import type { EventLog } from '../core/event-log/port.js';
 import type { Logger } from '../core/logger.js';
 import type { DataPlaneObservation, DesiredGroup, DesiredTopic, GroupObservation, Observed, TopicObservation } from './state.js';
@@ -35,8 +36,9 @@ export async function ensureTopics(log: EventLog, topics: readonly DesiredTopic[
         logger.info({ topic: topic.name, partitions: info.partitions, owner: topic.owner }, topic.external ? `using external topic ${topic.name}` : `topic ${topic.name} ready`);
       }
     } catch (error) {
-      observed.topics.set(topic.name, { state: 'failed', ...base, external: topic.external, error: messageOf(error) });
-      logger.warn({ topic: topic.name, owner: topic.owner, err: error }, `topic ${topic.name}: ${messageOf(error)}`);
+      const code = isBrokerError(error) ? error.code : undefined;
+      observed.topics.set(topic.name, { state: 'failed', ...base, external: topic.external, error: messageOf(error), ...(code === undefined ? {} : { code }) });
+      logger.warn({ topic: topic.name, owner: topic.owner, err: error, ...(code === undefined ? {} : { code }) }, `topic ${topic.name}: ${messageOf(error)}`);
     }
   });
   return todo.length;

@@ -43,6 +43,9 @@ export const externalTopicReady = (topic: string, partitions: number): Condition
 export const topicPending = (topic: string): Condition => cond('TopicReady', 'Unknown', 'TopicPending', `creating topic ${topic}`);
 export const failedToCreateTopic = (topic: string, error: string): Condition =>
   cond('TopicReady', 'False', 'FailedToCreateTopic', `failed to create topic ${topic}: ${error}`);
+/** Kafka refused our credentials or certificates: no retry helps until a setting changes, so the reason says which. */
+export const kafkaSecurityFailed = (topic: string, code: 'KAFKA_AUTH_FAILED' | 'KAFKA_TLS_FAILED', error: string): Condition =>
+  cond('TopicReady', 'False', code === 'KAFKA_AUTH_FAILED' ? 'KafkaAuthenticationFailed' : 'KafkaTLSFailed', `cannot use topic ${topic}: ${error}`);
 export const externalTopicMissing = (topic: string, error?: string): Condition =>
   cond('TopicReady', 'False', 'TopicNotPresentOrInvalid', error === undefined ? `external topic ${topic} does not exist` : `cannot check external topic ${topic}: ${error}`);
 export const topicConfigInvalid = (message: string): Condition => cond('TopicReady', 'False', 'InvalidTopicConfig', message);
@@ -205,6 +208,7 @@ export function topicCondition(topic: DesiredTopic, observed: Observed, inMemory
     case 'missing':
       return externalTopicMissing(topic.name);
     case 'failed':
+      if (seen.code === 'KAFKA_AUTH_FAILED' || seen.code === 'KAFKA_TLS_FAILED') return kafkaSecurityFailed(topic.name, seen.code, seen.error);
       return topic.external ? externalTopicMissing(topic.name, seen.error) : failedToCreateTopic(topic.name, seen.error);
     default: {
       const unreachable: never = seen;

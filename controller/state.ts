@@ -30,7 +30,11 @@ export interface ReconcileSettings {
 export type TopicObservation =
   | { readonly state: 'ready'; readonly partitions: number; readonly owner: ObjectKey; readonly external: boolean }
   | { readonly state: 'missing'; readonly owner: ObjectKey; readonly external: true }
-  | { readonly state: 'failed'; readonly error: string; readonly owner: ObjectKey; readonly external: boolean };
+  | {
+      readonly state: 'failed'; readonly error: string; readonly owner: ObjectKey; readonly external: boolean;
+      /** The BrokerError code of the failure, when it had one (KAFKA_AUTH_FAILED, KAFKA_TLS_FAILED, ...). */
+      readonly code?: string;
+    };
 
 export type GroupObservation =
   | { readonly state: 'ready'; readonly topic: string; readonly owner: ObjectKey }

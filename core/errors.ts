@@ -15,6 +15,8 @@ export const errorKinds = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'unsupported content type' },
   TOPIC_NOT_FOUND: { status: 503, message: 'the topic does not exist' },
   LOG_UNAVAILABLE: { status: 503, message: 'the event log cannot take the write' },
+  KAFKA_AUTH_FAILED: { status: 503, message: 'Kafka refused the SASL credentials' },
+  KAFKA_TLS_FAILED: { status: 503, message: 'the TLS connection to Kafka failed' },
   CONTRACT_INVALID: { status: 500, message: 'the data-plane contract is invalid' },
   CONFIG_INVALID: { status: 500, message: 'the configuration is invalid' },
   INTERNAL: { status: 500, message: 'internal error' },

@@ -21,7 +21,8 @@ import { bootstrapServersSchema, commonEnv } from '../../core/config.js';
 import { isBrokerError } from '../../core/errors.js';
 import { CliError, type CliIo } from '../cli.js';
 import { openKafka, untilSignal } from '../data-plane.js';
-import { LOG_FORMAT_FLAG, loggerFrom, parseCommandLine, parsePort, type FlagValues } from '../options.js';
+import { KAFKA_AUTH_FLAG, KAFKA_AUTH_USAGE, kafkaSecurityOf } from '../kafka-auth.js';
+import { LOG_FORMAT_FLAG, loggerFrom, parseCommandLine, parsePort, stringFlag, type FlagValues } from '../options.js';
 
 const USAGE = `Usage: kafka-broker controller [options]
 
@@ -31,7 +32,7 @@ Options:
       --kubeconfig <file>        credentials (default $KUBECONFIG, else the pod's service account)
       --context <name>           kubeconfig context (default: its current context)
       --kafka <servers>          Kafka bootstrap servers host:port[,...]; default $KAFKA_BOOTSTRAP_SERVERS
-      --admin-port <port>        admin API: /contract for the data plane, /readyz, objects (default 9090)
+${KAFKA_AUTH_USAGE}      --admin-port <port>        admin API: /contract for the data plane, /readyz, objects (default 9090)
       --host <host>              address to listen on (default 0.0.0.0)
       --namespace <ns>           the controller's namespace: Lease, config ConfigMaps (default $SYSTEM_NAMESPACE,
                                  else knative-eventing)
@@ -55,6 +56,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     kubeconfig: { type: 'string' },
     context: { type: 'string' },
     kafka: { type: 'string' },
+    ...KAFKA_AUTH_FLAG,
     'admin-port': { type: 'string' },
     host: { type: 'string' },
     namespace: { type: 'string' },
@@ -113,7 +115,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
 
   const logger = loggerFrom(io, values);
-  const log = await openKafka(kafka.data, kafkaFrom, 'kafka-broker-controller', logger);
+  const kafkaSecurity = await kafkaSecurityOf(io, stringFlag(values, 'kafka-auth-dir'));
+  const log = await openKafka(kafka.data, kafkaFrom, 'kafka-broker-controller', logger, kafkaSecurity);
   let running: RunningKubernetesController;
   try {
     running = await startKubernetesController({ api, log, config, logger, host, port: adminPort });

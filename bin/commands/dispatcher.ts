@@ -16,7 +16,8 @@ import { dispatcherConfigFromEnv } from '../../dispatcher/config.js';
 import { startDispatcher } from '../../dispatcher/main.js';
 import { createHttpServer, listen, registerHealth } from '../../core/http-server.js';
 import { CliError, type CliIo } from '../cli.js';
-import { dataPlaneOptions, parseDataPlaneFlags, startDataPlane, untilSignal } from '../data-plane.js';
+import { dataPlaneOptions, parseDataPlaneFlags, startDataPlane, untilSignal, withKafkaSecurity } from '../data-plane.js';
+import { KAFKA_AUTH_USAGE } from '../kafka-auth.js';
 import { loggerFrom, parsePort } from '../options.js';
 
 const USAGE = `Usage: kafka-broker dispatcher (--contract-url <url> | --contract-file <path>) [options]
@@ -27,7 +28,7 @@ Options:
       --contract-url <url>   the controller's contract, e.g. http://kafka-broker-controller:9090/contract
       --contract-file <path> a contract file instead (watched for changes)
       --kafka <servers>      Kafka bootstrap servers host:port[,...]; default $KAFKA_BOOTSTRAP_SERVERS
-      --health-port <port>   port of /healthz and /readyz (default 8081)
+${KAFKA_AUTH_USAGE}      --health-port <port>   port of /healthz and /readyz (default 8081)
       --host <host>          address to listen on (default 0.0.0.0)
       --log-format <format>  json or pretty (default: pretty at a terminal, else json)
   -h, --help                 show this help
@@ -41,7 +42,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(USAGE);
     return 0;
   }
-  const common = dataPlaneOptions(values, io, 'dispatcher');
+  const common = await withKafkaSecurity(dataPlaneOptions(values, io, 'dispatcher'), values, io);
   const healthPort = parsePort('--health-port', values['health-port'], 8081);
   const config = dispatcherConfigFromEnv(io.env);
   const logger = loggerFrom(io, values);

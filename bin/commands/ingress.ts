@@ -16,7 +16,8 @@ import { startIngress } from '../../broker-ingress/main.js';
 import { ingressConfigSchema } from '../../broker-ingress/config.js';
 import { loadConfig } from '../../core/config.js';
 import type { CliIo } from '../cli.js';
-import { dataPlaneOptions, parseDataPlaneFlags, startDataPlane, untilSignal } from '../data-plane.js';
+import { dataPlaneOptions, parseDataPlaneFlags, startDataPlane, untilSignal, withKafkaSecurity } from '../data-plane.js';
+import { KAFKA_AUTH_USAGE } from '../kafka-auth.js';
 import { loggerFrom, parsePort } from '../options.js';
 
 const USAGE = `Usage: kafka-broker ingress (--contract-url <url> | --contract-file <path>) [options]
@@ -27,7 +28,7 @@ Options:
       --contract-url <url>   the controller's contract, e.g. http://kafka-broker-controller:9090/contract
       --contract-file <path> a contract file instead (watched for changes)
       --kafka <servers>      Kafka bootstrap servers host:port[,...]; default $KAFKA_BOOTSTRAP_SERVERS
-  -p, --port <port>          port to listen on (default 8080)
+${KAFKA_AUTH_USAGE}  -p, --port <port>          port to listen on (default 8080)
       --host <host>          address to listen on (default 0.0.0.0)
       --log-format <format>  json or pretty (default: pretty at a terminal, else json)
   -h, --help                 show this help
@@ -41,7 +42,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(USAGE);
     return 0;
   }
-  const common = dataPlaneOptions(values, io, 'ingress');
+  const common = await withKafkaSecurity(dataPlaneOptions(values, io, 'ingress'), values, io);
   const port = parsePort('--port', values['port'], 8080);
   const logger = loggerFrom(io, values);
   const running = await startDataPlane(common, logger, 'kafka-broker-ingress', async (log, contracts) => {

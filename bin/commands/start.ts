@@ -32,7 +32,9 @@ import type { EventLog } from '../../core/event-log/port.js';
 import { listen } from '../../core/http-server.js';
 import type { Logger } from '../../core/logger.js';
 import { CliError, type CliIo } from '../cli.js';
+import type { KafkaSecurity } from '../../core/event-log/kafka/security.js';
 import { kafkaFrom, openKafka, untilSignal } from '../data-plane.js';
+import { KAFKA_AUTH_FLAG, KAFKA_AUTH_USAGE, kafkaSecurityOf } from '../kafka-auth.js';
 import { LOG_FORMAT_FLAG, loggerFrom, parseCommandLine, parsePort, stringFlag, type FlagValues } from '../options.js';
 import { loadSettings, settingsHelp, START_SETTINGS } from '../settings.js';
 
@@ -50,7 +52,7 @@ Options:
       --host <host>        address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
       --kafka <servers>    Kafka bootstrap servers host:port[,host:port]; default $KAFKA_BOOTSTRAP_SERVERS,
                            else the in-memory event log (dev mode: events do not survive a restart)
-      --log-format <fmt>   json or pretty (default: pretty when stderr is a terminal, else json)
+${KAFKA_AUTH_USAGE}      --log-format <fmt>   json or pretty (default: pretty when stderr is a terminal, else json)
   -h, --help               show this help
 
 Environment:
@@ -67,16 +69,18 @@ interface StartOptions {
   readonly port: number;
   readonly adminPort: number;
   readonly host: string;
-  readonly kafka: { readonly brokers: string[]; readonly from: string } | undefined;
+  readonly kafka: { readonly brokers: string[]; readonly from: string; readonly security?: KafkaSecurity } | undefined;
   readonly values: FlagValues;
 }
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const options = parseOptions(argv, io);
-  if (options === undefined) {
+  const parsed = parseOptions(argv, io);
+  if (parsed === undefined) {
     io.stdout.write(usage());
     return 0;
   }
+  // Credentials are read (and a bad setting refused) before anything starts.
+  const options = parsed.kafka === undefined ? parsed : { ...parsed, kafka: { ...parsed.kafka, security: await kafkaSecurityOf(io, stringFlag(parsed.values, 'kafka-auth-dir')) } };
   await checkFolder(options.manifests);
   const logger = loggerFrom(io, options.values);
 
@@ -109,6 +113,7 @@ function parseOptions(argv: string[], io: CliIo): StartOptions | undefined {
     'admin-port': { type: 'string' },
     host: { type: 'string' },
     kafka: { type: 'string' },
+    ...KAFKA_AUTH_FLAG,
     ...LOG_FORMAT_FLAG,
   }, 'start');
   if (values['help'] === true) return undefined;
@@ -229,7 +234,7 @@ async function startAll(
 async function openLog(options: StartOptions, logger: Logger, env: CliIo['env']): Promise<EventLog> {
   if (options.kafka === undefined) return new MemoryEventLog({ ...loadSettings(START_SETTINGS.memoryLog, env, {}), logger: logger.child({ component: 'event-log' }) });
   // A quiet client for the first contact: "Kafka is not there" is one line, not kafkajs's retries.
-  return openKafka(options.kafka.brokers, options.kafka.from, 'kafka-broker', logger, '; is it running? (`npm run kafka` starts one)');
+  return openKafka(options.kafka.brokers, options.kafka.from, 'kafka-broker', logger, options.kafka.security, '; is it running? (`npm run kafka` starts one)');
 }
 
 /** A port already taken (the errno listen() records) gets the flag that changes it. */

@@ -10,15 +10,44 @@ import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
+import { generateKafkaPki, type KafkaPki } from './pki.js';
 
 export interface StartKafkaOptions {
   onProgress?: (line: string) => void;
   heapMb?: number;
+  /**
+   * Also open secured listeners (see SecuredKafka), with certificates made for this start and
+   * SCRAM users created at format time. Needs the openssl command. The plaintext listener stays:
+   * it is the broker's own (inter-broker) listener, and tests set up through it.
+   */
+  security?: boolean;
+}
+
+/** A user and password the secured Kafka knows, for one SASL mechanism. */
+export interface KafkaUser {
+  readonly username: string;
+  readonly password: string;
+}
+
+/** The secured listeners of a Kafka started with `security: true`, and what clients need for them. */
+export interface SecuredKafka {
+  /** SASL over TLS (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512); no client certificate asked for. */
+  readonly saslSsl: string;
+  /** TLS with a client certificate required (mTLS), no SASL. */
+  readonly mtls: string;
+  /** SASL without TLS. */
+  readonly saslPlaintext: string;
+  /** TLS serving a certificate that has expired; no client certificate asked for. */
+  readonly expiredServer: string;
+  readonly users: { readonly plain: KafkaUser; readonly scramSha256: KafkaUser; readonly scramSha512: KafkaUser };
+  readonly pki: KafkaPki;
 }
 
 export interface RunningKafka {
   bootstrapServers: string;
   logFile: string;
+  /** Present when started with `security: true`. */
+  security?: SecuredKafka;
   stop(): Promise<void>;
   /**
    * Resolves only if the broker dies on its own (never after stop()), with a one-line
@@ -67,11 +96,18 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Runni
   process.once('exit', onExit);
 
   try {
-    const [brokerPort, controllerPort] = (await freePorts(2)) as [number, number];
+    const [brokerPort, controllerPort, ...securedPorts] = await freePorts(options.security ? 6 : 2);
     const bootstrapServers = `127.0.0.1:${brokerPort}`;
     const configFile = join(workDir, 'server.properties');
     const log4jFile = join(workDir, 'log4j2.properties');
-    await writeFile(configFile, serverProperties(brokerPort, controllerPort, join(workDir, 'data')));
+    let security: SecuredKafka | undefined;
+    let securedProps: Record<string, string> = {};
+    if (options.security) {
+      progress('Making certificates for the secured listeners');
+      const pki = await generateKafkaPki(workDir);
+      ({ security, props: securedProps } = await securedListeners(workDir, securedPorts as [number, number, number, number], pki));
+    }
+    await writeFile(configFile, serverProperties(brokerPort!, controllerPort!, join(workDir, 'data'), securedProps));
     await writeFile(log4jFile, LOG4J2_PROPERTIES);
 
     const jvmArgs = [
@@ -89,7 +125,11 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Runni
 
     progress('Formatting KRaft storage');
     const clusterId = randomClusterId();
-    const format = await runToLog(java, [...jvmArgs, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', configFile], logFile);
+    const scram = security === undefined ? [] : [
+      '--add-scram', `SCRAM-SHA-256=[name=${security.users.scramSha256.username},password=${security.users.scramSha256.password}]`,
+      '--add-scram', `SCRAM-SHA-512=[name=${security.users.scramSha512.username},password=${security.users.scramSha512.password}]`,
+    ];
+    const format = await runToLog(java, [...jvmArgs, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', configFile, ...scram], logFile);
     if (format !== 0) {
       throw new KafkaStartError(`Kafka storage format failed (exit ${format}); log: ${logFile}${await logTail(logFile)}`);
     }
@@ -123,7 +163,7 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Runni
       await rm(join(workDir, 'data'), { recursive: true, force: true });
       return `Kafka exited unexpectedly (${reason}); log: ${logFile}${await logTail(logFile)}`;
     });
-    return { bootstrapServers, logFile, stop, crashed };
+    return { bootstrapServers, logFile, ...(security === undefined ? {} : { security }), stop, crashed };
   } catch (err) {
     // Keep the log for the user to read; the next start reaps the dir once this process is gone.
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -200,7 +240,7 @@ async function allExist(paths: string[]): Promise<boolean> {
 // ---------------------------------------------------------------------------
 // Broker configuration
 
-function serverProperties(brokerPort: number, controllerPort: number, dataDir: string): string {
+function serverProperties(brokerPort: number, controllerPort: number, dataDir: string, secured: Record<string, string>): string {
   const props: Record<string, string | number> = {
     'process.roles': 'broker,controller',
     'node.id': 1,
@@ -231,7 +271,61 @@ function serverProperties(brokerPort: number, controllerPort: number, dataDir: s
     'num.io.threads': 4,
     'num.recovery.threads.per.data.dir': 1,
   };
+  // The secured listeners come on top of the plaintext and controller ones.
+  for (const key of ['listeners', 'advertised.listeners', 'listener.security.protocol.map'] as const) {
+    if (secured[key] !== undefined) props[key] = `${props[key]},${secured[key]}`;
+  }
+  for (const [key, value] of Object.entries(secured)) if (!(key in props)) props[key] = value;
   return Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
+}
+
+/**
+ * Four listeners beside the plaintext one, each named for what it tests: SASL_SSL, MTLS (SSL with
+ * a client certificate required), SASL_PLAINTEXT, and EXPIRED (SSL serving an expired
+ * certificate). Key stores are PEM files (Kafka 4 reads them as such): no keytool, no passwords.
+ */
+async function securedListeners(
+  workDir: string,
+  [saslSslPort, mtlsPort, saslPlainPort, expiredPort]: [number, number, number, number],
+  pki: KafkaPki,
+): Promise<{ security: SecuredKafka; props: Record<string, string> }> {
+  const users = {
+    plain: { username: 'plain-user', password: randomBytes(12).toString('base64url') },
+    scramSha256: { username: 'scram256-user', password: randomBytes(12).toString('base64url') },
+    scramSha512: { username: 'scram512-user', password: randomBytes(12).toString('base64url') },
+  };
+  const serverPem = join(workDir, 'server.pem');
+  const expiredPem = join(workDir, 'expired-server.pem');
+  await writeFile(serverPem, `${pki.server.key}${pki.server.cert}`, { mode: 0o600 });
+  await writeFile(expiredPem, `${pki.expiredServer.key}${pki.expiredServer.cert}`, { mode: 0o600 });
+
+  const listeners = { SASL_SSL: saslSslPort, MTLS: mtlsPort, SASL_PLAINTEXT: saslPlainPort, EXPIRED: expiredPort };
+  const urls = Object.entries(listeners).map(([name, port]) => `${name}://127.0.0.1:${port}`).join(',');
+  const props: Record<string, string> = {
+    listeners: urls,
+    'advertised.listeners': urls,
+    'listener.security.protocol.map': 'SASL_SSL:SASL_SSL,MTLS:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,EXPIRED:SSL',
+    'sasl.enabled.mechanisms': 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
+    'ssl.keystore.type': 'PEM',
+    'ssl.keystore.location': serverPem,
+    'ssl.truststore.type': 'PEM',
+    'ssl.truststore.location': pki.caFile,
+    'listener.name.mtls.ssl.client.auth': 'required',
+    'listener.name.expired.ssl.keystore.type': 'PEM',
+    'listener.name.expired.ssl.keystore.location': expiredPem,
+  };
+  for (const listener of ['sasl_ssl', 'sasl_plaintext']) {
+    props[`listener.name.${listener}.plain.sasl.jaas.config`] =
+      `org.apache.kafka.common.security.plain.PlainLoginModule required user_${users.plain.username}="${users.plain.password}";`;
+    for (const scram of ['scram-sha-256', 'scram-sha-512']) {
+      props[`listener.name.${listener}.${scram}.sasl.jaas.config`] = 'org.apache.kafka.common.security.scram.ScramLoginModule required;';
+    }
+  }
+  const at = (port: number): string => `127.0.0.1:${port}`;
+  return {
+    security: { saslSsl: at(saslSslPort), mtls: at(mtlsPort), saslPlaintext: at(saslPlainPort), expiredServer: at(expiredPort), users, pki },
+    props,
+  };
 }
 
 const LOG4J2_PROPERTIES = `# Everything to stdout, which kafka.ts sends to kafka.log in the work dir.

@@ -10,11 +10,14 @@ import { KafkaGroupConsumer } from './consumer.js';
 import { unavailable } from './errors.js';
 import { KafkaAppender } from './producer.js';
 import { readTopic } from './read.js';
+import type { KafkaSecurity } from './security.js';
 
 export interface KafkaEventLogOptions {
   readonly brokers: readonly string[];
   readonly clientId: string;
   readonly logger: Logger;
+  /** How to reach a secured Kafka (SASL, TLS); default PLAINTEXT. */
+  readonly security?: KafkaSecurity | undefined;
   /** How long an append may wait for Kafka before it fails with LOG_UNAVAILABLE. Default 10 s. */
   readonly appendTimeoutMs?: number;
   /** Produce requests in flight at once; 1 keeps per-partition order even across retries. */
@@ -76,6 +79,11 @@ export class KafkaEventLog implements EventLog {
 
   ping(): Promise<boolean> {
     return this.admin.ping();
+  }
+
+  /** Why Kafka cannot be used (unreachable, credentials or certificates refused), or undefined when it answers. */
+  connectionProblem(timeoutMs?: number): Promise<BrokerError | undefined> {
+    return this.admin.connectionProblem(timeoutMs);
   }
 
   // ---- appending ----

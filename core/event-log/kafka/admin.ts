@@ -174,12 +174,20 @@ export class KafkaAdmin {
   }
 
   async ping(): Promise<boolean> {
+    return (await this.connectionProblem()) === undefined;
+  }
+
+  /**
+   * Why Kafka cannot be used, or undefined when it answers: LOG_UNAVAILABLE, or KAFKA_AUTH_FAILED /
+   * KAFKA_TLS_FAILED when it refused our credentials or certificates. Bounded by its timeouts.
+   */
+  async connectionProblem(timeoutMs = 3000): Promise<BrokerError | undefined> {
     try {
-      const admin = await withTimeout(this.connect(), 3000);
-      await withTimeout(admin.describeCluster(), 3000);
-      return true;
-    } catch {
-      return false;
+      const admin = await withTimeout(this.connect(), timeoutMs);
+      await withTimeout(admin.describeCluster(), timeoutMs);
+      return undefined;
+    } catch (error) {
+      return unavailable('cannot connect to Kafka', error);
     }
   }
 

@@ -1,11 +1,19 @@
 import { Kafka, logLevel as KafkaLogLevel, type LogEntry } from 'kafkajs';
 import type { Logger } from '../../logger.js';
+import { kafkajsSecurity, PLAINTEXT, type KafkaSecurity } from './security.js';
 
 /** The kafkajs client every part of the adapter shares: its connection settings and its logs. */
-export function createKafkaClient(options: { readonly brokers: readonly string[]; readonly clientId: string }, logger: Logger): Kafka {
+export function createKafkaClient(
+  options: { readonly brokers: readonly string[]; readonly clientId: string; readonly security?: KafkaSecurity | undefined },
+  logger: Logger,
+): Kafka {
   return new Kafka({
     clientId: options.clientId,
     brokers: [...options.brokers],
+    ...kafkajsSecurity(options.security ?? PLAINTEXT),
+    // A refused password fails at once (kafkajs does not retry it); a TLS failure is retried like
+    // any connection error, so the retry settings below bound how long it takes to surface.
+    authenticationTimeout: 10_000,
     connectionTimeout: 3000,
     requestTimeout: 10_000,
     retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 2000 },

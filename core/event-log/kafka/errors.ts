@@ -1,4 +1,5 @@
 import { BrokerError } from '../../errors.js';
+import { securityError } from './security.js';
 
 /**
  * Reading kafkajs's errors. Decisions are made on the Kafka protocol error a failure carries (its
@@ -38,8 +39,13 @@ export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** LOG_UNAVAILABLE (retriable) saying what failed and why; a BrokerError passes through. */
+/**
+ * LOG_UNAVAILABLE (retriable) saying what failed and why; a BrokerError passes through, and a
+ * refused credential or certificate is KAFKA_AUTH_FAILED / KAFKA_TLS_FAILED (security.ts).
+ */
 export function unavailable(message: string, cause: unknown): BrokerError {
   if (cause instanceof BrokerError) return cause;
+  const security = securityError(message, cause);
+  if (security !== undefined) return security;
   return new BrokerError('LOG_UNAVAILABLE', `${message}: ${errorMessage(cause)}`, { cause, retriable: true });
 }

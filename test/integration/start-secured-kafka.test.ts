@@ -1,0 +1,93 @@
+/**
+ * `kafka-broker start` against a real secured Kafka (its own, started for this file): over
+ * SASL_SSL with SCRAM-SHA-512 from a folder laid out as Knative's auth Secret, and over mTLS from
+ * KAFKA_SECURITY_* variables naming files, an event goes in at the ingress and out at a
+ * subscriber. A wrong password and an unknown CA stop start-up with one line saying why.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test, type TestContext } from 'node:test';
+import { decodeRequest, startSubscriber } from '../helpers/servers.js';
+import { startSecuredKafka } from '../helpers/secured-kafka.js';
+import { uniqueName, waitUntil } from '../helpers/wait.js';
+import { brokerManifest, manifestsFolder, readyOf, runCli, startBroker, triggerManifest, type KnList } from './start-cli.js';
+
+const kafka = await startSecuredKafka();
+const { pki, users } = kafka;
+
+async function secretDir(t: TestContext, keys: Record<string, string>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'kafka-auth-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(dir, { recursive: true });
+  for (const [key, value] of Object.entries(keys)) await writeFile(join(dir, key), value, { mode: 0o600 });
+  return dir;
+}
+
+async function roundTrip(t: TestContext, brokers: string, options: { args?: string[]; env?: Record<string, string> }): Promise<void> {
+  const ns = uniqueName('secured');
+  const folder = await manifestsFolder(t);
+  const sub = await startSubscriber(t);
+  await folder.write('broker.yaml', [brokerManifest(ns, 'default'), triggerManifest(ns, 'all', { subscriber: { uri: `${sub.url}/all` } })]);
+  const broker = await startBroker(t, {
+    manifests: folder.dir,
+    args: ['--kafka', brokers, ...(options.args ?? [])],
+    env: { KAFKA_BOOTSTRAP_SERVERS: '', CONTROLLER_TOPIC_PARTITIONS: '1', ...options.env },
+  });
+  assert.match(broker.stderr(), new RegExp(`Kafka at ${brokers}`));
+  await waitUntil(async () => {
+    const list = JSON.parse((await broker.get('triggers', '-n', ns, '-o', 'json')).stdout) as KnList;
+    return readyOf(list.items[0])?.status === 'True';
+  }, { timeoutMs: 90_000, intervalMs: 200, message: 'the trigger Ready' });
+  const response = await fetch(`${broker.ingressUrl}/${ns}/default`, {
+    method: 'POST',
+    headers: { 'ce-specversion': '1.0', 'ce-id': 'secured-1', 'ce-source': '/test', 'ce-type': 'com.example.secured', 'content-type': 'application/json' },
+    body: '{"over":"tls"}',
+  });
+  assert.equal(response.status, 202, await response.text());
+  const delivered = await waitUntil(() => sub.requests.find((r) => r.url === '/all'), { timeoutMs: 60_000, message: 'the delivery' });
+  assert.equal(decodeRequest(delivered)[0]?.attributes['id'], 'secured-1');
+  assert.equal(await broker.stop(), 0);
+}
+
+describe('kafka-broker start on a secured Kafka', { timeout: 300_000 }, () => {
+  test('SASL_SSL with SCRAM-SHA-512, credentials from a folder laid out as the Knative Secret', async (t) => {
+    const dir = await secretDir(t, {
+      protocol: 'SASL_SSL', 'sasl.mechanism': 'SCRAM-SHA-512', user: users.scramSha512.username, password: `${users.scramSha512.password}\n`, 'ca.crt': pki.ca,
+    });
+    await roundTrip(t, kafka.saslSsl, { args: ['--kafka-auth-dir', dir] });
+  });
+
+  test('mTLS, from KAFKA_SECURITY_PROTOCOL and files named in the environment', async (t) => {
+    await roundTrip(t, kafka.mtls, {
+      env: { KAFKA_SECURITY_PROTOCOL: 'SSL', KAFKA_TLS_CA_FILE: pki.caFile, KAFKA_TLS_CERT_FILE: pki.client.certFile, KAFKA_TLS_KEY_FILE: pki.client.keyFile },
+    });
+  });
+
+  test('a wrong password or an unknown CA stops start-up with one line', async (t) => {
+    const folder = await manifestsFolder(t);
+    const wrong = await secretDir(t, { protocol: 'SASL_SSL', 'sasl.mechanism': 'SCRAM-SHA-512', user: users.scramSha512.username, password: 'wrong', 'ca.crt': pki.ca });
+    const unknownCa = await secretDir(t, { protocol: 'SASL_SSL', 'sasl.mechanism': 'SCRAM-SHA-512', ...{ user: users.scramSha512.username, password: users.scramSha512.password }, 'ca.crt': pki.otherCa });
+    const cases = [
+      { dir: wrong, line: /^kafka-broker start: Kafka at \S+ \(from --kafka\) refused us: cannot connect to Kafka: SASL authentication failed \(check user, password and sasl\.mechanism\)$/ },
+      { dir: unknownCa, line: /^kafka-broker start: Kafka at \S+ \(from --kafka\) refused us: .*TLS failed: the broker's certificate is not signed by a trusted CA \(check ca\.crt\)/ },
+    ];
+    for (const { dir, line } of cases) {
+      const started = Date.now();
+      const result = await runCli(['start', '--manifests', folder.dir, '--port', '0', '--admin-port', '0', '--kafka', kafka.saslSsl, '--kafka-auth-dir', dir], { KAFKA_BOOTSTRAP_SERVERS: '' });
+      assert.equal(result.code, 1);
+      const lines = result.stderr.trimEnd().split('\n');
+      assert.equal(lines.length, 1, result.stderr);
+      assert.match(lines[0]!, line);
+      assert.ok(Date.now() - started < 30_000, 'no hang');
+    }
+  });
+
+  test('a bad credentials setting is one line before Kafka is contacted', async (t) => {
+    const folder = await manifestsFolder(t);
+    const result = await runCli(['start', '--manifests', folder.dir, '--kafka', kafka.saslSsl], { KAFKA_BOOTSTRAP_SERVERS: '', KAFKA_SECURITY_PROTOCOL: 'SASL_SSL', KAFKA_SASL_USER: 'x' });
+    assert.equal(result.code, 1);
+    assert.equal(result.stderr.trimEnd(), 'kafka-broker start: Kafka credentials: KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_USER: password is required with protocol SASL_SSL');
+  });
+});
