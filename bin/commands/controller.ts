@@ -21,13 +21,16 @@ import { startKubernetesController, type RunningKubernetesController } from '../
 import { bootstrapServersSchema, commonEnv } from '../../core/config.js';
 import { isBrokerError } from '../../core/errors.js';
 import { CliError, type CliIo } from '../cli.js';
+import { runOnManifests } from './controller-manifests.js';
 import { loggerFrom, openKafka, parsePort, untilSignal } from './ingress.js';
 
 const USAGE = `Usage: kafka-broker controller [options]
 
-Runs the controller against a Kubernetes API server (Knative Brokers and Triggers as CRDs).
+Runs the controller against a Kubernetes API server (Knative Brokers and Triggers as CRDs),
+or with --manifests on a folder of manifests instead (no API server, no leader election).
 
 Options:
+      --manifests <dir>          read the objects from this folder (watched) instead of an API server
       --kubeconfig <file>        credentials (default $KUBECONFIG, else the pod's service account)
       --context <name>           kubeconfig context (default: its current context)
       --kafka <servers>          Kafka bootstrap servers host:port[,...]; default $KAFKA_BOOTSTRAP_SERVERS
@@ -55,6 +58,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     ({ values } = parseArgs({
       args: argv,
       options: {
+        manifests: { type: 'string' },
         kubeconfig: { type: 'string' },
         context: { type: 'string' },
         kafka: { type: 'string' },
@@ -90,6 +94,11 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   if (kafkaText === undefined) throw new CliError('Kafka is required: give --kafka host:port or set KAFKA_BOOTSTRAP_SERVERS');
   const kafka = bootstrapServersSchema.safeParse(kafkaText);
   if (!kafka.success) throw new CliError(`${kafkaFrom} must be host:port[,host:port...], got "${kafkaText}"`);
+
+  const manifests = str('manifests');
+  if (manifests !== undefined) {
+    return runOnManifests({ manifests, ingressUrl: str('ingress-url'), host, adminPort, kafka: kafka.data, kafkaFrom }, io);
+  }
 
   let config;
   try {
