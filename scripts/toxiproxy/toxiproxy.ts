@@ -88,7 +88,8 @@ export async function startToxiproxy(binary: string): Promise<Toxiproxy> {
     });
     const text = await response.text();
     if (!response.ok) throw new Error(`toxiproxy ${method} ${path}: ${response.status} ${text.trim()}`);
-    return text === '' ? undefined : JSON.parse(text);
+    // /version answers plain text; the rest JSON.
+    return (response.headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) : text;
   };
 
   const deadline = Date.now() + 15_000;

@@ -29,7 +29,14 @@ export interface Produced {
   readonly acked: Acked[];
   /** Ids never acknowledged (the producer gave up): the broker promised nothing for them. */
   readonly givenUp: string[];
+  /** Ids answered another 4xx (a bug in the suite, or in the ingress): never retried. */
+  readonly rejected: string[];
   readonly attempts: number;
+  /**
+   * 404 answers: the broker exists all along, so each is a broker fault (an ingress serving a
+   * contract without it); retried like a 5xx.
+   */
+  readonly notFound: number;
 }
 
 const ATTEMPT_TIMEOUT_MS = 10_000;
@@ -41,7 +48,9 @@ export async function produce(options: ProduceOptions): Promise<Produced> {
   const maxInFlight = options.maxInFlight ?? 64;
   const acked: Acked[] = [];
   const givenUp: string[] = [];
+  const rejected: string[] = [];
   let attempts = 0;
+  let notFound = 0;
   let settled = 0;
   let next = 0;
   let inFlight = 0;
@@ -76,10 +85,14 @@ export async function produce(options: ProduceOptions): Promise<Produced> {
           acked.push({ id, firstAttemptAt, retried });
           return;
         }
-        // 4xx will not get better: a bug in the suite, not a fault.
-        if (response.statusCode < 500) throw new Error(`ingress answered ${response.statusCode} to ${id}`);
-      } catch (error) {
-        if (error instanceof Error && /ingress answered 4/.test(error.message)) throw error;
+        if (response.statusCode === 404) notFound++;
+        else if (response.statusCode < 500) {
+          // Another 4xx will not get better.
+          rejected.push(id);
+          return;
+        }
+      } catch {
+        // A connection error or a timeout: retried below.
       }
       // The event may or may not be stored: sending it again can make a copy, which is ours.
       retried = true;
@@ -110,5 +123,5 @@ export async function produce(options: ProduceOptions): Promise<Produced> {
   } finally {
     await agent.close();
   }
-  return { acked, givenUp, attempts };
+  return { acked, givenUp, rejected, attempts, notFound };
 }

@@ -3,11 +3,12 @@
  * on its own Kafka behind Toxiproxy (both started, and built or fetched on first use, here).
  * Prints the report table; exits 1 if any acknowledged event was lost or a scenario failed.
  *
- *   FAULTS_EVENTS=<n>   events per scenario instead of 3000 (the rest scales with it)
+ *   FAULTS_EVENTS=<n>   events per scenario instead of 3000
+ *   FAULTS_SIZE=short   the sizes of the `npm test` version (hundreds of events, 10 s faults)
  *   FAULTS_KEEP=1       keep every scenario's logs and manifests (kept anyway when one loses events)
  */
 import { startOwnInfra } from './infra.js';
-import { FULL, SCENARIOS, type Size } from './scenarios.js';
+import { FULL, SCENARIOS, SHORT, type Size } from './scenarios.js';
 import { formatReport, type ReportRow } from './tally.js';
 
 const started = Date.now();
@@ -22,12 +23,13 @@ async function main(): Promise<number> {
     process.stderr.write(`unknown scenario ${unknown.join(', ')}; the scenarios are: ${SCENARIOS.map((s) => s.key).join(', ')}\n`);
     return 2;
   }
-  const events = Number(process.env['FAULTS_EVENTS'] ?? FULL.events);
+  const base = process.env['FAULTS_SIZE'] === 'short' ? SHORT : FULL;
+  const events = Number(process.env['FAULTS_EVENTS'] ?? base.events);
   if (!Number.isInteger(events) || events < 10) {
     process.stderr.write(`FAULTS_EVENTS must be an integer of at least 10, got "${process.env['FAULTS_EVENTS']}"\n`);
     return 2;
   }
-  const size: Size = { ...FULL, events };
+  const size: Size = { ...base, events };
   const infra = await startOwnInfra({ proxy: true, log });
   const rows: ReportRow[] = [];
   const failures: string[] = [];

@@ -84,7 +84,7 @@ export function tally(acked: readonly Acked[], deliveries: readonly Delivery[], 
 
   let longestGapMs = 0;
   for (const trigger of gapTriggers) {
-    const times = deliveries.filter((d) => d.trigger === trigger).map((d) => d.at).sort((x, y) => x - y);
+    const times = deliveries.filter((d) => d.trigger === trigger && byId.has(d.id)).map((d) => d.at).sort((x, y) => x - y);
     for (let i = 1; i < times.length; i++) longestGapMs = Math.max(longestGapMs, times[i]! - times[i - 1]!);
   }
 

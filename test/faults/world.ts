@@ -86,6 +86,7 @@ export class World {
         env: { ...SUITE_ENV, ...options.env },
       });
       await Promise.all(options.triggers.map((t) => world.waitReady('triggers', t.name)));
+      await world.waitIngressesServe();
     } catch (error) {
       await world.close(false);
       throw error;
@@ -107,7 +108,10 @@ export class World {
   /** Sends `count` events at `perSecond` through every ingress; resolves when each is acknowledged or given up. */
   async produce(options: Pick<ProduceOptions, 'count' | 'perSecond'> & Partial<ProduceOptions>): Promise<Produced> {
     this.produced = await produce({ ingresses: this.cluster.ingressUrls, path: `/${this.namespace}/b`, idPrefix: this.scenario, ...options });
-    if (this.produced.givenUp.length > 0) this.infra.log(`${this.scenario}: producers gave up on ${this.produced.givenUp.length} events (never acknowledged)`);
+    const { givenUp, rejected, notFound } = this.produced;
+    if (givenUp.length > 0) this.infra.log(`${this.scenario}: producers gave up on ${givenUp.length} events (never acknowledged)`);
+    if (rejected.length > 0) this.infra.log(`${this.scenario}: ${rejected.length} events answered 4xx, e.g. ${rejected[0]}`);
+    if (notFound > 0) this.infra.log(`${this.scenario}: an ingress answered 404 (broker unknown) ${notFound} times while the broker existed`);
     return this.produced;
   }
 
@@ -161,6 +165,25 @@ export class World {
       const object = (await response.json()) as { status?: { conditions?: { type: string; status: string }[] } };
       return object.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
     }, timeoutMs, `${plural}/${name} Ready`);
+  }
+
+  /**
+   * Waits until every ingress accepts an event for the broker (a probe, which the tally ignores):
+   * an ingress listens before its contract has the broker, and a Service would not route to it
+   * until then either.
+   */
+  async waitIngressesServe(timeoutMs = 60_000): Promise<void> {
+    let probe = 0;
+    for (const base of this.cluster.ingressUrls) {
+      await until(async () => {
+        const response = await fetch(`${base}/${this.namespace}/b`, {
+          method: 'POST',
+          headers: { 'ce-specversion': '1.0', 'ce-id': `probe-${probe++}`, 'ce-source': '/faults', 'ce-type': 'dev.faults.probe', 'content-type': 'application/json' },
+          body: '{}',
+        }).catch(() => undefined);
+        return response?.status === 202;
+      }, timeoutMs, `${base} to accept events for ${this.namespace}/b`);
+    }
   }
 
   private checkedTriggers(): string[] {
