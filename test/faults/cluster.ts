@@ -44,6 +44,7 @@ export class Cluster {
   private readonly peak = new Map<string, number>();
   private readonly logs = new Map<string, WriteStream>();
   private sampler: NodeJS.Timeout | undefined;
+  private removeExitHook: () => void = () => {};
   /** Unexpected exits (not ours): a scenario reports them. */
   readonly crashes: string[] = [];
 
@@ -62,6 +63,12 @@ export class Cluster {
       dispatchers: await Promise.all(Array.from({ length: options.dispatchers }, () => freePort())),
     };
     const cluster = new Cluster(options, ports);
+    // A harness that dies (an uncaught error, Ctrl-C) must not leave the broker's processes behind.
+    const orphans = (): void => {
+      for (const slot of cluster.slots.values()) if (cluster.running(slot.name)) slot.child!.kill('SIGKILL');
+    };
+    process.once('exit', orphans);
+    cluster.removeExitHook = () => process.removeListener('exit', orphans);
     cluster.sampler = setInterval(() => cluster.sampleRss(), RSS_SAMPLE_MS);
     try {
       await cluster.startSlot('controller');
@@ -157,6 +164,7 @@ export class Cluster {
     await Promise.all([...this.slots.values()].filter((s) => s.role !== 'controller').map((s) => this.stopSlot(s.name, 'SIGTERM')));
     await this.stopSlot('controller', 'SIGTERM');
     for (const log of this.logs.values()) log.end();
+    this.removeExitHook();
   }
 
   private async stopSlot(name: string, signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
