@@ -14,6 +14,8 @@ import { receive } from './receive.js';
  *   POST <path>     202  the events are durable in the resource's topic
  *                   400  not a CloudEvent, an invalid event, or its hop limit is spent
  *                   404  no resource at that path (checked before the body is read)
+ *                   503  no contract loaded yet (Retry-After): a restarted ingress does not know
+ *                        its brokers yet, and 404 would tell a producer that the broker is gone
  *                   413  the body is larger than bodyLimitBytes
  *                   503  the log cannot take the write (Retry-After); nothing was acknowledged
  *   OPTIONS <path>  200  CloudEvents webhook abuse-protection handshake
@@ -41,7 +43,9 @@ export function registerIngressRoutes(app: FastifyInstance, deps: RouteDeps): vo
   const debug = logger.isLevelEnabled('debug');
 
   const notFound = (reply: FastifyReply, path: string): FastifyReply =>
-    sendError(reply, new BrokerError('NOT_FOUND', `no broker, channel or sink is served at ${path}`, { details: { path } }));
+    table.loaded
+      ? sendError(reply, new BrokerError('NOT_FOUND', `no broker, channel or sink is served at ${path}`, { details: { path } }))
+      : sendError(reply, new BrokerError('LOG_UNAVAILABLE', 'the ingress has no contract yet; retry shortly', { details: { path } }), unavailableHeaders);
 
   app.route({
     method: 'POST',

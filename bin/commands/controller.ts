@@ -23,12 +23,15 @@ import { CliError, type CliIo } from '../cli.js';
 import { openKafka, untilSignal } from '../data-plane.js';
 import { KAFKA_AUTH_FLAG, KAFKA_AUTH_USAGE, kafkaSecurityOf } from '../kafka-auth.js';
 import { LOG_FORMAT_FLAG, loggerFrom, parseCommandLine, parsePort, stringFlag, type FlagValues } from '../options.js';
+import { runOnManifests } from './controller-manifests.js';
 
 const USAGE = `Usage: kafka-broker controller [options]
 
-Runs the controller against a Kubernetes API server (Knative Brokers and Triggers as CRDs).
+Runs the controller against a Kubernetes API server (Knative Brokers and Triggers as CRDs),
+or with --manifests on a folder of manifests instead (no API server, no leader election).
 
 Options:
+      --manifests <dir>          read the objects from this folder (watched) instead of an API server
       --kubeconfig <file>        credentials (default $KUBECONFIG, else the pod's service account)
       --context <name>           kubeconfig context (default: its current context)
       --kafka <servers>          Kafka bootstrap servers host:port[,...]; default $KAFKA_BOOTSTRAP_SERVERS
@@ -53,6 +56,7 @@ CONTROLLER_TOPIC_PARTITIONS (10), CONTROLLER_TOPIC_REPLICATION_FACTOR (1).
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const { values }: { values: FlagValues } = parseCommandLine(argv, {
+    manifests: { type: 'string' },
     kubeconfig: { type: 'string' },
     context: { type: 'string' },
     kafka: { type: 'string' },
@@ -83,6 +87,12 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   if (kafkaText === undefined) throw new CliError('Kafka is required: give --kafka host:port or set KAFKA_BOOTSTRAP_SERVERS');
   const kafka = bootstrapServersSchema.safeParse(kafkaText);
   if (!kafka.success) throw new CliError(`${kafkaFrom} must be host:port[,host:port...], got "${kafkaText}"`);
+
+  const manifests = str('manifests');
+  if (manifests !== undefined) {
+    const kafkaSecurity = await kafkaSecurityOf(io, stringFlag(values, 'kafka-auth-dir'));
+    return runOnManifests({ manifests, ingressUrl: str('ingress-url'), host, adminPort, kafka: kafka.data, kafkaFrom, kafkaSecurity, values }, io);
+  }
 
   let config;
   try {

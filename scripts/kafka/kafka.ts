@@ -21,6 +21,22 @@ export interface StartKafkaOptions {
    * it is the broker's own (inter-broker) listener, and tests set up through it.
    */
   security?: boolean;
+  /**
+   * Listen on these ports instead of free ones. With `dataDir`, a later start with the same
+   * ports and folder is a restart of the same broker (the fault suite stops and restarts Kafka).
+   */
+  ports?: { readonly broker: number; readonly controller: number };
+  /**
+   * Keep the data in this folder (formatted on first use) and leave it there after stop(); the
+   * caller removes it. Default: a folder inside the run's temporary work dir, removed on stop.
+   */
+  dataDir?: string;
+  /**
+   * The address (host:port) clients are told to use in metadata responses, e.g. a fault-injecting
+   * proxy in front of the broker port; it is then also `bootstrapServers`. It must forward to the
+   * broker port before start-up, since readiness is checked through it.
+   */
+  advertisedAddress?: string;
 }
 
 /** A user and password the secured Kafka knows, for one SASL mechanism. */
@@ -45,6 +61,8 @@ export interface SecuredKafka {
 
 export interface RunningKafka {
   bootstrapServers: string;
+  /** The ports it listens on (pass them back with the same `dataDir` to restart it). */
+  ports: { readonly broker: number; readonly controller: number };
   logFile: string;
   /** Present when started with `security: true`. */
   security?: SecuredKafka;
@@ -96,8 +114,12 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Runni
   process.once('exit', onExit);
 
   try {
-    const [brokerPort, controllerPort, ...securedPorts] = await freePorts(options.security ? 6 : 2);
-    const bootstrapServers = `127.0.0.1:${brokerPort}`;
+    const [brokerPort, controllerPort, ...securedPorts] = options.ports === undefined
+      ? await freePorts(options.security ? 6 : 2)
+      : [options.ports.broker, options.ports.controller, ...(options.security ? await freePorts(4) : [])];
+    const advertised = options.advertisedAddress ?? `127.0.0.1:${brokerPort}`;
+    const bootstrapServers = advertised;
+    const dataDir = options.dataDir ?? join(workDir, 'data');
     const configFile = join(workDir, 'server.properties');
     const log4jFile = join(workDir, 'log4j2.properties');
     let security: SecuredKafka | undefined;
@@ -107,7 +129,7 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Runni
       const pki = await generateKafkaPki(workDir);
       ({ security, props: securedProps } = await securedListeners(workDir, securedPorts as [number, number, number, number], pki));
     }
-    await writeFile(configFile, serverProperties(brokerPort!, controllerPort!, join(workDir, 'data'), securedProps));
+    await writeFile(configFile, serverProperties(brokerPort!, controllerPort!, dataDir, advertised, securedProps));
     await writeFile(log4jFile, LOG4J2_PROPERTIES);
 
     const jvmArgs = [
@@ -123,15 +145,18 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Runni
       classpath,
     ];
 
-    progress('Formatting KRaft storage');
-    const clusterId = randomClusterId();
-    const scram = security === undefined ? [] : [
-      '--add-scram', `SCRAM-SHA-256=[name=${security.users.scramSha256.username},password=${security.users.scramSha256.password}]`,
-      '--add-scram', `SCRAM-SHA-512=[name=${security.users.scramSha512.username},password=${security.users.scramSha512.password}]`,
-    ];
-    const format = await runToLog(java, [...jvmArgs, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', configFile, ...scram], logFile);
-    if (format !== 0) {
-      throw new KafkaStartError(`Kafka storage format failed (exit ${format}); log: ${logFile}${await logTail(logFile)}`);
+    // A data folder formatted by an earlier start is a restart: its cluster id is kept.
+    if (!existsSync(join(dataDir, 'meta.properties'))) {
+      progress('Formatting KRaft storage');
+      const clusterId = randomClusterId();
+      const scram = security === undefined ? [] : [
+        '--add-scram', `SCRAM-SHA-256=[name=${security.users.scramSha256.username},password=${security.users.scramSha256.password}]`,
+        '--add-scram', `SCRAM-SHA-512=[name=${security.users.scramSha512.username},password=${security.users.scramSha512.password}]`,
+      ];
+      const format = await runToLog(java, [...jvmArgs, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', configFile, ...scram], logFile);
+      if (format !== 0) {
+        throw new KafkaStartError(`Kafka storage format failed (exit ${format}); log: ${logFile}${await logTail(logFile)}`);
+      }
     }
 
     progress(`Starting Kafka on ${bootstrapServers}`);
@@ -163,7 +188,7 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Runni
       await rm(join(workDir, 'data'), { recursive: true, force: true });
       return `Kafka exited unexpectedly (${reason}); log: ${logFile}${await logTail(logFile)}`;
     });
-    return { bootstrapServers, logFile, ...(security === undefined ? {} : { security }), stop, crashed };
+    return { bootstrapServers, ports: { broker: brokerPort!, controller: controllerPort! }, logFile, ...(security === undefined ? {} : { security }), stop, crashed };
   } catch (err) {
     // Keep the log for the user to read; the next start reaps the dir once this process is gone.
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -240,13 +265,13 @@ async function allExist(paths: string[]): Promise<boolean> {
 // ---------------------------------------------------------------------------
 // Broker configuration
 
-function serverProperties(brokerPort: number, controllerPort: number, dataDir: string, secured: Record<string, string>): string {
+function serverProperties(brokerPort: number, controllerPort: number, dataDir: string, advertised: string, secured: Record<string, string>): string {
   const props: Record<string, string | number> = {
     'process.roles': 'broker,controller',
     'node.id': 1,
     'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
     listeners: `PLAINTEXT://127.0.0.1:${brokerPort},CONTROLLER://127.0.0.1:${controllerPort}`,
-    'advertised.listeners': `PLAINTEXT://127.0.0.1:${brokerPort}`,
+    'advertised.listeners': `PLAINTEXT://${advertised}`,
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
     'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',

@@ -41,8 +41,9 @@ const KUBE_DIR = fileURLToPath(new URL('./', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const DEFAULT_CACHE_DIR = join(REPO_ROOT, 'node_modules', '.cache', 'kafka-broker', 'kube');
 
-interface BinarySpec {
-  readonly name: 'kube-apiserver' | 'etcd' | 'kustomize';
+/** A Go program built from a module folder into the cache (also used by scripts/toxiproxy). */
+export interface BinarySpec {
+  readonly name: string;
   readonly envVar: string;
   readonly moduleDir: string;
   /** Files whose content decides the binary; a change to any of them makes a new cache entry. */
@@ -138,7 +139,8 @@ export async function cachedBinaryPaths(cacheDir = DEFAULT_CACHE_DIR): Promise<K
   return { kubeApiServer: apiserver as string, etcd: etcd as string };
 }
 
-async function ensureBuilt(spec: BinarySpec, cacheDir: string, env: EnsureKubeBinariesOptions['env'], progress: (line: string) => void): Promise<string> {
+/** The cached build of `spec`, building it (under the cache's lock) when missing. */
+export async function ensureBuilt(spec: BinarySpec, cacheDir: string, env: EnsureKubeBinariesOptions['env'], progress: (line: string) => void): Promise<string> {
   const entryDir = join(cacheDir, await cacheEntryName(spec));
   const binary = join(entryDir, spec.name);
   if (existsSync(binary)) return binary;

@@ -43,6 +43,10 @@ describe('health and readiness', () => {
     const notYet = await send(ingress.url, 'GET', '/readyz');
     assert.equal(notYet.status, 503);
     assert.match(notYet.body, /no contract/);
+    // Found by test/faults (ingress-kill): a restarted ingress answered 404 until its contract came.
+    const early = await send(ingress.url, 'POST', '/any/broker');
+    assert.equal(early.status, 503, 'before the first contract, no broker is "not found"');
+    assert.match(early.body, /no contract yet/);
     contracts.publish(makeContract(brokers, 1));
     assert.equal((await send(ingress.url, 'GET', '/readyz')).status, 200);
     log.pingOk = false;

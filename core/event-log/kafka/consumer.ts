@@ -44,9 +44,15 @@ export class KafkaGroupConsumer implements Consumer {
     this.consumer = kafka.consumer({
       groupId: options.groupId,
       allowAutoTopicCreation: false,
-      sessionTimeout: 30_000,
+      // Shorter than the client's requestTimeout (10 s): a follower's SyncGroup waits for the
+      // leader, and a dead leader (SIGKILL) is only noticed after the session timeout. With a
+      // longer session, the SyncGroup timed out first, kafkajs restarted the consumer as a new
+      // member, the old one lingered as a ghost, and every rebalance waited on one: the group
+      // never settled (test/faults, scenario dispatcher-kill). It also bounds the pause of a
+      // dead dispatcher's partitions.
+      sessionTimeout: 8000,
       rebalanceTimeout: 60_000,
-      heartbeatInterval: 3000,
+      heartbeatInterval: 2000,
       maxWaitTimeInMs: 250,
       retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5000 },
     });

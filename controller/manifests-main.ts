@@ -1,0 +1,75 @@
+import type { FastifyInstance } from 'fastify';
+import type { EventLog } from '../core/event-log/port.js';
+import { listen } from '../core/http-server.js';
+import type { Logger } from '../core/logger.js';
+import { createAdminServer, registerResourceRoutes } from './admin.js';
+import type { ControllerConfig } from './config.js';
+import { ContractFeed } from './contract-feed.js';
+import { createController, type Controller } from './main.js';
+
+/**
+ * The controller on a manifests folder, serving its contract to a data plane in other processes
+ * (`kafka-broker controller --manifests <dir>`): a cluster's process layout without a
+ * kube-apiserver, as the fault suite (test/faults) runs it.
+ *
+ *   manifests/ ──▶ controller ──topics, groups──▶ Kafka
+ *                    │ ContractFeed
+ *   ingress, dispatcher ◀── GET /contract?after=<g> ── admin server (/readyz: first pass done)
+ *
+ * A restarted controller starts its generations again from 1; the data plane's
+ * HttpContractSource follows a count that went back (core/contract/http-source.ts).
+ */
+export interface ManifestsControllerDeps {
+  readonly config: ControllerConfig;
+  readonly log: EventLog;
+  readonly logger: Logger;
+  /** The admin server's address; port 0 picks a free one. */
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface RunningManifestsController {
+  readonly controller: Controller;
+  readonly admin: FastifyInstance;
+  /** The admin server's base URL; the contract is at `${adminUrl}/contract`. */
+  readonly adminUrl: string;
+  close(): Promise<void>;
+}
+
+/** Binds the admin server (a taken port rejects before anything started), then runs the first pass. */
+export async function startManifestsController(deps: ManifestsControllerDeps): Promise<RunningManifestsController> {
+  const feed = new ContractFeed();
+  let firstPass = false;
+  const controller = createController({ config: deps.config, log: deps.log, logger: deps.logger, publish: (contract) => feed.publish(contract) });
+  const admin = createAdminServer({ logger: deps.logger, notReadyReason: async () => (firstPass ? undefined : 'the manifests are not loaded yet') });
+  registerResourceRoutes(admin, {
+    objects: () => controller.reconciler.objects(),
+    problems: () => controller.reconciler.problems(),
+    contract: () => feed.current(),
+    contractChanges: (listener) => feed.changes(listener),
+  });
+  let adminUrl: string;
+  try {
+    adminUrl = (await listen(admin, deps.host, deps.port)).url;
+  } catch (error) {
+    await admin.close();
+    throw error;
+  }
+  try {
+    await controller.start();
+  } catch (error) {
+    await controller.close().catch(() => undefined);
+    await admin.close();
+    throw error;
+  }
+  firstPass = true;
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      await controller.close();
+      await admin.close();
+    })();
+    return closing;
+  };
+  return { controller, admin, adminUrl, close };
+}
