@@ -3,7 +3,7 @@ import { PartitionOffsets } from './offsets.js';
 import { partitionForKey } from './partitioner.js';
 import type {
   AppendRecord, AppendResult, ConsumedRecord, ConsumeOptions, Consumer, EventLog, Headers,
-  StartPosition, TopicInfo, TopicPartition, TopicSpec,
+  ReadOptions, StartPosition, TopicInfo, TopicPartition, TopicSpec,
 } from './port.js';
 
 /**
@@ -107,13 +107,15 @@ export class MemoryEventLog implements EventLog {
     return !this.closed;
   }
 
-  async *read(topicName: string): AsyncIterable<Omit<ConsumedRecord, 'done'>> {
+  async *read(topicName: string, options: ReadOptions = {}): AsyncIterable<Omit<ConsumedRecord, 'done'>> {
     const topic = this.topics.get(topicName);
     if (topic === undefined) throw new BrokerError('TOPIC_NOT_FOUND', `topic ${topicName} does not exist`, { details: { topic: topicName } });
     const ends = topic.partitions.map((log) => log.length);
-    for (let partition = 0; partition < ends.length; partition++) {
+    let left = options.limit ?? Number.POSITIVE_INFINITY;
+    for (let partition = 0; partition < ends.length && left > 0; partition++) {
       const log = topic.partitions[partition]!;
-      for (let offset = 0; offset < ends[partition]!; offset++) {
+      const from = Number(options.from?.get(partition) ?? 0);
+      for (let offset = Math.max(0, from); offset < ends[partition]! && left > 0; offset++, left--) {
         const r = log[offset]!;
         yield { topic: topicName, partition, offset: String(offset), key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp };
       }

@@ -60,6 +60,35 @@ export interface ConsumeOptions {
   readonly onRecord: (record: ConsumedRecord) => void;
   /** Called when partitions are taken from this member (after their done prefix is committed). */
   readonly onRevoked?: (partitions: readonly TopicPartition[]) => void;
+  /**
+   * Called when a partition's position is gone from the log (removed by retention) and the
+   * consumer jumps to the earliest record still there: records `[from, to)` were never handed out
+   * to this group. The consumer's owner logs it and counts it; the adapter goes on either way.
+   */
+  readonly onOffsetReset?: (reset: OffsetReset) => void;
+}
+
+/** A position that was no longer in the log, and where consumption went on instead. */
+export interface OffsetReset {
+  readonly groupId: string;
+  readonly topic: string;
+  readonly partition: number;
+  /** The offset the group wanted to read next (no longer in the log). */
+  readonly from: string;
+  /** The offset it reads next instead: the earliest still retained. */
+  readonly to: string;
+  /** Why: records removed by retention (memory), or an out-of-range position (Kafka). */
+  readonly reason: 'retention' | 'out-of-range';
+}
+
+/**
+ * Where and how much `EventLog.read` reads. Offsets are per partition (decimal strings): the
+ * first offset to read; a partition left out is read from its start.
+ */
+export interface ReadOptions {
+  readonly from?: ReadonlyMap<number, string>;
+  /** Stop after this many records (over all partitions). Default: no limit. */
+  readonly limit?: number;
 }
 
 export interface TopicPartition {
@@ -117,10 +146,11 @@ export interface EventLog {
   /** Whether the log answers (for readiness). */
   ping(): Promise<boolean>;
   /**
-   * Reads a topic from the start without a consumer group (nothing is committed or moved), for
-   * inspection. Yields records in offset order per partition, partitions one after another, up to
-   * the end offsets as of the call.
+   * Reads a topic without a consumer group (no group is created, nothing is committed or moved),
+   * for inspection. Yields records in offset order per partition, partitions one after another,
+   * from `options.from` (else each partition's start) up to the end offsets as of the call, at
+   * most `options.limit` of them. Holds at most one fetch's worth of records at a time.
    */
-  read(topic: string): AsyncIterable<Omit<ConsumedRecord, 'done'>>;
+  read(topic: string, options?: ReadOptions): AsyncIterable<Omit<ConsumedRecord, 'done'>>;
   close(): Promise<void>;
 }
