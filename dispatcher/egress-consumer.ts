@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { effectiveEgressConfig, type Egress, type Resource } from '../core/contract/types.js';
-import type { ConsumedRecord, Consumer, EventLog, TopicPartition } from '../core/event-log/port.js';
+import type { FaultBook } from '../core/egress-faults.js';
+import type { ConsumedRecord, Consumer, EventLog, OffsetReset, TopicPartition } from '../core/event-log/port.js';
 import { BrokerError, toLogFields } from '../core/errors.js';
 import { compileFilter } from '../core/filters/compile.js';
 import type { Logger } from '../core/logger.js';
@@ -42,11 +43,15 @@ export interface EgressCounters {
   repliesTtlExhausted: number;
   heldRounds: number;
   filterErrors: number;
+  /** Times a partition's position was gone from the log and it jumped to the earliest record left. */
+  offsetResets: number;
+  /** Records skipped by those jumps: never delivered to this egress. */
+  recordsSkipped: number;
 }
 
 export const newCounters = (): EgressCounters => ({
   received: 0, delivered: 0, filtered: 0, deadLettered: 0, undecodable: 0, quarantined: 0, retries: 0, repliesAppended: 0,
-  repliesPosted: 0, repliesDiscarded: 0, repliesTtlExhausted: 0, heldRounds: 0, filterErrors: 0,
+  repliesPosted: 0, repliesDiscarded: 0, repliesTtlExhausted: 0, heldRounds: 0, filterErrors: 0, offsetResets: 0, recordsSkipped: 0,
 });
 
 export interface EgressConsumerDeps {
@@ -56,6 +61,8 @@ export interface EgressConsumerDeps {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly random: () => number;
+  /** Where skipped ranges are kept for the owner's status (dispatcher/main.ts). */
+  readonly faults?: FaultBook;
 }
 
 interface PartitionWork {
@@ -142,6 +149,7 @@ export class EgressConsumer {
       commitIntervalMs: this.deps.config.commitIntervalMs,
       onRecord: (record) => this.onRecord(record),
       onRevoked: (partitions) => this.onRevoked(partitions),
+      onOffsetReset: (reset) => this.onOffsetReset(reset),
     });
     this.consumer = consumer;
     if (this.stopping) await consumer.close();
@@ -258,6 +266,18 @@ export class EgressConsumer {
       this.partitions.delete(key);
     }
     this.logger.info({ partitions }, 'partitions revoked');
+  }
+
+  /** Records this egress will never see: an operator must hear of it, and its owner's status show it. */
+  private onOffsetReset(reset: OffsetReset): void {
+    const skipped = Number(BigInt(reset.to) - BigInt(reset.from));
+    this.counters.offsetResets++;
+    this.counters.recordsSkipped += skipped;
+    this.deps.faults?.recordSkipped(this.route.egress.consumerGroup, { topic: reset.topic, partition: reset.partition, from: reset.from, to: reset.to });
+    this.logger.error(
+      { topic: reset.topic, partition: reset.partition, skippedFrom: reset.from, skippedTo: reset.to, skipped, reason: reset.reason },
+      'records skipped: the position was no longer in the event log; consuming from the earliest record left (offsets from..to-1 were not delivered)',
+    );
   }
 
   private dropQueue(work: PartitionWork): void {

@@ -1,4 +1,5 @@
 import type { ContractSource } from '../core/contract/source.js';
+import { FaultBook, type EgressFault } from '../core/egress-faults.js';
 import type { EventLog } from '../core/event-log/port.js';
 import type { Logger } from '../core/logger.js';
 import type { DispatcherConfig } from './config.js';
@@ -31,6 +32,8 @@ export interface DispatcherDeps {
   /** For tests: time and randomness (stall jitter). */
   readonly clock?: Clock;
   readonly random?: () => number;
+  /** Called when an egress's faults change (records skipped): the controller may refresh statuses. */
+  readonly onFaults?: () => void;
 }
 
 export interface DispatcherStats {
@@ -42,13 +45,16 @@ export interface DispatcherStats {
 export interface RunningDispatcher {
   close(): Promise<void>;
   stats(): DispatcherStats;
+  /** Faults per consumer group (records skipped), for the owners' statuses. */
+  faults(): ReadonlyMap<string, EgressFault>;
 }
 
 export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDispatcher> {
   const logger = deps.logger.child({ component: 'dispatcher' });
   const sender = new HttpSender({ connections: deps.config.connectionsPerOrigin, maxResponseBytes: deps.config.maxResponseBytes });
+  const faults = new FaultBook(() => deps.onFaults?.());
   const supervisor = new EgressSupervisor(
-    { log: deps.log, sender, config: deps.config, logger, clock: deps.clock ?? systemClock, random: deps.random ?? Math.random },
+    { log: deps.log, sender, config: deps.config, logger, clock: deps.clock ?? systemClock, random: deps.random ?? Math.random, faults },
     deps.config.shutdownDeadlineMs,
   );
   let first: Promise<void> = Promise.resolve();
@@ -73,6 +79,7 @@ export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDisp
       })();
       return closing;
     },
+    faults: () => faults.snapshot(),
     stats: () => {
       const egresses = supervisor.stats();
       const totals = { ...newCounters(), inFlight: 0, held: 0 };

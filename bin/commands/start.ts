@@ -178,7 +178,7 @@ async function startAll(options: StartOptions, io: CliIo, logger: Logger, dispat
     );
 
     // The admin API binds first (it logs nothing), so a taken port is the only line printed.
-    const late: { controller?: Controller } = {};
+    const late: { controller?: Controller; dispatcher?: RunningDispatcher } = {};
     const admin = createAdminServer({ logger, notReadyReason: async () => (firstPass ? undefined : 'the manifests are not loaded yet') });
     registerResourceRoutes(admin, {
       objects: () => late.controller?.reconciler.objects() ?? [],
@@ -211,6 +211,8 @@ async function startAll(options: StartOptions, io: CliIo, logger: Logger, dispat
     const controller = createController({
       config: { ...controllerConfig, ingressUrl: ingress.url },
       log,
+      // Records a trigger never got (its position gone from the log) show in its status.
+      egressFaults: () => late.dispatcher?.faults() ?? new Map(),
       publish: (contract) => contracts.publish(contract),
       logger,
     });
@@ -219,7 +221,10 @@ async function startAll(options: StartOptions, io: CliIo, logger: Logger, dispat
     await controller.start();
     firstPass = true;
 
-    const dispatcher: RunningDispatcher = await startDispatcher({ config: dispatcherConfig, log, contracts, logger });
+    const dispatcher: RunningDispatcher = await startDispatcher({
+      config: dispatcherConfig, log, contracts, logger, onFaults: () => void controller.reconciler.reconcile(),
+    });
+    late.dispatcher = dispatcher;
     closers.push({ name: 'dispatcher', close: () => dispatcher.close() });
 
     // Shutdown order: the ingress stops accepting first, then the controller stops, then the
