@@ -1,4 +1,5 @@
 import { isBrokerError } from '../core/errors.js';
+import type { EgressFault } from '../core/egress-faults.js';
 import type { EventLog } from '../core/event-log/port.js';
 import type { Logger } from '../core/logger.js';
 import type { DataPlaneObservation, DesiredGroup, DesiredTopic, GroupObservation, Observed, TopicObservation } from './state.js';
@@ -13,6 +14,7 @@ export class ObservedState implements Observed {
   readonly topics = new Map<string, TopicObservation>();
   readonly groups = new Map<string, GroupObservation>();
   dataPlane: DataPlaneObservation = { available: true };
+  egressFaults: ReadonlyMap<string, EgressFault> = new Map();
 }
 
 /** Admin requests in flight at once: enough to hide Kafka's latency, few enough to stay polite. */

@@ -138,6 +138,13 @@ export const groupNameConflict = (group: string, owner: string): Condition =>
 export const failedToInitGroup = (group: string, error: string): Condition =>
   cond('SubscriptionReady', 'False', 'FailedToInitConsumerGroup', `failed to fix the starting offsets of consumer group ${group}: ${error}`);
 
+/**
+ * Records the trigger's consumer group never received: its position was gone from the log when
+ * it resumed. Not a dependent of Ready (the trigger delivers again), but shown until the trigger
+ * leaves the contract or the dispatcher restarts, so that the loss is seen, not silent.
+ */
+export const eventsSkipped = (message: string): Condition => cond('EventsSkipped', 'True', 'OffsetOutOfRange', message);
+
 // ---- shared outcomes ----
 
 export const deadLetterSinkResolved = (): Condition => cond('DeadLetterSinkResolved', 'True');

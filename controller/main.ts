@@ -1,4 +1,5 @@
 import type { Contract } from '../core/contract/types.js';
+import type { EgressFault } from '../core/egress-faults.js';
 import type { EventLog } from '../core/event-log/port.js';
 import type { Logger } from '../core/logger.js';
 import { reconcileSettings, type ControllerConfig } from './config.js';
@@ -23,6 +24,8 @@ export interface ControllerDeps {
   readonly logger: Logger;
   readonly source?: ResourceSource;
   readonly dataPlane?: () => DataPlaneObservation;
+  /** The dispatcher's faults per consumer group, when it runs in this process. */
+  readonly egressFaults?: () => ReadonlyMap<string, EgressFault>;
   /** The generation already published before a restart (contract file), if any. */
   readonly initialGeneration?: number;
 }
@@ -44,6 +47,7 @@ export function createController(deps: ControllerDeps): Controller {
     settings: reconcileSettings(config),
     logger,
     ...(deps.dataPlane === undefined ? {} : { dataPlane: deps.dataPlane }),
+    ...(deps.egressFaults === undefined ? {} : { egressFaults: deps.egressFaults }),
     retryMinMs: config.retryMinMs,
     retryMaxMs: config.retryMaxMs,
     deleteGraceMs: config.deleteGraceMs,

@@ -1,5 +1,6 @@
 import type { Contract } from '../core/contract/types.js';
 import { diffContracts } from '../core/contract/diff.js';
+import type { EgressFault } from '../core/egress-faults.js';
 import type { EventLog } from '../core/event-log/port.js';
 import type { Logger } from '../core/logger.js';
 import { readyCondition, stampTransitions, type ObjectStatus } from './conditions.js';
@@ -33,6 +34,8 @@ export interface ReconcilerOptions {
   readonly logger: Logger;
   /** Whether the data plane is there to serve the contract; `start` runs it in-process: always. */
   readonly dataPlane?: () => DataPlaneObservation;
+  /** The dispatcher's faults per consumer group, when it runs in this process (`start`). */
+  readonly egressFaults?: () => ReadonlyMap<string, EgressFault>;
   readonly now?: () => Date;
   /** First and largest delay before a pass that left work undone is retried. */
   readonly retryMinMs?: number;
@@ -157,6 +160,7 @@ export class Reconciler {
     const external = source.addresses?.();
     adoptFinalizing(finalizing, objects, this.observed);
     this.observed.dataPlane = this.options.dataPlane?.() ?? { available: true };
+    this.observed.egressFaults = this.options.egressFaults?.() ?? new Map();
 
     await ensureTopics(log, desiredTopics(objects, this.admitted, this.observed, settings, external), this.observed, logger);
     let desired = computeDesired(objects, this.admitted, this.observed, settings, external);

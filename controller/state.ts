@@ -1,4 +1,5 @@
 import type { Resource } from '../core/contract/types.js';
+import type { EgressFault } from '../core/egress-faults.js';
 import type { TopicSpec } from '../core/event-log/port.js';
 import type { AdmissionDefaults } from './kinds/admission.js';
 import type { ObjectStatus } from './status.js';
@@ -47,6 +48,8 @@ export interface Observed {
   readonly topics: ReadonlyMap<string, TopicObservation>;
   readonly groups: ReadonlyMap<string, GroupObservation>;
   readonly dataPlane: DataPlaneObservation;
+  /** What the dispatcher reported per consumer group (records skipped); none when it cannot be asked. */
+  readonly egressFaults?: ReadonlyMap<string, EgressFault>;
 }
 
 export interface DesiredTopic {

@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { effectiveEgressConfig, type Egress, type Resource } from '../core/contract/types.js';
+import type { FaultBook } from '../core/egress-faults.js';
 import type { ConsumedRecord, Consumer, EventLog, OffsetReset, TopicPartition } from '../core/event-log/port.js';
 import { BrokerError, toLogFields } from '../core/errors.js';
 import { compileFilter } from '../core/filters/compile.js';
@@ -47,7 +48,7 @@ export interface EgressCounters {
   repliesTtlExhausted: number;
   heldRounds: number;
   filterErrors: number;
-  /** Times a partition's position was gone from the log (retention) and it jumped to the earliest record left. */
+  /** Times a partition's position was gone from the log and it jumped to the earliest record left. */
   offsetResets: number;
   /** Records skipped by those jumps: never delivered to this egress. */
   recordsSkipped: number;
@@ -67,6 +68,8 @@ export interface EgressConsumerDeps {
   readonly random: () => number;
   /** The dispatcher-wide bound on waiting deliveries; absent: none. */
   readonly waiting?: WaitingMemory | undefined;
+  /** Where skipped ranges are kept for the owner's status (dispatcher/main.ts). */
+  readonly faults?: FaultBook;
 }
 
 interface PartitionWork {
@@ -288,12 +291,13 @@ export class EgressConsumer {
     this.logger.info({ partitions }, 'partitions revoked');
   }
 
-  /** Records this egress will never see: an operator must hear of it, whichever log lost them. */
+  /** Records this egress will never see: an operator must hear of it, and its owner's status show it. */
   private onOffsetReset(reset: OffsetReset): void {
     const skipped = Number(BigInt(reset.to) - BigInt(reset.from));
     this.counters.offsetResets++;
     this.counters.recordsSkipped += skipped;
-    this.logger.warn(
+    this.deps.faults?.recordSkipped(this.route.egress.consumerGroup, { topic: reset.topic, partition: reset.partition, from: reset.from, to: reset.to });
+    this.logger.error(
       { topic: reset.topic, partition: reset.partition, skippedFrom: reset.from, skippedTo: reset.to, skipped, reason: reset.reason },
       'records skipped: the position was no longer in the event log; consuming from the earliest record left (offsets from..to-1 were not delivered)',
     );

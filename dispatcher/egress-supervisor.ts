@@ -59,7 +59,10 @@ export class EgressSupervisor {
     const diff = diffContracts(this.applied, contract);
     this.applied = contract;
     const ops: Promise<void>[] = [];
-    for (const { egress } of diff.egresses.removed) ops.push(this.remove(egress.uid));
+    for (const { egress } of diff.egresses.removed) {
+      ops.push(this.remove(egress.uid));
+      this.deps.faults?.forget(egress.consumerGroup);
+    }
     for (const { before, after } of diff.egresses.changed) {
       const handle = this.handles.get(after.egress.uid);
       if (handle === undefined || needsRestart(before, after)) {

@@ -1,4 +1,5 @@
 import type { ContractSource } from '../core/contract/source.js';
+import { FaultBook, type EgressFault } from '../core/egress-faults.js';
 import type { EventLog } from '../core/event-log/port.js';
 import type { Logger } from '../core/logger.js';
 import type { DispatcherConfig } from './config.js';
@@ -32,6 +33,8 @@ export interface DispatcherDeps {
   /** For tests: time and randomness (stall jitter). */
   readonly clock?: Clock;
   readonly random?: () => number;
+  /** Called when an egress's faults change (records skipped): the controller may refresh statuses. */
+  readonly onFaults?: () => void;
 }
 
 export interface DispatcherStats {
@@ -45,6 +48,8 @@ export interface DispatcherStats {
 export interface RunningDispatcher {
   close(): Promise<void>;
   stats(): DispatcherStats;
+  /** Faults per consumer group (records skipped), for the owners' statuses. */
+  faults(): ReadonlyMap<string, EgressFault>;
 }
 
 export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDispatcher> {
@@ -61,8 +66,9 @@ export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDisp
       logger.info(fields, 'waiting deliveries back under 80 % of maxWaitingBytes: consuming again');
     }
   });
+  const faults = new FaultBook(() => deps.onFaults?.());
   const supervisor = new EgressSupervisor(
-    { log: deps.log, sender, config: deps.config, logger, clock: deps.clock ?? systemClock, random: deps.random ?? Math.random, waiting },
+    { log: deps.log, sender, config: deps.config, logger, clock: deps.clock ?? systemClock, random: deps.random ?? Math.random, waiting, faults },
     deps.config.shutdownDeadlineMs,
   );
   let first: Promise<void> = Promise.resolve();
@@ -87,6 +93,7 @@ export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDisp
       })();
       return closing;
     },
+    faults: () => faults.snapshot(),
     stats: () => {
       const egresses = supervisor.stats();
       const totals = { ...newCounters(), inFlight: 0, held: 0 };

@@ -96,31 +96,40 @@ export interface QuarantinedEntry {
 
 /** The quarantine's events as dead letters of the pseudo sink QUARANTINE_SINK. */
 export async function quarantinedEntries(log: EventLog, topic: string = QUARANTINE_TOPIC): Promise<QuarantinedEntry[]> {
+  return (await readQuarantined(log, topic)).map(({ event, record }) => quarantinedEntry(event, record, topic));
+}
+
+/** The pseudo sink resource quarantined records are listed under. */
+function quarantineResource(topic: string): Resource {
   const { namespace, name } = QUARANTINE_SINK;
-  const sinkResource: Resource = {
+  return {
     uid: `quarantine-${topic}`, kind: 'KafkaSink', reference: { kind: 'KafkaSink', namespace, name, uid: `quarantine-${topic}` },
     topics: [topic], ingress: null, egressConfig: null, egresses: [],
   };
-  return (await readQuarantined(log, topic)).map(({ event, record }) => {
-    const a = event.attributes;
-    const text = (attribute: string): string | null => (Object.hasOwn(a, attribute) ? String(a[attribute]) : null);
-    const view: DeadLetter = {
-      ref: `${namespace}/${name}/${record.partition}/${record.offset}`,
-      id: text('id') ?? '',
-      type: text('type') ?? '',
-      source: text('source') ?? '',
-      sink: { namespace, name, topic },
-      partition: record.partition,
-      offset: record.offset,
-      deadLetteredAt: new Date(record.timestamp).toISOString(),
-      failedFor: failedForOf(text(ERROR_TRIGGER), text(ERROR_SUBSCRIPTION)),
-      broker: text(ERROR_BROKER),
-      errorDest: text(ERROR_DEST) ?? '',
-      errorCode: null,
-      replay: null,
-    };
-    return { view, event, timestamp: record.timestamp, sinkResource };
-  });
+}
+
+/** One quarantined record as a dead letter of the pseudo sink QUARANTINE_SINK. */
+export function quarantinedEntry(event: CloudEvent, record: Omit<ConsumedRecord, 'done'>, topic: string): QuarantinedEntry {
+  const { namespace, name } = QUARANTINE_SINK;
+  const sinkResource = quarantineResource(topic);
+  const a = event.attributes;
+  const text = (attribute: string): string | null => (Object.hasOwn(a, attribute) ? String(a[attribute]) : null);
+  const view: DeadLetter = {
+    ref: `${namespace}/${name}/${record.partition}/${record.offset}`,
+    id: text('id') ?? '',
+    type: text('type') ?? '',
+    source: text('source') ?? '',
+    sink: { namespace, name, topic },
+    partition: record.partition,
+    offset: record.offset,
+    deadLetteredAt: new Date(record.timestamp).toISOString(),
+    failedFor: failedForOf(text(ERROR_TRIGGER), text(ERROR_SUBSCRIPTION)),
+    broker: text(ERROR_BROKER),
+    errorDest: text(ERROR_DEST) ?? '',
+    errorCode: null,
+    replay: null,
+  };
+  return { view, event, timestamp: record.timestamp, sinkResource };
 }
 
 function failedForOf(trigger: string | null, subscription: string | null): DeadLetter['failedFor'] {

@@ -27,7 +27,8 @@ Filters (list, and replay --all):
       --type <type>                of this CloudEvents type
       --since <time>               dead-lettered since a time (2026-11-27T12:00:00Z) or for a
                                    duration (90s, 15m, 2h, 7d)
-      --limit <n>                  list: at most n, the newest (default 1000)
+      --limit <n>                  list: at most n per page (default 100, at most 1000)
+      --continue <token>           list: the next page, from the token the previous page printed
 
 Replay:
       --all                        every dead letter the filters select that was not replayed yet
@@ -49,6 +50,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     type: { type: 'string' },
     since: { type: 'string' },
     limit: { type: 'string' },
+    continue: { type: 'string' },
     all: { type: 'boolean' },
     to: { type: 'string' },
     force: { type: 'boolean' },
@@ -64,7 +66,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const [action, ...args] = positionals;
   const output = outputFormat(str('output'));
   const client = new AdminClient(adminServer(str('server'), io));
-  const filters = { sink: str('sink'), trigger: str('trigger'), subscription: str('subscription'), type: str('type'), since: str('since'), limit: str('limit') };
+  const filters = { sink: str('sink'), trigger: str('trigger'), subscription: str('subscription'), type: str('type'), since: str('since'), limit: str('limit'), continue: str('continue') };
   const given = Object.entries(filters).filter(([, v]) => v !== undefined);
   const only = (allowed: readonly string[], flags: Record<string, unknown>): void => {
     const wrong = Object.entries(flags).filter(([name, v]) => v !== undefined && v !== false && !allowed.includes(name)).map(([name]) => `--${name}`);
@@ -86,7 +88,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         return 0;
       }
       io.stdout.write(listTable(list));
-      if (list.items.length < list.total) io.stderr.write(`(the newest ${list.items.length} of ${list.total}; --limit shows more)\n`);
+      if (list.continue !== undefined) io.stderr.write(`(more: add --continue ${list.continue} for the next page)\n`);
       return 0;
     }
     case 'show': {
@@ -100,7 +102,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       if (values['all'] === true && args.length > 0) throw new CliError('give either ids or --all, not both');
       if (values['all'] !== true && args.length === 0) throw new CliError('which dead letters? kafka-broker dead-letters replay <id>... (or --all)');
       if (values['all'] !== true && given.length > 0) throw new CliError(`${given.map(([n]) => `--${n}`).join(', ')} select dead letters for --all; with ids, give only the ids`);
-      if (values['limit'] !== undefined) throw new CliError('--limit is for list; replay --all replays every dead letter the filters select');
+      if (values['limit'] !== undefined || values['continue'] !== undefined) throw new CliError('--limit and --continue are for list; replay --all replays every dead letter the filters select');
       const body = {
         ...(values['all'] === true ? { all: true, ...Object.fromEntries(given) } : { ids: args }),
         ...(values['to'] === undefined ? {} : { to: values['to'] }),

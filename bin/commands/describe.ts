@@ -55,8 +55,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 }
 
 interface RecentDeadLetters {
+  /** The first ones, oldest first (dead letters are read in pages, oldest first). */
   readonly items: readonly DeadLetter[];
-  readonly total: number;
+  /** Whether there are more than those shown. */
+  readonly hasMore: boolean;
   /** The command that lists them all. */
   readonly more: string;
 }
@@ -66,13 +68,13 @@ async function recentDeadLetters(client: AdminClient, object: ObjectLike): Promi
   const ref = `${object.metadata.namespace}/${object.metadata.name}`;
   if (object.kind === 'Trigger') {
     const list = await client.get<DeadLetterList>(`/dead-letters/events?trigger=${encodeURIComponent(ref)}&limit=${DEAD_LETTERS_SHOWN}`);
-    return { items: list.items, total: list.total, more: `kafka-broker dead-letters list --trigger ${ref}` };
+    return { items: list.items, hasMore: list.continue !== undefined, more: `kafka-broker dead-letters list --trigger ${ref}` };
   }
   if (object.kind === 'Broker') {
     // The endpoint filters by trigger, not broker: knativeerrorbroker is matched here.
     const list = await client.get<DeadLetterList>('/dead-letters/events');
     const mine = list.items.filter((d) => d.broker === ref);
-    return { items: mine.slice(-DEAD_LETTERS_SHOWN), total: mine.length, more: 'kafka-broker dead-letters list' };
+    return { items: mine.slice(0, DEAD_LETTERS_SHOWN), hasMore: mine.length > DEAD_LETTERS_SHOWN || list.continue !== undefined, more: 'kafka-broker dead-letters list' };
   }
   return undefined;
 }
@@ -124,10 +126,10 @@ export function describeObject(o: ObjectLike, deadLetters: RecentDeadLetters | u
   }
 
   if (deadLetters !== undefined) {
-    if (deadLetters.total === 0) out.push('Dead Letters:  <none>');
+    if (deadLetters.items.length === 0) out.push('Dead Letters:  <none>');
     else {
       const shown = deadLetters.items;
-      out.push(`Dead Letters:  the latest ${shown.length} of ${deadLetters.total} (all: ${deadLetters.more})`);
+      out.push(deadLetters.hasMore ? `Dead Letters:  the first ${shown.length} (all: ${deadLetters.more})` : `Dead Letters:  ${shown.length}`);
       const rows = [
         ['ID', 'TYPE', 'CODE', 'DEAD-LETTERED', 'DESTINATION'],
         ...shown.map((d) => [d.id, d.type, d.errorCode === null ? '' : String(d.errorCode), d.deadLetteredAt.replace(/\.\d{3}Z$/, 'Z'), d.errorDest]),

@@ -176,7 +176,7 @@ async function startAll(
     const contracts = new InProcessContractSource();
 
     // The admin API binds first (it logs nothing), so a taken port is the only line printed.
-    const late: { controller?: Controller } = {};
+    const late: { controller?: Controller; dispatcher?: RunningDispatcher } = {};
     const objects = (): readonly ObjectView[] => late.controller?.reconciler.objects() ?? [];
     const problems = (): readonly SourceProblem[] => late.controller?.reconciler.problems() ?? [];
     const admin = createAdminServer({ logger, notReadyReason: async () => (firstPass ? undefined : 'the manifests are not loaded yet') });
@@ -208,6 +208,8 @@ async function startAll(
     const controller = createController({
       config: { ...controllerConfig, ingressUrl: ingress.url },
       log,
+      // Records a trigger never got (its position gone from the log) show in its status.
+      egressFaults: () => late.dispatcher?.faults() ?? new Map(),
       publish: (contract) => contracts.publish(contract),
       logger,
     });
@@ -216,7 +218,10 @@ async function startAll(
     await controller.start();
     firstPass = true;
 
-    const dispatcher: RunningDispatcher = await startDispatcher({ config: dispatcherConfig, log, contracts, logger });
+    const dispatcher: RunningDispatcher = await startDispatcher({
+      config: dispatcherConfig, log, contracts, logger, onFaults: () => void controller.reconciler.reconcile(),
+    });
+    late.dispatcher = dispatcher;
     closers.push({ name: 'dispatcher', close: () => dispatcher.close() });
 
     // Shutdown order: the ingress stops accepting first, then the controller stops, then the

@@ -6,7 +6,7 @@ import { PartitionOffsets } from './offsets.js';
 import { partitionForKey } from './partitioner.js';
 import type {
   AppendRecord, AppendResult, ConsumedRecord, ConsumeOptions, Consumer, EventLog,
-  StartPosition, TopicInfo, TopicPartition, TopicSpec,
+  ReadOptions, StartPosition, TopicInfo, TopicPartition, TopicSpec,
 } from './port.js';
 
 /**
@@ -158,16 +158,19 @@ export class MemoryEventLog implements EventLog {
     return !this.closed;
   }
 
-  async *read(topicName: string): AsyncIterable<Omit<ConsumedRecord, 'done'>> {
+  async *read(topicName: string, options: ReadOptions = {}): AsyncIterable<Omit<ConsumedRecord, 'done'>> {
     const topic = this.topics.get(topicName);
     if (topic === undefined) throw new BrokerError('TOPIC_NOT_FOUND', `topic ${topicName} does not exist`, { details: { topic: topicName } });
     const ends = topic.partitions.map((log) => log.end);
-    for (let partition = 0; partition < ends.length; partition++) {
+    let left = options.limit ?? Number.POSITIVE_INFINITY;
+    for (let partition = 0; partition < ends.length && left > 0; partition++) {
       const log = topic.partitions[partition]!;
-      for (let offset = log.start; offset < ends[partition]!; offset++) {
+      const from = Number(options.from?.get(partition) ?? 0);
+      for (let offset = Math.max(log.start, from); offset < ends[partition]! && left > 0; offset++) {
         // Removed by retention while the reader was away: go on from what is left.
         const r = log.get(offset);
         if (r === undefined) continue;
+        left--;
         yield { topic: topicName, partition, offset: String(offset), key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp };
       }
     }

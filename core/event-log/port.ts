@@ -81,6 +81,16 @@ export interface OffsetReset {
   readonly reason: 'retention' | 'out-of-range';
 }
 
+/**
+ * Where and how much `EventLog.read` reads. Offsets are per partition (decimal strings): the
+ * first offset to read; a partition left out is read from its start.
+ */
+export interface ReadOptions {
+  readonly from?: ReadonlyMap<number, string>;
+  /** Stop after this many records (over all partitions). Default: no limit. */
+  readonly limit?: number;
+}
+
 export interface TopicPartition {
   readonly topic: string;
   readonly partition: number;
@@ -136,10 +146,11 @@ export interface EventLog {
   /** Whether the log answers (for readiness). */
   ping(): Promise<boolean>;
   /**
-   * Reads a topic from the start without a consumer group (nothing is committed or moved), for
-   * inspection. Yields records in offset order per partition, partitions one after another, up to
-   * the end offsets as of the call.
+   * Reads a topic without a consumer group (no group is created, nothing is committed or moved),
+   * for inspection. Yields records in offset order per partition, partitions one after another,
+   * from `options.from` (else each partition's start) up to the end offsets as of the call, at
+   * most `options.limit` of them. Holds at most one fetch's worth of records at a time.
    */
-  read(topic: string): AsyncIterable<Omit<ConsumedRecord, 'done'>>;
+  read(topic: string, options?: ReadOptions): AsyncIterable<Omit<ConsumedRecord, 'done'>>;
   close(): Promise<void>;
 }

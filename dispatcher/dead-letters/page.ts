@@ -44,7 +44,7 @@ export function renderDeadLettersPage(input: PageInput): string {
   <button type="submit">Filter</button>
   <a href="/dead-letters">Clear</a>
 </form>
-${problem !== undefined ? `<p id="summary" class="problem" role="status">${escapeHtml(problem)}</p>` : summary(list!, sinks)}
+${problem !== undefined ? `<p id="summary" class="problem" role="status">${escapeHtml(problem)}</p>` : summary(list!, sinks, filters)}
 <div id="message" role="alert" hidden></div>
 <main>
 ${list === undefined || list.items.length === 0 ? '' : table(list.items, multipleSinks)}
@@ -56,12 +56,24 @@ ${list === undefined || list.items.length === 0 ? '' : table(list.items, multipl
 `;
 }
 
-function summary(list: DeadLetterList, sinks: readonly SinkInfo[]): string {
+/** The same filters, from where this page stopped. */
+function nextPageHref(filters: Readonly<Record<string, string | undefined>>, token: string): string {
+  const params = new URLSearchParams();
+  for (const name of ['sink', 'trigger', 'subscription', 'type', 'since', 'limit']) {
+    const value = filters[name];
+    if (value !== undefined && value !== '') params.set(name, value);
+  }
+  params.set('continue', token);
+  return `/dead-letters?${params.toString()}`;
+}
+
+function summary(list: DeadLetterList, sinks: readonly SinkInfo[], filters: Readonly<Record<string, string | undefined>>): string {
   const where = list.sinks.length === 1 ? `sink ${list.sinks[0]!.namespace}/${list.sinks[0]!.name}` : `${list.sinks.length} sinks`;
   if (sinks.length === 0) return '<p id="summary" role="status">No KafkaSinks are serving: dead letters are listed from the KafkaSinks used as dead-letter sinks.</p>';
   if (list.items.length === 0) return `<p id="summary" role="status">No dead letters in ${escapeHtml(where)}.</p>`;
-  const shown = list.items.length < list.total ? `${list.items.length} newest of ${list.total}` : `${list.total}`;
-  return `<p id="summary" role="status">${shown} dead letter${list.total === 1 ? '' : 's'} in ${escapeHtml(where)}.</p>`;
+  const count = `${list.items.length} dead letter${list.items.length === 1 ? '' : 's'}`;
+  if (list.continue === undefined) return `<p id="summary" role="status">${count} in ${escapeHtml(where)}.</p>`;
+  return `<p id="summary" role="status">${count} in ${escapeHtml(where)}, and more: <a id="next-page" href="${escapeHtml(nextPageHref(filters, list.continue))}">next page</a>.</p>`;
 }
 
 function table(items: readonly DeadLetter[], withSink: boolean): string {

@@ -1,4 +1,5 @@
 import { BrokerError } from '../../core/errors.js';
+import { decodeCursor } from './cursor.js';
 import type { DeadLetter, DeadLetterQuery, FailedFor, ObjectRef, ReplayRequest } from './types.js';
 
 /**
@@ -30,6 +31,9 @@ export function parseSince(text: string, now: number): number {
   return at;
 }
 
+/** The most dead letters one list page holds: what one request keeps in memory. */
+export const MAX_LIMIT = 1000;
+
 export function parseQuery(raw: Readonly<Record<string, unknown>>, now: number): DeadLetterQuery {
   const text = (name: string): string | undefined => {
     const value = raw[name];
@@ -44,14 +48,19 @@ export function parseQuery(raw: Readonly<Record<string, unknown>>, now: number):
   const since = text('since');
   const type = text('type');
   const limit = text('limit');
+  const next = text('continue');
   if (sink !== undefined) query.sink = parseObjectRef(sink, 'sink');
   if (trigger !== undefined) query.trigger = parseObjectRef(trigger, 'trigger');
   if (subscription !== undefined) query.subscription = parseObjectRef(subscription, 'subscription');
   if (since !== undefined) query.since = parseSince(since, now);
   if (type !== undefined) query.type = type;
   if (limit !== undefined) {
-    if (!/^\d+$/.test(limit) || Number(limit) < 1) throw new BrokerError('INVALID_REQUEST', `limit must be a whole number >= 1, got "${limit}"`);
+    if (!/^\d+$/.test(limit) || Number(limit) < 1 || Number(limit) > MAX_LIMIT) throw new BrokerError('INVALID_REQUEST', `limit must be a whole number from 1 to ${MAX_LIMIT}, got "${limit}"`);
     query.limit = Number(limit);
+  }
+  if (next !== undefined) {
+    decodeCursor(next); // a bad token fails here, as INVALID_REQUEST
+    query.continue = next;
   }
   return query;
 }

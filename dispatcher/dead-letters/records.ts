@@ -33,6 +33,34 @@ export function sinkInfo(resource: Resource): SinkInfo {
   return { namespace: resource.reference.namespace, name: resource.reference.name, topic: resource.topics[0]!, path: resource.ingress?.path ?? '' };
 }
 
+/** A topic to list dead letters from: a sink's, or the quarantine's; and how its records read as entries. */
+export interface ListedTopic {
+  readonly topic: string;
+  entryOf(record: Omit<ConsumedRecord, 'done'>): Entry | undefined;
+}
+
+export const sinkTopic = (resource: Resource): ListedTopic => {
+  const topic = resource.topics[0]!;
+  return { topic, entryOf: (record) => entryOf(record, resource, topic) };
+};
+
+/**
+ * Reads the topics one after another from `cursor` (each partition from its start when the cursor
+ * does not name it), one record at a time: a caller that stops early has read no more than it used.
+ * A topic that went away with its sink is skipped.
+ */
+export async function* scanTopics(log: EventLog, topics: readonly ListedTopic[], cursor?: ReadonlyMap<string, ReadonlyMap<number, string>>): AsyncIterable<{ record: Omit<ConsumedRecord, 'done'>; entry: Entry | undefined }> {
+  for (const listed of topics) {
+    const from = cursor?.get(listed.topic);
+    try {
+      for await (const record of log.read(listed.topic, from === undefined ? {} : { from })) yield { record, entry: listed.entryOf(record) };
+    } catch (error) {
+      if (isBrokerError(error) && error.code === 'TOPIC_NOT_FOUND') continue;
+      throw error;
+    }
+  }
+}
+
 /** Reads the sinks' topics from the start, in parallel; oldest dead letter first. */
 export async function readSinks(log: EventLog, resources: readonly Resource[]): Promise<{ entries: Entry[]; other: number }> {
   const perSink = await Promise.all(resources.map((r) => readSink(log, r)));

@@ -7,9 +7,10 @@ import type { DispatcherConfig } from '../config.js';
 import { HttpSender, type Sender } from '../delivery.js';
 import { systemClock, type Clock } from '../dispatch.js';
 import { ERROR_SUBSCRIPTION, ERROR_TRIGGER } from '../error-extensions.js';
-import { quarantinedEntries } from '../quarantine.js';
+import { decodeSafely, quarantinedEntries, quarantinedEntry } from '../quarantine.js';
+import { advance, decodeCursor, encodeCursor, type Cursor } from './cursor.js';
 import { matchesQuery } from './query.js';
-import { detail, oldestFirst, parseRef, readSinks, sinkInfo, sinkResources, withMark, type Entry } from './records.js';
+import { detail, oldestFirst, parseRef, readSinks, scanTopics, sinkInfo, sinkResources, sinkTopic, withMark, type Entry, type ListedTopic } from './records.js';
 import { ReplayRecords, type ReplayMark, type ReplayTarget } from './replay-records.js';
 import { describeFailure, egressRoute, findEgress, replayEvent, urlRoute, withoutErrorMarks, type ReplayOutcome } from './replay.js';
 import type {
@@ -41,7 +42,8 @@ export interface DeadLetterServiceDeps {
   readonly now?: () => number;
 }
 
-const DEFAULT_LIMIT = 1000;
+/** Dead letters per list page unless the request says (query.ts caps it at MAX_LIMIT). */
+const DEFAULT_LIMIT = 100;
 
 export class DeadLetterService {
   private readonly records: ReplayRecords;
@@ -64,12 +66,46 @@ export class DeadLetterService {
     return sinkResources(this.deps.contracts).map(sinkInfo);
   }
 
+  /**
+   * One page of dead letters: the sinks read in order from the `continue` cursor (else from their
+   * starts) until `limit` match. Only the page's views are kept, never events outside it, and the
+   * read stops there; `continue` says where the next page starts.
+   */
   async list(query: DeadLetterQuery = {}): Promise<DeadLetterList> {
     const resources = this.sinksFor(query.sink);
-    const [marks, scanned] = await Promise.all([this.records.load(), this.scan(resources)]);
-    const matching = scanned.entries.map((e) => withMark(e, marks)).filter((e) => matchesQuery(e.view, query));
+    const topics = [...resources.map(sinkTopic), ...(query.sink === undefined ? [this.quarantineTopic()] : [])];
+    const cursor: Cursor = query.continue === undefined ? new Map() : decodeCursor(query.continue);
+    const marks = await this.records.load();
     const limit = query.limit ?? DEFAULT_LIMIT;
-    return { items: matching.slice(Math.max(0, matching.length - limit)).map((e) => e.view), sinks: resources.map(sinkInfo), total: matching.length, other: scanned.other };
+    const items: DeadLetter[] = [];
+    let other = 0;
+    let more = false;
+    for await (const { record, entry } of scanTopics(this.deps.log, topics, cursor)) {
+      if (items.length >= limit) {
+        more = true;
+        break;
+      }
+      advance(cursor, record.topic, record.partition, record.offset);
+      if (entry === undefined) {
+        other++;
+        continue;
+      }
+      const view = withMark(entry, marks).view;
+      if (matchesQuery(view, query)) items.push(view);
+    }
+    return { items, sinks: resources.map(sinkInfo), other, ...(more ? { continue: encodeCursor(cursor) } : {}) };
+  }
+
+  /** The quarantine's records, listed under the pseudo sink QUARANTINE_SINK. */
+  private quarantineTopic(): ListedTopic {
+    const topic = this.deps.config.quarantineTopic;
+    return {
+      topic,
+      entryOf: (record) => {
+        const decoded = decodeSafely(record);
+        return decoded.ok ? quarantinedEntry(decoded.event, record, topic) : undefined;
+      },
+    };
   }
 
   /** Every dead letter the id names (an event id may name several); NOT_FOUND when none. */
@@ -121,9 +157,17 @@ export class DeadLetterService {
     // Only the sinks that refs name, when every id is a ref; all sinks otherwise.
     const named = refs.every((r) => r !== undefined) ? new Set(refs.map((r) => `${r!.namespace}/${r!.name}`)) : undefined;
     const resources = sinkResources(this.deps.contracts).filter((r) => named === undefined || named.has(`${r.reference.namespace}/${r.reference.name}`));
-    const [loaded, scanned] = await Promise.all([marks ?? this.records.load(), this.scan(resources)]);
-    const entries = scanned.entries.map((e) => withMark(e, loaded));
-    return new Map(ids.map((id) => [id, entries.filter((e) => e.view.ref === id || e.view.id === id)]));
+    const loaded = marks ?? (await this.records.load());
+    const all = resources.length === sinkResources(this.deps.contracts).length;
+    const topics = [...resources.map(sinkTopic), ...(all ? [this.quarantineTopic()] : [])];
+    // Only the entries the ids name are kept: a show or a replay holds no more than it uses.
+    const wanted = new Set(ids);
+    const kept: Entry[] = [];
+    for await (const { entry } of scanTopics(this.deps.log, topics)) {
+      if (entry !== undefined && (wanted.has(entry.view.ref) || wanted.has(entry.view.id))) kept.push(withMark(entry, loaded));
+    }
+    kept.sort(oldestFirst);
+    return new Map(ids.map((id) => [id, kept.filter((e) => e.view.ref === id || e.view.id === id)]));
   }
 
   // ---- replaying

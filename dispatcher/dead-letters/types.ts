@@ -61,19 +61,21 @@ export interface DeadLetterQuery {
   /** Only dead letters written at or after this time (ms since the epoch). */
   readonly since?: number;
   readonly type?: string;
-  /** At most this many, the newest (default 1000). */
+  /** List: at most this many per page (default 100). */
   readonly limit?: number;
+  /** List: the token a previous page returned as `continue`: this page starts where that one stopped. */
+  readonly continue?: string;
 }
 
 export interface DeadLetterList {
-  /** Oldest first. */
+  /** One page, in the order the sinks are read: sink by sink, partition by partition, oldest first within each. */
   readonly items: readonly DeadLetter[];
   /** The sinks that were read. */
   readonly sinks: readonly SinkInfo[];
-  /** Dead letters matching the query before `limit`. */
-  readonly total: number;
-  /** Records in those sinks that are not dead letters (no `knativeerrordest`, or not CloudEvents). */
+  /** Records read for this page that are not dead letters (no `knativeerrordest`, or not CloudEvents). */
   readonly other: number;
+  /** Present when the page is full and more records follow: pass it as `continue` for the next page. */
+  readonly continue?: string;
 }
 
 export interface ReplayRequest {

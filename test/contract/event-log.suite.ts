@@ -304,5 +304,52 @@ export function describeEventLog(name: string, factory: EventLogFactory): void {
       t.after(() => c2.close());
       await waitUntil(() => second.records.length === 1, { ...wait, message: 'record again from the start' });
     });
+
+    test('read: per-partition start offsets and a limit, up to the end as of the call', async (t) => {
+      const log = factory.create(t);
+      const topic = uniqueName('readopts');
+      await log.ensureTopic(topic, { partitions: 2, replicationFactor: 1 });
+      // Keys pinned to one partition each: 'a' and 'b' land where the partitioner puts them.
+      const placed = await log.append(topic, Array.from({ length: 10 }, (_, i) => ({ key: Buffer.from(i % 2 === 0 ? 'a' : 'b'), value: Buffer.from(String(i)) })));
+      const partitionOf = (i: number): number => placed[i]!.partition;
+      const all: string[] = [];
+      for await (const r of log.read(topic)) all.push(`${r.partition}/${r.offset}/${text(r.value)}`);
+      assert.equal(all.length, 10);
+      // Partitions in order, offsets in order within each.
+      assert.deepEqual(all, [...all].sort((x, y) => { const [px, ox] = x.split('/').map(Number); const [py, oy] = y.split('/').map(Number); return px! - py! || ox! - oy!; }));
+
+      const limited: string[] = [];
+      for await (const r of log.read(topic, { limit: 3 })) limited.push(`${r.partition}/${r.offset}/${text(r.value)}`);
+      assert.deepEqual(limited, all.slice(0, 3));
+
+      // From offset 3 of 'a's partition and offset 4 of 'b's: the rest of each.
+      const from = new Map<number, string>([[partitionOf(0), '3'], [partitionOf(1), '4']]);
+      const rest: string[] = [];
+      for await (const r of log.read(topic, { from })) rest.push(text(r.value));
+      if (partitionOf(0) === partitionOf(1)) assert.deepEqual(rest.length, 6);
+      else assert.deepEqual(new Set(rest), new Set(['6', '8', '9']));
+
+      // Past the end: nothing; a limit of 0: nothing.
+      const none: unknown[] = [];
+      for await (const r of log.read(topic, { from: new Map([[0, '100'], [1, '100']]) })) none.push(r);
+      for await (const r of log.read(topic, { limit: 0 })) none.push(r);
+      assert.deepEqual(none, []);
+
+      // Records appended after the read began are not part of it.
+      const during: string[] = [];
+      for await (const r of log.read(topic, { limit: 20 })) {
+        if (during.length === 0) await log.append(topic, [{ key: Buffer.from('a'), value: Buffer.from('late') }]);
+        during.push(text(r.value));
+      }
+      assert.equal(during.length, 10);
+      assert.ok(!during.includes('late'));
+    });
+
+    test('read: a missing topic is TOPIC_NOT_FOUND', async (t) => {
+      const log = factory.create(t);
+      await assert.rejects(async () => {
+        for await (const r of log.read(uniqueName('nope'), { limit: 1 })) void r;
+      }, (error: { code?: string }) => error.code === 'TOPIC_NOT_FOUND');
+    });
   });
 }

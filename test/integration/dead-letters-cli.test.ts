@@ -91,7 +91,7 @@ for (const kind of logKinds) {
       const result = await runCli(['describe', 'trigger', `${w.ns}/payments`, '--server', w.broker.adminUrl]);
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stdout, new RegExp(`\\nDead Letter Sink:\\s+KafkaSink ${w.ns}/dls → http://127\\.0\\.0\\.1:\\d+/sinks/${w.ns}/dls\\n`));
-      assert.match(result.stdout, new RegExp(`\\nDead Letters:\\s+the latest 1 of 1 \\(all: kafka-broker dead-letters list --trigger ${w.ns}/payments\\)\\n\\s+ID\\s+TYPE\\s+CODE\\s+DEAD-LETTERED\\s+DESTINATION\\n\\s+${id}\\s+\\S+\\s+500\\s`));
+      assert.match(result.stdout, new RegExp(`\\nDead Letters:\\s+1\\n\\s+ID\\s+TYPE\\s+CODE\\s+DEAD-LETTERED\\s+DESTINATION\\n\\s+${id}\\s+\\S+\\s+500\\s`));
     });
 
     test('a bad id is a one-line error and exit code 1', async () => {

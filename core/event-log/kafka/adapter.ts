@@ -2,14 +2,14 @@ import type { Kafka } from 'kafkajs';
 import { BrokerError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type {
-  AppendRecord, AppendResult, ConsumedRecord, ConsumeOptions, Consumer, EventLog, StartPosition, TopicInfo, TopicSpec,
+  AppendRecord, AppendResult, ConsumedRecord, ConsumeOptions, Consumer, EventLog, ReadOptions, StartPosition, TopicInfo, TopicSpec,
 } from '../port.js';
 import { KafkaAdmin } from './admin.js';
 import { createKafkaClient } from './client.js';
 import { KafkaGroupConsumer } from './consumer.js';
 import { unavailable } from './errors.js';
 import { KafkaAppender } from './producer.js';
-import { readTopic } from './read.js';
+import { TopicReader } from './read.js';
 import type { KafkaSecurity } from './security.js';
 
 export interface KafkaEventLogOptions {
@@ -30,7 +30,7 @@ export interface KafkaEventLogOptions {
  *   admin.ts     topics and consumer groups, partition counts
  *   producer.ts  appends, coalesced into batches, acks=all
  *   consumer.ts  one member of one consumer group, bounded in flight, explicit commits
- *   read.ts      a topic read from its start through a throwaway group
+ *   read.ts      a topic read without a consumer group (@platformatic/kafka's Fetch)
  *   errors.ts    kafkajs's errors read by their Kafka error code, and LOG_UNAVAILABLE
  */
 export class KafkaEventLog implements EventLog {
@@ -39,6 +39,7 @@ export class KafkaEventLog implements EventLog {
   private readonly logger: Logger;
   private readonly admin: KafkaAdmin;
   private readonly appender: KafkaAppender;
+  private readonly reader: TopicReader;
   private readonly consumers = new Set<KafkaGroupConsumer>();
   private closed = false;
 
@@ -50,6 +51,7 @@ export class KafkaEventLog implements EventLog {
       appendTimeoutMs: options.appendTimeoutMs ?? 10_000,
       maxInFlightBatches: options.maxInFlightBatches ?? 1,
     });
+    this.reader = new TopicReader(options);
   }
 
   // ---- topics and groups ----
@@ -97,7 +99,7 @@ export class KafkaEventLog implements EventLog {
 
   async consume(options: ConsumeOptions): Promise<Consumer> {
     if (this.closed) throw new BrokerError('LOG_UNAVAILABLE', 'the Kafka event log is closed');
-    const consumer = new KafkaGroupConsumer(this.kafka, options, this.logger, () => this.consumers.delete(consumer));
+    const consumer = new KafkaGroupConsumer(this.kafka, this.admin, options, this.logger, () => this.consumers.delete(consumer));
     this.consumers.add(consumer);
     try {
       await consumer.start();
@@ -109,8 +111,8 @@ export class KafkaEventLog implements EventLog {
     return consumer;
   }
 
-  read(topic: string): AsyncIterable<Omit<ConsumedRecord, 'done'>> {
-    return readTopic(this.kafka, this.admin, topic);
+  read(topic: string, options?: ReadOptions): AsyncIterable<Omit<ConsumedRecord, 'done'>> {
+    return this.reader.read(this.admin, topic, options);
   }
 
   async close(): Promise<void> {
@@ -118,6 +120,7 @@ export class KafkaEventLog implements EventLog {
     this.closed = true;
     await Promise.all([...this.consumers].map((c) => c.close()));
     await this.appender.close();
+    await this.reader.close();
     await this.admin.close();
   }
 }

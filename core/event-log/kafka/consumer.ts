@@ -2,6 +2,7 @@ import type { Consumer as KafkaConsumer, EachBatchPayload, Kafka } from 'kafkajs
 import type { Logger } from '../../logger.js';
 import { PartitionOffsets } from '../offsets.js';
 import type { ConsumedRecord, ConsumeOptions, Consumer, Headers, TopicPartition } from '../port.js';
+import type { KafkaAdmin } from './admin.js';
 
 /*
  * Consuming. Consumers never wait on slow work inside kafkajs's fetch loop — kafkajs heartbeats
@@ -9,6 +10,14 @@ import type { ConsumedRecord, ConsumeOptions, Consumer, Headers, TopicPartition 
  * `maxInFlight` records are out and not done, the consumer waits for a free slot inside the batch
  * (heartbeating), and a paused one leaves the rest of the batch unresolved, to be fetched again
  * on resume.
+ *
+ * Out-of-range positions. kafkajs resets a position the log no longer holds (retention passed
+ * it, or the head was deleted) by the subscription's `fromBeginning`, the same flag that places a
+ * group without commits. We always subscribe with `fromBeginning: true`, so a lost position
+ * resumes at the earliest record left rather than skipping everything still retained, and place a
+ * new group ourselves first (`initGroup`, the controller's own step) when it is to start at the end.
+ * The skip is then seen from data: a partition's first record after a join (or after a jump)
+ * lies beyond the offset expected, and the log start says the records between are gone.
  */
 
 interface PartitionState {
@@ -33,9 +42,12 @@ export class KafkaGroupConsumer implements Consumer {
   private closing = false;
   private timer: NodeJS.Timeout | undefined;
   private committing: Promise<void> = Promise.resolve();
+  /** The group's committed offsets as of the last join: where each partition is expected to resume. */
+  private committedAtJoin: Promise<Map<string, number>> = Promise.resolve(new Map());
 
   constructor(
     kafka: Kafka,
+    private readonly admin: KafkaAdmin,
     private readonly options: ConsumeOptions,
     private readonly logger: Logger,
     private readonly onClosed: () => void,
@@ -64,6 +76,7 @@ export class KafkaGroupConsumer implements Consumer {
       timeout.unref();
       this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
         this.onJoin(event.payload.memberAssignment);
+        this.committedAtJoin = this.committedOffsets();
         clearTimeout(timeout);
         resolve();
       });
@@ -75,8 +88,10 @@ export class KafkaGroupConsumer implements Consumer {
     // If connecting or subscribing fails first, nobody awaits `joined`: keep its rejection handled.
     joined.catch(() => undefined);
     this.consumer.on(this.consumer.events.REBALANCING, () => void this.commit());
+    // A group without commits starts where asked; from then on every reset goes to the earliest.
+    for (const topic of this.options.topics) await this.admin.initGroup(this.options.groupId, topic, this.options.start ?? 'latest');
     await this.consumer.connect();
-    await this.consumer.subscribe({ topics: [...this.options.topics], fromBeginning: (this.options.start ?? 'latest') === 'earliest' });
+    await this.consumer.subscribe({ topics: [...this.options.topics], fromBeginning: true });
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -135,6 +150,43 @@ export class KafkaGroupConsumer implements Consumer {
     }
   }
 
+  /** The group's committed offsets (none for a partition without a commit); empty when Kafka cannot say. */
+  private async committedOffsets(): Promise<Map<string, number>> {
+    const found = new Map<string, number>();
+    try {
+      const admin = await this.admin.connect();
+      const answers = await admin.fetchOffsets({ groupId: this.options.groupId, topics: [...this.options.topics] });
+      for (const { topic, partitions } of answers) {
+        for (const p of partitions) if (Number(p.offset) >= 0) found.set(`${topic}\u0000${p.partition}`, Number(p.offset));
+      }
+    } catch (error) {
+      this.logger.debug({ err: error, groupId: this.options.groupId }, 'cannot read committed offsets; skipped records after this join go unreported');
+    }
+    return found;
+  }
+
+  /**
+   * The partition resumed at `first` where `expected` was due. When the log start has passed
+   * `expected`, the records `[expected, min(first, log start))` are gone unread: report them.
+   * A gap the log start does not explain (compaction, transaction markers) is not a skip.
+   */
+  private async checkSkipped(topic: string, partition: number, expected: number, first: number): Promise<void> {
+    if (first <= expected) return;
+    let low: number;
+    try {
+      const admin = await this.admin.connect();
+      const offsets = await this.admin.topicOffsets(admin, topic);
+      low = Number(offsets.find((o) => o.partition === partition)?.low ?? -1);
+    } catch (error) {
+      this.logger.warn({ err: error, groupId: this.options.groupId, topic, partition }, 'cannot read the log start offset to check for skipped records');
+      return;
+    }
+    if (low <= expected) return;
+    const reset = { groupId: this.options.groupId, topic, partition, from: String(expected), to: String(Math.min(first, low)), reason: 'out-of-range' as const };
+    if (this.options.onOffsetReset !== undefined) this.options.onOffsetReset(reset);
+    else this.logger.error(reset, 'records skipped: the committed position was no longer in the log; resumed at the earliest record left');
+  }
+
   private onJoin(assignment: Record<string, number[]>): void {
     const keep = new Set<string>();
     for (const [topic, partitions] of Object.entries(assignment)) for (const p of partitions) keep.add(`${topic}\u0000${p}`);
@@ -156,10 +208,17 @@ export class KafkaGroupConsumer implements Consumer {
     if (this.closing || this.userPaused) return;
     const key = `${batch.topic}\u0000${batch.partition}`;
     let state = this.partitions.get(key);
+    const firstMessage = batch.messages[0];
     if (state === undefined) {
-      const first = Number(batch.firstOffset() ?? batch.messages[0]?.offset ?? 0);
+      const first = Number(batch.firstOffset() ?? firstMessage?.offset ?? 0);
+      const expected = (await this.committedAtJoin).get(key);
+      // The join may have been superseded while waiting: this batch then belongs to no one.
+      if (this.closing || this.partitions.has(key)) return;
       state = { offsets: new PartitionOffsets(first), position: first };
       this.partitions.set(key, state);
+      if (expected !== undefined && firstMessage !== undefined) await this.checkSkipped(batch.topic, batch.partition, expected, Number(firstMessage.offset));
+    } else if (firstMessage !== undefined && Number(firstMessage.offset) > state.position) {
+      await this.checkSkipped(batch.topic, batch.partition, state.position, Number(firstMessage.offset));
     }
     for (const message of batch.messages) {
       const offset = Number(message.offset);

@@ -34,6 +34,16 @@ export type KafkaSecurity =
 
 export const PLAINTEXT: KafkaSecurity = { protocol: 'PLAINTEXT' };
 
+/**
+ * The same setting as @platformatic/kafka's connection options (the group-less reader, read.ts):
+ * the same CAs, client certificate and SASL credentials as the kafkajs clients.
+ */
+export function platformaticSecurity(security: KafkaSecurity): { tls?: ConnectionOptions; sasl?: { mechanism: SaslMechanism; username: string; password: string } } {
+  const sasl = 'sasl' in security ? { sasl: { mechanism: security.sasl.mechanism, username: security.sasl.username, password: security.sasl.password } } : {};
+  const tls = 'tls' in security ? { tls: tlsOptions(security.tls) } : {};
+  return { ...tls, ...sasl };
+}
+
 /** The kafkajs `ssl` and `sasl` settings for a security setting. Server certificates are always verified. */
 export function kafkajsSecurity(security: KafkaSecurity): Pick<KafkaConfig, 'ssl' | 'sasl'> {
   switch (security.protocol) {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { addSkipped } from '../../../../core/egress-faults.js';
 import { desiredCases, broker, condition, knObject, observed, trigger, type DesiredCase } from '../fixtures.js';
 
 /** Triggers through computeDesired, case by case: admission (with its filters), the trigger's group, its egress on its broker and its status. */
@@ -9,6 +10,33 @@ const B = 'Broker/default/b';
 const TR = 'Trigger/default/t';
 
 const cases: DesiredCase[] = [
+  {
+    name: 'records its group never received (offsets gone from the log) show as EventsSkipped; Ready stays True',
+    objects: [broker('b'), trigger('t', { broker: 'b' })],
+    observed: {
+      ...observed({ [T]: { owner: B } }, { [G]: { topic: T, owner: TR } }),
+      egressFaults: new Map([[G, addSkipped(undefined, { topic: T, partition: 3, from: '10', to: '25' }, '2026-11-27T12:00:00.000Z')]]),
+    },
+    check: (d) => {
+      const status = d.statuses.get(TR)!;
+      assert.deepEqual(condition(status, 'Ready'), { status: 'True' });
+      assert.deepEqual(condition(status, 'EventsSkipped'), {
+        status: 'True',
+        reason: 'OffsetOutOfRange',
+        message: `15 records never delivered: their offsets were no longer in the log (retention or truncation) when the consumer group resumed (${T} partition 3 offsets 10-24); last at 2026-11-27T12:00:00.000Z`,
+      });
+      assert.deepEqual(status.conditions.map((c) => c.type), ['BrokerReady', 'DeadLetterSinkResolved', 'EventsSkipped', 'Ready', 'SubscriberResolved', 'SubscriptionReady']);
+    },
+  },
+  {
+    name: 'another group\'s faults do not show on this trigger',
+    objects: [broker('b'), trigger('t', { broker: 'b' })],
+    observed: {
+      ...observed({ [T]: { owner: B } }, { [G]: { topic: T, owner: TR } }),
+      egressFaults: new Map([['knative-trigger-default-other', addSkipped(undefined, { topic: T, partition: 0, from: '0', to: '1' }, '2026-11-27T12:00:00.000Z')]]),
+    },
+    check: (d) => assert.equal(condition(d.statuses.get(TR), 'EventsSkipped'), undefined),
+  },
   {
     name: 'a trigger whose broker does not exist says so and wants no group',
     objects: [trigger('t', { broker: 'b' })],

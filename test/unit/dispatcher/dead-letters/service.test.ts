@@ -124,7 +124,7 @@ describe('dead letters: list and show', () => {
     assert.match(a.ref, /^default\/dl\/[01]\/\d+$/);
   });
 
-  test('filters by trigger, subscription, type and time; limit keeps the newest', async (t) => {
+  test('filters by trigger, subscription, type and time; limit makes pages', async (t) => {
     const w = await world(t);
     await w.deadLetter('a');
     await w.deadLetter('b', { attributes: { knativeerrortrigger: 'default/other', type: 'com.example.refund' } });
@@ -137,7 +137,51 @@ describe('dead letters: list and show', () => {
     assert.deepEqual(await ids({ since: Date.now() - 60_000 }), ['a', 'b', 'c']);
     const limited = await w.service.list({ limit: 2 });
     assert.equal(limited.items.length, 2);
-    assert.equal(limited.total, 3);
+    assert.ok(limited.continue !== undefined, 'a full page with more after it gives a continue token');
+    const rest = await w.service.list({ limit: 2, continue: limited.continue });
+    assert.equal(rest.items.length, 1);
+    assert.equal(rest.continue, undefined, 'the last page has no token');
+    assert.deepEqual([...limited.items, ...rest.items].map((i) => i.id).sort(), ['a', 'b', 'c']);
+  });
+
+  test('pages walk every dead letter once, filters apply per page, and new ones show up on later pages', async (t) => {
+    const w = await world(t);
+    const ids = Array.from({ length: 12 }, (_, i) => `e${String(i).padStart(2, '0')}`);
+    for (const id of ids) await w.deadLetter(id);
+    await w.log.append(SINK_TOPIC, [{ key: null, value: Buffer.from('junk'), headers: {} }]);
+    const seen: string[] = [];
+    let token: string | undefined;
+    let pages = 0;
+    let other = 0;
+    do {
+      const page = await w.service.list({ limit: 5, ...(token === undefined ? {} : { continue: token }) });
+      assert.ok(page.items.length <= 5);
+      seen.push(...page.items.map((i) => i.id));
+      other += page.other;
+      token = page.continue;
+      pages++;
+    } while (token !== undefined && pages < 10);
+    assert.deepEqual([...seen].sort(), ids, 'every dead letter once, none twice');
+    assert.equal(other, 1);
+    assert.equal(pages, 3);
+
+    // A filter that matches one in twelve still pages by matches, not by records read.
+    const one = await w.service.list({ limit: 1, trigger: { namespace: 'default', name: 'pay' } });
+    assert.equal(one.items.length, 1);
+
+    // A token taken before more were dead-lettered: the next page has what was left, and the new one.
+    const first = await w.service.list({ limit: 11 });
+    assert.equal(first.items.length, 11);
+    assert.ok(first.continue !== undefined);
+    const left = ids.filter((id) => !first.items.some((i) => i.id === id));
+    await w.deadLetter('late');
+    const later = await w.service.list({ continue: first.continue });
+    assert.deepEqual(later.items.map((i) => i.id).sort(), [...left, 'late'].sort());
+  });
+
+  test('a damaged continue token is INVALID_REQUEST with a sentence', async (t) => {
+    const w = await world(t);
+    await rejects(w.service.list({ continue: 'not-a-token' }), 'INVALID_REQUEST', /continue must be a token a previous list returned/);
   });
 
   test('an unknown sink, and an id that names nothing, are NOT_FOUND with a sentence', async (t) => {
