@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { IngressTable } from '../../../broker-ingress/ingress-table.js';
-import { ingressConfigSchema } from '../../../broker-ingress/config.js';
+import { ingressConfigSchema, ingressEnv } from '../../../broker-ingress/config.js';
 import { makeBroker, makeContract } from '../../helpers/builders.js';
 
 describe('IngressTable', () => {
@@ -47,7 +47,26 @@ describe('IngressTable', () => {
 
 describe('ingressConfigSchema', () => {
   test('defaults', () => {
-    assert.deepEqual(ingressConfigSchema.parse({}), { host: '0.0.0.0', port: 8080, bodyLimitBytes: 1048576, retryAfterSeconds: 5, maxInFlightEvents: 10000 });
+    assert.deepEqual(ingressConfigSchema.parse({}), {
+      host: '0.0.0.0', port: 8080, bodyLimitBytes: 1048576, retryAfterSeconds: 5, maxInFlightEvents: 10000,
+      maxBufferedBytes: 64 * 1048576, requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 65_000,
+      maxConnections: 4096, maxRecordBytes: 2 * 1048576,
+    });
+  });
+  test('the bounds are refused when they cannot work', () => {
+    for (const [setting, value] of [['maxBufferedBytes', 0], ['requestTimeoutMs', -1], ['maxConnections', 1.5], ['maxRecordBytes', 'lots'], ['keepAliveTimeoutMs', 0]] as const) {
+      assert.equal(ingressConfigSchema.safeParse({ [setting]: value }).success, false, `${setting}: ${value}`);
+    }
+    const headersLonger = ingressConfigSchema.safeParse({ headersTimeoutMs: 5000, requestTimeoutMs: 1000 });
+    assert.equal(headersLonger.success, false);
+    assert.match(headersLonger.error!.issues[0]!.message, /headersTimeoutMs must not be longer than requestTimeoutMs/);
+  });
+  test('the environment sets the bounds by variable name; empty values keep the defaults', () => {
+    const env = { INGRESS_MAX_BUFFERED_BYTES: '1000', INGRESS_REQUEST_TIMEOUT_MS: '2000', INGRESS_MAX_CONNECTIONS: '', OTHER: 'x' };
+    assert.deepEqual(ingressEnv(env), { maxBufferedBytes: '1000', requestTimeoutMs: '2000' });
+    const config = ingressConfigSchema.parse({ host: '127.0.0.1', ...ingressEnv(env) });
+    assert.equal(config.maxBufferedBytes, 1000);
+    assert.equal(config.maxConnections, 4096);
   });
   test('port 0 is allowed, strings are coerced, nonsense is refused', () => {
     assert.equal(ingressConfigSchema.parse({ port: '0' }).port, 0);
