@@ -56,7 +56,7 @@ function errorOf(raw: string): { code?: string; message?: string } {
 // 400 KiB budget: large bodies (over 64 KiB) may hold 300 KiB together, small ones the rest.
 const budgeted: Partial<IngressConfig> = { maxBufferedBytes: 400 * KiB, bodyLimitBytes: 1024 * KiB, retryAfterSeconds: 2 };
 
-describe('the byte budget (maxBufferedBytes)', () => {
+describe('the byte budget (maxBufferedBytes)', { timeout: 30_000 }, () => {
   test('a declared body that does not fit is refused with 503 before it is sent; small events still get in', async (t) => {
     const ingress = await ingressWith(t, budgeted);
     const holders = [await holdUpload(t, ingress, 150 * KiB), await holdUpload(t, ingress, 150 * KiB)];
@@ -123,7 +123,7 @@ describe('the byte budget (maxBufferedBytes)', () => {
   });
 });
 
-describe('timeouts and the connection cap', () => {
+describe('timeouts and the connection cap', { timeout: 30_000 }, () => {
   test('headers that never finish: 408 and closed after headersTimeoutMs', async (t) => {
     const ingress = await ingressWith(t, { headersTimeoutMs: 400, requestTimeoutMs: 5000 });
     const slow = await open(t, ingress.ingress.url);
