@@ -1,5 +1,4 @@
-import type { IncomingMessage } from 'node:http';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ByteBudget } from './byte-budget.js';
 import { BrokerError } from './errors.js';
 
@@ -22,20 +21,29 @@ interface Holding {
 
 type Done = (error: Error | null, body?: Buffer) => void;
 
-export class BodyReader {
-  private readonly holdings = new WeakMap<IncomingMessage, Holding>();
+/** Where a request keeps its holding (a request decorator, so every request has the same shape). */
+const HOLDING = 'kafkaBrokerBodyHolding';
+type WithHolding = { [HOLDING]: Holding | null };
 
+export class BodyReader {
   constructor(
     private readonly bodyLimitBytes: number,
     private readonly budget: ByteBudget | undefined,
   ) {}
+
+  /** Makes this the server's only body parser, for every content type. */
+  install(app: FastifyInstance): void {
+    app.decorateRequest(HOLDING, null);
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', this.read);
+  }
 
   /** For an onRequest hook: ties a request's reservation to the end of its response. */
   track(request: FastifyRequest, reply: FastifyReply): void {
     const budget = this.budget;
     if (budget === undefined || !mayHaveBody(request)) return;
     const holding: Holding = { bytes: 0, open: true };
-    this.holdings.set(request.raw, holding);
+    (request as unknown as WithHolding)[HOLDING] = holding;
     reply.raw.once('close', () => {
       holding.open = false;
       budget.release(holding.bytes);
@@ -53,9 +61,9 @@ export class BodyReader {
       done(bodyTooLarge(limit));
       return;
     }
-    const holding = this.holdings.get(request.raw);
+    const holding = (request as unknown as WithHolding)[HOLDING];
     const reserve = (more: number): BrokerError | undefined => {
-      if (this.budget === undefined || holding === undefined) return undefined;
+      if (this.budget === undefined || holding === null) return undefined;
       if (!holding.open) return new BrokerError('INVALID_REQUEST', 'the request ended before its body was read');
       const verdict = this.budget.reserve(holding.bytes, more, declared);
       if (verdict === 'ok') {

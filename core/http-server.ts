@@ -62,8 +62,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   // without Content-Type to the '' parser, which the catch-all covers).
   const budget = limits === undefined ? undefined : new ByteBudget({ limitBytes: limits.maxBufferedBytes });
   const bodies = new BodyReader(options.bodyLimitBytes, budget);
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', bodies.read);
+  bodies.install(app);
 
   app.addHook('onRequest', (request, reply, done) => {
     const repeated = repeatedQueryKey(request.query);
