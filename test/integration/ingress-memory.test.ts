@@ -2,7 +2,8 @@
  * Issue 14, item 3, measured: 1,000 clients each upload a 1 MiB event slowly and never send its
  * last byte (half declare Content-Length, half are chunked). With the default bounds the ingress,
  * a process of its own on the in-memory log, stays within +150 MB of resident memory, and an
- * ordinary POST from another client is still answered 202 quickly (the median of several).
+ * ordinary POST from another client is still answered 202 within 100 ms (the median of the POSTs
+ * made while all 1,000 uploads are open; those made while they connect are reported too).
  *
  *   test process ──1,000 raw sockets, 64 KiB every 250 ms──▶ ingress (child) ◀── VmRSS sampled
  *               └──undici: a small POST every 400 ms, timed──▶
@@ -67,6 +68,9 @@ test('1,000 slow 1 MiB uploads: the ingress stays under +150 MB RSS and a normal
   // Meanwhile, ordinary producers: a POST every 400 ms from the start of the load to its end.
   const latencies: number[] = [];
   const statuses: number[] = [];
+  /** Latencies once all 1,000 uploads are open (while they connect, the test process itself is busy too). */
+  const steadyLatencies: number[] = [];
+  let allConnected = false;
   let loadOver = false;
   const producer = (async () => {
     while (!loadOver) {
@@ -74,6 +78,7 @@ test('1,000 slow 1 MiB uploads: the ingress stays under +150 MB RSS and a normal
       const reply = await post(`normal-${latencies.length}`);
       statuses.push(reply.status);
       latencies.push(reply.ms);
+      if (allConnected) steadyLatencies.push(reply.ms);
     }
   })();
 
@@ -96,6 +101,7 @@ test('1,000 slow 1 MiB uploads: the ingress stays under +150 MB RSS and a normal
     await sleep(20);
   }
   const connectedMs = Date.now() - loadStarted;
+  allConnected = true;
   // Held for HOLD_MS, and at least long enough for every upload to have sent its 1 MiB - 1.
   await sleep(Math.max(HOLD_MS - connectedMs, 6000));
   loadOver = true;
@@ -112,16 +118,17 @@ test('1,000 slow 1 MiB uploads: the ingress stays under +150 MB RSS and a normal
   await sleep(1000);
   const after = ingress.rss();
 
-  const sorted = [...latencies].sort((a, b) => a - b);
-  const median = sorted[Math.floor(sorted.length / 2)]!;
+  const medianOf = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+  const median = medianOf(steadyLatencies);
   const mb = (bytes: number): string => (bytes / 1e6).toFixed(1);
   t.diagnostic(`ingress RSS: baseline ${mb(baseline)} MB, peak ${mb(peak)} MB (+${mb(peak - baseline)} MB), under load ${mb(rssUnderLoad)} MB, after ${mb(after)} MB`);
   t.diagnostic(`slow uploads: ${CLIENTS} connected in ${connectedMs} ms; ${outcomes.held} held, ${outcomes.refused503} refused with 503, ${outcomes.closedOtherwise} closed without an answer read (a reset racing the 503, or no connection)`);
-  t.diagnostic(`normal POSTs meanwhile: ${statuses.length}, statuses ${[...new Set(statuses)].join(',')}; latency median ${median.toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms`);
+  t.diagnostic(`normal POSTs meanwhile: ${statuses.length}, statuses ${[...new Set(statuses)].join(',')}; latency median ${median.toFixed(1)} ms with all uploads open (${steadyLatencies.length} POSTs), ${medianOf(latencies).toFixed(1)} ms over the whole load, max ${Math.max(...latencies).toFixed(1)} ms`);
 
   assert.ok(ingress.alive(), 'the ingress is still up');
   assert.ok(peak - baseline < 150 * 1e6, `RSS grew by ${mb(peak - baseline)} MB`);
   assert.ok(statuses.length >= 10 && statuses.every((s) => s === 202), `every normal POST is 202: ${statuses.join(',')}`);
+  assert.ok(steadyLatencies.length >= 10, `${steadyLatencies.length} POSTs with all uploads open`);
   assert.ok(median < 100, `median latency ${median.toFixed(1)} ms`);
   assert.ok(outcomes.held > 0 && outcomes.refused503 > 0, 'some uploads are held and the rest refused');
   assert.ok(outcomes.held <= 60, `no more uploads held than fit in the budget (${outcomes.held})`);
