@@ -5,7 +5,7 @@
  * (dispatcher `maxInFlightPerEgress` → DISPATCHER_MAX_IN_FLIGHT_PER_EGRESS).
  */
 import { z } from 'zod';
-import { ingressConfigSchema } from '../broker-ingress/config.js';
+import { ingressConfigFields, ingressConfigSchema } from '../broker-ingress/config.js';
 import { controllerConfigSchema } from '../controller/config.js';
 import { dispatcherConfigSchema } from '../dispatcher/config.js';
 import type { Env } from '../core/config.js';
@@ -15,14 +15,17 @@ import { CliError } from './cli.js';
 export interface SettingGroup {
   readonly component: string;
   readonly prefix: string;
-  readonly schema: z.AnyZodObject;
+  /** What the settings are parsed with. */
+  readonly schema: z.ZodTypeAny;
+  /** The settings listed (the schema's own object, when the schema adds checks across fields). */
+  readonly fields?: z.AnyZodObject;
   /** Fields that flags set, not the environment. */
   readonly fromFlags: readonly string[];
 }
 
 export const START_SETTINGS = {
   controller: { component: 'controller', prefix: 'CONTROLLER_', schema: controllerConfigSchema, fromFlags: ['manifestsDir', 'ingressUrl', 'kafkaBootstrapServers'] },
-  ingress: { component: 'ingress', prefix: 'INGRESS_', schema: ingressConfigSchema, fromFlags: ['host', 'port'] },
+  ingress: { component: 'ingress', prefix: 'INGRESS_', schema: ingressConfigSchema, fields: ingressConfigFields, fromFlags: ['host', 'port'] },
   dispatcher: { component: 'dispatcher', prefix: 'DISPATCHER_', schema: dispatcherConfigSchema, fromFlags: [] },
   memoryLog: { component: 'in-memory event log', prefix: 'EVENT_LOG_MEMORY_', schema: memoryLogConfigSchema, fromFlags: [] },
 } as const satisfies Record<string, SettingGroup>;
@@ -40,7 +43,7 @@ export const envName = (prefix: string, key: string): string => `${prefix}${key.
 
 /** The environment settings of a group, in schema order. */
 export function settingsOf(group: SettingGroup): Setting[] {
-  return Object.entries(group.schema.shape as Record<string, z.ZodTypeAny>)
+  return Object.entries((group.fields ?? (group.schema as z.AnyZodObject)).shape as Record<string, z.ZodTypeAny>)
     .filter(([key]) => !group.fromFlags.includes(key))
     .map(([key, field]) => {
       const inner = field instanceof z.ZodDefault ? (field._def.innerType as z.ZodTypeAny) : field;

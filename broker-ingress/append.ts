@@ -1,7 +1,7 @@
 import type { CloudEvent } from '../core/cloudevents/event.js';
 import { toKafkaRecord } from '../core/cloudevents/kafka-binding.js';
 import { BrokerError, isBrokerError } from '../core/errors.js';
-import type { EventLog } from '../core/event-log/port.js';
+import type { AppendRecord, EventLog } from '../core/event-log/port.js';
 import type { IngressEntry } from './ingress-table.js';
 
 /**
@@ -13,13 +13,22 @@ import type { IngressEntry } from './ingress-table.js';
  * One request's events go to the log in one append call. A failed append may still have written
  * some records (Kafka has no atomic multi-partition write without transactions): the producer
  * gets 503, retries, and the log holds the event at least once — never a 202 for a lost one.
+ *
+ * What can never be taken is a 413, not a 503 a producer would retry forever: a batch with more
+ * events than the in-flight bound, and an event larger than the topic's largest record.
  */
+
+export interface AppendLimits {
+  readonly maxInFlightEvents: number;
+  readonly maxRecordBytes: number;
+}
+
 export class Appender {
   private inFlight = 0;
 
   constructor(
     private readonly log: EventLog,
-    private readonly maxInFlightEvents: number,
+    private readonly limits: AppendLimits,
   ) {}
 
   /** Events accepted and not yet durable (for metrics and tests). */
@@ -29,7 +38,13 @@ export class Appender {
 
   async append(entry: IngressEntry, events: readonly CloudEvent[]): Promise<void> {
     if (events.length === 0) return;
-    if (this.inFlight + events.length > this.maxInFlightEvents) {
+    const { maxInFlightEvents, maxRecordBytes } = this.limits;
+    if (events.length > maxInFlightEvents) {
+      throw new BrokerError('BATCH_TOO_LARGE', `the batch has ${events.length} events, more than the ${maxInFlightEvents} the ingress can hold at once: send it in smaller batches`, {
+        details: { events: events.length, maxInFlightEvents },
+      });
+    }
+    if (this.inFlight + events.length > maxInFlightEvents) {
       throw new BrokerError('LOG_UNAVAILABLE', `too many events waiting for the log (${this.inFlight}); try again shortly`, {
         details: { topic: entry.topic, inFlightEvents: this.inFlight },
       });
@@ -37,15 +52,68 @@ export class Appender {
     const records = events.length === 1
       ? [toKafkaRecord(events[0]!, entry.contentMode)]
       : events.map((event) => toKafkaRecord(event, entry.contentMode));
+    for (let i = 0; i < records.length; i++) {
+      const bytes = recordBytes(records[i]!);
+      if (bytes > maxRecordBytes) throw eventTooLarge(events.length > 1 ? i : undefined, `its record would be ${bytes} bytes, more than the ${maxRecordBytes} a record may be (maxRecordBytes)`, { bytes, maxRecordBytes });
+    }
     this.inFlight += events.length;
     try {
-      await this.log.append(entry.topic, records);
-    } catch (error) {
-      throw asLogError(error, entry.topic);
+      await this.appendOnce(entry.topic, records);
     } finally {
       this.inFlight -= events.length;
     }
   }
+
+  private async appendOnce(topic: string, records: readonly AppendRecord[]): Promise<void> {
+    try {
+      await this.log.append(topic, records);
+      return;
+    } catch (error) {
+      if (tooLargeFor(error) === undefined) throw asLogError(error, topic);
+    }
+    // Kafka refused a record batch as too large. The adapter may have sent our records in one
+    // batch with other requests' (it coalesces appends), so the verdict may not be about ours:
+    // one more try, and a second refusal is our records' own.
+    try {
+      await this.log.append(topic, records);
+    } catch (error) {
+      const kafkaError = tooLargeFor(error);
+      if (kafkaError === undefined) throw asLogError(error, topic);
+      throw eventTooLarge(undefined, `Kafka refused it as larger than topic ${topic} takes (${kafkaError}): raise the topic's max.message.bytes or send smaller events`, { topic, kafkaError }, error);
+    }
+  }
+}
+
+/**
+ * The bytes a record takes in a Kafka record batch, rounded up: the batch header (61 bytes), the
+ * record's fixed fields, and each header's name and value with their length prefixes.
+ */
+export function recordBytes(record: AppendRecord): number {
+  let bytes = 61 + 21 + (record.key?.length ?? 0) + (record.value?.length ?? 0);
+  const headers = record.headers;
+  if (headers !== undefined) {
+    for (const name in headers) bytes += 10 + Buffer.byteLength(name) + headers[name]!.length;
+  }
+  return bytes;
+}
+
+/** Kafka's error type when the error says a record (batch) is too large, looking through wrappers. */
+function tooLargeFor(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 6 && typeof current === 'object' && current !== null; depth++) {
+    const { type, code } = current as { type?: unknown; code?: unknown };
+    // Kafka protocol error codes: 10 MESSAGE_TOO_LARGE, 18 RECORD_LIST_TOO_LARGE.
+    if (type === 'MESSAGE_TOO_LARGE' || code === 10) return 'MESSAGE_TOO_LARGE';
+    if (type === 'RECORD_LIST_TOO_LARGE' || code === 18) return 'RECORD_LIST_TOO_LARGE';
+    const next = current as { cause?: unknown; originalError?: unknown };
+    current = next.originalError ?? next.cause;
+  }
+  return undefined;
+}
+
+function eventTooLarge(index: number | undefined, reason: string, details: Record<string, unknown>, cause?: unknown): BrokerError {
+  const message = index === undefined ? `the event is too large: ${reason}` : `batch event ${index} is too large: ${reason}`;
+  return new BrokerError('EVENT_TOO_LARGE', message, { details: index === undefined ? details : { ...details, index }, cause });
 }
 
 /** Whatever the log threw, as a 503 the producer can retry. */

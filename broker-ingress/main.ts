@@ -44,7 +44,18 @@ export async function startIngress(deps: IngressDeps): Promise<RunningIngress> {
     logger.debug({ generation: contract.generation, served: table.size, ...changes }, 'ingress table updated');
   });
 
-  const app = createHttpServer({ bodyLimitBytes: config.bodyLimitBytes, logger });
+  const app = createHttpServer({
+    bodyLimitBytes: config.bodyLimitBytes,
+    logger,
+    limits: {
+      maxBufferedBytes: config.maxBufferedBytes,
+      requestTimeoutMs: config.requestTimeoutMs,
+      headersTimeoutMs: config.headersTimeoutMs,
+      keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+      maxConnections: config.maxConnections,
+      retryAfterSeconds: config.retryAfterSeconds,
+    },
+  });
   registerHealth(app, {
     notReadyReason: async () => {
       if (!table.loaded) return 'no contract loaded yet';
@@ -52,7 +63,7 @@ export async function startIngress(deps: IngressDeps): Promise<RunningIngress> {
       return reachable ? undefined : 'the event log is not reachable';
     },
   });
-  registerIngressRoutes(app, { table, appender: new Appender(log, config.maxInFlightEvents), config, logger });
+  registerIngressRoutes(app, { table, appender: new Appender(log, config), config, logger });
 
   let listening;
   try {

@@ -16,13 +16,17 @@ import { receive } from './receive.js';
  *                   404  no resource at that path (checked before the body is read)
  *                   503  no contract loaded yet (Retry-After): a restarted ingress does not know
  *                        its brokers yet, and 404 would tell a producer that the broker is gone
- *                   413  the body is larger than bodyLimitBytes
- *                   503  the log cannot take the write (Retry-After); nothing was acknowledged
+ *                   408  the request did not arrive within requestTimeoutMs (headersTimeoutMs)
+ *                   413  the body is larger than bodyLimitBytes, a batch has more events than
+ *                        maxInFlightEvents, or an event is larger than a record may be
+ *                   503  the log cannot take the write, or the ingress holds maxBufferedBytes
+ *                        already (Retry-After); nothing was acknowledged
  *   OPTIONS <path>  200  CloudEvents webhook abuse-protection handshake
  *   other methods   405  with Allow: POST, OPTIONS (404 for an unknown path)
  *
- * Guards run in this order: method, path, size (fastify, before reading), content mode and
- * decoding, validation, hop limit, durable append.
+ * Guards run in this order: method, path, size and the byte budget (core/http-body.ts, before
+ * reading), content mode and decoding, validation, hop limit, batch and record size, durable
+ * append.
  */
 
 export interface RouteDeps {

@@ -1,41 +1,114 @@
 import { fastify, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import { ByteBudget } from './byte-budget.js';
 import { BrokerError, isBrokerError, toHttpBody, toLogFields } from './errors.js';
+import { BodyReader, bodyTooLarge } from './http-body.js';
 import type { Logger } from './logger.js';
 
 /**
  * The shared fastify bootstrap: one place where errors become HTTP responses (through
  * `core/errors.ts`), bodies are taken as raw bytes whatever their content type (the CloudEvents
- * codec reads them), health endpoints look the same in every component, and "port taken"
- * becomes a sentence instead of a stack.
+ * codec reads them), query strings are parsed the same way everywhere, health endpoints look the
+ * same in every component, and "port taken" becomes a sentence instead of a stack.
  */
 
 export interface HttpServerOptions {
   /** Largest request body accepted, in bytes; larger ones get 413 before being read. */
   readonly bodyLimitBytes: number;
   readonly logger: Logger;
+  /** Bounds for a server that faces many untrusted clients (the ingress). */
+  readonly limits?: HttpLimits;
+}
+
+/** See broker-ingress/config.ts for what each bound is for and why its default is what it is. */
+export interface HttpLimits {
+  /** Bytes held for requests at once, over all of them (bodies read and waiting); past it 503. */
+  readonly maxBufferedBytes: number;
+  /** The whole request, headers and body, must arrive within this (else 408 and the connection closes). */
+  readonly requestTimeoutMs: number;
+  /** The request's headers must arrive within this. */
+  readonly headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  readonly keepAliveTimeoutMs: number;
+  /** Connections open at once; past it new ones are closed as they are accepted. */
+  readonly maxConnections: number;
+  /** Retry-After on a 503 the bounds give. */
+  readonly retryAfterSeconds: number;
 }
 
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
+  const limits = options.limits;
   const app = fastify({
     logger: false, // our pino logger logs what matters; per-request logging costs throughput
     bodyLimit: options.bodyLimitBytes,
     exposeHeadRoutes: false,
     return503OnClosing: true,
+    routerOptions: { querystringParser: parseQueryString },
+    ...(limits === undefined ? {} : {
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      http: {
+        headersTimeout: limits.headersTimeoutMs,
+        requestTimeout: limits.requestTimeoutMs,
+        // Node checks the two timeouts on this interval (30 s by default), which would let a
+        // slow client overstay a short timeout by that much.
+        connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 5))),
+      },
+    }),
   });
+  if (limits !== undefined) app.server.maxConnections = limits.maxConnections;
+  const unavailableHeaders = limits === undefined ? undefined : { 'retry-after': String(limits.retryAfterSeconds) };
+
   // Every body arrives as a Buffer, for every content type and for none (fastify hands a body
   // without Content-Type to the '' parser, which the catch-all covers).
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  const budget = limits === undefined ? undefined : new ByteBudget({ limitBytes: limits.maxBufferedBytes });
+  const bodies = new BodyReader(options.bodyLimitBytes, budget);
+  bodies.install(app);
+
+  app.addHook('onRequest', (request, reply, done) => {
+    const repeated = repeatedQueryKey(request.query);
+    if (repeated !== undefined) {
+      sendError(reply, new BrokerError('INVALID_REQUEST', `query parameter '${repeated}' is given more than once`, { details: { parameter: repeated } }));
+      return;
+    }
+    bodies.track(request, reply);
+    done();
+  });
 
   app.setErrorHandler((error: FastifyError | BrokerError, _request, reply) => {
     const brokerError = fromFastifyError(error, options.bodyLimitBytes);
-    if (brokerError.status >= 500) options.logger.error(toLogFields(brokerError), brokerError.message);
-    return sendError(reply, brokerError);
+    if (brokerError.status >= 500 && brokerError.code !== 'OVERLOADED') options.logger.error(toLogFields(brokerError), brokerError.message);
+    return sendError(reply, brokerError, brokerError.code === 'OVERLOADED' ? unavailableHeaders : undefined);
   });
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, new BrokerError('NOT_FOUND', `no resource is served at ${request.method} ${request.url}`, { details: { path: pathOf(request.url) } })),
   );
   return app;
+}
+
+const REPEATED = Symbol('a query parameter given more than once');
+
+/**
+ * Query strings as a null-prototype object of strings: a parameter name from the wire never meets
+ * Object.prototype, and a handler never gets an array. A name given twice is remembered (under a
+ * symbol) and refused with 400 before any handler runs, rather than letting one value win.
+ */
+export function parseQueryString(text: string): Record<string, string> {
+  const query = Object.create(null) as Record<string, string>;
+  for (const [key, value] of new URLSearchParams(text)) {
+    if (Object.hasOwn(query, key)) {
+      if (!Object.hasOwn(query, REPEATED)) Object.defineProperty(query, REPEATED, { value: key });
+      continue;
+    }
+    query[key] = value;
+  }
+  return query;
+}
+
+/** The first name given twice in a query parsed by `parseQueryString`, if any. */
+export function repeatedQueryKey(query: unknown): string | undefined {
+  if (typeof query !== 'object' || query === null) return undefined;
+  const repeated = (query as { [REPEATED]?: string })[REPEATED];
+  return typeof repeated === 'string' ? repeated : undefined;
 }
 
 /** Sends a BrokerError as `{ statusCode, code, error, message, details? }` with its status. */
@@ -96,7 +169,7 @@ function fromFastifyError(error: FastifyError | BrokerError, bodyLimitBytes: num
   if (isBrokerError(error)) return error;
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new BrokerError('BODY_TOO_LARGE', `the request body is larger than the limit of ${bodyLimitBytes} bytes`, { details: { limitBytes: bodyLimitBytes } });
+      return bodyTooLarge(bodyLimitBytes);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       // In binary mode Content-Type is the event's datacontenttype (CloudEvents HTTP binding §3.1.1).
       return new BrokerError('EVENT_INVALID', 'the Content-Type header is not a valid media type (RFC 2046)', {

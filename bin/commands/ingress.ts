@@ -13,12 +13,11 @@
  * finish the requests in flight, close.
  */
 import { startIngress } from '../../broker-ingress/main.js';
-import { ingressConfigSchema } from '../../broker-ingress/config.js';
-import { loadConfig } from '../../core/config.js';
 import type { CliIo } from '../cli.js';
 import { dataPlaneOptions, parseDataPlaneFlags, startDataPlane, untilSignal, withKafkaSecurity } from '../data-plane.js';
 import { KAFKA_AUTH_USAGE } from '../kafka-auth.js';
 import { loggerFrom, parsePort } from '../options.js';
+import { loadSettings, START_SETTINGS } from '../settings.js';
 
 const USAGE = `Usage: kafka-broker ingress (--contract-url <url> | --contract-file <path>) [options]
 
@@ -33,7 +32,8 @@ ${KAFKA_AUTH_USAGE}  -p, --port <port>          port to listen on (default 8080)
       --log-format <format>  json or pretty (default: pretty at a terminal, else json)
   -h, --help                 show this help
 
-Environment: KAFKA_BOOTSTRAP_SERVERS, LOG_LEVEL (default info), LOG_FORMAT.
+Environment: KAFKA_BOOTSTRAP_SERVERS, LOG_LEVEL (default info), LOG_FORMAT, and the INGRESS_* bounds
+(body size, buffered bytes, timeouts, connections; kafka-broker start --help lists them with defaults).
 `;
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
@@ -46,7 +46,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const port = parsePort('--port', values['port'], 8080);
   const logger = loggerFrom(io, values);
   const running = await startDataPlane(common, logger, 'kafka-broker-ingress', async (log, contracts) => {
-    const ingress = await startIngress({ config: loadConfig(ingressConfigSchema, { host: common.host, port }), log, contracts, logger });
+    const ingress = await startIngress({ config: loadSettings(START_SETTINGS.ingress, io.env, { host: common.host, port }), log, contracts, logger });
     io.stderr.write(`kafka-broker ingress: listening on ${ingress.url}, contract from ${common.contract.from}\n`);
     return () => ingress.close();
   });

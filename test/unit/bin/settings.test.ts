@@ -8,7 +8,8 @@ const help = (): string => spawnSync(process.execPath, ['bin/kafka-broker.js', '
 test('start --help lists every config key of the controller, ingress and dispatcher schemas, with its default', () => {
   const text = help();
   for (const group of Object.values(START_SETTINGS)) {
-    for (const key of Object.keys(group.schema.shape)) {
+    const fields = 'fields' in group ? group.fields : group.schema;
+    for (const key of Object.keys(fields.shape)) {
       if ((group.fromFlags as readonly string[]).includes(key)) continue;
       const setting = settingsOf(group).find((s) => s.key === key)!;
       assert.match(text, new RegExp(`\\n\\s+${setting.env}\\s+${setting.defaultText.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), `${group.component}.${key}`);
@@ -38,4 +39,13 @@ test('variable names are the key in upper snake case after the component prefix;
   assert.equal(envName('CONTROLLER_', 'topicPartitions'), 'CONTROLLER_TOPIC_PARTITIONS');
   assert.throws(() => loadSettings(START_SETTINGS.dispatcher, { DISPATCHER_MAX_IN_FLIGHT_PER_EGRESS: 'many' }, {}), /^Error: invalid dispatcher setting: DISPATCHER_MAX_IN_FLIGHT_PER_EGRESS: .* \(got "many"\)$/);
   assert.throws(() => loadSettings(START_SETTINGS.controller, { CONTROLLER_BROKER_DELIVERY: '{retry' }, { manifestsDir: '.', ingressUrl: 'http://x' }), /CONTROLLER_BROKER_DELIVERY must be JSON/);
+});
+
+test('the ingress bounds come from INGRESS_* variables and keep their checks across fields', () => {
+  const config = loadSettings(START_SETTINGS.ingress, { INGRESS_MAX_BUFFERED_BYTES: '1000', INGRESS_REQUEST_TIMEOUT_MS: '2000', INGRESS_MAX_CONNECTIONS: '' }, {}) as Record<string, unknown>;
+  assert.equal(config['maxBufferedBytes'], 1000);
+  assert.equal(config['requestTimeoutMs'], 2000);
+  assert.equal(config['headersTimeoutMs'], 2000, 'the headers timeout never outlasts the request timeout');
+  assert.equal(config['maxConnections'], 4096, 'an empty variable keeps the default');
+  assert.throws(() => loadSettings(START_SETTINGS.ingress, { INGRESS_HEADERS_TIMEOUT_MS: '5000', INGRESS_REQUEST_TIMEOUT_MS: '1000' }, {}), /INGRESS_HEADERS_TIMEOUT_MS: headersTimeoutMs must not be longer/);
 });

@@ -47,7 +47,19 @@ describe('IngressTable', () => {
 
 describe('ingressConfigSchema', () => {
   test('defaults', () => {
-    assert.deepEqual(ingressConfigSchema.parse({}), { host: '0.0.0.0', port: 8080, bodyLimitBytes: 1048576, retryAfterSeconds: 5, maxInFlightEvents: 10000 });
+    assert.deepEqual(ingressConfigSchema.parse({}), {
+      host: '0.0.0.0', port: 8080, bodyLimitBytes: 1048576, retryAfterSeconds: 5, maxInFlightEvents: 10000,
+      maxBufferedBytes: 64 * 1048576, requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 65_000,
+      maxConnections: 4096, maxRecordBytes: 2 * 1048576,
+    });
+  });
+  test('the bounds are refused when they cannot work', () => {
+    for (const [setting, value] of [['maxBufferedBytes', 0], ['requestTimeoutMs', -1], ['maxConnections', 1.5], ['maxRecordBytes', 'lots'], ['keepAliveTimeoutMs', 0]] as const) {
+      assert.equal(ingressConfigSchema.safeParse({ [setting]: value }).success, false, `${setting}: ${value}`);
+    }
+    const headersLonger = ingressConfigSchema.safeParse({ headersTimeoutMs: 5000, requestTimeoutMs: 1000 });
+    assert.equal(headersLonger.success, false);
+    assert.match(headersLonger.error!.issues[0]!.message, /headersTimeoutMs must not be longer than requestTimeoutMs/);
   });
   test('port 0 is allowed, strings are coerced, nonsense is refused', () => {
     assert.equal(ingressConfigSchema.parse({ port: '0' }).port, 0);
