@@ -2,7 +2,7 @@
  * The kinds `get` and `describe` know, by the names typed on the command line, with the columns
  * of their `get` table (as `kubectl get` prints them).
  */
-import { KINDS, type KindInfo } from '../controller/kinds.js';
+import { KINDS, type KindInfo } from '../controller/api-kinds.js';
 import { closest } from '../core/suggest.js';
 import { CliError } from './cli.js';
 import { age, type Column, type ObjectLike } from './table.js';

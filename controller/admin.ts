@@ -5,7 +5,7 @@ import type { Contract } from '../core/contract/types.js';
 import { BrokerError } from '../core/errors.js';
 import { createHttpServer, registerHealth } from '../core/http-server.js';
 import type { Logger } from '../core/logger.js';
-import { apiVersionOf, collectionPath, KINDS, type KindInfo } from './kinds.js';
+import { apiVersionOf, collectionPath, KINDS, type KindInfo } from './api-kinds.js';
 import type { ObjectView } from './reconciler.js';
 import type { SourceProblem } from './sources/source.js';
 

@@ -2,7 +2,7 @@
  * `kafka-broker controller [--kubeconfig <file>] [--kafka <servers>] [--admin-port 9090] [leader election flags]`
  *
  * The controller in Kubernetes mode: watches Knative Brokers and Triggers (and every other kind
- * of controller/kinds.ts whose CRD is installed) through the API server, creates their topics and
+ * of controller/api-kinds.ts whose CRD is installed) through the API server, creates their topics and
  * consumer groups on Kafka, writes their status, and serves the data-plane contract on its admin
  * port for `kafka-broker ingress` and `kafka-broker dispatcher`.
  *

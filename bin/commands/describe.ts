@@ -7,7 +7,7 @@
  * letters (from the admin API's dead-letters endpoint).
  */
 import { stringify } from 'yaml';
-import { collectionPath } from '../../controller/kinds.js';
+import { collectionPath } from '../../controller/api-kinds.js';
 import type { DeadLetter, DeadLetterList } from '../../dispatcher/dead-letters/index.js';
 import { AdminClient, adminServer, objectRef } from '../admin-client.js';
 import { CliError, type CliIo } from '../cli.js';

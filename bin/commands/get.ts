@@ -6,7 +6,7 @@
  * a table (`-o wide` adds the Ready condition's message), or (`-o json|yaml`) a Kubernetes List
  * of the full objects with their status. `-w` prints the table, then a row per change until Ctrl-C.
  */
-import { collectionPath } from '../../controller/kinds.js';
+import { collectionPath } from '../../controller/api-kinds.js';
 import { ADMIN_CLIENT_OPTIONS, AdminClient, adminServer, format, objectRef, outputFormat, type Output } from '../admin-client.js';
 import { CliError, type CliIo } from '../cli.js';
 import { findKind, GET_KINDS, MESSAGE, type Column, type GetKind, type ObjectLike } from '../kinds.js';

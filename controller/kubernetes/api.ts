@@ -5,14 +5,14 @@ import {
   type PromiseHttpLibrary, type RequestContext, type V1Lease,
 } from '@kubernetes/client-node';
 import { Agent, request } from 'undici';
-import type { KindInfo } from '../kinds.js';
+import type { KindInfo } from '../api-kinds.js';
 
 /**
  * The controller's one door to the Kubernetes API, over `@kubernetes/client-node`: listing (for
  * the informers, whose watches client-node runs), merge patches of objects and of their `status` subresource,
  * reading a referenced object, and the Lease of leader election. Everything returns or takes the
  * API's own JSON (`ApiObject`), never the client's typed models, so the informers stay
- * table-driven (controller/kinds.ts) whatever the kind.
+ * table-driven (controller/api-kinds.ts) whatever the kind.
  *
  * Requests go through one keep-alive undici pool instead of client-node 1.x's default (node-fetch
  * with a new agent, so a new TLS handshake, per call — at 10,000 status writes that costs more

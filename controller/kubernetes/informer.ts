@@ -1,6 +1,6 @@
 import { makeInformer, type Informer, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../../core/logger.js';
-import { collectionPath, type KindInfo } from '../kinds.js';
+import { collectionPath, type KindInfo } from '../api-kinds.js';
 import { describeApiError, statusOf, type ApiObject, type KubeApi } from './api.js';
 
 /**

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Condition, ObjectStatus } from '../conditions.js';
-import type { KindInfo } from '../kinds.js';
+import type { KindInfo } from '../api-kinds.js';
 import type { ApiObject } from './api.js';
 import { apiGroup, type KnObject, type ObjectMeta } from '../resources.js';
 import { isRecord } from '../../core/values.js';
@@ -104,7 +104,7 @@ const DESTINATION_FIELDS = new Set(['subscriber', 'reply', 'deadLetterSink', 'si
 /**
  * Every destination `ref` in an object's spec, found by field name at any depth (a Trigger's
  * `spec.subscriber`, a Broker's `spec.delivery.deadLetterSink`, a Subscription's `spec.reply`),
- * so that kinds added to kinds.ts need no code here.
+ * so that kinds added to api-kinds.ts need no code here.
  */
 export function destinationRefs(object: KnObject): ObjectRef[] {
   const refs: ObjectRef[] = [];

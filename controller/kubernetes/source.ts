@@ -1,6 +1,6 @@
 import type { Logger } from '../../core/logger.js';
 import type { ObjectStatus } from '../conditions.js';
-import { KINDS, type KindInfo } from '../kinds.js';
+import { KINDS, type KindInfo } from '../api-kinds.js';
 import { RefResolver } from './addressables.js';
 import { describeApiError, statusOf, type ApiObject, type KubeApi } from './api.js';
 import { KindInformer } from './informer.js';
@@ -16,7 +16,7 @@ import type { ExternalAddresses, ResourceSource, SourceProblem } from '../source
  * first reads a folder of manifests). The controller core is the same; this file only moves
  * objects in and statuses out.
  *
- *   informers (one per row of kinds.ts) ──▶ cache ──onChange──▶ Reconciler pass (whole desired state)
+ *   informers (one per row of api-kinds.ts) ──▶ cache ──onChange──▶ Reconciler pass (whole desired state)
  *                                             ▲                       │ statuses, finalized keys
  *            status subresource, finalizers   │                       ▼
  *   API server ◀── merge patches ── workers ◀── work queue (per key, de-duplicated, rate-limited)
@@ -38,7 +38,7 @@ export interface KubernetesSourceOptions {
   readonly logger: Logger;
   /** The controller's namespace: core-group kinds (ConfigMaps) are watched there only. */
   readonly systemNamespace: string;
-  /** The kinds to watch; every row of kinds.ts by default. */
+  /** The kinds to watch; every row of api-kinds.ts by default. */
   readonly kinds?: readonly KindInfo[];
   /** Status and finalizer writes in flight at once. */
   readonly writers?: number;

@@ -6,7 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { isMap, isNode, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import type { Logger } from '../../core/logger.js';
 import { closest } from '../../core/suggest.js';
-import { apiVersionOf, KINDS } from '../kinds.js';
+import { apiVersionOf, KINDS } from '../api-kinds.js';
 import { objectKey, type KnObject, type ObjectKey, type ObjectMeta } from '../resources.js';
 import { formatProblem, type ResourceSource, type SourceProblem } from './source.js';
 
@@ -356,7 +356,7 @@ function checkEnvelope(value: unknown): ParsedObject['object'] | string {
 }
 
 /**
- * The apiVersions served for each kind: the admin API's (kinds.ts), and KafkaChannel's v1 too,
+ * The apiVersions served for each kind: the admin API's (api-kinds.ts), and KafkaChannel's v1 too,
  * which eventing-kafka-broker serves by conversion.
  */
 const SERVED = new Map<string, readonly string[]>(KINDS.map((k) => [k.kind, k.kind === 'KafkaChannel' ? [apiVersionOf(k), 'messaging.knative.dev/v1'] : [apiVersionOf(k)]]));

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
-import { KINDS } from '../../controller/kinds.js';
+import { KINDS } from '../../controller/api-kinds.js';
 import { KafkaEventLog } from '../../core/event-log/kafka/adapter.js';
 import { silentLogger } from '../../core/logger.js';
 import { kafkaBootstrapServers } from '../helpers/kafka.js';

@@ -4,7 +4,7 @@
 // when the CRD appears.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import type { KindInfo } from '../../controller/kinds.js';
+import type { KindInfo } from '../../controller/api-kinds.js';
 import type { ApiObject } from '../../controller/kubernetes/api.js';
 import { KindInformer } from '../../controller/kubernetes/informer.js';
 import { silentLogger } from '../../core/logger.js';

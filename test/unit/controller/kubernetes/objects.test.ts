@@ -4,7 +4,7 @@ import type { ObjectStatus } from '../../../../controller/conditions.js';
 import {
   FINALIZER, addFinalizerPatch, destinationRefs, hasFinalizer, isDeleting, jsonEqual, removeFinalizerPatch, statusPatch, toKnObject,
 } from '../../../../controller/kubernetes/objects.js';
-import { KINDS } from '../../../../controller/kinds.js';
+import { KINDS } from '../../../../controller/api-kinds.js';
 import { knObject } from '../fixtures.js';
 
 const BROKER = KINDS.find((k) => k.kind === 'Broker')!;
