@@ -2,6 +2,7 @@ import type { CloudEvent } from '../core/cloudevents/event.js';
 import { toKafkaRecord } from '../core/cloudevents/kafka-binding.js';
 import { BrokerError, isBrokerError } from '../core/errors.js';
 import type { EventLog } from '../core/event-log/port.js';
+import { traceHeadersOfEvent, type TraceHeaders } from '../core/trace-context.js';
 import type { IngressEntry } from './ingress-table.js';
 
 /**
@@ -27,7 +28,12 @@ export class Appender {
     return this.inFlight;
   }
 
-  async append(entry: IngressEntry, events: readonly CloudEvent[]): Promise<void> {
+  /**
+   * `trace` is the context the records carry in their `traceparent` / `tracestate` headers: the
+   * append span's, or with tracing off the request's; without one, each event's own
+   * distributed-tracing extension (docs/tracing.md).
+   */
+  async append(entry: IngressEntry, events: readonly CloudEvent[], trace?: TraceHeaders): Promise<void> {
     if (events.length === 0) return;
     if (this.inFlight + events.length > this.maxInFlightEvents) {
       throw new BrokerError('LOG_UNAVAILABLE', `too many events waiting for the log (${this.inFlight}); try again shortly`, {
@@ -35,8 +41,8 @@ export class Appender {
       });
     }
     const records = events.length === 1
-      ? [toKafkaRecord(events[0]!, entry.contentMode)]
-      : events.map((event) => toKafkaRecord(event, entry.contentMode));
+      ? [toKafkaRecord(events[0]!, entry.contentMode, trace ?? traceHeadersOfEvent(events[0]!))]
+      : events.map((event) => toKafkaRecord(event, entry.contentMode, trace ?? traceHeadersOfEvent(event)));
     this.inFlight += events.length;
     try {
       await this.log.append(entry.topic, records);

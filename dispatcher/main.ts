@@ -1,6 +1,7 @@
 import type { ContractSource } from '../core/contract/source.js';
 import type { EventLog } from '../core/event-log/port.js';
 import type { Logger } from '../core/logger.js';
+import type { Tracing } from '../core/tracing.js';
 import type { DispatcherConfig } from './config.js';
 import { HttpSender } from './delivery.js';
 import { systemClock, type Clock } from './dispatch.js';
@@ -32,6 +33,8 @@ export interface DispatcherDeps {
   /** For tests: time and randomness (stall jitter). */
   readonly clock?: Clock;
   readonly random?: () => number;
+  /** OpenTelemetry (core/tracing.ts); without it the W3C trace headers are only passed through. */
+  readonly tracing?: Tracing | undefined;
 }
 
 export interface DispatcherStats {
@@ -62,7 +65,7 @@ export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDisp
     }
   });
   const supervisor = new EgressSupervisor(
-    { log: deps.log, sender, config: deps.config, logger, clock: deps.clock ?? systemClock, random: deps.random ?? Math.random, waiting },
+    { log: deps.log, sender, config: deps.config, logger, clock: deps.clock ?? systemClock, random: deps.random ?? Math.random, waiting, tracing: deps.tracing },
     deps.config.shutdownDeadlineMs,
   );
   let first: Promise<void> = Promise.resolve();
