@@ -216,10 +216,11 @@ export interface RunningTracing {
 }
 
 /**
- * Starts the SDK for these settings. The SDK and exporter are loaded here, on demand, so that a
- * process with tracing off never loads them.
+ * Starts the SDK for these settings (undefined: tracing off, nothing started). The SDK and
+ * exporter are loaded here, on demand, so that a process with tracing off never loads them.
  */
-export async function startTracing(settings: TracingSettings): Promise<RunningTracing> {
+export async function startTracing(settings: TracingSettings | undefined): Promise<RunningTracing> {
+  if (settings === undefined) return { tracing: TRACING_OFF, shutdown: () => Promise.resolve() };
   const [sdk, { OTLPTraceExporter }, { resourceFromAttributes }, { ATTR_SERVICE_NAME }] = await Promise.all([
     import('@opentelemetry/sdk-trace-base'),
     import('@opentelemetry/exporter-trace-otlp-proto'),

@@ -15,6 +15,7 @@
 import { startIngress } from '../../broker-ingress/main.js';
 import { ingressConfigSchema } from '../../broker-ingress/config.js';
 import { loadConfig } from '../../core/config.js';
+import { startTracing, tracingSettingsFromEnv } from '../../core/tracing.js';
 import type { CliIo } from '../cli.js';
 import { dataPlaneOptions, parseDataPlaneFlags, startDataPlane, untilSignal } from '../data-plane.js';
 import { loggerFrom, parsePort } from '../options.js';
@@ -32,7 +33,8 @@ Options:
       --log-format <format>  json or pretty (default: pretty at a terminal, else json)
   -h, --help                 show this help
 
-Environment: KAFKA_BOOTSTRAP_SERVERS, LOG_LEVEL (default info), LOG_FORMAT.
+Environment: KAFKA_BOOTSTRAP_SERVERS, LOG_LEVEL (default info), LOG_FORMAT; traces: OTEL_TRACES_EXPORTER,
+OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER(_ARG) (off unless set; docs/tracing.md).
 `;
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
@@ -43,11 +45,16 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
   const common = dataPlaneOptions(values, io, 'ingress');
   const port = parsePort('--port', values['port'], 8080);
+  const traceSettings = tracingSettingsFromEnv(io.env, 'kafka-broker-ingress');
   const logger = loggerFrom(io, values);
   const running = await startDataPlane(common, logger, 'kafka-broker-ingress', async (log, contracts) => {
-    const ingress = await startIngress({ config: loadConfig(ingressConfigSchema, { host: common.host, port }), log, contracts, logger });
+    const traces = await startTracing(traceSettings);
+    const ingress = await startIngress({ config: loadConfig(ingressConfigSchema, { host: common.host, port }), log, contracts, logger, tracing: traces.tracing });
     io.stderr.write(`kafka-broker ingress: listening on ${ingress.url}, contract from ${common.contract.from}\n`);
-    return () => ingress.close();
+    return async () => {
+      await ingress.close();
+      await traces.shutdown();
+    };
   });
   await untilSignal(io, logger);
   await running();
