@@ -44,7 +44,17 @@ export class RecordTrace {
   filtered(matched: boolean, startTime: number): void {
     if (this.tracer === undefined) return;
     const span = startSpan(this.tracer, 'filter', SpanKind.CONSUMER, this.context, {
-      attributes: { ...this.base(), [ATTR.messagingOperation]: 'process', [ATTR.filterMatched]: matched },
+      attributes: {
+        ...this.base(),
+        [ATTR.messagingSystem]: 'kafka',
+        [ATTR.messagingOperation]: 'process',
+        [ATTR.destination]: this.record.topic,
+        [ATTR.partition]: String(this.record.partition),
+        [ATTR.offset]: Number(this.record.offset),
+        [ATTR.consumerGroup]: this.egress.consumerGroup,
+        [ATTR.broker]: `${this.resource.reference.namespace}/${this.resource.reference.name}`,
+        [ATTR.filterMatched]: matched,
+      },
       startTime,
     });
     endSpan(span);
@@ -56,7 +66,7 @@ export class RecordTrace {
    */
   attempt(name: 'deliver' | 'dead-letter' | 'reply', parent: TraceHeaders | undefined, url: string, attempt: number): AttemptSpan | undefined {
     if (this.tracer === undefined) return undefined;
-    const attributes: Attributes = { ...this.base(), [ATTR.httpMethod]: 'POST', [ATTR.urlFull]: url };
+    const attributes: Attributes = { ...this.base(), [ATTR.urlFull]: url };
     if (attempt > 1) attributes[ATTR.httpResendCount] = attempt - 1;
     return new AttemptSpan(startSpan(this.tracer, name, SpanKind.CLIENT, parent, { attributes }));
   }
@@ -65,7 +75,7 @@ export class RecordTrace {
   replyAppend(parent: TraceHeaders | undefined, topic: string): { readonly headers: TraceHeaders | undefined; end(error?: unknown): void } | undefined {
     if (this.tracer === undefined) return undefined;
     const span = startSpan(this.tracer, 'reply', SpanKind.PRODUCER, parent, {
-      attributes: { ...this.base(), [ATTR.messagingSystem]: 'kafka', [ATTR.messagingOperation]: 'send', [ATTR.destination]: topic },
+      attributes: { ...this.base(), [ATTR.destination]: topic },
     });
     return {
       headers: headersOf(span),
@@ -73,7 +83,10 @@ export class RecordTrace {
     };
   }
 
-  /** What every span of the record says: the event, the trigger, and where the record was. */
+  /**
+   * What every span of the record says: the event and the trigger. Where the record was (topic,
+   * partition, offset, group) is said once, by the filter span: each attribute costs CPU per span.
+   */
   private base(): Attributes {
     if (this.attributes !== undefined) return this.attributes;
     const a = this.event.attributes;
@@ -83,12 +96,6 @@ export class RecordTrace {
       [ATTR.eventSource]: String(a['source']),
       [ATTR.eventType]: String(a['type']),
       [this.egress.reference.kind === 'Subscription' ? ATTR.subscription : ATTR.trigger]: egressRef,
-      [ATTR.broker]: `${this.resource.reference.namespace}/${this.resource.reference.name}`,
-      [ATTR.messagingSystem]: 'kafka',
-      [ATTR.destination]: this.record.topic,
-      [ATTR.partition]: String(this.record.partition),
-      [ATTR.offset]: Number(this.record.offset),
-      [ATTR.consumerGroup]: this.egress.consumerGroup,
     };
     return this.attributes;
   }
