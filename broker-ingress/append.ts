@@ -2,6 +2,7 @@ import type { CloudEvent } from '../core/cloudevents/event.js';
 import { toKafkaRecord } from '../core/cloudevents/kafka-binding.js';
 import { BrokerError, isBrokerError } from '../core/errors.js';
 import type { AppendRecord, EventLog } from '../core/event-log/port.js';
+import { traceHeadersOfEvent, type TraceHeaders } from '../core/trace-context.js';
 import type { IngressEntry } from './ingress-table.js';
 
 /**
@@ -36,7 +37,12 @@ export class Appender {
     return this.inFlight;
   }
 
-  async append(entry: IngressEntry, events: readonly CloudEvent[]): Promise<void> {
+  /**
+   * `trace` is the context the records carry in their `traceparent` / `tracestate` headers: the
+   * append span's, or with tracing off the request's; without one, each event's own
+   * distributed-tracing extension (docs/tracing.md).
+   */
+  async append(entry: IngressEntry, events: readonly CloudEvent[], trace?: TraceHeaders): Promise<void> {
     if (events.length === 0) return;
     const { maxInFlightEvents, maxRecordBytes } = this.limits;
     if (events.length > maxInFlightEvents) {
@@ -50,8 +56,8 @@ export class Appender {
       });
     }
     const records = events.length === 1
-      ? [toKafkaRecord(events[0]!, entry.contentMode)]
-      : events.map((event) => toKafkaRecord(event, entry.contentMode));
+      ? [toKafkaRecord(events[0]!, entry.contentMode, trace ?? traceHeadersOfEvent(events[0]!))]
+      : events.map((event) => toKafkaRecord(event, entry.contentMode, trace ?? traceHeadersOfEvent(event)));
     for (let i = 0; i < records.length; i++) {
       const bytes = recordBytes(records[i]!);
       if (bytes > maxRecordBytes) throw eventTooLarge(events.length > 1 ? i : undefined, `its record would be ${bytes} bytes, more than the ${maxRecordBytes} a record may be (maxRecordBytes)`, { bytes, maxRecordBytes });

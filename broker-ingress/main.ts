@@ -2,6 +2,7 @@ import type { ContractSource } from '../core/contract/source.js';
 import type { EventLog } from '../core/event-log/port.js';
 import { createHttpServer, listen, registerHealth } from '../core/http-server.js';
 import type { Logger } from '../core/logger.js';
+import type { Tracing } from '../core/tracing.js';
 import { Appender } from './append.js';
 import type { IngressConfig } from './config.js';
 import { IngressTable } from './ingress-table.js';
@@ -23,6 +24,8 @@ export interface IngressDeps {
   readonly log: EventLog;
   readonly contracts: ContractSource;
   readonly logger: Logger;
+  /** OpenTelemetry (core/tracing.ts); without it the W3C trace headers are only passed through. */
+  readonly tracing?: Tracing | undefined;
 }
 
 export interface RunningIngress {
@@ -63,7 +66,7 @@ export async function startIngress(deps: IngressDeps): Promise<RunningIngress> {
       return reachable ? undefined : 'the event log is not reachable';
     },
   });
-  registerIngressRoutes(app, { table, appender: new Appender(log, config), config, logger });
+  registerIngressRoutes(app, { table, appender: new Appender(log, config), config, logger, tracing: deps.tracing });
 
   let listening;
   try {

@@ -2,10 +2,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BrokerError, asBrokerError } from '../core/errors.js';
 import { pathOf, sendError } from '../core/http-server.js';
 import type { Logger } from '../core/logger.js';
+import { traceHeadersOfHttp } from '../core/trace-context.js';
+import { spanStartTime, type Tracing } from '../core/tracing.js';
 import type { Appender } from './append.js';
 import type { IngressConfig } from './config.js';
 import type { IngressTable } from './ingress-table.js';
 import { receive } from './receive.js';
+import { recordRefused, startIngressSpans, type IngressSpans } from './tracing.js';
 
 /**
  * The ingress's HTTP surface. Every resource in the contract with an ingress path is served by
@@ -34,6 +37,8 @@ export interface RouteDeps {
   readonly appender: Appender;
   readonly config: IngressConfig;
   readonly logger: Logger;
+  /** Off by default: the trace headers are only copied into the records. */
+  readonly tracing?: Tracing | undefined;
 }
 
 const ALLOW = 'POST, OPTIONS';
@@ -45,6 +50,7 @@ export function registerIngressRoutes(app: FastifyInstance, deps: RouteDeps): vo
   const unavailableHeaders = { 'retry-after': String(deps.config.retryAfterSeconds) };
   const methodHeaders = { allow: ALLOW };
   const debug = logger.isLevelEnabled('debug');
+  const tracer = deps.tracing?.tracer;
 
   const notFound = (reply: FastifyReply, path: string): FastifyReply =>
     table.loaded
@@ -68,19 +74,27 @@ export function registerIngressRoutes(app: FastifyInstance, deps: RouteDeps): vo
       // Looked up again: the contract may have changed while the body was read.
       const entry = table.lookup(path);
       if (entry === undefined) return notFound(reply, path);
+      const startTime = tracer === undefined ? 0 : spanStartTime();
       const received = receive(entry, request.headers, (request.body as Buffer | undefined) ?? EMPTY);
+      // The request's W3C context; the events' distributed-tracing extensions stay as they are.
+      const hop = traceHeadersOfHttp(request.headers);
       if (!received.ok) {
         if (debug) logger.debug({ path, code: received.error.code, details: received.error.details }, received.error.message);
+        if (tracer !== undefined) recordRefused(tracer, hop, entry, path, received.error, startTime);
         return sendError(reply, received.error);
       }
       if (received.warnings !== undefined && debug) logger.debug({ path, warnings: received.warnings }, 'event accepted with warnings');
+      let spans: IngressSpans | undefined;
+      if (tracer !== undefined) spans = startIngressSpans(tracer, hop, entry, path, received.events, startTime);
       try {
-        await appender.append(entry, received.events);
+        await appender.append(entry, received.events, spans === undefined ? hop : spans.recordContext);
       } catch (error) {
         const brokerError = asBrokerError(error);
+        spans?.end(brokerError);
         logger.warn({ path, topic: entry.topic, code: brokerError.code, err: brokerError.cause ?? brokerError }, brokerError.message);
         return sendError(reply, brokerError, brokerError.status === 503 ? unavailableHeaders : undefined);
       }
+      spans?.end();
       return reply.code(202).send();
     },
   });

@@ -5,11 +5,14 @@ import { withoutTtl } from '../core/cloudevents/ttl.js';
 import type { BrokerError } from '../core/errors.js';
 import type { Egress, Resource } from '../core/contract/types.js';
 import type { ConsumedRecord, EventLog } from '../core/event-log/port.js';
+import { setTraceHeaders, traceHeadersOfRecord, type TraceHeaders } from '../core/trace-context.js';
+import { spanStartTime, type Tracing } from '../core/tracing.js';
 import { deadLetterEvent, ERROR_DATA_MAX_BYTES, type LastFailure } from './error-extensions.js';
 import type { AttemptResult, HttpRequest, Sender } from './delivery.js';
 import { replyOf, stampReply } from './reply.js';
 import { Quarantine } from './quarantine.js';
 import { MAX_DELAY_MS, retryAfterMs, stallBackoffMs, type AttemptFailure, type RetryPolicy } from './retry-policy.js';
+import { RecordTrace } from './tracing.js';
 import { handlingErrorOf, undecodableEvent } from './undecodable.js';
 
 /**
@@ -121,6 +124,8 @@ export interface DispatchDeps {
   readonly quarantine?: Pick<Quarantine, 'put'>;
   /** The dispatcher-wide account of bytes held by waiting deliveries (waiting-memory.ts). */
   readonly waiting?: { hold(bytes: number): () => void } | undefined;
+  /** OpenTelemetry spans (dispatcher/tracing.ts); without it the trace context is passed through. */
+  readonly tracing?: Tracing | undefined;
 }
 
 export type DispatchResult = 'done' | 'aborted';
@@ -156,7 +161,12 @@ async function dispatchEvent(record: ConsumedRecord, route: () => EgressRoute, d
   }
   if (!decoded.ok) return settleUndecodable(record, decoded.error, route, deps, signal, finish);
   const event = decoded.event;
-  if (!accepts(route(), event)) {
+  const current = route();
+  const trace = RecordTrace.of(deps.tracing?.tracer, record, event, current.resource, current.egress);
+  const filterStart = trace.on ? spanStartTime() : 0;
+  const matched = accepts(current, event);
+  trace.filtered(matched, filterStart);
+  if (!matched) {
     finish();
     deps.listener.onDone('filtered', record);
     return 'done';
@@ -164,19 +174,19 @@ async function dispatchEvent(record: ConsumedRecord, route: () => EgressRoute, d
 
   const waits = new WaitAccount(deps.waiting, recordBytes(record));
   try {
-    return await deliverUntilDone(record, event, route, deps, signal, waits, finish);
+    return await deliverUntilDone(record, event, trace, route, deps, signal, waits, finish);
   } finally {
     waits.release();
   }
 }
 
 async function deliverUntilDone(
-  record: ConsumedRecord, event: CloudEvent, route: () => EgressRoute, deps: DispatchDeps, signal: AbortSignal, waits: WaitAccount, finish: () => void,
+  record: ConsumedRecord, event: CloudEvent, trace: RecordTrace, route: () => EgressRoute, deps: DispatchDeps, signal: AbortSignal, waits: WaitAccount, finish: () => void,
 ): Promise<DispatchResult> {
   for (let round = 0; ; round++) {
     let result: RoundResult;
     try {
-      result = await deliverRound(record, event, route(), deps, round, signal, waits);
+      result = await deliverRound(record, event, trace, route(), deps, round, signal, waits);
     } catch (error) {
       result = { kind: 'held', reason: 'internal-error', error };
     }
@@ -235,7 +245,9 @@ async function settleUndecodableRounds(
       wrapped = undecodableEvent(record, error, current.resource, current.egress);
       if (current.deadLetter !== null) {
         const attempts = round === 0 ? 1 + current.policy.maxRetries : 1;
-        const sent = await withRetries(plainRequest(current.deadLetter, wrapped), attempts, current.policy, deps, signal, judgeAccepted, waits);
+        // No spans for garbage; its dead letter still carries the record's context along.
+        const request = plainRequest(current.deadLetter, wrapped, traceHeadersOfRecord(record.headers));
+        const sent = await withRetries(request, attempts, current.policy, deps, signal, judgeAccepted, waits);
         if (sent.kind === 'aborted') return 'aborted';
         // The sink will not take it: quarantined rather than held, as nothing could ever deliver it.
         if (sent.kind === 'ok') to = 'dead-letter-sink';
@@ -273,13 +285,17 @@ type RoundResult =
  * Round 0 follows the egress's policy (1 + retry attempts at each destination); each held round
  * after it makes one attempt at the subscriber and one at the dead-letter sink.
  */
-async function deliverRound(record: ConsumedRecord, event: CloudEvent, route: EgressRoute, deps: DispatchDeps, round: number, signal: AbortSignal, waits: WaitAccount): Promise<RoundResult> {
+async function deliverRound(
+  record: ConsumedRecord, event: CloudEvent, trace: RecordTrace, route: EgressRoute, deps: DispatchDeps, round: number, signal: AbortSignal, waits: WaitAccount,
+): Promise<RoundResult> {
   const attempts = round === 0 ? 1 + route.policy.maxRetries : 1;
   const { egress, resource, policy } = route;
+  // Off, each request carries the record's context as it is; on, each attempt its own span's.
+  const passThrough = trace.on ? undefined : trace.context;
 
   // deliver
-  const request = subscriberRequest(event, record, egress);
-  const delivered = await withRetries(request, attempts, policy, deps, signal, judgeSubscriberResponse, waits);
+  const request = subscriberRequest(event, egress, passThrough);
+  const delivered = await withRetries(request, attempts, policy, deps, signal, judgeSubscriberResponse, waits, { trace, name: 'deliver', parent: trace.context });
   if (delivered.kind === 'aborted') return delivered;
 
   let failed: LastFailure;
@@ -287,7 +303,7 @@ async function deliverRound(record: ConsumedRecord, event: CloudEvent, route: Eg
     // reply
     const reply = delivered.value;
     if (reply === undefined) return { kind: 'done', outcome: 'delivered' };
-    const replied = await forwardReply(reply, event, record, route, deps, attempts, signal, waits);
+    const replied = await forwardReply(reply, event, record, route, deps, attempts, signal, waits, trace, delivered.context);
     if (replied.kind !== 'failed') return replied.kind === 'aborted' ? replied : { kind: 'done', outcome: 'delivered' };
     failed = replied.last;
   } else {
@@ -297,31 +313,39 @@ async function deliverRound(record: ConsumedRecord, event: CloudEvent, route: Eg
   // dead letter
   if (route.deadLetter === null) return { kind: 'held', reason: 'no-dead-letter-sink', failed, ...retryAfterOf(failed, policy, deps) };
   const dead = deadLetterEvent(event, failed, resource, egress);
-  const sent = await withRetries(plainRequest(route.deadLetter, dead), attempts, policy, deps, signal, judgeAccepted, waits);
+  const sent = await withRetries(plainRequest(route.deadLetter, dead, passThrough), attempts, policy, deps, signal, judgeAccepted, waits, { trace, name: 'dead-letter', parent: trace.context });
   if (sent.kind === 'aborted') return sent;
   if (sent.kind === 'ok') return { kind: 'done', outcome: 'dead-lettered', failed };
   return { kind: 'held', reason: 'dead-letter-failed', failed, deadLetterFailed: sent.last, ...retryAfterOf(sent.last, policy, deps) };
 }
 
-/** The subscriber's request: the event without its TTL, in the egress's content mode. */
-function subscriberRequest(event: CloudEvent, record: ConsumedRecord, egress: Egress): HttpRequest {
+/**
+ * The subscriber's request: the event without its TTL, in the egress's content mode, with the
+ * W3C `traceparent` / `tracestate` headers of `trace` (the distributed-tracing extension, if
+ * the event has one, stays an attribute: `ce-traceparent` or a member of the JSON).
+ */
+function subscriberRequest(event: CloudEvent, egress: Egress, trace: TraceHeaders | undefined): HttpRequest {
   const outgoing = withoutTtl(event);
   const encoded = egress.contentMode === 'structured' ? encodeHttpStructured(outgoing) : encodeHttpBinary(outgoing);
   const headers: Record<string, string> = { ...encoded.headers, prefer: 'reply' };
-  // W3C Trace Context travels as its own headers (CloudEvents distributed-tracing extension),
-  // from the event's attributes or, failing that, the record's plain headers.
-  for (const name of ['traceparent', 'tracestate'] as const) {
-    const value = event.attributes[name] ?? record.headers[name]?.toString('latin1');
-    if (value !== undefined && value !== '') headers[name] = String(value);
-  }
+  setTraceHeaders(headers, trace);
   // A reply is read whole (up to the limit); of a failure only what knativeerrordata carries.
   return { url: egress.destination, headers, body: encoded.body, keepResponseBytes: { success: Number.MAX_SAFE_INTEGER, failure: ERROR_DATA_MAX_BYTES } };
 }
 
-function plainRequest(url: string, event: CloudEvent): HttpRequest {
+function plainRequest(url: string, event: CloudEvent, trace: TraceHeaders | undefined): HttpRequest {
   const encoded = encodeHttpBinary(event);
+  setTraceHeaders(encoded.headers, trace);
   // A sink's or reply URL's answer is never used on success.
   return { url, headers: encoded.headers, body: encoded.body, keepResponseBytes: { success: 0, failure: ERROR_DATA_MAX_BYTES } };
+}
+
+/** The same request with an attempt's trace context. */
+function withTrace(request: HttpRequest, trace: TraceHeaders | undefined): HttpRequest {
+  if (trace === undefined) return request;
+  const headers = { ...request.headers };
+  setTraceHeaders(headers, trace);
+  return { ...request, headers };
 }
 
 type Judged<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly failure: AttemptFailure; readonly body?: Buffer };
@@ -363,7 +387,18 @@ function errorData(body: Buffer): Buffer {
 
 const isSuccess = (status: number): boolean => status >= 200 && status < 300;
 
-type Attempted<T> = { readonly kind: 'ok'; readonly value: T } | { readonly kind: 'failed'; readonly last: LastFailure } | { readonly kind: 'aborted' };
+type Attempted<T> =
+  /** `context`: the successful attempt's trace context (its span's, or the pass-through one). */
+  | { readonly kind: 'ok'; readonly value: T; readonly context: TraceHeaders | undefined }
+  | { readonly kind: 'failed'; readonly last: LastFailure }
+  | { readonly kind: 'aborted' };
+
+/** Which span each attempt gets (tracing on), continuing `parent`. */
+interface AttemptTracing {
+  readonly trace: RecordTrace;
+  readonly name: 'deliver' | 'dead-letter' | 'reply';
+  readonly parent: TraceHeaders | undefined;
+}
 
 /** Up to `attempts` attempts of one request, waiting as the policy says between them. */
 async function withRetries<T>(
@@ -374,9 +409,12 @@ async function withRetries<T>(
   signal: AbortSignal,
   judge: (result: AttemptResult & { kind: 'response' }) => Judged<T>,
   waits: WaitAccount,
+  traced?: AttemptTracing,
 ): Promise<Attempted<T>> {
   for (let attempt = 1; ; attempt++) {
-    const result = await deps.sender.send(request, policy.timeoutMs, signal);
+    const span = traced?.trace.attempt(traced.name, traced.parent, request.url, attempt);
+    const result = await deps.sender.send(span === undefined ? request : withTrace(request, span.headers), policy.timeoutMs, signal);
+    span?.end(result);
     let judged: Judged<T>;
     switch (result.kind) {
       case 'aborted':
@@ -395,7 +433,7 @@ async function withRetries<T>(
         return never;
       }
     }
-    if (judged.ok) return { kind: 'ok', value: judged.value };
+    if (judged.ok) return { kind: 'ok', value: judged.value, context: span === undefined ? traced?.parent : span.headers };
     const last: LastFailure = { destination: request.url, failure: judged.failure, body: judged.body };
     if (attempt >= attempts || !policy.shouldRetry(judged.failure)) return { kind: 'failed', last };
     const delayMs = policy.delayBeforeRetryMs(attempt, judged.failure, deps.clock.now());
@@ -411,7 +449,10 @@ type Forwarded = { readonly kind: 'forwarded' } | { readonly kind: 'failed'; rea
  * with the stall backoff) until the log takes it: the original event is not done before its
  * reply is durable, and redelivering to the subscriber would only make more replies.
  */
-async function forwardReply(reply: CloudEvent, original: CloudEvent, record: ConsumedRecord, route: EgressRoute, deps: DispatchDeps, attempts: number, signal: AbortSignal, waits: WaitAccount): Promise<Forwarded> {
+async function forwardReply(
+  reply: CloudEvent, original: CloudEvent, record: ConsumedRecord, route: EgressRoute, deps: DispatchDeps, attempts: number, signal: AbortSignal, waits: WaitAccount,
+  trace: RecordTrace, parent: TraceHeaders | undefined,
+): Promise<Forwarded> {
   const strategy = route.egress.reply;
   if (strategy.kind === 'discard') {
     deps.listener.onReply('discarded', record);
@@ -426,13 +467,18 @@ async function forwardReply(reply: CloudEvent, original: CloudEvent, record: Con
     case 'topic': {
       const topic = route.resource.topics[0];
       if (topic === undefined) throw new Error(`resource ${route.resource.uid} has no topic to append replies to`);
-      const appendRecord = toKafkaRecord(stamped.event, route.resource.ingress?.contentMode ?? 'binary');
+      const mode = route.resource.ingress?.contentMode ?? 'binary';
+      // The reply's record continues the delivery that returned it (pass-through: the original's context).
+      const untraced = trace.on ? undefined : toKafkaRecord(stamped.event, mode, parent);
       for (let round = 1; ; round++) {
+        const span = trace.replyAppend(parent, topic);
         try {
-          await deps.log.append(topic, [appendRecord]);
+          await deps.log.append(topic, [untraced ?? toKafkaRecord(stamped.event, mode, span?.headers)]);
+          span?.end();
           deps.listener.onReply('appended', record, { ttl: stamped.ttl, destination: topic });
           return { kind: 'forwarded' };
         } catch (error) {
+          span?.end(error);
           if (signal.aborted) return { kind: 'aborted' };
           const delayMs = stallBackoffMs(round, deps.stallBackoff.baseMs, deps.stallBackoff.capMs, deps.random);
           deps.listener.onStall({ record, event: original, round, reason: 'reply-append-failed', error, delayMs });
@@ -441,7 +487,8 @@ async function forwardReply(reply: CloudEvent, original: CloudEvent, record: Con
       }
     }
     case 'url': {
-      const posted = await withRetries(plainRequest(strategy.url, stamped.event), attempts, route.policy, deps, signal, judgeAccepted, waits);
+      const request = plainRequest(strategy.url, stamped.event, trace.on ? undefined : parent);
+      const posted = await withRetries(request, attempts, route.policy, deps, signal, judgeAccepted, waits, { trace, name: 'reply', parent });
       if (posted.kind === 'ok') {
         deps.listener.onReply('posted', record, { ttl: stamped.ttl, destination: strategy.url });
         return { kind: 'forwarded' };

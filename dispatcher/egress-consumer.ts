@@ -7,6 +7,7 @@ import { compileFilter } from '../core/filters/compile.js';
 import type { Logger } from '../core/logger.js';
 import type { DispatcherConfig } from './config.js';
 import type { Sender } from './delivery.js';
+import type { Tracing } from '../core/tracing.js';
 import { dispatchRecord, type Clock, type DispatchDeps, type DispatchListener, type EgressRoute, type StallReport } from './dispatch.js';
 import { Quarantine } from './quarantine.js';
 import { policyFrom } from './retry-policy.js';
@@ -70,6 +71,8 @@ export interface EgressConsumerDeps {
   readonly waiting?: WaitingMemory | undefined;
   /** Where skipped ranges are kept for the owner's status (dispatcher/main.ts). */
   readonly faults?: FaultBook;
+  /** OpenTelemetry (core/tracing.ts); absent: the trace context is only passed through. */
+  readonly tracing?: Tracing | undefined;
 }
 
 interface PartitionWork {
@@ -126,6 +129,7 @@ export class EgressConsumer {
       listener: this.listener(),
       quarantine: new Quarantine(deps.log, { topic: deps.config.quarantineTopic, replicationFactor: deps.config.quarantineReplicationFactor }),
       waiting: deps.waiting,
+      tracing: deps.tracing,
     };
   }
 

@@ -2,6 +2,7 @@ import type { ContractSource } from '../core/contract/source.js';
 import { FaultBook, type EgressFault } from '../core/egress-faults.js';
 import type { EventLog } from '../core/event-log/port.js';
 import type { Logger } from '../core/logger.js';
+import type { Tracing } from '../core/tracing.js';
 import type { DispatcherConfig } from './config.js';
 import { HttpSender } from './delivery.js';
 import { systemClock, type Clock } from './dispatch.js';
@@ -35,6 +36,8 @@ export interface DispatcherDeps {
   readonly random?: () => number;
   /** Called when an egress's faults change (records skipped): the controller may refresh statuses. */
   readonly onFaults?: () => void;
+  /** OpenTelemetry (core/tracing.ts); without it the W3C trace headers are only passed through. */
+  readonly tracing?: Tracing | undefined;
 }
 
 export interface DispatcherStats {
@@ -68,7 +71,7 @@ export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDisp
   });
   const faults = new FaultBook(() => deps.onFaults?.());
   const supervisor = new EgressSupervisor(
-    { log: deps.log, sender, config: deps.config, logger, clock: deps.clock ?? systemClock, random: deps.random ?? Math.random, waiting, faults },
+    { log: deps.log, sender, config: deps.config, logger, clock: deps.clock ?? systemClock, random: deps.random ?? Math.random, waiting, faults, tracing: deps.tracing },
     deps.config.shutdownDeadlineMs,
   );
   let first: Promise<void> = Promise.resolve();

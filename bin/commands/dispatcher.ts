@@ -15,6 +15,7 @@
 import { dispatcherConfigFromEnv } from '../../dispatcher/config.js';
 import { startDispatcher } from '../../dispatcher/main.js';
 import { createHttpServer, listen, registerHealth } from '../../core/http-server.js';
+import { startTracing, tracingSettingsFromEnv } from '../../core/tracing.js';
 import { CliError, type CliIo } from '../cli.js';
 import { dataPlaneOptions, parseDataPlaneFlags, startDataPlane, untilSignal, withKafkaSecurity } from '../data-plane.js';
 import { KAFKA_AUTH_USAGE } from '../kafka-auth.js';
@@ -33,7 +34,9 @@ ${KAFKA_AUTH_USAGE}      --health-port <port>   port of /healthz and /readyz (de
       --log-format <format>  json or pretty (default: pretty at a terminal, else json)
   -h, --help                 show this help
 
-Environment: KAFKA_BOOTSTRAP_SERVERS, LOG_LEVEL (default info), LOG_FORMAT, DISPATCHER_* (see dispatcher/config.ts).
+Environment: KAFKA_BOOTSTRAP_SERVERS, LOG_LEVEL (default info), LOG_FORMAT, DISPATCHER_* (see dispatcher/config.ts);
+traces: OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER(_ARG)
+(off unless set; docs/tracing.md).
 `;
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
@@ -45,6 +48,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const common = await withKafkaSecurity(dataPlaneOptions(values, io, 'dispatcher'), values, io);
   const healthPort = parsePort('--health-port', values['health-port'], 8081);
   const config = dispatcherConfigFromEnv(io.env);
+  const traceSettings = tracingSettingsFromEnv(io.env, 'kafka-broker-dispatcher');
   const logger = loggerFrom(io, values);
   const running = await startDataPlane(common, logger, 'kafka-broker-dispatcher', async (log, contracts) => {
     const health = createHttpServer({ bodyLimitBytes: 1024, logger });
@@ -61,11 +65,13 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       await health.close();
       throw new CliError(`health endpoints: ${(error as Error).message}; choose another port with --health-port`);
     }
-    const dispatcher = await startDispatcher({ config, log, contracts, logger });
+    const traces = await startTracing(traceSettings);
+    const dispatcher = await startDispatcher({ config, log, contracts, logger, tracing: traces.tracing });
     io.stderr.write(`kafka-broker dispatcher: health on ${url}, contract from ${common.contract.from}\n`);
     return async () => {
       await dispatcher.close();
       await health.close();
+      await traces.shutdown();
     };
   });
   await untilSignal(io, logger);

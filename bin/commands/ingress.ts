@@ -13,6 +13,7 @@
  * finish the requests in flight, close.
  */
 import { startIngress } from '../../broker-ingress/main.js';
+import { startTracing, tracingSettingsFromEnv } from '../../core/tracing.js';
 import type { CliIo } from '../cli.js';
 import { dataPlaneOptions, parseDataPlaneFlags, startDataPlane, untilSignal, withKafkaSecurity } from '../data-plane.js';
 import { KAFKA_AUTH_USAGE } from '../kafka-auth.js';
@@ -34,6 +35,8 @@ ${KAFKA_AUTH_USAGE}  -p, --port <port>          port to listen on (default 8080)
 
 Environment: KAFKA_BOOTSTRAP_SERVERS, LOG_LEVEL (default info), LOG_FORMAT, and the INGRESS_* bounds
 (body size, buffered bytes, timeouts, connections; kafka-broker start --help lists them with defaults).
+Traces: OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER(_ARG)
+(off unless set; docs/tracing.md).
 `;
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
@@ -44,11 +47,16 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
   const common = await withKafkaSecurity(dataPlaneOptions(values, io, 'ingress'), values, io);
   const port = parsePort('--port', values['port'], 8080);
+  const traceSettings = tracingSettingsFromEnv(io.env, 'kafka-broker-ingress');
   const logger = loggerFrom(io, values);
   const running = await startDataPlane(common, logger, 'kafka-broker-ingress', async (log, contracts) => {
-    const ingress = await startIngress({ config: loadSettings(START_SETTINGS.ingress, io.env, { host: common.host, port }), log, contracts, logger });
+    const traces = await startTracing(traceSettings);
+    const ingress = await startIngress({ config: loadSettings(START_SETTINGS.ingress, io.env, { host: common.host, port }), log, contracts, logger, tracing: traces.tracing });
     io.stderr.write(`kafka-broker ingress: listening on ${ingress.url}, contract from ${common.contract.from}\n`);
-    return () => ingress.close();
+    return async () => {
+      await ingress.close();
+      await traces.shutdown();
+    };
   });
   await untilSignal(io, logger);
   await running();

@@ -31,6 +31,7 @@ import { MemoryEventLog } from '../../core/event-log/memory.js';
 import type { EventLog } from '../../core/event-log/port.js';
 import { listen } from '../../core/http-server.js';
 import type { Logger } from '../../core/logger.js';
+import { startTracing, tracingSettingsFromEnv } from '../../core/tracing.js';
 import { CliError, type CliIo } from '../cli.js';
 import type { KafkaSecurity } from '../../core/event-log/kafka/security.js';
 import { kafkaFrom, openKafka, untilSignal } from '../data-plane.js';
@@ -59,6 +60,8 @@ Environment:
   KAFKA_BOOTSTRAP_SERVERS  as --kafka
   LOG_LEVEL                fatal, error, warn, info, debug, trace or silent (default info)
   LOG_FORMAT               as --log-format
+  OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER(_ARG)
+                           OpenTelemetry traces, off unless an exporter is set (docs/tracing.md)
 
 Settings (environment variables; unset or empty means the default shown; durations in ms):
 ${settingsHelp({ DISPATCHER_SHUTDOWN_DEADLINE_MS: `(${MEMORY_SHUTDOWN_DEADLINE_MS} on the in-memory log)` })}
@@ -170,9 +173,13 @@ async function startAll(
     const given = { manifestsDir: path.resolve(options.manifests), ingressUrl: 'http://127.0.0.1', kafkaBootstrapServers: options.kafka?.brokers ?? [] };
     const controllerConfig = loadSettings(START_SETTINGS.controller, io.env, given);
     const ingressConfig = loadSettings(START_SETTINGS.ingress, io.env, { host: options.host, port: options.port });
+    const traceSettings = tracingSettingsFromEnv(io.env, 'kafka-broker');
 
     const log = await openLog(options, logger, io.env);
     closers.push({ name: 'event log', close: () => log.close() });
+    // Off unless OTEL_* configures an exporter (docs/tracing.md); flushed after the dispatcher stops.
+    const traces = await startTracing(traceSettings);
+    closers.push({ name: 'traces', close: () => traces.shutdown() });
     const contracts = new InProcessContractSource();
 
     // The admin API binds first (it logs nothing), so a taken port is the only line printed.
@@ -198,7 +205,7 @@ async function startAll(
 
     let ingress: RunningIngress;
     try {
-      ingress = await startIngress({ config: ingressConfig, log, contracts, logger });
+      ingress = await startIngress({ config: ingressConfig, log, contracts, logger, tracing: traces.tracing });
     } catch (error) {
       throw portError(error, 'ingress', '--port');
     }
@@ -219,14 +226,14 @@ async function startAll(
     firstPass = true;
 
     const dispatcher: RunningDispatcher = await startDispatcher({
-      config: dispatcherConfig, log, contracts, logger, onFaults: () => void controller.reconciler.reconcile(),
+      config: dispatcherConfig, log, contracts, logger, tracing: traces.tracing, onFaults: () => void controller.reconciler.reconcile(),
     });
     late.dispatcher = dispatcher;
     closers.push({ name: 'dispatcher', close: () => dispatcher.close() });
 
     // Shutdown order: the ingress stops accepting first, then the controller stops, then the
     // dispatcher drains what is in flight; the log closes last.
-    const order = ['ingress', 'controller', 'dispatcher', 'admin API', 'event log'];
+    const order = ['ingress', 'controller', 'dispatcher', 'admin API', 'traces', 'event log'];
     closers.sort((a, b) => order.indexOf(b.name) - order.indexOf(a.name));
     return { ingressUrl: ingress.url, adminUrl, objects, problems, close: closeAll };
   } catch (error) {

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { BrokerError } from '../errors.js';
 import type { AppendRecord } from '../event-log/port.js';
+import { TRACEPARENT, TRACESTATE, type TraceHeaders } from '../trace-context.js';
 import { PARTITION_KEY, setAttribute, type AttributeValue, type CloudEvent } from './event.js';
 import { STRUCTURED_JSON, decodeStructuredJson, encodeStructuredJson, invalid, mediaTypeOf } from './json-format.js';
 import { errorsOf, validateEvent, type ValidationIssue } from './validate.js';
@@ -17,6 +18,10 @@ import { errorsOf, validateEvent, type ValidationIssue } from './validate.js';
  * Key mapping (§3.1): the record key is the `partitionkey` extension when the event has one
  * (so one key's events share a partition and keep their order), else null. When decoding a
  * record whose key is set and that carries no `partitionkey`, the key becomes `partitionkey`.
+ *
+ * Trace context: the hop's W3C context travels in plain `traceparent` / `tracestate` headers, as
+ * Knative's data plane writes them; they are not attributes, and decoding ignores them. The
+ * distributed-tracing extension (`ce_traceparent`) is an attribute like any other (docs/tracing.md).
  */
 
 export type KafkaDecodeResult =
@@ -35,13 +40,16 @@ const STRUCTURED_CONTENT_TYPE = Buffer.from(`${STRUCTURED_JSON}; charset=UTF-8`)
 // Header values that nearly every record carries, encoded once.
 const commonValues = new Map<string, Buffer>([['1.0', Buffer.from('1.0')], ['0.3', Buffer.from('0.3')]]);
 
-export function toKafkaRecord(event: CloudEvent, mode: 'binary' | 'structured' = 'binary'): AppendRecord {
+export function toKafkaRecord(event: CloudEvent, mode: 'binary' | 'structured' = 'binary', trace?: TraceHeaders): AppendRecord {
   const partitionKey = event.attributes[PARTITION_KEY];
   const key = partitionKey === undefined ? null : Buffer.from(String(partitionKey), 'utf8');
   if (mode === 'structured') {
-    return { key, value: encodeStructuredJson(event), headers: { 'content-type': STRUCTURED_CONTENT_TYPE } };
+    const headers: Record<string, Buffer> = { 'content-type': STRUCTURED_CONTENT_TYPE };
+    if (trace !== undefined) setTrace(headers, trace);
+    return { key, value: encodeStructuredJson(event), headers };
   }
   const headers: Record<string, Buffer> = {};
+  if (trace !== undefined) setTrace(headers, trace);
   const attributes = event.attributes;
   for (const name in attributes) {
     const text = String(attributes[name] as AttributeValue);
@@ -50,6 +58,11 @@ export function toKafkaRecord(event: CloudEvent, mode: 'binary' | 'structured' =
     else headers[HEADER_PREFIX + name] = bytes;
   }
   return { key, value: event.data ?? null, headers };
+}
+
+function setTrace(headers: Record<string, Buffer>, trace: TraceHeaders): void {
+  headers[TRACEPARENT] = Buffer.from(trace.traceparent, 'latin1');
+  if (trace.tracestate !== undefined) headers[TRACESTATE] = Buffer.from(trace.tracestate, 'latin1');
 }
 
 export function fromKafkaRecord(record: KafkaRecordIn): KafkaDecodeResult {

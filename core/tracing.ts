@@ -1,0 +1,256 @@
+import {
+  ROOT_CONTEXT, SpanStatusCode, trace, type Attributes, type Context, type Link, type Span, type SpanKind, type TextMapGetter, type TextMapSetter,
+  type TimeInput, type Tracer, type TracerProvider,
+} from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { z } from 'zod';
+import { loadConfig, type Env } from './config.js';
+import { BrokerError } from './errors.js';
+import { TRACEPARENT, TRACESTATE, type TraceHeaders } from './trace-context.js';
+
+/**
+ * OpenTelemetry traces (issue 18). Off unless an exporter is configured through the standard
+ * `OTEL_*` variables; then the components get a `Tracing` holding a tracer from a provider of
+ * their own, never registered globally (no context manager, no global provider): parents are
+ * passed explicitly as W3C headers, so tests can inject a provider with an in-memory exporter
+ * and nothing leaks between them. Off, `tracer` is undefined and the components only copy the
+ * trace headers along (core/trace-context.ts). What travels where: docs/tracing.md.
+ */
+export interface Tracing {
+  readonly tracer: Tracer | undefined;
+}
+
+export const TRACING_OFF: Tracing = Object.freeze({ tracer: undefined });
+
+const TRACER_NAME = 'kafka-broker';
+
+export function tracingFrom(provider: TracerProvider): Tracing {
+  return { tracer: provider.getTracer(TRACER_NAME) };
+}
+
+// ---- spans
+
+/**
+ * Attribute names. HTTP and URL are stable semantic conventions; CloudEvents and messaging are
+ * still incubating there (their entry point is large), so they are spelled out here.
+ */
+export const ATTR = {
+  eventId: 'cloudevents.event_id',
+  eventSource: 'cloudevents.event_source',
+  eventType: 'cloudevents.event_type',
+  eventSpecVersion: 'cloudevents.event_spec_version',
+  messagingSystem: 'messaging.system',
+  messagingOperation: 'messaging.operation.type',
+  destination: 'messaging.destination.name',
+  partition: 'messaging.destination.partition.id',
+  offset: 'messaging.kafka.offset',
+  consumerGroup: 'messaging.consumer.group.name',
+  batchCount: 'messaging.batch.message_count',
+  httpMethod: 'http.request.method',
+  httpStatus: 'http.response.status_code',
+  httpResendCount: 'http.request.resend_count',
+  urlFull: 'url.full',
+  urlPath: 'url.path',
+  errorType: 'error.type',
+  /** `<namespace>/<name>`, like the dead-letter extensions (dispatcher/error-extensions.ts). */
+  trigger: 'knative.trigger',
+  subscription: 'knative.subscription',
+  broker: 'knative.broker',
+  filterMatched: 'kafka_broker.filter.matched',
+} as const;
+
+const propagator = new W3CTraceContextPropagator();
+
+const getter: TextMapGetter<TraceHeaders> = {
+  keys: () => [TRACEPARENT, TRACESTATE],
+  get: (carrier, key) => (key === TRACEPARENT ? carrier.traceparent : key === TRACESTATE ? carrier.tracestate : undefined),
+};
+
+interface MutableTraceHeaders {
+  traceparent?: string;
+  tracestate?: string;
+}
+
+const setter: TextMapSetter<MutableTraceHeaders> = {
+  set: (carrier, key, value) => {
+    if (key === TRACEPARENT) carrier.traceparent = value;
+    else if (key === TRACESTATE) carrier.tracestate = value;
+  },
+};
+
+/** The context a span continues: the remote parent in `parent`, or none (a new trace). */
+export function contextOf(parent: TraceHeaders | undefined): Context {
+  return parent === undefined ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, parent, getter);
+}
+
+/** A link to another context (e.g. the producer's, from the CloudEvents extension). */
+export function linkTo(headers: TraceHeaders): Link | undefined {
+  const context = trace.getSpanContext(contextOf(headers));
+  return context === undefined ? undefined : { context };
+}
+
+export interface SpanOptions {
+  readonly attributes?: Attributes;
+  readonly links?: Link[];
+  readonly startTime?: TimeInput;
+}
+
+export function startSpan(tracer: Tracer, name: string, kind: SpanKind, parent: TraceHeaders | undefined, options: SpanOptions = {}): Span {
+  return tracer.startSpan(name, { kind, attributes: options.attributes, links: options.links, startTime: options.startTime }, contextOf(parent));
+}
+
+/** A span in the same process as its parent. */
+export function startChildSpan(tracer: Tracer, name: string, kind: SpanKind, parent: Span, options: SpanOptions = {}): Span {
+  return tracer.startSpan(name, { kind, attributes: options.attributes, links: options.links, startTime: options.startTime }, trace.setSpan(ROOT_CONTEXT, parent));
+}
+
+/** The span's context as the headers the next hop continues from. */
+export function headersOf(span: Span): TraceHeaders | undefined {
+  const carrier: MutableTraceHeaders = {};
+  propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, setter);
+  return carrier.traceparent === undefined ? undefined : { traceparent: carrier.traceparent, tracestate: carrier.tracestate };
+}
+
+/** Ends a span, as failed when `error` says why (`errorType`: a low-cardinality class of it). */
+export function endSpan(span: Span, error?: { readonly type: string; readonly message: string }): void {
+  if (error !== undefined) {
+    span.setAttribute(ATTR.errorType, error.type);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+  }
+  span.end();
+}
+
+/** A start time taken before the parent is known (e.g. before decoding), in the SDK's clock. */
+export function spanStartTime(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+// ---- configuration (the standard OTEL_* variables)
+
+const SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;
+export type SamplerName = (typeof SAMPLERS)[number];
+const EXPORTERS = ['otlp', 'console', 'none'] as const;
+
+const listOf = (text: string): string[] => text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+
+const tracingEnvSchema = z.object({
+  OTEL_SDK_DISABLED: z.string().transform((s) => s.toLowerCase() === 'true').optional(),
+  OTEL_TRACES_EXPORTER: z.string().transform(listOf).pipe(z.array(z.enum(EXPORTERS))).optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().refine((u) => /^https?:/.test(u), 'expected an http(s) URL').optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.string().url().refine((u) => /^https?:/.test(u), 'expected an http(s) URL').optional(),
+  // The one exporter installed speaks OTLP over HTTP with protobuf.
+  OTEL_EXPORTER_OTLP_PROTOCOL: z.literal('http/protobuf', { errorMap: () => ({ message: "only 'http/protobuf' is supported" }) }).optional(),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: z.literal('http/protobuf', { errorMap: () => ({ message: "only 'http/protobuf' is supported" }) }).optional(),
+  OTEL_SERVICE_NAME: z.string().optional(),
+  OTEL_TRACES_SAMPLER: z.enum(SAMPLERS).optional(),
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).optional(),
+  OTEL_RESOURCE_ATTRIBUTES: z.string().optional(),
+});
+
+export interface TracingSettings {
+  readonly exporters: readonly ('otlp' | 'console')[];
+  /** Where OTLP spans go (OTLP/HTTP, protobuf). */
+  readonly otlpTracesUrl: string;
+  readonly serviceName: string;
+  readonly sampler: SamplerName;
+  /** For the ratio samplers, in [0, 1]. */
+  readonly samplerRatio: number;
+  readonly resourceAttributes: readonly (readonly [string, string])[];
+}
+
+/** The OTLP/HTTP default (OpenTelemetry exporter spec). */
+const DEFAULT_OTLP_BASE = 'http://localhost:4318';
+
+/**
+ * Tracing settings from the environment, or undefined when tracing is off: OTEL_SDK_DISABLED,
+ * OTEL_TRACES_EXPORTER=none, or no exporter configured. The OpenTelemetry default exporter is
+ * otlp; here it is none unless an OTLP endpoint is set, so that a broker started without any
+ * OTEL_* variable sends nothing anywhere. Empty values count as unset (as the spec says).
+ * An invalid value is a CONFIG_INVALID error naming the variable.
+ */
+export function tracingSettingsFromEnv(env: Env, defaultServiceName: string): TracingSettings | undefined {
+  const input: Record<string, string> = {};
+  for (const name of Object.keys(tracingEnvSchema.shape)) {
+    const value = env[name]?.trim();
+    if (value !== undefined && value !== '') input[name] = value;
+  }
+  const parsed = loadConfig(tracingEnvSchema, input);
+  if (parsed.OTEL_SDK_DISABLED === true) return undefined;
+  const endpointSet = parsed.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined || parsed.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined;
+  const named = parsed.OTEL_TRACES_EXPORTER ?? (endpointSet ? ['otlp' as const] : []);
+  const exporters = [...new Set(named.filter((e) => e !== 'none'))] as ('otlp' | 'console')[];
+  if (exporters.length === 0) return undefined;
+  const base = (parsed.OTEL_EXPORTER_OTLP_ENDPOINT ?? DEFAULT_OTLP_BASE).replace(/\/+$/, '');
+  return {
+    exporters,
+    // The signal-specific endpoint is used as given; the base one gets the signal's path.
+    otlpTracesUrl: parsed.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? `${base}/v1/traces`,
+    serviceName: parsed.OTEL_SERVICE_NAME ?? defaultServiceName,
+    sampler: parsed.OTEL_TRACES_SAMPLER ?? 'parentbased_always_on',
+    samplerRatio: parsed.OTEL_TRACES_SAMPLER_ARG ?? 1,
+    resourceAttributes: parseResourceAttributes(parsed.OTEL_RESOURCE_ATTRIBUTES ?? ''),
+  };
+}
+
+/** `key1=value1,key2=value2`, values percent-decoded (OpenTelemetry resource SDK spec). */
+export function parseResourceAttributes(text: string): [string, string][] {
+  const out: [string, string][] = [];
+  for (const pair of listOf(text)) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new BrokerError('CONFIG_INVALID', `invalid configuration: OTEL_RESOURCE_ATTRIBUTES: expected key=value[,key=value...], got "${pair}"`);
+    let value = pair.slice(eq + 1).trim();
+    try {
+      value = decodeURIComponent(value);
+    } catch {
+      throw new BrokerError('CONFIG_INVALID', `invalid configuration: OTEL_RESOURCE_ATTRIBUTES: "${pair}" has an invalid percent-encoding`);
+    }
+    out.push([pair.slice(0, eq).trim(), value]);
+  }
+  return out;
+}
+
+export interface RunningTracing {
+  readonly tracing: Tracing;
+  /** Flushes the spans still buffered and stops the exporters. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Starts the SDK for these settings (undefined: tracing off, nothing started). The SDK and
+ * exporter are loaded here, on demand, so that a process with tracing off never loads them.
+ */
+export async function startTracing(settings: TracingSettings | undefined): Promise<RunningTracing> {
+  if (settings === undefined) return { tracing: TRACING_OFF, shutdown: () => Promise.resolve() };
+  const [sdk, { OTLPTraceExporter }, { resourceFromAttributes }, { ATTR_SERVICE_NAME }] = await Promise.all([
+    import('@opentelemetry/sdk-trace-base'),
+    import('@opentelemetry/exporter-trace-otlp-proto'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/semantic-conventions'),
+  ]);
+  const root = (): InstanceType<typeof sdk.AlwaysOnSampler> | InstanceType<typeof sdk.AlwaysOffSampler> | InstanceType<typeof sdk.TraceIdRatioBasedSampler> => {
+    switch (settings.sampler) {
+      case 'always_on':
+      case 'parentbased_always_on':
+        return new sdk.AlwaysOnSampler();
+      case 'always_off':
+      case 'parentbased_always_off':
+        return new sdk.AlwaysOffSampler();
+      case 'traceidratio':
+      case 'parentbased_traceidratio':
+        return new sdk.TraceIdRatioBasedSampler(settings.samplerRatio);
+      default: {
+        const never: never = settings.sampler;
+        return never;
+      }
+    }
+  };
+  const sampler = settings.sampler.startsWith('parentbased_') ? new sdk.ParentBasedSampler({ root: root() }) : root();
+  const spanProcessors = settings.exporters.map((name) =>
+    name === 'otlp'
+      ? new sdk.BatchSpanProcessor(new OTLPTraceExporter({ url: settings.otlpTracesUrl }))
+      : new sdk.SimpleSpanProcessor(new sdk.ConsoleSpanExporter()));
+  // fromEntries defines own properties: a key such as __proto__ stays a plain attribute.
+  const attributes = { ...Object.fromEntries(settings.resourceAttributes), [ATTR_SERVICE_NAME]: settings.serviceName };
+  const provider = new sdk.BasicTracerProvider({ resource: resourceFromAttributes(attributes), sampler, spanProcessors });
+  return { tracing: tracingFrom(provider), shutdown: () => provider.shutdown() };
+}

@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, test } from 'node:test';
+import { SpanKind } from '@opentelemetry/api';
+import { isBrokerError } from '../../../core/errors.js';
+import { headersOf, startSpan, startTracing, tracingSettingsFromEnv, type TracingSettings } from '../../../core/tracing.js';
+
+describe('tracing settings from OTEL_* variables', () => {
+  const on: [string, Record<string, string>, Partial<TracingSettings>][] = [
+    ['an OTLP endpoint alone turns OTLP on', { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }, { exporters: ['otlp'], otlpTracesUrl: 'http://collector:4318/v1/traces' }],
+    ['the traces endpoint is used as given', { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4318/custom', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://x:1' }, { otlpTracesUrl: 'http://c:4318/custom' }],
+    ['otlp without an endpoint goes to localhost', { OTEL_TRACES_EXPORTER: 'otlp' }, { otlpTracesUrl: 'http://localhost:4318/v1/traces', sampler: 'parentbased_always_on', samplerRatio: 1 }],
+    ['a list of exporters', { OTEL_TRACES_EXPORTER: 'console, otlp' }, { exporters: ['console', 'otlp'] }],
+    ['service name and sampler', { OTEL_TRACES_EXPORTER: 'console', OTEL_SERVICE_NAME: 'edge', OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' }, { serviceName: 'edge', sampler: 'traceidratio', samplerRatio: 0.25 }],
+    ['resource attributes, percent-decoded', { OTEL_TRACES_EXPORTER: 'console', OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=prod,team=a%2Cb' }, { resourceAttributes: [['deployment.environment', 'prod'], ['team', 'a,b']] }],
+  ];
+  for (const [name, env, expected] of on) {
+    test(`on: ${name}`, () => {
+      const settings = tracingSettingsFromEnv(env, 'kafka-broker-test');
+      assert.ok(settings !== undefined);
+      for (const [key, value] of Object.entries(expected)) assert.deepEqual(settings[key as keyof typeof settings], value, key);
+      if (!('OTEL_SERVICE_NAME' in env)) assert.equal(settings.serviceName, 'kafka-broker-test');
+    });
+  }
+
+  const off: [string, Record<string, string>][] = [
+    ['nothing set', {}],
+    ['empty values count as unset', { OTEL_TRACES_EXPORTER: '', OTEL_EXPORTER_OTLP_ENDPOINT: ' ' }],
+    ['exporter none, even with an endpoint', { OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }],
+    ['the SDK disabled', { OTEL_SDK_DISABLED: 'TRUE', OTEL_TRACES_EXPORTER: 'otlp' }],
+  ];
+  for (const [name, env] of off) {
+    test(`off: ${name}`, () => assert.equal(tracingSettingsFromEnv(env, 'x'), undefined));
+  }
+
+  const invalid: [Record<string, string>, RegExp][] = [
+    [{ OTEL_TRACES_EXPORTER: 'zipkin' }, /OTEL_TRACES_EXPORTER.*zipkin/],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url' }, /OTEL_EXPORTER_OTLP_ENDPOINT/],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://c' }, /OTEL_EXPORTER_OTLP_ENDPOINT: expected an http\(s\) URL/],
+    [{ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, /OTEL_EXPORTER_OTLP_PROTOCOL: only 'http\/protobuf'/],
+    [{ OTEL_TRACES_EXPORTER: 'otlp', OTEL_TRACES_SAMPLER: 'jaeger_remote' }, /OTEL_TRACES_SAMPLER/],
+    [{ OTEL_TRACES_EXPORTER: 'otlp', OTEL_TRACES_SAMPLER_ARG: '2' }, /OTEL_TRACES_SAMPLER_ARG/],
+    [{ OTEL_TRACES_EXPORTER: 'otlp', OTEL_RESOURCE_ATTRIBUTES: 'novalue' }, /OTEL_RESOURCE_ATTRIBUTES: expected key=value/],
+  ];
+  for (const [env, message] of invalid) {
+    test(`invalid: ${JSON.stringify(env)} is one line naming the variable`, () => {
+      assert.throws(() => tracingSettingsFromEnv(env, 'x'), (error: unknown) => {
+        assert.ok(isBrokerError(error) && error.code === 'CONFIG_INVALID');
+        assert.match(error.message, message);
+        assert.doesNotMatch(error.message, /\n/);
+        return true;
+      });
+    });
+  }
+
+  test('OTLP really exports: spans reach a collector, with the service name', async (t) => {
+    const bodies: Buffer[] = [];
+    const collector = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (req.url === '/v1/traces') bodies.push(Buffer.concat(chunks));
+        res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+      });
+    });
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise<void>((resolve) => collector.close(() => resolve())));
+    const { port } = collector.address() as AddressInfo;
+    const running = await startTracing(tracingSettingsFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_SERVICE_NAME: 'svc-under-test' }, 'x'));
+    const span = startSpan(running.tracing.tracer!, 'receive', SpanKind.SERVER, { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' });
+    assert.match(headersOf(span)!.traceparent, /^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/);
+    span.end();
+    await running.shutdown();
+    assert.equal(bodies.length, 1);
+    // Protobuf strings are stored as-is: the names are in the bytes.
+    assert.ok(bodies[0]!.includes('svc-under-test'));
+    assert.ok(bodies[0]!.includes('receive'));
+  });
+
+  test('off: no tracer, and shutting down is a no-op', async () => {
+    const running = await startTracing(undefined);
+    assert.equal(running.tracing.tracer, undefined);
+    await running.shutdown();
+  });
+});
