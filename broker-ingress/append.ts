@@ -14,12 +14,18 @@ import type { IngressEntry } from './ingress-table.js';
  * some records (Kafka has no atomic multi-partition write without transactions): the producer
  * gets 503, retries, and the log holds the event at least once — never a 202 for a lost one.
  */
+/** Hears how each append went (for metrics): its events, how long it took, and the status the producer gets. */
+export interface AppendObserver {
+  appended(entry: IngressEntry, events: readonly CloudEvent[], ms: number, status: number): void;
+}
+
 export class Appender {
   private inFlight = 0;
 
   constructor(
     private readonly log: EventLog,
     private readonly maxInFlightEvents: number,
+    private readonly observer?: AppendObserver,
   ) {}
 
   /** Events accepted and not yet durable (for metrics and tests). */
@@ -28,6 +34,19 @@ export class Appender {
   }
 
   async append(entry: IngressEntry, events: readonly CloudEvent[]): Promise<void> {
+    const observer = this.observer;
+    if (observer === undefined || events.length === 0) return this.appendEvents(entry, events);
+    const started = performance.now();
+    try {
+      await this.appendEvents(entry, events);
+      observer.appended(entry, events, performance.now() - started, 202);
+    } catch (error) {
+      observer.appended(entry, events, performance.now() - started, isBrokerError(error) ? error.status : 503);
+      throw error;
+    }
+  }
+
+  private async appendEvents(entry: IngressEntry, events: readonly CloudEvent[]): Promise<void> {
     if (events.length === 0) return;
     if (this.inFlight + events.length > this.maxInFlightEvents) {
       throw new BrokerError('LOG_UNAVAILABLE', `too many events waiting for the log (${this.inFlight}); try again shortly`, {

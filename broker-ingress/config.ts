@@ -21,6 +21,11 @@ export const ingressConfigSchema = z.object({
    * while Kafka is slow or down this bound, not the request rate, caps the ingress's memory.
    */
   maxInFlightEvents: z.coerce.number().int().positive().default(10_000),
+  /**
+   * Distinct CloudEvents types that get their own `cloudevents_type` label value in the metrics;
+   * later ones are counted as `other`, so producers cannot grow the series without bound.
+   */
+  metricsMaxEventTypes: z.coerce.number().int().min(0).default(50),
 });
 
 export type IngressConfig = z.infer<typeof ingressConfigSchema>;

@@ -2,9 +2,11 @@ import type { ContractSource } from '../core/contract/source.js';
 import type { EventLog } from '../core/event-log/port.js';
 import { createHttpServer, listen, registerHealth } from '../core/http-server.js';
 import type { Logger } from '../core/logger.js';
+import { contractApplied, registerMetricsRoute, type Registry } from '../core/metrics.js';
 import { Appender } from './append.js';
 import type { IngressConfig } from './config.js';
 import { IngressTable } from './ingress-table.js';
+import { IngressMetrics } from './metrics.js';
 import { registerIngressRoutes } from './routes.js';
 
 /**
@@ -23,6 +25,8 @@ export interface IngressDeps {
   readonly log: EventLog;
   readonly contracts: ContractSource;
   readonly logger: Logger;
+  /** The process's metrics registry: counted, and served at `GET /metrics` on the ingress port. Absent: no metrics. */
+  readonly metrics?: Registry | undefined;
 }
 
 export interface RunningIngress {
@@ -40,6 +44,7 @@ export async function startIngress(deps: IngressDeps): Promise<RunningIngress> {
   const unsubscribe = contracts.subscribe((contract) => {
     if (table.generation !== undefined && contract.generation <= table.generation) return;
     const changes = table.apply(contract);
+    if (deps.metrics !== undefined) contractApplied(deps.metrics, 'broker-ingress', contract.generation);
     // The controller logs one line per contract change; this detail is for debugging.
     logger.debug({ generation: contract.generation, served: table.size, ...changes }, 'ingress table updated');
   });
@@ -52,7 +57,10 @@ export async function startIngress(deps: IngressDeps): Promise<RunningIngress> {
       return reachable ? undefined : 'the event log is not reachable';
     },
   });
-  registerIngressRoutes(app, { table, appender: new Appender(log, config.maxInFlightEvents), config, logger });
+  const metrics = deps.metrics === undefined ? undefined : new IngressMetrics(deps.metrics, config.metricsMaxEventTypes);
+  if (deps.metrics !== undefined) registerMetricsRoute(app, deps.metrics);
+  metrics?.register(app, table);
+  registerIngressRoutes(app, { table, appender: new Appender(log, config.maxInFlightEvents, metrics), config, logger });
 
   let listening;
   try {

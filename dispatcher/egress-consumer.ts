@@ -9,6 +9,7 @@ import type { Sender } from './delivery.js';
 import { dispatchRecord, type Clock, type DispatchDeps, type DispatchListener, type EgressRoute, type StallReport } from './dispatch.js';
 import { Quarantine } from './quarantine.js';
 import { policyFrom } from './retry-policy.js';
+import { timedSender, type DispatcherMetrics, type EgressMetrics } from './metrics.js';
 import type { WaitingMemory } from './waiting-memory.js';
 
 /**
@@ -67,10 +68,16 @@ export interface EgressConsumerDeps {
   readonly random: () => number;
   /** The dispatcher-wide bound on waiting deliveries; absent: none. */
   readonly waiting?: WaitingMemory | undefined;
+  /** Where outcomes and attempts are counted; absent: not counted (the counters above still are). */
+  readonly metrics?: DispatcherMetrics | undefined;
 }
 
 interface PartitionWork {
+  readonly topic: string;
+  readonly partition: number;
   readonly abort: AbortController;
+  /** Append time of each record handed out and not finished, by offset: the first is the oldest (lag age). */
+  readonly pending: Map<string, number>;
   /** Ordered mode: records waiting their turn, in offset order. */
   readonly queue: ConsumedRecord[];
   running: boolean;
@@ -103,6 +110,7 @@ export class EgressConsumer {
   private suppressedStallWarnings = 0;
   private readonly dispatchDeps: DispatchDeps;
   private stopWatchingMemory: (() => void) | undefined;
+  private readonly metrics: EgressMetrics | undefined;
 
   constructor(
     resource: Resource,
@@ -114,8 +122,9 @@ export class EgressConsumer {
       egress: `${egress.reference.namespace}/${egress.reference.name}`, egressKind: egress.reference.kind, group: egress.consumerGroup,
     });
     this.route = this.routeFor(resource, egress);
+    this.metrics = deps.metrics?.forEgress(egress);
     this.dispatchDeps = {
-      sender: deps.sender,
+      sender: this.metrics === undefined ? deps.sender : timedSender(deps.sender, (url) => url === this.route.egress.destination, this.metrics.attempts),
       log: deps.log,
       clock: deps.clock,
       random: deps.random,
@@ -215,6 +224,18 @@ export class EgressConsumer {
     return this.held.size;
   }
 
+  /** Append time of the oldest record not finished, per `topic\0partition` (for the lag age). */
+  pendingOldest(): Map<string, number> {
+    const oldest = new Map<string, number>();
+    for (const [key, work] of this.partitions) {
+      for (const timestamp of work.pending.values()) {
+        oldest.set(key, timestamp);
+        break;
+      }
+    }
+    return oldest;
+  }
+
   // ---- records in
 
   private onRecord(record: ConsumedRecord): void {
@@ -223,8 +244,9 @@ export class EgressConsumer {
     this.counters.received++;
     this.outstanding++;
     const work = this.work(record.topic, record.partition, Number(record.offset));
+    work.pending.set(record.offset, record.timestamp);
     if (!this.ordered) {
-      this.track(this.dispatch(record, work.abort.signal));
+      this.track(this.dispatch(record, work));
       return;
     }
     work.queue.push(record);
@@ -238,17 +260,18 @@ export class EgressConsumer {
     try {
       while (work.queue.length > 0 && !this.stopping && !work.abort.signal.aborted) {
         const record = work.queue.shift()!;
-        await this.dispatch(record, work.abort.signal);
+        await this.dispatch(record, work);
       }
     } finally {
       work.running = false;
     }
   }
 
-  private async dispatch(record: ConsumedRecord, signal: AbortSignal): Promise<void> {
+  private async dispatch(record: ConsumedRecord, work: PartitionWork): Promise<void> {
     try {
-      await dispatchRecord(record, () => this.route, this.dispatchDeps, signal);
+      await dispatchRecord(record, () => this.route, this.dispatchDeps, work.abort.signal);
     } finally {
+      work.pending.delete(record.offset);
       this.outstanding--;
       this.held.delete(heldKey(record));
     }
@@ -269,7 +292,7 @@ export class EgressConsumer {
       const abort = new AbortController();
       // Every delivery and backoff of the partition listens on this one signal.
       setMaxListeners(0, abort.signal);
-      work = { abort, queue: [], running: false, lastOffset: offset };
+      work = { topic, partition, abort, pending: new Map(), queue: [], running: false, lastOffset: offset };
       this.partitions.set(key, work);
     }
     work.lastOffset = offset;
@@ -293,6 +316,8 @@ export class EgressConsumer {
     const skipped = Number(BigInt(reset.to) - BigInt(reset.from));
     this.counters.offsetResets++;
     this.counters.recordsSkipped += skipped;
+    this.metrics?.offsetResets.inc();
+    this.metrics?.recordsSkipped.inc(skipped);
     this.logger.warn(
       { topic: reset.topic, partition: reset.partition, skippedFrom: reset.from, skippedTo: reset.to, skipped, reason: reset.reason },
       'records skipped: the position was no longer in the event log; consuming from the earliest record left (offsets from..to-1 were not delivered)',
@@ -301,6 +326,7 @@ export class EgressConsumer {
 
   private dropQueue(work: PartitionWork): void {
     work.abort.abort();
+    for (const record of work.queue) work.pending.delete(record.offset);
     this.outstanding -= work.queue.length;
     work.queue.length = 0;
   }
@@ -341,8 +367,10 @@ export class EgressConsumer {
 
   private listener(): DispatchListener {
     const c = this.counters;
+    const m = this.metrics;
     return {
       onDone: (outcome, record, detail) => {
+        m?.done(outcome);
         switch (outcome) {
           case 'delivered':
             c.delivered++;
@@ -356,7 +384,10 @@ export class EgressConsumer {
             break;
           case 'undecodable':
             c.undecodable++;
-            if (detail?.to === 'quarantine') c.quarantined++;
+            if (detail?.to === 'quarantine') {
+              c.quarantined++;
+              m?.quarantined.inc();
+            }
             this.logger.error(
               { ...recordFields(record), ...(detail?.error === undefined ? {} : toLogFields(detail.error)), message: detail?.error?.message, sentTo: detail?.to === 'quarantine' ? this.deps.config.quarantineTopic : 'dead-letter sink' },
               detail?.to === 'quarantine' ? 'record is not a CloudEvent; quarantined, not delivered' : 'record is not a CloudEvent; sent to the dead-letter sink, not delivered',
@@ -369,6 +400,7 @@ export class EgressConsumer {
         }
       },
       onReply: (outcome, record, detail) => {
+        m?.reply(outcome);
         switch (outcome) {
           case 'appended':
             c.repliesAppended++;
@@ -391,10 +423,12 @@ export class EgressConsumer {
       },
       onRetry: (info) => {
         c.retries++;
+        m?.retries.inc();
         this.logger.debug({ destination: info.destination, attempt: info.attempt, failure: info.failure, delayMs: info.delayMs }, 'delivery attempt failed; retrying');
       },
       onStall: (report) => {
         c.heldRounds++;
+        m?.heldRounds.inc();
         this.held.add(heldKey(report.record));
         this.warnStall(report);
       },

@@ -1,8 +1,11 @@
 import type { ContractSource } from '../core/contract/source.js';
+import { LagReader, type EgressLag } from '../core/event-log/lag.js';
 import type { EventLog } from '../core/event-log/port.js';
 import type { Logger } from '../core/logger.js';
+import { contractApplied, type Registry } from '../core/metrics.js';
 import type { DispatcherConfig } from './config.js';
 import { HttpSender } from './delivery.js';
+import { DispatcherMetrics } from './metrics.js';
 import { systemClock, type Clock } from './dispatch.js';
 import { newCounters, type EgressCounters } from './egress-consumer.js';
 import { EgressSupervisor, type EgressStats } from './egress-supervisor.js';
@@ -32,6 +35,8 @@ export interface DispatcherDeps {
   /** For tests: time and randomness (stall jitter). */
   readonly clock?: Clock;
   readonly random?: () => number;
+  /** The process's metrics registry; absent: no metrics (lag can still be read). */
+  readonly metrics?: Registry | undefined;
 }
 
 export interface DispatcherStats {
@@ -45,6 +50,8 @@ export interface DispatcherStats {
 export interface RunningDispatcher {
   close(): Promise<void>;
   stats(): DispatcherStats;
+  /** Consumer lag per egress and partition (cached for a couple of seconds); empty on a log without offsets. */
+  lag(): Promise<readonly EgressLag[]>;
 }
 
 export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDispatcher> {
@@ -61,14 +68,22 @@ export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDisp
       logger.info(fields, 'waiting deliveries back under 80 % of maxWaitingBytes: consuming again');
     }
   });
+  const metrics = deps.metrics === undefined ? undefined : new DispatcherMetrics(deps.metrics);
   const supervisor = new EgressSupervisor(
-    { log: deps.log, sender, config: deps.config, logger, clock: deps.clock ?? systemClock, random: deps.random ?? Math.random, waiting },
+    { log: deps.log, sender, config: deps.config, logger, clock: deps.clock ?? systemClock, random: deps.random ?? Math.random, waiting, metrics },
     deps.config.shutdownDeadlineMs,
   );
   let first: Promise<void> = Promise.resolve();
   let subscribed = false;
+  const lag = new LagReader(deps.log, () => supervisor.lagSources());
+  metrics?.watch(() => supervisor.egressGauges(), lag);
   const unsubscribe = deps.contracts.subscribe((contract) => {
+    const started = performance.now();
     const applied = supervisor.apply(contract);
+    if (deps.metrics !== undefined) {
+      const registry = deps.metrics;
+      void applied.then(() => contractApplied(registry, 'dispatcher', contract.generation, (performance.now() - started) / 1000));
+    }
     if (!subscribed) first = applied;
   });
   subscribed = true;
@@ -87,6 +102,7 @@ export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDisp
       })();
       return closing;
     },
+    lag: () => lag.read(),
     stats: () => {
       const egresses = supervisor.stats();
       const totals = { ...newCounters(), inFlight: 0, held: 0 };

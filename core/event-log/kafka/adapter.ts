@@ -2,7 +2,7 @@ import type { Kafka } from 'kafkajs';
 import { BrokerError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type {
-  AppendRecord, AppendResult, ConsumedRecord, ConsumeOptions, Consumer, EventLog, StartPosition, TopicInfo, TopicSpec,
+  AppendRecord, AppendResult, ConsumedRecord, ConsumeOptions, Consumer, EventLog, PartitionLag, StartPosition, TopicInfo, TopicSpec,
 } from '../port.js';
 import { KafkaAdmin } from './admin.js';
 import { createKafkaClient } from './client.js';
@@ -19,6 +19,8 @@ export interface KafkaEventLogOptions {
   readonly appendTimeoutMs?: number;
   /** Produce requests in flight at once; 1 keeps per-partition order even across retries. */
   readonly maxInFlightBatches?: number;
+  /** Hears each error the Kafka client reports (for the Kafka client errors metric), by the client part (kafkajs namespace). */
+  readonly onClientError?: (operation: string) => void;
 }
 
 /**
@@ -76,6 +78,10 @@ export class KafkaEventLog implements EventLog {
 
   ping(): Promise<boolean> {
     return this.admin.ping();
+  }
+
+  groupLag(groupId: string, topics: readonly string[]): Promise<PartitionLag[]> {
+    return this.admin.groupLag(groupId, topics);
   }
 
   // ---- appending ----

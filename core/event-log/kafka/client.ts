@@ -2,7 +2,11 @@ import { Kafka, logLevel as KafkaLogLevel, type LogEntry } from 'kafkajs';
 import type { Logger } from '../../logger.js';
 
 /** The kafkajs client every part of the adapter shares: its connection settings and its logs. */
-export function createKafkaClient(options: { readonly brokers: readonly string[]; readonly clientId: string }, logger: Logger): Kafka {
+export function createKafkaClient(
+  options: { readonly brokers: readonly string[]; readonly clientId: string; readonly onClientError?: ((operation: string) => void) | undefined },
+  logger: Logger,
+): Kafka {
+  const onError = options.onClientError;
   return new Kafka({
     clientId: options.clientId,
     brokers: [...options.brokers],
@@ -10,7 +14,10 @@ export function createKafkaClient(options: { readonly brokers: readonly string[]
     requestTimeout: 10_000,
     retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 2000 },
     logLevel: KafkaLogLevel.WARN,
-    logCreator: () => (entry) => kafkajsLog(logger, entry),
+    logCreator: () => (entry) => {
+      if (onError !== undefined && entry.level <= KafkaLogLevel.ERROR) onError(entry.namespace || 'client');
+      kafkajsLog(logger, entry);
+    },
   });
 }
 
