@@ -9,6 +9,7 @@ import { watchContractFile, type ContractSource } from '../core/contract/source.
 import { isBrokerError } from '../core/errors.js';
 import type { EventLog } from '../core/event-log/port.js';
 import { silentLogger, type Logger } from '../core/logger.js';
+import { kafkaClientErrors, type Registry } from '../core/metrics.js';
 import { CliError, type CliIo } from './cli.js';
 import { LOG_FORMAT_FLAG, parseCommandLine, stringFlag, type FlagSpec, type FlagValues } from './options.js';
 
@@ -63,13 +64,14 @@ export function kafkaFrom(values: FlagValues, io: CliIo): { brokers: string[]; f
 }
 
 /** Kafka, checked once with a quiet client so that "not there" is one line. */
-export async function openKafka(brokers: readonly string[], from: string, clientId: string, logger: Logger, hint = ''): Promise<EventLog> {
+export async function openKafka(brokers: readonly string[], from: string, clientId: string, logger: Logger, hint = '', metrics?: Registry): Promise<EventLog> {
   const { KafkaEventLog } = await import('../core/event-log/kafka/adapter.js');
   const probe = new KafkaEventLog({ brokers: [...brokers], clientId: `${clientId}-probe`, logger: silentLogger() });
   const reachable = await probe.ping();
   await probe.close().catch(() => undefined);
   if (!reachable) throw new CliError(`cannot reach Kafka at ${brokers.join(',')} (from ${from})${hint}`);
-  return new KafkaEventLog({ brokers: [...brokers], clientId, logger });
+  const errors = metrics === undefined ? undefined : kafkaClientErrors(metrics);
+  return new KafkaEventLog({ brokers: [...brokers], clientId, logger, ...(errors === undefined ? {} : { onClientError: (operation: string) => errors.labels(operation).inc() }) });
 }
 
 /** The contract source of a data-plane process: the controller over HTTP, or a file. */
@@ -91,8 +93,9 @@ export async function startDataPlane(
   logger: Logger,
   clientId: string,
   start: (log: EventLog, contracts: ContractSource) => Promise<() => Promise<void>>,
+  metrics?: Registry,
 ): Promise<() => Promise<void>> {
-  const log = await openKafka(options.kafka, options.kafkaFrom, clientId, logger);
+  const log = await openKafka(options.kafka, options.kafkaFrom, clientId, logger, '', metrics);
   const { contracts, close } = await openContracts(options, logger);
   let stop: () => Promise<void>;
   try {

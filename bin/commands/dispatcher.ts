@@ -15,6 +15,7 @@
 import { dispatcherConfigFromEnv } from '../../dispatcher/config.js';
 import { startDispatcher } from '../../dispatcher/main.js';
 import { createHttpServer, listen, registerHealth } from '../../core/http-server.js';
+import { createMetricsRegistry, registerMetricsRoute } from '../../core/metrics.js';
 import { CliError, type CliIo } from '../cli.js';
 import { dataPlaneOptions, parseDataPlaneFlags, startDataPlane, untilSignal } from '../data-plane.js';
 import { loggerFrom, parsePort } from '../options.js';
@@ -27,7 +28,7 @@ Options:
       --contract-url <url>   the controller's contract, e.g. http://kafka-broker-controller:9090/contract
       --contract-file <path> a contract file instead (watched for changes)
       --kafka <servers>      Kafka bootstrap servers host:port[,...]; default $KAFKA_BOOTSTRAP_SERVERS
-      --health-port <port>   port of /healthz and /readyz (default 8081)
+      --health-port <port>   port of /healthz, /readyz and /metrics (Prometheus) (default 8081)
       --host <host>          address to listen on (default 0.0.0.0)
       --log-format <format>  json or pretty (default: pretty at a terminal, else json)
   -h, --help                 show this help
@@ -45,8 +46,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const healthPort = parsePort('--health-port', values['health-port'], 8081);
   const config = dispatcherConfigFromEnv(io.env);
   const logger = loggerFrom(io, values);
+  const metrics = createMetricsRegistry();
   const running = await startDataPlane(common, logger, 'kafka-broker-dispatcher', async (log, contracts) => {
     const health = createHttpServer({ bodyLimitBytes: 1024, logger });
+    registerMetricsRoute(health, metrics);
     registerHealth(health, {
       notReadyReason: async () => {
         if (contracts.current() === undefined) return 'no contract loaded yet';
@@ -60,13 +63,13 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       await health.close();
       throw new CliError(`health endpoints: ${(error as Error).message}; choose another port with --health-port`);
     }
-    const dispatcher = await startDispatcher({ config, log, contracts, logger });
+    const dispatcher = await startDispatcher({ config, log, contracts, logger, metrics });
     io.stderr.write(`kafka-broker dispatcher: health on ${url}, contract from ${common.contract.from}\n`);
     return async () => {
       await dispatcher.close();
       await health.close();
     };
-  });
+  }, metrics);
   await untilSignal(io, logger);
   await running();
   return 0;

@@ -15,13 +15,15 @@
 import { startIngress } from '../../broker-ingress/main.js';
 import { ingressConfigSchema } from '../../broker-ingress/config.js';
 import { loadConfig } from '../../core/config.js';
+import { createMetricsRegistry } from '../../core/metrics.js';
 import type { CliIo } from '../cli.js';
 import { dataPlaneOptions, parseDataPlaneFlags, startDataPlane, untilSignal } from '../data-plane.js';
 import { loggerFrom, parsePort } from '../options.js';
 
 const USAGE = `Usage: kafka-broker ingress (--contract-url <url> | --contract-file <path>) [options]
 
-Runs the broker ingress on its own (a cluster deployment): POST /<namespace>/<broker>.
+Runs the broker ingress on its own (a cluster deployment): POST /<namespace>/<broker>;
+GET /metrics (Prometheus) on the same port.
 
 Options:
       --contract-url <url>   the controller's contract, e.g. http://kafka-broker-controller:9090/contract
@@ -44,11 +46,12 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const common = dataPlaneOptions(values, io, 'ingress');
   const port = parsePort('--port', values['port'], 8080);
   const logger = loggerFrom(io, values);
+  const metrics = createMetricsRegistry();
   const running = await startDataPlane(common, logger, 'kafka-broker-ingress', async (log, contracts) => {
-    const ingress = await startIngress({ config: loadConfig(ingressConfigSchema, { host: common.host, port }), log, contracts, logger });
+    const ingress = await startIngress({ config: loadConfig(ingressConfigSchema, { host: common.host, port }), log, contracts, logger, metrics });
     io.stderr.write(`kafka-broker ingress: listening on ${ingress.url}, contract from ${common.contract.from}\n`);
     return () => ingress.close();
-  });
+  }, metrics);
   await untilSignal(io, logger);
   await running();
   return 0;

@@ -30,6 +30,8 @@ import { isBrokerError } from '../../core/errors.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
 import type { EventLog } from '../../core/event-log/port.js';
 import { listen } from '../../core/http-server.js';
+import { createMetricsRegistry, registerMetricsRoute, type Registry } from '../../core/metrics.js';
+import { registerLagRoute } from '../../controller/lag-route.js';
 import type { Logger } from '../../core/logger.js';
 import { CliError, type CliIo } from '../cli.js';
 import { kafkaFrom, openKafka, untilSignal } from '../data-plane.js';
@@ -46,7 +48,8 @@ Runs the controller, the broker ingress and the dispatcher in one process.
 Options:
   -m, --manifests <dir>    folder of Knative manifests (*.yaml, *.yml, *.json), watched for changes
   -p, --port <port>        ingress port: POST /<namespace>/<broker> (default 8080)
-      --admin-port <port>  admin API port, read by \`kafka-broker get\` and \`describe\` (default 9090)
+      --admin-port <port>  admin API port, read by \`kafka-broker get\` and \`describe\`; also /metrics
+                           (Prometheus, served on the ingress port too) and /lag (default 9090)
       --host <host>        address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
       --kafka <servers>    Kafka bootstrap servers host:port[,host:port]; default $KAFKA_BOOTSTRAP_SERVERS,
                            else the in-memory event log (dev mode: events do not survive a restart)
@@ -166,16 +169,20 @@ async function startAll(
     const controllerConfig = loadSettings(START_SETTINGS.controller, io.env, given);
     const ingressConfig = loadSettings(START_SETTINGS.ingress, io.env, { host: options.host, port: options.port });
 
-    const log = await openLog(options, logger, io.env);
+    const metrics = createMetricsRegistry();
+    const log = await openLog(options, logger, io.env, metrics);
     closers.push({ name: 'event log', close: () => log.close() });
     const contracts = new InProcessContractSource();
 
     // The admin API binds first (it logs nothing), so a taken port is the only line printed.
-    const late: { controller?: Controller } = {};
+    const late: { controller?: Controller; dispatcher?: RunningDispatcher } = {};
     const objects = (): readonly ObjectView[] => late.controller?.reconciler.objects() ?? [];
     const problems = (): readonly SourceProblem[] => late.controller?.reconciler.problems() ?? [];
     const admin = createAdminServer({ logger, notReadyReason: async () => (firstPass ? undefined : 'the manifests are not loaded yet') });
     registerResourceRoutes(admin, { objects, problems, contract: () => late.controller?.reconciler.contract() });
+    // Metrics of the whole process (also on the ingress port); lag from the in-process dispatcher.
+    registerMetricsRoute(admin, metrics);
+    registerLagRoute(admin, async () => (await late.dispatcher?.lag()) ?? []);
     // Dead letters: reads the KafkaSinks of the contract in force; replays through the dispatcher's pipeline.
     const deadLetters = new DeadLetterService({
       log, contracts, config: dispatcherConfig, logger, replays: { replicationFactor: controllerConfig.topicReplicationFactor },
@@ -193,7 +200,7 @@ async function startAll(
 
     let ingress: RunningIngress;
     try {
-      ingress = await startIngress({ config: ingressConfig, log, contracts, logger });
+      ingress = await startIngress({ config: ingressConfig, log, contracts, logger, metrics });
     } catch (error) {
       throw portError(error, 'ingress', '--port');
     }
@@ -205,13 +212,15 @@ async function startAll(
       log,
       publish: (contract) => contracts.publish(contract),
       logger,
+      metrics,
     });
     late.controller = controller;
     closers.push({ name: 'controller', close: () => controller.close() });
     await controller.start();
     firstPass = true;
 
-    const dispatcher: RunningDispatcher = await startDispatcher({ config: dispatcherConfig, log, contracts, logger });
+    const dispatcher: RunningDispatcher = await startDispatcher({ config: dispatcherConfig, log, contracts, logger, metrics });
+    late.dispatcher = dispatcher;
     closers.push({ name: 'dispatcher', close: () => dispatcher.close() });
 
     // Shutdown order: the ingress stops accepting first, then the controller stops, then the
@@ -226,10 +235,10 @@ async function startAll(
   }
 }
 
-async function openLog(options: StartOptions, logger: Logger, env: CliIo['env']): Promise<EventLog> {
+async function openLog(options: StartOptions, logger: Logger, env: CliIo['env'], metrics: Registry): Promise<EventLog> {
   if (options.kafka === undefined) return new MemoryEventLog({ ...loadSettings(START_SETTINGS.memoryLog, env, {}), logger: logger.child({ component: 'event-log' }) });
   // A quiet client for the first contact: "Kafka is not there" is one line, not kafkajs's retries.
-  return openKafka(options.kafka.brokers, options.kafka.from, 'kafka-broker', logger, '; is it running? (`npm run kafka` starts one)');
+  return openKafka(options.kafka.brokers, options.kafka.from, 'kafka-broker', logger, '; is it running? (`npm run kafka` starts one)', metrics);
 }
 
 /** A port already taken (the errno listen() records) gets the flag that changes it. */
