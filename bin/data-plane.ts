@@ -10,6 +10,7 @@ import { isBrokerError } from '../core/errors.js';
 import type { EventLog } from '../core/event-log/port.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import type { KafkaSecurity } from '../core/event-log/kafka/security.js';
+import { kafkaClientErrors, type Registry } from '../core/metrics.js';
 import { CliError, type CliIo } from './cli.js';
 import { KAFKA_AUTH_FLAG, kafkaSecurityOf } from './kafka-auth.js';
 import { LOG_FORMAT_FLAG, parseCommandLine, stringFlag, type FlagSpec, type FlagValues } from './options.js';
@@ -76,14 +77,15 @@ export function kafkaFrom(values: FlagValues, io: CliIo): { brokers: string[]; f
  * Kafka, checked once with a quiet client so that "not there" is one line; so is a refused
  * password or certificate (KAFKA_AUTH_FAILED / KAFKA_TLS_FAILED), with the reason.
  */
-export async function openKafka(brokers: readonly string[], from: string, clientId: string, logger: Logger, security?: KafkaSecurity, hint = ''): Promise<EventLog> {
+export async function openKafka(brokers: readonly string[], from: string, clientId: string, logger: Logger, security?: KafkaSecurity, hint = '', metrics?: Registry): Promise<EventLog> {
   const { KafkaEventLog } = await import('../core/event-log/kafka/adapter.js');
   const probe = new KafkaEventLog({ brokers: [...brokers], clientId: `${clientId}-probe`, logger: silentLogger(), security });
   const problem = await probe.connectionProblem(10_000);
   await probe.close().catch(() => undefined);
   if (problem !== undefined && problem.code !== 'LOG_UNAVAILABLE') throw new CliError(`Kafka at ${brokers.join(',')} (from ${from}) refused us: ${problem.message}`);
   if (problem !== undefined) throw new CliError(`cannot reach Kafka at ${brokers.join(',')} (from ${from})${hint}`);
-  return new KafkaEventLog({ brokers: [...brokers], clientId, logger, security });
+  const errors = metrics === undefined ? undefined : kafkaClientErrors(metrics);
+  return new KafkaEventLog({ brokers: [...brokers], clientId, logger, security, ...(errors === undefined ? {} : { onClientError: (operation: string) => errors.labels(operation).inc() }) });
 }
 
 /** The contract source of a data-plane process: the controller over HTTP, or a file. */
@@ -105,8 +107,9 @@ export async function startDataPlane(
   logger: Logger,
   clientId: string,
   start: (log: EventLog, contracts: ContractSource) => Promise<() => Promise<void>>,
+  metrics?: Registry,
 ): Promise<() => Promise<void>> {
-  const log = await openKafka(options.kafka, options.kafkaFrom, clientId, logger, options.kafkaSecurity);
+  const log = await openKafka(options.kafka, options.kafkaFrom, clientId, logger, options.kafkaSecurity, '', metrics);
   const { contracts, close } = await openContracts(options, logger);
   let stop: () => Promise<void>;
   try {

@@ -18,6 +18,10 @@ import type { IngressEntry } from './ingress-table.js';
  * What can never be taken is a 413, not a 503 a producer would retry forever: a batch with more
  * events than the in-flight bound, and an event larger than the topic's largest record.
  */
+/** Hears how each append went (for metrics): its events, how long it took, and the status the producer gets. */
+export interface AppendObserver {
+  appended(entry: IngressEntry, events: readonly CloudEvent[], ms: number, status: number): void;
+}
 
 export interface AppendLimits {
   readonly maxInFlightEvents: number;
@@ -30,6 +34,7 @@ export class Appender {
   constructor(
     private readonly log: EventLog,
     private readonly limits: AppendLimits,
+    private readonly observer?: AppendObserver,
   ) {}
 
   /** Events accepted and not yet durable (for metrics and tests). */
@@ -43,6 +48,19 @@ export class Appender {
    * distributed-tracing extension (docs/tracing.md).
    */
   async append(entry: IngressEntry, events: readonly CloudEvent[], trace?: TraceHeaders): Promise<void> {
+    const observer = this.observer;
+    if (observer === undefined || events.length === 0) return this.appendEvents(entry, events, trace);
+    const started = performance.now();
+    try {
+      await this.appendEvents(entry, events, trace);
+      observer.appended(entry, events, performance.now() - started, 202);
+    } catch (error) {
+      observer.appended(entry, events, performance.now() - started, isBrokerError(error) ? error.status : 503);
+      throw error;
+    }
+  }
+
+  private async appendEvents(entry: IngressEntry, events: readonly CloudEvent[], trace?: TraceHeaders): Promise<void> {
     if (events.length === 0) return;
     const { maxInFlightEvents, maxRecordBytes } = this.limits;
     if (events.length > maxInFlightEvents) {

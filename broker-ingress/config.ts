@@ -72,6 +72,11 @@ export const ingressConfigFields = z
      * MESSAGE_TOO_LARGE, which is a 413 as well.
      */
     maxRecordBytes: count().default(2 * MiB),
+    /**
+     * Distinct CloudEvents types that get their own `cloudevents_type` label value in the metrics;
+     * later ones are counted as `other`, so producers cannot grow the series without bound.
+     */
+    metricsMaxEventTypes: z.coerce.number().int().min(0).default(50),
   });
 
 export const ingressConfigSchema = ingressConfigFields

@@ -3,9 +3,11 @@ import type { EventLog } from '../core/event-log/port.js';
 import { createHttpServer, listen, registerHealth } from '../core/http-server.js';
 import type { Logger } from '../core/logger.js';
 import type { Tracing } from '../core/tracing.js';
+import { contractApplied, registerMetricsRoute, type Registry } from '../core/metrics.js';
 import { Appender } from './append.js';
 import type { IngressConfig } from './config.js';
 import { IngressTable } from './ingress-table.js';
+import { IngressMetrics } from './metrics.js';
 import { registerIngressRoutes } from './routes.js';
 
 /**
@@ -26,6 +28,8 @@ export interface IngressDeps {
   readonly logger: Logger;
   /** OpenTelemetry (core/tracing.ts); without it the W3C trace headers are only passed through. */
   readonly tracing?: Tracing | undefined;
+  /** The process's metrics registry: counted, and served at `GET /metrics` on the ingress port. Absent: no metrics. */
+  readonly metrics?: Registry | undefined;
 }
 
 export interface RunningIngress {
@@ -43,6 +47,7 @@ export async function startIngress(deps: IngressDeps): Promise<RunningIngress> {
   const unsubscribe = contracts.subscribe((contract) => {
     if (table.generation !== undefined && contract.generation <= table.generation) return;
     const changes = table.apply(contract);
+    if (deps.metrics !== undefined) contractApplied(deps.metrics, 'broker-ingress', contract.generation);
     // The controller logs one line per contract change; this detail is for debugging.
     logger.debug({ generation: contract.generation, served: table.size, ...changes }, 'ingress table updated');
   });
@@ -66,7 +71,10 @@ export async function startIngress(deps: IngressDeps): Promise<RunningIngress> {
       return reachable ? undefined : 'the event log is not reachable';
     },
   });
-  registerIngressRoutes(app, { table, appender: new Appender(log, config), config, logger, tracing: deps.tracing });
+  const metrics = deps.metrics === undefined ? undefined : new IngressMetrics(deps.metrics, config.metricsMaxEventTypes);
+  if (deps.metrics !== undefined) registerMetricsRoute(app, deps.metrics);
+  metrics?.register(app, table);
+  registerIngressRoutes(app, { table, appender: new Appender(log, config, metrics), config, logger, tracing: deps.tracing });
 
   let listening;
   try {

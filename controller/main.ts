@@ -2,8 +2,10 @@ import type { Contract } from '../core/contract/types.js';
 import type { EgressFault } from '../core/egress-faults.js';
 import type { EventLog } from '../core/event-log/port.js';
 import type { Logger } from '../core/logger.js';
+import type { Registry } from '../core/metrics.js';
 import { reconcileSettings, type ControllerConfig } from './config.js';
 import { ContractWriter } from './contract-writer.js';
+import { ControllerMetrics } from './metrics.js';
 import { Reconciler } from './reconciler.js';
 import { ManifestSource } from './sources/manifests.js';
 import type { ResourceSource } from './sources/source.js';
@@ -28,6 +30,8 @@ export interface ControllerDeps {
   readonly egressFaults?: () => ReadonlyMap<string, EgressFault>;
   /** The generation already published before a restart (contract file), if any. */
   readonly initialGeneration?: number;
+  /** The process's metrics registry; absent: no metrics. */
+  readonly metrics?: Registry | undefined;
 }
 
 export interface Controller {
@@ -40,7 +44,9 @@ export interface Controller {
 export function createController(deps: ControllerDeps): Controller {
   const { config, logger } = deps;
   const source = deps.source ?? new ManifestSource({ dir: config.manifestsDir, logger, debounceMs: config.debounceMs, pollMs: config.pollMs });
+  const metrics = deps.metrics === undefined ? undefined : new ControllerMetrics(deps.metrics);
   const reconciler = new Reconciler({
+    metrics,
     source,
     log: deps.log,
     contracts: new ContractWriter(deps.publish, deps.initialGeneration ?? 0),
@@ -52,6 +58,7 @@ export function createController(deps: ControllerDeps): Controller {
     retryMaxMs: config.retryMaxMs,
     deleteGraceMs: config.deleteGraceMs,
   });
+  metrics?.watchResources(() => reconciler.objects());
   return {
     reconciler,
     start: () => reconciler.start(),

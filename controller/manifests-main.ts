@@ -1,10 +1,13 @@
 import type { FastifyInstance } from 'fastify';
+import { LagReader } from '../core/event-log/lag.js';
 import type { EventLog } from '../core/event-log/port.js';
 import { listen } from '../core/http-server.js';
 import type { Logger } from '../core/logger.js';
+import { registerMetricsRoute, type Registry } from '../core/metrics.js';
 import { createAdminServer, registerResourceRoutes } from './admin.js';
 import type { ControllerConfig } from './config.js';
 import { ContractFeed } from './contract-feed.js';
+import { contractLagSources, registerLagRoute } from './lag-route.js';
 import { createController, type Controller } from './main.js';
 
 /**
@@ -26,6 +29,8 @@ export interface ManifestsControllerDeps {
   /** The admin server's address; port 0 picks a free one. */
   readonly host: string;
   readonly port: number;
+  /** The process's metrics registry, served at `GET /metrics` on the admin port; absent: no metrics. */
+  readonly metrics?: Registry | undefined;
 }
 
 export interface RunningManifestsController {
@@ -40,7 +45,7 @@ export interface RunningManifestsController {
 export async function startManifestsController(deps: ManifestsControllerDeps): Promise<RunningManifestsController> {
   const feed = new ContractFeed();
   let firstPass = false;
-  const controller = createController({ config: deps.config, log: deps.log, logger: deps.logger, publish: (contract) => feed.publish(contract) });
+  const controller = createController({ config: deps.config, log: deps.log, logger: deps.logger, metrics: deps.metrics, publish: (contract) => feed.publish(contract) });
   const admin = createAdminServer({ logger: deps.logger, notReadyReason: async () => (firstPass ? undefined : 'the manifests are not loaded yet') });
   registerResourceRoutes(admin, {
     objects: () => controller.reconciler.objects(),
@@ -48,6 +53,10 @@ export async function startManifestsController(deps: ManifestsControllerDeps): P
     contract: () => feed.current(),
     contractChanges: (listener) => feed.changes(listener),
   });
+  // Lag from the consumer groups' committed offsets: the dispatchers are other processes.
+  const lag = new LagReader(deps.log, () => contractLagSources(feed.current()));
+  registerLagRoute(admin, () => lag.read());
+  if (deps.metrics !== undefined) registerMetricsRoute(admin, deps.metrics);
   let adminUrl: string;
   try {
     adminUrl = (await listen(admin, deps.host, deps.port)).url;

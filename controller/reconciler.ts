@@ -11,6 +11,7 @@ import { keyOf, type KnObject, type ObjectKey } from './resources.js';
 import type { ResourceSource, SourceProblem } from './sources/source.js';
 import type { DataPlaneObservation, DesiredState, ReconcileSettings } from './state.js';
 import { deleteObsolete, ensureTopics, initGroups, ObservedState } from './apply-topics.js';
+import type { ControllerMetrics, PassResult } from './metrics.js';
 
 /**
  * The control loop: observe -> desired state (pure) -> apply the difference -> statuses.
@@ -42,6 +43,8 @@ export interface ReconcilerOptions {
   readonly retryMaxMs?: number;
   /** How long a gone trigger's group and a gone broker's topic are kept, so the data plane lets go first. */
   readonly deleteGraceMs?: number;
+  /** Counts passes and contract generations; absent: not counted. */
+  readonly metrics?: ControllerMetrics | undefined;
 }
 
 /** An object as the admin API shows it: the Kubernetes shape, with its status. */
@@ -140,9 +143,12 @@ export class Reconciler {
   private async runPasses(): Promise<void> {
     while (this.dirty && !this.closed) {
       this.dirty = false;
+      const started = performance.now();
       try {
-        await this.pass();
+        const result = await this.pass();
+        this.options.metrics?.pass(result, (performance.now() - started) / 1000);
       } catch (error) {
+        this.options.metrics?.pass('error', (performance.now() - started) / 1000);
         // A bug, not an outcome: keep the last good state and try again later.
         this.logger.error({ err: error }, 'reconcile pass failed');
         this.scheduleRetry(true);
@@ -150,7 +156,8 @@ export class Reconciler {
     }
   }
 
-  private async pass(): Promise<void> {
+  private async pass(): Promise<PassResult> {
+    const started = performance.now();
     const { log, settings, source } = this.options;
     const logger = this.logger;
     const objects = source.objects();
@@ -175,6 +182,7 @@ export class Reconciler {
       const egresses = published.resources.reduce((n, r) => n + r.egresses.length, 0);
       const { added, removed, changed } = diffContracts(this.lastPublished, published).egresses;
       this.lastPublished = published;
+      this.options.metrics?.published(published.generation, (performance.now() - started) / 1000);
       logger.info(
         { generation: published.generation, objects: counts.total, ready: counts.ready, egresses, added: added.length, removed: removed.length, changed: changed.length },
         `contract generation ${published.generation}: ${counts.ready} of ${counts.total} resources Ready, ${egresses} egresses (+${added.length} -${removed.length} ~${changed.length})`,
@@ -201,6 +209,7 @@ export class Reconciler {
       clearTimeout(this.retryTimer);
       this.retryTimer = undefined;
     }
+    return undone ? 'retry' : 'ok';
   }
 
   /** Obsolete groups and topics that have been obsolete for the grace period. */

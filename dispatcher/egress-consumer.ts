@@ -11,6 +11,7 @@ import type { Tracing } from '../core/tracing.js';
 import { dispatchRecord, type Clock, type DispatchDeps, type DispatchListener, type EgressRoute, type StallReport } from './dispatch.js';
 import { Quarantine } from './quarantine.js';
 import { policyFrom } from './retry-policy.js';
+import { timedSender, type DispatcherMetrics, type EgressMetrics } from './metrics.js';
 import type { WaitingMemory } from './waiting-memory.js';
 
 /**
@@ -73,10 +74,16 @@ export interface EgressConsumerDeps {
   readonly faults?: FaultBook;
   /** OpenTelemetry (core/tracing.ts); absent: the trace context is only passed through. */
   readonly tracing?: Tracing | undefined;
+  /** Where outcomes and attempts are counted; absent: not counted (the counters above still are). */
+  readonly metrics?: DispatcherMetrics | undefined;
 }
 
 interface PartitionWork {
+  readonly topic: string;
+  readonly partition: number;
   readonly abort: AbortController;
+  /** Append time of each record handed out and not finished, by offset: the first is the oldest (lag age). */
+  readonly pending: Map<string, number>;
   /** Ordered mode: records waiting their turn, in offset order. */
   readonly queue: ConsumedRecord[];
   running: boolean;
@@ -109,6 +116,7 @@ export class EgressConsumer {
   private suppressedStallWarnings = 0;
   private readonly dispatchDeps: DispatchDeps;
   private stopWatchingMemory: (() => void) | undefined;
+  private readonly metrics: EgressMetrics | undefined;
 
   constructor(
     resource: Resource,
@@ -120,8 +128,9 @@ export class EgressConsumer {
       egress: `${egress.reference.namespace}/${egress.reference.name}`, egressKind: egress.reference.kind, group: egress.consumerGroup,
     });
     this.route = this.routeFor(resource, egress);
+    this.metrics = deps.metrics?.forEgress(egress);
     this.dispatchDeps = {
-      sender: deps.sender,
+      sender: this.metrics === undefined ? deps.sender : timedSender(deps.sender, (url) => url === this.route.egress.destination, this.metrics.attempts),
       log: deps.log,
       clock: deps.clock,
       random: deps.random,
@@ -222,6 +231,18 @@ export class EgressConsumer {
     return this.held.size;
   }
 
+  /** Append time of the oldest record not finished, per `topic\0partition` (for the lag age). */
+  pendingOldest(): Map<string, number> {
+    const oldest = new Map<string, number>();
+    for (const [key, work] of this.partitions) {
+      for (const timestamp of work.pending.values()) {
+        oldest.set(key, timestamp);
+        break;
+      }
+    }
+    return oldest;
+  }
+
   // ---- records in
 
   private onRecord(record: ConsumedRecord): void {
@@ -230,8 +251,9 @@ export class EgressConsumer {
     this.counters.received++;
     this.outstanding++;
     const work = this.work(record.topic, record.partition, Number(record.offset));
+    work.pending.set(record.offset, record.timestamp);
     if (!this.ordered) {
-      this.track(this.dispatch(record, work.abort.signal));
+      this.track(this.dispatch(record, work));
       return;
     }
     work.queue.push(record);
@@ -245,17 +267,18 @@ export class EgressConsumer {
     try {
       while (work.queue.length > 0 && !this.stopping && !work.abort.signal.aborted) {
         const record = work.queue.shift()!;
-        await this.dispatch(record, work.abort.signal);
+        await this.dispatch(record, work);
       }
     } finally {
       work.running = false;
     }
   }
 
-  private async dispatch(record: ConsumedRecord, signal: AbortSignal): Promise<void> {
+  private async dispatch(record: ConsumedRecord, work: PartitionWork): Promise<void> {
     try {
-      await dispatchRecord(record, () => this.route, this.dispatchDeps, signal);
+      await dispatchRecord(record, () => this.route, this.dispatchDeps, work.abort.signal);
     } finally {
+      work.pending.delete(record.offset);
       this.outstanding--;
       this.held.delete(heldKey(record));
     }
@@ -276,7 +299,7 @@ export class EgressConsumer {
       const abort = new AbortController();
       // Every delivery and backoff of the partition listens on this one signal.
       setMaxListeners(0, abort.signal);
-      work = { abort, queue: [], running: false, lastOffset: offset };
+      work = { topic, partition, abort, pending: new Map(), queue: [], running: false, lastOffset: offset };
       this.partitions.set(key, work);
     }
     work.lastOffset = offset;
@@ -301,6 +324,8 @@ export class EgressConsumer {
     this.counters.offsetResets++;
     this.counters.recordsSkipped += skipped;
     this.deps.faults?.recordSkipped(this.route.egress.consumerGroup, { topic: reset.topic, partition: reset.partition, from: reset.from, to: reset.to });
+    this.metrics?.offsetResets.inc();
+    this.metrics?.recordsSkipped.inc(skipped);
     this.logger.error(
       { topic: reset.topic, partition: reset.partition, skippedFrom: reset.from, skippedTo: reset.to, skipped, reason: reset.reason },
       'records skipped: the position was no longer in the event log; consuming from the earliest record left (offsets from..to-1 were not delivered)',
@@ -309,6 +334,7 @@ export class EgressConsumer {
 
   private dropQueue(work: PartitionWork): void {
     work.abort.abort();
+    for (const record of work.queue) work.pending.delete(record.offset);
     this.outstanding -= work.queue.length;
     work.queue.length = 0;
   }
@@ -349,8 +375,10 @@ export class EgressConsumer {
 
   private listener(): DispatchListener {
     const c = this.counters;
+    const m = this.metrics;
     return {
       onDone: (outcome, record, detail) => {
+        m?.done(outcome);
         switch (outcome) {
           case 'delivered':
             c.delivered++;
@@ -364,7 +392,10 @@ export class EgressConsumer {
             break;
           case 'undecodable':
             c.undecodable++;
-            if (detail?.to === 'quarantine') c.quarantined++;
+            if (detail?.to === 'quarantine') {
+              c.quarantined++;
+              m?.quarantined.inc();
+            }
             this.logger.error(
               { ...recordFields(record), ...(detail?.error === undefined ? {} : toLogFields(detail.error)), message: detail?.error?.message, sentTo: detail?.to === 'quarantine' ? this.deps.config.quarantineTopic : 'dead-letter sink' },
               detail?.to === 'quarantine' ? 'record is not a CloudEvent; quarantined, not delivered' : 'record is not a CloudEvent; sent to the dead-letter sink, not delivered',
@@ -377,6 +408,7 @@ export class EgressConsumer {
         }
       },
       onReply: (outcome, record, detail) => {
+        m?.reply(outcome);
         switch (outcome) {
           case 'appended':
             c.repliesAppended++;
@@ -399,10 +431,12 @@ export class EgressConsumer {
       },
       onRetry: (info) => {
         c.retries++;
+        m?.retries.inc();
         this.logger.debug({ destination: info.destination, attempt: info.attempt, failure: info.failure, delayMs: info.delayMs }, 'delivery attempt failed; retrying');
       },
       onStall: (report) => {
         c.heldRounds++;
+        m?.heldRounds.inc();
         this.held.add(heldKey(report.record));
         this.warnStall(report);
       },

@@ -1,5 +1,6 @@
 import { diffContracts } from '../core/contract/diff.js';
 import type { Contract, Egress, Resource } from '../core/contract/types.js';
+import type { LagSource } from '../core/event-log/lag.js';
 import { EgressConsumer, needsRestart, type EgressConsumerDeps, type EgressCounters } from './egress-consumer.js';
 
 /**
@@ -94,6 +95,18 @@ export class EgressSupervisor {
       held: h.consumer.heldCount(),
       counters: { ...h.consumer.counters },
     }));
+  }
+
+  /** Every egress with what its lag is read from: group, topics, and its oldest records not finished. */
+  lagSources(): LagSource[] {
+    return [...this.handles.values()].map(({ consumer }) => ({
+      reference: consumer.egress.reference, consumerGroup: consumer.egress.consumerGroup, topics: consumer.resource.topics, pending: consumer.pendingOldest(),
+    }));
+  }
+
+  /** The egresses running now, with their held and in-flight counts (for gauges). */
+  egressGauges(): { egress: Egress; held: number; inFlight: number }[] {
+    return [...this.handles.values()].map(({ consumer }) => ({ egress: consumer.egress, held: consumer.heldCount(), inFlight: consumer.inFlight() }));
   }
 
   /** Stops every egress (each with the stop deadline), in parallel. */

@@ -1,10 +1,13 @@
 import type { ContractSource } from '../core/contract/source.js';
 import { FaultBook, type EgressFault } from '../core/egress-faults.js';
+import { LagReader, type EgressLag } from '../core/event-log/lag.js';
 import type { EventLog } from '../core/event-log/port.js';
 import type { Logger } from '../core/logger.js';
+import { contractApplied, type Registry } from '../core/metrics.js';
 import type { Tracing } from '../core/tracing.js';
 import type { DispatcherConfig } from './config.js';
 import { HttpSender } from './delivery.js';
+import { DispatcherMetrics } from './metrics.js';
 import { systemClock, type Clock } from './dispatch.js';
 import { newCounters, type EgressCounters } from './egress-consumer.js';
 import { EgressSupervisor, type EgressStats } from './egress-supervisor.js';
@@ -38,6 +41,8 @@ export interface DispatcherDeps {
   readonly onFaults?: () => void;
   /** OpenTelemetry (core/tracing.ts); without it the W3C trace headers are only passed through. */
   readonly tracing?: Tracing | undefined;
+  /** The process's metrics registry; absent: no metrics (lag can still be read). */
+  readonly metrics?: Registry | undefined;
 }
 
 export interface DispatcherStats {
@@ -53,6 +58,8 @@ export interface RunningDispatcher {
   stats(): DispatcherStats;
   /** Faults per consumer group (records skipped), for the owners' statuses. */
   faults(): ReadonlyMap<string, EgressFault>;
+  /** Consumer lag per egress and partition (cached for a couple of seconds); empty on a log without offsets. */
+  lag(): Promise<readonly EgressLag[]>;
 }
 
 export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDispatcher> {
@@ -70,14 +77,22 @@ export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDisp
     }
   });
   const faults = new FaultBook(() => deps.onFaults?.());
+  const metrics = deps.metrics === undefined ? undefined : new DispatcherMetrics(deps.metrics);
   const supervisor = new EgressSupervisor(
-    { log: deps.log, sender, config: deps.config, logger, clock: deps.clock ?? systemClock, random: deps.random ?? Math.random, waiting, faults, tracing: deps.tracing },
+    { log: deps.log, sender, config: deps.config, logger, clock: deps.clock ?? systemClock, random: deps.random ?? Math.random, waiting, faults, tracing: deps.tracing, metrics },
     deps.config.shutdownDeadlineMs,
   );
   let first: Promise<void> = Promise.resolve();
   let subscribed = false;
+  const lag = new LagReader(deps.log, () => supervisor.lagSources());
+  metrics?.watch(() => supervisor.egressGauges(), lag);
   const unsubscribe = deps.contracts.subscribe((contract) => {
+    const started = performance.now();
     const applied = supervisor.apply(contract);
+    if (deps.metrics !== undefined) {
+      const registry = deps.metrics;
+      void applied.then(() => contractApplied(registry, 'dispatcher', contract.generation, (performance.now() - started) / 1000));
+    }
     if (!subscribed) first = applied;
   });
   subscribed = true;
@@ -97,6 +112,7 @@ export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDisp
       return closing;
     },
     faults: () => faults.snapshot(),
+    lag: () => lag.read(),
     stats: () => {
       const egresses = supervisor.stats();
       const totals = { ...newCounters(), inFlight: 0, held: 0 };

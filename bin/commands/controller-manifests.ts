@@ -10,6 +10,7 @@ import path from 'node:path';
 import { controllerConfigFrom } from '../../controller/config.js';
 import { startManifestsController, type RunningManifestsController } from '../../controller/manifests-main.js';
 import { isBrokerError } from '../../core/errors.js';
+import { createMetricsRegistry } from '../../core/metrics.js';
 import { CliError, type CliIo } from '../cli.js';
 import type { KafkaSecurity } from '../../core/event-log/kafka/security.js';
 import { openKafka, untilSignal } from '../data-plane.js';
@@ -41,10 +42,11 @@ export async function runOnManifests(options: ManifestsOptions, io: CliIo): Prom
     throw new CliError(isBrokerError(error) ? error.message : String(error));
   }
   const logger = loggerFrom(io, options.values);
-  const log = await openKafka(options.kafka, options.kafkaFrom, 'kafka-broker-controller', logger, options.kafkaSecurity);
+  const metrics = createMetricsRegistry();
+  const log = await openKafka(options.kafka, options.kafkaFrom, 'kafka-broker-controller', logger, options.kafkaSecurity, '', metrics);
   let running: RunningManifestsController;
   try {
-    running = await startManifestsController({ config, log, logger, host: options.host, port: options.adminPort });
+    running = await startManifestsController({ config, log, logger, host: options.host, port: options.adminPort, metrics });
   } catch (error) {
     await log.close();
     throw new CliError(`admin API: ${(error as Error).message}; choose another port with --admin-port`);

@@ -19,6 +19,7 @@ import { ingressUrlOf, kubernetesControllerConfigFrom } from '../../controller/k
 import { startKubernetesController, type RunningKubernetesController } from '../../controller/kubernetes/main.js';
 import { bootstrapServersSchema, commonEnv } from '../../core/config.js';
 import { isBrokerError } from '../../core/errors.js';
+import { createMetricsRegistry } from '../../core/metrics.js';
 import { CliError, type CliIo } from '../cli.js';
 import { openKafka, untilSignal } from '../data-plane.js';
 import { KAFKA_AUTH_FLAG, KAFKA_AUTH_USAGE, kafkaSecurityOf } from '../kafka-auth.js';
@@ -35,7 +36,8 @@ Options:
       --kubeconfig <file>        credentials (default $KUBECONFIG, else the pod's service account)
       --context <name>           kubeconfig context (default: its current context)
       --kafka <servers>          Kafka bootstrap servers host:port[,...]; default $KAFKA_BOOTSTRAP_SERVERS
-${KAFKA_AUTH_USAGE}      --admin-port <port>        admin API: /contract for the data plane, /readyz, objects (default 9090)
+${KAFKA_AUTH_USAGE}      --admin-port <port>        admin API: /contract for the data plane, /readyz, objects, /metrics, /lag
+                                 (default 9090)
       --host <host>              address to listen on (default 0.0.0.0)
       --namespace <ns>           the controller's namespace: Lease, config ConfigMaps (default $SYSTEM_NAMESPACE,
                                  else knative-eventing)
@@ -126,10 +128,11 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 
   const logger = loggerFrom(io, values);
   const kafkaSecurity = await kafkaSecurityOf(io, stringFlag(values, 'kafka-auth-dir'));
-  const log = await openKafka(kafka.data, kafkaFrom, 'kafka-broker-controller', logger, kafkaSecurity);
+  const metrics = createMetricsRegistry();
+  const log = await openKafka(kafka.data, kafkaFrom, 'kafka-broker-controller', logger, kafkaSecurity, '', metrics);
   let running: RunningKubernetesController;
   try {
-    running = await startKubernetesController({ api, log, config, logger, host, port: adminPort });
+    running = await startKubernetesController({ api, log, config, logger, host, port: adminPort, metrics });
   } catch (error) {
     await log.close();
     await api.close();

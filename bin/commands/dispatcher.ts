@@ -16,6 +16,7 @@ import { dispatcherConfigFromEnv } from '../../dispatcher/config.js';
 import { startDispatcher } from '../../dispatcher/main.js';
 import { createHttpServer, listen, registerHealth } from '../../core/http-server.js';
 import { startTracing, tracingSettingsFromEnv } from '../../core/tracing.js';
+import { createMetricsRegistry, registerMetricsRoute } from '../../core/metrics.js';
 import { CliError, type CliIo } from '../cli.js';
 import { dataPlaneOptions, parseDataPlaneFlags, startDataPlane, untilSignal, withKafkaSecurity } from '../data-plane.js';
 import { KAFKA_AUTH_USAGE } from '../kafka-auth.js';
@@ -29,7 +30,7 @@ Options:
       --contract-url <url>   the controller's contract, e.g. http://kafka-broker-controller:9090/contract
       --contract-file <path> a contract file instead (watched for changes)
       --kafka <servers>      Kafka bootstrap servers host:port[,...]; default $KAFKA_BOOTSTRAP_SERVERS
-${KAFKA_AUTH_USAGE}      --health-port <port>   port of /healthz and /readyz (default 8081)
+${KAFKA_AUTH_USAGE}      --health-port <port>   port of /healthz, /readyz and /metrics (Prometheus) (default 8081)
       --host <host>          address to listen on (default 0.0.0.0)
       --log-format <format>  json or pretty (default: pretty at a terminal, else json)
   -h, --help                 show this help
@@ -50,8 +51,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const config = dispatcherConfigFromEnv(io.env);
   const traceSettings = tracingSettingsFromEnv(io.env, 'kafka-broker-dispatcher');
   const logger = loggerFrom(io, values);
+  const metrics = createMetricsRegistry();
   const running = await startDataPlane(common, logger, 'kafka-broker-dispatcher', async (log, contracts) => {
     const health = createHttpServer({ bodyLimitBytes: 1024, logger });
+    registerMetricsRoute(health, metrics);
     registerHealth(health, {
       notReadyReason: async () => {
         if (contracts.current() === undefined) return 'no contract loaded yet';
@@ -66,14 +69,14 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       throw new CliError(`health endpoints: ${(error as Error).message}; choose another port with --health-port`);
     }
     const traces = await startTracing(traceSettings);
-    const dispatcher = await startDispatcher({ config, log, contracts, logger, tracing: traces.tracing });
+    const dispatcher = await startDispatcher({ config, log, contracts, logger, tracing: traces.tracing, metrics });
     io.stderr.write(`kafka-broker dispatcher: health on ${url}, contract from ${common.contract.from}\n`);
     return async () => {
       await dispatcher.close();
       await health.close();
       await traces.shutdown();
     };
-  });
+  }, metrics);
   await untilSignal(io, logger);
   await running();
   return 0;

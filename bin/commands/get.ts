@@ -11,7 +11,7 @@ import { ADMIN_CLIENT_OPTIONS, AdminClient, adminServer, format, objectRef, outp
 import { CliError, type CliIo } from '../cli.js';
 import { findKind, GET_KINDS, MESSAGE, type Column, type GetKind, type ObjectLike } from '../kinds.js';
 import { parseCommandLine, stringFlag } from '../options.js';
-import { formatRow, rowOf, table, widthsOf, withNamespaceColumn } from '../table.js';
+import { age, formatRow, rowOf, table, widthsOf, withNamespaceColumn } from '../table.js';
 
 const usage = (): string => `Usage: kafka-broker get <kind> [name | namespace/name] [options]
 
@@ -20,7 +20,8 @@ Kinds: ${GET_KINDS.map((k) => k.names[0]).join(', ')}
 Options:
   -n, --namespace <ns>    only this namespace (default: every namespace; with a name: "default")
   -A, --all-namespaces    every namespace (the default without a name)
-  -o, --output <format>   table (default); wide: also the Ready condition's message;
+  -o, --output <format>   table (default); wide: also the Ready condition's message (and for
+                          triggers the age of the oldest event not yet delivered);
                           json or yaml: the full objects with their status
   -w, --watch             print the table, then a row for each object that changes (polling the
                           admin API every second), until Ctrl-C
@@ -54,12 +55,14 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const name = ref?.name;
   const namespace = allNamespaces ? undefined : ref?.namespace ?? namespaceFlag ?? (name === undefined ? undefined : 'default');
   const client = new AdminClient(adminServer(stringFlag(values, 'server'), io));
-  const columns = output === 'wide' ? [...kind.columns, MESSAGE] : kind.columns;
-  const query: Query = { kind, namespace, name, client };
+  const lag = new Map<string, LagItem>();
+  const columns = withLag(kind, output === 'wide' ? [...kind.columns, MESSAGE] : kind.columns, output === 'wide', lag);
+  const query: Query = { kind, namespace, name, client, lag };
 
   if (values['watch'] === true) return watch(query, output, columns, io);
   if (name !== undefined && namespace !== undefined) {
     const object = await client.get<ObjectLike>(`${collectionPath(kind.info, namespace)}/${encodeURIComponent(name)}`);
+    await refreshLag(query);
     io.stdout.write(output === 'table' || output === 'wide' ? table([object], columns, false) : format(object, output));
     return 0;
   }
@@ -82,11 +85,58 @@ interface Query {
   readonly namespace: string | undefined;
   readonly name: string | undefined;
   readonly client: AdminClient;
+  /** Consumer lag by `namespace/name`, refreshed with each list (triggers only). */
+  readonly lag: Map<string, LagItem>;
+}
+
+/** One trigger's lag as the admin API's `GET /lag` (controller/lag-route.ts) gives it. */
+interface LagItem {
+  readonly namespace: string;
+  readonly name: string;
+  readonly kind: string;
+  readonly records: number;
+  readonly oldestAgeSeconds?: number | null;
+}
+
+/**
+ * Triggers get LAG (records not yet delivered) before AGE, and with -o wide OLDEST (how long the
+ * oldest of them has waited); `-` where the admin API does not know (an older server, a log
+ * without offsets, a trigger not started yet).
+ */
+function withLag(kind: GetKind, columns: readonly Column[], wide: boolean, lag: ReadonlyMap<string, LagItem>): readonly Column[] {
+  if (kind.info.kind !== 'Trigger') return columns;
+  const item = (o: ObjectLike): LagItem | undefined => lag.get(`${o.metadata.namespace}/${o.metadata.name}`);
+  const added: Column[] = [{ header: 'LAG', value: (o) => (item(o) === undefined ? '-' : String(item(o)!.records)) }];
+  if (wide) {
+    added.push({
+      header: 'OLDEST',
+      value: (o) => {
+        const seconds = item(o)?.oldestAgeSeconds;
+        return typeof seconds === 'number' ? age(seconds * 1000) : '-';
+      },
+    });
+  }
+  const at = columns.findIndex((c) => c.header === 'AGE');
+  return at < 0 ? [...columns, ...added] : [...columns.slice(0, at), ...added, ...columns.slice(at)];
+}
+
+/** Reads `GET /lag` into the query's map; a server without it leaves the map empty. */
+async function refreshLag({ kind, client, lag }: Query): Promise<void> {
+  if (kind.info.kind !== 'Trigger') return;
+  lag.clear();
+  try {
+    const { items } = await client.get<{ items: LagItem[] }>('/lag');
+    for (const i of items) if (i.kind === 'Trigger') lag.set(`${i.namespace}/${i.name}`, i);
+  } catch {
+    // An admin API from before /lag, or the log cannot tell: the column shows '-'.
+  }
 }
 
 /** The objects of the query, sorted by namespace and name. */
-async function list({ kind, namespace, name, client }: Query): Promise<ObjectLike[]> {
+async function list(query: Query): Promise<ObjectLike[]> {
+  const { kind, namespace, name, client } = query;
   const { items } = await client.get<{ items: ObjectLike[] }>(collectionPath(kind.info, namespace));
+  await refreshLag(query);
   return (name === undefined ? items : items.filter((o) => o.metadata.name === name))
     .slice()
     .sort((a, b) => a.metadata.namespace.localeCompare(b.metadata.namespace) || a.metadata.name.localeCompare(b.metadata.name));

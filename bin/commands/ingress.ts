@@ -14,6 +14,7 @@
  */
 import { startIngress } from '../../broker-ingress/main.js';
 import { startTracing, tracingSettingsFromEnv } from '../../core/tracing.js';
+import { createMetricsRegistry } from '../../core/metrics.js';
 import type { CliIo } from '../cli.js';
 import { dataPlaneOptions, parseDataPlaneFlags, startDataPlane, untilSignal, withKafkaSecurity } from '../data-plane.js';
 import { KAFKA_AUTH_USAGE } from '../kafka-auth.js';
@@ -22,7 +23,8 @@ import { loadSettings, START_SETTINGS } from '../settings.js';
 
 const USAGE = `Usage: kafka-broker ingress (--contract-url <url> | --contract-file <path>) [options]
 
-Runs the broker ingress on its own (a cluster deployment): POST /<namespace>/<broker>.
+Runs the broker ingress on its own (a cluster deployment): POST /<namespace>/<broker>;
+GET /metrics (Prometheus) on the same port.
 
 Options:
       --contract-url <url>   the controller's contract, e.g. http://kafka-broker-controller:9090/contract
@@ -49,15 +51,16 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const port = parsePort('--port', values['port'], 8080);
   const traceSettings = tracingSettingsFromEnv(io.env, 'kafka-broker-ingress');
   const logger = loggerFrom(io, values);
+  const metrics = createMetricsRegistry();
   const running = await startDataPlane(common, logger, 'kafka-broker-ingress', async (log, contracts) => {
     const traces = await startTracing(traceSettings);
-    const ingress = await startIngress({ config: loadSettings(START_SETTINGS.ingress, io.env, { host: common.host, port }), log, contracts, logger, tracing: traces.tracing });
+    const ingress = await startIngress({ config: loadSettings(START_SETTINGS.ingress, io.env, { host: common.host, port }), log, contracts, logger, tracing: traces.tracing, metrics });
     io.stderr.write(`kafka-broker ingress: listening on ${ingress.url}, contract from ${common.contract.from}\n`);
     return async () => {
       await ingress.close();
       await traces.shutdown();
     };
-  });
+  }, metrics);
   await untilSignal(io, logger);
   await running();
   return 0;

@@ -30,6 +30,8 @@ import { isBrokerError } from '../../core/errors.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
 import type { EventLog } from '../../core/event-log/port.js';
 import { listen } from '../../core/http-server.js';
+import { createMetricsRegistry, registerMetricsRoute, type Registry } from '../../core/metrics.js';
+import { registerLagRoute } from '../../controller/lag-route.js';
 import type { Logger } from '../../core/logger.js';
 import { startTracing, tracingSettingsFromEnv } from '../../core/tracing.js';
 import { CliError, type CliIo } from '../cli.js';
@@ -49,7 +51,8 @@ Runs the controller, the broker ingress and the dispatcher in one process.
 Options:
   -m, --manifests <dir>    folder of Knative manifests (*.yaml, *.yml, *.json), watched for changes
   -p, --port <port>        ingress port: POST /<namespace>/<broker> (default 8080)
-      --admin-port <port>  admin API port, read by \`kafka-broker get\` and \`describe\` (default 9090)
+      --admin-port <port>  admin API port, read by \`kafka-broker get\` and \`describe\`; also /metrics
+                           (Prometheus, served on the ingress port too) and /lag (default 9090)
       --host <host>        address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
       --kafka <servers>    Kafka bootstrap servers host:port[,host:port]; default $KAFKA_BOOTSTRAP_SERVERS,
                            else the in-memory event log (dev mode: events do not survive a restart)
@@ -175,7 +178,8 @@ async function startAll(
     const ingressConfig = loadSettings(START_SETTINGS.ingress, io.env, { host: options.host, port: options.port });
     const traceSettings = tracingSettingsFromEnv(io.env, 'kafka-broker');
 
-    const log = await openLog(options, logger, io.env);
+    const metrics = createMetricsRegistry();
+    const log = await openLog(options, logger, io.env, metrics);
     closers.push({ name: 'event log', close: () => log.close() });
     // Off unless OTEL_* configures an exporter (docs/tracing.md); flushed after the dispatcher stops.
     const traces = await startTracing(traceSettings);
@@ -188,6 +192,9 @@ async function startAll(
     const problems = (): readonly SourceProblem[] => late.controller?.reconciler.problems() ?? [];
     const admin = createAdminServer({ logger, notReadyReason: async () => (firstPass ? undefined : 'the manifests are not loaded yet') });
     registerResourceRoutes(admin, { objects, problems, contract: () => late.controller?.reconciler.contract() });
+    // Metrics of the whole process (also on the ingress port); lag from the in-process dispatcher.
+    registerMetricsRoute(admin, metrics);
+    registerLagRoute(admin, async () => (await late.dispatcher?.lag()) ?? []);
     // Dead letters: reads the KafkaSinks of the contract in force; replays through the dispatcher's pipeline.
     const deadLetters = new DeadLetterService({
       log, contracts, config: dispatcherConfig, logger, replays: { replicationFactor: controllerConfig.topicReplicationFactor },
@@ -205,7 +212,7 @@ async function startAll(
 
     let ingress: RunningIngress;
     try {
-      ingress = await startIngress({ config: ingressConfig, log, contracts, logger, tracing: traces.tracing });
+      ingress = await startIngress({ config: ingressConfig, log, contracts, logger, tracing: traces.tracing, metrics });
     } catch (error) {
       throw portError(error, 'ingress', '--port');
     }
@@ -219,6 +226,7 @@ async function startAll(
       egressFaults: () => late.dispatcher?.faults() ?? new Map(),
       publish: (contract) => contracts.publish(contract),
       logger,
+      metrics,
     });
     late.controller = controller;
     closers.push({ name: 'controller', close: () => controller.close() });
@@ -226,7 +234,7 @@ async function startAll(
     firstPass = true;
 
     const dispatcher: RunningDispatcher = await startDispatcher({
-      config: dispatcherConfig, log, contracts, logger, tracing: traces.tracing, onFaults: () => void controller.reconciler.reconcile(),
+      config: dispatcherConfig, log, contracts, logger, tracing: traces.tracing, metrics, onFaults: () => void controller.reconciler.reconcile(),
     });
     late.dispatcher = dispatcher;
     closers.push({ name: 'dispatcher', close: () => dispatcher.close() });
@@ -243,10 +251,10 @@ async function startAll(
   }
 }
 
-async function openLog(options: StartOptions, logger: Logger, env: CliIo['env']): Promise<EventLog> {
+async function openLog(options: StartOptions, logger: Logger, env: CliIo['env'], metrics: Registry): Promise<EventLog> {
   if (options.kafka === undefined) return new MemoryEventLog({ ...loadSettings(START_SETTINGS.memoryLog, env, {}), logger: logger.child({ component: 'event-log' }) });
   // A quiet client for the first contact: "Kafka is not there" is one line, not kafkajs's retries.
-  return openKafka(options.kafka.brokers, options.kafka.from, 'kafka-broker', logger, options.kafka.security, '; is it running? (`npm run kafka` starts one)');
+  return openKafka(options.kafka.brokers, options.kafka.from, 'kafka-broker', logger, options.kafka.security, '; is it running? (`npm run kafka` starts one)', metrics);
 }
 
 /** A port already taken (the errno listen() records) gets the flag that changes it. */

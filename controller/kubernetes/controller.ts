@@ -1,4 +1,5 @@
 import type { EventLog } from '../../core/event-log/port.js';
+import type { ControllerMetrics } from '../metrics.js';
 import type { Logger } from '../../core/logger.js';
 import { reconcileSettings } from '../config.js';
 import { ContractFeed } from '../contract-feed.js';
@@ -36,6 +37,8 @@ export interface KubernetesControllerOptions {
   readonly dataPlane?: () => DataPlaneObservation;
   /** Overrides of the source's tuning (tests shorten retries). */
   readonly source?: Partial<Omit<KubernetesSourceOptions, 'api' | 'logger'>>;
+  /** Counts passes and contract generations; absent: not counted. */
+  readonly metrics?: ControllerMetrics | undefined;
 }
 
 interface Term {
@@ -146,6 +149,7 @@ export class KubernetesController {
       retryMinMs: config.retryMinMs,
       retryMaxMs: config.retryMaxMs,
       deleteGraceMs: config.deleteGraceMs,
+      metrics: this.options.metrics,
     });
     const current: Term = { number: term, source, reconciler, synced: false };
     this.current = current;

@@ -1,8 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { EventLog } from '../../core/event-log/port.js';
 import { listen } from '../../core/http-server.js';
+import { LagReader } from '../../core/event-log/lag.js';
 import type { Logger } from '../../core/logger.js';
+import { registerMetricsRoute, type Registry } from '../../core/metrics.js';
 import { createAdminServer, registerResourceRoutes } from '../admin.js';
+import { contractLagSources, registerLagRoute } from '../lag-route.js';
+import { ControllerMetrics } from '../metrics.js';
 import type { KubeApi } from './api.js';
 import type { KubernetesControllerConfig } from './config.js';
 import { KubernetesController, type KubernetesControllerOptions } from './controller.js';
@@ -31,6 +35,8 @@ export interface KubernetesControllerDeps {
   readonly source?: KubernetesControllerOptions['source'];
   /** Registers more routes on the admin server before it listens. */
   readonly registerRoutes?: (admin: FastifyInstance) => void;
+  /** The process's metrics registry, served at `GET /metrics` on the admin port; absent: no metrics. */
+  readonly metrics?: Registry | undefined;
 }
 
 export interface RunningKubernetesController {
@@ -47,12 +53,14 @@ export interface RunningKubernetesController {
  * error of core/http-server.ts `listen`) before anything started.
  */
 export async function startKubernetesController(deps: KubernetesControllerDeps): Promise<RunningKubernetesController> {
+  const metrics = deps.metrics === undefined ? undefined : new ControllerMetrics(deps.metrics);
   const controller = new KubernetesController({
     api: deps.api,
     log: deps.log,
     config: deps.config,
     logger: deps.logger,
     source: deps.source,
+    metrics,
   });
   const admin = createAdminServer({ logger: deps.logger, notReadyReason: async () => controller.notReadyReason() });
   registerResourceRoutes(admin, {
@@ -61,6 +69,13 @@ export async function startKubernetesController(deps: KubernetesControllerDeps):
     contract: () => controller.feed.current(),
     contractChanges: (listener) => controller.feed.changes(listener),
   });
+  // Lag from the consumer groups' committed offsets: the dispatchers are other processes.
+  const lag = new LagReader(deps.log, () => contractLagSources(controller.feed.current()));
+  registerLagRoute(admin, () => lag.read());
+  if (deps.metrics !== undefined) {
+    metrics?.watchResources(() => controller.reconciler()?.objects() ?? []);
+    registerMetricsRoute(admin, deps.metrics);
+  }
   deps.registerRoutes?.(admin);
   let adminUrl: string;
   try {

@@ -5,7 +5,7 @@ import { AppendOrder, PartitionLog, storedBytes, type StoredRecord } from './mem
 import { PartitionOffsets } from './offsets.js';
 import { partitionForKey } from './partitioner.js';
 import type {
-  AppendRecord, AppendResult, ConsumedRecord, ConsumeOptions, Consumer, EventLog,
+  AppendRecord, AppendResult, ConsumedRecord, ConsumeOptions, Consumer, EventLog, PartitionLag,
   ReadOptions, StartPosition, TopicInfo, TopicPartition, TopicSpec,
 } from './port.js';
 
@@ -174,6 +174,24 @@ export class MemoryEventLog implements EventLog {
         yield { topic: topicName, partition, offset: String(offset), key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp };
       }
     }
+  }
+
+  async groupLag(groupId: string, topics: readonly string[]): Promise<PartitionLag[]> {
+    const group = this.groups.get(groupId);
+    const lags: PartitionLag[] = [];
+    for (const name of topics) {
+      this.topics.get(name)?.partitions.forEach((log, partition) => {
+        const committed = group?.committed.get(tpKey(name, partition));
+        // Records removed by retention are not behind: the group will never see them.
+        const from = committed === undefined ? log.end : Math.max(committed, log.start);
+        const records = Math.max(0, log.end - from);
+        lags.push({
+          topic: name, partition, committed: committed === undefined ? undefined : String(committed), end: String(log.end), records,
+          oldestTimestamp: records > 0 ? log.get(from)?.timestamp : undefined,
+        });
+      });
+    }
+    return lags;
   }
 
   async close(): Promise<void> {

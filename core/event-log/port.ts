@@ -106,6 +106,20 @@ export interface Consumer {
   close(): Promise<void>;
 }
 
+/** How far a consumer group is behind on one partition (for lag metrics, read at scrape time). */
+export interface PartitionLag {
+  readonly topic: string;
+  readonly partition: number;
+  /** The group's committed offset (the next record it reads), or undefined when it has none. */
+  readonly committed: string | undefined;
+  /** The log's end offset (the offset the next appended record gets). */
+  readonly end: string;
+  /** Records past the committed offset: `end - committed`; 0 for a group with no offset (it starts at the end). */
+  readonly records: number;
+  /** Append time of the first record past the committed offset, when the adapter knows it cheaply (memory). */
+  readonly oldestTimestamp?: number | undefined;
+}
+
 export interface TopicSpec {
   readonly partitions: number;
   readonly replicationFactor: number;
@@ -152,5 +166,10 @@ export interface EventLog {
    * most `options.limit` of them. Holds at most one fetch's worth of records at a time.
    */
   read(topic: string, options?: ReadOptions): AsyncIterable<Omit<ConsumedRecord, 'done'>>;
+  /**
+   * Per partition of each topic: the group's committed offset against the log's end offset.
+   * Optional (an additive part of the port): an adapter without it has no lag metrics.
+   */
+  groupLag?(groupId: string, topics: readonly string[]): Promise<PartitionLag[]>;
   close(): Promise<void>;
 }

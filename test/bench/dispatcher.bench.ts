@@ -5,6 +5,8 @@
  *   unordered  the dispatcher, one unordered egress, to a subscriber that answers 200 at once
  *              (goal ≥ 10,000 events/s and ≥ 60 % of the ceiling)
  *   ordered    one ordered egress over 10 partitions (goal ≥ 3,000 events/s)
+ *   metrics    the unordered run with metrics off and on, twice each, alternating; the ratio of
+ *              the best of each (goal: on within 5 % of off; tracing stays off)
  *   lag        resident memory of a dispatcher with 1,000,000 events of lag on one egress,
  *              sampled while it drains (goal < 200 MB, flat)
  *
@@ -35,6 +37,7 @@ import { KafkaEventLog } from '../../core/event-log/kafka/adapter.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
 import type { AppendRecord, EventLog } from '../../core/event-log/port.js';
 import { silentLogger } from '../../core/logger.js';
+import { createMetricsRegistry } from '../../core/metrics.js';
 import { dispatcherConfigSchema } from '../../dispatcher/config.js';
 import { startDispatcher } from '../../dispatcher/main.js';
 import { makeBroker, makeContract, makeEgress } from '../helpers/builders.js';
@@ -122,13 +125,13 @@ async function ceiling(log: EventLog): Promise<number> {
 }
 
 /** Events per second from the first delivery, over EVENTS events or RUN_SECONDS, whichever ends first. */
-async function dispatchRate(log: EventLog, subscriberUrl: string, order: 'ordered' | 'unordered', partitions: number): Promise<{ rate: number; delivered: number }> {
+async function dispatchRate(log: EventLog, subscriberUrl: string, order: 'ordered' | 'unordered', partitions: number, metrics = false): Promise<{ rate: number; delivered: number }> {
   const topic = await newTopic(log, `bench-${order}`, partitions);
   await fill(log, topic, EVENTS, 1000, order === 'ordered');
   const egress = makeEgress(uniqueName('bench'), { destination: subscriberUrl, deliveryOrder: order, consumerGroup: uniqueName('bench-group') });
   await log.initGroup(egress.consumerGroup, topic, 'earliest');
   const contracts = new InProcessContractSource(makeContract([makeBroker(uniqueName('b'), [egress], { topics: [topic] })]));
-  const dispatcher = await startDispatcher({ config: dispatcherConfigSchema.parse({}), log, contracts, logger: silentLogger() });
+  const dispatcher = await startDispatcher({ config: dispatcherConfigSchema.parse({}), log, contracts, logger: silentLogger(), metrics: metrics ? createMetricsRegistry() : undefined });
   while (dispatcher.stats().totals.delivered === 0) await sleep(1);
   const first = performance.now();
   const base = dispatcher.stats().totals.delivered;
@@ -244,6 +247,12 @@ async function run(kind: Kind): Promise<void> {
     console.log(`  unordered dispatch (50 in flight):      ${unordered.rate.toFixed(0).padStart(7)} events/s  = ${((unordered.rate / top) * 100).toFixed(1)} % of the ceiling (goal ≥ 10,000/s and ≥ 60 %)`);
     const ordered = await dispatchRate(log, subscriber.url, 'ordered', 10);
     console.log(`  ordered dispatch, 10 partitions:        ${ordered.rate.toFixed(0).padStart(7)} events/s  (goal ≥ 3,000/s)`);
+    const rates: { off: number[]; on: number[] } = { off: [], on: [] };
+    for (let round = 1; round <= 2; round++) {
+      for (const on of [false, true]) (on ? rates.on : rates.off).push((await dispatchRate(log, subscriber.url, 'unordered', 1, on)).rate);
+    }
+    const [off, on] = [Math.max(...rates.off), Math.max(...rates.on)];
+    console.log(`  unordered, metrics off / on (best of 2): ${off.toFixed(0).padStart(7)} / ${on.toFixed(0)} events/s  = ${((on / off) * 100).toFixed(1)} % (goal ≥ 95 %)`);
     await lag(kind, log, subscriber.url);
   } finally {
     subscriber.child.kill();

@@ -5,6 +5,8 @@
  *   2. memory   the ingress on the in-memory log                   (goal: ≥ 50% of the ceiling)
  *   3. kafka    the ingress on Kafka, durable appends (acks=all)   (goal: ≥ 15,000 events/s, p99 < 25 ms)
  *   4. codec    decode + validate against the SDK's HTTP.toEvent + validate()   (goal: 5x)
+ *   5. metrics  the in-memory ingress with metrics off and on, twice each, alternating; the
+ *               ratio of the best of each (goal: on within 5 % of off; tracing stays off)
  *
  * The load client (undici Pool, 64 connections, one request each) runs in a child process so it
  * has the other core. Kafka comes from KAFKA_BOOTSTRAP_SERVERS (`npm run bench` starts one);
@@ -22,6 +24,7 @@ import { KafkaEventLog } from '../../core/event-log/kafka/adapter.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
 import type { EventLog } from '../../core/event-log/port.js';
 import { silentLogger } from '../../core/logger.js';
+import { createMetricsRegistry, type Registry } from '../../core/metrics.js';
 import { ingressConfigSchema } from '../../broker-ingress/config.js';
 import { startIngress } from '../../broker-ingress/main.js';
 import { makeBroker, makeContract } from '../helpers/builders.js';
@@ -144,11 +147,11 @@ async function ceiling(): Promise<Figure> {
   }
 }
 
-async function ingressOn(name: string, log: EventLog): Promise<Figure> {
+async function ingressOn(name: string, log: EventLog, metrics?: Registry): Promise<Figure> {
   const broker = makeBroker(`bench-${process.pid}-${log.kind}`, [], {}, 'ns');
   await log.ensureTopic(broker.topics[0]!, { partitions: 3, replicationFactor: 1 });
   const contracts = new InProcessContractSource(makeContract([broker], 1));
-  const ingress = await startIngress({ config: ingressConfigSchema.parse({ host: '127.0.0.1', port: 0 }), log, contracts, logger: silentLogger() });
+  const ingress = await startIngress({ config: ingressConfigSchema.parse({ host: '127.0.0.1', port: 0 }), log, contracts, logger: silentLogger(), metrics });
   try {
     return report(name, await load(ingress.url, broker.ingress!.path));
   } finally {
@@ -179,6 +182,18 @@ async function main(): Promise<void> {
     console.log('  ingress, Kafka: skipped (KAFKA_BOOTSTRAP_SERVERS is not set; `npm run bench -- ingress` starts a Kafka)');
   }
 
+  // Metrics off and on, alternating so that drift on a shared machine hits both alike.
+  const runs: { off: Figure[]; on: Figure[] } = { off: [], on: [] };
+  for (let round = 1; round <= 2; round++) {
+    for (const on of [false, true]) {
+      const log = new MemoryEventLog();
+      const figure = await ingressOn(`ingress, in-memory, metrics ${on ? 'on ' : 'off'} #${round}`, log, on ? createMetricsRegistry() : undefined);
+      (on ? runs.on : runs.off).push(figure);
+      await log.close();
+    }
+  }
+  const best = (figures: Figure[]): number => Math.max(...figures.map((f) => f.perSecond));
+
   console.log('');
   const codec = runCodecBench();
 
@@ -188,5 +203,6 @@ async function main(): Promise<void> {
     console.log(`  kafka / ceiling:   ${(100 * kafka.perSecond / top.perSecond).toFixed(0)}%`);
     console.log(`  kafka:             ${Math.round(kafka.perSecond).toLocaleString('en-US')} events/s (goal ≥ 15,000), p99 ${kafka.result.p99Ms.toFixed(1)} ms (goal < 25 ms)`);
   }
+  console.log(`  metrics on / off:  ${(100 * best(runs.on) / best(runs.off)).toFixed(1)}%  (best of 2 each; goal ≥ 95%)`);
   console.log(`  codec vs SDK:      ${(codec.sdkBinaryUs / codec.oursBinaryUs).toFixed(1)}x binary, ${(codec.sdkStructuredUs / codec.oursStructuredUs).toFixed(1)}x structured (goal 5x)`);
 }

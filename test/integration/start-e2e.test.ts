@@ -123,8 +123,8 @@ for (const kind of kinds) {
       const table = await broker.get('triggers', '-n', ns);
       assert.equal(table.code, 0);
       const [header, ...rows] = table.stdout.trimEnd().split('\n');
-      assert.match(header!, /^NAME\s+BROKER\s+READY\s+REASON\s+SUBSCRIBER\s+AGE$/);
-      assert.ok(rows.some((r) => /^cesql\s+default\s+True\s+http:\/\/127\.0\.0\.1:\d+\/cesql\s+\d+s$/.test(r)), table.stdout);
+      assert.match(header!, /^NAME\s+BROKER\s+READY\s+REASON\s+SUBSCRIBER\s+LAG\s+AGE$/);
+      assert.ok(rows.some((r) => /^cesql\s+default\s+True\s+http:\/\/127\.0\.0\.1:\d+\/cesql\s+\d+\s+\d+s$/.test(r)), table.stdout);
     });
 
     test('each filter dialect routes correctly', async () => {

@@ -2,7 +2,7 @@ import type { Kafka } from 'kafkajs';
 import { BrokerError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type {
-  AppendRecord, AppendResult, ConsumedRecord, ConsumeOptions, Consumer, EventLog, ReadOptions, StartPosition, TopicInfo, TopicSpec,
+  AppendRecord, AppendResult, ConsumedRecord, ConsumeOptions, Consumer, EventLog, PartitionLag, ReadOptions, StartPosition, TopicInfo, TopicSpec,
 } from '../port.js';
 import { KafkaAdmin } from './admin.js';
 import { createKafkaClient } from './client.js';
@@ -22,6 +22,8 @@ export interface KafkaEventLogOptions {
   readonly appendTimeoutMs?: number;
   /** Produce requests in flight at once; 1 keeps per-partition order even across retries. */
   readonly maxInFlightBatches?: number;
+  /** Hears each error the Kafka client reports (for the Kafka client errors metric), by the client part (kafkajs namespace). */
+  readonly onClientError?: (operation: string) => void;
 }
 
 /**
@@ -86,6 +88,10 @@ export class KafkaEventLog implements EventLog {
   /** Why Kafka cannot be used (unreachable, credentials or certificates refused), or undefined when it answers. */
   connectionProblem(timeoutMs?: number): Promise<BrokerError | undefined> {
     return this.admin.connectionProblem(timeoutMs);
+  }
+
+  groupLag(groupId: string, topics: readonly string[]): Promise<PartitionLag[]> {
+    return this.admin.groupLag(groupId, topics);
   }
 
   // ---- appending ----

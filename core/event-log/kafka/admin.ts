@@ -1,6 +1,6 @@
 import type { Admin, Kafka } from 'kafkajs';
 import { BrokerError } from '../../errors.js';
-import type { StartPosition, TopicInfo, TopicSpec } from '../port.js';
+import type { PartitionLag, StartPosition, TopicInfo, TopicSpec } from '../port.js';
 import { groupErrorTypes, isLiveGroupError, kafkaErrorType, unavailable } from './errors.js';
 import { withTimeout } from '../../async.js';
 
@@ -162,6 +162,30 @@ export class KafkaAdmin {
     }
   }
 
+  /** The group's committed offsets against each topic's end offsets (two admin requests per topic). */
+  async groupLag(groupId: string, topics: readonly string[]): Promise<PartitionLag[]> {
+    const admin = await this.connect();
+    const lags: PartitionLag[] = [];
+    try {
+      const committed = await admin.fetchOffsets({ groupId, topics: [...topics] });
+      for (const { topic, partitions } of committed) {
+        const ends = new Map((await this.topicOffsets(admin, topic)).map((p) => [p.partition, p]));
+        for (const { partition, offset } of partitions) {
+          const end = ends.get(partition);
+          if (end === undefined) continue;
+          // -1: no commit yet; the dispatcher starts such a group at the end, so nothing is behind.
+          const at = offset === '-1' ? undefined : offset;
+          const from = at === undefined ? BigInt(end.high) : maxBig(BigInt(at), BigInt(end.low));
+          const behind = BigInt(end.high) - from;
+          lags.push({ topic, partition, committed: at, end: end.high, records: behind > 0n ? Number(behind) : 0 });
+        }
+      }
+    } catch (error) {
+      throw unavailable(`cannot read the offsets of consumer group ${groupId}`, error);
+    }
+    return lags;
+  }
+
   async deleteGroup(groupId: string): Promise<void> {
     const admin = await this.connect();
     try {
@@ -214,3 +238,4 @@ export class KafkaAdmin {
   }
 }
 
+const maxBig = (a: bigint, b: bigint): bigint => (a > b ? a : b);

@@ -4,9 +4,15 @@ import { kafkajsSecurity, PLAINTEXT, type KafkaSecurity } from './security.js';
 
 /** The kafkajs client every part of the adapter shares: its connection settings and its logs. */
 export function createKafkaClient(
-  options: { readonly brokers: readonly string[]; readonly clientId: string; readonly security?: KafkaSecurity | undefined },
+  options: {
+    readonly brokers: readonly string[];
+    readonly clientId: string;
+    readonly security?: KafkaSecurity | undefined;
+    readonly onClientError?: ((operation: string) => void) | undefined;
+  },
   logger: Logger,
 ): Kafka {
+  const onError = options.onClientError;
   return new Kafka({
     clientId: options.clientId,
     brokers: [...options.brokers],
@@ -18,7 +24,10 @@ export function createKafkaClient(
     requestTimeout: 10_000,
     retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 2000 },
     logLevel: KafkaLogLevel.WARN,
-    logCreator: () => (entry) => kafkajsLog(logger, entry),
+    logCreator: () => (entry) => {
+      if (onError !== undefined && entry.level <= KafkaLogLevel.ERROR) onError(entry.namespace || 'client');
+      kafkajsLog(logger, entry);
+    },
   });
 }
 
