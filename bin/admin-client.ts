@@ -3,11 +3,18 @@
  * its admin API is, how its answers are read, and the json/yaml output of `-o`.
  */
 import { stringify } from 'yaml';
+import { clientToken, TOKEN_ENV } from './admin-token.js';
 import { CliError, type CliIo } from './cli.js';
 
 /** `--server`, else $KAFKA_BROKER_ADMIN_URL, else the default admin address, without a trailing slash. */
 export const adminServer = (flag: string | undefined, io: CliIo): string =>
   (flag ?? (io.env['KAFKA_BROKER_ADMIN_URL'] || 'http://127.0.0.1:9090')).replace(/\/+$/, '');
+
+/** The admin API's address and the headers that authenticate to it (bin/admin-token.ts says where the token comes from). */
+export async function adminConnection(values: { server?: string | undefined; 'token-file'?: string | undefined }, io: CliIo): Promise<{ server: string; headers: Record<string, string> }> {
+  const token = await clientToken(values['token-file'], io.env);
+  return { server: adminServer(values.server, io), headers: token === undefined ? {} : { authorization: `Bearer ${token}` } };
+}
 
 /** The error for a fetch to the admin API that got no answer. */
 export const unreachable = (server: string): CliError =>
@@ -21,6 +28,9 @@ export async function readAdminResponse<T>(response: Response, server: string): 
     body = JSON.parse(text);
   } catch {
     throw new CliError(`${server} did not answer like the kafka-broker admin API (HTTP ${response.status})`);
+  }
+  if (response.status === 401) {
+    throw new CliError(`the admin API at ${server} refused the token: give --token-file <file> or set ${TOKEN_ENV} (\`kafka-broker start\` keeps its token in ~/.local/state/kafka-broker/admin-token)`);
   }
   if (!response.ok) {
     const message = typeof body === 'object' && body !== null && typeof (body as { message?: unknown }).message === 'string' ? (body as { message: string }).message : `HTTP ${response.status}`;
@@ -38,6 +48,7 @@ export function format(value: unknown, output: 'json' | 'yaml'): string {
 export const ADMIN_CLIENT_OPTIONS = {
   output: { type: 'string', short: 'o' },
   server: { type: 'string' },
+  'token-file': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

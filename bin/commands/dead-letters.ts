@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { DeadLetter, DeadLetterDetail, DeadLetterList, Payload, ReplayReport } from '../../dispatcher/dead-letters/index.js';
-import { ADMIN_CLIENT_OPTIONS, adminServer, format, outputFormat, readAdminResponse, unreachable } from '../admin-client.js';
+import { ADMIN_CLIENT_OPTIONS, adminConnection, format, outputFormat, readAdminResponse, unreachable } from '../admin-client.js';
 import { CliError, type CliIo } from '../cli.js';
 
 const USAGE = `Usage: kafka-broker dead-letters <list|show|replay> [options]
@@ -38,6 +38,8 @@ Options:
   -o, --output <format>   table (default), json or yaml
       --server <url>      the admin API of \`kafka-broker start\` (default $KAFKA_BROKER_ADMIN_URL,
                           else http://127.0.0.1:9090)
+      --token-file <file> the admin token (default $KAFKA_BROKER_ADMIN_TOKEN, else the file
+                          \`kafka-broker start\` writes: ~/.local/state/kafka-broker/admin-token)
   -h, --help              show this help
 `;
 
@@ -71,7 +73,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
   const [action, ...args] = positionals;
   const output = outputFormat(values.output);
-  const server = adminServer(values.server, io);
+  const { server, headers } = await adminConnection(values, io);
+  const request = <T>(path: string, options: RequestOptions = {}): Promise<T> => adminRequest<T>(server, headers, path, options);
   const filters = { sink: values.sink, trigger: values.trigger, subscription: values.subscription, type: values.type, since: values.since, limit: values.limit };
   const given = Object.entries(filters).filter(([, v]) => v !== undefined);
   const only = (allowed: readonly string[], flags: Record<string, unknown>): void => {
@@ -84,7 +87,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       if (args.length > 0) throw new CliError(`list takes no arguments, got "${args[0]}" (show <id> shows one)`);
       only([], { all: values.all, to: values.to, force: values.force });
       const query = new URLSearchParams(given as [string, string][]).toString();
-      const list = await request<DeadLetterList>(server, `/dead-letters/events${query === '' ? '' : `?${query}`}`);
+      const list = await request<DeadLetterList>(`/dead-letters/events${query === '' ? '' : `?${query}`}`);
       if (output !== 'table') {
         io.stdout.write(format(list, output));
         return 0;
@@ -100,7 +103,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     case 'show': {
       if (args.length !== 1) throw new CliError(args.length === 0 ? 'which dead letter? kafka-broker dead-letters show <id>' : 'show takes one id');
       only([], { ...filters, all: values.all, to: values.to, force: values.force });
-      const { items } = await request<{ items: DeadLetterDetail[] }>(server, `/dead-letters/events/${encodeURIComponent(args[0]!)}`);
+      const { items } = await request<{ items: DeadLetterDetail[] }>(`/dead-letters/events/${encodeURIComponent(args[0]!)}`);
       io.stdout.write(output === 'table' ? items.map(describe).join('\n---\n\n') : format(items.length === 1 ? items[0] : items, output));
       return 0;
     }
@@ -115,7 +118,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         ...(values.force === true ? { force: true } : {}),
       };
       // A replay delivers with the trigger's own retries and backoff: it may take a while.
-      const report = await request<ReplayReport>(server, '/dead-letters/replay', { method: 'POST', body, timeoutMs: 30 * 60_000 });
+      const report = await request<ReplayReport>('/dead-letters/replay', { method: 'POST', body, timeoutMs: 30 * 60_000 });
       if (output !== 'table') io.stdout.write(format(report, output));
       else if (report.results.length === 0) io.stderr.write('No dead letters to replay (those replayed before need --force).\n');
       else io.stdout.write(report.results.map(replayLine).join(''));
@@ -128,13 +131,19 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-async function request<T>(server: string, path: string, options: { method?: string; body?: unknown; timeoutMs?: number } = {}): Promise<T> {
+interface RequestOptions {
+  readonly method?: string;
+  readonly body?: unknown;
+  readonly timeoutMs?: number;
+}
+
+async function adminRequest<T>(server: string, auth: Record<string, string>, path: string, options: RequestOptions = {}): Promise<T> {
   let response: Response;
   try {
     response = await fetch(`${server}${path}`, {
       method: options.method ?? 'GET',
       signal: AbortSignal.timeout(options.timeoutMs ?? 120_000),
-      headers: { accept: 'application/json', ...(options.body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: { accept: 'application/json', ...auth, ...(options.body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
     });
   } catch (error) {

@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { collectionPath, KINDS, type KindInfo } from '../../controller/kinds.js';
-import { ADMIN_CLIENT_OPTIONS, adminServer, format, outputFormat, readAdminResponse, unreachable } from '../admin-client.js';
+import { ADMIN_CLIENT_OPTIONS, adminConnection, format, outputFormat, readAdminResponse, unreachable } from '../admin-client.js';
 import { CliError, type CliIo } from '../cli.js';
 
 const usage = (): string => `Usage: kafka-broker get <kind> [name] [options]
@@ -20,6 +20,8 @@ Options:
   -o, --output <format>   table (default), json or yaml: the full objects with their status
       --server <url>      the admin API of \`kafka-broker start\` (default $KAFKA_BROKER_ADMIN_URL,
                           else http://127.0.0.1:9090)
+      --token-file <file> the admin token (default $KAFKA_BROKER_ADMIN_TOKEN, else the file
+                          \`kafka-broker start\` writes: ~/.local/state/kafka-broker/admin-token)
   -h, --help              show this help
 `;
 
@@ -152,16 +154,16 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const output = outputFormat(values.output);
   if (values.namespace !== undefined && values['all-namespaces']) throw new CliError('-n and -A cannot be used together');
   const namespace = values['all-namespaces'] ? undefined : values.namespace ?? (name === undefined ? undefined : 'default');
-  const server = adminServer(values.server, io);
+  const { server, headers } = await adminConnection(values, io);
 
   const base = `${server}${collectionPath(kind.info, namespace)}`;
   if (name !== undefined && namespace !== undefined) {
-    const object = await fetchJson<ObjectLike>(`${base}/${encodeURIComponent(name)}`, server);
+    const object = await fetchJson<ObjectLike>(`${base}/${encodeURIComponent(name)}`, server, headers);
     if (output === 'table') io.stdout.write(table([object], kind.columns, false));
     else io.stdout.write(format(object, output));
     return 0;
   }
-  const list = await fetchJson<{ items: ObjectLike[] }>(base, server);
+  const list = await fetchJson<{ items: ObjectLike[] }>(base, server, headers);
   const items = (name === undefined ? list.items : list.items.filter((o) => o.metadata.name === name))
     .slice()
     .sort((a, b) => a.metadata.namespace.localeCompare(b.metadata.namespace) || a.metadata.name.localeCompare(b.metadata.name));
@@ -178,10 +180,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   return 0;
 }
 
-async function fetchJson<T>(url: string, server: string): Promise<T> {
+async function fetchJson<T>(url: string, server: string, headers: Record<string, string>): Promise<T> {
   let response: Response;
   try {
-    response = await fetch(url, { signal: AbortSignal.timeout(10_000), headers: { accept: 'application/json' } });
+    response = await fetch(url, { signal: AbortSignal.timeout(10_000), headers: { accept: 'application/json', ...headers } });
   } catch {
     throw unreachable(server);
   }

@@ -16,6 +16,8 @@
  * dispatcher drain, close.
  */
 import { stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -27,6 +29,7 @@ import { ingressConfigSchema } from '../../broker-ingress/config.js';
 import { dispatcherConfigFromEnv, type DispatcherConfig } from '../../dispatcher/config.js';
 import { DeadLetterService, registerDeadLetterRoutes } from '../../dispatcher/dead-letters/index.js';
 import { startDispatcher, type RunningDispatcher } from '../../dispatcher/main.js';
+import { exposureProblem, staticTokenAuth, type AdminAuth } from '../../core/admin-auth/index.js';
 import { bootstrapServersSchema, commonEnv, loadConfig, logLevelSchema, portSchema } from '../../core/config.js';
 import { InProcessContractSource } from '../../core/contract/source.js';
 import { isBrokerError } from '../../core/errors.js';
@@ -34,6 +37,7 @@ import { MemoryEventLog } from '../../core/event-log/memory.js';
 import type { EventLog } from '../../core/event-log/port.js';
 import { listen } from '../../core/http-server.js';
 import { createLogger, logLevels, silentLogger, type Logger } from '../../core/logger.js';
+import { serverToken } from '../admin-token.js';
 import { CliError, type CliIo } from '../cli.js';
 
 const USAGE = `Usage: kafka-broker start --manifests <dir> [options]
@@ -44,7 +48,12 @@ Options:
   -m, --manifests <dir>   folder of Knative manifests (*.yaml, *.yml, *.json), watched for changes
   -p, --port <port>       ingress port: POST /<namespace>/<broker> (default 8080)
       --admin-port <port> admin API port, read by \`kafka-broker get\` (default 9090)
-      --host <host>       address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
+      --host <host>       the ingress's address (default 127.0.0.1; 0.0.0.0 for every interface)
+      --admin-host <host> the admin API's address (default 127.0.0.1)
+      --admin-token-file <file>
+                          the admin API's bearer token (default $KAFKA_BROKER_ADMIN_TOKEN, else
+                          ~/.local/state/kafka-broker/admin-token, created on first use)
+      --no-admin-auth     no token on the admin API (refused unless it listens on loopback)
       --kafka <servers>   Kafka bootstrap servers host:port[,host:port]; default $KAFKA_BOOTSTRAP_SERVERS,
                           else the in-memory event log (dev mode: events do not survive a restart)
   -h, --help              show this help
@@ -58,6 +67,9 @@ interface StartOptions {
   readonly port: number;
   readonly adminPort: number;
   readonly host: string;
+  readonly adminHost: string;
+  readonly adminTokenFile: string | undefined;
+  readonly adminAuth: boolean;
   readonly kafka: { readonly brokers: string[]; readonly from: string } | undefined;
 }
 
@@ -68,6 +80,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   await checkFolder(options.manifests);
+  const problem = exposureProblem(options.adminHost, options.adminAuth);
+  if (problem !== undefined) throw new CliError(`${problem} (drop --no-admin-auth)`);
+  const token = options.adminAuth ? await serverToken(options.adminTokenFile, io.env) : undefined;
   const level = logLevelSchema.safeParse(commonEnv(io.env).logLevel);
   if (!level.success) throw new CliError(`LOG_LEVEL must be one of ${logLevels.join(', ')}`);
   const logger = createLogger({ level: level.data });
@@ -76,11 +91,12 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   // delays Ctrl-C; on Kafka what is not done is redelivered after a restart, so drain fully.
   const dispatcherEnv = options.kafka === undefined && !io.env['DISPATCHER_SHUTDOWN_DEADLINE_MS'] ? { ...io.env, DISPATCHER_SHUTDOWN_DEADLINE_MS: '5000' } : io.env;
   const dispatcherConfig = dispatcherConfigFromEnv(dispatcherEnv);
-  const running = await startAll(options, io, logger, dispatcherConfig);
+  const running = await startAll(options, io, logger, dispatcherConfig, token === undefined ? undefined : staticTokenAuth(token.token));
   const mode = options.kafka === undefined
     ? 'in-memory event log (dev mode: events do not survive a restart)'
     : `Kafka at ${options.kafka.brokers.join(',')}`;
-  io.stderr.write(`kafka-broker: ingress ${running.ingressUrl}  admin ${running.adminUrl}  ${mode}\n`);
+  const access = token === undefined ? 'no admin token (loopback only)' : `admin token in ${token.from}`;
+  io.stderr.write(`kafka-broker: ingress ${running.ingressUrl}  admin ${running.adminUrl}  ${mode}; ${access}\n`);
 
   const signal = await waitForSignal();
   logger.info({ signal }, 'shutting down');
@@ -108,6 +124,9 @@ function parseOptions(argv: string[], io: CliIo): StartOptions | undefined {
         port: { type: 'string', short: 'p' },
         'admin-port': { type: 'string' },
         host: { type: 'string' },
+        'admin-host': { type: 'string' },
+        'admin-token-file': { type: 'string' },
+        'no-admin-auth': { type: 'boolean' },
         kafka: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -118,6 +137,7 @@ function parseOptions(argv: string[], io: CliIo): StartOptions | undefined {
     throw new CliError(`${(error as Error).message} (see kafka-broker start --help)`);
   }
   if (values.help) return undefined;
+  if (values['no-admin-auth'] === true && values['admin-token-file'] !== undefined) throw new CliError('--no-admin-auth and --admin-token-file cannot be used together');
   if (values.manifests === undefined || values.manifests === '') throw new CliError('--manifests <dir> is required (see kafka-broker start --help)');
   const port = (flag: string, value: string | undefined, fallback: number): number => {
     const parsed = portSchema.safeParse(value ?? fallback);
@@ -137,6 +157,9 @@ function parseOptions(argv: string[], io: CliIo): StartOptions | undefined {
     port: port('--port', values.port, 8080),
     adminPort: port('--admin-port', values['admin-port'], 9090),
     host: z.string().trim().min(1).parse(values.host ?? '127.0.0.1'),
+    adminHost: z.string().trim().min(1).parse(values['admin-host'] ?? '127.0.0.1'),
+    adminTokenFile: values['admin-token-file'],
+    adminAuth: values['no-admin-auth'] !== true,
     kafka,
   };
 }
@@ -157,7 +180,7 @@ interface Running {
   close(): Promise<void>;
 }
 
-async function startAll(options: StartOptions, io: CliIo, logger: Logger, dispatcherConfig: DispatcherConfig): Promise<Running> {
+async function startAll(options: StartOptions, io: CliIo, logger: Logger, dispatcherConfig: DispatcherConfig, auth: AdminAuth | undefined): Promise<Running> {
   // Closed in reverse order of start, also when start-up fails half way.
   const closers: { name: string; close: () => Promise<void> }[] = [];
   let firstPass = false;
@@ -178,8 +201,14 @@ async function startAll(options: StartOptions, io: CliIo, logger: Logger, dispat
     );
 
     // The admin API binds first (it logs nothing), so a taken port is the only line printed.
-    const late: { controller?: Controller } = {};
-    const admin = createAdminServer({ logger, notReadyReason: async () => (firstPass ? undefined : 'the manifests are not loaded yet') });
+    const late: { controller?: Controller; ownUrls: string[] } = { ownUrls: [] };
+    // Host names the admin API answers to besides localhost and IP literals (DNS-rebinding protection).
+    const hostNames = [hostname(), ...(isIP(options.adminHost) === 0 ? [options.adminHost] : [])];
+    const admin = createAdminServer({
+      logger,
+      notReadyReason: async () => (firstPass ? undefined : 'the manifests are not loaded yet'),
+      access: { auth, hostNames },
+    });
     registerResourceRoutes(admin, {
       objects: () => late.controller?.reconciler.objects() ?? [],
       problems: () => late.controller?.reconciler.problems() ?? [],
@@ -189,11 +218,12 @@ async function startAll(options: StartOptions, io: CliIo, logger: Logger, dispat
     const deadLetters = new DeadLetterService({
       log, contracts, config: dispatcherConfig, logger, replays: { replicationFactor: controllerConfig.topicReplicationFactor },
     });
-    registerDeadLetterRoutes(admin, deadLetters);
+    // A replay's `to` may not be this process's own ports (the admin API itself, or the ingress).
+    registerDeadLetterRoutes(admin, deadLetters, { ownUrls: () => late.ownUrls });
     closers.push({ name: 'dead letters', close: () => deadLetters.close() });
     let adminUrl: string;
     try {
-      adminUrl = (await listen(admin, options.host, options.adminPort)).url;
+      adminUrl = (await listen(admin, options.adminHost, options.adminPort)).url;
     } catch (error) {
       await admin.close();
       throw portError(error, 'admin API', '--admin-port');
@@ -207,6 +237,7 @@ async function startAll(options: StartOptions, io: CliIo, logger: Logger, dispat
       throw portError(error, 'ingress', '--port');
     }
     closers.push({ name: 'ingress', close: () => ingress.close() });
+    late.ownUrls = [adminUrl, ingress.url];
 
     const controller = createController({
       config: { ...controllerConfig, ingressUrl: ingress.url },
