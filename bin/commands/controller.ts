@@ -32,7 +32,11 @@ Options:
       --context <name>           kubeconfig context (default: its current context)
       --kafka <servers>          Kafka bootstrap servers host:port[,...]; default $KAFKA_BOOTSTRAP_SERVERS
       --admin-port <port>        admin API: /contract for the data plane, /readyz, objects (default 9090)
-      --host <host>              address to listen on (default 0.0.0.0)
+      --admin-host <host>        its address (default 127.0.0.1; in a pod, 0.0.0.0). Callers authenticate
+                                 with a Kubernetes token (TokenReview) and RBAC says what they may do
+                                 (SubjectAccessReview; see deploy/10-rbac.yaml)
+      --admin-token-audience <a> accept only tokens meant for audience <a> (comma-separated list;
+                                 default: the API server's own audiences)
       --namespace <ns>           the controller's namespace: Lease, config ConfigMaps (default $SYSTEM_NAMESPACE,
                                  else knative-eventing)
       --ingress-url <url>        brokers' address base (default http://kafka-broker-ingress.<ns>.svc.<domain>)
@@ -59,7 +63,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         context: { type: 'string' },
         kafka: { type: 'string' },
         'admin-port': { type: 'string' },
+        'admin-host': { type: 'string' },
+        // the name before --admin-host, still accepted
         host: { type: 'string' },
+        'admin-token-audience': { type: 'string' },
         namespace: { type: 'string' },
         'ingress-url': { type: 'string' },
         'cluster-domain': { type: 'string' },
@@ -83,7 +90,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
   const str = (name: string): string | undefined => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
   const adminPort = parsePort('--admin-port', values['admin-port'], 9090);
-  const host = str('host') ?? '0.0.0.0';
+  const host = str('admin-host') ?? str('host') ?? '127.0.0.1';
 
   const kafkaText = str('kafka') ?? commonEnv(io.env).kafkaBootstrapServers;
   const kafkaFrom = str('kafka') !== undefined ? '--kafka' : 'KAFKA_BOOTSTRAP_SERVERS';
@@ -104,6 +111,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       renewDeadlineMs: str('renew-deadline-ms'),
       retryPeriodMs: str('retry-period-ms'),
       kafkaBootstrapServers: kafka.data,
+      ...(str('admin-token-audience') === undefined ? {} : { adminTokenAudiences: str('admin-token-audience')!.split(',').map((a) => a.trim()).filter((a) => a !== '') }),
     }, io.env);
   } catch (error) {
     throw new CliError(isBrokerError(error) ? error.message : String(error));

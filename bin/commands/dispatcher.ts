@@ -26,6 +26,8 @@ Runs the dispatcher on its own (a cluster deployment): delivers each trigger's e
 Options:
       --contract-url <url>   the controller's contract, e.g. http://kafka-broker-controller:9090/contract
       --contract-file <path> a contract file instead (watched for changes)
+      --token-file <path>    the token sent to the controller (read before each request; default
+                             $KAFKA_BROKER_ADMIN_TOKEN, else in a pod its ServiceAccount token)
       --kafka <servers>      Kafka bootstrap servers host:port[,...]; default $KAFKA_BOOTSTRAP_SERVERS
       --health-port <port>   port of /healthz and /readyz (default 8081)
       --host <host>          address to listen on (default 0.0.0.0)

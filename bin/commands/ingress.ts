@@ -14,6 +14,8 @@
  *
  * This file also holds what the data-plane commands share (flags, Kafka, the contract source).
  */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { startIngress } from '../../broker-ingress/main.js';
@@ -33,6 +35,8 @@ Runs the broker ingress on its own (a cluster deployment): POST /<namespace>/<br
 Options:
       --contract-url <url>   the controller's contract, e.g. http://kafka-broker-controller:9090/contract
       --contract-file <path> a contract file instead (watched for changes)
+      --token-file <path>    the token sent to the controller (read before each request; default
+                             $KAFKA_BROKER_ADMIN_TOKEN, else in a pod its ServiceAccount token)
       --kafka <servers>      Kafka bootstrap servers host:port[,...]; default $KAFKA_BOOTSTRAP_SERVERS
   -p, --port <port>          port to listen on (default 8080)
       --host <host>          address to listen on (default 0.0.0.0)
@@ -69,7 +73,12 @@ export interface DataPlaneOptions {
   readonly kafka: readonly string[];
   readonly kafkaFrom: string;
   readonly host: string;
+  /** Where the token for the controller's admin API comes from (--contract-url only). */
+  readonly token: { readonly file: string } | { readonly value: string } | undefined;
 }
+
+/** The pod's ServiceAccount token, which the kubelet keeps fresh. */
+export const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 /** Parses flags (with the common ones); undefined means --help. */
 export function parseFlags(argv: string[], extra: FlagSpec, command: string): Record<string, string | boolean | undefined> | undefined {
@@ -80,6 +89,7 @@ export function parseFlags(argv: string[], extra: FlagSpec, command: string): Re
       options: {
         'contract-url': { type: 'string' },
         'contract-file': { type: 'string' },
+        'token-file': { type: 'string' },
         kafka: { type: 'string' },
         host: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -112,7 +122,13 @@ export function commonOptions(values: Record<string, string | boolean | undefine
   const parsed = bootstrapServersSchema.safeParse(kafkaText);
   if (!parsed.success) throw new CliError(`${kafkaFrom} must be host:port[,host:port...], got "${kafkaText}"`);
   const host = z.string().trim().min(1).parse(typeof values['host'] === 'string' ? values['host'] : '0.0.0.0');
-  return { contract, kafka: parsed.data, kafkaFrom, host };
+  const tokenFile = typeof values['token-file'] === 'string' ? values['token-file'] : undefined;
+  const tokenEnv = io.env['KAFKA_BROKER_ADMIN_TOKEN']?.trim();
+  const token = tokenFile !== undefined ? { file: tokenFile }
+    : tokenEnv ? { value: tokenEnv }
+    : io.env['KUBERNETES_SERVICE_HOST'] && existsSync(SERVICE_ACCOUNT_TOKEN) ? { file: SERVICE_ACCOUNT_TOKEN }
+    : undefined;
+  return { contract, kafka: parsed.data, kafkaFrom, host, token };
 }
 
 export function parsePort(flag: string, value: string | boolean | undefined, fallback: number): number {
@@ -140,7 +156,11 @@ export async function openKafka(brokers: readonly string[], from: string, client
 /** The contract source of a data-plane process: the controller over HTTP, or a file. */
 export async function openContracts(options: DataPlaneOptions, logger: Logger): Promise<{ contracts: ContractSource; close: () => Promise<void> }> {
   if ('url' in options.contract) {
-    const source = new HttpContractSource({ url: options.contract.url, logger }).start();
+    const from = options.token;
+    const token = from === undefined ? undefined
+      : 'value' in from ? () => from.value
+      : async () => (await readFile(from.file, 'utf8')).trim();
+    const source = new HttpContractSource({ url: options.contract.url, logger, ...(token === undefined ? {} : { token }) }).start();
     return { contracts: source, close: () => source.close() };
   }
   const source = await watchContractFile(options.contract.file, logger);

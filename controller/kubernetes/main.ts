@@ -2,9 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import type { EventLog } from '../../core/event-log/port.js';
 import { listen } from '../../core/http-server.js';
 import type { Logger } from '../../core/logger.js';
+import { exposureProblem, type AdminAuth } from '../../core/admin-auth/index.js';
+import { BrokerError } from '../../core/errors.js';
 import { createAdminServer, registerResourceRoutes } from '../admin.js';
+import { KubernetesAdminAuth } from './admin-auth.js';
 import type { KubeApi } from './api.js';
-import type { KubernetesControllerConfig } from './config.js';
+import { adminHostNamesOf, type KubernetesControllerConfig } from './config.js';
 import { KubernetesController, type KubernetesControllerOptions } from './controller.js';
 
 /**
@@ -31,6 +34,11 @@ export interface KubernetesControllerDeps {
   readonly source?: KubernetesControllerOptions['source'];
   /** Registers more routes on the admin server before it listens. */
   readonly registerRoutes?: (admin: FastifyInstance) => void;
+  /**
+   * Who may use the admin API; by default callers' tokens are checked by the API server
+   * (TokenReview, SubjectAccessReview: see admin-auth.ts). `false` turns it off (loopback only).
+   */
+  readonly adminAuth?: AdminAuth | false;
 }
 
 export interface RunningKubernetesController {
@@ -54,7 +62,14 @@ export async function startKubernetesController(deps: KubernetesControllerDeps):
     logger: deps.logger,
     source: deps.source,
   });
-  const admin = createAdminServer({ logger: deps.logger, notReadyReason: async () => controller.notReadyReason() });
+  const auth = deps.adminAuth === false ? undefined : deps.adminAuth ?? new KubernetesAdminAuth(deps.api, { audiences: deps.config.adminTokenAudiences });
+  const problem = exposureProblem(deps.host, auth !== undefined);
+  if (problem !== undefined) throw new BrokerError('CONFIG_INVALID', problem);
+  const admin = createAdminServer({
+    logger: deps.logger,
+    notReadyReason: async () => controller.notReadyReason(),
+    access: { auth, hostNames: adminHostNamesOf(deps.config) },
+  });
   registerResourceRoutes(admin, {
     objects: () => controller.reconciler()?.objects() ?? [],
     problems: () => controller.reconciler()?.problems() ?? [],
