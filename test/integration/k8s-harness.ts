@@ -105,6 +105,8 @@ export interface StartControllerOptions {
   readonly token?: string;
   readonly logger?: Logger;
   readonly source?: KubernetesControllerOptions['source'];
+  /** More routes on its admin server. */
+  readonly registerRoutes?: (admin: FastifyInstance) => void;
 }
 
 /**
@@ -123,6 +125,7 @@ export async function startController(t: { after(fn: () => Promise<void>): void 
       host: '127.0.0.1',
       port: 0,
       source: { watchRetryMinMs: 100, watchRetryMaxMs: 1000, writeRetryMinMs: 50, writeRetryMaxMs: 1000, ...options.source },
+      ...(options.registerRoutes === undefined ? {} : { registerRoutes: options.registerRoutes }),
     });
   } catch (error) {
     await api.close();
