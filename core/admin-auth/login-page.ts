@@ -5,7 +5,7 @@
 
 /** The path to go on to after login: only a path of this server (no `//host`, no scheme). */
 export function safeNext(next: string | undefined): string {
-  if (next === undefined || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\') || /[\u0000-\u001f]/.test(next)) return '/dead-letters';
+  if (next === undefined || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\') || [...next].some((c) => c.charCodeAt(0) < 0x20)) return '/dead-letters';
   return next;
 }
 
