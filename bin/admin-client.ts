@@ -4,6 +4,7 @@
  */
 import { stringify } from 'yaml';
 import { didYouMean } from '../core/suggest.js';
+import { clientToken, TOKEN_ENV } from './admin-token.js';
 import { CliError, type CliIo } from './cli.js';
 import { isRecord } from '../core/values.js';
 
@@ -12,6 +13,19 @@ export const DEFAULT_ADMIN_URL = 'http://127.0.0.1:9090';
 /** `--server`, else $KAFKA_BROKER_ADMIN_URL (which `start` prints), else the default admin address, without a trailing slash. */
 export const adminServer = (flag: string | undefined, io: CliIo): string =>
   (flag ?? (io.env['KAFKA_BROKER_ADMIN_URL'] || DEFAULT_ADMIN_URL)).replace(/\/+$/, '');
+
+/**
+ * A client of the admin API at `--server` (else $KAFKA_BROKER_ADMIN_URL), authenticated with the
+ * token of --token-file, else $KAFKA_BROKER_ADMIN_TOKEN, else the file `start` writes (bin/admin-token.ts).
+ */
+export async function adminClient(values: { readonly [flag: string]: unknown }, io: CliIo): Promise<AdminClient> {
+  const flag = (name: string): string | undefined => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
+  const token = await clientToken(flag('token-file'), io.env);
+  return new AdminClient(adminServer(flag('server'), io), token === undefined ? {} : { authorization: `Bearer ${token}` });
+}
+
+const refusedToken = (server: string): CliError =>
+  new CliError(`the admin API at ${server} refused the token: give --token-file <file> or set ${TOKEN_ENV} (\`kafka-broker start\` keeps its token in ~/.local/state/kafka-broker/admin-token)`);
 
 /** The error for a fetch to the admin API that got no answer. */
 export const unreachable = (server: string): CliError =>
@@ -34,7 +48,11 @@ interface RequestOptions {
 export class AdminClient {
   private checked: Promise<void> | undefined;
 
-  constructor(readonly server: string) {}
+  /** `headers` authenticate (see adminClient). */
+  constructor(
+    readonly server: string,
+    private readonly headers: Readonly<Record<string, string>> = {},
+  ) {}
 
   async get<T>(path: string, options: RequestOptions = {}): Promise<T> {
     return this.request<T>(path, options);
@@ -51,7 +69,7 @@ export class AdminClient {
       return await fetch(`${this.server}${path}`, {
         method: options.method ?? 'GET',
         signal: AbortSignal.timeout(options.timeoutMs ?? 120_000),
-        headers: { accept: 'application/json', ...(options.body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: { accept: 'application/json', ...this.headers, ...(options.body === undefined ? {} : { 'content-type': 'application/json' }) },
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
       });
     } catch (error) {
@@ -65,6 +83,7 @@ export class AdminClient {
     const text = await response.text();
     const body = parseJson(text);
     if (isRecord(body) && body['name'] === ADMIN_NAME) return;
+    if (response.status === 401) throw refusedToken(this.server);
     throw new CliError(notAdmin(this.server, response, body));
   }
 }
@@ -85,6 +104,7 @@ export function notAdmin(server: string, response: Response, body: unknown): str
 export async function readAdminResponse<T>(response: Response, server: string): Promise<T> {
   const body = parseJson(await response.text());
   if (body === undefined) throw new CliError(`${server} did not answer like the kafka-broker admin API (HTTP ${response.status})`);
+  if (response.status === 401) throw refusedToken(server);
   if (!response.ok) {
     const message = isRecord(body) && typeof body['message'] === 'string' ? body['message'] : `HTTP ${response.status}`;
     throw new CliError(message);
@@ -110,6 +130,7 @@ export function format(value: unknown, output: 'json' | 'yaml'): string {
 export const ADMIN_CLIENT_OPTIONS = {
   output: { type: 'string', short: 'o' },
   server: { type: 'string' },
+  'token-file': { type: 'string' },
 } as const;
 
 export type Output = 'table' | 'wide' | 'json' | 'yaml';

@@ -2,6 +2,8 @@
  * What the commands that run a component on its own (`ingress`, `dispatcher`, `controller`)
  * share: their common flags, Kafka checked once, the contract source, and an orderly stop.
  */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { bootstrapServersSchema, commonEnv } from '../core/config.js';
 import { HttpContractSource } from '../core/contract/http-source.js';
@@ -22,7 +24,17 @@ export interface DataPlaneOptions {
   readonly host: string;
   /** Set by withKafkaSecurity; PLAINTEXT when absent. */
   readonly kafkaSecurity?: KafkaSecurity;
+  /** Where the token for the controller's admin API comes from (--contract-url only). */
+  readonly token?: { readonly file: string } | { readonly value: string } | undefined;
 }
+
+/** The pod's ServiceAccount token, which the kubelet keeps fresh. */
+export const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+/** The usage lines of the flags every data-plane command takes besides the contract's and Kafka's. */
+export const TOKEN_FILE_USAGE = `      --token-file <path>    the token sent to the controller (read before each request; default
+                             $KAFKA_BROKER_ADMIN_TOKEN, else in a pod its ServiceAccount token)
+`;
 
 /** The options with the Kafka credentials of --kafka-auth-dir or the environment (kafka-auth.ts). */
 export async function withKafkaSecurity(options: DataPlaneOptions, values: FlagValues, io: CliIo): Promise<DataPlaneOptions> {
@@ -32,6 +44,7 @@ export async function withKafkaSecurity(options: DataPlaneOptions, values: FlagV
 const DATA_PLANE_FLAGS = {
   'contract-url': { type: 'string' },
   'contract-file': { type: 'string' },
+  'token-file': { type: 'string' },
   kafka: { type: 'string' },
   ...KAFKA_AUTH_FLAG,
   host: { type: 'string' },
@@ -59,7 +72,13 @@ export function dataPlaneOptions(values: FlagValues, io: CliIo, command: string)
   // Separate processes share events only through Kafka: the in-memory log is for `start`.
   if (kafka === undefined) throw new CliError(`Kafka is required: give --kafka host:port or set KAFKA_BOOTSTRAP_SERVERS (the in-memory log works only with \`kafka-broker start\`)`);
   const host = z.string().trim().min(1).parse(stringFlag(values, 'host') ?? '0.0.0.0');
-  return { contract, kafka: kafka.brokers, kafkaFrom: kafka.from, host };
+  const tokenFile = stringFlag(values, 'token-file');
+  const tokenEnv = io.env['KAFKA_BROKER_ADMIN_TOKEN']?.trim();
+  const token = tokenFile !== undefined ? { file: tokenFile }
+    : tokenEnv ? { value: tokenEnv }
+    : io.env['KUBERNETES_SERVICE_HOST'] && existsSync(SERVICE_ACCOUNT_TOKEN) ? { file: SERVICE_ACCOUNT_TOKEN }
+    : undefined;
+  return { contract, kafka: kafka.brokers, kafkaFrom: kafka.from, host, token };
 }
 
 /** `--kafka`, else $KAFKA_BOOTSTRAP_SERVERS, checked; undefined when neither is given. */
@@ -91,7 +110,11 @@ export async function openKafka(brokers: readonly string[], from: string, client
 /** The contract source of a data-plane process: the controller over HTTP, or a file. */
 export async function openContracts(options: DataPlaneOptions, logger: Logger): Promise<{ contracts: ContractSource; close: () => Promise<void> }> {
   if ('url' in options.contract) {
-    const source = new HttpContractSource({ url: options.contract.url, logger }).start();
+    const from = options.token;
+    const token = from === undefined ? undefined
+      : 'value' in from ? () => from.value
+      : async () => (await readFile(from.file, 'utf8')).trim();
+    const source = new HttpContractSource({ url: options.contract.url, logger, ...(token === undefined ? {} : { token }) }).start();
     return { contracts: source, close: () => source.close() };
   }
   const source = await watchContractFile(options.contract.file, logger);

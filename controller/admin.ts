@@ -1,6 +1,7 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
+import { registerAdminGuard, type AdminGuardOptions } from '../core/admin-auth/index.js';
 import type { Contract } from '../core/contract/types.js';
 import { BrokerError } from '../core/errors.js';
 import { createHttpServer, registerHealth } from '../core/http-server.js';
@@ -25,17 +26,24 @@ import type { SourceProblem } from './sources/source.js';
  *
  * The shapes follow the Kubernetes API, so `kubectl`'s habits carry over; errors use the
  * project's body `{ statusCode, code, error, message }` (core/errors.ts).
+ *
+ * Every route but /healthz and /readyz is behind the guard of core/admin-auth (Host, Origin,
+ * JSON-only POSTs, authentication and authorization); it is registered first, so routes added
+ * later by other components are covered too.
  */
 
 export interface AdminServerOptions {
   readonly logger: Logger;
   /** Why the admin server is not ready (e.g. the first reconcile pass is not done), or undefined. */
   readonly notReadyReason?: () => Promise<string | undefined>;
+  /** Who may use the admin API (core/admin-auth); without it, anyone who can reach the port (loopback only). */
+  readonly access?: AdminGuardOptions;
 }
 
 export function createAdminServer(options: AdminServerOptions): FastifyInstance {
   // The shared bootstrap: errors as `{ statusCode, code, error, message }`, /healthz and /readyz.
   const app = createHttpServer({ bodyLimitBytes: 1024 * 1024, logger: options.logger });
+  registerAdminGuard(app, options.access ?? { auth: undefined });
   // Every route any component registers is listed on the index page.
   const routes: string[] = [];
   app.addHook('onRoute', (route) => {

@@ -13,6 +13,8 @@ export const errorKinds = {
   NOT_FOUND: { status: 404, message: 'no such resource' },
   INVALID_REQUEST: { status: 400, message: 'the request is invalid' },
   ALREADY_REPLAYED: { status: 409, message: 'the dead letter was already replayed; ask with force to replay it again' },
+  UNAUTHENTICATED: { status: 401, message: 'the admin API needs a bearer token (or a login session)' },
+  FORBIDDEN: { status: 403, message: 'the request is not allowed' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'unsupported content type' },
   TOPIC_NOT_FOUND: { status: 503, message: 'the topic does not exist' },
@@ -73,7 +75,7 @@ export interface HttpErrorBody {
 }
 
 const reasonPhrases: Record<number, string> = {
-  400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 413: 'Payload Too Large',
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 413: 'Payload Too Large',
   409: 'Conflict', 415: 'Unsupported Media Type', 500: 'Internal Server Error', 503: 'Service Unavailable',
 };
 

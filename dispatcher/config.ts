@@ -45,7 +45,7 @@ export const dispatcherConfigSchema = z
      * events): their record bytes plus the response bytes kept for `knativeerrordata`, summed
      * over every egress. Past it every egress stops taking new records (nothing is dropped or
      * failed) and resumes once it is below 80 % again. 256 MiB is an eighth of the dispatcher's
-     * memory limit in deploy/40-data-plane.yaml, leaving the rest to deliveries in progress.
+     * memory limit in deploy/base/40-data-plane.yaml, leaving the rest to deliveries in progress.
      */
     maxWaitingBytes: z.coerce.number().int().min(1024).default(256 * 1024 * 1024),
     /** Largest response body read from a subscriber (a reply event); larger replies fail. */

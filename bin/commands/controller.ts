@@ -20,6 +20,7 @@ import { startKubernetesController, type RunningKubernetesController } from '../
 import { bootstrapServersSchema, commonEnv } from '../../core/config.js';
 import { isBrokerError } from '../../core/errors.js';
 import { createMetricsRegistry } from '../../core/metrics.js';
+import { exposureProblem } from '../../core/admin-auth/index.js';
 import { CliError, type CliIo } from '../cli.js';
 import { openKafka, untilSignal } from '../data-plane.js';
 import { KAFKA_AUTH_FLAG, KAFKA_AUTH_USAGE, kafkaSecurityOf } from '../kafka-auth.js';
@@ -38,7 +39,11 @@ Options:
       --kafka <servers>          Kafka bootstrap servers host:port[,...]; default $KAFKA_BOOTSTRAP_SERVERS
 ${KAFKA_AUTH_USAGE}      --admin-port <port>        admin API: /contract for the data plane, /readyz, objects, /metrics, /lag
                                  (default 9090)
-      --host <host>              address to listen on (default 0.0.0.0)
+      --admin-host <host>        its address (default 127.0.0.1; in a pod, 0.0.0.0). Callers authenticate
+                                 with a Kubernetes token (TokenReview) and RBAC says what they may do
+                                 (SubjectAccessReview; see deploy/base/10-rbac.yaml)
+      --admin-token-audience <a> accept only tokens meant for audience <a> (comma-separated list;
+                                 default: the API server's own audiences)
       --namespace <ns>           the controller's namespace: Lease, config ConfigMaps (default $SYSTEM_NAMESPACE,
                                  else knative-eventing)
       --ingress-url <url>        brokers' address base (default http://kafka-broker-ingress.<ns>.svc.<domain>)
@@ -64,7 +69,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     kafka: { type: 'string' },
     ...KAFKA_AUTH_FLAG,
     'admin-port': { type: 'string' },
+    'admin-host': { type: 'string' },
+    // the name before --admin-host, still accepted
     host: { type: 'string' },
+    'admin-token-audience': { type: 'string' },
     namespace: { type: 'string' },
     'ingress-url': { type: 'string' },
     'cluster-domain': { type: 'string' },
@@ -82,7 +90,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
   const str = (name: string): string | undefined => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
   const adminPort = parsePort('--admin-port', values['admin-port'], 9090);
-  const host = str('host') ?? '0.0.0.0';
+  const host = str('admin-host') ?? str('host') ?? '127.0.0.1';
 
   const kafkaText = str('kafka') ?? commonEnv(io.env).kafkaBootstrapServers;
   const kafkaFrom = str('kafka') !== undefined ? '--kafka' : 'KAFKA_BOOTSTRAP_SERVERS';
@@ -92,6 +100,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 
   const manifests = str('manifests');
   if (manifests !== undefined) {
+    // Manifests mode has no way to check callers: its admin API (and the contract) stays on loopback.
+    const exposed = exposureProblem(host, false);
+    if (exposed !== undefined) throw new CliError(`${exposed} (with --manifests the admin API has no authentication)`);
     const kafkaSecurity = await kafkaSecurityOf(io, stringFlag(values, 'kafka-auth-dir'));
     return runOnManifests({ manifests, ingressUrl: str('ingress-url'), host, adminPort, kafka: kafka.data, kafkaFrom, kafkaSecurity, values }, io);
   }
@@ -109,6 +120,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       renewDeadlineMs: str('renew-deadline-ms'),
       retryPeriodMs: str('retry-period-ms'),
       kafkaBootstrapServers: kafka.data,
+      ...(str('admin-token-audience') === undefined ? {} : { adminTokenAudiences: str('admin-token-audience')!.split(',').map((a) => a.trim()).filter((a) => a !== '') }),
     }, io.env);
   } catch (error) {
     throw new CliError(isBrokerError(error) ? error.message : String(error));

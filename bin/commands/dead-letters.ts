@@ -4,7 +4,7 @@
  * same `--server` flag and output formats as `get`.
  */
 import type { DeadLetter, DeadLetterDetail, DeadLetterList, Payload, ReplayReport } from '../../dispatcher/dead-letters/index.js';
-import { ADMIN_CLIENT_OPTIONS, AdminClient, adminServer, format, outputFormat } from '../admin-client.js';
+import { ADMIN_CLIENT_OPTIONS, adminClient, format, outputFormat } from '../admin-client.js';
 import { CliError, type CliIo } from '../cli.js';
 import { parseCommandLine, stringFlag } from '../options.js';
 
@@ -39,6 +39,8 @@ Options:
   -o, --output <format>   table (default), json or yaml
       --server <url>      the admin API of \`kafka-broker start\` (default $KAFKA_BROKER_ADMIN_URL,
                           else http://127.0.0.1:9090)
+      --token-file <file> the admin token (default $KAFKA_BROKER_ADMIN_TOKEN, else the file
+                          \`kafka-broker start\` writes: ~/.local/state/kafka-broker/admin-token)
   -h, --help              show this help
 `;
 
@@ -65,7 +67,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
   const [action, ...args] = positionals;
   const output = outputFormat(str('output'));
-  const client = new AdminClient(adminServer(str('server'), io));
+  const client = await adminClient(values, io);
   const filters = { sink: str('sink'), trigger: str('trigger'), subscription: str('subscription'), type: str('type'), since: str('since'), limit: str('limit'), continue: str('continue') };
   const given = Object.entries(filters).filter(([, v]) => v !== undefined);
   const only = (allowed: readonly string[], flags: Record<string, unknown>): void => {

@@ -9,7 +9,7 @@
 import { stringify } from 'yaml';
 import { collectionPath } from '../../controller/api-kinds.js';
 import type { DeadLetter, DeadLetterList } from '../../dispatcher/dead-letters/index.js';
-import { AdminClient, adminServer, objectRef } from '../admin-client.js';
+import { adminClient, type AdminClient, objectRef } from '../admin-client.js';
 import { CliError, type CliIo } from '../cli.js';
 import { findKind, GET_KINDS, type ObjectLike } from '../kinds.js';
 import { parseCommandLine, stringFlag } from '../options.js';
@@ -26,6 +26,8 @@ Options:
   -n, --namespace <ns>    the object's namespace (default "default")
       --server <url>      the admin API of \`kafka-broker start\` (default $KAFKA_BROKER_ADMIN_URL,
                           which start prints, else http://127.0.0.1:9090)
+      --token-file <file> the admin token (default $KAFKA_BROKER_ADMIN_TOKEN, else the file
+                          \`kafka-broker start\` writes: ~/.local/state/kafka-broker/admin-token)
   -h, --help              show this help
 `;
 
@@ -36,6 +38,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandLine(argv, {
     namespace: { type: 'string', short: 'n' },
     server: { type: 'string' },
+    'token-file': { type: 'string' },
   }, 'describe', true);
   if (values['help'] === true) {
     io.stdout.write(usage());
@@ -47,7 +50,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   if (extra.length > 0) throw new CliError(`unexpected argument "${extra[0]}" (one object at a time)`);
   const ref = objectRef(nameArg, stringFlag(values, 'namespace'));
   const namespace = ref.namespace ?? 'default';
-  const client = new AdminClient(adminServer(stringFlag(values, 'server'), io));
+  const client = await adminClient(values, io);
   const object = await client.get<ObjectLike>(`${collectionPath(kind.info, namespace)}/${encodeURIComponent(ref.name)}`);
   const deadLetters = await recentDeadLetters(client, object);
   io.stdout.write(describeObject(object, deadLetters, Date.now()));

@@ -18,7 +18,7 @@ import { createHttpServer, listen, registerHealth } from '../../core/http-server
 import { startTracing, tracingSettingsFromEnv } from '../../core/tracing.js';
 import { createMetricsRegistry, registerMetricsRoute } from '../../core/metrics.js';
 import { CliError, type CliIo } from '../cli.js';
-import { dataPlaneOptions, parseDataPlaneFlags, startDataPlane, untilSignal, withKafkaSecurity } from '../data-plane.js';
+import { dataPlaneOptions, parseDataPlaneFlags, startDataPlane, TOKEN_FILE_USAGE, untilSignal, withKafkaSecurity } from '../data-plane.js';
 import { KAFKA_AUTH_USAGE } from '../kafka-auth.js';
 import { loggerFrom, parsePort } from '../options.js';
 
@@ -29,6 +29,8 @@ Runs the dispatcher on its own (a cluster deployment): delivers each trigger's e
 Options:
       --contract-url <url>   the controller's contract, e.g. http://kafka-broker-controller:9090/contract
       --contract-file <path> a contract file instead (watched for changes)
+${TOKEN_FILE_USAGE}      --token-file <path>    the token sent to the controller (read before each request; default
+                             $KAFKA_BROKER_ADMIN_TOKEN, else in a pod its ServiceAccount token)
       --kafka <servers>      Kafka bootstrap servers host:port[,...]; default $KAFKA_BOOTSTRAP_SERVERS
 ${KAFKA_AUTH_USAGE}      --health-port <port>   port of /healthz, /readyz and /metrics (Prometheus) (default 8081)
       --host <host>          address to listen on (default 0.0.0.0)

@@ -7,7 +7,7 @@
  * of the full objects with their status. `-w` prints the table, then a row per change until Ctrl-C.
  */
 import { collectionPath } from '../../controller/api-kinds.js';
-import { ADMIN_CLIENT_OPTIONS, AdminClient, adminServer, format, objectRef, outputFormat, type Output } from '../admin-client.js';
+import { ADMIN_CLIENT_OPTIONS, adminClient, type AdminClient, format, objectRef, outputFormat, type Output } from '../admin-client.js';
 import { CliError, type CliIo } from '../cli.js';
 import { findKind, GET_KINDS, MESSAGE, type Column, type GetKind, type ObjectLike } from '../kinds.js';
 import { parseCommandLine, stringFlag } from '../options.js';
@@ -27,6 +27,8 @@ Options:
                           admin API every second), until Ctrl-C
       --server <url>      the admin API of \`kafka-broker start\` (default $KAFKA_BROKER_ADMIN_URL,
                           which start prints, else http://127.0.0.1:9090)
+      --token-file <file> the admin token (default $KAFKA_BROKER_ADMIN_TOKEN, else the file
+                          \`kafka-broker start\` writes: ~/.local/state/kafka-broker/admin-token)
   -h, --help              show this help
 `;
 
@@ -54,7 +56,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const ref = nameArg === undefined ? undefined : objectRef(nameArg, namespaceFlag);
   const name = ref?.name;
   const namespace = allNamespaces ? undefined : ref?.namespace ?? namespaceFlag ?? (name === undefined ? undefined : 'default');
-  const client = new AdminClient(adminServer(stringFlag(values, 'server'), io));
+  const client = await adminClient(values, io);
   const lag = new Map<string, LagItem>();
   const columns = withLag(kind, output === 'wide' ? [...kind.columns, MESSAGE] : kind.columns, output === 'wide', lag);
   const query: Query = { kind, namespace, name, client, lag };

@@ -16,7 +16,7 @@ import { startIngress } from '../../broker-ingress/main.js';
 import { startTracing, tracingSettingsFromEnv } from '../../core/tracing.js';
 import { createMetricsRegistry } from '../../core/metrics.js';
 import type { CliIo } from '../cli.js';
-import { dataPlaneOptions, parseDataPlaneFlags, startDataPlane, untilSignal, withKafkaSecurity } from '../data-plane.js';
+import { dataPlaneOptions, parseDataPlaneFlags, startDataPlane, TOKEN_FILE_USAGE, untilSignal, withKafkaSecurity } from '../data-plane.js';
 import { KAFKA_AUTH_USAGE } from '../kafka-auth.js';
 import { loggerFrom, parsePort } from '../options.js';
 import { loadSettings, START_SETTINGS } from '../settings.js';
@@ -29,7 +29,7 @@ GET /metrics (Prometheus) on the same port.
 Options:
       --contract-url <url>   the controller's contract, e.g. http://kafka-broker-controller:9090/contract
       --contract-file <path> a contract file instead (watched for changes)
-      --kafka <servers>      Kafka bootstrap servers host:port[,...]; default $KAFKA_BOOTSTRAP_SERVERS
+${TOKEN_FILE_USAGE}      --kafka <servers>      Kafka bootstrap servers host:port[,...]; default $KAFKA_BOOTSTRAP_SERVERS
 ${KAFKA_AUTH_USAGE}  -p, --port <port>          port to listen on (default 8080)
       --host <host>          address to listen on (default 0.0.0.0)
       --log-format <format>  json or pretty (default: pretty at a terminal, else json)

@@ -16,6 +16,8 @@
  * dispatcher drain, close.
  */
 import { stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { createAdminServer, registerResourceRoutes } from '../../controller/admin.js';
 import { createController, type Controller } from '../../controller/main.js';
@@ -25,6 +27,7 @@ import { startIngress, type RunningIngress } from '../../broker-ingress/main.js'
 import type { DispatcherConfig } from '../../dispatcher/config.js';
 import { DeadLetterService, registerDeadLetterRoutes } from '../../dispatcher/dead-letters/index.js';
 import { startDispatcher, type RunningDispatcher } from '../../dispatcher/main.js';
+import { exposureProblem, staticTokenAuth, type AdminAuth } from '../../core/admin-auth/index.js';
 import { InProcessContractSource } from '../../core/contract/source.js';
 import { isBrokerError } from '../../core/errors.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
@@ -34,6 +37,7 @@ import { createMetricsRegistry, registerMetricsRoute, type Registry } from '../.
 import { registerLagRoute } from '../../controller/lag-route.js';
 import type { Logger } from '../../core/logger.js';
 import { startTracing, tracingSettingsFromEnv } from '../../core/tracing.js';
+import { serverToken } from '../admin-token.js';
 import { CliError, type CliIo } from '../cli.js';
 import type { KafkaSecurity } from '../../core/event-log/kafka/security.js';
 import { kafkaFrom, openKafka, untilSignal } from '../data-plane.js';
@@ -53,7 +57,12 @@ Options:
   -p, --port <port>        ingress port: POST /<namespace>/<broker> (default 8080)
       --admin-port <port>  admin API port, read by \`kafka-broker get\` and \`describe\`; also /metrics
                            (Prometheus, served on the ingress port too) and /lag (default 9090)
-      --host <host>        address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
+      --host <host>        the ingress's address (default 127.0.0.1; 0.0.0.0 for every interface)
+      --admin-host <host>  the admin API's address (default 127.0.0.1)
+      --admin-token-file <file>
+                           the admin API's bearer token (default $KAFKA_BROKER_ADMIN_TOKEN, else
+                           ~/.local/state/kafka-broker/admin-token, created on first use)
+      --no-admin-auth      no token on the admin API (refused unless it listens on loopback)
       --kafka <servers>    Kafka bootstrap servers host:port[,host:port]; default $KAFKA_BOOTSTRAP_SERVERS,
                            else the in-memory event log (dev mode: events do not survive a restart)
 ${KAFKA_AUTH_USAGE}      --log-format <fmt>   json or pretty (default: pretty when stderr is a terminal, else json)
@@ -75,6 +84,9 @@ interface StartOptions {
   readonly port: number;
   readonly adminPort: number;
   readonly host: string;
+  readonly adminHost: string;
+  readonly adminTokenFile: string | undefined;
+  readonly adminAuth: boolean;
   readonly kafka: { readonly brokers: string[]; readonly from: string; readonly security?: KafkaSecurity } | undefined;
   readonly values: FlagValues;
 }
@@ -88,6 +100,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   // Credentials are read (and a bad setting refused) before anything starts.
   const options = parsed.kafka === undefined ? parsed : { ...parsed, kafka: { ...parsed.kafka, security: await kafkaSecurityOf(io, stringFlag(parsed.values, 'kafka-auth-dir')) } };
   await checkFolder(options.manifests);
+  const problem = exposureProblem(options.adminHost, options.adminAuth);
+  if (problem !== undefined) throw new CliError(`${problem} (drop --no-admin-auth)`);
+  const token = options.adminAuth ? await serverToken(options.adminTokenFile, io.env) : undefined;
   const logger = loggerFrom(io, options.values);
 
   // In memory nothing outlives the process, so waiting long for deliveries in progress only
@@ -99,8 +114,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     ? 'in-memory event log (dev mode: events do not survive a restart)'
     : `Kafka at ${options.kafka.brokers.join(',')}`;
   // The banner comes first, as soon as both ports are bound; the summary once the first pass is done.
-  const running = await startAll(options, io, logger, dispatcherSettings, (ingressUrl, adminUrl) => {
-    io.stderr.write(`kafka-broker: ingress ${ingressUrl}  admin ${adminUrl}  ${mode}\n`);
+  const access = token === undefined ? 'no admin token (loopback only)' : `admin token in ${token.from}`;
+  const running = await startAll(options, io, logger, dispatcherSettings, token === undefined ? undefined : staticTokenAuth(token.token), (ingressUrl, adminUrl) => {
+    io.stderr.write(`kafka-broker: ingress ${ingressUrl}  admin ${adminUrl}  ${mode}; ${access}\n`);
   });
   io.stderr.write(summary(running.objects(), running.problems(), running.ingressUrl, running.adminUrl));
 
@@ -118,11 +134,15 @@ function parseOptions(argv: string[], io: CliIo): StartOptions | undefined {
     port: { type: 'string', short: 'p' },
     'admin-port': { type: 'string' },
     host: { type: 'string' },
+    'admin-host': { type: 'string' },
+    'admin-token-file': { type: 'string' },
+    'no-admin-auth': { type: 'boolean' },
     kafka: { type: 'string' },
     ...KAFKA_AUTH_FLAG,
     ...LOG_FORMAT_FLAG,
   }, 'start');
   if (values['help'] === true) return undefined;
+  if (values['no-admin-auth'] === true && values['admin-token-file'] !== undefined) throw new CliError('--no-admin-auth and --admin-token-file cannot be used together');
   const manifests = stringFlag(values, 'manifests');
   if (manifests === undefined || manifests === '') throw new CliError('--manifests <dir> is required (see kafka-broker start --help)');
   const host = (stringFlag(values, 'host') ?? '127.0.0.1').trim();
@@ -132,9 +152,18 @@ function parseOptions(argv: string[], io: CliIo): StartOptions | undefined {
     port: parsePort('--port', values['port'], 8080),
     adminPort: parsePort('--admin-port', values['admin-port'], 9090),
     host,
+    adminHost: adminHostOf(stringFlag(values, 'admin-host')),
+    adminTokenFile: stringFlag(values, 'admin-token-file'),
+    adminAuth: values['no-admin-auth'] !== true,
     kafka: kafkaFrom(values, io),
     values,
   };
+}
+
+function adminHostOf(flag: string | undefined): string {
+  const host = (flag ?? '127.0.0.1').trim();
+  if (host === '') throw new CliError('--admin-host must not be empty');
+  return host;
 }
 
 async function checkFolder(dir: string): Promise<void> {
@@ -160,6 +189,7 @@ async function startAll(
   io: CliIo,
   logger: Logger,
   dispatcherConfig: DispatcherConfig,
+  auth: AdminAuth | undefined,
   announce: (ingressUrl: string, adminUrl: string) => void,
 ): Promise<Running> {
   // Closed in reverse order of start, also when start-up fails half way.
@@ -187,10 +217,16 @@ async function startAll(
     const contracts = new InProcessContractSource();
 
     // The admin API binds first (it logs nothing), so a taken port is the only line printed.
-    const late: { controller?: Controller; dispatcher?: RunningDispatcher } = {};
+    const late: { controller?: Controller; dispatcher?: RunningDispatcher; ownUrls: string[] } = { ownUrls: [] };
     const objects = (): readonly ObjectView[] => late.controller?.reconciler.objects() ?? [];
     const problems = (): readonly SourceProblem[] => late.controller?.reconciler.problems() ?? [];
-    const admin = createAdminServer({ logger, notReadyReason: async () => (firstPass ? undefined : 'the manifests are not loaded yet') });
+    // Host names the admin API answers to besides localhost and IP literals (DNS-rebinding protection).
+    const hostNames = [hostname(), ...(isIP(options.adminHost) === 0 ? [options.adminHost] : [])];
+    const admin = createAdminServer({
+      logger,
+      notReadyReason: async () => (firstPass ? undefined : 'the manifests are not loaded yet'),
+      access: { auth, hostNames },
+    });
     registerResourceRoutes(admin, { objects, problems, contract: () => late.controller?.reconciler.contract() });
     // Metrics of the whole process (also on the ingress port); lag from the in-process dispatcher.
     registerMetricsRoute(admin, metrics);
@@ -199,11 +235,12 @@ async function startAll(
     const deadLetters = new DeadLetterService({
       log, contracts, config: dispatcherConfig, logger, replays: { replicationFactor: controllerConfig.topicReplicationFactor },
     });
-    registerDeadLetterRoutes(admin, deadLetters);
+    // A replay's `to` may not be this process's own ports (the admin API itself, or the ingress).
+    registerDeadLetterRoutes(admin, deadLetters, { ownUrls: () => late.ownUrls });
     closers.push({ name: 'dead letters', close: () => deadLetters.close() });
     let adminUrl: string;
     try {
-      adminUrl = (await listen(admin, options.host, options.adminPort)).url;
+      adminUrl = (await listen(admin, options.adminHost, options.adminPort)).url;
     } catch (error) {
       await admin.close();
       throw portError(error, 'admin API', '--admin-port');
@@ -217,6 +254,7 @@ async function startAll(
       throw portError(error, 'ingress', '--port');
     }
     closers.push({ name: 'ingress', close: () => ingress.close() });
+    late.ownUrls = [adminUrl, ingress.url];
     announce(ingress.url, adminUrl);
 
     const controller = createController({

@@ -1,6 +1,6 @@
 import type https from 'node:https';
 import {
-  ApiException, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, PatchStrategy, ResponseContext,
+  ApiException, AuthenticationV1Api, AuthorizationV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, PatchStrategy, ResponseContext,
   SelfDecodingBody, ServerConfiguration, V1MicroTime, createConfiguration, setHeaderOptions, wrapHttpLibrary,
   type PromiseHttpLibrary, type RequestContext, type V1Lease,
 } from '@kubernetes/client-node';
@@ -95,6 +95,20 @@ export function describeApiError(error: unknown): string {
   return String(error);
 }
 
+export interface ReviewedUser {
+  readonly username: string;
+  readonly groups: readonly string[];
+  readonly uid?: string;
+  readonly extra?: Readonly<Record<string, readonly string[]>>;
+}
+
+export type TokenReviewResult = { readonly authenticated: true; readonly user: ReviewedUser } | { readonly authenticated: false; readonly error?: string };
+
+/** What a SubjectAccessReview asks about: an API resource, or a plain URL path. */
+export type AccessAttributes =
+  | { readonly resourceAttributes: { verb: string; group: string; version?: string; resource: string; namespace?: string; name?: string } }
+  | { readonly nonResourceAttributes: { verb: string; path: string } };
+
 export class KindNotServedError extends Error {
   override name = 'KindNotServedError';
 }
@@ -108,6 +122,8 @@ export class KubeApi {
   private readonly core: CoreV1Api;
   private readonly coordination: CoordinationV1Api;
   private readonly objects: KubernetesObjectApi;
+  private readonly authentication: AuthenticationV1Api;
+  private readonly authorization: AuthorizationV1Api;
   private readonly agent: Promise<Agent>;
   private readonly fieldManager: string;
 
@@ -127,6 +143,41 @@ export class KubeApi {
     this.core = new CoreV1Api(configuration);
     this.coordination = new CoordinationV1Api(configuration);
     this.objects = new KubernetesObjectApi(configuration);
+    this.authentication = new AuthenticationV1Api(configuration);
+    this.authorization = new AuthorizationV1Api(configuration);
+  }
+
+  // ---- reviews (the admin API's authentication and authorization) ----
+
+  /** A TokenReview: who the API server says holds `token` (for one of `audiences`, or its own when empty). */
+  async reviewToken(token: string, audiences: readonly string[]): Promise<TokenReviewResult> {
+    const review = await this.authentication.createTokenReview({
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, ...(audiences.length === 0 ? {} : { audiences: [...audiences] }) } },
+    });
+    const status = review.status;
+    if (status?.authenticated !== true || status.user?.username === undefined) return { authenticated: false, ...(status?.error === undefined ? {} : { error: status.error }) };
+    return {
+      authenticated: true,
+      user: { username: status.user.username, groups: status.user.groups ?? [], ...(status.user.uid === undefined ? {} : { uid: status.user.uid }), ...(status.user.extra === undefined ? {} : { extra: status.user.extra }) },
+    };
+  }
+
+  /** A SubjectAccessReview: whether the API server's authorizer allows `user` the access described. */
+  async reviewAccess(user: ReviewedUser, attributes: AccessAttributes): Promise<boolean> {
+    const review = await this.authorization.createSubjectAccessReview({
+      body: {
+        apiVersion: 'authorization.k8s.io/v1',
+        kind: 'SubjectAccessReview',
+        spec: {
+          user: user.username,
+          groups: [...user.groups],
+          ...(user.uid === undefined ? {} : { uid: user.uid }),
+          ...(user.extra === undefined ? {} : { extra: user.extra as Record<string, string[]> }),
+          ...attributes,
+        },
+      },
+    });
+    return review.status?.allowed === true && review.status.denied !== true;
   }
 
   /** One page of a kind's objects in every namespace (or one); `continueToken` for the next page. */

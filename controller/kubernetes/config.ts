@@ -36,6 +36,13 @@ export const kubernetesControllerConfigSchema = controllerConfigSchema
     notInstalledRetryMs: positiveMillis.default(30_000),
     /** Quiet time after a burst of watch events before a reconcile pass. */
     eventDebounceMs: millis.default(20),
+    /**
+     * The audiences a token for the admin API must be meant for (TokenReview); empty: the API
+     * server's own. deploy/ gives the data plane tokens for `kafka-broker-controller` only.
+     */
+    adminTokenAudiences: z.array(z.string().min(1)).default([]),
+    /** The admin API's Service, whose DNS names its Host header may carry (DNS-rebinding protection). */
+    adminServiceName: z.string().min(1).default('kafka-broker-controller'),
   })
   .strict()
   .refine((c) => c.retryPeriodMs < c.renewDeadlineMs && c.renewDeadlineMs < c.leaseDurationMs, {
@@ -47,6 +54,12 @@ export type KubernetesControllerConfig = Readonly<z.infer<typeof kubernetesContr
 /** The ingress URL brokers get as their address. */
 export const ingressUrlOf = (config: KubernetesControllerConfig): string =>
   config.ingressUrl ?? `http://kafka-broker-ingress.${config.systemNamespace}.svc.${config.clusterDomain}`;
+
+/** The names the admin API is reached by inside the cluster: its Service's DNS names. */
+export const adminHostNamesOf = (config: KubernetesControllerConfig): string[] => {
+  const service = `${config.adminServiceName}.${config.systemNamespace}`;
+  return [config.adminServiceName, service, `${service}.svc`, `${service}.svc.${config.clusterDomain}`];
+};
 
 /** Settings from flags (given) over environment variables (only bin/ passes process.env). */
 export function kubernetesControllerConfigFrom(given: Record<string, unknown>, env: Env): KubernetesControllerConfig {

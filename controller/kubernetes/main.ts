@@ -7,8 +7,11 @@ import { registerMetricsRoute, type Registry } from '../../core/metrics.js';
 import { createAdminServer, registerResourceRoutes } from '../admin.js';
 import { contractLagSources, registerLagRoute } from '../lag-route.js';
 import { ControllerMetrics } from '../metrics.js';
+import { exposureProblem, type AdminAuth } from '../../core/admin-auth/index.js';
+import { BrokerError } from '../../core/errors.js';
+import { KubernetesAdminAuth } from './admin-auth.js';
 import type { KubeApi } from './api.js';
-import type { KubernetesControllerConfig } from './config.js';
+import { adminHostNamesOf, type KubernetesControllerConfig } from './config.js';
 import { KubernetesController, type KubernetesControllerOptions } from './controller.js';
 
 /**
@@ -37,6 +40,11 @@ export interface KubernetesControllerDeps {
   readonly registerRoutes?: (admin: FastifyInstance) => void;
   /** The process's metrics registry, served at `GET /metrics` on the admin port; absent: no metrics. */
   readonly metrics?: Registry | undefined;
+  /**
+   * Who may use the admin API; by default callers' tokens are checked by the API server
+   * (TokenReview, SubjectAccessReview: see admin-auth.ts). `false` turns it off (loopback only).
+   */
+  readonly adminAuth?: AdminAuth | false;
 }
 
 export interface RunningKubernetesController {
@@ -62,7 +70,14 @@ export async function startKubernetesController(deps: KubernetesControllerDeps):
     source: deps.source,
     metrics,
   });
-  const admin = createAdminServer({ logger: deps.logger, notReadyReason: async () => controller.notReadyReason() });
+  const auth = deps.adminAuth === false ? undefined : deps.adminAuth ?? new KubernetesAdminAuth(deps.api, { audiences: deps.config.adminTokenAudiences });
+  const problem = exposureProblem(deps.host, auth !== undefined);
+  if (problem !== undefined) throw new BrokerError('CONFIG_INVALID', problem);
+  const admin = createAdminServer({
+    logger: deps.logger,
+    notReadyReason: async () => controller.notReadyReason(),
+    access: { auth, hostNames: adminHostNamesOf(deps.config) },
+  });
   registerResourceRoutes(admin, {
     objects: () => controller.reconciler()?.objects() ?? [],
     problems: () => controller.reconciler()?.problems() ?? [],

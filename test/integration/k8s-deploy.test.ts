@@ -55,12 +55,12 @@ function collection(object: Manifest): string {
   return ns === undefined ? `/apis/${object.apiVersion}/${resource}` : `/apis/${object.apiVersion}/namespaces/${ns}/${resource}`;
 }
 
-/** Whether the API server's RBAC allows `user` the action (a SubjectAccessReview, asked as admin). */
+/** Whether the API server's RBAC allows `user` the action (a SubjectAccessReview, asked as admin); a `path` is a non-resource URL. */
 async function allowed(user: string, attributes: Record<string, string>): Promise<boolean> {
   const review = await kube.create('/apis/authorization.k8s.io/v1/subjectaccessreviews', {
     apiVersion: 'authorization.k8s.io/v1',
     kind: 'SubjectAccessReview',
-    spec: { user, groups: [...saGroups, 'system:authenticated'], resourceAttributes: attributes },
+    spec: { user, groups: [...saGroups, 'system:authenticated'], ...(attributes['path'] === undefined ? { resourceAttributes: attributes } : { nonResourceAttributes: attributes }) },
   });
   assert.equal(review.status, 201, JSON.stringify(review.body));
   return review.body.status.allowed === true;
@@ -105,6 +105,9 @@ describe('deploy/', () => {
     assert.equal(await can({ verb: 'patch', group: 'eventing.knative.dev', resource: 'triggers', subresource: 'status', namespace: 'default' }), true);
     assert.equal(await can({ verb: 'get', resource: 'services', namespace: 'default' }), true);
     assert.equal(await can({ verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: SYSTEM_NAMESPACE, name: 'kafka-broker-controller' }), true);
+    // Its admin API asks the API server who calls and what they may do.
+    assert.equal(await can({ verb: 'create', group: 'authentication.k8s.io', resource: 'tokenreviews' }), true);
+    assert.equal(await can({ verb: 'create', group: 'authorization.k8s.io', resource: 'subjectaccessreviews' }), true);
     assert.equal(await can({ verb: 'create', group: 'eventing.knative.dev', resource: 'brokers', namespace: 'default' }), false);
     assert.equal(await can({ verb: 'delete', group: 'eventing.knative.dev', resource: 'triggers', namespace: 'default' }), false);
     assert.equal(await can({ verb: 'list', resource: 'services' }), false);
@@ -123,6 +126,25 @@ describe('deploy/', () => {
     ];
     for (const attributes of denied) {
       assert.equal(await allowed(DATA_PLANE_USER, attributes), false, JSON.stringify(attributes));
+    }
+  });
+
+  test("on the controller's admin API, the data plane may read the contract, and only that", async () => {
+    assert.equal(await allowed(DATA_PLANE_USER, { verb: 'get', path: '/contract' }), true);
+    for (const attributes of [{ verb: 'post', path: '/dead-letters/replay' }, { verb: 'get', path: '/dead-letters/events' }, { verb: 'get', path: '/problems' }]) {
+      assert.equal(await allowed(DATA_PLANE_USER, attributes), false, JSON.stringify(attributes));
+    }
+    assert.equal(await allowed(CONTROLLER_USER, { verb: 'post', path: '/dead-letters/replay' }), false, 'nor may the controller itself');
+  });
+
+  test("the data plane's pods carry a token for the controller only (projected, audience kafka-broker-controller)", async () => {
+    for (const name of ['kafka-broker-ingress', 'kafka-broker-dispatcher']) {
+      const { body } = await kube.get(`/apis/apps/v1/namespaces/${SYSTEM_NAMESPACE}/deployments/${name}`);
+      const pod = body.spec.template.spec;
+      assert.equal(pod.automountServiceAccountToken, false, `${name}: no token for the API server`);
+      const projected = pod.volumes.flatMap((v: { projected?: { sources: { serviceAccountToken?: { audience: string; path: string } }[] } }) => v.projected?.sources ?? []);
+      assert.deepEqual(projected.map((s: { serviceAccountToken?: { audience: string } }) => s.serviceAccountToken?.audience), ['kafka-broker-controller'], name);
+      assert.ok(pod.containers[0].args.includes('--token-file=/var/run/secrets/kafka-broker/token'), name);
     }
   });
 

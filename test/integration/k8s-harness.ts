@@ -105,6 +105,8 @@ export interface StartControllerOptions {
   readonly token?: string;
   readonly logger?: Logger;
   readonly source?: KubernetesControllerOptions['source'];
+  /** More routes on its admin server. */
+  readonly registerRoutes?: (admin: FastifyInstance) => void;
 }
 
 /**
@@ -123,6 +125,7 @@ export async function startController(t: { after(fn: () => Promise<void>): void 
       host: '127.0.0.1',
       port: 0,
       source: { watchRetryMinMs: 100, watchRetryMaxMs: 1000, writeRetryMinMs: 50, writeRetryMaxMs: 1000, ...options.source },
+      ...(options.registerRoutes === undefined ? {} : { registerRoutes: options.registerRoutes }),
     });
   } catch (error) {
     await api.close();
@@ -303,7 +306,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
     kube, log, config: testConfig({ ingressUrl: 'http://ingress.test', writers: 32, deleteGraceMs: 200, leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2000 }),
   });
   const { HttpContractSource } = await import('../../core/contract/http-source.js');
-  const contracts = new HttpContractSource({ url: `${running.adminUrl}/contract`, logger: silentLogger(), timeoutSeconds: 30, retryMinMs: 50, retryMaxMs: 1000 }).start();
+  const contracts = new HttpContractSource({ url: `${running.adminUrl}/contract`, token: () => kube.server.token, logger: silentLogger(), timeoutSeconds: 30, retryMinMs: 50, retryMaxMs: 1000 }).start();
   try {
     await waitUntil(() => running.controller.notReadyReason() === undefined, { timeoutMs: 60_000, message: 'the controller leads' });
     const egresses = (): number => contracts.current()?.resources.filter((r) => r.reference.namespace === ns).reduce((n, r) => n + r.egresses.length, 0) ?? 0;
@@ -392,7 +395,7 @@ export async function startInProcessBroker(kube: KubeTestClient, log: EventLog, 
   const relay = new InProcessContractSource();
   const ingress = await startIngress({ config: loadConfig(ingressConfigSchema, { host: '127.0.0.1', port: 0 }), log, contracts: relay, logger: silentLogger() });
   const running = await startController(undefined, { kube, log, config: testConfig({ ingressUrl: ingress.url, ...config }) });
-  const contracts = new HttpContractSource({ url: `${running.adminUrl}/contract`, logger: silentLogger(), timeoutSeconds: 5, retryMinMs: 50, retryMaxMs: 500 }).start();
+  const contracts = new HttpContractSource({ url: `${running.adminUrl}/contract`, token: () => kube.server.token, logger: silentLogger(), timeoutSeconds: 5, retryMinMs: 50, retryMaxMs: 500 }).start();
   contracts.subscribe((contract) => relay.publish(contract));
   const dispatcher = await startDispatcher({
     config: dispatcherConfigSchema.parse({ shutdownDeadlineMs: 2000, egressRestartBackoffMs: 300, commitIntervalMs: 200 }),

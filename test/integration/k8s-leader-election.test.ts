@@ -109,7 +109,7 @@ describe('leader election, two `kafka-broker controller` processes', { timeout: 
 
   const spawnReplica = (name: string, kubeconfig: string): Replica => {
     const child = spawn(process.execPath, [
-      CLI, 'controller', '--kubeconfig', kubeconfig, '--admin-port', '0', '--host', '127.0.0.1', '--namespace', SYSTEM_NAMESPACE,
+      CLI, 'controller', '--kubeconfig', kubeconfig, '--admin-port', '0', '--admin-host', '127.0.0.1', '--namespace', SYSTEM_NAMESPACE,
       '--identity', name, '--lease-name', lease, '--lease-duration-ms', String(LEASE_MS), '--renew-deadline-ms', '2000', '--retry-period-ms', String(RETRY_MS),
       '--ingress-url', 'http://ingress.test',
     ], { env: { ...process.env, KAFKA_BOOTSTRAP_SERVERS: kafkaBootstrapServers().join(','), LOG_LEVEL: 'warn', CONTROLLER_TOPIC_PARTITIONS: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -148,7 +148,7 @@ describe('leader election, two `kafka-broker controller` processes', { timeout: 
     await waitForReady(kube, BROKERS(ns, 'orders'), 'True', 90_000);
     assert.equal(await readyz(second), 503, 'the standby is not ready');
     assert.equal(await holderOf(lease), 'process-1');
-    const before = await (await fetch(`${await first.adminUrl}/contract`)).json() as { generation: number };
+    const before = await (await fetch(`${await first.adminUrl}/contract`, { headers: { authorization: `Bearer ${kube.server.token}` } })).json() as { generation: number };
 
     first.child.kill('SIGKILL');
     const killed = Date.now();
@@ -158,7 +158,7 @@ describe('leader election, two `kafka-broker controller` processes', { timeout: 
     const ready = Date.now() - killed;
     t.diagnostic(`SIGKILL → Lease taken: ${leaseTaken} ms; → new leader ready (listed, first pass): ${ready} ms (lease duration ${LEASE_MS} ms)`);
 
-    const contract = await (await fetch(`${await second.adminUrl}/contract`)).json() as { generation: number; resources: { reference: { namespace: string } }[] };
+    const contract = await (await fetch(`${await second.adminUrl}/contract`, { headers: { authorization: `Bearer ${kube.server.token}` } })).json() as { generation: number; resources: { reference: { namespace: string } }[] };
     assert.ok(contract.generation > before.generation, 'the new leader numbers its contracts above the old one');
     assert.ok(contract.resources.some((r) => r.reference.namespace === ns), 'with the Broker');
     // It reconciles: a new Trigger gets Ready.

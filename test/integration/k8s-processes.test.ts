@@ -79,12 +79,14 @@ test('controller, ingress and dispatcher processes carry an event from a Broker 
 
   // The ingress's address is the brokers' address: its port is chosen before the controller starts.
   const ingressPort = await freePort();
-  const controller = run(['controller', '--kubeconfig', kubeconfig, '--admin-port', '0', '--host', '127.0.0.1', '--namespace', SYSTEM_NAMESPACE,
+  const controller = run(['controller', '--kubeconfig', kubeconfig, '--admin-port', '0', '--admin-host', '127.0.0.1', '--namespace', SYSTEM_NAMESPACE,
     '--lease-duration-ms', '3000', '--renew-deadline-ms', '2000', '--retry-period-ms', '400', '--ingress-url', `http://127.0.0.1:${ingressPort}`], /admin (http:\/\/\S+) /);
   const adminUrl = await controller.printed;
   const contractUrl = `${adminUrl}/contract`;
-  const dataIngress = run(['ingress', '--port', String(ingressPort), '--host', '127.0.0.1', '--contract-url', contractUrl], /listening on (http:\/\/\S+),/);
-  const dispatcher = run(['dispatcher', '--health-port', '0', '--host', '127.0.0.1', '--contract-url', contractUrl], /health on (http:\/\/\S+),/, { DISPATCHER_EGRESS_RESTART_BACKOFF_MS: '500' });
+  // The data plane authenticates to the controller (TokenReview); here with the test API server's admin token.
+  const token = { KAFKA_BROKER_ADMIN_TOKEN: kube.server.token };
+  const dataIngress = run(['ingress', '--port', String(ingressPort), '--host', '127.0.0.1', '--contract-url', contractUrl], /listening on (http:\/\/\S+),/, token);
+  const dispatcher = run(['dispatcher', '--health-port', '0', '--host', '127.0.0.1', '--contract-url', contractUrl], /health on (http:\/\/\S+),/, { ...token, DISPATCHER_EGRESS_RESTART_BACKOFF_MS: '500' });
   const ingressUrl = await dataIngress.printed;
   const healthUrl = await dispatcher.printed;
 

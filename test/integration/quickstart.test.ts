@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import { assertCommands, docCommands, type DocCommands } from '../helpers/docs.js';
 import { freePort } from '../helpers/ports.js';
 import { uniqueName, waitUntil } from '../helpers/wait.js';
-import { ROOT, runCommand } from './start-cli.js';
+import { ROOT, runCommand, TEST_STATE_HOME } from './start-cli.js';
 
 /**
  * Runs the commands of README.md's quick start in order, as a user types them, and checks that they
@@ -51,7 +51,7 @@ class Background {
   private readonly exited: Promise<number | null>;
 
   constructor(command: string, env: Record<string, string>) {
-    this.child = spawn('sh', ['-c', command], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    this.child = spawn('sh', ['-c', command], { cwd: ROOT, env: { ...process.env, XDG_STATE_HOME: TEST_STATE_HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.child.stdout!.on('data', (chunk: Buffer) => (this.stdout += chunk.toString()));
     this.child.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
     this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,6 +16,20 @@ type After = { after(fn: () => unknown): void };
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = path.join(ROOT, 'bin', 'kafka-broker.js');
+
+/**
+ * The state folder of every `kafka-broker` these tests run (XDG_STATE_HOME): `start` creates its
+ * admin token there and `get`/`dead-letters` read it, as they do in a user's home, without
+ * touching the home of whoever runs the tests. One per test process.
+ */
+export const TEST_STATE_HOME = mkdtempSync(path.join(tmpdir(), 'kb-state-'));
+process.once('exit', () => rmSync(TEST_STATE_HOME, { recursive: true, force: true }));
+
+/** The admin token `start` created for these tests (after a broker started). */
+export const adminToken = (): string => readFileSync(path.join(TEST_STATE_HOME, 'kafka-broker', 'admin-token'), 'utf8').trim();
+
+/** The headers that authenticate to a test broker's admin API. */
+export const adminHeaders = (): Record<string, string> => ({ authorization: `Bearer ${adminToken()}` });
 
 export interface CliResult {
   readonly code: number | null;
@@ -34,7 +49,7 @@ export function runCommand(
   { env = {}, timeoutMs = 60_000, cwd = ROOT, shell = false }: { env?: Record<string, string | undefined>; timeoutMs?: number; cwd?: string; shell?: boolean } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, [...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], shell });
+    const child = spawn(command, [...args], { cwd, env: { ...process.env, XDG_STATE_HOME: TEST_STATE_HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'], shell });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -74,7 +89,7 @@ export async function startBroker(
 ): Promise<BrokerProcess> {
   const child = spawn(process.execPath, [CLI, 'start', '--manifests', manifests, '--port', '0', '--admin-port', '0', ...args], {
     cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, XDG_STATE_HOME: TEST_STATE_HOME, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -110,7 +125,7 @@ export async function startBroker(
     stderr: () => stderr,
     get: (...getArgs) => runCli(['get', ...getArgs, '--server', adminUrl!]),
     admin: async <T>(pathname: string) => {
-      const response = await fetch(`${adminUrl}${pathname}`);
+      const response = await fetch(`${adminUrl}${pathname}`, { headers: adminHeaders() });
       return (await response.json()) as T;
     },
     stop,
