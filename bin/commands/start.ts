@@ -115,12 +115,14 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     : `Kafka at ${options.kafka.brokers.join(',')}`;
   // The banner comes first, as soon as both ports are bound; the summary once the first pass is done.
   const access = token === undefined ? 'no admin token (loopback only)' : `admin token in ${token.from}`;
+  // From the first bound port on, SIGTERM/SIGINT mean an orderly stop, also in the middle of start-up.
+  const stopped = untilSignal(io, logger, ` (deliveries in progress get up to ${Math.round(dispatcherSettings.shutdownDeadlineMs / 1000)} s)`);
   const running = await startAll(options, io, logger, dispatcherSettings, token === undefined ? undefined : staticTokenAuth(token.token), (ingressUrl, adminUrl) => {
     io.stderr.write(`kafka-broker: ingress ${ingressUrl}  admin ${adminUrl}  ${mode}; ${access}\n`);
   });
   io.stderr.write(summary(running.objects(), running.problems(), running.ingressUrl, running.adminUrl));
 
-  await untilSignal(io, logger, ` (deliveries in progress get up to ${Math.round(dispatcherSettings.shutdownDeadlineMs / 1000)} s)`);
+  await stopped;
   await running.close();
   logger.flush();
   // Every server and consumer is closed; a library timer must not keep the process alive.
