@@ -19,7 +19,7 @@ const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) 
 };
 
 // What a release may contain; anything else (sources, tests, scripts, configs) must not ship.
-const SHIPPED = [/^package\.json$/, /^README\.md$/, /^bin\/kafka-broker\.js$/, /^dist\/.+\.js$/, /^crds\/[^/]+\.yaml$/, /^deploy\/.+\.(yaml|env)$/, /^examples\//];
+const SHIPPED = [/^package\.json$/, /^README\.md$/, /^bin\/kafka-broker\.js$/, /^dist\/.+\.js$/, /^crds\/[^/]+\.yaml$/, /^deploy\/.+\.(yaml|env|json|md)$/, /^examples\//];
 
 describe('the npm package', { timeout: 600_000 }, () => {
   let work: string;
