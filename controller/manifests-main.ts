@@ -1,13 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import { LagReader } from '../core/event-log/lag.js';
 import type { EventLog } from '../core/event-log/port.js';
 import { listen } from '../core/http-server.js';
 import type { Logger } from '../core/logger.js';
-import { registerMetricsRoute, type Registry } from '../core/metrics.js';
-import { createAdminServer, registerResourceRoutes } from './admin.js';
+import type { Registry } from '../core/metrics.js';
+import { createAdminServer } from './admin.js';
+import { registerFeedRoutes } from './feed-routes.js';
 import type { ControllerConfig } from './config.js';
 import { ContractFeed } from './contract-feed.js';
-import { contractLagSources, registerLagRoute } from './lag-route.js';
 import { createController, type Controller } from './main.js';
 
 /**
@@ -47,16 +46,13 @@ export async function startManifestsController(deps: ManifestsControllerDeps): P
   let firstPass = false;
   const controller = createController({ config: deps.config, log: deps.log, logger: deps.logger, metrics: deps.metrics, publish: (contract) => feed.publish(contract) });
   const admin = createAdminServer({ logger: deps.logger, notReadyReason: async () => (firstPass ? undefined : 'the manifests are not loaded yet') });
-  registerResourceRoutes(admin, {
+  registerFeedRoutes(admin, {
+    log: deps.log,
+    feed,
     objects: () => controller.reconciler.objects(),
     problems: () => controller.reconciler.problems(),
-    contract: () => feed.current(),
-    contractChanges: (listener) => feed.changes(listener),
+    metrics: deps.metrics,
   });
-  // Lag from the consumer groups' committed offsets: the dispatchers are other processes.
-  const lag = new LagReader(deps.log, () => contractLagSources(feed.current()));
-  registerLagRoute(admin, () => lag.read());
-  if (deps.metrics !== undefined) registerMetricsRoute(admin, deps.metrics);
   let adminUrl: string;
   try {
     adminUrl = (await listen(admin, deps.host, deps.port)).url;

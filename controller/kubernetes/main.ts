@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { EventLog } from '../../core/event-log/port.js';
 import { listen } from '../../core/http-server.js';
-import { LagReader } from '../../core/event-log/lag.js';
 import type { Logger } from '../../core/logger.js';
-import { registerMetricsRoute, type Registry } from '../../core/metrics.js';
-import { createAdminServer, registerResourceRoutes } from '../admin.js';
-import { contractLagSources, registerLagRoute } from '../lag-route.js';
+import type { Registry } from '../../core/metrics.js';
+import { createAdminServer } from '../admin.js';
+import { registerFeedRoutes } from '../feed-routes.js';
 import { ControllerMetrics } from '../metrics.js';
 import { exposureProblem, type AdminAuth } from '../../core/admin-auth/index.js';
 import { BrokerError } from '../../core/errors.js';
@@ -78,19 +77,14 @@ export async function startKubernetesController(deps: KubernetesControllerDeps):
     notReadyReason: async () => controller.notReadyReason(),
     access: { auth, hostNames: adminHostNamesOf(deps.config) },
   });
-  registerResourceRoutes(admin, {
+  registerFeedRoutes(admin, {
+    log: deps.log,
+    feed: controller.feed,
     objects: () => controller.reconciler()?.objects() ?? [],
     problems: () => controller.reconciler()?.problems() ?? [],
-    contract: () => controller.feed.current(),
-    contractChanges: (listener) => controller.feed.changes(listener),
+    metrics: deps.metrics,
   });
-  // Lag from the consumer groups' committed offsets: the dispatchers are other processes.
-  const lag = new LagReader(deps.log, () => contractLagSources(controller.feed.current()));
-  registerLagRoute(admin, () => lag.read());
-  if (deps.metrics !== undefined) {
-    metrics?.watchResources(() => controller.reconciler()?.objects() ?? []);
-    registerMetricsRoute(admin, deps.metrics);
-  }
+  metrics?.watchResources(() => controller.reconciler()?.objects() ?? []);
   deps.registerRoutes?.(admin);
   let adminUrl: string;
   try {
