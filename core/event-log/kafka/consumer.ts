@@ -3,6 +3,7 @@ import type { Logger } from '../../logger.js';
 import { PartitionOffsets } from '../offsets.js';
 import type { ConsumedRecord, ConsumeOptions, Consumer, Headers, TopicPartition } from '../port.js';
 import type { KafkaAdmin } from './admin.js';
+import { kafkaErrorType } from './errors.js';
 
 /*
  * Consuming. Consumers never wait on slow work inside kafkajs's fetch loop — kafkajs heartbeats
@@ -18,7 +19,19 @@ import type { KafkaAdmin } from './admin.js';
  * new group ourselves first (`initGroup`, the controller's own step) when it is to start at the end.
  * The skip is then seen from data: a partition's first record after a join (or after a jump)
  * lies beyond the offset expected, and the log start says the records between are gone.
+ *
+ * Rebalances (issue 19). A member keeps the state of the partitions it still owns after a join —
+ * its position and its commit tracker — so work in flight across the rebalance is committed when
+ * done, and what kafkajs fetches again from the last commit is skipped. A rebalance seen while
+ * handing out a batch first gives the work in flight a short grace to finish and commits it,
+ * before kafkajs rejoins: Kafka still takes commits while the group prepares to rebalance, and
+ * the partitions that move then start where this member stopped, not at its last periodic commit.
+ * A member that comes back under a new member id was out of the group, and someone else may have
+ * moved its partitions on: it starts afresh.
  */
+
+/** How long in-flight work may take to finish when a rebalance is seen (well under the session timeout). */
+const REVOKE_GRACE_MS = 3000;
 
 interface PartitionState {
   readonly offsets: PartitionOffsets;
@@ -27,9 +40,9 @@ interface PartitionState {
 }
 
 /**
- * One member of one consumer group. Per-partition offset tracking is reset on every group join,
- * since kafkajs restarts each assigned partition from its committed offset: records handed out
- * before the join and finished after it are then ignored, and delivered again (at-least-once).
+ * One member of one consumer group. Per-partition offset tracking survives a join for the
+ * partitions the member keeps; a partition it loses is forgotten, and records of it finished after
+ * the join are ignored (its new owner delivers them again: at-least-once).
  */
 export class KafkaGroupConsumer implements Consumer {
   private readonly consumer: KafkaConsumer;
@@ -44,6 +57,8 @@ export class KafkaGroupConsumer implements Consumer {
   private committing: Promise<void> = Promise.resolve();
   /** The group's committed offsets as of the last join: where each partition is expected to resume. */
   private committedAtJoin: Promise<Map<string, number>> = Promise.resolve(new Map());
+  /** The member id of the last join; another one means this member was out of the group. */
+  private memberId: string | undefined;
 
   constructor(
     kafka: Kafka,
@@ -75,7 +90,7 @@ export class KafkaGroupConsumer implements Consumer {
       const timeout = setTimeout(() => reject(new Error('timed out joining the group')), 60_000);
       timeout.unref();
       this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
-        this.onJoin(event.payload.memberAssignment);
+        this.onJoin(event.payload.memberId, event.payload.memberAssignment);
         this.committedAtJoin = this.committedOffsets();
         clearTimeout(timeout);
         resolve();
@@ -187,18 +202,24 @@ export class KafkaGroupConsumer implements Consumer {
     else this.logger.error(reset, 'records skipped: the committed position was no longer in the log; resumed at the earliest record left');
   }
 
-  private onJoin(assignment: Record<string, number[]>): void {
+  private onJoin(memberId: string, assignment: Record<string, number[]>): void {
     const keep = new Set<string>();
     for (const [topic, partitions] of Object.entries(assignment)) for (const p of partitions) keep.add(`${topic}\u0000${p}`);
+    const sameMember = this.memberId === memberId;
+    this.memberId = memberId;
     const revoked: TopicPartition[] = [];
-    for (const key of this.partitions.keys()) {
+    for (const key of [...this.partitions.keys()]) {
       if (!keep.has(key)) {
         const [topic, partition] = splitKey(key);
         revoked.push({ topic, partition });
+        this.partitions.delete(key);
+      } else if (!sameMember) {
+        this.partitions.delete(key);
       }
     }
-    this.partitions.clear();
+    // Only the kept partitions' records still count against the bound.
     this.inFlight = 0;
+    for (const state of this.partitions.values()) this.inFlight += state.offsets.inFlight();
     this.slotFreed?.();
     this.applyPause();
     if (revoked.length > 0) this.options.onRevoked?.(revoked);
@@ -237,7 +258,7 @@ export class KafkaGroupConsumer implements Consumer {
             setTimeout(resolve, 1000).unref();
           });
           this.slotFreed = undefined;
-          await heartbeat();
+          await this.heartbeatOrSettle(heartbeat);
         }
         if (this.closing || this.userPaused || this.partitions.get(key) !== state) break;
       }
@@ -248,7 +269,32 @@ export class KafkaGroupConsumer implements Consumer {
       this.options.onRecord(this.toConsumed(batch.topic, batch.partition, message, state));
       if (this.closing || this.userPaused) break;
     }
-    await heartbeat();
+    await this.heartbeatOrSettle(heartbeat);
+  }
+
+  /**
+   * kafkajs's heartbeat; when it says the group is rebalancing, first let the work in flight
+   * finish (for a short while) and commit it, then let kafkajs rejoin.
+   */
+  private async heartbeatOrSettle(heartbeat: () => Promise<void>): Promise<void> {
+    try {
+      await heartbeat();
+    } catch (error) {
+      if (kafkaErrorType(error) === 'REBALANCE_IN_PROGRESS') await this.settleBeforeRejoin();
+      throw error;
+    }
+  }
+
+  private async settleBeforeRejoin(): Promise<void> {
+    const deadline = Date.now() + REVOKE_GRACE_MS;
+    while (this.inFlight > 0 && !this.closing && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        this.slotFreed = resolve;
+        setTimeout(resolve, Math.min(100, Math.max(0, deadline - Date.now()))).unref();
+      });
+      this.slotFreed = undefined;
+    }
+    await this.commit();
   }
 
   private toConsumed(topic: string, partition: number, message: KafkaMessage, state: PartitionState): ConsumedRecord {
