@@ -26,8 +26,10 @@ import { kafkaErrorType } from './errors.js';
  * handing out a batch first gives the work in flight a short grace to finish and commits it,
  * before kafkajs rejoins: Kafka still takes commits while the group prepares to rebalance, and
  * the partitions that move then start where this member stopped, not at its last periodic commit.
- * A member that comes back under a new member id was out of the group, and someone else may have
- * moved its partitions on: it starts afresh.
+ * A member that comes back under a new member id (its session expired: Kafka restarted, the link
+ * stalled) keeps its state too, but was out of the group, and another member may have committed
+ * further meanwhile: its commits for those partitions wait until it has read the group's
+ * committed offsets, and never go below them.
  */
 
 /** How long in-flight work may take to finish when a rebalance is seen (well under the session timeout). */
@@ -37,6 +39,8 @@ interface PartitionState {
   readonly offsets: PartitionOffsets;
   /** The next offset to hand out; batches kafkajs hands us again below it are skipped. */
   position: number;
+  /** Kept across a join under a new member id: no commit until the group's committed offset is known. */
+  resync: boolean;
 }
 
 /**
@@ -56,7 +60,7 @@ export class KafkaGroupConsumer implements Consumer {
   private timer: NodeJS.Timeout | undefined;
   private committing: Promise<void> = Promise.resolve();
   /** The group's committed offsets as of the last join: where each partition is expected to resume. */
-  private committedAtJoin: Promise<Map<string, number>> = Promise.resolve(new Map());
+  private committedAtJoin: Promise<Map<string, number> | undefined> = Promise.resolve(new Map());
   /** The member id of the last join; another one means this member was out of the group. */
   private memberId: string | undefined;
 
@@ -146,9 +150,11 @@ export class KafkaGroupConsumer implements Consumer {
   }
 
   private async commitNow(): Promise<void> {
+    await this.resync();
     const topicPartitions: { topic: string; partition: number; offset: string }[] = [];
     const marks: { state: PartitionState; offset: number }[] = [];
     for (const [key, state] of this.partitions) {
+      if (state.resync) continue;
       const offset = state.offsets.toCommit();
       if (offset === undefined) continue;
       const [topic, partition] = splitKey(key);
@@ -165,8 +171,21 @@ export class KafkaGroupConsumer implements Consumer {
     }
   }
 
-  /** The group's committed offsets (none for a partition without a commit); empty when Kafka cannot say. */
-  private async committedOffsets(): Promise<Map<string, number>> {
+  /** Partitions kept under a new member id: commit from now on only past what the group has committed. */
+  private async resync(): Promise<void> {
+    if (![...this.partitions.values()].some((state) => state.resync)) return;
+    const committed = await this.committedOffsets();
+    if (committed === undefined) return; // tried again at the next commit
+    for (const [key, state] of this.partitions) {
+      if (!state.resync) continue;
+      const offset = committed.get(key);
+      if (offset !== undefined) state.offsets.markCommitted(offset);
+      state.resync = false;
+    }
+  }
+
+  /** The group's committed offsets (none for a partition without a commit); undefined when Kafka cannot say. */
+  private async committedOffsets(): Promise<Map<string, number> | undefined> {
     const found = new Map<string, number>();
     try {
       const admin = await this.admin.connect();
@@ -175,7 +194,8 @@ export class KafkaGroupConsumer implements Consumer {
         for (const p of partitions) if (Number(p.offset) >= 0) found.set(`${topic}\u0000${p.partition}`, Number(p.offset));
       }
     } catch (error) {
-      this.logger.debug({ err: error, groupId: this.options.groupId }, 'cannot read committed offsets; skipped records after this join go unreported');
+      this.logger.debug({ err: error, groupId: this.options.groupId }, 'cannot read committed offsets');
+      return undefined;
     }
     return found;
   }
@@ -214,7 +234,7 @@ export class KafkaGroupConsumer implements Consumer {
         revoked.push({ topic, partition });
         this.partitions.delete(key);
       } else if (!sameMember) {
-        this.partitions.delete(key);
+        this.partitions.get(key)!.resync = true;
       }
     }
     // Only the kept partitions' records still count against the bound.
@@ -232,10 +252,10 @@ export class KafkaGroupConsumer implements Consumer {
     const firstMessage = batch.messages[0];
     if (state === undefined) {
       const first = Number(batch.firstOffset() ?? firstMessage?.offset ?? 0);
-      const expected = (await this.committedAtJoin).get(key);
+      const expected = (await this.committedAtJoin)?.get(key);
       // The join may have been superseded while waiting: this batch then belongs to no one.
       if (this.closing || this.partitions.has(key)) return;
-      state = { offsets: new PartitionOffsets(first), position: first };
+      state = { offsets: new PartitionOffsets(first), position: first, resync: false };
       this.partitions.set(key, state);
       if (expected !== undefined && firstMessage !== undefined) await this.checkSkipped(batch.topic, batch.partition, expected, Number(firstMessage.offset));
     } else if (firstMessage !== undefined && Number(firstMessage.offset) > state.position) {
