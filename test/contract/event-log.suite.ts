@@ -223,6 +223,53 @@ export function describeEventLog(name: string, factory: EventLogFactory): void {
       assert.ok(b.records.every((r) => !pa.has(r.partition)), 'no partition has two owners');
     });
 
+    test('a member that keeps a partition across a rebalance does not redeliver its done records', async (t) => {
+      const log = factory.create(t);
+      const topic = uniqueName('keep');
+      await log.ensureTopic(topic, { partitions: 2, replicationFactor: 1 });
+      // Keyed, so both partitions get some.
+      await log.append(topic, Array.from({ length: 8 }, (_, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.from(`r${i}`) })));
+      const groupId = uniqueName('g');
+      const a = collector(false);
+      const revoked: number[] = [];
+      // No periodic commit: what is done must survive the rebalance without one.
+      const ca = await log.consume({
+        groupId, topics: [topic], start: 'earliest', commitIntervalMs: 60_000, onRecord: a.onRecord,
+        onRevoked: (partitions) => revoked.push(...partitions.map((p) => p.partition)),
+      });
+      await waitUntil(() => latestByValue(a.records).size === 8, { ...wait, message: '8 records' });
+      assert.equal(a.records.length, 8, 'nothing handed out twice before the rebalance');
+      // Half done before the rebalance, half still in flight across it.
+      const before = [...a.records];
+      for (const r of before) if (Number(text(r.value).slice(1)) % 2 === 0) r.done();
+      const b = collector();
+      const cb = await log.consume({ groupId, topics: [topic], start: 'earliest', onRecord: b.onRecord });
+      t.after(async () => {
+        await ca.close();
+        await cb.close();
+      });
+      await waitUntil(() => revoked.length > 0, { ...wait, message: 'a partition moved to the second member' });
+      const kept = 1 - revoked[0]!;
+      assert.ok(before.some((r) => r.partition === kept), 'the kept partition had records before the rebalance');
+      // Those in flight finish after the join: they must count.
+      for (const r of before) if (r.partition === kept) r.done();
+      // A fresh record on every partition; the kept one's reaches the first member after anything redelivered.
+      await log.append(topic, Array.from({ length: 8 }, (_, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.from(`probe${i}`) })));
+      await waitUntil(() => a.records.some((r) => r.partition === kept && text(r.value).startsWith('probe')), { ...wait, message: 'a probe on the kept partition' });
+      const keptValues = a.records.filter((r) => r.partition === kept).map((r) => text(r.value));
+      assert.equal(new Set(keptValues).size, keptValues.length, `records of the kept partition handed out twice: ${keptValues.join(', ')}`);
+      // And they were committed: after both leave, a new member starts after them.
+      for (const r of a.records) r.done();
+      await ca.close();
+      await cb.close();
+      const c = collector();
+      const cc = await log.consume({ groupId, topics: [topic], start: 'earliest', onRecord: c.onRecord });
+      t.after(() => cc.close());
+      await log.append(topic, [{ key: Buffer.from('k0'), value: Buffer.from('last') }]);
+      await waitUntil(() => c.records.some((r) => text(r.value) === 'last'), { ...wait, message: 'the last record' });
+      assert.deepEqual(c.records.filter((r) => r.partition === kept && text(r.value).startsWith('r')).map((r) => text(r.value)), []);
+    });
+
     test('at most maxInFlight records are out and not done; done ones make room', async (t) => {
       const log = factory.create(t);
       const topic = uniqueName('bound');

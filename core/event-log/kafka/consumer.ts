@@ -3,6 +3,7 @@ import type { Logger } from '../../logger.js';
 import { PartitionOffsets } from '../offsets.js';
 import type { ConsumedRecord, ConsumeOptions, Consumer, Headers, TopicPartition } from '../port.js';
 import type { KafkaAdmin } from './admin.js';
+import { kafkaErrorType } from './errors.js';
 
 /*
  * Consuming. Consumers never wait on slow work inside kafkajs's fetch loop — kafkajs heartbeats
@@ -18,18 +19,34 @@ import type { KafkaAdmin } from './admin.js';
  * new group ourselves first (`initGroup`, the controller's own step) when it is to start at the end.
  * The skip is then seen from data: a partition's first record after a join (or after a jump)
  * lies beyond the offset expected, and the log start says the records between are gone.
+ *
+ * Rebalances (issue 19). A member keeps the state of the partitions it still owns after a join —
+ * its position and its commit tracker — so work in flight across the rebalance is committed when
+ * done, and what kafkajs fetches again from the last commit is skipped. A rebalance seen while
+ * handing out a batch first gives the work in flight a short grace to finish and commits it,
+ * before kafkajs rejoins: Kafka still takes commits while the group prepares to rebalance, and
+ * the partitions that move then start where this member stopped, not at its last periodic commit.
+ * A member that comes back under a new member id (its session expired: Kafka restarted, the link
+ * stalled) keeps its state too, but was out of the group, and another member may have committed
+ * further meanwhile: its commits for those partitions wait until it has read the group's
+ * committed offsets, and never go below them.
  */
+
+/** How long in-flight work may take to finish when a rebalance is seen (well under the session timeout). */
+const REVOKE_GRACE_MS = 3000;
 
 interface PartitionState {
   readonly offsets: PartitionOffsets;
   /** The next offset to hand out; batches kafkajs hands us again below it are skipped. */
   position: number;
+  /** Kept across a join under a new member id: no commit until the group's committed offset is known. */
+  resync: boolean;
 }
 
 /**
- * One member of one consumer group. Per-partition offset tracking is reset on every group join,
- * since kafkajs restarts each assigned partition from its committed offset: records handed out
- * before the join and finished after it are then ignored, and delivered again (at-least-once).
+ * One member of one consumer group. Per-partition offset tracking survives a join for the
+ * partitions the member keeps; a partition it loses is forgotten, and records of it finished after
+ * the join are ignored (its new owner delivers them again: at-least-once).
  */
 export class KafkaGroupConsumer implements Consumer {
   private readonly consumer: KafkaConsumer;
@@ -43,7 +60,9 @@ export class KafkaGroupConsumer implements Consumer {
   private timer: NodeJS.Timeout | undefined;
   private committing: Promise<void> = Promise.resolve();
   /** The group's committed offsets as of the last join: where each partition is expected to resume. */
-  private committedAtJoin: Promise<Map<string, number>> = Promise.resolve(new Map());
+  private committedAtJoin: Promise<Map<string, number> | undefined> = Promise.resolve(new Map());
+  /** The member id of the last join; another one means this member was out of the group. */
+  private memberId: string | undefined;
 
   constructor(
     kafka: Kafka,
@@ -75,7 +94,7 @@ export class KafkaGroupConsumer implements Consumer {
       const timeout = setTimeout(() => reject(new Error('timed out joining the group')), 60_000);
       timeout.unref();
       this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
-        this.onJoin(event.payload.memberAssignment);
+        this.onJoin(event.payload.memberId, event.payload.memberAssignment);
         this.committedAtJoin = this.committedOffsets();
         clearTimeout(timeout);
         resolve();
@@ -131,9 +150,11 @@ export class KafkaGroupConsumer implements Consumer {
   }
 
   private async commitNow(): Promise<void> {
+    await this.resync();
     const topicPartitions: { topic: string; partition: number; offset: string }[] = [];
     const marks: { state: PartitionState; offset: number }[] = [];
     for (const [key, state] of this.partitions) {
+      if (state.resync) continue;
       const offset = state.offsets.toCommit();
       if (offset === undefined) continue;
       const [topic, partition] = splitKey(key);
@@ -150,8 +171,21 @@ export class KafkaGroupConsumer implements Consumer {
     }
   }
 
-  /** The group's committed offsets (none for a partition without a commit); empty when Kafka cannot say. */
-  private async committedOffsets(): Promise<Map<string, number>> {
+  /** Partitions kept under a new member id: commit from now on only past what the group has committed. */
+  private async resync(): Promise<void> {
+    if (![...this.partitions.values()].some((state) => state.resync)) return;
+    const committed = await this.committedOffsets();
+    if (committed === undefined) return; // tried again at the next commit
+    for (const [key, state] of this.partitions) {
+      if (!state.resync) continue;
+      const offset = committed.get(key);
+      if (offset !== undefined) state.offsets.markCommitted(offset);
+      state.resync = false;
+    }
+  }
+
+  /** The group's committed offsets (none for a partition without a commit); undefined when Kafka cannot say. */
+  private async committedOffsets(): Promise<Map<string, number> | undefined> {
     const found = new Map<string, number>();
     try {
       const admin = await this.admin.connect();
@@ -160,7 +194,8 @@ export class KafkaGroupConsumer implements Consumer {
         for (const p of partitions) if (Number(p.offset) >= 0) found.set(`${topic}\u0000${p.partition}`, Number(p.offset));
       }
     } catch (error) {
-      this.logger.debug({ err: error, groupId: this.options.groupId }, 'cannot read committed offsets; skipped records after this join go unreported');
+      this.logger.debug({ err: error, groupId: this.options.groupId }, 'cannot read committed offsets');
+      return undefined;
     }
     return found;
   }
@@ -187,18 +222,24 @@ export class KafkaGroupConsumer implements Consumer {
     else this.logger.error(reset, 'records skipped: the committed position was no longer in the log; resumed at the earliest record left');
   }
 
-  private onJoin(assignment: Record<string, number[]>): void {
+  private onJoin(memberId: string, assignment: Record<string, number[]>): void {
     const keep = new Set<string>();
     for (const [topic, partitions] of Object.entries(assignment)) for (const p of partitions) keep.add(`${topic}\u0000${p}`);
+    const sameMember = this.memberId === memberId;
+    this.memberId = memberId;
     const revoked: TopicPartition[] = [];
-    for (const key of this.partitions.keys()) {
+    for (const key of [...this.partitions.keys()]) {
       if (!keep.has(key)) {
         const [topic, partition] = splitKey(key);
         revoked.push({ topic, partition });
+        this.partitions.delete(key);
+      } else if (!sameMember) {
+        this.partitions.get(key)!.resync = true;
       }
     }
-    this.partitions.clear();
+    // Only the kept partitions' records still count against the bound.
     this.inFlight = 0;
+    for (const state of this.partitions.values()) this.inFlight += state.offsets.inFlight();
     this.slotFreed?.();
     this.applyPause();
     if (revoked.length > 0) this.options.onRevoked?.(revoked);
@@ -211,10 +252,10 @@ export class KafkaGroupConsumer implements Consumer {
     const firstMessage = batch.messages[0];
     if (state === undefined) {
       const first = Number(batch.firstOffset() ?? firstMessage?.offset ?? 0);
-      const expected = (await this.committedAtJoin).get(key);
+      const expected = (await this.committedAtJoin)?.get(key);
       // The join may have been superseded while waiting: this batch then belongs to no one.
       if (this.closing || this.partitions.has(key)) return;
-      state = { offsets: new PartitionOffsets(first), position: first };
+      state = { offsets: new PartitionOffsets(first), position: first, resync: false };
       this.partitions.set(key, state);
       if (expected !== undefined && firstMessage !== undefined) await this.checkSkipped(batch.topic, batch.partition, expected, Number(firstMessage.offset));
     } else if (firstMessage !== undefined && Number(firstMessage.offset) > state.position) {
@@ -237,7 +278,7 @@ export class KafkaGroupConsumer implements Consumer {
             setTimeout(resolve, 1000).unref();
           });
           this.slotFreed = undefined;
-          await heartbeat();
+          await this.heartbeatOrSettle(heartbeat);
         }
         if (this.closing || this.userPaused || this.partitions.get(key) !== state) break;
       }
@@ -248,7 +289,32 @@ export class KafkaGroupConsumer implements Consumer {
       this.options.onRecord(this.toConsumed(batch.topic, batch.partition, message, state));
       if (this.closing || this.userPaused) break;
     }
-    await heartbeat();
+    await this.heartbeatOrSettle(heartbeat);
+  }
+
+  /**
+   * kafkajs's heartbeat; when it says the group is rebalancing, first let the work in flight
+   * finish (for a short while) and commit it, then let kafkajs rejoin.
+   */
+  private async heartbeatOrSettle(heartbeat: () => Promise<void>): Promise<void> {
+    try {
+      await heartbeat();
+    } catch (error) {
+      if (kafkaErrorType(error) === 'REBALANCE_IN_PROGRESS') await this.settleBeforeRejoin();
+      throw error;
+    }
+  }
+
+  private async settleBeforeRejoin(): Promise<void> {
+    const deadline = Date.now() + REVOKE_GRACE_MS;
+    while (this.inFlight > 0 && !this.closing && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        this.slotFreed = resolve;
+        setTimeout(resolve, Math.min(100, Math.max(0, deadline - Date.now()))).unref();
+      });
+      this.slotFreed = undefined;
+    }
+    await this.commit();
   }
 
   private toConsumed(topic: string, partition: number, message: KafkaMessage, state: PartitionState): ConsumedRecord {

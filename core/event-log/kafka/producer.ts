@@ -5,6 +5,9 @@ import type { AppendRecord, AppendResult } from '../port.js';
 import type { KafkaAdmin } from './admin.js';
 import { kafkaErrorType, unavailable } from './errors.js';
 
+/** kafkajs's retries of one produce request; within an append's timeout on a reachable Kafka. */
+const PRODUCE_RETRIES = 5;
+
 export interface AppenderOptions {
   /** How long an append may wait for Kafka before it fails with LOG_UNAVAILABLE. */
   readonly appendTimeoutMs: number;
@@ -17,6 +20,16 @@ export interface AppenderOptions {
  * and go out together in the next request (acks=all), so throughput grows with concurrency
  * without a fixed linger. Partitions are chosen here (Kafka's murmur2 for keys, round-robin
  * otherwise) so each append learns its own partition and offset from the batch response.
+ *
+ * Idempotent. kafkajs numbers each partition's records per producer id, and Kafka drops a resent
+ * batch it already holds, answering with the offsets it first gave: a produce request retried
+ * after a lost answer (connection cut or timed out after the write) is written once. kafkajs would
+ * retry an idempotent producer forever; ours retries a bounded number of times (kafkajs then warns
+ * once that exactly-once may not hold), and each append is bounded by appendTimeoutMs anyway.
+ * After a send that failed, kafkajs has not moved its sequence numbers, though the write may have
+ * landed: the next batch would reuse them, and Kafka take it for a duplicate (dropped, yet
+ * acknowledged) or refuse it as out of order. So a failed send retires its producer; the next
+ * starts with a new producer id.
  */
 export class KafkaAppender {
   private producer: Producer | undefined;
@@ -98,7 +111,8 @@ export class KafkaAppender {
       // a topic is gone — this one, or another this producer wrote to, which then fails every
       // send (see renew): start a fresh producer.
       const topicGone = kafkaErrorType(error) === 'UNKNOWN_TOPIC_OR_PARTITION';
-      if (topicGone) this.producerStale = true;
+      // Also: the failed send's sequence numbers are spent (see the class comment).
+      this.producerStale = true;
       for (const pending of batch) {
         if (topicGone) this.topics.forgetPartitionCount(pending.topic);
         settle(pending, unavailable('Kafka did not take the write', error));
@@ -130,9 +144,16 @@ export class KafkaAppender {
     this.producerStale = false;
     if (this.producer !== undefined) return this.producer;
     this.producerConnecting ??= (async () => {
-      // Not idempotent: kafkajs's idempotent producer retries forever, and a write that cannot be
-      // made must fail (503) rather than hang. acks=all keeps every confirmed write durable.
-      const producer = this.kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+      // Idempotent with bounded retries: kafkajs's default for an idempotent producer is to retry
+      // forever, and a write that cannot be made must fail (503) rather than hang. kafkajs needs
+      // one request in flight per connection for idempotence. acks=all keeps confirmed writes durable.
+      const producer = this.kafka.producer({
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        retry: { retries: PRODUCE_RETRIES, initialRetryTime: 100, maxRetryTime: 2000 },
+      });
       await producer.connect();
       this.producer = producer;
       return producer;
