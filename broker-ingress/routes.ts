@@ -4,14 +4,17 @@ import { pathOf, sendError } from '../core/http-server.js';
 import type { Logger } from '../core/logger.js';
 import type { Appender } from './append.js';
 import type { IngressConfig } from './config.js';
-import type { IngressTable } from './ingress-table.js';
+import type { IngressEntry, IngressTable } from './ingress-table.js';
 import { receive } from './receive.js';
+import { allowedBy, type TokenVerifier } from './sender-auth.js';
 
 /**
  * The ingress's HTTP surface. Every resource in the contract with an ingress path is served by
  * the same three routes; the path is looked up in the ingress table (one Map.get).
  *
  *   POST <path>     202  the events are durable in the resource's topic
+ *                   401  the resource has an OIDC audience and the request no valid token for it
+ *                   403  the token is valid but no EventPolicy applying to the resource allows its subject
  *                   400  not a CloudEvent, an invalid event, or its hop limit is spent
  *                   404  no resource at that path (checked before the body is read)
  *                   503  no contract loaded yet (Retry-After): a restarted ingress does not know
@@ -21,8 +24,8 @@ import { receive } from './receive.js';
  *   OPTIONS <path>  200  CloudEvents webhook abuse-protection handshake
  *   other methods   405  with Allow: POST, OPTIONS (404 for an unknown path)
  *
- * Guards run in this order: method, path, size (fastify, before reading), content mode and
- * decoding, validation, hop limit, durable append.
+ * Guards run in this order: method, path, sender (token, then policy; before the body is read),
+ * size (fastify, before reading), content mode and decoding, validation, hop limit, durable append.
  */
 
 export interface RouteDeps {
@@ -30,6 +33,8 @@ export interface RouteDeps {
   readonly appender: Appender;
   readonly config: IngressConfig;
   readonly logger: Logger;
+  /** Verifies senders' tokens; undefined when the ingress has no OIDC issuer configured. */
+  readonly verifier: TokenVerifier | undefined;
 }
 
 const ALLOW = 'POST, OPTIONS';
@@ -37,7 +42,7 @@ const OTHER_METHODS = ['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH'] as const;
 const EMPTY = Buffer.alloc(0);
 
 export function registerIngressRoutes(app: FastifyInstance, deps: RouteDeps): void {
-  const { table, appender, logger } = deps;
+  const { table, appender, logger, verifier } = deps;
   const unavailableHeaders = { 'retry-after': String(deps.config.retryAfterSeconds) };
   const methodHeaders = { allow: ALLOW };
   const debug = logger.isLevelEnabled('debug');
@@ -47,17 +52,37 @@ export function registerIngressRoutes(app: FastifyInstance, deps: RouteDeps): vo
       ? sendError(reply, new BrokerError('NOT_FOUND', `no broker, channel or sink is served at ${path}`, { details: { path } }))
       : sendError(reply, new BrokerError('LOG_UNAVAILABLE', 'the ingress has no contract yet; retry shortly', { details: { path } }), unavailableHeaders);
 
+  /** Why this request may not publish to this entry, or undefined when it may. */
+  const authorize = async (entry: IngressEntry, authorization: string | undefined): Promise<BrokerError | undefined> => {
+    const audience = entry.audience!;
+    if (verifier === undefined) {
+      // Fail closed: the controller asked for authentication this ingress cannot do.
+      return new BrokerError('AUTH_UNAVAILABLE', `${entry.path} requires OIDC sender authentication, and this ingress has no OIDC issuer configured (--oidc-issuer)`, { details: { audience } });
+    }
+    let subject: string;
+    try {
+      subject = (await verifier.verify(authorization, audience)).subject;
+    } catch (error) {
+      return asBrokerError(error);
+    }
+    if (allowedBy(entry.senders, subject) !== undefined) return undefined;
+    const policies = (entry.senders ?? []).map((rule) => rule.policy);
+    return new BrokerError('SENDER_NOT_ALLOWED', `no EventPolicy applying to ${entry.path} allows ${subject}`, { details: { subject, policies } });
+  };
+
   app.route({
     method: 'POST',
     url: '/*',
-    // 404 before fastify reads the body: an unknown path costs no parsing.
-    onRequest: (request, reply, done) => {
+    // 404, 401 and 403 before fastify reads the body: an unknown path or sender costs no parsing.
+    onRequest: async (request, reply) => {
       const path = pathOf(request.url);
-      if (table.lookup(path) === undefined) {
-        notFound(reply, path);
-        return;
-      }
-      done();
+      const entry = table.lookup(path);
+      if (entry === undefined) return notFound(reply, path);
+      if (entry.audience === undefined) return undefined;
+      const refused = await authorize(entry, request.headers.authorization);
+      if (refused === undefined) return undefined;
+      if (debug || refused.status >= 500) logger[refused.status >= 500 ? 'warn' : 'debug']({ path, code: refused.code, details: refused.details }, refused.message);
+      return sendError(reply, refused, refused.status === 503 ? unavailableHeaders : undefined);
     },
     handler: async (request: FastifyRequest, reply: FastifyReply) => {
       const path = pathOf(request.url);

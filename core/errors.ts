@@ -11,10 +11,13 @@ export const errorKinds = {
   NOT_FOUND: { status: 404, message: 'no such resource' },
   INVALID_REQUEST: { status: 400, message: 'the request is invalid' },
   ALREADY_REPLAYED: { status: 409, message: 'the dead letter was already replayed; ask with force to replay it again' },
+  TOKEN_INVALID: { status: 401, message: 'a valid bearer token for this address is required' },
+  SENDER_NOT_ALLOWED: { status: 403, message: 'no EventPolicy allows this sender' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'method not allowed' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'unsupported content type' },
   TOPIC_NOT_FOUND: { status: 503, message: 'the topic does not exist' },
   LOG_UNAVAILABLE: { status: 503, message: 'the event log cannot take the write' },
+  AUTH_UNAVAILABLE: { status: 503, message: "the OIDC issuer's keys cannot be read" },
   KAFKA_AUTH_FAILED: { status: 503, message: 'Kafka refused the SASL credentials' },
   KAFKA_TLS_FAILED: { status: 503, message: 'the TLS connection to Kafka failed' },
   CONTRACT_INVALID: { status: 500, message: 'the data-plane contract is invalid' },
@@ -70,7 +73,7 @@ export interface HttpErrorBody {
 }
 
 const reasonPhrases: Record<number, string> = {
-  400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 413: 'Payload Too Large',
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 413: 'Payload Too Large',
   409: 'Conflict', 415: 'Unsupported Media Type', 500: 'Internal Server Error', 503: 'Service Unavailable',
 };
 

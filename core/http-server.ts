@@ -13,15 +13,21 @@ export interface HttpServerOptions {
   /** Largest request body accepted, in bytes; larger ones get 413 before being read. */
   readonly bodyLimitBytes: number;
   readonly logger: Logger;
+  /** Serve HTTPS with this certificate and key (the server's `setSecureContext` swaps them later). */
+  readonly https?: { readonly cert: Buffer; readonly key: Buffer };
 }
 
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
-  const app = fastify({
+  const settings = {
     logger: false, // our pino logger logs what matters; per-request logging costs throughput
     bodyLimit: options.bodyLimitBytes,
     exposeHeadRoutes: false,
     return503OnClosing: true,
-  });
+  } as const;
+  // fastify types an HTTPS instance apart; routes and hooks are the same, so callers see one type.
+  const app = options.https === undefined
+    ? fastify(settings)
+    : (fastify({ ...settings, https: { cert: options.https.cert, key: options.https.key } }) as unknown as FastifyInstance);
   // Every body arrives as a Buffer, for every content type and for none (fastify hands a body
   // without Content-Type to the '' parser, which the catch-all covers).
   app.removeAllContentTypeParsers();
@@ -66,7 +72,7 @@ export interface Listening {
 }
 
 /** Listens on host:port (0 picks a free port); a port already taken is a CONFIG_INVALID error. */
-export async function listen(app: FastifyInstance, host: string, port: number): Promise<Listening> {
+export async function listen(app: FastifyInstance, host: string, port: number, scheme: 'http' | 'https' = 'http'): Promise<Listening> {
   try {
     await app.listen({ host, port });
   } catch (error) {
@@ -83,7 +89,7 @@ export async function listen(app: FastifyInstance, host: string, port: number): 
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address !== null ? address.port : port;
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  return { url: `http://${urlHost}:${actualPort}`, port: actualPort };
+  return { url: `${scheme}://${urlHost}:${actualPort}`, port: actualPort };
 }
 
 /** The path of a request URL, without its query string. */
