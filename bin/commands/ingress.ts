@@ -17,6 +17,7 @@ import { ingressConfigSchema } from '../../broker-ingress/config.js';
 import { loadConfig } from '../../core/config.js';
 import type { CliIo } from '../cli.js';
 import { dataPlaneOptions, parseDataPlaneFlags, startDataPlane, untilSignal, withKafkaSecurity } from '../data-plane.js';
+import { INGRESS_SECURITY_FLAGS, INGRESS_SECURITY_USAGE, ingressSecurityOf } from '../ingress-security.js';
 import { KAFKA_AUTH_USAGE } from '../kafka-auth.js';
 import { loggerFrom, parsePort } from '../options.js';
 
@@ -30,24 +31,26 @@ Options:
       --kafka <servers>      Kafka bootstrap servers host:port[,...]; default $KAFKA_BOOTSTRAP_SERVERS
 ${KAFKA_AUTH_USAGE}  -p, --port <port>          port to listen on (default 8080)
       --host <host>          address to listen on (default 0.0.0.0)
-      --log-format <format>  json or pretty (default: pretty at a terminal, else json)
+${INGRESS_SECURITY_USAGE}      --log-format <format>  json or pretty (default: pretty at a terminal, else json)
   -h, --help                 show this help
 
 Environment: KAFKA_BOOTSTRAP_SERVERS, LOG_LEVEL (default info), LOG_FORMAT.
 `;
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const values = parseDataPlaneFlags(argv, { port: { type: 'string', short: 'p' } }, 'ingress');
+  const values = parseDataPlaneFlags(argv, { port: { type: 'string', short: 'p' }, ...INGRESS_SECURITY_FLAGS }, 'ingress');
   if (values === undefined) {
     io.stdout.write(USAGE);
     return 0;
   }
   const common = await withKafkaSecurity(dataPlaneOptions(values, io, 'ingress'), values, io);
   const port = parsePort('--port', values['port'], 8080);
+  const security = ingressSecurityOf(values);
   const logger = loggerFrom(io, values);
   const running = await startDataPlane(common, logger, 'kafka-broker-ingress', async (log, contracts) => {
-    const ingress = await startIngress({ config: loadConfig(ingressConfigSchema, { host: common.host, port }), log, contracts, logger });
-    io.stderr.write(`kafka-broker ingress: listening on ${ingress.url}, contract from ${common.contract.from}\n`);
+    const ingress = await startIngress({ config: loadConfig(ingressConfigSchema, { host: common.host, port, ...security }), log, contracts, logger });
+    const https = ingress.httpsUrl !== undefined && ingress.httpsUrl !== ingress.url ? ` and ${ingress.httpsUrl}` : '';
+    io.stderr.write(`kafka-broker ingress: listening on ${ingress.url}${https}, contract from ${common.contract.from}\n`);
     return () => ingress.close();
   });
   await untilSignal(io, logger);
