@@ -32,6 +32,8 @@ export interface IngressDeps {
   readonly log: EventLog;
   readonly contracts: ContractSource;
   readonly logger: Logger;
+  /** The clock tokens are checked against (tests move it); the system's by default. */
+  readonly now?: () => Date;
 }
 
 export interface RunningIngress {
@@ -60,7 +62,7 @@ export async function startIngress(deps: IngressDeps): Promise<RunningIngress> {
   const problem = ingressConfigProblem(config);
   if (problem !== undefined) throw new BrokerError('CONFIG_INVALID', problem);
   const tls = config.tls === undefined ? undefined : await readTlsMaterial(config.tls);
-  const verifier = config.oidc === undefined ? undefined : await TokenVerifier.create(config.oidc);
+  const verifier = config.oidc === undefined ? undefined : await TokenVerifier.create(config.oidc, deps.now);
   const appender = new Appender(log, config.maxInFlightEvents);
 
   const build = (https: TlsMaterial | undefined): FastifyInstance => {

@@ -35,9 +35,11 @@ export class TokenVerifier {
   private constructor(
     private readonly settings: OidcSettings,
     private readonly agent: Agent | undefined,
+    private readonly now: () => Date,
   ) {}
 
-  static async create(settings: OidcSettings): Promise<TokenVerifier> {
+  /** `now` is the clock tokens' exp and nbf are checked against. */
+  static async create(settings: OidcSettings, now: () => Date = () => new Date()): Promise<TokenVerifier> {
     let agent: Agent | undefined;
     if (settings.caFile !== undefined) {
       const ca = await readFile(settings.caFile, 'utf8').catch((error: unknown) => {
@@ -45,7 +47,7 @@ export class TokenVerifier {
       });
       agent = new Agent({ connect: { ca } });
     }
-    return new TokenVerifier(settings, agent);
+    return new TokenVerifier(settings, agent, now);
   }
 
   /** The sender of a request with this Authorization header, or TOKEN_INVALID (401) saying why not. */
@@ -53,7 +55,7 @@ export class TokenVerifier {
     const token = bearerToken(authorization);
     const keys = await this.keySet();
     try {
-      const { payload } = await jwtVerify(token, keys, { issuer: this.settings.issuer, audience });
+      const { payload } = await jwtVerify(token, keys, { issuer: this.settings.issuer, audience, currentDate: this.now() });
       if (typeof payload.sub !== 'string' || payload.sub.length === 0) throw tokenInvalid('the token has no subject (sub)', 'no-subject');
       return { subject: payload.sub, claims: payload };
     } catch (error) {
