@@ -2,6 +2,7 @@ import type { Resource } from '../core/contract/types.js';
 import type { EgressFault } from '../core/egress-faults.js';
 import type { TopicSpec } from '../core/event-log/port.js';
 import type { AdmissionDefaults } from './kinds/admission.js';
+import type { AuthorizationMode } from './kinds/event-policy.js';
 import type { ObjectStatus } from './status.js';
 import type { KnObject, ObjectKey } from './resources.js';
 
@@ -26,6 +27,13 @@ export interface ReconcileSettings {
    * must name this cluster in `spec.bootstrapServers` (kinds/kafka-sink.ts).
    */
   readonly kafkaBootstrapServers?: readonly string[];
+  /**
+   * OIDC sender authentication (Knative's `authentication-oidc` feature): brokers get an audience
+   * and the ingress enforces EventPolicies; `defaultMode` applies where no policy selects a broker.
+   */
+  readonly oidc?: { readonly defaultMode: AuthorizationMode };
+  /** The ingress's HTTPS base URL and the PEM CA(s) that sign its certificate, for `status.address`. */
+  readonly ingressHttps?: { readonly url: string; readonly caCerts?: string };
 }
 
 export type TopicObservation =

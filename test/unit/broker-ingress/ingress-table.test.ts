@@ -47,7 +47,7 @@ describe('IngressTable', () => {
 
 describe('ingressConfigSchema', () => {
   test('defaults', () => {
-    assert.deepEqual(ingressConfigSchema.parse({}), { host: '0.0.0.0', port: 8080, bodyLimitBytes: 1048576, retryAfterSeconds: 5, maxInFlightEvents: 10000 });
+    assert.deepEqual(ingressConfigSchema.parse({}), { host: '0.0.0.0', port: 8080, bodyLimitBytes: 1048576, retryAfterSeconds: 5, maxInFlightEvents: 10000, plainHttp: true });
   });
   test('port 0 is allowed, strings are coerced, nonsense is refused', () => {
     assert.equal(ingressConfigSchema.parse({ port: '0' }).port, 0);
