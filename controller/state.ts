@@ -2,7 +2,6 @@ import type { Resource } from '../core/contract/types.js';
 import type { EgressFault } from '../core/egress-faults.js';
 import type { TopicSpec } from '../core/event-log/port.js';
 import type { AdmissionDefaults } from './kinds/admission.js';
-import type { AuthorizationMode } from './kinds/event-policy.js';
 import type { ObjectStatus } from './status.js';
 import type { KnObject, ObjectKey } from './resources.js';
 
@@ -12,6 +11,9 @@ import type { KnObject, ObjectKey } from './resources.js';
  *  - what the controller has seen happen in the event log (`Observed`), kept between passes;
  *  - what should be (`DesiredState`), computed from the two by the pure `computeDesired`.
  */
+
+/** Knative's `default-authorization-mode`: who may send to a broker no EventPolicy selects. */
+export type AuthorizationMode = 'allow-all' | 'allow-same-namespace' | 'deny-all';
 
 export interface ReconcileSettings {
   /** Base URL of the broker ingress; a broker's address is this plus `/<namespace>/<name>`. */

@@ -2,6 +2,7 @@ import type { SenderRule } from '../../core/contract/types.js';
 import * as c from '../conditions.js';
 import { apiGroup, EVENTING_GROUP, keyOf, type KnObject, type ObjectKey } from '../resources.js';
 import { invalid, isRecord, specNotAnObject, unknownFields, type Admission, type FieldError } from './admission.js';
+import type { AuthorizationMode } from '../state.js';
 import { admitInto, type Pass } from './pass.js';
 
 /**
@@ -22,7 +23,6 @@ export const EVENT_POLICY_CONDITIONS = ['SubjectsResolved'] as const;
 export const EVENT_POLICY_API_VERSION = `${EVENTING_GROUP}/v1alpha1`;
 export const isEventPolicy = (object: KnObject): boolean => object.kind === 'EventPolicy' && apiGroup(object.apiVersion) === EVENTING_GROUP;
 
-export type AuthorizationMode = 'allow-all' | 'allow-same-namespace' | 'deny-all';
 
 interface TargetRef { readonly kind: 'ref'; readonly apiVersion: string; readonly refKind: string; readonly name: string }
 interface TargetSelector {
