@@ -60,6 +60,10 @@ export function controllerConfigFrom(given: { manifestsDir: string; ingressUrl: 
     topicPartitions: pick('CONTROLLER_TOPIC_PARTITIONS'),
     topicReplicationFactor: pick('CONTROLLER_TOPIC_REPLICATION_FACTOR'),
     defaultBrokerClass: pick('CONTROLLER_DEFAULT_BROKER_CLASS'),
+    authenticationOidc: pick('CONTROLLER_AUTHENTICATION_OIDC'),
+    defaultAuthorizationMode: pick('CONTROLLER_DEFAULT_AUTHORIZATION_MODE'),
+    ingressHttpsUrl: pick('CONTROLLER_INGRESS_HTTPS_URL'),
+    ingressCaCerts: pick('CONTROLLER_INGRESS_CA_CERTS'),
   });
 }
 
