@@ -74,15 +74,26 @@ export function registerIngressRoutes(app: FastifyInstance, deps: RouteDeps): vo
     method: 'POST',
     url: '/*',
     // 404, 401 and 403 before fastify reads the body: an unknown path or sender costs no parsing.
-    onRequest: async (request, reply) => {
+    // Callback style: a broker without an audience costs no promise.
+    onRequest: (request, reply, done) => {
       const path = pathOf(request.url);
       const entry = table.lookup(path);
-      if (entry === undefined) return notFound(reply, path);
-      if (entry.audience === undefined) return undefined;
-      const refused = await authorize(entry, request.headers.authorization);
-      if (refused === undefined) return undefined;
-      if (debug || refused.status >= 500) logger[refused.status >= 500 ? 'warn' : 'debug']({ path, code: refused.code, details: refused.details }, refused.message);
-      return sendError(reply, refused, refused.status === 503 ? unavailableHeaders : undefined);
+      if (entry === undefined) {
+        notFound(reply, path);
+        return;
+      }
+      if (entry.audience === undefined) {
+        done();
+        return;
+      }
+      void authorize(entry, request.headers.authorization).then((refused) => {
+        if (refused === undefined) {
+          done();
+          return;
+        }
+        if (debug || refused.status >= 500) logger[refused.status >= 500 ? 'warn' : 'debug']({ path, code: refused.code, details: refused.details }, refused.message);
+        sendError(reply, refused, refused.status === 503 ? unavailableHeaders : undefined);
+      }, (error: unknown) => sendError(reply, asBrokerError(error)));
     },
     handler: async (request: FastifyRequest, reply: FastifyReply) => {
       const path = pathOf(request.url);
