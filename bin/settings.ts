@@ -46,7 +46,8 @@ export function settingsOf(group: SettingGroup): Setting[] {
   return Object.entries((group.fields ?? (group.schema as z.AnyZodObject)).shape as Record<string, z.ZodTypeAny>)
     .filter(([key]) => !group.fromFlags.includes(key))
     .map(([key, field]) => {
-      const inner = field instanceof z.ZodDefault ? (field._def.innerType as z.ZodTypeAny) : field;
+      const defaulted = field instanceof z.ZodDefault ? (field._def.innerType as z.ZodTypeAny) : field;
+      const inner = defaulted instanceof z.ZodOptional ? (defaulted._def.innerType as z.ZodTypeAny) : defaulted;
       const fallback: unknown = field instanceof z.ZodDefault ? field._def.defaultValue() : undefined;
       const json = inner instanceof z.ZodRecord || inner instanceof z.ZodArray || inner instanceof z.ZodObject;
       const defaultText = fallback === undefined ? '(none)' : json || typeof fallback !== 'string' ? JSON.stringify(fallback) : fallback;

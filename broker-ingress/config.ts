@@ -77,6 +77,36 @@ export const ingressConfigFields = z
      * later ones are counted as `other`, so producers cannot grow the series without bound.
      */
     metricsMaxEventTypes: z.coerce.number().int().min(0).default(50),
+    /**
+     * HTTPS, as Knative's transport encryption: PEM files, read again when they change. Port 8443 is
+     * Knative's ingress HTTPS port.
+     */
+    tls: z
+      .object({
+        certFile: z.string().trim().min(1),
+        keyFile: z.string().trim().min(1),
+        port: portSchema.default(8443),
+      })
+      .strict()
+      .optional(),
+    /** Plain HTTP on `port`; turned off, only HTTPS is served (and `tls` is then required). */
+    plainHttp: z
+      .union([z.boolean(), z.enum(['true', 'false']).transform((value) => value === 'true')])
+      .default(true),
+    /** Sender authentication (OIDC); absent: requests need no token. */
+    oidc: z
+      .object({
+        /** The `iss` the tokens must carry, e.g. https://kubernetes.default.svc.cluster.local. */
+        issuer: z.string().url(),
+        /** Where the discovery document is read; default `<issuer>/.well-known/openid-configuration`. */
+        discoveryUrl: z.string().url().optional(),
+        /** PEM CA(s) trusted for the discovery document and the JWKS (the API server's CA in a cluster). */
+        caFile: z.string().min(1).optional(),
+        /** A bearer token file for reading them (the pod's service-account token: the API server asks for one). */
+        tokenFile: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
   });
 
 export const ingressConfigSchema = ingressConfigFields
@@ -87,3 +117,9 @@ export const ingressConfigSchema = ingressConfigFields
   .transform((config) => ({ ...config, headersTimeoutMs: config.headersTimeoutMs ?? Math.min(10_000, config.requestTimeoutMs) }));
 
 export type IngressConfig = z.infer<typeof ingressConfigSchema>;
+
+/** Cross-field rules the schema cannot say (it stays a plain object for the settings list). */
+export function ingressConfigProblem(config: IngressConfig): string | undefined {
+  if (!config.plainHttp && config.tls === undefined) return 'plain HTTP can only be turned off when HTTPS is configured (--tls-cert and --tls-key)';
+  return undefined;
+}

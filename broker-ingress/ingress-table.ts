@@ -1,5 +1,5 @@
 import { diffContracts } from '../core/contract/diff.js';
-import type { ContentMode, Contract, Reference, Resource, ResourceKind } from '../core/contract/types.js';
+import type { ContentMode, Contract, Reference, Resource, ResourceKind, SenderRule } from '../core/contract/types.js';
 
 /**
  * The path → topic table the ingress serves, rebuilt from each contract generation by diff.
@@ -21,6 +21,10 @@ export interface IngressEntry {
    * broker's own ingress, so a loop is possible), not a Channel's or a KafkaSink's.
    */
   readonly hopLimited: boolean;
+  /** OIDC: the audience a sender's token must carry; absent, no token is asked for. */
+  readonly audience?: string;
+  /** The EventPolicies that apply (see core/contract/types.ts Ingress.senders). */
+  readonly senders?: readonly SenderRule[];
 }
 
 export interface TableChanges {
@@ -100,5 +104,7 @@ export function entryFor(resource: Resource): IngressEntry | undefined {
     contentMode: resource.ingress.contentMode,
     reference: resource.reference,
     hopLimited: resource.kind === 'Broker',
+    ...(resource.ingress.audience === undefined ? {} : { audience: resource.ingress.audience }),
+    ...(resource.ingress.senders === undefined ? {} : { senders: resource.ingress.senders }),
   };
 }

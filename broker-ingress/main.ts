@@ -1,14 +1,19 @@
 import type { ContractSource } from '../core/contract/source.js';
 import type { EventLog } from '../core/event-log/port.js';
-import { createHttpServer, listen, registerHealth } from '../core/http-server.js';
+import type { Server as TlsServer } from 'node:tls';
+import type { FastifyInstance } from 'fastify';
+import { BrokerError } from '../core/errors.js';
+import { createHttpServer, listen, registerHealth, type Listening } from '../core/http-server.js';
 import type { Logger } from '../core/logger.js';
 import type { Tracing } from '../core/tracing.js';
 import { contractApplied, registerMetricsRoute, type Registry } from '../core/metrics.js';
 import { Appender } from './append.js';
-import type { IngressConfig } from './config.js';
+import { ingressConfigProblem, type IngressConfig } from './config.js';
 import { IngressTable } from './ingress-table.js';
 import { IngressMetrics } from './metrics.js';
 import { registerIngressRoutes } from './routes.js';
+import { TokenVerifier } from './sender-auth.js';
+import { readTlsMaterial, watchTlsFiles, type TlsMaterial } from './tls.js';
 
 /**
  * The broker ingress: one HTTP server for every broker, channel and sink in the contract.
@@ -16,6 +21,10 @@ import { registerIngressRoutes } from './routes.js';
  *   producer ──POST /ns/name──▶ routes ─▶ receive (decode, validate, TTL) ─▶ append ─▶ EventLog
  *                                 ▲                                                    (topic)
  *   ContractSource ──generation──▶ ingress-table (path → topic, applied by diff)
+ *
+ * With TLS configured the same routes are also served over HTTPS on their own port (the
+ * certificate is reloaded when its files change), and plain HTTP can be turned off. With OIDC
+ * configured, resources whose contract ingress has an audience take only authenticated senders.
  *
  * The event log and the contract source belong to the caller: `close()` stops serving and
  * waits for requests in flight, and closes neither.
@@ -30,11 +39,17 @@ export interface IngressDeps {
   readonly tracing?: Tracing | undefined;
   /** The process's metrics registry: counted, and served at `GET /metrics` on the ingress port. Absent: no metrics. */
   readonly metrics?: Registry | undefined;
+  /** The clock tokens are checked against (tests move it); the system's by default. */
+  readonly now?: () => Date;
 }
 
 export interface RunningIngress {
+  /** The plain HTTP address, or the HTTPS one when plain HTTP is off. */
   readonly url: string;
   readonly port: number;
+  /** The HTTPS address, when TLS is configured. */
+  readonly httpsUrl?: string;
+  readonly httpsPort?: number;
   close(): Promise<void>;
 }
 
@@ -52,49 +67,78 @@ export async function startIngress(deps: IngressDeps): Promise<RunningIngress> {
     logger.debug({ generation: contract.generation, served: table.size, ...changes }, 'ingress table updated');
   });
 
-  const app = createHttpServer({
-    bodyLimitBytes: config.bodyLimitBytes,
-    logger,
-    limits: {
-      maxBufferedBytes: config.maxBufferedBytes,
-      requestTimeoutMs: config.requestTimeoutMs,
-      headersTimeoutMs: config.headersTimeoutMs,
-      keepAliveTimeoutMs: config.keepAliveTimeoutMs,
-      maxConnections: config.maxConnections,
-      retryAfterSeconds: config.retryAfterSeconds,
-    },
-  });
-  registerHealth(app, {
-    notReadyReason: async () => {
-      if (!table.loaded) return 'no contract loaded yet';
-      const reachable = await pingWithin(log, PING_TIMEOUT_MS);
-      return reachable ? undefined : 'the event log is not reachable';
-    },
-  });
+  const problem = ingressConfigProblem(config);
+  if (problem !== undefined) throw new BrokerError('CONFIG_INVALID', problem);
+  const tls = config.tls === undefined ? undefined : await readTlsMaterial(config.tls);
+  const verifier = config.oidc === undefined ? undefined : await TokenVerifier.create(config.oidc, deps.now);
   const metrics = deps.metrics === undefined ? undefined : new IngressMetrics(deps.metrics, config.metricsMaxEventTypes);
-  if (deps.metrics !== undefined) registerMetricsRoute(app, deps.metrics);
-  metrics?.register(app, table);
-  registerIngressRoutes(app, { table, appender: new Appender(log, config, metrics), config, logger, tracing: deps.tracing });
+  const appender = new Appender(log, config, metrics);
 
-  let listening;
-  try {
-    listening = await listen(app, config.host, config.port);
-  } catch (error) {
+  const build = (https: TlsMaterial | undefined): FastifyInstance => {
+    // Each listener (http, https) has its own bounds: each is one server's worth of clients.
+    const app = createHttpServer({
+      bodyLimitBytes: config.bodyLimitBytes,
+      logger,
+      limits: {
+        maxBufferedBytes: config.maxBufferedBytes,
+        requestTimeoutMs: config.requestTimeoutMs,
+        headersTimeoutMs: config.headersTimeoutMs,
+        keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+        maxConnections: config.maxConnections,
+        retryAfterSeconds: config.retryAfterSeconds,
+      },
+      ...(https === undefined ? {} : { https }),
+    });
+    registerHealth(app, {
+      notReadyReason: async () => {
+        if (!table.loaded) return 'no contract loaded yet';
+        const reachable = await pingWithin(log, PING_TIMEOUT_MS);
+        return reachable ? undefined : 'the event log is not reachable';
+      },
+    });
+    if (deps.metrics !== undefined) registerMetricsRoute(app, deps.metrics);
+    metrics?.register(app, table);
+    registerIngressRoutes(app, { table, appender, config, logger, verifier, tracing: deps.tracing });
+    return app;
+  };
+  const apps: FastifyInstance[] = [];
+  let stopWatching = (): void => undefined;
+  const closeAll = async (): Promise<void> => {
     unsubscribe();
-    await app.close();
+    stopWatching();
+    await Promise.all(apps.map((app) => app.close()));
+    await verifier?.close();
+  };
+
+  let plain: Listening | undefined;
+  let secure: Listening | undefined;
+  try {
+    if (config.plainHttp) {
+      const app = build(undefined);
+      apps.push(app);
+      plain = await listen(app, config.host, config.port);
+    }
+    if (config.tls !== undefined && tls !== undefined) {
+      const app = build(tls);
+      apps.push(app);
+      secure = await listen(app, config.host, config.tls.port, 'https');
+      const server = app.server as unknown as TlsServer;
+      stopWatching = watchTlsFiles(config.tls, (material) => server.setSecureContext({ cert: material.cert, key: material.key }), logger);
+    }
+  } catch (error) {
+    await closeAll();
     throw error;
   }
+  const primary = (plain ?? secure)!;
   // The CLI prints the address; the log line is for debugging.
-  logger.debug({ url: listening.url, host: config.host, port: listening.port, log: log.kind }, 'ingress listening');
+  logger.debug({ url: primary.url, httpsUrl: secure?.url, host: config.host, log: log.kind, oidc: config.oidc?.issuer }, 'ingress listening');
   let closing: Promise<void> | undefined;
   return {
-    url: listening.url,
-    port: listening.port,
+    url: primary.url,
+    port: primary.port,
+    ...(secure === undefined ? {} : { httpsUrl: secure.url, httpsPort: secure.port }),
     close: () => {
-      closing ??= (async () => {
-        unsubscribe();
-        await app.close();
-      })();
+      closing ??= closeAll();
       return closing;
     },
   };

@@ -6,15 +6,18 @@ import { traceHeadersOfHttp } from '../core/trace-context.js';
 import { spanStartTime, type Tracing } from '../core/tracing.js';
 import type { Appender } from './append.js';
 import type { IngressConfig } from './config.js';
-import type { IngressTable } from './ingress-table.js';
+import type { IngressEntry, IngressTable } from './ingress-table.js';
 import { receive } from './receive.js';
 import { recordRefused, startIngressSpans, type IngressSpans } from './tracing.js';
+import { allowedBy, type TokenVerifier } from './sender-auth.js';
 
 /**
  * The ingress's HTTP surface. Every resource in the contract with an ingress path is served by
  * the same three routes; the path is looked up in the ingress table (one Map.get).
  *
  *   POST <path>     202  the events are durable in the resource's topic
+ *                   401  the resource has an OIDC audience and the request no valid token for it
+ *                   403  the token is valid but no EventPolicy applying to the resource allows its subject
  *                   400  not a CloudEvent, an invalid event, or its hop limit is spent
  *                   404  no resource at that path (checked before the body is read)
  *                   503  no contract loaded yet (Retry-After): a restarted ingress does not know
@@ -27,9 +30,9 @@ import { recordRefused, startIngressSpans, type IngressSpans } from './tracing.j
  *   OPTIONS <path>  200  CloudEvents webhook abuse-protection handshake
  *   other methods   405  with Allow: POST, OPTIONS (404 for an unknown path)
  *
- * Guards run in this order: method, path, size and the byte budget (core/http-body.ts, before
- * reading), content mode and decoding, validation, hop limit, batch and record size, durable
- * append.
+ * Guards run in this order: method, path, sender (token, then policy; before the body is read),
+ * size and the byte budget (core/http-body.ts, before reading), content mode and decoding,
+ * validation, hop limit, batch and record size, durable append.
  */
 
 export interface RouteDeps {
@@ -39,6 +42,8 @@ export interface RouteDeps {
   readonly logger: Logger;
   /** Off by default: the trace headers are only copied into the records. */
   readonly tracing?: Tracing | undefined;
+  /** Verifies senders' tokens; undefined when the ingress has no OIDC issuer configured. */
+  readonly verifier: TokenVerifier | undefined;
 }
 
 const ALLOW = 'POST, OPTIONS';
@@ -46,7 +51,7 @@ const OTHER_METHODS = ['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH'] as const;
 const EMPTY = Buffer.alloc(0);
 
 export function registerIngressRoutes(app: FastifyInstance, deps: RouteDeps): void {
-  const { table, appender, logger } = deps;
+  const { table, appender, logger, verifier } = deps;
   const unavailableHeaders = { 'retry-after': String(deps.config.retryAfterSeconds) };
   const methodHeaders = { allow: ALLOW };
   const debug = logger.isLevelEnabled('debug');
@@ -57,17 +62,48 @@ export function registerIngressRoutes(app: FastifyInstance, deps: RouteDeps): vo
       ? sendError(reply, new BrokerError('NOT_FOUND', `no broker, channel or sink is served at ${path}`, { details: { path } }))
       : sendError(reply, new BrokerError('LOG_UNAVAILABLE', 'the ingress has no contract yet; retry shortly', { details: { path } }), unavailableHeaders);
 
+  /** Why this request may not publish to this entry, or undefined when it may. */
+  const authorize = async (entry: IngressEntry, authorization: string | undefined): Promise<BrokerError | undefined> => {
+    const audience = entry.audience!;
+    if (verifier === undefined) {
+      // Fail closed: the controller asked for authentication this ingress cannot do.
+      return new BrokerError('AUTH_UNAVAILABLE', `${entry.path} requires OIDC sender authentication, and this ingress has no OIDC issuer configured (--oidc-issuer)`, { details: { audience } });
+    }
+    let subject: string;
+    try {
+      subject = (await verifier.verify(authorization, audience)).subject;
+    } catch (error) {
+      return asBrokerError(error);
+    }
+    if (allowedBy(entry.senders, subject) !== undefined) return undefined;
+    const policies = (entry.senders ?? []).map((rule) => rule.policy);
+    return new BrokerError('SENDER_NOT_ALLOWED', `no EventPolicy applying to ${entry.path} allows ${subject}`, { details: { subject, policies } });
+  };
+
   app.route({
     method: 'POST',
     url: '/*',
-    // 404 before fastify reads the body: an unknown path costs no parsing.
+    // 404, 401 and 403 before fastify reads the body: an unknown path or sender costs no parsing.
+    // Callback style: a broker without an audience costs no promise.
     onRequest: (request, reply, done) => {
       const path = pathOf(request.url);
-      if (table.lookup(path) === undefined) {
+      const entry = table.lookup(path);
+      if (entry === undefined) {
         notFound(reply, path);
         return;
       }
-      done();
+      if (entry.audience === undefined) {
+        done();
+        return;
+      }
+      void authorize(entry, request.headers.authorization).then((refused) => {
+        if (refused === undefined) {
+          done();
+          return;
+        }
+        if (debug || refused.status >= 500) logger[refused.status >= 500 ? 'warn' : 'debug']({ path, code: refused.code, details: refused.details }, refused.message);
+        sendError(reply, refused, refused.status === 503 ? unavailableHeaders : undefined);
+      }, (error: unknown) => sendError(reply, asBrokerError(error)));
     },
     handler: async (request: FastifyRequest, reply: FastifyReply) => {
       const path = pathOf(request.url);

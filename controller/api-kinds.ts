@@ -22,6 +22,7 @@ export const KINDS: readonly KindInfo[] = [
   // v1beta1 is KafkaChannel's storage version in eventing-kafka-broker (v1 is served by conversion).
   { kind: 'KafkaChannel', plural: 'kafkachannels', singular: 'kafkachannel', group: 'messaging.knative.dev', version: 'v1beta1' },
   { kind: 'InMemoryChannel', plural: 'inmemorychannels', singular: 'inmemorychannel', group: 'messaging.knative.dev', version: 'v1' },
+  { kind: 'EventPolicy', plural: 'eventpolicies', singular: 'eventpolicy', group: 'eventing.knative.dev', version: 'v1alpha1' },
 ];
 
 export const apiVersionOf = (info: KindInfo): string => (info.group === '' ? info.version : `${info.group}/${info.version}`);

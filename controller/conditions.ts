@@ -34,6 +34,15 @@ function cond(type: string, status: ConditionStatus, reason?: string, message?: 
   return condition;
 }
 
+// ---- EventPolicy outcomes ----
+
+export const subjectsResolved = (): Condition => cond('SubjectsResolved', 'True');
+export const subjectsUnresolved = (message: string): Condition => cond('SubjectsResolved', 'False', 'SubjectsUnresolved', message);
+export const eventPoliciesReady = (): Condition => cond('EventPoliciesReady', 'True');
+export const eventPoliciesNotUsed = (): Condition => cond('EventPoliciesReady', 'True', 'OIDCDisabled', 'sender authentication is off: EventPolicies are not enforced');
+export const defaultAuthorizationMode = (mode: string): Condition =>
+  cond('EventPoliciesReady', 'True', 'DefaultAuthorizationMode', `no EventPolicy selects this broker; the default authorization mode applies (${mode})`);
+
 // ---- Broker outcomes ----
 
 export const topicCreated = (topic: string, partitions: number): Condition =>

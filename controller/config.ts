@@ -39,6 +39,14 @@ export const controllerConfigSchema = z
     deleteGraceMs: millis.default(1000),
     /** The Kafka cluster the event log writes to (empty: the in-memory log); KafkaSinks must name it. */
     kafkaBootstrapServers: z.array(z.string().min(1)).default([]),
+    /** Knative's `authentication-oidc` feature: brokers get an audience and the ingress asks for tokens. */
+    authenticationOidc: z.enum(['enabled', 'disabled']).default('disabled'),
+    /** Knative's `default-authorization-mode`: who may send to a broker no EventPolicy selects. */
+    defaultAuthorizationMode: z.enum(['allow-same-namespace', 'allow-all', 'deny-all']).default('allow-same-namespace'),
+    /** The ingress's HTTPS base URL, when it serves HTTPS: brokers' addresses become https. */
+    ingressHttpsUrl: z.string().url().optional(),
+    /** PEM CA certificate(s) of the ingress's HTTPS certificate, shown as `status.address.CACerts`. */
+    ingressCaCerts: z.string().min(1).optional(),
   })
   .strict();
 
@@ -52,6 +60,10 @@ export function controllerConfigFrom(given: { manifestsDir: string; ingressUrl: 
     topicPartitions: pick('CONTROLLER_TOPIC_PARTITIONS'),
     topicReplicationFactor: pick('CONTROLLER_TOPIC_REPLICATION_FACTOR'),
     defaultBrokerClass: pick('CONTROLLER_DEFAULT_BROKER_CLASS'),
+    authenticationOidc: pick('CONTROLLER_AUTHENTICATION_OIDC'),
+    defaultAuthorizationMode: pick('CONTROLLER_DEFAULT_AUTHORIZATION_MODE'),
+    ingressHttpsUrl: pick('CONTROLLER_INGRESS_HTTPS_URL'),
+    ingressCaCerts: pick('CONTROLLER_INGRESS_CA_CERTS'),
   });
 }
 
@@ -64,5 +76,9 @@ export function reconcileSettings(config: Omit<ControllerConfig, 'manifestsDir' 
     defaultBackoffDelayMs: config.defaultBackoffDelayMs,
     admission: { brokerClass: config.defaultBrokerClass, brokerDelivery: config.brokerDelivery },
     kafkaBootstrapServers: config.kafkaBootstrapServers,
+    ...(config.authenticationOidc === 'enabled' ? { oidc: { defaultMode: config.defaultAuthorizationMode } } : {}),
+    ...(config.ingressHttpsUrl === undefined
+      ? {}
+      : { ingressHttps: { url: config.ingressHttpsUrl, ...(config.ingressCaCerts === undefined ? {} : { caCerts: config.ingressCaCerts }) } }),
   };
 }

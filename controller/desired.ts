@@ -2,6 +2,7 @@ import type { Resource } from '../core/contract/types.js';
 import { admitChannelables, isChannelable, listSubscribers, reconcileChannelables, type ChannelableOutcome } from './kinds/backing-channel.js';
 import { admitBrokers, brokerTopicClaims, isBroker, isConfigMap, reconcileBrokers, type BrokerOutcome } from './kinds/broker.js';
 import { admitChannels, channelAddresses, isChannel, mirrorBackingChannels } from './kinds/channel.js';
+import { isEventPolicy, reconcileEventPolicies } from './kinds/event-policy.js';
 import { isKafkaSink, reconcileSinks } from './kinds/kafka-sink.js';
 import { newPass, type Pass } from './kinds/pass.js';
 import { isSubscription, reconcileSubscriptions } from './kinds/subscription.js';
@@ -61,7 +62,8 @@ function desired(
   // Topics: KafkaSinks before the brokers, whose dead-letter sinks may refer to them.
   const topicClaims = brokerTopicClaims(brokers);
   const sinkResources = reconcileSinks(pass, of.sinks, topicClaims);
-  const brokerOutcomes = reconcileBrokers(pass, brokers, of.configMaps, topicClaims);
+  const policies = reconcileEventPolicies(pass, of.eventPolicies, of.byKey);
+  const brokerOutcomes = reconcileBrokers(pass, brokers, of.configMaps, topicClaims, policies);
   const channelOutcomes = reconcileChannelables(pass, channelables);
   if (topicsOnly) return state(pass, [], [], [], channels.generated);
 
@@ -90,6 +92,9 @@ function byKind(objects: readonly KnObject[], pass: Pass) {
     /** KafkaChannels and InMemoryChannels the source holds. */
     channelables: [] as KnObject[],
     subscriptions: [] as KnObject[],
+    eventPolicies: [] as KnObject[],
+    /** Every object, for EventPolicy `from.ref`s (sources' OIDC identities). */
+    byKey: new Map(sorted.map((object) => [keyOf(object), object])),
   };
   for (const object of sorted) {
     if (isBroker(object)) of.brokers.push(object);
@@ -99,6 +104,7 @@ function byKind(objects: readonly KnObject[], pass: Pass) {
     else if (isChannel(object)) of.channels.push(object);
     else if (isChannelable(object)) of.channelables.push(object);
     else if (isSubscription(object)) of.subscriptions.push(object);
+    else if (isEventPolicy(object)) of.eventPolicies.push(object);
     else pass.ignored.set(keyOf(object), `${object.apiVersion} ${object.kind} is not handled by this controller`);
   }
   return of;

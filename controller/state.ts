@@ -12,6 +12,9 @@ import type { KnObject, ObjectKey } from './resources.js';
  *  - what should be (`DesiredState`), computed from the two by the pure `computeDesired`.
  */
 
+/** Knative's `default-authorization-mode`: who may send to a broker no EventPolicy selects. */
+export type AuthorizationMode = 'allow-all' | 'allow-same-namespace' | 'deny-all';
+
 export interface ReconcileSettings {
   /** Base URL of the broker ingress; a broker's address is this plus `/<namespace>/<name>`. */
   readonly ingressUrl: string;
@@ -26,6 +29,13 @@ export interface ReconcileSettings {
    * must name this cluster in `spec.bootstrapServers` (kinds/kafka-sink.ts).
    */
   readonly kafkaBootstrapServers?: readonly string[];
+  /**
+   * OIDC sender authentication (Knative's `authentication-oidc` feature): brokers get an audience
+   * and the ingress enforces EventPolicies; `defaultMode` applies where no policy selects a broker.
+   */
+  readonly oidc?: { readonly defaultMode: AuthorizationMode };
+  /** The ingress's HTTPS base URL and the PEM CA(s) that sign its certificate, for `status.address`. */
+  readonly ingressHttps?: { readonly url: string; readonly caCerts?: string };
 }
 
 export type TopicObservation =

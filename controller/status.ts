@@ -18,8 +18,17 @@ export interface Condition {
 export interface ObjectStatus {
   readonly observedGeneration: number;
   readonly conditions: readonly Condition[];
-  /** Broker: where to send events. */
-  readonly address?: { readonly url: string };
+  /**
+   * Broker: where to send events; with HTTPS, the https URL and the CA that signs it (Knative's
+   * transport encryption); with OIDC, the audience a sender's token must carry.
+   */
+  readonly address?: { readonly url: string; readonly CACerts?: string; readonly audience?: string };
+  /** Broker: every address it is served at (http and https), as Knative's `status.addresses`. */
+  readonly addresses?: readonly { readonly name: string; readonly url: string; readonly CACerts?: string; readonly audience?: string }[];
+  /** Broker: the EventPolicies applied (Knative `status.policies`). */
+  readonly policies?: readonly { readonly apiVersion: string; readonly name: string }[];
+  /** EventPolicy: the subjects it allows, its `from.ref`s resolved (Knative `status.from`). */
+  readonly from?: readonly string[];
   /** Trigger: the resolved subscriber. */
   readonly subscriberUri?: string;
   /** Broker and Trigger: the resolved dead-letter sink (a trigger's own, else its broker's). */

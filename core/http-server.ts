@@ -17,6 +17,8 @@ export interface HttpServerOptions {
   readonly logger: Logger;
   /** Bounds for a server that faces many untrusted clients (the ingress). */
   readonly limits?: HttpLimits;
+  /** Serve HTTPS with this certificate and key (the server's `setSecureContext` swaps them later). */
+  readonly https?: { readonly cert: Buffer; readonly key: Buffer };
 }
 
 /** See broker-ingress/config.ts for what each bound is for and why its default is what it is. */
@@ -37,7 +39,7 @@ export interface HttpLimits {
 
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const limits = options.limits;
-  const app = fastify({
+  const settings = {
     logger: false, // our pino logger logs what matters; per-request logging costs throughput
     bodyLimit: options.bodyLimitBytes,
     exposeHeadRoutes: false,
@@ -54,7 +56,11 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
         connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 5))),
       },
     }),
-  });
+  };
+  // fastify types an HTTPS instance apart; routes and hooks are the same, so callers see one type.
+  const app = options.https === undefined
+    ? fastify(settings)
+    : (fastify({ ...settings, https: { cert: options.https.cert, key: options.https.key } }) as unknown as FastifyInstance);
   if (limits !== undefined) app.server.maxConnections = limits.maxConnections;
   const unavailableHeaders = limits === undefined ? undefined : { 'retry-after': String(limits.retryAfterSeconds) };
 
@@ -139,7 +145,7 @@ export interface Listening {
 }
 
 /** Listens on host:port (0 picks a free port); a port already taken is a CONFIG_INVALID error. */
-export async function listen(app: FastifyInstance, host: string, port: number): Promise<Listening> {
+export async function listen(app: FastifyInstance, host: string, port: number, scheme: 'http' | 'https' = 'http'): Promise<Listening> {
   try {
     await app.listen({ host, port });
   } catch (error) {
@@ -156,7 +162,7 @@ export async function listen(app: FastifyInstance, host: string, port: number): 
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address !== null ? address.port : port;
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  return { url: `http://${urlHost}:${actualPort}`, port: actualPort };
+  return { url: `${scheme}://${urlHost}:${actualPort}`, port: actualPort };
 }
 
 /** The path of a request URL, without its query string. */

@@ -52,6 +52,11 @@ export const dispatcherConfigSchema = z
     maxResponseBytes: z.coerce.number().int().min(1024).default(4 * 1024 * 1024),
     /** Keep-alive connections per destination origin (undici pool size). */
     connectionsPerOrigin: z.coerce.number().int().min(1).default(128),
+    /**
+     * PEM file of CA certificates trusted, besides the public ones, when delivering to https
+     * subscribers and sinks (Knative's transport encryption: the cluster's CA).
+     */
+    trustedCaFile: z.string().min(1).optional(),
     /** How long a failing egress (e.g. its topic does not exist yet) waits before starting again. */
     egressRestartBackoffMs: positiveMillis.default(5_000),
     /**
@@ -80,6 +85,7 @@ export function dispatcherConfigFromEnv(env: Env): DispatcherConfig {
     maxWaitingBytes: pick('DISPATCHER_MAX_WAITING_BYTES'),
     maxResponseBytes: pick('DISPATCHER_MAX_RESPONSE_BYTES'),
     connectionsPerOrigin: pick('DISPATCHER_CONNECTIONS_PER_ORIGIN'),
+    trustedCaFile: pick('DISPATCHER_TRUSTED_CA_FILE'),
     egressRestartBackoffMs: pick('DISPATCHER_EGRESS_RESTART_BACKOFF_MS'),
     quarantineTopic: pick('DISPATCHER_QUARANTINE_TOPIC'),
     quarantineReplicationFactor: pick('DISPATCHER_QUARANTINE_REPLICATION_FACTOR'),

@@ -1,3 +1,4 @@
+import { rootCertificates } from 'node:tls';
 import { Agent, request } from 'undici';
 
 /**
@@ -43,6 +44,8 @@ export interface HttpSenderOptions {
   readonly connections: number;
   /** Longest response body read; the rest is discarded. */
   readonly maxResponseBytes: number;
+  /** PEM CA certificates trusted for https destinations, in addition to the public ones. */
+  readonly trustedCa?: string | undefined;
 }
 
 export class HttpSender implements Sender {
@@ -58,6 +61,8 @@ export class HttpSender implements Sender {
       // Our own timer bounds each attempt as a whole (headers and body); undici's would only bound parts.
       headersTimeout: 0,
       bodyTimeout: 0,
+      // Given a CA, trust it as well as the public roots (setting `ca` alone would replace them).
+      ...(options.trustedCa === undefined ? {} : { connect: { ca: [...rootCertificates, options.trustedCa] } }),
     });
     this.maxResponseBytes = options.maxResponseBytes;
   }

@@ -1,6 +1,8 @@
+import { readFile } from 'node:fs/promises';
 import type { ContractSource } from '../core/contract/source.js';
 import { FaultBook, type EgressFault } from '../core/egress-faults.js';
 import { LagReader, type EgressLag } from '../core/event-log/lag.js';
+import { BrokerError } from '../core/errors.js';
 import type { EventLog } from '../core/event-log/port.js';
 import type { Logger } from '../core/logger.js';
 import { contractApplied, type Registry } from '../core/metrics.js';
@@ -64,7 +66,8 @@ export interface RunningDispatcher {
 
 export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDispatcher> {
   const logger = deps.logger.child({ component: 'dispatcher' });
-  const sender = new HttpSender({ connections: deps.config.connectionsPerOrigin, maxResponseBytes: deps.config.maxResponseBytes });
+  const trustedCa = deps.config.trustedCaFile === undefined ? undefined : await readTrustedCa(deps.config.trustedCaFile);
+  const sender = new HttpSender({ connections: deps.config.connectionsPerOrigin, maxResponseBytes: deps.config.maxResponseBytes, trustedCa });
   const waiting = new WaitingMemory(deps.config.maxWaitingBytes);
   let pauses = 0;
   waiting.onChange((over) => {
@@ -128,4 +131,13 @@ export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDisp
       };
     },
   };
+}
+
+async function readTrustedCa(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new BrokerError('CONFIG_INVALID', `the trusted CA file ${file} cannot be read (${code})`, { details: { file, errno: code }, cause: error });
+  }
 }

@@ -17,6 +17,7 @@ import { startTracing, tracingSettingsFromEnv } from '../../core/tracing.js';
 import { createMetricsRegistry } from '../../core/metrics.js';
 import type { CliIo } from '../cli.js';
 import { dataPlaneOptions, parseDataPlaneFlags, startDataPlane, TOKEN_FILE_USAGE, untilSignal, withKafkaSecurity } from '../data-plane.js';
+import { INGRESS_SECURITY_FLAGS, INGRESS_SECURITY_USAGE, ingressSecurityOf } from '../ingress-security.js';
 import { KAFKA_AUTH_USAGE } from '../kafka-auth.js';
 import { loggerFrom, parsePort } from '../options.js';
 import { loadSettings, START_SETTINGS } from '../settings.js';
@@ -32,7 +33,7 @@ Options:
 ${TOKEN_FILE_USAGE}      --kafka <servers>      Kafka bootstrap servers host:port[,...]; default $KAFKA_BOOTSTRAP_SERVERS
 ${KAFKA_AUTH_USAGE}  -p, --port <port>          port to listen on (default 8080)
       --host <host>          address to listen on (default 0.0.0.0)
-      --log-format <format>  json or pretty (default: pretty at a terminal, else json)
+${INGRESS_SECURITY_USAGE}      --log-format <format>  json or pretty (default: pretty at a terminal, else json)
   -h, --help                 show this help
 
 Environment: KAFKA_BOOTSTRAP_SERVERS, LOG_LEVEL (default info), LOG_FORMAT, and the INGRESS_* bounds
@@ -42,7 +43,7 @@ Traces: OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, OTEL_SERVICE
 `;
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const values = parseDataPlaneFlags(argv, { port: { type: 'string', short: 'p' } }, 'ingress');
+  const values = parseDataPlaneFlags(argv, { port: { type: 'string', short: 'p' }, ...INGRESS_SECURITY_FLAGS }, 'ingress');
   if (values === undefined) {
     io.stdout.write(USAGE);
     return 0;
@@ -50,12 +51,14 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const common = await withKafkaSecurity(dataPlaneOptions(values, io, 'ingress'), values, io);
   const port = parsePort('--port', values['port'], 8080);
   const traceSettings = tracingSettingsFromEnv(io.env, 'kafka-broker-ingress');
+  const security = ingressSecurityOf(values);
   const logger = loggerFrom(io, values);
   const metrics = createMetricsRegistry();
   const running = await startDataPlane(common, logger, 'kafka-broker-ingress', async (log, contracts) => {
     const traces = await startTracing(traceSettings);
-    const ingress = await startIngress({ config: loadSettings(START_SETTINGS.ingress, io.env, { host: common.host, port }), log, contracts, logger, tracing: traces.tracing, metrics });
-    io.stderr.write(`kafka-broker ingress: listening on ${ingress.url}, contract from ${common.contract.from}\n`);
+    const ingress = await startIngress({ config: loadSettings(START_SETTINGS.ingress, io.env, { host: common.host, port, ...security }), log, contracts, logger, tracing: traces.tracing, metrics });
+    const https = ingress.httpsUrl !== undefined && ingress.httpsUrl !== ingress.url ? ` and ${ingress.httpsUrl}` : '';
+    io.stderr.write(`kafka-broker ingress: listening on ${ingress.url}${https}, contract from ${common.contract.from}\n`);
     return async () => {
       await ingress.close();
       await traces.shutdown();

@@ -266,7 +266,8 @@ async function startAll(
     announce(ingress.url, adminUrl);
 
     const controller = createController({
-      config: { ...controllerConfig, ingressUrl: ingress.url },
+      // With HTTPS on, brokers' addresses are https (Knative's transport encryption); the http one stays listed while served.
+      config: { ...controllerConfig, ingressUrl: ingress.url, ...(ingress.httpsUrl === undefined || controllerConfig.ingressHttpsUrl !== undefined ? {} : { ingressHttpsUrl: ingress.httpsUrl }) },
       log,
       // Records a trigger never got (its position gone from the log) show in its status.
       egressFaults: () => late.dispatcher?.faults() ?? new Map(),

@@ -1,5 +1,5 @@
 import type { Resource } from '../../core/contract/types.js';
-import { brokerPath, brokerTopic } from '../../core/contract/paths.js';
+import { brokerAudience, brokerPath, brokerTopic } from '../../core/contract/paths.js';
 import type { TopicSpec } from '../../core/event-log/port.js';
 import * as c from '../conditions.js';
 import type { AddressBook } from '../destinations.js';
@@ -10,6 +10,7 @@ import {
 import type { DesiredTopic, Observed, ReconcileSettings } from '../state.js';
 import { invalid, isRecord, unknownFields, type Admission, type AdmissionDefaults, type FieldError } from './admission.js';
 import { egressConfig, kReference, optionalDelivery, resolveDeadLetterSink, type Delivery, type KReference } from './delivery.js';
+import { sendersFor, type Policies } from './event-policy.js';
 import { admitInto, type Pass } from './pass.js';
 
 /**
@@ -105,6 +106,8 @@ export interface BrokerContext {
   readonly addresses: AddressBook;
   /** Owned topic name -> the broker that claimed it first (by key order). */
   readonly topicClaims: ReadonlyMap<string, ObjectKey>;
+  /** The EventPolicies of the pass (used when OIDC is on). */
+  readonly policies?: Policies;
 }
 
 /** The topic a broker uses: its external topic, or the one it owns. */
@@ -148,24 +151,51 @@ export function reconcileBroker(broker: AdmittedBroker, ctx: BrokerContext): Bro
   const url = addressOf(broker, ctx.settings);
   conditions.push(c.addressableCondition(topicName, topicReady, deadLetterOk));
 
+  // 4. Sender authentication: an audience, and the EventPolicies that apply (else the default mode).
+  const oidc = ctx.settings.oidc;
+  const audience = oidc === undefined ? undefined : brokerAudience(metadata.namespace, metadata.name);
+  const auth = oidc === undefined ? undefined : sendersFor(broker.object, ctx.policies ?? { admitted: [], subjects: new Map() }, oidc.defaultMode);
+  if (oidc !== undefined) conditions.push(auth!.applied.length > 0 ? c.eventPoliciesReady() : c.defaultAuthorizationMode(oidc.defaultMode));
+  const senders = auth?.senders === undefined ? {} : { senders: auth.senders };
+
   const resource: Resource | null = serving
     ? {
         uid: metadata.uid,
         kind: 'Broker',
         reference: { kind: 'Broker', namespace: metadata.namespace, name: metadata.name, uid: metadata.uid },
         topics: [topicName],
-        ingress: { path: brokerPath(metadata.namespace, metadata.name), contentMode: 'binary' },
+        ingress: { path: brokerPath(metadata.namespace, metadata.name), contentMode: 'binary', ...(audience === undefined ? {} : { audience, ...senders }) },
         egressConfig: broker.delivery === null ? null : egressConfig(broker.delivery, null, deadLetter, ctx.settings),
         egresses: [],
       }
     : null;
+  const address = addressesOf(url, ctx.settings, brokerPath(metadata.namespace, metadata.name), audience);
   const status: c.ObjectStatus = {
     observedGeneration: metadata.generation,
-    conditions: c.withReady(c.BROKER_CONDITIONS, conditions),
-    ...(serving ? { address: { url } } : {}),
+    conditions: c.withReady(oidc === undefined ? c.BROKER_CONDITIONS : [...c.BROKER_CONDITIONS, 'EventPoliciesReady'], conditions),
+    ...(serving ? address : {}),
+    ...(auth === undefined || auth.applied.length === 0 ? {} : { policies: auth.applied }),
     ...(deadLetter === null ? {} : { deadLetterSinkUri: deadLetter }),
   };
   return { key: broker.key, topic, resource, status };
+}
+
+/**
+ * `status.address` and, with HTTPS, `status.addresses`, as Knative's transport encryption shows
+ * them: the https address first (with the CA that signs it), the http one too while plain HTTP is
+ * served. The audience is on each when OIDC is on.
+ */
+function addressesOf(url: string, settings: ReconcileSettings, path: string, audience: string | undefined): Pick<c.ObjectStatus, 'address' | 'addresses'> {
+  const withAudience = audience === undefined ? {} : { audience };
+  const http = { url, ...withAudience };
+  if (settings.ingressHttps === undefined) return { address: http };
+  const https = {
+    url: `${settings.ingressHttps.url.replace(/\/+$/, '')}${path}`,
+    ...(settings.ingressHttps.caCerts === undefined ? {} : { CACerts: settings.ingressHttps.caCerts }),
+    ...withAudience,
+  };
+  const plain = url.startsWith('http:') ? [{ name: 'http', ...http }] : [];
+  return { address: https, addresses: [{ name: 'https', ...https }, ...plain] };
 }
 
 type TopicSpecResult = { readonly ok: true; readonly spec: TopicSpec } | { readonly ok: false; readonly message: string };
@@ -257,11 +287,12 @@ export function reconcileBrokers(
   brokers: Brokers,
   configMaps: ReadonlyMap<ObjectKey, KnObject>,
   topicClaims: ReadonlyMap<string, ObjectKey>,
+  policies?: Policies,
 ): Map<ObjectKey, { broker: AdmittedBroker; outcome: BrokerOutcome }> {
   const outcomes = new Map<ObjectKey, { broker: AdmittedBroker; outcome: BrokerOutcome }>();
   const { observed, settings, addresses } = pass;
   for (const broker of brokers.ours) {
-    const outcome = reconcileBroker(broker, { configMaps, observed, settings, addresses, topicClaims });
+    const outcome = reconcileBroker(broker, { configMaps, observed, settings, addresses, topicClaims, ...(policies === undefined ? {} : { policies }) });
     outcomes.set(broker.key, { broker, outcome });
     pass.statuses.set(broker.key, outcome.status);
     if (outcome.topic !== null) pass.topics.push(outcome.topic);

@@ -70,6 +70,10 @@ export function kubernetesControllerConfigFrom(given: Record<string, unknown>, e
     topicPartitions: pick('CONTROLLER_TOPIC_PARTITIONS'),
     topicReplicationFactor: pick('CONTROLLER_TOPIC_REPLICATION_FACTOR'),
     defaultBrokerClass: pick('CONTROLLER_DEFAULT_BROKER_CLASS'),
+    authenticationOidc: pick('CONTROLLER_AUTHENTICATION_OIDC'),
+    defaultAuthorizationMode: pick('CONTROLLER_DEFAULT_AUTHORIZATION_MODE'),
+    ingressHttpsUrl: pick('CONTROLLER_INGRESS_HTTPS_URL'),
+    ingressCaCerts: pick('CONTROLLER_INGRESS_CA_CERTS'),
     identity: pick('POD_NAME'),
   };
   const defined = (o: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));

@@ -70,7 +70,16 @@ const resourceSchema = z
     kind: z.enum(['Broker', 'KafkaChannel', 'InMemoryChannel', 'KafkaSink']),
     reference: referenceSchema,
     topics: z.array(nonEmpty).min(1),
-    ingress: z.object({ path: z.string().regex(/^\/[^?#\s]*$/, 'an absolute path'), contentMode }).strict().nullable(),
+    ingress: z
+      .object({
+        path: z.string().regex(/^\/[^?#\s]*$/, 'an absolute path'),
+        contentMode,
+        audience: nonEmpty.optional(),
+        senders: z.array(z.object({ policy: nonEmpty, subjects: z.array(nonEmpty) }).strict()).optional(),
+      })
+      .strict()
+      .refine((ingress) => ingress.senders === undefined || ingress.audience !== undefined, { message: 'senders need an audience', path: ['senders'] })
+      .nullable(),
     egressConfig: egressConfigSchema.nullable(),
     egresses: z.array(egressSchema),
   })

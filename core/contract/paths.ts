@@ -15,3 +15,11 @@ export const channelTopic = (namespace: string, name: string): string => `knativ
 export const triggerGroup = (namespace: string, name: string): string => `knative-trigger-${namespace}-${name}`;
 export const subscriptionGroup = (namespace: string, channel: string, subscription: string): string =>
   `kafka.${namespace}.${channel}.${subscription}`;
+
+/**
+ * OIDC audiences, as Knative names them (`status.address.audience`): a token for one broker is
+ * not accepted by another.
+ */
+export const brokerAudience = (namespace: string, name: string): string => `eventing.knative.dev/broker/${namespace}/${name}`;
+export const channelAudience = (namespace: string, name: string): string => `messaging.knative.dev/kafkachannel/${namespace}/${name}`;
+export const sinkAudience = (namespace: string, name: string): string => `eventing.knative.dev/kafkasink/${namespace}/${name}`;

@@ -39,6 +39,24 @@ export interface Ingress {
   readonly path: string;
   /** How events are written to the topic (Kafka binding); KafkaSink may ask for structured. */
   readonly contentMode: ContentMode;
+  /**
+   * OIDC sender authentication: requests need a token issued for this audience (Knative's
+   * `status.address.audience`). Absent: no token is asked for.
+   */
+  readonly audience?: string;
+  /**
+   * With an audience: the EventPolicies that apply, each as the subjects it allows. Absent: no
+   * policy selects the resource and any authenticated sender may publish; empty: none may.
+   */
+  readonly senders?: readonly SenderRule[];
+}
+
+/** One EventPolicy as the ingress applies it. */
+export interface SenderRule {
+  /** `<namespace>/<name>` of the EventPolicy, for logs and 403 bodies. */
+  readonly policy: string;
+  /** Token subjects allowed: exact, or a prefix ending in `*`. */
+  readonly subjects: readonly string[];
 }
 
 export interface Resource {

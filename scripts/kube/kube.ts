@@ -52,6 +52,9 @@ export interface StartKubeApiServerOptions {
   readonly readyTimeoutMs?: number;
 }
 
+/** The `iss` of the service-account tokens the test API server issues (TokenRequest). */
+export const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
+
 export interface KubeApiServer {
   /** `https://127.0.0.1:<port>` */
   readonly url: string;
@@ -329,7 +332,9 @@ function apiServerArgs(workDir: string, pki: KubePki, etcdUrl: string, securePor
     `--token-auth-file=${tokenFile}`,
     '--anonymous-auth=false',
     '--authorization-mode=RBAC',
-    '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+    `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
+    // The discovery document names a JWKS address a test can reach (the issuer's host is not resolvable here).
+    `--service-account-jwks-uri=https://127.0.0.1:${securePort}/openid/v1/jwks`,
     `--service-account-key-file=${pki.serviceAccountPublicKeyFile}`,
     `--service-account-signing-key-file=${pki.serviceAccountKeyFile}`,
     '--service-cluster-ip-range=10.0.0.0/24',

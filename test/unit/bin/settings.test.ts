@@ -22,12 +22,21 @@ test('start --help lists every config key of the controller, ingress and dispatc
 
 test('each listed variable sets its key', () => {
   const samples: Record<string, string> = { string: 'Other', number: '7' };
+  // Settings whose values have a shape of their own (an enum, a URL, an object).
+  const shaped = new Map([
+    ['CONTROLLER_AUTHENTICATION_OIDC', 'enabled'],
+    ['CONTROLLER_DEFAULT_AUTHORIZATION_MODE', 'deny-all'],
+    ['CONTROLLER_INGRESS_HTTPS_URL', 'https://ingress.example'],
+    ['INGRESS_TLS', '{"certFile":"tls.crt","keyFile":"tls.key"}'],
+    ['INGRESS_PLAIN_HTTP', 'false'],
+    ['INGRESS_OIDC', '{"issuer":"https://issuer.example"}'],
+  ]);
   for (const group of Object.values(START_SETTINGS)) {
     const given = group.component === 'controller' ? { manifestsDir: '.', ingressUrl: 'http://x' } : {};
     for (const setting of settingsOf(group)) {
       const base = loadSettings(group, {}, given) as Record<string, unknown>;
       const fallback = base[setting.key];
-      const raw = setting.json ? '{"retry":1}' : typeof fallback === 'number' ? String(Math.max(Number(fallback), 50) + 1) : samples['string']!;
+      const raw = shaped.get(setting.env) ?? (setting.json ? '{"retry":1}' : typeof fallback === 'number' ? String(Math.max(Number(fallback), 50) + 1) : samples['string']!);
       const loaded = loadSettings(group, { [setting.env]: raw }, given) as Record<string, unknown>;
       assert.notDeepEqual(loaded[setting.key], fallback, setting.env);
     }

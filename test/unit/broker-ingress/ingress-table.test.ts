@@ -50,7 +50,7 @@ describe('ingressConfigSchema', () => {
     assert.deepEqual(ingressConfigSchema.parse({}), {
       host: '0.0.0.0', port: 8080, bodyLimitBytes: 1048576, retryAfterSeconds: 5, maxInFlightEvents: 10000,
       maxBufferedBytes: 64 * 1048576, requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 65_000,
-      maxConnections: 4096, maxRecordBytes: 2 * 1048576, metricsMaxEventTypes: 50,
+      maxConnections: 4096, maxRecordBytes: 2 * 1048576, metricsMaxEventTypes: 50, plainHttp: true,
     });
   });
   test('the bounds are refused when they cannot work', () => {
