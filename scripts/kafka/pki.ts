@@ -1,12 +1,9 @@
 // Key material for the secured Kafka of the tests, made fresh for every start with the openssl
 // command line (Node's crypto makes keys but cannot sign certificates). P-256 keys, PKCS#8 PEM:
 // what Kafka 4's PEM key stores read, and fast to make.
-import { execFile } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { newP256Key, openssl, VALID_DAYS, writeOpensslConfig } from '../pki/openssl.js';
 
 /** A certificate and its private key, as PEM text and as files. */
 export interface PemPair {
@@ -32,37 +29,10 @@ export interface KafkaPki {
   readonly expiredClient: PemPair;
 }
 
-// Our own config, so that neither the machine's openssl.cnf nor its defaults shape the certificates.
-const OPENSSL_CONFIG = `
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = unused
-[ca]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-[server]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1,DNS:localhost
-authorityKeyIdentifier = keyid
-[client]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = clientAuth
-authorityKeyIdentifier = keyid
-`;
-
-/** Long enough for any test run or development session; the files die with their temp dir. */
-const VALID_DAYS = 30;
 
 /** Writes two CAs and the broker's and clients' certificates (valid and expired) into `dir`. */
 export async function generateKafkaPki(dir: string): Promise<KafkaPki> {
-  const configFile = join(dir, 'openssl.cnf');
-  await writeFile(configFile, OPENSSL_CONFIG);
+  const configFile = await writeOpensslConfig(dir);
   const selfSigned = async (name: string, subject: string): Promise<{ certFile: string; keyFile: string }> => {
     const files = { certFile: join(dir, `${name}.crt`), keyFile: join(dir, `${name}.key`) };
     await openssl(['req', '-x509', '-config', configFile, '-extensions', 'ca', ...newP256Key(files.keyFile), '-subj', subject, '-days', String(VALID_DAYS), '-out', files.certFile]);
@@ -97,20 +67,4 @@ export async function generateKafkaPki(dir: string): Promise<KafkaPki> {
     client,
     expiredClient,
   };
-}
-
-function newP256Key(keyFile: string): string[] {
-  return ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile];
-}
-
-async function openssl(args: string[]): Promise<void> {
-  try {
-    await run('openssl', args);
-  } catch (error) {
-    const stderr = (error as { stderr?: string }).stderr?.trim();
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT'
-      ? 'the openssl command is not installed (Debian/Ubuntu: apt-get install openssl)'
-      : (stderr ?? String(error));
-    throw new Error(`openssl ${args[0]} failed: ${reason}`, { cause: error });
-  }
 }

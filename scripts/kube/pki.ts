@@ -1,13 +1,10 @@
 // The certificates and keys a throw-away etcd + kube-apiserver pair needs, made fresh for every
 // start with the openssl command line (Node's crypto makes keys but cannot sign certificates).
 // P-256 keys: a whole set takes a few milliseconds, where RSA would take noticeably longer.
-import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { newP256Key, openssl, VALID_DAYS, writeOpensslConfig } from '../pki/openssl.js';
 
 export interface KeyPairFiles {
   readonly certFile: string;
@@ -29,46 +26,19 @@ export interface KubePki {
   readonly serviceAccountPublicKeyFile: string;
 }
 
-// Our own config, so that neither the machine's openssl.cnf nor its defaults shape the certificates.
-const OPENSSL_CONFIG = `
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = unused
-[ca]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-[server]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = serverAuth,clientAuth
-subjectAltName = IP:127.0.0.1,DNS:localhost
-authorityKeyIdentifier = keyid
-[client]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = clientAuth
-authorityKeyIdentifier = keyid
-`;
-
-/** Long enough for any test run or development session; the files die with their temp dir. */
-const VALID_DAYS = '30';
 
 /** Writes a fresh CA, the serving and client certificates, and the service-account key pair into `dir`. */
 export async function generateKubePki(dir: string): Promise<KubePki> {
-  const configFile = join(dir, 'openssl.cnf');
-  await writeFile(configFile, OPENSSL_CONFIG);
+  const configFile = await writeOpensslConfig(dir, { serverAlsoClient: true });
   const caFile = join(dir, 'ca.crt');
   const caKeyFile = join(dir, 'ca.key');
-  await openssl(['req', '-x509', '-config', configFile, '-extensions', 'ca', ...newP256Key(caKeyFile), '-subj', '/CN=kafka-broker-test-ca', '-days', VALID_DAYS, '-out', caFile]);
+  await openssl(['req', '-x509', '-config', configFile, '-extensions', 'ca', ...newP256Key(caKeyFile), '-subj', '/CN=kafka-broker-test-ca', '-days', String(VALID_DAYS), '-out', caFile]);
 
   const leaf = async (name: string, section: 'server' | 'client', subject: string): Promise<KeyPairFiles> => {
     const pair = { certFile: join(dir, `${name}.crt`), keyFile: join(dir, `${name}.key`) };
     await openssl([
       'req', '-x509', '-config', configFile, '-extensions', section, ...newP256Key(pair.keyFile),
-      '-CA', caFile, '-CAkey', caKeyFile, '-subj', subject, '-days', VALID_DAYS, '-out', pair.certFile,
+      '-CA', caFile, '-CAkey', caKeyFile, '-subj', subject, '-days', String(VALID_DAYS), '-out', pair.certFile,
     ]);
     return pair;
   };
@@ -85,18 +55,4 @@ export async function generateKubePki(dir: string): Promise<KubePki> {
   await writeFile(serviceAccountPublicKeyFile, publicKey.export({ type: 'spki', format: 'pem' }));
 
   return { caFile, caKeyFile, etcdServer, apiServerEtcdClient, apiServer, serviceAccountKeyFile, serviceAccountPublicKeyFile };
-}
-
-function newP256Key(keyFile: string): string[] {
-  return ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile];
-}
-
-async function openssl(args: string[]): Promise<void> {
-  try {
-    await run('openssl', args);
-  } catch (error) {
-    const stderr = (error as { stderr?: string }).stderr?.trim();
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'the openssl command is not installed' : (stderr ?? String(error));
-    throw new Error(`openssl ${args[0]} failed: ${reason}`, { cause: error });
-  }
 }
