@@ -1,8 +1,10 @@
+import { triggerGroup } from '../core/contract/paths.js';
 import type { Resource } from '../core/contract/types.js';
 import { admitChannelables, isChannelable, listSubscribers, reconcileChannelables, type ChannelableOutcome } from './kinds/backing-channel.js';
 import { admitBrokers, brokerTopicClaims, isBroker, isConfigMap, reconcileBrokers, type BrokerOutcome } from './kinds/broker.js';
 import { admitChannels, channelAddresses, isChannel, mirrorBackingChannels } from './kinds/channel.js';
 import { isKafkaSink, reconcileSinks } from './kinds/kafka-sink.js';
+import { isKafkaSource, reconcileSources } from './kinds/kafka-source.js';
 import { newPass, type Pass } from './kinds/pass.js';
 import { isSubscription, reconcileSubscriptions } from './kinds/subscription.js';
 import { isTrigger, reconcileTriggers } from './kinds/trigger.js';
@@ -63,6 +65,8 @@ function desired(
   const sinkResources = reconcileSinks(pass, of.sinks, topicClaims);
   const brokerOutcomes = reconcileBrokers(pass, brokers, of.configMaps, topicClaims);
   const channelOutcomes = reconcileChannelables(pass, channelables);
+  // KafkaSources: their topics are checked with the others; their sinks resolve to the addresses above.
+  const sources = reconcileSources(pass, of.sources, new Set(of.triggers.map((t) => triggerGroup(t.metadata.namespace, t.metadata.name))));
   if (topicsOnly) return state(pass, [], [], [], channels.generated);
 
   // Consumer groups and egresses; then the channels' statuses, which list their subscribers.
@@ -71,9 +75,10 @@ function desired(
   listSubscribers(pass, channelOutcomes, subscriptions.subscribers);
   mirrorBackingChannels(pass, channels);
 
-  const resources = contract(pass, brokerOutcomes, sinkResources, channelOutcomes);
+  const resources = [...contract(pass, brokerOutcomes, sinkResources, channelOutcomes), ...sources.resources];
   const owners = new Set([...of.brokers, ...of.sinks, ...of.channelables, ...channels.generated].map(keyOf));
-  const { obsoleteTopics, obsoleteGroups } = obsolete(pass, owners, new Set(of.triggers.map(keyOf)), subscriptions.groups);
+  const keptGroups = new Set([...subscriptions.groups, ...sources.groups]);
+  const { obsoleteTopics, obsoleteGroups } = obsolete(pass, owners, new Set(of.triggers.map(keyOf)), keptGroups);
   return state(pass, resources, obsoleteTopics, obsoleteGroups, channels.generated);
 }
 
@@ -90,6 +95,7 @@ function byKind(objects: readonly KnObject[], pass: Pass) {
     /** KafkaChannels and InMemoryChannels the source holds. */
     channelables: [] as KnObject[],
     subscriptions: [] as KnObject[],
+    sources: [] as KnObject[],
   };
   for (const object of sorted) {
     if (isBroker(object)) of.brokers.push(object);
@@ -99,6 +105,7 @@ function byKind(objects: readonly KnObject[], pass: Pass) {
     else if (isChannel(object)) of.channels.push(object);
     else if (isChannelable(object)) of.channelables.push(object);
     else if (isSubscription(object)) of.subscriptions.push(object);
+    else if (isKafkaSource(object)) of.sources.push(object);
     else pass.ignored.set(keyOf(object), `${object.apiVersion} ${object.kind} is not handled by this controller`);
   }
   return of;
