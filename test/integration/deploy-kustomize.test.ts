@@ -115,7 +115,7 @@ describe('deploy/ with kustomize', () => {
   test("knative-eventing: leaves Knative's own CRDs alone and adds only the Kafka kinds", async () => {
     const objects = await render('deploy/overlays/knative-eventing');
     const crds = objects.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata.name).sort();
-    assert.deepEqual(crds, ['kafkachannels.messaging.knative.dev', 'kafkasinks.eventing.knative.dev']);
+    assert.deepEqual(crds, ['kafkachannels.messaging.knative.dev', 'kafkasinks.eventing.knative.dev', 'kafkasources.sources.knative.dev']);
     assert.equal(deployments(objects).size, 3);
     await dryRunApply(objects);
   });
