@@ -41,8 +41,8 @@ describe('KafkaSource through kafka-broker start on Kafka', { timeout: 300_000 }
     await log.ensureTopic(raw, { partitions: 1, replicationFactor: 1 });
     await log.ensureTopic(orders, { partitions: 1, replicationFactor: 1 });
     // Written before any source exists: "raw" (earliest) reads them, "late" (latest) does not.
-    await log.append(raw, { key: int32(7), value: Buffer.from('{"n":1}'), headers: { 'content-type': Buffer.from('application/json'), 'X-Trace_Id': Buffer.from('abc') } });
-    await log.append(raw, { key: null, value: Buffer.from('{"n":2}'), headers: { ce_specversion: Buffer.from('1.0'), ce_id: Buffer.from('ce-2'), ce_source: Buffer.from('/producer'), ce_type: Buffer.from('com.example.n') } });
+    await log.append(raw, [{ key: int32(7), value: Buffer.from('{"n":1}'), headers: { 'content-type': Buffer.from('application/json'), 'X-Trace_Id': Buffer.from('abc') } }]);
+    await log.append(raw, [{ key: null, value: Buffer.from('{"n":2}'), headers: { ce_specversion: Buffer.from('1.0'), ce_id: Buffer.from('ce-2'), ce_source: Buffer.from('/producer'), ce_type: Buffer.from('com.example.n') } }]);
     const folder = await manifestsFolder(t);
     await folder.write('all.yaml', [
       brokerManifest(ns, 'default'),
@@ -58,8 +58,8 @@ describe('KafkaSource through kafka-broker start on Kafka', { timeout: 300_000 }
       const list = JSON.parse((await broker.get('kafkasources', '-n', ns, '-o', 'json')).stdout) as { items: { metadata: { name: string } }[] };
       return ['raw', 'late', 'to-broker', 'failing'].every((n) => readyOf(list.items.find((i) => i.metadata.name === n) as never)?.status === 'True');
     }, { ...wait, message: 'the sources Ready' });
-    await log.append(raw, { key: int32(8), value: Buffer.from('{"n":3}') });
-    await log.append(orders, { key: Buffer.from('o-1'), value: Buffer.from('{"order":1}'), headers: { 'content-type': Buffer.from('application/json') } });
+    await log.append(raw, [{ key: int32(8), value: Buffer.from('{"n":3}') }]);
+    await log.append(orders, [{ key: Buffer.from('o-1'), value: Buffer.from('{"order":1}'), headers: { 'content-type': Buffer.from('application/json') } }]);
   });
 
   test('raw records become dev.knative.kafka.event; CloudEvents pass through; earliest reads the history', async () => {
