@@ -157,23 +157,23 @@ export async function startDataPlane(
  * Resolves on SIGINT/SIGTERM with the signal, after saying so (`what` is added to the line);
  * a second signal exits at once.
  */
-export async function untilSignal(io: CliIo, logger: Logger, what = ''): Promise<NodeJS.Signals> {
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    const on = (s: NodeJS.Signals): void => {
+export function untilSignal(io: CliIo, logger: Logger, what = ''): Promise<NodeJS.Signals> {
+  // Listening starts now, not when the caller awaits: a signal during start-up is a clean stop too.
+  return new Promise<NodeJS.Signals>((resolve) => {
+    const on = (signal: NodeJS.Signals): void => {
       process.off('SIGINT', on);
       process.off('SIGTERM', on);
-      resolve(s);
+      logger.info({ signal }, 'shutting down');
+      io.stderr.write(`kafka-broker: ${signal}: shutting down${what}\n`);
+      const forced = (): void => {
+        io.stderr.write('kafka-broker: forced exit\n');
+        process.exit(1);
+      };
+      process.once('SIGINT', forced);
+      process.once('SIGTERM', forced);
+      resolve(signal);
     };
     process.on('SIGINT', on);
     process.on('SIGTERM', on);
   });
-  logger.info({ signal }, 'shutting down');
-  io.stderr.write(`kafka-broker: ${signal}: shutting down${what}\n`);
-  const forced = (): void => {
-    io.stderr.write('kafka-broker: forced exit\n');
-    process.exit(1);
-  };
-  process.once('SIGINT', forced);
-  process.once('SIGTERM', forced);
-  return signal;
 }

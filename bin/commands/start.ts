@@ -16,7 +16,7 @@
  * dispatcher drain, close.
  */
 import { stat } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { createAdminServer, registerResourceRoutes } from '../../controller/admin.js';
@@ -114,13 +114,15 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     ? 'in-memory event log (dev mode: events do not survive a restart)'
     : `Kafka at ${options.kafka.brokers.join(',')}`;
   // The banner comes first, as soon as both ports are bound; the summary once the first pass is done.
-  const access = token === undefined ? 'no admin token (loopback only)' : `admin token in ${token.from}`;
+  const access = token === undefined ? 'no admin token (loopback only)' : `admin token in ${homeShortened(token.from, io.env)}`;
+  // From the first bound port on, SIGTERM/SIGINT mean an orderly stop, also in the middle of start-up.
+  const stopped = untilSignal(io, logger, ` (deliveries in progress get up to ${Math.round(dispatcherSettings.shutdownDeadlineMs / 1000)} s)`);
   const running = await startAll(options, io, logger, dispatcherSettings, token === undefined ? undefined : staticTokenAuth(token.token), (ingressUrl, adminUrl) => {
     io.stderr.write(`kafka-broker: ingress ${ingressUrl}  admin ${adminUrl}  ${mode}; ${access}\n`);
   });
   io.stderr.write(summary(running.objects(), running.problems(), running.ingressUrl, running.adminUrl));
 
-  await untilSignal(io, logger, ` (deliveries in progress get up to ${Math.round(dispatcherSettings.shutdownDeadlineMs / 1000)} s)`);
+  await stopped;
   await running.close();
   logger.flush();
   // Every server and consumer is closed; a library timer must not keep the process alive.
@@ -158,6 +160,12 @@ function parseOptions(argv: string[], io: CliIo): StartOptions | undefined {
     kafka: kafkaFrom(values, io),
     values,
   };
+}
+
+/** A path under the home directory as `~/...`, as a person would type it. */
+function homeShortened(file: string, env: CliIo['env']): string {
+  const home = env['HOME'] || homedir();
+  return home !== '' && file.startsWith(`${home}/`) ? `~/${file.slice(home.length + 1)}` : file;
 }
 
 function adminHostOf(flag: string | undefined): string {

@@ -1,12 +1,12 @@
 /**
  * A query parameter given twice is a 400 with the project's error body on every route of the
- * admin server, the dead-letter page included (issue 14, item 10; it was a 500 on the page). It is
- * refused in core/http-server.ts before any route runs, so this goes through `kafka-broker start`
+ * admin server, the dead-letter page included (it was a 500 on the page). It is
+ * refused in core/http-server.ts before any route runs (and before authentication), so this goes through `kafka-broker start`
  * as a user runs it: the admin API, the contract feed, and the dead-letter API and page.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { brokerManifest, manifestsFolder, startBroker } from './start-cli.js';
+import { adminHeaders, brokerManifest, manifestsFolder, startBroker } from './start-cli.js';
 
 test('a repeated query parameter is 400 INVALID_REQUEST on the admin API and the dead-letter page', { timeout: 60_000 }, async (t) => {
   const folder = await manifestsFolder(t);
@@ -35,7 +35,7 @@ test('a repeated query parameter is 400 INVALID_REQUEST on the admin API and the
   }
   // Given once, the same parameters work as before.
   for (const path of ['/dead-letters?since=1h', '/dead-letters/events?since=1h&limit=5', '/apis/eventing.knative.dev/v1/brokers?x=1', '/?__proto__=1']) {
-    const response = await fetch(`${broker.adminUrl}${path}`);
+    const response = await fetch(`${broker.adminUrl}${path}`, { headers: adminHeaders() });
     assert.equal(response.status, 200, path);
     await response.arrayBuffer();
   }

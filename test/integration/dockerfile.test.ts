@@ -198,7 +198,7 @@ describe('Dockerfile', { timeout: 600_000 }, () => {
   test('SIGTERM reaches the process, which shuts down cleanly', async () => {
     const examples = inImage(path.posix.join(final().workdir, 'node_modules/kafka-broker/examples/quickstart'));
     const run = entrypoint(['start', '--manifests', examples, '--port', '0', '--admin-port', '0']);
-    const child = spawn(run.command, run.args, { cwd: run.cwd, env: { ...process.env, ...run.env, KAFKA_BOOTSTRAP_SERVERS: '' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(run.command, run.args, { cwd: run.cwd, env: { ...process.env, ...run.env, KAFKA_BOOTSTRAP_SERVERS: '', XDG_STATE_HOME: scratch }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { freePort } from '../helpers/ports.js';
 import { waitUntil } from '../helpers/wait.js';
-import { ROOT, runCommand } from './start-cli.js';
+import { ROOT, runCommand, TEST_STATE_HOME } from './start-cli.js';
 
 const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as {
   name: string;
@@ -120,7 +120,7 @@ interface Background {
 
 /** A long-running process, killed after the test if it is still there. */
 function background(t: { after(fn: () => unknown): void }, command: string, args: string[], cwd: string, env: Record<string, string> = {}): Background {
-  const child: ChildProcess = spawn(command, args, { cwd, env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(command, args, { cwd, env: { ...process.env, XDG_STATE_HOME: TEST_STATE_HOME, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -111,7 +111,8 @@ describe("README's quick start, command by command", { timeout: 600_000 }, () =>
           .replaceAll('127.0.0.1:8080', `127.0.0.1:${ingressPort}`)
           .replaceAll('127.0.0.1:9090', `127.0.0.1:${adminPort}`)
           .replaceAll('127.0.0.1:8081', `127.0.0.1:${subscriberPort}`)
-          .replaceAll('/default/default', `/${ns}/default`);
+          .replaceAll('/default/default', `/${ns}/default`)
+          .replaceAll('~/.local/state/', `${TEST_STATE_HOME}/`);
       const brokerUrl = `http://127.0.0.1:${ingressPort}/${ns}/default`;
       const env = { BROKER_URL: brokerUrl, KAFKA_BROKER_ADMIN_URL: `http://127.0.0.1:${adminPort}`, KAFKA_BOOTSTRAP_SERVERS: '' };
 

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { waitUntil } from '../helpers/wait.js';
-import { brokerManifest, manifestsFolder, ROOT, runCli, startBroker, triggerManifest } from './start-cli.js';
+import { brokerManifest, manifestsFolder, ROOT, runCli, startBroker, TEST_STATE_HOME, triggerManifest } from './start-cli.js';
 
 /**
  * What `kafka-broker start` tells a user after its banner, and the kubectl-like commands that read
@@ -105,7 +105,7 @@ describe('kafka-broker start, describe, get -o wide and -w', { timeout: 120_000 
     await folder.write('orders.yaml', [triggerManifest(ns, 'orders', { subscriber: { uri: 'http://127.0.0.1:1/orders' } })]);
     const broker = await startBroker(t, { manifests: folder.dir, env: memory });
     const watch = spawn(process.execPath, [path.join(ROOT, 'bin', 'kafka-broker.js'), 'get', 'triggers', '-n', ns, '-w'], {
-      cwd: ROOT, env: { ...process.env, KAFKA_BROKER_ADMIN_URL: broker.adminUrl }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: ROOT, env: { ...process.env, XDG_STATE_HOME: TEST_STATE_HOME, KAFKA_BROKER_ADMIN_URL: broker.adminUrl }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
     watch.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
