@@ -1,6 +1,7 @@
 import type { AttributeValue, CloudEvent } from '../core/cloudevents/event.js';
 import { PARTITION_KEY } from '../core/cloudevents/event.js';
 import { fromKafkaRecord, type KafkaDecodeResult } from '../core/cloudevents/kafka-binding.js';
+import { isCloudEventsString } from '../core/cloudevents/validate.js';
 import type { KeyType, RecordConversion } from '../core/contract/types.js';
 import type { ConsumedRecord } from '../core/event-log/port.js';
 
@@ -20,6 +21,8 @@ import type { ConsumedRecord } from '../core/event-log/port.js';
  *            key, partitionkey   the record key, read as the key type says (none when absent or empty)
  *            kafkaheader<name>   each header but content-type; the name lower-cased and stripped
  *                                to a-z0-9, the value as UTF-8 text
+ *            (a key or header value read as text that is no CloudEvents String, e.g. a binary
+ *            int key read as a string, goes base64-encoded instead: see textOrBase64)
  *            datacontenttype     the content-type header, lower-cased
  *            data                the record value
  *   then, on either: the source's ceOverrides extensions.
@@ -47,13 +50,13 @@ export function keyAttribute(key: Buffer | null, keyType: KeyType): AttributeVal
   if (key === null || key.length === 0) return undefined;
   switch (keyType) {
     case 'string':
-      return key.toString('utf8');
+      return textOrBase64(key);
     case 'int':
-      return key.length === 4 ? key.readInt32BE(0) : key.toString('utf8');
+      return key.length === 4 ? key.readInt32BE(0) : textOrBase64(key);
     case 'float':
       if (key.length === 4) return shortestFloat32(key.readFloatBE(0));
       if (key.length === 8) return numberText(key.readDoubleBE(0));
-      return key.toString('utf8');
+      return textOrBase64(key);
     case 'byte-array':
       return key.toString('base64');
     default: {
@@ -61,6 +64,24 @@ export function keyAttribute(key: Buffer | null, keyType: KeyType): AttributeVal
       return unreachable;
     }
   }
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Bytes as text when they are UTF-8 that a CloudEvents String may hold, else base64 (the
+ * `binary` type). Knative sends such bytes as text anyway, and the result is no valid event: a
+ * binary int key read with the default key type, sent that way, is refused by every receiver
+ * that validates (the SDKs, our own ingress), so it would be delivered and never seen.
+ */
+export function textOrBase64(bytes: Buffer): string {
+  let text: string;
+  try {
+    text = UTF8.decode(bytes);
+  } catch {
+    return bytes.toString('base64');
+  }
+  return isCloudEventsString(text) ? text : bytes.toString('base64');
 }
 
 /** A float32 as Java prints it: the fewest digits that read back as the same float32. */
@@ -104,12 +125,13 @@ function convert(record: SourceRecord, conversion: RecordConversion): CloudEvent
   }
   let contentType: string | undefined;
   for (const name of Object.keys(record.headers)) {
-    const value = record.headers[name]!.toString('utf8');
+    const bytes = record.headers[name]!;
     // Knative compares the name case-insensitively and keeps the last content-type it sees.
-    if (name.toLowerCase() === 'content-type') contentType = value.toLowerCase();
-    else attributes.set(headerExtensionName(name), value);
+    if (name.toLowerCase() === 'content-type') contentType = bytes.toString('utf8').toLowerCase();
+    else attributes.set(headerExtensionName(name), textOrBase64(bytes));
   }
-  if (contentType !== undefined) attributes.set('datacontenttype', contentType);
+  // A content type no String may hold would make the event invalid: the data goes without one.
+  if (contentType !== undefined && isCloudEventsString(contentType)) attributes.set('datacontenttype', contentType);
   return build(attributes, record.value);
 }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { KeyType, RecordConversion } from '../../../core/contract/types.js';
+import { errorsOf, validateEvent } from '../../../core/cloudevents/validate.js';
 import { headerExtensionName, KAFKA_EVENT_TYPE, keyAttribute, sourceEventOf, type SourceRecord } from '../../../dispatcher/kafka-source-record.js';
 
 const conversion: RecordConversion = { kind: 'kafka-source', namespace: 'shop', name: 'orders-source', keyType: 'string', overrides: [] };
@@ -68,6 +69,13 @@ describe('KafkaSource record conversion', () => {
     ['float', float64(-2.25), '-2.25'],
     ['float', Buffer.from('3.5'), '3.5'],
     ['byte-array', Buffer.from([0, 1, 254, 255]), 'AAH+/w=='],
+    ['string', Buffer.from('café ✓'), 'café ✓'],
+    // Text no CloudEvents String may hold goes base64-encoded, so the event stays valid.
+    ['string', int32(8), 'AAAACA=='], // a binary int read with the default key type
+    ['string', Buffer.from([0xc3, 0x28]), 'wyg='], // not UTF-8
+    ['string', Buffer.from('a\u007fb'), 'YX9i'], // DEL is a control character
+    ['int', Buffer.from([0, 1]), 'AAE='], // not 4 bytes, not text
+    ['float', Buffer.from([0, 0, 1]), 'AAAB'],
   ];
   for (const [keyType, key, expected] of keys) {
     test(`key ${key === null ? 'null' : key.toString('hex')} as ${keyType} -> ${String(expected)}`, () => {
@@ -75,6 +83,7 @@ describe('KafkaSource record conversion', () => {
       const event = eventOf(record({ key }), { ...conversion, keyType });
       assert.equal(event.attributes['key'], expected);
       assert.equal(event.attributes['partitionkey'], expected);
+      assert.deepEqual(errorsOf(validateEvent(event)), []);
     });
   }
 
@@ -110,6 +119,14 @@ describe('KafkaSource record conversion', () => {
     const passed = eventOf(record({ headers: { ce_specversion: Buffer.from('1.0'), ce_id: Buffer.from('p'), ce_source: Buffer.from('/s'), ce_type: Buffer.from('t') } }), withOverrides);
     assert.equal(passed.attributes['id'], 'p');
     assert.equal(passed.attributes['team'], 'billing');
+  });
+
+  test('header values that are no CloudEvents String go base64-encoded; a bad content type is left out', () => {
+    const event = eventOf(record({ headers: { bin: Buffer.from([0, 0, 0, 1]), text: Buffer.from('ok'), 'content-type': Buffer.from('text/plain\u0000') } }));
+    assert.equal(event.attributes['kafkaheaderbin'], 'AAAAAQ==');
+    assert.equal(event.attributes['kafkaheadertext'], 'ok');
+    assert.equal(event.attributes['datacontenttype'], undefined);
+    assert.deepEqual(errorsOf(validateEvent(event)), []);
   });
 
   test('a header named like an Object.prototype member stays an ordinary attribute', () => {
