@@ -62,7 +62,7 @@ describe('deploy/ with kustomize', () => {
     for (const kind of ['CustomResourceDefinition', 'Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ConfigMap', 'Deployment', 'Service', 'NetworkPolicy']) {
       assert.ok(kinds.has(kind), `the base has a ${kind}`);
     }
-    assert.equal(objects.filter((o) => o.kind === 'CustomResourceDefinition').length, 7);
+    assert.equal(objects.filter((o) => o.kind === 'CustomResourceDefinition').length, 8); // with KafkaSource
     for (const deployment of deployments(objects).values()) {
       for (const container of deployment.spec!['template'].spec.containers) assert.equal(container.image, 'kafka-broker:0.1.0', `${deployment.metadata.name}: the image of kustomization.yaml's images:`);
     }
