@@ -85,6 +85,18 @@ export const GET_KINDS: readonly GetKind[] = [
     columns: [NAME, READY, REASON, SUBSCRIBERS, URL_COLUMN, AGE],
   },
   {
+    names: ['kafkasources', 'kafkasource', 'kafkasources.sources.knative.dev'],
+    info: info('KafkaSource'),
+    columns: [
+      NAME,
+      { header: 'TOPICS', value: (o) => (Array.isArray(o.spec?.['topics']) ? (o.spec['topics'] as unknown[]).join(',') : '') },
+      READY,
+      REASON,
+      { header: 'SINK', value: (o) => o.status?.sinkUri ?? '' },
+      AGE,
+    ],
+  },
+  {
     names: ['inmemorychannels', 'inmemorychannel', 'imc', 'inmemorychannels.messaging.knative.dev'],
     info: info('InMemoryChannel'),
     columns: [NAME, READY, REASON, SUBSCRIBERS, URL_COLUMN, AGE],

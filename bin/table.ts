@@ -14,6 +14,7 @@ export interface ObjectLike {
     readonly subscribers?: readonly { readonly ready?: string }[];
     readonly physicalSubscription?: { readonly subscriberUri?: string };
     readonly channel?: { readonly kind?: string };
+    readonly sinkUri?: string;
   };
 }
 

@@ -23,6 +23,8 @@ export const KINDS: readonly KindInfo[] = [
   { kind: 'KafkaChannel', plural: 'kafkachannels', singular: 'kafkachannel', group: 'messaging.knative.dev', version: 'v1beta1' },
   { kind: 'InMemoryChannel', plural: 'inmemorychannels', singular: 'inmemorychannel', group: 'messaging.knative.dev', version: 'v1' },
   { kind: 'EventPolicy', plural: 'eventpolicies', singular: 'eventpolicy', group: 'eventing.knative.dev', version: 'v1alpha1' },
+  // v1beta1 is KafkaSource's storage version in eventing-kafka-broker too (v1 is served alike).
+  { kind: 'KafkaSource', plural: 'kafkasources', singular: 'kafkasource', group: 'sources.knative.dev', version: 'v1beta1' },
 ];
 
 export const apiVersionOf = (info: KindInfo): string => (info.group === '' ? info.version : `${info.group}/${info.version}`);

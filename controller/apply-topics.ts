@@ -54,11 +54,12 @@ export async function ensureTopics(log: EventLog, topics: readonly DesiredTopic[
 export async function initGroups(log: EventLog, groups: readonly DesiredGroup[], observed: ObservedState, logger: Logger): Promise<number> {
   const todo = groups.filter((g) => {
     const seen = observed.groups.get(g.group);
-    return !(seen?.state === 'ready' && seen.topic === g.topic) && observed.topics.get(g.topic)?.state === 'ready';
+    const topics = [g.topic, ...(g.moreTopics ?? [])];
+    return !(seen?.state === 'ready' && seen.topic === g.topic) && topics.every((t) => observed.topics.get(t)?.state === 'ready');
   });
   await forEachLimited(todo, async (g) => {
     try {
-      await log.initGroup(g.group, g.topic, 'latest');
+      for (const topic of [g.topic, ...(g.moreTopics ?? [])]) await log.initGroup(g.group, topic, g.start ?? 'latest');
       observed.groups.set(g.group, { state: 'ready', topic: g.topic, owner: g.owner });
       logger.debug({ group: g.group, topic: g.topic }, `consumer group ${g.group} positioned`);
     } catch (error) {

@@ -1,9 +1,11 @@
+import { triggerGroup } from '../core/contract/paths.js';
 import type { Resource } from '../core/contract/types.js';
 import { admitChannelables, isChannelable, listSubscribers, reconcileChannelables, type ChannelableOutcome } from './kinds/backing-channel.js';
 import { admitBrokers, brokerTopicClaims, isBroker, isConfigMap, reconcileBrokers, type BrokerOutcome } from './kinds/broker.js';
 import { admitChannels, channelAddresses, isChannel, mirrorBackingChannels } from './kinds/channel.js';
 import { isEventPolicy, reconcileEventPolicies } from './kinds/event-policy.js';
 import { isKafkaSink, reconcileSinks } from './kinds/kafka-sink.js';
+import { isKafkaSource, reconcileSources } from './kinds/kafka-source.js';
 import { newPass, type Pass } from './kinds/pass.js';
 import { isSubscription, reconcileSubscriptions } from './kinds/subscription.js';
 import { isTrigger, reconcileTriggers } from './kinds/trigger.js';
@@ -65,6 +67,8 @@ function desired(
   const policies = reconcileEventPolicies(pass, of.eventPolicies, of.byKey);
   const brokerOutcomes = reconcileBrokers(pass, brokers, of.configMaps, topicClaims, policies);
   const channelOutcomes = reconcileChannelables(pass, channelables);
+  // KafkaSources: their topics are checked with the others; their sinks resolve to the addresses above.
+  const sources = reconcileSources(pass, of.sources, new Set(of.triggers.map((t) => triggerGroup(t.metadata.namespace, t.metadata.name))));
   if (topicsOnly) return state(pass, [], [], [], channels.generated);
 
   // Consumer groups and egresses; then the channels' statuses, which list their subscribers.
@@ -73,9 +77,10 @@ function desired(
   listSubscribers(pass, channelOutcomes, subscriptions.subscribers);
   mirrorBackingChannels(pass, channels);
 
-  const resources = contract(pass, brokerOutcomes, sinkResources, channelOutcomes);
+  const resources = [...contract(pass, brokerOutcomes, sinkResources, channelOutcomes), ...sources.resources];
   const owners = new Set([...of.brokers, ...of.sinks, ...of.channelables, ...channels.generated].map(keyOf));
-  const { obsoleteTopics, obsoleteGroups } = obsolete(pass, owners, new Set(of.triggers.map(keyOf)), subscriptions.groups);
+  const keptGroups = new Set([...subscriptions.groups, ...sources.groups]);
+  const { obsoleteTopics, obsoleteGroups } = obsolete(pass, owners, new Set(of.triggers.map(keyOf)), keptGroups);
   return state(pass, resources, obsoleteTopics, obsoleteGroups, channels.generated);
 }
 
@@ -95,6 +100,7 @@ function byKind(objects: readonly KnObject[], pass: Pass) {
     eventPolicies: [] as KnObject[],
     /** Every object, for EventPolicy `from.ref`s (sources' OIDC identities). */
     byKey: new Map(sorted.map((object) => [keyOf(object), object])),
+    sources: [] as KnObject[],
   };
   for (const object of sorted) {
     if (isBroker(object)) of.brokers.push(object);
@@ -105,6 +111,7 @@ function byKind(objects: readonly KnObject[], pass: Pass) {
     else if (isChannelable(object)) of.channelables.push(object);
     else if (isSubscription(object)) of.subscriptions.push(object);
     else if (isEventPolicy(object)) of.eventPolicies.push(object);
+    else if (isKafkaSource(object)) of.sources.push(object);
     else pass.ignored.set(keyOf(object), `${object.apiVersion} ${object.kind} is not handled by this controller`);
   }
   return of;

@@ -1,6 +1,6 @@
 import type { Resource } from '../core/contract/types.js';
 import type { EgressFault } from '../core/egress-faults.js';
-import type { TopicSpec } from '../core/event-log/port.js';
+import type { StartPosition, TopicSpec } from '../core/event-log/port.js';
 import type { AdmissionDefaults } from './kinds/admission.js';
 import type { ObjectStatus } from './status.js';
 import type { KnObject, ObjectKey } from './resources.js';
@@ -74,6 +74,10 @@ export interface DesiredGroup {
   readonly group: string;
   readonly topic: string;
   readonly owner: ObjectKey;
+  /** More topics the group reads (a KafkaSource's), positioned like `topic`; readiness waits for all. */
+  readonly moreTopics?: readonly string[];
+  /** Where a new group starts; default 'latest' (a KafkaSource's `spec.initialOffset`). */
+  readonly start?: StartPosition;
 }
 
 export interface DesiredState {

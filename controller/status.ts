@@ -39,6 +39,11 @@ export interface ObjectStatus {
   readonly subscribers?: readonly SubscriberStatus[];
   /** Subscription: the resolved destinations (Knative `status.physicalSubscription`). */
   readonly physicalSubscription?: { readonly subscriberUri?: string; readonly replyUri?: string; readonly deadLetterSinkUri?: string };
+  /** KafkaSource (Knative `SourceStatus`): the resolved sink. */
+  readonly sinkUri?: string;
+  /** KafkaSource: consumers running in its group, and the label selector its scale subresource reports. */
+  readonly consumers?: number;
+  readonly selector?: string;
 }
 
 /** Knative `duckv1.SubscriberStatus`: whether the channel delivers to that Subscription yet. */

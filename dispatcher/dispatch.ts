@@ -14,6 +14,7 @@ import { Quarantine } from './quarantine.js';
 import { MAX_DELAY_MS, retryAfterMs, stallBackoffMs, type AttemptFailure, type RetryPolicy } from './retry-policy.js';
 import { RecordTrace } from './tracing.js';
 import { handlingErrorOf, undecodableEvent } from './undecodable.js';
+import { sourceEventOf } from './kafka-source-record.js';
 
 /**
  * The life of one record, as a small state machine. Each step either finishes the record
@@ -155,7 +156,9 @@ export async function dispatchRecord(record: ConsumedRecord, route: () => Egress
 async function dispatchEvent(record: ConsumedRecord, route: () => EgressRoute, deps: DispatchDeps, signal: AbortSignal, finish: () => void): Promise<DispatchResult> {
   let decoded;
   try {
-    decoded = fromKafkaRecord(record);
+    // A KafkaSource's records are anyone's: converted, never refused (kafka-source-record.ts).
+    const conversion = route().egress.recordConversion;
+    decoded = conversion === undefined ? fromKafkaRecord(record) : sourceEventOf(record, conversion);
   } catch (error) {
     decoded = { ok: false as const, error: handlingErrorOf(error, 'decoding the record') };
   }

@@ -359,7 +359,7 @@ function checkEnvelope(value: unknown): ParsedObject['object'] | string {
  * The apiVersions served for each kind: the admin API's (api-kinds.ts), and KafkaChannel's v1 too,
  * which eventing-kafka-broker serves by conversion.
  */
-const SERVED = new Map<string, readonly string[]>(KINDS.map((k) => [k.kind, k.kind === 'KafkaChannel' ? [apiVersionOf(k), 'messaging.knative.dev/v1'] : [apiVersionOf(k)]]));
+const SERVED = new Map<string, readonly string[]>(KINDS.map((k) => [k.kind, k.kind === 'KafkaChannel' || k.kind === 'KafkaSource' ? [apiVersionOf(k), `${k.group}/v1`] : [apiVersionOf(k)]]));
 
 /**
  * A kind or apiVersion this broker does not serve would otherwise be ignored without a word (a

@@ -167,6 +167,11 @@ function show(value: unknown): string {
 // eslint-disable-next-line no-control-regex
 const FORBIDDEN_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\ufdd0-\ufdef\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
+/** Whether `value` may be a CloudEvents String (no control characters, lone surrogates, noncharacters). */
+export function isCloudEventsString(value: string): boolean {
+  return !FORBIDDEN_CHARACTERS.test(value);
+}
+
 function checkCharacters(name: string, value: string, spec: string, add: (i: ValidationIssue) => void): boolean {
   if (!FORBIDDEN_CHARACTERS.test(value)) return true;
   add(issue(name, value, 'characters', `attribute '${name}' contains a control character, lone surrogate or noncharacter, which Strings must not (${spec}, Type System)`));

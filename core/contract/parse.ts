@@ -50,6 +50,16 @@ const replySchema = z.discriminatedUnion('kind', [
 
 const contentMode = z.enum(['binary', 'structured']);
 
+const recordConversionSchema = z
+  .object({
+    kind: z.literal('kafka-source'),
+    namespace: nonEmpty,
+    name: nonEmpty,
+    keyType: z.enum(['string', 'int', 'float', 'byte-array']),
+    overrides: z.array(z.object({ name: z.string().regex(ATTRIBUTE_NAME, 'attribute names are lower-case letters and digits'), value: z.string() }).strict()),
+  })
+  .strict();
+
 const egressSchema = z
   .object({
     uid: nonEmpty,
@@ -61,13 +71,14 @@ const egressSchema = z
     deliveryOrder: z.enum(['ordered', 'unordered']),
     contentMode,
     egressConfig: egressConfigSchema.nullable(),
+    recordConversion: recordConversionSchema.optional(),
   })
   .strict();
 
 const resourceSchema = z
   .object({
     uid: nonEmpty,
-    kind: z.enum(['Broker', 'KafkaChannel', 'InMemoryChannel', 'KafkaSink']),
+    kind: z.enum(['Broker', 'KafkaChannel', 'InMemoryChannel', 'KafkaSink', 'KafkaSource']),
     reference: referenceSchema,
     topics: z.array(nonEmpty).min(1),
     ingress: z

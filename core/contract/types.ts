@@ -10,6 +10,8 @@ import type { Filter } from '../filters/types.js';
  *   KafkaChannel  -> Resource { ingress: /channels/<ns>/<name> }
  *   Subscription  -> Egress on its channel's resource
  *   KafkaSink     -> Resource { ingress: /sinks/<ns>/<name> } with no egresses
+ *   KafkaSource   -> Resource { no ingress, topics: its topics (not ours) } with one egress that
+ *                    converts records into CloudEvents (Egress.recordConversion)
  *
  * Durations are milliseconds (the controller converts Knative's ISO 8601 durations).
  */
@@ -22,7 +24,7 @@ export interface Contract {
   readonly resources: readonly Resource[];
 }
 
-export type ResourceKind = 'Broker' | 'KafkaChannel' | 'InMemoryChannel' | 'KafkaSink';
+export type ResourceKind = 'Broker' | 'KafkaChannel' | 'InMemoryChannel' | 'KafkaSink' | 'KafkaSource';
 
 /** Which Knative object a contract entry stands for; for logs, status and dead-letter marks. */
 export interface Reference {
@@ -112,6 +114,30 @@ export interface Egress {
   readonly contentMode: ContentMode;
   /** The egress's own delivery settings; they replace the resource's as a whole. */
   readonly egressConfig: EgressConfig | null;
+  /**
+   * Absent: every record is a CloudEvent written by us (a broker's or a channel's topic). Present:
+   * records are not necessarily CloudEvents and are converted (a KafkaSource's topics).
+   */
+  readonly recordConversion?: RecordConversion;
+}
+
+/** How a KafkaSource's record key is read (Knative's `kafkasources.sources.knative.dev/key-type` label). */
+export type KeyType = 'string' | 'int' | 'float' | 'byte-array';
+
+/** An attribute set on every event (Knative `ceOverrides.extensions`); a list, since names come from users. */
+export interface AttributeOverride {
+  readonly name: string;
+  readonly value: string;
+}
+
+/** The record-to-CloudEvent conversion of a KafkaSource (dispatcher/kafka-source-record.ts). */
+export interface RecordConversion {
+  readonly kind: 'kafka-source';
+  /** The source's identity, which the converted events' `source` names. */
+  readonly namespace: string;
+  readonly name: string;
+  readonly keyType: KeyType;
+  readonly overrides: readonly AttributeOverride[];
 }
 
 /** The delivery settings that apply to an egress: its own, else its resource's, else none. */

@@ -100,6 +100,37 @@ describe('CRD validation at apply time', () => {
     assert.match(refusal(badDelay.body), /spec\.delivery\.backoffDelay: Invalid value: "1s": must be an ISO 8601 duration such as PT0\.5S or PT1M/);
   });
 
+  test('KafkaSource: v1beta1 and v1 both take a well-formed source; the schema refuses the rest', async () => {
+    const source = (version: string, name: string, spec: Record<string, unknown>) =>
+      ({ apiVersion: `sources.knative.dev/${version}`, kind: 'KafkaSource', metadata: { name, namespace: NS }, spec });
+    const path = (version: string) => `/apis/sources.knative.dev/${version}/namespaces/${NS}/kafkasources`;
+    const spec = {
+      topics: ['orders'], bootstrapServers: ['kafka:9092'], consumerGroup: 'g', initialOffset: 'earliest', ordering: 'unordered', consumers: 1,
+      sink: { ref: { apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'default' } },
+      delivery: { retry: 2, deadLetterSink: { uri: 'http://dls.example/' } },
+      ceOverrides: { extensions: { team: 'billing' } },
+      net: { sasl: { enable: false } },
+    };
+    for (const version of ['v1beta1', 'v1']) {
+      const created = await tryCreate(path(version), source(version, `ok-${version}`, spec));
+      assert.equal(created.status, 201, refusal(created.body));
+    }
+    const refused: [string, Record<string, unknown>, RegExp][] = [
+      ['no topics', { ...spec, topics: [] }, /spec\.topics/],
+      ['no sink', { ...spec, sink: undefined }, /spec\.sink: Required value/],
+      ['an unknown initialOffset', { ...spec, initialOffset: 'middle' }, /spec\.initialOffset: Unsupported value/],
+      ['an unknown ordering', { ...spec, ordering: 'sorted' }, /spec\.ordering: Unsupported value/],
+      ['an override of a required attribute', { ...spec, ceOverrides: { extensions: { type: 'x' } } }, /cannot be overridden/],
+      ['an upper-case extension name', { ...spec, ceOverrides: { extensions: { Team: 'x' } } }, /lower-case letters and digits/],
+      ['a sink with neither ref nor uri', { ...spec, sink: {} }, /spec\.sink: .*needs a ref or a uri/],
+    ];
+    for (const [what, bad, says] of refused) {
+      const response = await tryCreate(path('v1beta1'), source('v1beta1', 'bad', bad));
+      assert.equal(response.status, 422, `${what}: ${refusal(response.body)}`);
+      assert.match(refusal(response.body), says, what);
+    }
+  });
+
   test('every example manifest passes (the rules refuse nothing Knative accepts in them)', async () => {
     const root = new URL('../../examples/', import.meta.url);
     let checked = 0;

@@ -62,7 +62,7 @@ describe('deploy/ with kustomize', () => {
     for (const kind of ['CustomResourceDefinition', 'Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ConfigMap', 'Deployment', 'Service', 'NetworkPolicy']) {
       assert.ok(kinds.has(kind), `the base has a ${kind}`);
     }
-    assert.equal(objects.filter((o) => o.kind === 'CustomResourceDefinition').length, 8);
+    assert.equal(objects.filter((o) => o.kind === 'CustomResourceDefinition').length, 9); // with EventPolicy and KafkaSource
     for (const deployment of deployments(objects).values()) {
       for (const container of deployment.spec!['template'].spec.containers) assert.equal(container.image, 'kafka-broker:0.1.0', `${deployment.metadata.name}: the image of kustomization.yaml's images:`);
     }
@@ -115,7 +115,7 @@ describe('deploy/ with kustomize', () => {
   test("knative-eventing: leaves Knative's own CRDs alone and adds only the Kafka kinds", async () => {
     const objects = await render('deploy/overlays/knative-eventing');
     const crds = objects.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata.name).sort();
-    assert.deepEqual(crds, ['kafkachannels.messaging.knative.dev', 'kafkasinks.eventing.knative.dev']);
+    assert.deepEqual(crds, ['kafkachannels.messaging.knative.dev', 'kafkasinks.eventing.knative.dev', 'kafkasources.sources.knative.dev']);
     assert.equal(deployments(objects).size, 3);
     await dryRunApply(objects);
   });
