@@ -2,6 +2,7 @@
  * What the commands that run a component on its own (`ingress`, `dispatcher`, `controller`)
  * share: their common flags, Kafka checked once, the contract source, and an orderly stop.
  */
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { bootstrapServersSchema, commonEnv } from '../core/config.js';
 import { HttpContractSource } from '../core/contract/http-source.js';
@@ -10,6 +11,7 @@ import { isBrokerError } from '../core/errors.js';
 import type { EventLog } from '../core/event-log/port.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import type { KafkaSecurity } from '../core/event-log/kafka/security.js';
+import type { DataPlaneRole } from '../controller/data-plane-reports.js';
 import { CliError, type CliIo } from './cli.js';
 import { KAFKA_AUTH_FLAG, kafkaSecurityOf } from './kafka-auth.js';
 import { LOG_FORMAT_FLAG, parseCommandLine, stringFlag, type FlagSpec, type FlagValues } from './options.js';
@@ -87,9 +89,11 @@ export async function openKafka(brokers: readonly string[], from: string, client
 }
 
 /** The contract source of a data-plane process: the controller over HTTP, or a file. */
-export async function openContracts(options: DataPlaneOptions, logger: Logger): Promise<{ contracts: ContractSource; close: () => Promise<void> }> {
+export async function openContracts(options: DataPlaneOptions, logger: Logger, role?: DataPlaneRole): Promise<{ contracts: ContractSource; close: () => Promise<void> }> {
   if ('url' in options.contract) {
-    const source = new HttpContractSource({ url: options.contract.url, logger }).start();
+    // The controller keeps the last report per process: the pod's name (the host name) and pid.
+    const reportAs = role === undefined ? undefined : { process: `${hostname()}/${process.pid}`, role };
+    const source = new HttpContractSource({ url: options.contract.url, logger, ...(reportAs === undefined ? {} : { reportAs }) }).start();
     return { contracts: source, close: () => source.close() };
   }
   const source = await watchContractFile(options.contract.file, logger);
@@ -104,10 +108,11 @@ export async function startDataPlane(
   options: DataPlaneOptions,
   logger: Logger,
   clientId: string,
+  role: DataPlaneRole,
   start: (log: EventLog, contracts: ContractSource) => Promise<() => Promise<void>>,
 ): Promise<() => Promise<void>> {
   const log = await openKafka(options.kafka, options.kafkaFrom, clientId, logger, options.kafkaSecurity);
-  const { contracts, close } = await openContracts(options, logger);
+  const { contracts, close } = await openContracts(options, logger, role);
   let stop: () => Promise<void>;
   try {
     stop = await start(log, contracts);

@@ -1,10 +1,11 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Contract } from '../core/contract/types.js';
 import { BrokerError } from '../core/errors.js';
 import { createHttpServer, registerHealth } from '../core/http-server.js';
 import type { Logger } from '../core/logger.js';
+import { isDataPlaneRole, type DataPlaneReport, type DataPlaneReports } from './data-plane-reports.js';
 import { apiVersionOf, collectionPath, KINDS, type KindInfo } from './kinds.js';
 import type { ObjectView } from './reconciler.js';
 import type { SourceProblem } from './sources/source.js';
@@ -57,6 +58,8 @@ export interface ResourceView {
   contract(): Contract | undefined;
   /** Calls the listener whenever the contract may have changed; without it, long-polls check every 250 ms. */
   contractChanges?(listener: () => void): () => void;
+  /** Where the data-plane processes' reports (`applied`, `process`, `role` on `/contract`) go. */
+  readonly dataPlaneReports?: DataPlaneReports;
 }
 
 export function registerResourceRoutes(app: FastifyInstance, view: ResourceView): void {
@@ -96,6 +99,8 @@ function matches(object: ObjectView, info: KindInfo): boolean {
  *   GET /contract?after=<g>[&timeoutSeconds=30]
  *                                          long-poll: answers as soon as the generation is not g
  *                                          (200), or 304 after the timeout (at most 300 s)
+ *   ...&applied=<g>&process=<id>&role=ingress|dispatcher
+ *                                          the poller reports what it runs (data-plane-reports.ts)
  *
  * With `Accept-Encoding: gzip` the body is gzipped (about 1/20 of the JSON). Each generation is
  * serialized and compressed once, however many clients fetch it.
@@ -132,7 +137,21 @@ function registerContractRoute(app: FastifyInstance, view: ResourceView): void {
     done();
   });
 
-  app.get<{ Querystring: { after?: string; timeoutSeconds?: string } }>('/contract', async (request, reply) => {
+  app.get<{ Querystring: { after?: string; timeoutSeconds?: string; applied?: string; process?: string; role?: string } }>('/contract', async (request, reply) => {
+    const report = reportOf(request.query);
+    if (typeof report === 'string') throw new BrokerError('INVALID_REQUEST', report);
+    const done = report === undefined ? undefined : view.dataPlaneReports?.polling(report);
+    try {
+      return await answerContract(request, reply);
+    } finally {
+      done?.();
+    }
+  });
+
+  const answerContract = async (
+    request: FastifyRequest<{ Querystring: { after?: string; timeoutSeconds?: string } }>,
+    reply: FastifyReply,
+  ): Promise<FastifyReply | null> => {
     const after = generationOf(request.query.after) ?? generationOf(etagValue(request.headers['if-none-match']));
     const longPoll = request.query.after !== undefined;
     const has = (contract: Contract | undefined): boolean => contract !== undefined && contract.generation !== after;
@@ -158,7 +177,20 @@ function registerContractRoute(app: FastifyInstance, view: ResourceView): void {
       return reply.header('content-encoding', 'gzip').send(await encoded.gzip);
     }
     return reply.send(encoded.json);
-  });
+  };
+}
+
+/**
+ * `?applied=<g>&process=<id>&role=ingress|dispatcher`: the generation a data-plane process has
+ * applied; undefined when not given, a message when malformed.
+ */
+function reportOf(query: { applied?: string; process?: string; role?: string }): DataPlaneReport | string | undefined {
+  if (query.process === undefined && query.role === undefined && query.applied === undefined) return undefined;
+  const applied = generationOf(query.applied ?? '0');
+  if (applied === undefined) return `applied must be a contract generation (a non-negative integer), got "${query.applied}"`;
+  if (query.process === undefined || query.process === '' || query.process.length > 253) return 'process must name the reporting process (1 to 253 characters)';
+  if (!isDataPlaneRole(query.role)) return `role must be ingress or dispatcher, got "${query.role ?? ''}"`;
+  return { process: query.process, role: query.role, applied };
 }
 
 /** Resolves with `check()`'s first defined value, or undefined after `ms` (or when the client leaves). */

@@ -2,6 +2,7 @@ import { isBrokerError } from '../core/errors.js';
 import type { EgressFault } from '../core/egress-faults.js';
 import type { EventLog } from '../core/event-log/port.js';
 import type { Logger } from '../core/logger.js';
+import type { DataPlaneRole } from './data-plane-reports.js';
 import type { DataPlaneObservation, DesiredGroup, DesiredTopic, GroupObservation, Observed, TopicObservation } from './state.js';
 
 /**
@@ -14,6 +15,7 @@ export class ObservedState implements Observed {
   readonly topics = new Map<string, TopicObservation>();
   readonly groups = new Map<string, GroupObservation>();
   dataPlane: DataPlaneObservation = { available: true };
+  dataPlaneOf: ((uid: string, roles: readonly DataPlaneRole[]) => DataPlaneObservation) | undefined;
   egressFaults: ReadonlyMap<string, EgressFault> = new Map();
 }
 

@@ -1,5 +1,6 @@
 import { formatFieldErrors, type FieldError } from './kinds/admission.js';
 import type { Condition, ConditionStatus, ObjectStatus } from './status.js';
+import type { DataPlaneRole } from './data-plane-reports.js';
 import type { DataPlaneObservation, DesiredTopic, Observed } from './state.js';
 
 /**
@@ -226,6 +227,12 @@ export function topicCondition(topic: DesiredTopic, observed: Observed, inMemory
 
 export const dataPlaneCondition = (dataPlane: DataPlaneObservation): Condition =>
   dataPlane.available ? dataPlaneAvailable() : dataPlaneNotAvailable(dataPlane.message);
+
+/** DataPlaneAvailable of one contract resource: the data plane as a whole, then what its processes reported. */
+export function resourceDataPlaneCondition(observed: Observed, uid: string, roles: readonly DataPlaneRole[]): Condition {
+  if (!observed.dataPlane.available) return dataPlaneCondition(observed.dataPlane);
+  return dataPlaneCondition(observed.dataPlaneOf?.(uid, roles) ?? observed.dataPlane);
+}
 
 /** Addressable once the topic is ready and any dead-letter sink resolves: then the ingress can take events. */
 export const addressableCondition = (topic: string, topicReady: boolean, deadLetterOk: boolean): Condition =>

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { EventLog } from '../core/event-log/port.js';
 import { listen } from '../core/http-server.js';
 import type { Logger } from '../core/logger.js';
+import { DataPlaneReports } from './data-plane-reports.js';
 import { createAdminServer, registerResourceRoutes } from './admin.js';
 import type { ControllerConfig } from './config.js';
 import { ContractFeed } from './contract-feed.js';
@@ -40,13 +41,15 @@ export interface RunningManifestsController {
 export async function startManifestsController(deps: ManifestsControllerDeps): Promise<RunningManifestsController> {
   const feed = new ContractFeed();
   let firstPass = false;
-  const controller = createController({ config: deps.config, log: deps.log, logger: deps.logger, publish: (contract) => feed.publish(contract) });
+  const dataPlaneReports = new DataPlaneReports();
+  const controller = createController({ config: deps.config, log: deps.log, logger: deps.logger, publish: (contract) => feed.publish(contract), dataPlaneReports });
   const admin = createAdminServer({ logger: deps.logger, notReadyReason: async () => (firstPass ? undefined : 'the manifests are not loaded yet') });
   registerResourceRoutes(admin, {
     objects: () => controller.reconciler.objects(),
     problems: () => controller.reconciler.problems(),
     contract: () => feed.current(),
     contractChanges: (listener) => feed.changes(listener),
+    dataPlaneReports,
   });
   let adminUrl: string;
   try {
@@ -67,6 +70,7 @@ export async function startManifestsController(deps: ManifestsControllerDeps): P
   const close = (): Promise<void> => {
     closing ??= (async () => {
       await controller.close();
+      dataPlaneReports.close();
       await admin.close();
     })();
     return closing;

@@ -2,6 +2,7 @@ import type { Resource } from '../core/contract/types.js';
 import type { EgressFault } from '../core/egress-faults.js';
 import type { TopicSpec } from '../core/event-log/port.js';
 import type { AdmissionDefaults } from './kinds/admission.js';
+import type { DataPlaneRole } from './data-plane-reports.js';
 import type { ObjectStatus } from './status.js';
 import type { KnObject, ObjectKey } from './resources.js';
 
@@ -48,6 +49,11 @@ export interface Observed {
   readonly topics: ReadonlyMap<string, TopicObservation>;
   readonly groups: ReadonlyMap<string, GroupObservation>;
   readonly dataPlane: DataPlaneObservation;
+  /**
+   * Per contract resource (by uid): whether the data-plane processes that reported have applied the
+   * generation that carries it (controller/data-plane-reports.ts); absent when none report.
+   */
+  readonly dataPlaneOf?: (uid: string, roles: readonly DataPlaneRole[]) => DataPlaneObservation;
   /** What the dispatcher reported per consumer group (records skipped); none when it cannot be asked. */
   readonly egressFaults?: ReadonlyMap<string, EgressFault>;
 }

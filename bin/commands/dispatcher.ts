@@ -46,7 +46,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const healthPort = parsePort('--health-port', values['health-port'], 8081);
   const config = dispatcherConfigFromEnv(io.env);
   const logger = loggerFrom(io, values);
-  const running = await startDataPlane(common, logger, 'kafka-broker-dispatcher', async (log, contracts) => {
+  const running = await startDataPlane(common, logger, 'kafka-broker-dispatcher', 'dispatcher', async (log, contracts) => {
     const health = createHttpServer({ bodyLimitBytes: 1024, logger });
     registerHealth(health, {
       notReadyReason: async () => {

@@ -4,6 +4,7 @@ import { reconcileSettings } from '../config.js';
 import { ContractFeed } from '../contract-feed.js';
 import { ContractWriter } from '../contract-writer.js';
 import { Reconciler } from '../reconciler.js';
+import { DataPlaneReports } from '../data-plane-reports.js';
 import type { DataPlaneObservation } from '../state.js';
 import type { KubeApi } from './api.js';
 import { ingressUrlOf, type KubernetesControllerConfig } from './config.js';
@@ -47,6 +48,8 @@ interface Term {
 
 export class KubernetesController {
   readonly feed = new ContractFeed();
+  /** What the data-plane processes report applying, from their polls of the contract. */
+  readonly dataPlaneReports = new DataPlaneReports();
   private readonly elector: LeaderElector | undefined;
   private current: Term | undefined;
   private running: Promise<void> | undefined;
@@ -115,6 +118,7 @@ export class KubernetesController {
     if (this.elector !== undefined) await this.elector.stop({ release: true });
     else await this.stepDown();
     await this.running?.catch(() => undefined);
+    this.dataPlaneReports.close();
   }
 
   /** For tests: stops as a killed process would, without releasing the Lease. */
@@ -143,6 +147,7 @@ export class KubernetesController {
       settings: reconcileSettings({ ...config, ingressUrl: ingressUrlOf(config) }),
       logger: this.options.logger,
       ...(this.options.dataPlane === undefined ? {} : { dataPlane: this.options.dataPlane }),
+      dataPlaneReports: this.dataPlaneReports,
       retryMinMs: config.retryMinMs,
       retryMaxMs: config.retryMaxMs,
       deleteGraceMs: config.deleteGraceMs,

@@ -60,6 +60,7 @@ export async function startKubernetesController(deps: KubernetesControllerDeps):
     problems: () => controller.reconciler()?.problems() ?? [],
     contract: () => controller.feed.current(),
     contractChanges: (listener) => controller.feed.changes(listener),
+    dataPlaneReports: controller.dataPlaneReports,
   });
   deps.registerRoutes?.(admin);
   let adminUrl: string;
