@@ -7,6 +7,7 @@ import { readyCondition, stampTransitions, type ObjectStatus } from './condition
 import type { ContractWriter } from './contract-writer.js';
 import { computeDesired, desiredTopics } from './desired.js';
 import { adoptFinalizing, releasedKeys } from './finalizers.js';
+import { statusEvents, type ResourceEvent } from './resource-events.js';
 import { keyOf, type KnObject, type ObjectKey } from './resources.js';
 import type { ResourceSource, SourceProblem } from './sources/source.js';
 import type { DataPlaneReports } from './data-plane-reports.js';
@@ -42,6 +43,8 @@ export interface ReconcilerOptions {
   readonly dataPlaneReports?: DataPlaneReports;
   /** The dispatcher's faults per consumer group, when it runs in this process (`start`). */
   readonly egressFaults?: () => ReadonlyMap<string, EgressFault>;
+  /** Called with what an operator should hear about (Ready changes, events skipped or held). */
+  readonly onEvent?: (event: ResourceEvent) => void;
   readonly now?: () => Date;
   /** First and largest delay before a pass that left work undone is retried. */
   readonly retryMinMs?: number;
@@ -261,6 +264,8 @@ export class Reconciler {
       const before = readyCondition(previous);
       const after = readyCondition(stamped);
       if (after?.status === 'True') ready++;
+      const object = desired.objects.get(key);
+      if (this.options.onEvent !== undefined && object !== undefined) for (const event of statusEvents(object, previous, stamped, first)) this.options.onEvent(event);
       const changed = before?.status !== after?.status || before?.reason !== after?.reason || before?.message !== after?.message;
       if (!changed || after === undefined) continue;
       if (after.status === 'True') {
