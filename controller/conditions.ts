@@ -146,6 +146,9 @@ export const failedToInitGroup = (group: string, error: string): Condition =>
  */
 export const eventsSkipped = (message: string): Condition => cond('EventsSkipped', 'True', 'OffsetOutOfRange', message);
 
+/** Events the trigger's dispatcher cannot deliver nor dead-letter right now; like EventsSkipped, not a dependent of Ready. */
+export const eventsHeld = (message: string): Condition => cond('EventsHeld', 'True', 'EventsHeld', message);
+
 // ---- shared outcomes ----
 
 export const deadLetterSinkResolved = (): Condition => cond('DeadLetterSinkResolved', 'True');
