@@ -88,11 +88,13 @@ export async function openKafka(brokers: readonly string[], from: string, client
   return new KafkaEventLog({ brokers: [...brokers], clientId, logger, security });
 }
 
+/** How this process names itself to the controller: the pod's name (the host name) and its pid. */
+export const processIdentity = (): string => `${hostname()}/${process.pid}`;
+
 /** The contract source of a data-plane process: the controller over HTTP, or a file. */
 export async function openContracts(options: DataPlaneOptions, logger: Logger, role?: DataPlaneRole): Promise<{ contracts: ContractSource; close: () => Promise<void> }> {
   if ('url' in options.contract) {
-    // The controller keeps the last report per process: the pod's name (the host name) and pid.
-    const reportAs = role === undefined ? undefined : { process: `${hostname()}/${process.pid}`, role };
+    const reportAs = role === undefined ? undefined : { process: processIdentity(), role };
     const source = new HttpContractSource({ url: options.contract.url, logger, ...(reportAs === undefined ? {} : { reportAs }) }).start();
     return { contracts: source, close: () => source.close() };
   }

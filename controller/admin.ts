@@ -1,7 +1,9 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import type { Contract } from '../core/contract/types.js';
+import { MAX_RANGES, type EgressFault } from '../core/egress-faults.js';
 import { BrokerError } from '../core/errors.js';
 import { createHttpServer, registerHealth } from '../core/http-server.js';
 import type { Logger } from '../core/logger.js';
@@ -21,6 +23,7 @@ import type { SourceProblem } from './sources/source.js';
  *   GET /apis/<group>/<version>/namespaces/<ns>/<plural>/<name>   one object, with its status
  *   GET /api/v1/...                                        the same for core kinds (ConfigMaps)
  *   GET /problems                                          manifests that could not be read
+ *   POST /data-plane/faults                                a dispatcher's faults per consumer group
  *   GET /contract                                          the data-plane contract in force (see below:
  *                                                          ETag, ?after=<generation> long-poll, gzip)
  *
@@ -81,6 +84,8 @@ export function registerResourceRoutes(app: FastifyInstance, view: ResourceView)
   }
   app.get('/problems', async () => ({ problems: view.problems() }));
   registerContractRoute(app, view);
+  const reports = view.dataPlaneReports;
+  if (reports !== undefined) registerFaultsRoute(app, reports);
 }
 
 function matches(object: ObjectView, info: KindInfo): boolean {
@@ -178,6 +183,38 @@ function registerContractRoute(app: FastifyInstance, view: ResourceView): void {
     }
     return reply.send(encoded.json);
   };
+}
+
+const heldSchema = z.object({ reason: z.string().max(200), detail: z.string().max(2000), since: z.string().max(40) }).strict();
+const faultSchema = z.object({
+  held: heldSchema.optional(),
+  skipped: z.array(z.object({ topic: z.string().max(300), partition: z.number().int().min(0), from: z.string().regex(/^\d+$/), to: z.string().regex(/^\d+$/) }).strict()).max(MAX_RANGES),
+  skippedRecords: z.number().int().min(0),
+  lastSkippedAt: z.string().max(40),
+}).strict();
+const faultsBodySchema = z.object({
+  process: z.string().min(1).max(253),
+  role: z.literal('dispatcher'),
+  faults: z.array(z.object({ group: z.string().min(1).max(300), fault: faultSchema }).strict()).max(100_000),
+}).strict();
+
+/**
+ * `POST /data-plane/faults`: a dispatcher's faults per consumer group (events held, records
+ * skipped), all of them each time, sent when they change. The controller shows them on the
+ * triggers' status and as Events, for as long as the dispatcher is live.
+ */
+function registerFaultsRoute(app: FastifyInstance, reports: DataPlaneReports): void {
+  app.post('/data-plane/faults', async (request, reply) => {
+    const parsed = faultsBodySchema.safeParse(request.body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new BrokerError('INVALID_REQUEST', `invalid faults report: ${issue.path.join('.') || 'body'}: ${issue.message}`);
+    }
+    const faults = new Map<string, EgressFault>();
+    for (const { group, fault } of parsed.data.faults) faults.set(group, fault);
+    reports.reportFaults(parsed.data.process, parsed.data.role, faults);
+    return reply.code(204).send();
+  });
 }
 
 /**

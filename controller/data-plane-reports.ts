@@ -1,3 +1,4 @@
+import { MAX_RANGES, type EgressFault } from '../core/egress-faults.js';
 import type { DataPlaneObservation } from './state.js';
 
 /**
@@ -34,6 +35,8 @@ interface Seen {
   lastSeen: number;
   /** Polls held open right now. */
   open: number;
+  /** What a dispatcher last said went wrong per consumer group (events held, records skipped). */
+  faults: ReadonlyMap<string, EgressFault>;
 }
 
 export interface DataPlaneReportsOptions {
@@ -70,6 +73,26 @@ export class DataPlaneReports {
   report(report: DataPlaneReport): void {
     this.record(report);
     this.scheduleExpiry();
+  }
+
+  /** A dispatcher's faults per consumer group, replacing what it said before. */
+  reportFaults(process: string, role: DataPlaneRole, faults: ReadonlyMap<string, EgressFault>): void {
+    const seen = this.processes.get(process) ?? this.record({ process, role, applied: 0 });
+    seen.lastSeen = this.now();
+    seen.faults = faults;
+    this.scheduleExpiry();
+    this.emit();
+  }
+
+  /** The faults of every live process, merged per consumer group (its partitions may be spread over several). */
+  egressFaults(): ReadonlyMap<string, EgressFault> {
+    const now = this.now();
+    const merged = new Map<string, EgressFault>();
+    for (const p of this.processes.values()) {
+      if (!this.isLive(p, now)) continue;
+      for (const [group, fault] of p.faults) merged.set(group, mergeFaults(merged.get(group), fault));
+    }
+    return merged;
   }
 
   /** Calls the listener when a process applied a new generation, appeared or went away. */
@@ -115,7 +138,7 @@ export class DataPlaneReports {
     let seen = this.processes.get(report.process);
     const changed = seen === undefined || seen.applied !== report.applied || seen.role !== report.role || !this.isLive(seen, now);
     if (seen === undefined) {
-      seen = { role: report.role, applied: report.applied, lastSeen: now, open: 0 };
+      seen = { role: report.role, applied: report.applied, lastSeen: now, open: 0, faults: new Map() };
       this.processes.set(report.process, seen);
     } else {
       seen.role = report.role;
@@ -149,4 +172,15 @@ export class DataPlaneReports {
   private emit(): void {
     for (const listener of this.listeners) listener();
   }
+}
+
+function mergeFaults(a: EgressFault | undefined, b: EgressFault): EgressFault {
+  if (a === undefined) return b;
+  const held = a.held ?? b.held;
+  return {
+    ...(held === undefined ? {} : { held }),
+    skipped: [...a.skipped, ...b.skipped].slice(-MAX_RANGES),
+    skippedRecords: a.skippedRecords + b.skippedRecords,
+    lastSkippedAt: a.lastSkippedAt > b.lastSkippedAt ? a.lastSkippedAt : b.lastSkippedAt,
+  };
 }

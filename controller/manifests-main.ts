@@ -42,7 +42,9 @@ export async function startManifestsController(deps: ManifestsControllerDeps): P
   const feed = new ContractFeed();
   let firstPass = false;
   const dataPlaneReports = new DataPlaneReports();
-  const controller = createController({ config: deps.config, log: deps.log, logger: deps.logger, publish: (contract) => feed.publish(contract), dataPlaneReports });
+  const controller = createController({ config: deps.config, log: deps.log, logger: deps.logger, publish: (contract) => feed.publish(contract), dataPlaneReports,
+    egressFaults: () => dataPlaneReports.egressFaults(),
+  });
   const admin = createAdminServer({ logger: deps.logger, notReadyReason: async () => (firstPass ? undefined : 'the manifests are not loaded yet') });
   registerResourceRoutes(admin, {
     objects: () => controller.reconciler.objects(),

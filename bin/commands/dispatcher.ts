@@ -16,7 +16,8 @@ import { dispatcherConfigFromEnv } from '../../dispatcher/config.js';
 import { startDispatcher } from '../../dispatcher/main.js';
 import { createHttpServer, listen, registerHealth } from '../../core/http-server.js';
 import { CliError, type CliIo } from '../cli.js';
-import { dataPlaneOptions, parseDataPlaneFlags, startDataPlane, untilSignal, withKafkaSecurity } from '../data-plane.js';
+import { FaultReporter, faultsUrlOf } from '../../dispatcher/fault-reporter.js';
+import { dataPlaneOptions, processIdentity, parseDataPlaneFlags, startDataPlane, untilSignal, withKafkaSecurity } from '../data-plane.js';
 import { KAFKA_AUTH_USAGE } from '../kafka-auth.js';
 import { loggerFrom, parsePort } from '../options.js';
 
@@ -61,10 +62,14 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       await health.close();
       throw new CliError(`health endpoints: ${(error as Error).message}; choose another port with --health-port`);
     }
-    const dispatcher = await startDispatcher({ config, log, contracts, logger });
+    // Held events and skipped records go to the controller, for the triggers' status and Events.
+    let reporter: FaultReporter | undefined;
+    const dispatcher = await startDispatcher({ config, log, contracts, logger, onFaults: () => reporter?.changed() });
+    if ('url' in common.contract) reporter = new FaultReporter({ url: faultsUrlOf(common.contract.url), process: processIdentity(), faults: () => dispatcher.faults(), logger });
     io.stderr.write(`kafka-broker dispatcher: health on ${url}, contract from ${common.contract.from}\n`);
     return async () => {
       await dispatcher.close();
+      await reporter?.close();
       await health.close();
     };
   });

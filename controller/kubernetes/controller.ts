@@ -154,6 +154,7 @@ export class KubernetesController {
       logger: this.options.logger,
       ...(this.options.dataPlane === undefined ? {} : { dataPlane: this.options.dataPlane }),
       dataPlaneReports: this.dataPlaneReports,
+      egressFaults: () => this.dataPlaneReports.egressFaults(),
       onEvent: (event) => this.events.record(event),
       retryMinMs: config.retryMinMs,
       retryMaxMs: config.retryMaxMs,
