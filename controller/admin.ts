@@ -205,7 +205,16 @@ const faultsBodySchema = z.object({
  */
 function registerFaultsRoute(app: FastifyInstance, reports: DataPlaneReports): void {
   app.post('/data-plane/faults', async (request, reply) => {
-    const parsed = faultsBodySchema.safeParse(request.body);
+    // The server hands bodies over as bytes (core/http-server.ts), whatever their type.
+    let body: unknown = request.body;
+    if (Buffer.isBuffer(body) || typeof body === 'string') {
+      try {
+        body = JSON.parse(body.toString());
+      } catch {
+        throw new BrokerError('INVALID_REQUEST', 'invalid faults report: the body is not JSON');
+      }
+    }
+    const parsed = faultsBodySchema.safeParse(body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       throw new BrokerError('INVALID_REQUEST', `invalid faults report: ${issue.path.join('.') || 'body'}: ${issue.message}`);

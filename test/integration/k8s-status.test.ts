@@ -7,12 +7,18 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { CoreV1Event } from '@kubernetes/client-node';
+import { ingressConfigSchema } from '../../broker-ingress/config.js';
+import { startIngress, type RunningIngress } from '../../broker-ingress/main.js';
+import { loadConfig } from '../../core/config.js';
 import { HttpContractSource } from '../../core/contract/http-source.js';
+import { dispatcherConfigSchema } from '../../dispatcher/config.js';
+import { FaultReporter, faultsUrlOf } from '../../dispatcher/fault-reporter.js';
+import { startDispatcher, type RunningDispatcher } from '../../dispatcher/main.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
 import { silentLogger } from '../../core/logger.js';
 import { startTestKube } from '../helpers/kube.js';
 import { uniqueName, waitUntil } from '../helpers/wait.js';
-import { BROKERS, SYSTEM_NAMESPACE, broker, create, ensureNamespace, startController, testConfig, type RunningController } from './k8s-harness.js';
+import { BROKERS, SYSTEM_NAMESPACE, TRIGGERS, broker, create, ensureNamespace, startController, testConfig, type RunningController } from './k8s-harness.js';
 
 const kube = await startTestKube();
 await ensureNamespace(kube, SYSTEM_NAMESPACE);
@@ -24,6 +30,9 @@ describe('status and events in Kubernetes mode', { timeout: 180_000 }, () => {
   let running: RunningController;
   const sources: HttpContractSource[] = [];
   const held = new AbortController();
+  let ingress: RunningIngress;
+  let dispatcher: RunningDispatcher;
+  let reporter: FaultReporter;
 
   const dataPlane = (name: string) => async () => (await kube.get(BROKERS(ns, name))).body?.status?.conditions?.find((c: { type: string }) => c.type === 'DataPlaneAvailable');
   const events = async (name: string): Promise<CoreV1Event[]> => (await running.api.listEvents(ns)).filter((e) => e.involvedObject.name === name);
@@ -34,10 +43,20 @@ describe('status and events in Kubernetes mode', { timeout: 180_000 }, () => {
     for (const role of ['ingress', 'dispatcher'] as const) {
       sources.push(new HttpContractSource({ url: `${running.adminUrl}/contract`, logger: silentLogger(), timeoutSeconds: 5, retryMinMs: 50, retryMaxMs: 500, reportAs: { process: `${role}-1`, role } }).start());
     }
+    // The data plane in this process, as `kafka-broker ingress` and `dispatcher` wire it.
+    ingress = await startIngress({ config: loadConfig(ingressConfigSchema, { host: '127.0.0.1', port: 0 }), log, contracts: sources[0]!, logger: silentLogger() });
+    dispatcher = await startDispatcher({
+      config: dispatcherConfigSchema.parse({ shutdownDeadlineMs: 500, maxStallBackoffMs: 1000 }),
+      log, contracts: sources[1]!, logger: silentLogger(), onFaults: () => reporter.changed(),
+    });
+    reporter = new FaultReporter({ url: faultsUrlOf(`${running.adminUrl}/contract`), process: 'dispatcher-1', faults: () => dispatcher.faults(), logger: silentLogger(), debounceMs: 50 });
   });
 
   after(async () => {
     held.abort();
+    await reporter?.close();
+    await dispatcher?.close();
+    await ingress?.close();
     for (const source of sources) await source.close();
     await running?.close();
     await log.close();
@@ -92,5 +111,29 @@ describe('status and events in Kubernetes mode', { timeout: 180_000 }, () => {
     const role = await fetch(`${running.adminUrl}/contract?applied=1&process=p&role=egress`);
     assert.equal(role.status, 400);
     assert.match(((await role.json()) as { message: string }).message, /role must be ingress or dispatcher, got "egress"/);
+  });
+
+  test('a Trigger whose subscriber and dead-letter sink both fail shows EventsHeld and a Warning Event', async () => {
+    const trigger = {
+      apiVersion: 'eventing.knative.dev/v1', kind: 'Trigger', metadata: { name: 'failing', namespace: ns },
+      spec: { broker: 'orders', subscriber: { uri: 'http://127.0.0.1:1/subscriber' }, delivery: { retry: 0, deadLetterSink: { uri: 'http://127.0.0.1:1/dead-letters' } } },
+    };
+    await create(kube, TRIGGERS(ns), trigger);
+    await waitUntil(() => sources[1]!.current()?.resources.some((r) => r.egresses.some((e) => e.reference.name === 'failing')), { ...wait, message: 'the dispatcher has the trigger' });
+    const sent = await fetch(`${ingress.url}/${ns}/orders`, {
+      method: 'POST',
+      headers: { 'ce-specversion': '1.0', 'ce-id': 'held-1', 'ce-source': '/test', 'ce-type': 'order.created', 'content-type': 'application/json' },
+      body: '{}',
+    });
+    assert.equal(sent.status, 202, await sent.text());
+    const warning = await waitUntil(async () => (await events('failing')).find((e) => e.type === 'Warning' && e.reason === 'EventsHeld'), { ...wait, message: 'an EventsHeld Warning' });
+    assert.equal(warning.involvedObject.kind, 'Trigger');
+    assert.match(warning.message ?? '', /its subscriber and its dead-letter sink fail \(subscriber http:\/\/127\.0\.0\.1:1\/subscriber: .*; dead-letter sink http:\/\/127\.0\.0\.1:1\/dead-letters: .*\); they are retried, never dropped/);
+    const status = (await kube.get(TRIGGERS(ns, 'failing'))).body.status;
+    const condition = status.conditions.find((c: { type: string }) => c.type === 'EventsHeld');
+    assert.equal(condition?.status, 'True');
+    // Held rounds go on; the Event is not written again for each.
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    assert.equal((await events('failing')).filter((e) => e.reason === 'EventsHeld').length, 1);
   });
 });
