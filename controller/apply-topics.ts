@@ -2,8 +2,7 @@ import { isBrokerError } from '../core/errors.js';
 import type { EgressFault } from '../core/egress-faults.js';
 import type { EventLog } from '../core/event-log/port.js';
 import type { Logger } from '../core/logger.js';
-import type { DataPlaneRole } from './data-plane-reports.js';
-import type { DataPlaneObservation, DesiredGroup, DesiredTopic, GroupObservation, Observed, TopicObservation } from './state.js';
+import type { DataPlaneObservation, DataPlaneRole, DesiredGroup, DesiredTopic, GroupObservation, Observed, TopicObservation } from './state.js';
 
 /**
  * The apply step: makes the event log match the desired topics and consumer groups, and records

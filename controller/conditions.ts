@@ -1,7 +1,6 @@
 import { formatFieldErrors, type FieldError } from './kinds/admission.js';
 import type { Condition, ConditionStatus, ObjectStatus } from './status.js';
-import type { DataPlaneRole } from './data-plane-reports.js';
-import type { DataPlaneObservation, DesiredTopic, Observed } from './state.js';
+import type { DataPlaneObservation, DataPlaneRole, DesiredTopic, Observed } from './state.js';
 
 /**
  * Status conditions as Knative users know them (knative.dev/pkg apis.Condition), and one function

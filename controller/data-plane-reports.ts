@@ -1,5 +1,5 @@
 import { MAX_RANGES, type EgressFault } from '../core/egress-faults.js';
-import type { DataPlaneObservation } from './state.js';
+import type { DataPlaneObservation, DataPlaneRole } from './state.js';
 
 /**
  * What the data-plane processes in other processes told the controller: each long-poll for the
@@ -17,8 +17,7 @@ import type { DataPlaneObservation } from './state.js';
  * False (the processes went away).
  */
 
-export const DATA_PLANE_ROLES = ['ingress', 'dispatcher'] as const;
-export type DataPlaneRole = (typeof DATA_PLANE_ROLES)[number];
+export type { DataPlaneRole } from './state.js';
 
 export const isDataPlaneRole = (value: unknown): value is DataPlaneRole => value === 'ingress' || value === 'dispatcher';
 

@@ -2,7 +2,6 @@ import type { Resource } from '../core/contract/types.js';
 import type { EgressFault } from '../core/egress-faults.js';
 import type { TopicSpec } from '../core/event-log/port.js';
 import type { AdmissionDefaults } from './kinds/admission.js';
-import type { DataPlaneRole } from './data-plane-reports.js';
 import type { ObjectStatus } from './status.js';
 import type { KnObject, ObjectKey } from './resources.js';
 
@@ -41,6 +40,9 @@ export type TopicObservation =
 export type GroupObservation =
   | { readonly state: 'ready'; readonly topic: string; readonly owner: ObjectKey }
   | { readonly state: 'failed'; readonly topic: string; readonly owner: ObjectKey; readonly error: string };
+
+/** The data-plane processes that report what they run (controller/data-plane-reports.ts). */
+export type DataPlaneRole = 'ingress' | 'dispatcher';
 
 export type DataPlaneObservation = { readonly available: true } | { readonly available: false; readonly message: string };
 
