@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { bootstrapServersSchema, commonEnv } from '../core/config.js';
 import { HttpContractSource } from '../core/contract/http-source.js';
@@ -13,6 +14,7 @@ import type { EventLog } from '../core/event-log/port.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import type { KafkaSecurity } from '../core/event-log/kafka/security.js';
 import { kafkaClientErrors, type Registry } from '../core/metrics.js';
+import type { DataPlaneRole } from '../controller/data-plane-reports.js';
 import { CliError, type CliIo } from './cli.js';
 import { KAFKA_AUTH_FLAG, kafkaSecurityOf } from './kafka-auth.js';
 import { LOG_FORMAT_FLAG, parseCommandLine, stringFlag, type FlagSpec, type FlagValues } from './options.js';
@@ -107,14 +109,22 @@ export async function openKafka(brokers: readonly string[], from: string, client
   return new KafkaEventLog({ brokers: [...brokers], clientId, logger, security, ...(errors === undefined ? {} : { onClientError: (operation: string) => errors.labels(operation).inc() }) });
 }
 
+/** How this process names itself to the controller: the pod's name (the host name) and its pid. */
+/** How a data-plane process reads its token for the controller's admin API, if it has one. */
+export function tokenOf(options: DataPlaneOptions): (() => string | Promise<string>) | undefined {
+  const from = options.token;
+  if (from === undefined) return undefined;
+  return 'value' in from ? () => from.value : async () => (await readFile(from.file, 'utf8')).trim();
+}
+
+export const processIdentity = (): string => `${hostname()}/${process.pid}`;
+
 /** The contract source of a data-plane process: the controller over HTTP, or a file. */
-export async function openContracts(options: DataPlaneOptions, logger: Logger): Promise<{ contracts: ContractSource; close: () => Promise<void> }> {
+export async function openContracts(options: DataPlaneOptions, logger: Logger, role?: DataPlaneRole): Promise<{ contracts: ContractSource; close: () => Promise<void> }> {
   if ('url' in options.contract) {
-    const from = options.token;
-    const token = from === undefined ? undefined
-      : 'value' in from ? () => from.value
-      : async () => (await readFile(from.file, 'utf8')).trim();
-    const source = new HttpContractSource({ url: options.contract.url, logger, ...(token === undefined ? {} : { token }) }).start();
+    const reportAs = role === undefined ? undefined : { process: processIdentity(), role };
+    const token = tokenOf(options);
+    const source = new HttpContractSource({ url: options.contract.url, logger, ...(token === undefined ? {} : { token }), ...(reportAs === undefined ? {} : { reportAs }) }).start();
     return { contracts: source, close: () => source.close() };
   }
   const source = await watchContractFile(options.contract.file, logger);
@@ -129,11 +139,12 @@ export async function startDataPlane(
   options: DataPlaneOptions,
   logger: Logger,
   clientId: string,
+  role: DataPlaneRole,
   start: (log: EventLog, contracts: ContractSource) => Promise<() => Promise<void>>,
   metrics?: Registry,
 ): Promise<() => Promise<void>> {
   const log = await openKafka(options.kafka, options.kafkaFrom, clientId, logger, options.kafkaSecurity, '', metrics);
-  const { contracts, close } = await openContracts(options, logger);
+  const { contracts, close } = await openContracts(options, logger, role);
   let stop: () => Promise<void>;
   try {
     stop = await start(log, contracts);

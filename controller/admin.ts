@@ -1,11 +1,14 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import { registerAdminGuard, type AdminGuardOptions } from '../core/admin-auth/index.js';
 import type { Contract } from '../core/contract/types.js';
+import { MAX_RANGES, type EgressFault } from '../core/egress-faults.js';
 import { BrokerError } from '../core/errors.js';
 import { createHttpServer, registerHealth } from '../core/http-server.js';
 import type { Logger } from '../core/logger.js';
+import { isDataPlaneRole, type DataPlaneReport, type DataPlaneReports } from './data-plane-reports.js';
 import { apiVersionOf, collectionPath, KINDS, type KindInfo } from './api-kinds.js';
 import type { ObjectView } from './reconciler.js';
 import type { SourceProblem } from './sources/source.js';
@@ -21,6 +24,7 @@ import type { SourceProblem } from './sources/source.js';
  *   GET /apis/<group>/<version>/namespaces/<ns>/<plural>/<name>   one object, with its status
  *   GET /api/v1/...                                        the same for core kinds (ConfigMaps)
  *   GET /problems                                          manifests that could not be read
+ *   POST /data-plane/faults                                a dispatcher's faults per consumer group
  *   GET /contract                                          the data-plane contract in force (see below:
  *                                                          ETag, ?after=<generation> long-poll, gzip)
  *
@@ -65,6 +69,8 @@ export interface ResourceView {
   contract(): Contract | undefined;
   /** Calls the listener whenever the contract may have changed; without it, long-polls check every 250 ms. */
   contractChanges?(listener: () => void): () => void;
+  /** Where the data-plane processes' reports (`applied`, `process`, `role` on `/contract`) go. */
+  readonly dataPlaneReports?: DataPlaneReports;
 }
 
 export function registerResourceRoutes(app: FastifyInstance, view: ResourceView): void {
@@ -86,6 +92,8 @@ export function registerResourceRoutes(app: FastifyInstance, view: ResourceView)
   }
   app.get('/problems', async () => ({ problems: view.problems() }));
   registerContractRoute(app, view);
+  const reports = view.dataPlaneReports;
+  if (reports !== undefined) registerFaultsRoute(app, reports);
 }
 
 function matches(object: ObjectView, info: KindInfo): boolean {
@@ -104,6 +112,8 @@ function matches(object: ObjectView, info: KindInfo): boolean {
  *   GET /contract?after=<g>[&timeoutSeconds=30]
  *                                          long-poll: answers as soon as the generation is not g
  *                                          (200), or 304 after the timeout (at most 300 s)
+ *   ...&applied=<g>&process=<id>&role=ingress|dispatcher
+ *                                          the poller reports what it runs (data-plane-reports.ts)
  *
  * With `Accept-Encoding: gzip` the body is gzipped (about 1/20 of the JSON). Each generation is
  * serialized and compressed once, however many clients fetch it.
@@ -140,7 +150,21 @@ function registerContractRoute(app: FastifyInstance, view: ResourceView): void {
     done();
   });
 
-  app.get<{ Querystring: { after?: string; timeoutSeconds?: string } }>('/contract', async (request, reply) => {
+  app.get<{ Querystring: { after?: string; timeoutSeconds?: string; applied?: string; process?: string; role?: string } }>('/contract', async (request, reply) => {
+    const report = reportOf(request.query);
+    if (typeof report === 'string') throw new BrokerError('INVALID_REQUEST', report);
+    const done = report === undefined ? undefined : view.dataPlaneReports?.polling(report);
+    try {
+      return await answerContract(request, reply);
+    } finally {
+      done?.();
+    }
+  });
+
+  const answerContract = async (
+    request: FastifyRequest<{ Querystring: { after?: string; timeoutSeconds?: string } }>,
+    reply: FastifyReply,
+  ): Promise<FastifyReply | null> => {
     const after = generationOf(request.query.after) ?? generationOf(etagValue(request.headers['if-none-match']));
     const longPoll = request.query.after !== undefined;
     const has = (contract: Contract | undefined): boolean => contract !== undefined && contract.generation !== after;
@@ -166,7 +190,61 @@ function registerContractRoute(app: FastifyInstance, view: ResourceView): void {
       return reply.header('content-encoding', 'gzip').send(await encoded.gzip);
     }
     return reply.send(encoded.json);
+  };
+}
+
+const heldSchema = z.object({ reason: z.string().max(200), detail: z.string().max(2000), since: z.string().max(40) }).strict();
+const faultSchema = z.object({
+  held: heldSchema.optional(),
+  skipped: z.array(z.object({ topic: z.string().max(300), partition: z.number().int().min(0), from: z.string().regex(/^\d+$/), to: z.string().regex(/^\d+$/) }).strict()).max(MAX_RANGES),
+  skippedRecords: z.number().int().min(0),
+  lastSkippedAt: z.string().max(40),
+}).strict();
+const faultsBodySchema = z.object({
+  process: z.string().min(1).max(253),
+  role: z.literal('dispatcher'),
+  faults: z.array(z.object({ group: z.string().min(1).max(300), fault: faultSchema }).strict()).max(100_000),
+}).strict();
+
+/**
+ * `POST /data-plane/faults`: a dispatcher's faults per consumer group (events held, records
+ * skipped), all of them each time, sent when they change. The controller shows them on the
+ * triggers' status and as Events, for as long as the dispatcher is live.
+ */
+function registerFaultsRoute(app: FastifyInstance, reports: DataPlaneReports): void {
+  app.post('/data-plane/faults', async (request, reply) => {
+    // The server hands bodies over as bytes (core/http-server.ts), whatever their type.
+    let body: unknown = request.body;
+    if (Buffer.isBuffer(body) || typeof body === 'string') {
+      try {
+        body = JSON.parse(body.toString());
+      } catch {
+        throw new BrokerError('INVALID_REQUEST', 'invalid faults report: the body is not JSON');
+      }
+    }
+    const parsed = faultsBodySchema.safeParse(body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new BrokerError('INVALID_REQUEST', `invalid faults report: ${issue.path.join('.') || 'body'}: ${issue.message}`);
+    }
+    const faults = new Map<string, EgressFault>();
+    for (const { group, fault } of parsed.data.faults) faults.set(group, fault);
+    reports.reportFaults(parsed.data.process, parsed.data.role, faults);
+    return reply.code(204).send();
   });
+}
+
+/**
+ * `?applied=<g>&process=<id>&role=ingress|dispatcher`: the generation a data-plane process has
+ * applied; undefined when not given, a message when malformed.
+ */
+function reportOf(query: { applied?: string; process?: string; role?: string }): DataPlaneReport | string | undefined {
+  if (query.process === undefined && query.role === undefined && query.applied === undefined) return undefined;
+  const applied = generationOf(query.applied ?? '0');
+  if (applied === undefined) return `applied must be a contract generation (a non-negative integer), got "${query.applied}"`;
+  if (query.process === undefined || query.process === '' || query.process.length > 253) return 'process must name the reporting process (1 to 253 characters)';
+  if (!isDataPlaneRole(query.role)) return `role must be ingress or dispatcher, got "${query.role ?? ''}"`;
+  return { process: query.process, role: query.role, applied };
 }
 
 /** Resolves with `check()`'s first defined value, or undefined after `ms` (or when the client leaves). */

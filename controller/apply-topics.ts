@@ -2,7 +2,7 @@ import { isBrokerError } from '../core/errors.js';
 import type { EgressFault } from '../core/egress-faults.js';
 import type { EventLog } from '../core/event-log/port.js';
 import type { Logger } from '../core/logger.js';
-import type { DataPlaneObservation, DesiredGroup, DesiredTopic, GroupObservation, Observed, TopicObservation } from './state.js';
+import type { DataPlaneObservation, DataPlaneRole, DesiredGroup, DesiredTopic, GroupObservation, Observed, TopicObservation } from './state.js';
 
 /**
  * The apply step: makes the event log match the desired topics and consumer groups, and records
@@ -14,6 +14,7 @@ export class ObservedState implements Observed {
   readonly topics = new Map<string, TopicObservation>();
   readonly groups = new Map<string, GroupObservation>();
   dataPlane: DataPlaneObservation = { available: true };
+  dataPlaneOf: ((uid: string, roles: readonly DataPlaneRole[]) => DataPlaneObservation) | undefined;
   egressFaults: ReadonlyMap<string, EgressFault> = new Map();
 }
 

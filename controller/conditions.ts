@@ -1,6 +1,6 @@
 import { formatFieldErrors, type FieldError } from './kinds/admission.js';
 import type { Condition, ConditionStatus, ObjectStatus } from './status.js';
-import type { DataPlaneObservation, DesiredTopic, Observed } from './state.js';
+import type { DataPlaneObservation, DataPlaneRole, DesiredTopic, Observed } from './state.js';
 
 /**
  * Status conditions as Knative users know them (knative.dev/pkg apis.Condition), and one function
@@ -154,6 +154,9 @@ export const failedToInitGroup = (group: string, error: string): Condition =>
  */
 export const eventsSkipped = (message: string): Condition => cond('EventsSkipped', 'True', 'OffsetOutOfRange', message);
 
+/** Events the trigger's dispatcher cannot deliver nor dead-letter right now; like EventsSkipped, not a dependent of Ready. */
+export const eventsHeld = (message: string): Condition => cond('EventsHeld', 'True', 'EventsHeld', message);
+
 // ---- shared outcomes ----
 
 export const deadLetterSinkResolved = (): Condition => cond('DeadLetterSinkResolved', 'True');
@@ -235,6 +238,12 @@ export function topicCondition(topic: DesiredTopic, observed: Observed, inMemory
 
 export const dataPlaneCondition = (dataPlane: DataPlaneObservation): Condition =>
   dataPlane.available ? dataPlaneAvailable() : dataPlaneNotAvailable(dataPlane.message);
+
+/** DataPlaneAvailable of one contract resource: the data plane as a whole, then what its processes reported. */
+export function resourceDataPlaneCondition(observed: Observed, uid: string, roles: readonly DataPlaneRole[]): Condition {
+  if (!observed.dataPlane.available) return dataPlaneCondition(observed.dataPlane);
+  return dataPlaneCondition(observed.dataPlaneOf?.(uid, roles) ?? observed.dataPlane);
+}
 
 /** Addressable once the topic is ready and any dead-letter sink resolves: then the ingress can take events. */
 export const addressableCondition = (topic: string, topicReady: boolean, deadLetterOk: boolean): Condition =>

@@ -27,6 +27,11 @@ export class ContractWriter {
     return contract;
   }
 
+  /** The generation the next change will be published as. */
+  nextGeneration(): number {
+    return (this.last?.generation ?? this.initialGeneration) + 1;
+  }
+
   current(): Contract | undefined {
     return this.last;
   }

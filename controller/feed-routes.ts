@@ -4,6 +4,7 @@ import type { EventLog } from '../core/event-log/port.js';
 import { registerMetricsRoute, type Registry } from '../core/metrics.js';
 import { registerResourceRoutes } from './admin.js';
 import type { ContractFeed } from './contract-feed.js';
+import type { DataPlaneReports } from './data-plane-reports.js';
 import { contractLagSources, registerLagRoute } from './lag-route.js';
 import type { ObjectView } from './reconciler.js';
 import type { SourceProblem } from './sources/source.js';
@@ -20,6 +21,8 @@ export interface FeedRoutes {
   objects(): readonly ObjectView[];
   problems(): readonly SourceProblem[];
   readonly metrics?: Registry | undefined;
+  /** Where the data-plane processes' reports (the generation they run, their faults) are kept. */
+  readonly dataPlaneReports?: DataPlaneReports | undefined;
 }
 
 export function registerFeedRoutes(admin: FastifyInstance, routes: FeedRoutes): void {
@@ -28,6 +31,7 @@ export function registerFeedRoutes(admin: FastifyInstance, routes: FeedRoutes): 
     problems: routes.problems,
     contract: () => routes.feed.current(),
     contractChanges: (listener) => routes.feed.changes(listener),
+    ...(routes.dataPlaneReports === undefined ? {} : { dataPlaneReports: routes.dataPlaneReports }),
   });
   const lag = new LagReader(routes.log, () => contractLagSources(routes.feed.current()));
   registerLagRoute(admin, () => lag.read());

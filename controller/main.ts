@@ -9,6 +9,7 @@ import { ControllerMetrics } from './metrics.js';
 import { Reconciler } from './reconciler.js';
 import { ManifestSource } from './sources/manifests.js';
 import type { ResourceSource } from './sources/source.js';
+import type { DataPlaneReports } from './data-plane-reports.js';
 import type { DataPlaneObservation } from './state.js';
 
 /**
@@ -26,6 +27,8 @@ export interface ControllerDeps {
   readonly logger: Logger;
   readonly source?: ResourceSource;
   readonly dataPlane?: () => DataPlaneObservation;
+  /** What data-plane processes in other processes report applying (their polls of /contract). */
+  readonly dataPlaneReports?: DataPlaneReports;
   /** The dispatcher's faults per consumer group, when it runs in this process. */
   readonly egressFaults?: () => ReadonlyMap<string, EgressFault>;
   /** The generation already published before a restart (contract file), if any. */
@@ -54,6 +57,7 @@ export function createController(deps: ControllerDeps): Controller {
     logger,
     ...(deps.dataPlane === undefined ? {} : { dataPlane: deps.dataPlane }),
     ...(deps.egressFaults === undefined ? {} : { egressFaults: deps.egressFaults }),
+    ...(deps.dataPlaneReports === undefined ? {} : { dataPlaneReports: deps.dataPlaneReports }),
     retryMinMs: config.retryMinMs,
     retryMaxMs: config.retryMaxMs,
     deleteGraceMs: config.deleteGraceMs,

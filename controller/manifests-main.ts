@@ -5,6 +5,7 @@ import type { Logger } from '../core/logger.js';
 import type { Registry } from '../core/metrics.js';
 import { createAdminServer } from './admin.js';
 import { registerFeedRoutes } from './feed-routes.js';
+import { DataPlaneReports } from './data-plane-reports.js';
 import type { ControllerConfig } from './config.js';
 import { ContractFeed } from './contract-feed.js';
 import { createController, type Controller } from './main.js';
@@ -44,7 +45,11 @@ export interface RunningManifestsController {
 export async function startManifestsController(deps: ManifestsControllerDeps): Promise<RunningManifestsController> {
   const feed = new ContractFeed();
   let firstPass = false;
-  const controller = createController({ config: deps.config, log: deps.log, logger: deps.logger, metrics: deps.metrics, publish: (contract) => feed.publish(contract) });
+  const dataPlaneReports = new DataPlaneReports();
+  const controller = createController({
+    config: deps.config, log: deps.log, logger: deps.logger, metrics: deps.metrics, publish: (contract) => feed.publish(contract), dataPlaneReports,
+    egressFaults: () => dataPlaneReports.egressFaults(),
+  });
   const admin = createAdminServer({ logger: deps.logger, notReadyReason: async () => (firstPass ? undefined : 'the manifests are not loaded yet') });
   registerFeedRoutes(admin, {
     log: deps.log,
@@ -52,6 +57,7 @@ export async function startManifestsController(deps: ManifestsControllerDeps): P
     objects: () => controller.reconciler.objects(),
     problems: () => controller.reconciler.problems(),
     metrics: deps.metrics,
+    dataPlaneReports,
   });
   let adminUrl: string;
   try {
@@ -72,6 +78,7 @@ export async function startManifestsController(deps: ManifestsControllerDeps): P
   const close = (): Promise<void> => {
     closing ??= (async () => {
       await controller.close();
+      dataPlaneReports.close();
       await admin.close();
     })();
     return closing;

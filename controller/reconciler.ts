@@ -7,8 +7,10 @@ import { readyCondition, stampTransitions, type ObjectStatus } from './condition
 import type { ContractWriter } from './contract-writer.js';
 import { computeDesired, desiredTopics } from './desired.js';
 import { adoptFinalizing, releasedKeys } from './finalizers.js';
+import { statusEvents, type ResourceEvent } from './resource-events.js';
 import { keyOf, type KnObject, type ObjectKey } from './resources.js';
 import type { ResourceSource, SourceProblem } from './sources/source.js';
+import type { DataPlaneReports } from './data-plane-reports.js';
 import type { DataPlaneObservation, DesiredState, ReconcileSettings } from './state.js';
 import { deleteObsolete, ensureTopics, initGroups, ObservedState } from './apply-topics.js';
 import type { ControllerMetrics, PassResult } from './metrics.js';
@@ -35,8 +37,15 @@ export interface ReconcilerOptions {
   readonly logger: Logger;
   /** Whether the data plane is there to serve the contract; `start` runs it in-process: always. */
   readonly dataPlane?: () => DataPlaneObservation;
+  /**
+   * What the data-plane processes report they applied; with it, a resource is DataPlaneAvailable
+   * once they have applied the generation that first carried it, and each report triggers a pass.
+   */
+  readonly dataPlaneReports?: DataPlaneReports;
   /** The dispatcher's faults per consumer group, when it runs in this process (`start`). */
   readonly egressFaults?: () => ReadonlyMap<string, EgressFault>;
+  /** Called with what an operator should hear about (Ready changes, events skipped or held). */
+  readonly onEvent?: (event: ResourceEvent) => void;
   readonly now?: () => Date;
   /** First and largest delay before a pass that left work undone is retried. */
   readonly retryMinMs?: number;
@@ -70,6 +79,9 @@ export class Reconciler {
   private closed = false;
   private passes = 0;
   private lastPublished: Contract | undefined;
+  /** The generation that first carried each contract resource (by uid), while it stays in the contract. */
+  private readonly carriedAt = new Map<string, number>();
+  private stopReports: (() => void) | undefined;
   private readonly now: () => Date;
   private readonly retryMinMs: number;
   private readonly retryMaxMs: number;
@@ -87,6 +99,7 @@ export class Reconciler {
 
   /** Loads the source and completes the first pass (the first contract is then published). */
   async start(): Promise<void> {
+    this.stopReports = this.options.dataPlaneReports?.changes(() => void this.reconcile());
     await this.options.source.start(() => void this.reconcile());
     await this.reconcile();
   }
@@ -135,6 +148,7 @@ export class Reconciler {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.stopReports?.();
     clearTimeout(this.retryTimer);
     await this.options.source.close();
     await this.loop?.catch(() => undefined);
@@ -167,6 +181,11 @@ export class Reconciler {
     const external = source.addresses?.();
     adoptFinalizing(finalizing, objects, this.observed);
     this.observed.dataPlane = this.options.dataPlane?.() ?? { available: true };
+    const reports = this.options.dataPlaneReports;
+    // A resource not yet published is carried by the next generation, which no process has yet.
+    this.observed.dataPlaneOf = reports === undefined
+      ? undefined
+      : (uid, roles) => reports.availability(this.carriedAt.get(uid) ?? this.options.contracts.nextGeneration(), roles);
     this.observed.egressFaults = this.options.egressFaults?.() ?? new Map();
 
     await ensureTopics(log, desiredTopics(objects, this.admitted, this.observed, settings, external), this.observed, logger);
@@ -183,6 +202,7 @@ export class Reconciler {
       const { added, removed, changed } = diffContracts(this.lastPublished, published).egresses;
       this.lastPublished = published;
       this.options.metrics?.published(published.generation, (performance.now() - started) / 1000);
+      this.noteCarried(published);
       logger.info(
         { generation: published.generation, objects: counts.total, ready: counts.ready, egresses, added: added.length, removed: removed.length, changed: changed.length },
         `contract generation ${published.generation}: ${counts.ready} of ${counts.total} resources Ready, ${egresses} egresses (+${added.length} -${removed.length} ~${changed.length})`,
@@ -210,6 +230,15 @@ export class Reconciler {
       this.retryTimer = undefined;
     }
     return undone ? 'retry' : 'ok';
+  }
+
+  private noteCarried(published: Contract): void {
+    const present = new Set<string>();
+    for (const resource of published.resources) {
+      present.add(resource.uid);
+      if (!this.carriedAt.has(resource.uid)) this.carriedAt.set(resource.uid, published.generation);
+    }
+    for (const uid of this.carriedAt.keys()) if (!present.has(uid)) this.carriedAt.delete(uid);
   }
 
   /** Obsolete groups and topics that have been obsolete for the grace period. */
@@ -244,6 +273,8 @@ export class Reconciler {
       const before = readyCondition(previous);
       const after = readyCondition(stamped);
       if (after?.status === 'True') ready++;
+      const object = desired.objects.get(key);
+      if (this.options.onEvent !== undefined && object !== undefined) for (const event of statusEvents(object, previous, stamped, first)) this.options.onEvent(event);
       const changed = before?.status !== after?.status || before?.reason !== after?.reason || before?.message !== after?.message;
       if (!changed || after === undefined) continue;
       if (after.status === 'True') {

@@ -51,6 +51,9 @@ export type GroupObservation =
   | { readonly state: 'ready'; readonly topic: string; readonly owner: ObjectKey }
   | { readonly state: 'failed'; readonly topic: string; readonly owner: ObjectKey; readonly error: string };
 
+/** The data-plane processes that report what they run (controller/data-plane-reports.ts). */
+export type DataPlaneRole = 'ingress' | 'dispatcher';
+
 export type DataPlaneObservation = { readonly available: true } | { readonly available: false; readonly message: string };
 
 /** What the controller learnt from the event log; only the apply step (apply-topics.ts) writes it. */
@@ -58,6 +61,11 @@ export interface Observed {
   readonly topics: ReadonlyMap<string, TopicObservation>;
   readonly groups: ReadonlyMap<string, GroupObservation>;
   readonly dataPlane: DataPlaneObservation;
+  /**
+   * Per contract resource (by uid): whether the data-plane processes that reported have applied the
+   * generation that carries it (controller/data-plane-reports.ts); absent when none report.
+   */
+  readonly dataPlaneOf?: (uid: string, roles: readonly DataPlaneRole[]) => DataPlaneObservation;
   /** What the dispatcher reported per consumer group (records skipped); none when it cannot be asked. */
   readonly egressFaults?: ReadonlyMap<string, EgressFault>;
 }

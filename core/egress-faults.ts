@@ -16,7 +16,22 @@ export interface SkippedRange {
   readonly to: string;
 }
 
+/**
+ * Events of the egress held right now: neither its subscriber nor its dead-letter sink takes
+ * them, so they are retried and their offsets stay uncommitted.
+ */
+export interface HeldEvents {
+  /** Why, as the dispatcher names it (`no-dead-letter-sink`, `dead-letter-failed`, ...). */
+  readonly reason: string;
+  /** The last failures, in one line. */
+  readonly detail: string;
+  /** RFC 3339: when the first of them was held. */
+  readonly since: string;
+}
+
 export interface EgressFault {
+  /** Events held now, if any. */
+  readonly held?: HeldEvents;
   /** The latest ranges, oldest first; at most MAX_RANGES, adjacent ones merged. */
   readonly skipped: readonly SkippedRange[];
   /** Records skipped in all, including ranges no longer listed. */
@@ -41,7 +56,18 @@ export function addSkipped(fault: EgressFault | undefined, range: SkippedRange, 
   } else {
     ranges.push({ topic: range.topic, partition: range.partition, from: range.from, to: range.to });
   }
-  return { skipped: ranges.slice(-MAX_RANGES), skippedRecords: (fault?.skippedRecords ?? 0) + Math.max(0, count), lastSkippedAt: at };
+  return {
+    ...(fault?.held === undefined ? {} : { held: fault.held }),
+    skipped: ranges.slice(-MAX_RANGES), skippedRecords: (fault?.skippedRecords ?? 0) + Math.max(0, count), lastSkippedAt: at,
+  };
+}
+
+/** One line saying why the egress's events are held. */
+export function describeHeld(held: HeldEvents): string {
+  const why = held.reason === 'no-dead-letter-sink' ? 'its subscriber fails and it has no dead-letter sink'
+    : held.reason === 'dead-letter-failed' ? 'its subscriber and its dead-letter sink fail'
+    : `they cannot be delivered (${held.reason})`;
+  return `events held since ${held.since}: ${why} (${held.detail}); they are retried, never dropped, and their partitions wait`;
 }
 
 /** One line naming what was skipped, e.g. `12 records skipped (topic t partition 0 offsets 0-11)`. */
@@ -62,6 +88,27 @@ export class FaultBook {
 
   recordSkipped(group: string, range: SkippedRange): void {
     this.faults.set(group, addSkipped(this.faults.get(group), range, this.now().toISOString()));
+    this.onChange();
+  }
+
+  /**
+   * Events of the group are held (or, with undefined, none are any more). Listeners hear of the
+   * start, the end and a change of reason, not of every held round.
+   */
+  setHeld(group: string, held: { reason: string; detail: string } | undefined): void {
+    const fault = this.faults.get(group);
+    const before = fault?.held;
+    if (held === undefined) {
+      if (before === undefined || fault === undefined) return;
+      const { held: _gone, ...rest } = fault;
+      if (rest.skippedRecords === 0) this.faults.delete(group);
+      else this.faults.set(group, rest);
+      this.onChange();
+      return;
+    }
+    if (before !== undefined && before.reason === held.reason) return;
+    const next: HeldEvents = { reason: held.reason, detail: held.detail, since: before?.since ?? this.now().toISOString() };
+    this.faults.set(group, { ...(fault ?? { skipped: [], skippedRecords: 0, lastSkippedAt: '' }), held: next });
     this.onChange();
   }
 

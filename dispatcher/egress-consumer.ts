@@ -13,6 +13,7 @@ import { Quarantine } from './quarantine.js';
 import { policyFrom } from './retry-policy.js';
 import { timedSender, type DispatcherMetrics, type EgressMetrics } from './metrics.js';
 import type { WaitingMemory } from './waiting-memory.js';
+import type { LastFailure } from './error-extensions.js';
 
 /**
  * One egress (a Trigger or a Subscription) = one consumer group reading the resource's topics.
@@ -280,7 +281,7 @@ export class EgressConsumer {
     } finally {
       work.pending.delete(record.offset);
       this.outstanding--;
-      this.held.delete(heldKey(record));
+      if (this.held.delete(heldKey(record)) && this.held.size === 0) this.deps.faults?.setHeld(this.route.egress.consumerGroup, undefined);
     }
   }
 
@@ -438,6 +439,7 @@ export class EgressConsumer {
         c.heldRounds++;
         m?.heldRounds.inc();
         this.held.add(heldKey(report.record));
+        this.deps.faults?.setHeld(this.route.egress.consumerGroup, { reason: report.reason, detail: stallDetail(report) });
         this.warnStall(report);
       },
     };
@@ -470,6 +472,19 @@ export class EgressConsumer {
       'event held: it could not be delivered or dead-lettered and is retried, never dropped (its offset is not committed)',
     );
   }
+}
+
+/** The failures behind a held event, in one line for the trigger's status. */
+function stallDetail(report: StallReport): string {
+  const one = (what: string, f: LastFailure | undefined): string | undefined => {
+    if (f === undefined) return undefined;
+    const failure = f.failure;
+    const how = failure.kind === 'status' ? `HTTP ${failure.status}` : failure.kind === 'timeout' ? 'timed out' : failure.kind === 'network' ? failure.message : `invalid reply: ${failure.reason}`;
+    return `${what} ${f.destination}: ${how}`;
+  };
+  const parts = [one('subscriber', report.failed), one('dead-letter sink', report.deadLetterFailed)].filter((p) => p !== undefined);
+  if (parts.length === 0) return report.error instanceof Error ? report.error.message : report.reason;
+  return parts.join('; ');
 }
 
 function heldKey(record: ConsumedRecord): string {

@@ -18,7 +18,8 @@ import { createHttpServer, listen, registerHealth } from '../../core/http-server
 import { startTracing, tracingSettingsFromEnv } from '../../core/tracing.js';
 import { createMetricsRegistry, registerMetricsRoute } from '../../core/metrics.js';
 import { CliError, type CliIo } from '../cli.js';
-import { dataPlaneOptions, parseDataPlaneFlags, startDataPlane, TOKEN_FILE_USAGE, untilSignal, withKafkaSecurity } from '../data-plane.js';
+import { FaultReporter, faultsUrlOf } from '../../dispatcher/fault-reporter.js';
+import { dataPlaneOptions, processIdentity, parseDataPlaneFlags, startDataPlane, TOKEN_FILE_USAGE, tokenOf, untilSignal, withKafkaSecurity } from '../data-plane.js';
 import { KAFKA_AUTH_USAGE } from '../kafka-auth.js';
 import { loggerFrom, parsePort } from '../options.js';
 
@@ -54,7 +55,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const traceSettings = tracingSettingsFromEnv(io.env, 'kafka-broker-dispatcher');
   const logger = loggerFrom(io, values);
   const metrics = createMetricsRegistry();
-  const running = await startDataPlane(common, logger, 'kafka-broker-dispatcher', async (log, contracts) => {
+  const running = await startDataPlane(common, logger, 'kafka-broker-dispatcher', 'dispatcher', async (log, contracts) => {
     const health = createHttpServer({ bodyLimitBytes: 1024, logger });
     registerMetricsRoute(health, metrics);
     registerHealth(health, {
@@ -71,10 +72,16 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       throw new CliError(`health endpoints: ${(error as Error).message}; choose another port with --health-port`);
     }
     const traces = await startTracing(traceSettings);
-    const dispatcher = await startDispatcher({ config, log, contracts, logger, tracing: traces.tracing, metrics });
+    // Held events and skipped records go to the controller, for the triggers' status and Events.
+    let reporter: FaultReporter | undefined;
+    const dispatcher = await startDispatcher({ config, log, contracts, logger, tracing: traces.tracing, metrics, onFaults: () => reporter?.changed() });
+    if ('url' in common.contract) {
+      reporter = new FaultReporter({ url: faultsUrlOf(common.contract.url), process: processIdentity(), faults: () => dispatcher.faults(), logger, token: tokenOf(common) });
+    }
     io.stderr.write(`kafka-broker dispatcher: health on ${url}, contract from ${common.contract.from}\n`);
     return async () => {
       await dispatcher.close();
+      await reporter?.close();
       await health.close();
       await traces.shutdown();
     };

@@ -54,7 +54,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const security = ingressSecurityOf(values);
   const logger = loggerFrom(io, values);
   const metrics = createMetricsRegistry();
-  const running = await startDataPlane(common, logger, 'kafka-broker-ingress', async (log, contracts) => {
+  const running = await startDataPlane(common, logger, 'kafka-broker-ingress', 'ingress', async (log, contracts) => {
     const traces = await startTracing(traceSettings);
     const ingress = await startIngress({ config: loadSettings(START_SETTINGS.ingress, io.env, { host: common.host, port, ...security }), log, contracts, logger, tracing: traces.tracing, metrics });
     const https = ingress.httpsUrl !== undefined && ingress.httpsUrl !== ingress.url ? ` and ${ingress.httpsUrl}` : '';

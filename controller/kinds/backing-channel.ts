@@ -200,7 +200,7 @@ export function reconcileChannelable(channel: AdmittedChannelable, ctx: Channela
   conditions.push(deadLetterCondition);
 
   // 3. The data plane, and the address once the channel can take events.
-  conditions.push(c.dataPlaneCondition(ctx.observed.dataPlane));
+  conditions.push(c.resourceDataPlaneCondition(ctx.observed, metadata.uid, ['ingress', 'dispatcher']));
   const serving = topicReady && deadLetterOk;
   conditions.push(c.addressableCondition(topicName, topicReady, deadLetterOk));
 

@@ -146,7 +146,7 @@ export function reconcileBroker(broker: AdmittedBroker, ctx: BrokerContext): Bro
   conditions.push(deadLetterCondition);
 
   // 3. The data plane, and the address once the broker can take events.
-  conditions.push(c.dataPlaneCondition(ctx.observed.dataPlane));
+  conditions.push(c.resourceDataPlaneCondition(ctx.observed, metadata.uid, ['ingress', 'dispatcher']));
   const serving = topicReady && deadLetterOk;
   const url = addressOf(broker, ctx.settings);
   conditions.push(c.addressableCondition(topicName, topicReady, deadLetterOk));

@@ -162,7 +162,7 @@ export function reconcileSink(sink: AdmittedSink, ctx: SinkContext): SinkOutcome
   const topicReady = topic !== null && observed.topics.get(sink.topic)?.state === 'ready';
 
   // 2. The data plane, and the address once the topic can take events.
-  conditions.push(c.dataPlaneCondition(observed.dataPlane));
+  conditions.push(c.resourceDataPlaneCondition(observed, metadata.uid, ['ingress']));
   conditions.push(c.addressableCondition(sink.topic, topicReady, true));
 
   const url = sinkAddressOf(sink, settings);

@@ -1,6 +1,6 @@
 import type { DeliveryOrder, Egress } from '../../core/contract/types.js';
 import { triggerGroup } from '../../core/contract/paths.js';
-import { describeSkipped } from '../../core/egress-faults.js';
+import { describeHeld, describeSkipped } from '../../core/egress-faults.js';
 import * as c from '../conditions.js';
 import type { AddressBook } from '../destinations.js';
 import { apiGroup, EVENTING_GROUP, keyOf, objectKey, type KnObject, type ObjectKey } from '../resources.js';
@@ -156,7 +156,10 @@ export function reconcileTrigger(trigger: AdmittedTrigger, ctx: TriggerContext):
 
   const warnings = trigger.warnings.length === 0 ? undefined : `warning: ${formatFieldErrors(trigger.warnings)}`;
   const fault = ctx.observed.egressFaults?.get(group);
-  const skipped = fault === undefined || egress === null ? [] : [c.eventsSkipped(describeSkipped(fault))];
+  const skipped = fault === undefined || egress === null ? [] : [
+    ...(fault.skippedRecords > 0 ? [c.eventsSkipped(describeSkipped(fault))] : []),
+    ...(fault.held === undefined ? [] : [c.eventsHeld(describeHeld(fault.held))]),
+  ];
   const status: c.ObjectStatus = {
     observedGeneration: metadata.generation,
     conditions: [...c.withReady(c.TRIGGER_CONDITIONS, conditions, warnings), ...skipped].sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0)),

@@ -2,7 +2,7 @@ import type https from 'node:https';
 import {
   ApiException, AuthenticationV1Api, AuthorizationV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, PatchStrategy, ResponseContext,
   SelfDecodingBody, ServerConfiguration, V1MicroTime, createConfiguration, setHeaderOptions, wrapHttpLibrary,
-  type PromiseHttpLibrary, type RequestContext, type V1Lease,
+  type CoreV1Event, type PromiseHttpLibrary, type RequestContext, type V1Lease,
 } from '@kubernetes/client-node';
 import { Agent, request } from 'undici';
 import type { KindInfo } from '../api-kinds.js';
@@ -241,6 +241,21 @@ export class KubeApi {
       if (statusOf(error) === 404) return undefined;
       throw error;
     }
+  }
+
+  // ---- Events (core/v1) ----
+
+  createEvent(namespace: string, event: CoreV1Event): Promise<CoreV1Event> {
+    return this.core.createNamespacedEvent({ namespace, body: event, fieldManager: this.fieldManager });
+  }
+
+  /** A merge patch of an Event (its count and last time, when it happens again). */
+  patchEvent(namespace: string, name: string, patch: unknown): Promise<CoreV1Event> {
+    return this.core.patchNamespacedEvent({ namespace, name, body: patch, fieldManager: this.fieldManager }, MERGE_PATCH);
+  }
+
+  async listEvents(namespace: string): Promise<CoreV1Event[]> {
+    return (await this.core.listNamespacedEvent({ namespace })).items;
   }
 
   // ---- Leases (coordination.k8s.io/v1) ----

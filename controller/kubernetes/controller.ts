@@ -5,6 +5,9 @@ import { reconcileSettings } from '../config.js';
 import { ContractFeed } from '../contract-feed.js';
 import { ContractWriter } from '../contract-writer.js';
 import { Reconciler } from '../reconciler.js';
+import { hostname } from 'node:os';
+import { EventRecorder } from './events.js';
+import { DataPlaneReports } from '../data-plane-reports.js';
 import type { DataPlaneObservation } from '../state.js';
 import type { KubeApi } from './api.js';
 import { ingressUrlOf, type KubernetesControllerConfig } from './config.js';
@@ -50,6 +53,10 @@ interface Term {
 
 export class KubernetesController {
   readonly feed = new ContractFeed();
+  /** What the data-plane processes report applying, from their polls of the contract. */
+  readonly dataPlaneReports = new DataPlaneReports();
+  /** Kubernetes Events on the resources: Ready changes, events skipped or held. */
+  readonly events: EventRecorder;
   private readonly elector: LeaderElector | undefined;
   private current: Term | undefined;
   private running: Promise<void> | undefined;
@@ -59,6 +66,7 @@ export class KubernetesController {
   constructor(private readonly options: KubernetesControllerOptions) {
     const { config } = options;
     this.logger = options.logger.child({ component: 'controller' });
+    this.events = new EventRecorder({ api: options.api, logger: this.logger, instance: hostname() });
     this.elector = config.leaderElection
       ? new LeaderElector({
           api: options.api,
@@ -118,6 +126,8 @@ export class KubernetesController {
     if (this.elector !== undefined) await this.elector.stop({ release: true });
     else await this.stepDown();
     await this.running?.catch(() => undefined);
+    this.dataPlaneReports.close();
+    await this.events.flush();
   }
 
   /** For tests: stops as a killed process would, without releasing the Lease. */
@@ -146,6 +156,9 @@ export class KubernetesController {
       settings: reconcileSettings({ ...config, ingressUrl: ingressUrlOf(config) }),
       logger: this.options.logger,
       ...(this.options.dataPlane === undefined ? {} : { dataPlane: this.options.dataPlane }),
+      dataPlaneReports: this.dataPlaneReports,
+      egressFaults: () => this.dataPlaneReports.egressFaults(),
+      onEvent: (event) => this.events.record(event),
       retryMinMs: config.retryMinMs,
       retryMaxMs: config.retryMaxMs,
       deleteGraceMs: config.deleteGraceMs,

@@ -83,6 +83,7 @@ export async function startKubernetesController(deps: KubernetesControllerDeps):
     objects: () => controller.reconciler()?.objects() ?? [],
     problems: () => controller.reconciler()?.problems() ?? [],
     metrics: deps.metrics,
+    dataPlaneReports: controller.dataPlaneReports,
   });
   metrics?.watchResources(() => controller.reconciler()?.objects() ?? []);
   deps.registerRoutes?.(admin);

@@ -45,6 +45,11 @@ export interface HttpContractSourceOptions {
    * writes it.
    */
   readonly token?: () => string | undefined | Promise<string | undefined>;
+  /**
+   * Who is asking: each poll then tells the controller the generation this process applied
+   * (`applied`, `process`, `role`), from which it sets its resources' DataPlaneAvailable.
+   */
+  readonly reportAs?: { readonly process: string; readonly role: 'ingress' | 'dispatcher' };
 }
 
 export interface HttpContractStats {
@@ -67,6 +72,8 @@ export class HttpContractSource implements ContractSource {
   /** The generation the controller last sent (its ETag), whether or not it was valid. */
   private seen: number | undefined;
   private shift = 0;
+  /** The controller's generation (as it numbered it) last applied, for the report. */
+  private appliedAsSent = 0;
   private readonly firstWaiters: ((contract: Contract) => void)[] = [];
   private counters = { requests: 0, contracts: 0, notModified: 0, errors: 0, bytesReceived: 0, bytesDecoded: 0 };
   private failing = false;
@@ -144,6 +151,12 @@ export class HttpContractSource implements ContractSource {
     const url = new URL(this.options.url);
     url.searchParams.set('after', String(after));
     url.searchParams.set('timeoutSeconds', String(this.timeoutSeconds));
+    const reportAs = this.options.reportAs;
+    if (reportAs !== undefined) {
+      url.searchParams.set('applied', String(this.appliedAsSent));
+      url.searchParams.set('process', reportAs.process);
+      url.searchParams.set('role', reportAs.role);
+    }
     this.counters.requests++;
     const token = await this.options.token?.();
     const response = await request(url, {
@@ -196,6 +209,7 @@ export class HttpContractSource implements ContractSource {
     }
     const applied = generation === contract.generation ? contract : { ...contract, generation };
     this.inner.publish(applied);
+    this.appliedAsSent = contract.generation;
     for (const resolve of this.firstWaiters.splice(0)) resolve(applied);
   }
 }

@@ -129,8 +129,9 @@ describe('deploy/', () => {
     }
   });
 
-  test("on the controller's admin API, the data plane may read the contract, and only that", async () => {
+  test("on the controller's admin API, the data plane may read the contract and report its faults, and only that", async () => {
     assert.equal(await allowed(DATA_PLANE_USER, { verb: 'get', path: '/contract' }), true);
+    assert.equal(await allowed(DATA_PLANE_USER, { verb: 'post', path: '/data-plane/faults' }), true);
     for (const attributes of [{ verb: 'post', path: '/dead-letters/replay' }, { verb: 'get', path: '/dead-letters/events' }, { verb: 'get', path: '/problems' }]) {
       assert.equal(await allowed(DATA_PLANE_USER, attributes), false, JSON.stringify(attributes));
     }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { ContractWriter } from '../../../controller/contract-writer.js';
+import { DataPlaneReports } from '../../../controller/data-plane-reports.js';
 import { Reconciler } from '../../../controller/reconciler.js';
 import type { KnObject } from '../../../controller/resources.js';
 import type { ResourceSource } from '../../../controller/sources/source.js';
@@ -155,5 +156,45 @@ describe('Reconciler', () => {
     const { reconciler } = setup(t, [broker('b', {}, { annotations: { 'eventing.knative.dev/broker.class': 'MTChannelBasedBroker' } })]);
     await reconciler.start();
     assert.equal(condition(reconciler.objects()[0]!.status, 'Ready')?.reason, 'NotHandled');
+  });
+
+  test('DataPlaneAvailable waits for every reporting process to apply the generation that carries the broker', async (t) => {
+    const reports = new DataPlaneReports();
+    t.after(() => reports.close());
+    const source = new ListSource([]);
+    const contracts: Contract[] = [];
+    const log = new MemoryEventLog();
+    const reconciler = new Reconciler({
+      source, log, settings, logger: silentLogger(), dataPlaneReports: reports,
+      contracts: new ContractWriter((c) => void contracts.push(c)),
+      retryMinMs: 20, retryMaxMs: 100, deleteGraceMs: 0,
+    });
+    t.after(() => reconciler.close());
+    t.after(() => log.close());
+    const status = () => reconciler.objects().find((o) => o.kind === 'Broker')?.status;
+    await reconciler.start();
+    const ingress = reports.polling({ process: 'ingress-1', role: 'ingress', applied: contracts.at(-1)!.generation });
+    const dispatcher = reports.polling({ process: 'dispatcher-1', role: 'dispatcher', applied: contracts.at(-1)!.generation });
+    source.set([broker('b')]);
+    await reconciler.reconcile();
+    const carrying = contracts.at(-1)!.generation;
+    assert.equal(contracts.at(-1)!.resources.length, 1);
+    assert.deepEqual(condition(status(), 'DataPlaneAvailable'), {
+      status: 'False', reason: 'DataPlaneNotAvailable',
+      message: `0 of 1 ingress processes have applied contract generation ${carrying}; 0 of 1 dispatcher processes have applied contract generation ${carrying}`,
+    });
+    assert.equal(condition(status(), 'Ready')?.status, 'False');
+    // The ingress applies it (its next poll says so): the dispatcher still holds it back.
+    ingress();
+    reports.polling({ process: 'ingress-1', role: 'ingress', applied: carrying });
+    await waitUntil(() => condition(status(), 'DataPlaneAvailable')?.message === `0 of 1 dispatcher processes have applied contract generation ${carrying}`);
+    dispatcher();
+    reports.polling({ process: 'dispatcher-1', role: 'dispatcher', applied: carrying });
+    await waitUntil(() => condition(status(), 'Ready')?.status === 'True', { message: 'Ready once both applied it' });
+    // A later generation (a trigger added) does not take the broker's availability away.
+    source.set([broker('b'), trigger('t', { broker: 'b' })]);
+    await reconciler.reconcile();
+    assert.ok(contracts.at(-1)!.generation > carrying);
+    assert.equal(condition(status(), 'DataPlaneAvailable')?.status, 'True');
   });
 });

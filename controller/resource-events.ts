@@ -1,0 +1,51 @@
+import type { Condition, ObjectStatus } from './status.js';
+import type { KnObject } from './resources.js';
+
+/**
+ * What an operator should hear about a resource, as Kubernetes Events say it (`kubectl describe`
+ * lists them under the object): one per change worth a look, not one per pass. Pure: the
+ * reconciler compares each object's status with the one before, and a sink (Kubernetes:
+ * kubernetes/events.ts) writes what comes out.
+ */
+
+export interface ResourceEvent {
+  readonly regarding: { readonly apiVersion: string; readonly kind: string; readonly namespace: string; readonly name: string; readonly uid: string };
+  readonly type: 'Normal' | 'Warning';
+  readonly reason: string;
+  readonly message: string;
+}
+
+/** Conditions that are not dependents of Ready but that an operator must still see happen. */
+const WARNING_CONDITIONS = ['EventsSkipped', 'EventsHeld'] as const;
+
+const find = (status: ObjectStatus | undefined, type: string): Condition | undefined => status?.conditions.find((c) => c.type === type);
+const same = (a: Condition | undefined, b: Condition | undefined): boolean =>
+  a?.status === b?.status && a?.reason === b?.reason && a?.message === b?.message;
+
+/**
+ * The events one status change is worth. `first`: the controller's first pass, where a Ready
+ * object is no news (every restart would announce every object), but one that is not Ready is.
+ */
+export function statusEvents(object: KnObject, before: ObjectStatus | undefined, after: ObjectStatus, first: boolean): ResourceEvent[] {
+  const regarding = {
+    apiVersion: object.apiVersion, kind: object.kind, namespace: object.metadata.namespace, name: object.metadata.name, uid: object.metadata.uid,
+  };
+  const events: ResourceEvent[] = [];
+  const was = find(before, 'Ready');
+  const now = find(after, 'Ready');
+  if (now !== undefined && !same(was, now) && !(first && now.status === 'True')) {
+    if (now.status === 'True') events.push({ regarding, type: 'Normal', reason: 'Ready', message: `${object.kind} is Ready${now.message === undefined ? '' : `: ${now.message}`}` });
+    else {
+      events.push({
+        regarding, type: 'Warning', reason: now.reason ?? 'NotReady',
+        message: `${object.kind} is not Ready${now.message === undefined ? '' : `: ${now.message}`}`,
+      });
+    }
+  }
+  for (const type of WARNING_CONDITIONS) {
+    const c = find(after, type);
+    if (c === undefined || c.status !== 'True' || same(find(before, type), c)) continue;
+    events.push({ regarding, type: 'Warning', reason: c.reason ?? type, message: c.message ?? type });
+  }
+  return events;
+}

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { DataPlaneReports, type DataPlaneReport, type DataPlaneRole } from '../../../controller/data-plane-reports.js';
+
+/** Which processes reported what, and whether a resource carried by a generation is available to them. */
+
+interface Case {
+  readonly name: string;
+  /** Reports as [process, role, applied, ms before now the poll ended; undefined: still held]. */
+  readonly reports: readonly (readonly [string, DataPlaneRole, number, number | undefined])[];
+  readonly required: number;
+  readonly roles: readonly DataPlaneRole[];
+  readonly expected: true | string;
+}
+
+const FRESH_MS = 1000;
+
+const cases: Case[] = [
+  { name: 'nobody reported: not judged', reports: [], required: 5, roles: ['ingress', 'dispatcher'], expected: true },
+  { name: 'every process applied the generation', reports: [['i1', 'ingress', 5, undefined], ['d1', 'dispatcher', 6, undefined]], required: 5, roles: ['ingress', 'dispatcher'], expected: true },
+  {
+    name: 'one ingress of two is behind',
+    reports: [['i1', 'ingress', 5, undefined], ['i2', 'ingress', 4, undefined], ['d1', 'dispatcher', 5, undefined]],
+    required: 5, roles: ['ingress', 'dispatcher'],
+    expected: '1 of 2 ingress processes have applied contract generation 5',
+  },
+  { name: 'a role the resource does not need is not looked at', reports: [['i1', 'ingress', 5, undefined], ['d1', 'dispatcher', 1, undefined]], required: 5, roles: ['ingress'], expected: true },
+  { name: 'a poll that ended recently still counts', reports: [['i1', 'ingress', 5, FRESH_MS - 1]], required: 5, roles: ['ingress'], expected: true },
+  { name: 'a stale process that was behind no longer holds it back', reports: [['i1', 'ingress', 5, undefined], ['i2', 'ingress', 1, FRESH_MS + 1]], required: 5, roles: ['ingress'], expected: true },
+  {
+    name: 'every process of a role that reported went away',
+    reports: [['i1', 'ingress', 5, undefined], ['d1', 'dispatcher', 5, FRESH_MS + 1]],
+    required: 5, roles: ['ingress', 'dispatcher'],
+    expected: 'no dispatcher process has asked for the contract in the last 1 s',
+  },
+  {
+    name: 'both roles behind: both said',
+    reports: [['i1', 'ingress', 3, undefined], ['d1', 'dispatcher', 4, undefined]],
+    required: 5, roles: ['ingress', 'dispatcher'],
+    expected: '0 of 1 ingress processes have applied contract generation 5; 0 of 1 dispatcher processes have applied contract generation 5',
+  },
+];
+
+describe('DataPlaneReports.availability', () => {
+  for (const c of cases) {
+    test(c.name, () => {
+      let now = 100_000;
+      const reports = new DataPlaneReports({ freshMs: FRESH_MS, now: () => now });
+      for (const [process, role, applied, endedAgo] of c.reports) {
+        if (endedAgo === undefined) {
+          reports.polling({ process, role, applied });
+          continue;
+        }
+        now -= endedAgo;
+        reports.polling({ process, role, applied })();
+        now += endedAgo;
+      }
+      const seen = reports.availability(c.required, c.roles);
+      reports.close();
+      assert.deepEqual(seen, c.expected === true ? { available: true } : { available: false, message: c.expected });
+    });
+  }
+});
+
+describe('DataPlaneReports.changes', () => {
+  test('wakes on a new process and a new generation, not on the same report again', () => {
+    const reports = new DataPlaneReports();
+    let calls = 0;
+    reports.changes(() => calls++);
+    const report: DataPlaneReport = { process: 'd1', role: 'dispatcher', applied: 1 };
+    reports.polling(report)();
+    reports.polling(report)();
+    reports.polling({ ...report, applied: 2 })();
+    reports.close();
+    assert.equal(calls, 2);
+  });
+
+  test('wakes when a process goes stale', async () => {
+    const reports = new DataPlaneReports({ freshMs: 30 });
+    // The expiry timer does not hold the process open; this test must wait for it.
+    const keepAlive = setInterval(() => {}, 1000);
+    const woken = new Promise<void>((resolve) => reports.changes(resolve));
+    reports.report({ process: 'd1', role: 'dispatcher', applied: 1 });
+    await woken; // the report itself
+    const stale = new Promise<void>((resolve) => reports.changes(resolve));
+    await stale;
+    assert.deepEqual(reports.availability(1, ['dispatcher']), { available: false, message: 'no dispatcher process has asked for the contract in the last 0 s' });
+    reports.close();
+    clearInterval(keepAlive);
+  });
+});
