@@ -1,8 +1,11 @@
-import type { Contract } from '../core/contract/types.js';
+import type { ClusterRef, Contract } from '../core/contract/types.js';
 import { diffContracts } from '../core/contract/diff.js';
 import type { EgressFault } from '../core/egress-faults.js';
+import { BrokerError } from '../core/errors.js';
+import { describeCluster } from '../core/event-log/clusters.js';
 import type { EventLog } from '../core/event-log/port.js';
 import type { Logger } from '../core/logger.js';
+import { deleteObsolete, ensureTopics, initGroups, ObservedState, type LogFor } from './apply-topics.js';
 import { readyCondition, stampTransitions, type ObjectStatus } from './conditions.js';
 import type { ContractWriter } from './contract-writer.js';
 import { computeDesired, desiredTopics } from './desired.js';
@@ -10,7 +13,6 @@ import { adoptFinalizing, releasedKeys } from './finalizers.js';
 import { keyOf, type KnObject, type ObjectKey } from './resources.js';
 import type { ResourceSource, SourceProblem } from './sources/source.js';
 import type { DataPlaneObservation, DesiredState, ReconcileSettings } from './state.js';
-import { deleteObsolete, ensureTopics, initGroups, ObservedState } from './apply-topics.js';
 
 /**
  * The control loop: observe -> desired state (pure) -> apply the difference -> statuses.
@@ -29,6 +31,11 @@ import { deleteObsolete, ensureTopics, initGroups, ObservedState } from './apply
 export interface ReconcilerOptions {
   readonly source: ResourceSource;
   readonly log: EventLog;
+  /**
+   * The log of a cluster a resource names (a Broker's ConfigMap `bootstrap.servers`,
+   * `auth.secret.ref.name`); without it such a resource's topic fails with CONFIG_INVALID.
+   */
+  readonly clusterLog?: (cluster: ClusterRef) => Promise<EventLog>;
   readonly contracts: ContractWriter;
   readonly settings: ReconcileSettings;
   readonly logger: Logger;
@@ -151,7 +158,12 @@ export class Reconciler {
   }
 
   private async pass(): Promise<void> {
-    const { log, settings, source } = this.options;
+    const { log, settings, source, clusterLog } = this.options;
+    const logFor: LogFor = async (cluster) => {
+      if (cluster === undefined) return log;
+      if (clusterLog === undefined) throw new BrokerError('CONFIG_INVALID', `this controller cannot reach a Kafka cluster of a resource's own (${describeCluster(cluster)})`, { retriable: false });
+      return clusterLog(cluster);
+    };
     const logger = this.logger;
     const objects = source.objects();
     // Objects being deleted that wait for their cleanup (a Kubernetes finalizer), and the
@@ -162,10 +174,10 @@ export class Reconciler {
     this.observed.dataPlane = this.options.dataPlane?.() ?? { available: true };
     this.observed.egressFaults = this.options.egressFaults?.() ?? new Map();
 
-    await ensureTopics(log, desiredTopics(objects, this.admitted, this.observed, settings, external), this.observed, logger);
+    await ensureTopics(logFor, desiredTopics(objects, this.admitted, this.observed, settings, external), this.observed, logger);
     let desired = computeDesired(objects, this.admitted, this.observed, settings, external);
     // New observations change the outcome; none (the usual case after the first pass) do not.
-    if ((await initGroups(log, desired.groups, this.observed, logger)) > 0) desired = computeDesired(objects, this.admitted, this.observed, settings, external);
+    if ((await initGroups(logFor, desired.groups, this.observed, logger)) > 0) desired = computeDesired(objects, this.admitted, this.observed, settings, external);
     this.admitted = desired.admitted;
 
     const published = await this.options.contracts.write(desired.resources);
@@ -184,7 +196,7 @@ export class Reconciler {
     if (this.options.source.writeStatuses) await this.options.source.writeStatuses(this.statuses);
 
     const due = this.dueForDeletion(desired);
-    await deleteObsolete(log, due, this.observed, logger);
+    await deleteObsolete(logFor, due, this.observed, logger);
     for (const name of [...due.groups, ...due.topics]) if (!this.observed.groups.has(name) && !this.observed.topics.has(name)) this.obsoleteSince.delete(name);
     const released = releasedKeys(finalizing, this.observed);
     if (released.length > 0 && source.finalized) await source.finalized(released);

@@ -17,6 +17,7 @@ export const errorKinds = {
   LOG_UNAVAILABLE: { status: 503, message: 'the event log cannot take the write' },
   KAFKA_AUTH_FAILED: { status: 503, message: 'Kafka refused the SASL credentials' },
   KAFKA_TLS_FAILED: { status: 503, message: 'the TLS connection to Kafka failed' },
+  KAFKA_AUTH_INVALID: { status: 503, message: 'the Kafka credentials named for a resource are missing or invalid' },
   CONTRACT_INVALID: { status: 500, message: 'the data-plane contract is invalid' },
   CONFIG_INVALID: { status: 500, message: 'the configuration is invalid' },
   INTERNAL: { status: 500, message: 'internal error' },

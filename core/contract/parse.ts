@@ -73,6 +73,13 @@ const resourceSchema = z
     ingress: z.object({ path: z.string().regex(/^\/[^?#\s]*$/, 'an absolute path'), contentMode }).strict().nullable(),
     egressConfig: egressConfigSchema.nullable(),
     egresses: z.array(egressSchema),
+    cluster: z
+      .object({
+        bootstrapServers: z.array(z.string().regex(/^[^\s,]+:\d{1,5}$/, 'host:port')).min(1),
+        authSecret: z.object({ namespace: nonEmpty, name: nonEmpty }).strict().nullable(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
