@@ -1,7 +1,7 @@
 import type { CloudEvent } from '../core/cloudevents/event.js';
 import { toKafkaRecord } from '../core/cloudevents/kafka-binding.js';
 import { BrokerError, isBrokerError } from '../core/errors.js';
-import type { EventLog } from '../core/event-log/port.js';
+import type { EventLogClusters } from '../core/event-log/clusters.js';
 import type { IngressEntry } from './ingress-table.js';
 
 /**
@@ -18,7 +18,7 @@ export class Appender {
   private inFlight = 0;
 
   constructor(
-    private readonly log: EventLog,
+    private readonly logs: EventLogClusters,
     private readonly maxInFlightEvents: number,
   ) {}
 
@@ -39,7 +39,8 @@ export class Appender {
       : events.map((event) => toKafkaRecord(event, entry.contentMode));
     this.inFlight += events.length;
     try {
-      await this.log.append(entry.topic, records);
+      // The process's log unless the resource names a cluster of its own (one Map lookup then).
+      await this.logs.get(entry.cluster).append(entry.topic, records);
     } catch (error) {
       throw asLogError(error, entry.topic);
     } finally {
@@ -50,7 +51,7 @@ export class Appender {
 
 /** Whatever the log threw, as a 503 the producer can retry. */
 function asLogError(error: unknown, topic: string): BrokerError {
-  if (isBrokerError(error) && (error.code === 'LOG_UNAVAILABLE' || error.code === 'TOPIC_NOT_FOUND')) return error;
+  if (isBrokerError(error) && (error.code === 'LOG_UNAVAILABLE' || error.code === 'TOPIC_NOT_FOUND' || error.code === 'KAFKA_AUTH_INVALID')) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new BrokerError('LOG_UNAVAILABLE', `the event log did not take the write: ${message}`, { details: { topic }, cause: error });
 }

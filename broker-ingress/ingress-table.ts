@@ -1,5 +1,5 @@
 import { diffContracts } from '../core/contract/diff.js';
-import type { ContentMode, Contract, Reference, Resource, ResourceKind } from '../core/contract/types.js';
+import type { ClusterRef, ContentMode, Contract, Reference, Resource, ResourceKind } from '../core/contract/types.js';
 
 /**
  * The path → topic table the ingress serves, rebuilt from each contract generation by diff.
@@ -21,6 +21,8 @@ export interface IngressEntry {
    * broker's own ingress, so a loop is possible), not a Channel's or a KafkaSink's.
    */
   readonly hopLimited: boolean;
+  /** The resource's own Kafka cluster; absent: the process's. */
+  readonly cluster?: ClusterRef;
 }
 
 export interface TableChanges {
@@ -100,5 +102,6 @@ export function entryFor(resource: Resource): IngressEntry | undefined {
     contentMode: resource.ingress.contentMode,
     reference: resource.reference,
     hopLimited: resource.kind === 'Broker',
+    ...(resource.cluster === undefined ? {} : { cluster: resource.cluster }),
   };
 }

@@ -1,4 +1,5 @@
 import type { ContractSource } from '../core/contract/source.js';
+import { EventLogClusters } from '../core/event-log/clusters.js';
 import type { EventLog } from '../core/event-log/port.js';
 import { createHttpServer, listen, registerHealth } from '../core/http-server.js';
 import type { Logger } from '../core/logger.js';
@@ -21,6 +22,11 @@ import { registerIngressRoutes } from './routes.js';
 export interface IngressDeps {
   readonly config: IngressConfig;
   readonly log: EventLog;
+  /**
+   * Logs of the clusters resources name (`Resource.cluster`), around `log`; the ingress closes
+   * those no resource uses any more, and all of them when it stops. Default: `log` only.
+   */
+  readonly clusters?: EventLogClusters;
   readonly contracts: ContractSource;
   readonly logger: Logger;
 }
@@ -37,9 +43,11 @@ export async function startIngress(deps: IngressDeps): Promise<RunningIngress> {
   const { config, log, contracts } = deps;
   const logger = deps.logger.child({ component: 'broker-ingress' });
   const table = new IngressTable();
+  const clusters = deps.clusters ?? new EventLogClusters(log);
   const unsubscribe = contracts.subscribe((contract) => {
     if (table.generation !== undefined && contract.generation <= table.generation) return;
     const changes = table.apply(contract);
+    if (clusters.size > 0) void clusters.retain(contract.resources.map((r) => r.cluster));
     // The controller logs one line per contract change; this detail is for debugging.
     logger.debug({ generation: contract.generation, served: table.size, ...changes }, 'ingress table updated');
   });
@@ -52,7 +60,7 @@ export async function startIngress(deps: IngressDeps): Promise<RunningIngress> {
       return reachable ? undefined : 'the event log is not reachable';
     },
   });
-  registerIngressRoutes(app, { table, appender: new Appender(log, config.maxInFlightEvents), config, logger });
+  registerIngressRoutes(app, { table, appender: new Appender(clusters, config.maxInFlightEvents), config, logger });
 
   let listening;
   try {
@@ -72,6 +80,7 @@ export async function startIngress(deps: IngressDeps): Promise<RunningIngress> {
       closing ??= (async () => {
         unsubscribe();
         await app.close();
+        await clusters.close();
       })();
       return closing;
     },

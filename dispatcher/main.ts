@@ -1,5 +1,6 @@
 import type { ContractSource } from '../core/contract/source.js';
 import { FaultBook, type EgressFault } from '../core/egress-faults.js';
+import { EventLogClusters } from '../core/event-log/clusters.js';
 import type { EventLog } from '../core/event-log/port.js';
 import type { Logger } from '../core/logger.js';
 import type { DispatcherConfig } from './config.js';
@@ -28,6 +29,11 @@ import { WaitingMemory } from './waiting-memory.js';
 export interface DispatcherDeps {
   readonly config: DispatcherConfig;
   readonly log: EventLog;
+  /**
+   * Logs of the clusters resources name (`Resource.cluster`), around `log`; the dispatcher closes
+   * those no resource uses any more, and all of them when it stops. Default: `log` only.
+   */
+  readonly clusters?: EventLogClusters;
   readonly contracts: ContractSource;
   readonly logger: Logger;
   /** For tests: time and randomness (stall jitter). */
@@ -67,9 +73,11 @@ export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDisp
     }
   });
   const faults = new FaultBook(() => deps.onFaults?.());
+  const clusters = deps.clusters ?? new EventLogClusters(deps.log);
   const supervisor = new EgressSupervisor(
     { log: deps.log, sender, config: deps.config, logger, clock: deps.clock ?? systemClock, random: deps.random ?? Math.random, waiting, faults },
     deps.config.shutdownDeadlineMs,
+    clusters,
   );
   let first: Promise<void> = Promise.resolve();
   let subscribed = false;
@@ -88,6 +96,7 @@ export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDisp
       closing ??= (async () => {
         unsubscribe();
         await supervisor.close();
+        await clusters.close();
         await sender.close().catch(() => sender.destroy());
         logger.info('dispatcher stopped');
       })();

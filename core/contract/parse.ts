@@ -64,6 +64,8 @@ const egressSchema = z
   })
   .strict();
 
+const k8sName = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'a Kubernetes name');
+
 const resourceSchema = z
   .object({
     uid: nonEmpty,
@@ -76,7 +78,8 @@ const resourceSchema = z
     cluster: z
       .object({
         bootstrapServers: z.array(z.string().regex(/^[^\s,]+:\d{1,5}$/, 'host:port')).min(1),
-        authSecret: z.object({ namespace: nonEmpty, name: nonEmpty }).strict().nullable(),
+        // Kubernetes names (DNS-1123): they become folder names under --kafka-auth-root, so no '/' or '..'.
+        authSecret: z.object({ namespace: k8sName, name: k8sName }).strict().nullable(),
       })
       .strict()
       .optional(),

@@ -73,6 +73,30 @@ export class EventLogClusters {
     return this.openEntry(key, ref, security);
   }
 
+  /**
+   * An EventLog that looks the cluster's log up on every call, so that a client that cannot be
+   * opened (credentials missing) fails that call, which its caller retries or answers with 503,
+   * and a client replaced by `getWith` or closed by `retain` is never kept. `close` is a no-op:
+   * the registry owns the clients.
+   */
+  lazy(ref: ClusterRef | undefined): EventLog {
+    if (ref === undefined) return this.base;
+    const log = (): EventLog => this.get(ref);
+    return {
+      kind: this.base.kind,
+      ensureTopic: async (name, spec) => log().ensureTopic(name, spec),
+      deleteTopic: async (name) => log().deleteTopic(name),
+      describeTopic: async (name) => log().describeTopic(name),
+      append: async (topic, records) => log().append(topic, records),
+      consume: async (options) => log().consume(options),
+      initGroup: async (groupId, topic, position) => log().initGroup(groupId, topic, position),
+      deleteGroup: async (groupId) => log().deleteGroup(groupId),
+      ping: async () => log().ping(),
+      read: (topic, options) => ({ [Symbol.asyncIterator]: () => log().read(topic, options)[Symbol.asyncIterator]() }),
+      close: async () => undefined,
+    };
+  }
+
   /** How many cluster clients are open (for logs and tests). */
   get size(): number {
     return this.entries.size;
