@@ -7,11 +7,12 @@ import { bootstrapServersSchema, commonEnv } from '../core/config.js';
 import { HttpContractSource } from '../core/contract/http-source.js';
 import { watchContractFile, type ContractSource } from '../core/contract/source.js';
 import { isBrokerError } from '../core/errors.js';
+import type { EventLogClusters } from '../core/event-log/clusters.js';
 import type { EventLog } from '../core/event-log/port.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import type { KafkaSecurity } from '../core/event-log/kafka/security.js';
 import { CliError, type CliIo } from './cli.js';
-import { KAFKA_AUTH_FLAG, kafkaSecurityOf } from './kafka-auth.js';
+import { clustersOf, KAFKA_AUTH_FLAG, kafkaAuthRootOf, kafkaSecurityOf } from './kafka-auth.js';
 import { LOG_FORMAT_FLAG, parseCommandLine, stringFlag, type FlagSpec, type FlagValues } from './options.js';
 
 export interface DataPlaneOptions {
@@ -21,11 +22,14 @@ export interface DataPlaneOptions {
   readonly host: string;
   /** Set by withKafkaSecurity; PLAINTEXT when absent. */
   readonly kafkaSecurity?: KafkaSecurity;
+  /** Set by withKafkaSecurity: where the credentials of resources on clusters of their own are. */
+  readonly kafkaAuthRoot?: string;
 }
 
 /** The options with the Kafka credentials of --kafka-auth-dir or the environment (kafka-auth.ts). */
 export async function withKafkaSecurity(options: DataPlaneOptions, values: FlagValues, io: CliIo): Promise<DataPlaneOptions> {
-  return { ...options, kafkaSecurity: await kafkaSecurityOf(io, stringFlag(values, 'kafka-auth-dir')) };
+  const root = kafkaAuthRootOf(io, stringFlag(values, 'kafka-auth-root'));
+  return { ...options, kafkaSecurity: await kafkaSecurityOf(io, stringFlag(values, 'kafka-auth-dir')), ...(root === undefined ? {} : { kafkaAuthRoot: root }) };
 }
 
 const DATA_PLANE_FLAGS = {
@@ -104,13 +108,14 @@ export async function startDataPlane(
   options: DataPlaneOptions,
   logger: Logger,
   clientId: string,
-  start: (log: EventLog, contracts: ContractSource) => Promise<() => Promise<void>>,
+  start: (log: EventLog, contracts: ContractSource, clusters: EventLogClusters) => Promise<() => Promise<void>>,
 ): Promise<() => Promise<void>> {
   const log = await openKafka(options.kafka, options.kafkaFrom, clientId, logger, options.kafkaSecurity);
+  const clusters = await clustersOf(log, options.kafkaAuthRoot, clientId, logger);
   const { contracts, close } = await openContracts(options, logger);
   let stop: () => Promise<void>;
   try {
-    stop = await start(log, contracts);
+    stop = await start(log, contracts, clusters);
   } catch (error) {
     await close();
     await log.close();

@@ -1,6 +1,7 @@
 import { isBrokerError } from '../core/errors.js';
 import type { EgressFault } from '../core/egress-faults.js';
 import type { ClusterRef } from '../core/contract/types.js';
+import { clusterKey } from '../core/event-log/clusters.js';
 import type { EventLog } from '../core/event-log/port.js';
 import type { Logger } from '../core/logger.js';
 import type { DataPlaneObservation, DesiredGroup, DesiredTopic, GroupObservation, Observed, TopicObservation } from './state.js';
@@ -30,7 +31,8 @@ const CONCURRENCY = 8;
 
 /** Creates owned topics and checks external ones not yet seen ready; returns how many it tried. */
 export async function ensureTopics(logFor: LogFor, topics: readonly DesiredTopic[], observed: ObservedState, logger: Logger): Promise<number> {
-  const todo = topics.filter((t) => observed.topics.get(t.name)?.state !== 'ready');
+  // A topic seen ready on another cluster (the broker's ConfigMap changed) is made anew on its new one.
+  const todo = topics.filter((t) => observed.topics.get(t.name)?.state !== 'ready' || !sameCluster(observed.topics.get(t.name)?.cluster, t.cluster));
   await forEachLimited(todo, async (topic) => {
     const base = { owner: topic.owner, ...(topic.cluster === undefined ? {} : { cluster: topic.cluster }) };
     try {
@@ -63,7 +65,7 @@ export async function ensureTopics(logFor: LogFor, topics: readonly DesiredTopic
 export async function initGroups(logFor: LogFor, groups: readonly DesiredGroup[], observed: ObservedState, logger: Logger): Promise<number> {
   const todo = groups.filter((g) => {
     const seen = observed.groups.get(g.group);
-    return !(seen?.state === 'ready' && seen.topic === g.topic) && observed.topics.get(g.topic)?.state === 'ready';
+    return !(seen?.state === 'ready' && seen.topic === g.topic && sameCluster(seen.cluster, g.cluster)) && observed.topics.get(g.topic)?.state === 'ready';
   });
   await forEachLimited(todo, async (g) => {
     const where = g.cluster === undefined ? {} : { cluster: g.cluster };
@@ -111,6 +113,10 @@ export async function deleteObsolete(
       logger.warn({ topic, err: error }, `topic ${topic} not deleted yet: ${messageOf(error)}`);
     }
   });
+}
+
+function sameCluster(a: ClusterRef | undefined, b: ClusterRef | undefined): boolean {
+  return (a === undefined ? '' : clusterKey(a)) === (b === undefined ? '' : clusterKey(b));
 }
 
 async function forEachLimited<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {

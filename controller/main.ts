@@ -4,7 +4,7 @@ import type { EventLog } from '../core/event-log/port.js';
 import type { Logger } from '../core/logger.js';
 import { reconcileSettings, type ControllerConfig } from './config.js';
 import { ContractWriter } from './contract-writer.js';
-import { Reconciler } from './reconciler.js';
+import { Reconciler, type ClusterLogs } from './reconciler.js';
 import { ManifestSource } from './sources/manifests.js';
 import type { ResourceSource } from './sources/source.js';
 import type { DataPlaneObservation } from './state.js';
@@ -20,6 +20,8 @@ import type { DataPlaneObservation } from './state.js';
 export interface ControllerDeps {
   readonly config: ControllerConfig;
   readonly log: EventLog;
+  /** The logs of clusters resources name (controller/cluster-logs.ts); none: such resources' topics fail. */
+  readonly clusterLogs?: ClusterLogs;
   readonly publish: (contract: Contract) => void | Promise<void>;
   readonly logger: Logger;
   readonly source?: ResourceSource;
@@ -43,6 +45,7 @@ export function createController(deps: ControllerDeps): Controller {
   const reconciler = new Reconciler({
     source,
     log: deps.log,
+    ...(deps.clusterLogs === undefined ? {} : { clusterLogs: deps.clusterLogs }),
     contracts: new ContractWriter(deps.publish, deps.initialGeneration ?? 0),
     settings: reconcileSettings(config),
     logger,

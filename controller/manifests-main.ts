@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { EventLog } from '../core/event-log/port.js';
+import type { ClusterLogs } from './reconciler.js';
 import { listen } from '../core/http-server.js';
 import type { Logger } from '../core/logger.js';
 import { createAdminServer, registerResourceRoutes } from './admin.js';
@@ -22,6 +23,8 @@ import { createController, type Controller } from './main.js';
 export interface ManifestsControllerDeps {
   readonly config: ControllerConfig;
   readonly log: EventLog;
+  /** The logs of clusters Brokers name in their ConfigMaps (credentials from --kafka-auth-root). */
+  readonly clusterLogs?: ClusterLogs;
   readonly logger: Logger;
   /** The admin server's address; port 0 picks a free one. */
   readonly host: string;
@@ -40,7 +43,7 @@ export interface RunningManifestsController {
 export async function startManifestsController(deps: ManifestsControllerDeps): Promise<RunningManifestsController> {
   const feed = new ContractFeed();
   let firstPass = false;
-  const controller = createController({ config: deps.config, log: deps.log, logger: deps.logger, publish: (contract) => feed.publish(contract) });
+  const controller = createController({ config: deps.config, log: deps.log, ...(deps.clusterLogs === undefined ? {} : { clusterLogs: deps.clusterLogs }), logger: deps.logger, publish: (contract) => feed.publish(contract) });
   const admin = createAdminServer({ logger: deps.logger, notReadyReason: async () => (firstPass ? undefined : 'the manifests are not loaded yet') });
   registerResourceRoutes(admin, {
     objects: () => controller.reconciler.objects(),

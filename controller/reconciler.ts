@@ -32,10 +32,10 @@ export interface ReconcilerOptions {
   readonly source: ResourceSource;
   readonly log: EventLog;
   /**
-   * The log of a cluster a resource names (a Broker's ConfigMap `bootstrap.servers`,
-   * `auth.secret.ref.name`); without it such a resource's topic fails with CONFIG_INVALID.
+   * The logs of the clusters resources name (a Broker's ConfigMap `bootstrap.servers`,
+   * `auth.secret.ref.name`); without them such a resource's topic fails with CONFIG_INVALID.
    */
-  readonly clusterLog?: (cluster: ClusterRef) => Promise<EventLog>;
+  readonly clusterLogs?: ClusterLogs;
   readonly contracts: ContractWriter;
   readonly settings: ReconcileSettings;
   readonly logger: Logger;
@@ -59,6 +59,14 @@ export interface ObjectView {
   readonly spec?: unknown;
   readonly data?: unknown;
   readonly status?: ObjectStatus;
+}
+
+/** The controller's side of a per-cluster registry (controller/cluster-logs.ts). */
+export interface ClusterLogs {
+  /** The cluster's log, with credentials read now; rejects with KAFKA_AUTH_INVALID for a missing or bad Secret. */
+  forCluster(cluster: ClusterRef): Promise<EventLog>;
+  /** Closes the clients of clusters not in `clusters`. */
+  retain(clusters: Iterable<ClusterRef | undefined>): Promise<void>;
 }
 
 export class Reconciler {
@@ -158,11 +166,11 @@ export class Reconciler {
   }
 
   private async pass(): Promise<void> {
-    const { log, settings, source, clusterLog } = this.options;
+    const { log, settings, source, clusterLogs } = this.options;
     const logFor: LogFor = async (cluster) => {
       if (cluster === undefined) return log;
-      if (clusterLog === undefined) throw new BrokerError('CONFIG_INVALID', `this controller cannot reach a Kafka cluster of a resource's own (${describeCluster(cluster)})`, { retriable: false });
-      return clusterLog(cluster);
+      if (clusterLogs === undefined) throw new BrokerError('CONFIG_INVALID', `this controller cannot reach a Kafka cluster of a resource's own (${describeCluster(cluster)})`, { retriable: false });
+      return clusterLogs.forCluster(cluster);
     };
     const logger = this.logger;
     const objects = source.objects();
@@ -197,6 +205,8 @@ export class Reconciler {
 
     const due = this.dueForDeletion(desired);
     await deleteObsolete(logFor, due, this.observed, logger);
+    // Cluster clients no topic or group needs any more (a broker moved or gone) are closed.
+    await clusterLogs?.retain([...desired.topics, ...desired.groups, ...this.observed.topics.values(), ...this.observed.groups.values()].map((x) => x.cluster));
     for (const name of [...due.groups, ...due.topics]) if (!this.observed.groups.has(name) && !this.observed.topics.has(name)) this.obsoleteSince.delete(name);
     const released = releasedKeys(finalizing, this.observed);
     if (released.length > 0 && source.finalized) await source.finalized(released);

@@ -21,7 +21,8 @@ import { bootstrapServersSchema, commonEnv } from '../../core/config.js';
 import { isBrokerError } from '../../core/errors.js';
 import { CliError, type CliIo } from '../cli.js';
 import { openKafka, untilSignal } from '../data-plane.js';
-import { KAFKA_AUTH_FLAG, KAFKA_AUTH_USAGE, kafkaSecurityOf } from '../kafka-auth.js';
+import { KAFKA_AUTH_FLAG, KAFKA_AUTH_USAGE, kafkaAuthRootOf, kafkaSecurityOf } from '../kafka-auth.js';
+import type { OpenClusterLog } from '../../core/event-log/clusters.js';
 import { LOG_FORMAT_FLAG, loggerFrom, parseCommandLine, parsePort, stringFlag, type FlagValues } from '../options.js';
 import { runOnManifests } from './controller-manifests.js';
 
@@ -91,7 +92,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const manifests = str('manifests');
   if (manifests !== undefined) {
     const kafkaSecurity = await kafkaSecurityOf(io, stringFlag(values, 'kafka-auth-dir'));
-    return runOnManifests({ manifests, ingressUrl: str('ingress-url'), host, adminPort, kafka: kafka.data, kafkaFrom, kafkaSecurity, values }, io);
+    const kafkaAuthRoot = kafkaAuthRootOf(io, stringFlag(values, 'kafka-auth-root'));
+    return runOnManifests({ manifests, ingressUrl: str('ingress-url'), host, adminPort, kafka: kafka.data, kafkaFrom, kafkaSecurity, ...(kafkaAuthRoot === undefined ? {} : { kafkaAuthRoot }), values }, io);
   }
 
   let config;
@@ -129,7 +131,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const log = await openKafka(kafka.data, kafkaFrom, 'kafka-broker-controller', logger, kafkaSecurity);
   let running: RunningKubernetesController;
   try {
-    running = await startKubernetesController({ api, log, config, logger, host, port: adminPort });
+    // Brokers on clusters of their own: credentials from the Secrets they name, read through the API.
+    const { KafkaEventLog } = await import('../../core/event-log/kafka/adapter.js');
+    const openCluster: OpenClusterLog = (ref, security) => new KafkaEventLog({ brokers: [...ref.bootstrapServers], clientId: 'kafka-broker-controller', logger, security });
+    running = await startKubernetesController({ api, log, openCluster, config, logger, host, port: adminPort });
   } catch (error) {
     await log.close();
     await api.close();

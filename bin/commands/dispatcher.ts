@@ -46,7 +46,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const healthPort = parsePort('--health-port', values['health-port'], 8081);
   const config = dispatcherConfigFromEnv(io.env);
   const logger = loggerFrom(io, values);
-  const running = await startDataPlane(common, logger, 'kafka-broker-dispatcher', async (log, contracts) => {
+  const running = await startDataPlane(common, logger, 'kafka-broker-dispatcher', async (log, contracts, clusters) => {
     const health = createHttpServer({ bodyLimitBytes: 1024, logger });
     registerHealth(health, {
       notReadyReason: async () => {
@@ -61,7 +61,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       await health.close();
       throw new CliError(`health endpoints: ${(error as Error).message}; choose another port with --health-port`);
     }
-    const dispatcher = await startDispatcher({ config, log, contracts, logger });
+    const dispatcher = await startDispatcher({ config, log, clusters, contracts, logger });
     io.stderr.write(`kafka-broker dispatcher: health on ${url}, contract from ${common.contract.from}\n`);
     return async () => {
       await dispatcher.close();

@@ -45,8 +45,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const common = await withKafkaSecurity(dataPlaneOptions(values, io, 'ingress'), values, io);
   const port = parsePort('--port', values['port'], 8080);
   const logger = loggerFrom(io, values);
-  const running = await startDataPlane(common, logger, 'kafka-broker-ingress', async (log, contracts) => {
-    const ingress = await startIngress({ config: loadConfig(ingressConfigSchema, { host: common.host, port }), log, contracts, logger });
+  const running = await startDataPlane(common, logger, 'kafka-broker-ingress', async (log, contracts, clusters) => {
+    const ingress = await startIngress({ config: loadConfig(ingressConfigSchema, { host: common.host, port }), log, clusters, contracts, logger });
     io.stderr.write(`kafka-broker ingress: listening on ${ingress.url}, contract from ${common.contract.from}\n`);
     return () => ingress.close();
   });
