@@ -150,6 +150,8 @@ export class Reconciler {
     clearTimeout(this.retryTimer);
     await this.options.source.close();
     await this.loop?.catch(() => undefined);
+    // The cluster clients it opened; the controller's own log belongs to the caller.
+    await this.options.clusterLogs?.retain([]);
   }
 
   private async runPasses(): Promise<void> {
