@@ -11,6 +11,7 @@ import {
 import type { DesiredTopic, Observed, ReconcileSettings } from '../state.js';
 import { invalid, isRecord, unknownFields, type Admission, type AdmissionDefaults, type FieldError } from './admission.js';
 import { egressConfig, kReference, optionalDelivery, resolveDeadLetterSink, type Delivery, type KReference } from './delivery.js';
+import { sameCluster } from './kafka-sink.js';
 import { admitInto, type Pass } from './pass.js';
 
 /**
@@ -214,13 +215,15 @@ type ClusterResult = { readonly ok: true; readonly ref: ClusterRef | undefined }
  * credentials: the default path, with no client of its own.
  */
 function clusterOf(broker: AdmittedBroker, ctx: BrokerContext): ClusterResult {
-  if (broker.config === null) return { ok: true, ref: undefined };
+  const own = [...(ctx.settings.kafkaBootstrapServers ?? [])].sort();
+  // In memory there is no cluster to pick (as for KafkaSinks): ConfigMaps copied from Knative's
+  // docs name one, and are used for their topic settings only.
+  if (broker.config === null || own.length === 0) return { ok: true, ref: undefined };
   const configMap = ctx.configMaps.get(objectKey('ConfigMap', broker.config.namespace, broker.config.name));
   const data = configMap !== undefined && isRecord(configMap.data) ? configMap.data : {};
   const where = `ConfigMap ${broker.config.namespace}/${broker.config.name}`;
   const serversText = data[BOOTSTRAP_KEY];
   const secretName = data[AUTH_SECRET_KEY];
-  const own = [...(ctx.settings.kafkaBootstrapServers ?? [])].sort();
   let servers = own;
   if (serversText !== undefined && !(typeof serversText === 'string' && serversText.trim() === '')) {
     const parsed = typeof serversText === 'string' ? bootstrapServersSchema.safeParse(serversText) : undefined;
@@ -234,9 +237,9 @@ function clusterOf(broker: AdmittedBroker, ctx: BrokerContext): ClusterResult {
     }
     authSecret = { namespace: broker.config.namespace, name: secretName.trim() };
   }
-  const same = servers.length === own.length && servers.every((s, i) => s === own[i]);
-  if (same && authSecret === null) return { ok: true, ref: undefined };
-  if (servers.length === 0) return { ok: false, message: `${where}: ${AUTH_SECRET_KEY} needs Kafka: set ${BOOTSTRAP_KEY} (the in-memory log has no credentials)` };
+  // The deploy/ ConfigMap names the controller's own cluster, perhaps by another list of its
+  // servers: sharing one is the same cluster, as for KafkaSinks.
+  if (sameCluster(servers, own) && authSecret === null) return { ok: true, ref: undefined };
   return { ok: true, ref: { bootstrapServers: servers, authSecret } };
 }
 

@@ -74,9 +74,15 @@ const cases: DesiredCase[] = [
     check: (d) => assert.match(condition(d.statuses.get(B), 'TopicReady')!.message!, /auth\.secret\.ref\.name must be a Secret name/),
   },
   {
-    name: 'credentials on the in-memory log (no process cluster, no bootstrap.servers) are refused',
-    objects: [withConfig, configMap('kafka-config', { 'auth.secret.ref.name': 'kafka-auth' })],
-    check: (d) => assert.match(condition(d.statuses.get(B), 'TopicReady')!.message!, /auth\.secret\.ref\.name needs Kafka: set bootstrap\.servers/),
+    name: 'on the in-memory log a ConfigMap\'s cluster keys are not used (Knative\'s docs name one): the default path',
+    objects: [withConfig, configMap('kafka-config', { 'bootstrap.servers': 'b1:9093', 'auth.secret.ref.name': 'kafka-auth', 'default.topic.partitions': '2' })],
+    check: (d) => assert.deepEqual(d.topics[0], { name: T, owner: B, external: false, spec: { partitions: 2, replicationFactor: 1 } }),
+  },
+  {
+    name: 'a server list sharing a server with the process cluster is that cluster',
+    objects: [withConfig, configMap('kafka-config', { 'bootstrap.servers': 'kafka:9092,kafka-2:9092' })],
+    settings: own,
+    check: (d) => assert.equal(d.topics[0]?.cluster, undefined),
   },
   {
     name: 'a missing or bad Secret, as observed, is TopicReady False with reason KafkaAuthSecretInvalid',
