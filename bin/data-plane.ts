@@ -10,13 +10,14 @@ import { bootstrapServersSchema, commonEnv } from '../core/config.js';
 import { HttpContractSource } from '../core/contract/http-source.js';
 import { watchContractFile, type ContractSource } from '../core/contract/source.js';
 import { isBrokerError } from '../core/errors.js';
+import type { EventLogClusters } from '../core/event-log/clusters.js';
 import type { EventLog } from '../core/event-log/port.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import type { KafkaSecurity } from '../core/event-log/kafka/security.js';
 import { kafkaClientErrors, type Registry } from '../core/metrics.js';
 import type { DataPlaneRole } from '../controller/data-plane-reports.js';
 import { CliError, type CliIo } from './cli.js';
-import { KAFKA_AUTH_FLAG, kafkaSecurityOf } from './kafka-auth.js';
+import { clustersOf, KAFKA_AUTH_FLAG, kafkaAuthRootOf, kafkaSecurityOf } from './kafka-auth.js';
 import { LOG_FORMAT_FLAG, parseCommandLine, stringFlag, type FlagSpec, type FlagValues } from './options.js';
 
 export interface DataPlaneOptions {
@@ -28,6 +29,8 @@ export interface DataPlaneOptions {
   readonly kafkaSecurity?: KafkaSecurity;
   /** Where the token for the controller's admin API comes from (--contract-url only). */
   readonly token?: { readonly file: string } | { readonly value: string } | undefined;
+  /** Set by withKafkaSecurity: where the credentials of resources on clusters of their own are. */
+  readonly kafkaAuthRoot?: string;
 }
 
 /** The pod's ServiceAccount token, which the kubelet keeps fresh. */
@@ -40,7 +43,8 @@ export const TOKEN_FILE_USAGE = `      --token-file <path>    the token sent to 
 
 /** The options with the Kafka credentials of --kafka-auth-dir or the environment (kafka-auth.ts). */
 export async function withKafkaSecurity(options: DataPlaneOptions, values: FlagValues, io: CliIo): Promise<DataPlaneOptions> {
-  return { ...options, kafkaSecurity: await kafkaSecurityOf(io, stringFlag(values, 'kafka-auth-dir')) };
+  const root = kafkaAuthRootOf(io, stringFlag(values, 'kafka-auth-root'));
+  return { ...options, kafkaSecurity: await kafkaSecurityOf(io, stringFlag(values, 'kafka-auth-dir')), ...(root === undefined ? {} : { kafkaAuthRoot: root }) };
 }
 
 const DATA_PLANE_FLAGS = {
@@ -140,14 +144,15 @@ export async function startDataPlane(
   logger: Logger,
   clientId: string,
   role: DataPlaneRole,
-  start: (log: EventLog, contracts: ContractSource) => Promise<() => Promise<void>>,
+  start: (log: EventLog, contracts: ContractSource, clusters: EventLogClusters) => Promise<() => Promise<void>>,
   metrics?: Registry,
 ): Promise<() => Promise<void>> {
   const log = await openKafka(options.kafka, options.kafkaFrom, clientId, logger, options.kafkaSecurity, '', metrics);
+  const clusters = await clustersOf(log, options.kafkaAuthRoot, clientId, logger);
   const { contracts, close } = await openContracts(options, logger, role);
   let stop: () => Promise<void>;
   try {
-    stop = await start(log, contracts);
+    stop = await start(log, contracts, clusters);
   } catch (error) {
     await close();
     await log.close();

@@ -1,7 +1,8 @@
 import type { CloudEvent } from '../core/cloudevents/event.js';
 import { toKafkaRecord } from '../core/cloudevents/kafka-binding.js';
 import { BrokerError, isBrokerError } from '../core/errors.js';
-import type { AppendRecord, EventLog } from '../core/event-log/port.js';
+import type { EventLogClusters } from '../core/event-log/clusters.js';
+import type { AppendRecord } from '../core/event-log/port.js';
 import { traceHeadersOfEvent, type TraceHeaders } from '../core/trace-context.js';
 import type { IngressEntry } from './ingress-table.js';
 
@@ -32,7 +33,7 @@ export class Appender {
   private inFlight = 0;
 
   constructor(
-    private readonly log: EventLog,
+    private readonly logs: EventLogClusters,
     private readonly limits: AppendLimits,
     private readonly observer?: AppendObserver,
   ) {}
@@ -82,15 +83,18 @@ export class Appender {
     }
     this.inFlight += events.length;
     try {
-      await this.appendOnce(entry.topic, records);
+      // The process's log unless the resource names a cluster of its own (one Map lookup then).
+      await this.appendOnce(entry, records);
     } finally {
       this.inFlight -= events.length;
     }
   }
 
-  private async appendOnce(topic: string, records: readonly AppendRecord[]): Promise<void> {
+  private async appendOnce(entry: IngressEntry, records: readonly AppendRecord[]): Promise<void> {
+    const topic = entry.topic;
+    const log = this.logs.get(entry.cluster);
     try {
-      await this.log.append(topic, records);
+      await log.append(topic, records);
       return;
     } catch (error) {
       if (tooLargeFor(error) === undefined) throw asLogError(error, topic);
@@ -99,7 +103,7 @@ export class Appender {
     // batch with other requests' (it coalesces appends), so the verdict may not be about ours:
     // one more try, and a second refusal is our records' own.
     try {
-      await this.log.append(topic, records);
+      await log.append(topic, records);
     } catch (error) {
       const kafkaError = tooLargeFor(error);
       if (kafkaError === undefined) throw asLogError(error, topic);
@@ -142,7 +146,7 @@ function eventTooLarge(index: number | undefined, reason: string, details: Recor
 
 /** Whatever the log threw, as a 503 the producer can retry. */
 function asLogError(error: unknown, topic: string): BrokerError {
-  if (isBrokerError(error) && (error.code === 'LOG_UNAVAILABLE' || error.code === 'TOPIC_NOT_FOUND')) return error;
+  if (isBrokerError(error) && (error.code === 'LOG_UNAVAILABLE' || error.code === 'TOPIC_NOT_FOUND' || error.code === 'KAFKA_AUTH_INVALID')) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new BrokerError('LOG_UNAVAILABLE', `the event log did not take the write: ${message}`, { details: { topic }, cause: error });
 }

@@ -1,5 +1,5 @@
 import { diffContracts } from '../core/contract/diff.js';
-import type { ContentMode, Contract, Reference, Resource, ResourceKind, SenderRule } from '../core/contract/types.js';
+import type { ClusterRef, ContentMode, Contract, Reference, Resource, ResourceKind, SenderRule } from '../core/contract/types.js';
 
 /**
  * The path → topic table the ingress serves, rebuilt from each contract generation by diff.
@@ -25,6 +25,8 @@ export interface IngressEntry {
   readonly audience?: string;
   /** The EventPolicies that apply (see core/contract/types.ts Ingress.senders). */
   readonly senders?: readonly SenderRule[];
+  /** The resource's own Kafka cluster; absent: the process's. */
+  readonly cluster?: ClusterRef;
 }
 
 export interface TableChanges {
@@ -106,5 +108,6 @@ export function entryFor(resource: Resource): IngressEntry | undefined {
     hopLimited: resource.kind === 'Broker',
     ...(resource.ingress.audience === undefined ? {} : { audience: resource.ingress.audience }),
     ...(resource.ingress.senders === undefined ? {} : { senders: resource.ingress.senders }),
+    ...(resource.cluster === undefined ? {} : { cluster: resource.cluster }),
   };
 }

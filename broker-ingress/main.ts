@@ -1,4 +1,5 @@
 import type { ContractSource } from '../core/contract/source.js';
+import { EventLogClusters } from '../core/event-log/clusters.js';
 import type { EventLog } from '../core/event-log/port.js';
 import type { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
@@ -33,6 +34,11 @@ import { readTlsMaterial, watchTlsFiles, type TlsMaterial } from './tls.js';
 export interface IngressDeps {
   readonly config: IngressConfig;
   readonly log: EventLog;
+  /**
+   * Logs of the clusters resources name (`Resource.cluster`), around `log`; the ingress closes
+   * those no resource uses any more, and all of them when it stops. Default: `log` only.
+   */
+  readonly clusters?: EventLogClusters;
   readonly contracts: ContractSource;
   readonly logger: Logger;
   /** OpenTelemetry (core/tracing.ts); without it the W3C trace headers are only passed through. */
@@ -59,10 +65,12 @@ export async function startIngress(deps: IngressDeps): Promise<RunningIngress> {
   const { config, log, contracts } = deps;
   const logger = deps.logger.child({ component: 'broker-ingress' });
   const table = new IngressTable();
+  const clusters = deps.clusters ?? new EventLogClusters(log);
   const unsubscribe = contracts.subscribe((contract) => {
     if (table.generation !== undefined && contract.generation <= table.generation) return;
     const changes = table.apply(contract);
     if (deps.metrics !== undefined) contractApplied(deps.metrics, 'broker-ingress', contract.generation);
+    if (clusters.size > 0) void clusters.retain(contract.resources.map((r) => r.cluster));
     // The controller logs one line per contract change; this detail is for debugging.
     logger.debug({ generation: contract.generation, served: table.size, ...changes }, 'ingress table updated');
   });
@@ -72,7 +80,7 @@ export async function startIngress(deps: IngressDeps): Promise<RunningIngress> {
   const tls = config.tls === undefined ? undefined : await readTlsMaterial(config.tls);
   const verifier = config.oidc === undefined ? undefined : await TokenVerifier.create(config.oidc, deps.now);
   const metrics = deps.metrics === undefined ? undefined : new IngressMetrics(deps.metrics, config.metricsMaxEventTypes);
-  const appender = new Appender(log, config, metrics);
+  const appender = new Appender(clusters, config, metrics);
 
   const build = (https: TlsMaterial | undefined): FastifyInstance => {
     // Each listener (http, https) has its own bounds: each is one server's worth of clients.
@@ -108,6 +116,7 @@ export async function startIngress(deps: IngressDeps): Promise<RunningIngress> {
     stopWatching();
     await Promise.all(apps.map((app) => app.close()));
     await verifier?.close();
+    await clusters.close();
   };
 
   let plain: Listening | undefined;

@@ -1,5 +1,7 @@
 import { isBrokerError } from '../core/errors.js';
 import type { EgressFault } from '../core/egress-faults.js';
+import type { ClusterRef } from '../core/contract/types.js';
+import { clusterKey } from '../core/event-log/clusters.js';
 import type { EventLog } from '../core/event-log/port.js';
 import type { Logger } from '../core/logger.js';
 import type { DataPlaneObservation, DataPlaneRole, DesiredGroup, DesiredTopic, GroupObservation, Observed, TopicObservation } from './state.js';
@@ -18,15 +20,24 @@ export class ObservedState implements Observed {
   egressFaults: ReadonlyMap<string, EgressFault> = new Map();
 }
 
+/**
+ * The log of a topic's or group's cluster: the controller's own for `undefined`, else one opened
+ * with the credentials of the Secret the cluster names. Rejects with KAFKA_AUTH_INVALID when that
+ * Secret is missing or bad, which the topic's status then shows.
+ */
+export type LogFor = (cluster: ClusterRef | undefined) => Promise<EventLog>;
+
 /** Admin requests in flight at once: enough to hide Kafka's latency, few enough to stay polite. */
 const CONCURRENCY = 8;
 
 /** Creates owned topics and checks external ones not yet seen ready; returns how many it tried. */
-export async function ensureTopics(log: EventLog, topics: readonly DesiredTopic[], observed: ObservedState, logger: Logger): Promise<number> {
-  const todo = topics.filter((t) => observed.topics.get(t.name)?.state !== 'ready');
+export async function ensureTopics(logFor: LogFor, topics: readonly DesiredTopic[], observed: ObservedState, logger: Logger): Promise<number> {
+  // A topic seen ready on another cluster (the broker's ConfigMap changed) is made anew on its new one.
+  const todo = topics.filter((t) => observed.topics.get(t.name)?.state !== 'ready' || !sameCluster(observed.topics.get(t.name)?.cluster, t.cluster));
   await forEachLimited(todo, async (topic) => {
-    const base = { owner: topic.owner };
+    const base = { owner: topic.owner, ...(topic.cluster === undefined ? {} : { cluster: topic.cluster }) };
     try {
+      const log = await logFor(topic.cluster);
       if (!topic.external) await log.ensureTopic(topic.name, topic.spec);
       const info = await log.describeTopic(topic.name);
       if (info === undefined) {
@@ -52,19 +63,21 @@ export async function ensureTopics(log: EventLog, topics: readonly DesiredTopic[
  * starts at the topic's end ("latest") at this moment; a group that already has offsets (a
  * changed trigger, a restart) is left where it is. Returns how many groups it tried.
  */
-export async function initGroups(log: EventLog, groups: readonly DesiredGroup[], observed: ObservedState, logger: Logger): Promise<number> {
+export async function initGroups(logFor: LogFor, groups: readonly DesiredGroup[], observed: ObservedState, logger: Logger): Promise<number> {
   const todo = groups.filter((g) => {
     const seen = observed.groups.get(g.group);
     const topics = [g.topic, ...(g.moreTopics ?? [])];
-    return !(seen?.state === 'ready' && seen.topic === g.topic) && topics.every((t) => observed.topics.get(t)?.state === 'ready');
+    return !(seen?.state === 'ready' && seen.topic === g.topic && sameCluster(seen.cluster, g.cluster)) && topics.every((t) => observed.topics.get(t)?.state === 'ready');
   });
   await forEachLimited(todo, async (g) => {
+    const where = g.cluster === undefined ? {} : { cluster: g.cluster };
     try {
-      for (const topic of [g.topic, ...(g.moreTopics ?? [])]) await log.initGroup(g.group, topic, g.start ?? 'latest');
-      observed.groups.set(g.group, { state: 'ready', topic: g.topic, owner: g.owner });
+      const groupLog = await logFor(g.cluster);
+      for (const topic of [g.topic, ...(g.moreTopics ?? [])]) await groupLog.initGroup(g.group, topic, g.start ?? 'latest');
+      observed.groups.set(g.group, { state: 'ready', topic: g.topic, owner: g.owner, ...where });
       logger.debug({ group: g.group, topic: g.topic }, `consumer group ${g.group} positioned`);
     } catch (error) {
-      observed.groups.set(g.group, { state: 'failed', topic: g.topic, owner: g.owner, error: messageOf(error) });
+      observed.groups.set(g.group, { state: 'failed', topic: g.topic, owner: g.owner, error: messageOf(error), ...where });
       logger.warn({ group: g.group, topic: g.topic, err: error }, `consumer group ${g.group}: ${messageOf(error)}`);
     }
   });
@@ -78,14 +91,14 @@ export async function initGroups(log: EventLog, groups: readonly DesiredGroup[],
  * tried again on a later pass.
  */
 export async function deleteObsolete(
-  log: EventLog,
+  logFor: LogFor,
   obsolete: { readonly groups: readonly string[]; readonly topics: readonly string[] },
   observed: ObservedState,
   logger: Logger,
 ): Promise<void> {
   await forEachLimited(obsolete.groups, async (group) => {
     try {
-      await log.deleteGroup(group);
+      await (await logFor(observed.groups.get(group)?.cluster)).deleteGroup(group);
       observed.groups.delete(group);
       logger.info({ group }, `consumer group ${group} deleted`);
     } catch (error) {
@@ -94,7 +107,7 @@ export async function deleteObsolete(
   });
   await forEachLimited(obsolete.topics, async (topic) => {
     try {
-      await log.deleteTopic(topic);
+      await (await logFor(observed.topics.get(topic)?.cluster)).deleteTopic(topic);
       observed.topics.delete(topic);
       // Offsets of a deleted topic are gone with it: its groups must be positioned again.
       for (const [group, seen] of observed.groups) if (seen.topic === topic) observed.groups.delete(group);
@@ -103,6 +116,10 @@ export async function deleteObsolete(
       logger.warn({ topic, err: error }, `topic ${topic} not deleted yet: ${messageOf(error)}`);
     }
   });
+}
+
+function sameCluster(a: ClusterRef | undefined, b: ClusterRef | undefined): boolean {
+  return (a === undefined ? '' : clusterKey(a)) === (b === undefined ? '' : clusterKey(b));
 }
 
 async function forEachLimited<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {

@@ -55,6 +55,9 @@ export const failedToCreateTopic = (topic: string, error: string): Condition =>
 /** Kafka refused our credentials or certificates: no retry helps until a setting changes, so the reason says which. */
 export const kafkaSecurityFailed = (topic: string, code: 'KAFKA_AUTH_FAILED' | 'KAFKA_TLS_FAILED', error: string): Condition =>
   cond('TopicReady', 'False', code === 'KAFKA_AUTH_FAILED' ? 'KafkaAuthenticationFailed' : 'KafkaTLSFailed', `cannot use topic ${topic}: ${error}`);
+/** The Secret named for the broker's Kafka credentials is missing or does not parse: the message names it and the key. */
+export const kafkaAuthSecretInvalid = (topic: string, error: string): Condition =>
+  cond('TopicReady', 'False', 'KafkaAuthSecretInvalid', `cannot use topic ${topic}: ${error}`);
 export const externalTopicMissing = (topic: string, error?: string): Condition =>
   cond('TopicReady', 'False', 'TopicNotPresentOrInvalid', error === undefined ? `external topic ${topic} does not exist` : `cannot check external topic ${topic}: ${error}`);
 export const topicConfigInvalid = (message: string): Condition => cond('TopicReady', 'False', 'InvalidTopicConfig', message);
@@ -228,6 +231,7 @@ export function topicCondition(topic: DesiredTopic, observed: Observed, inMemory
       return externalTopicMissing(topic.name);
     case 'failed':
       if (seen.code === 'KAFKA_AUTH_FAILED' || seen.code === 'KAFKA_TLS_FAILED') return kafkaSecurityFailed(topic.name, seen.code, seen.error);
+      if (seen.code === 'KAFKA_AUTH_INVALID') return kafkaAuthSecretInvalid(topic.name, seen.error);
       return topic.external ? externalTopicMissing(topic.name, seen.error) : failedToCreateTopic(topic.name, seen.error);
     default: {
       const unreachable: never = seen;

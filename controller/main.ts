@@ -6,7 +6,7 @@ import type { Registry } from '../core/metrics.js';
 import { reconcileSettings, type ControllerConfig } from './config.js';
 import { ContractWriter } from './contract-writer.js';
 import { ControllerMetrics } from './metrics.js';
-import { Reconciler } from './reconciler.js';
+import { Reconciler, type ClusterLogs } from './reconciler.js';
 import { ManifestSource } from './sources/manifests.js';
 import type { ResourceSource } from './sources/source.js';
 import type { DataPlaneReports } from './data-plane-reports.js';
@@ -23,6 +23,8 @@ import type { DataPlaneObservation } from './state.js';
 export interface ControllerDeps {
   readonly config: ControllerConfig;
   readonly log: EventLog;
+  /** The logs of clusters resources name (controller/cluster-logs.ts); none: such resources' topics fail. */
+  readonly clusterLogs?: ClusterLogs;
   readonly publish: (contract: Contract) => void | Promise<void>;
   readonly logger: Logger;
   readonly source?: ResourceSource;
@@ -52,6 +54,7 @@ export function createController(deps: ControllerDeps): Controller {
     metrics,
     source,
     log: deps.log,
+    ...(deps.clusterLogs === undefined ? {} : { clusterLogs: deps.clusterLogs }),
     contracts: new ContractWriter(deps.publish, deps.initialGeneration ?? 0),
     settings: reconcileSettings(config),
     logger,

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { EventLog } from '../core/event-log/port.js';
+import type { ClusterLogs } from './reconciler.js';
 import { listen } from '../core/http-server.js';
 import type { Logger } from '../core/logger.js';
 import type { Registry } from '../core/metrics.js';
@@ -25,6 +26,8 @@ import { createController, type Controller } from './main.js';
 export interface ManifestsControllerDeps {
   readonly config: ControllerConfig;
   readonly log: EventLog;
+  /** The logs of clusters Brokers name in their ConfigMaps (credentials from --kafka-auth-root). */
+  readonly clusterLogs?: ClusterLogs;
   readonly logger: Logger;
   /** The admin server's address; port 0 picks a free one. */
   readonly host: string;
@@ -47,7 +50,7 @@ export async function startManifestsController(deps: ManifestsControllerDeps): P
   let firstPass = false;
   const dataPlaneReports = new DataPlaneReports();
   const controller = createController({
-    config: deps.config, log: deps.log, logger: deps.logger, metrics: deps.metrics, publish: (contract) => feed.publish(contract), dataPlaneReports,
+    config: deps.config, log: deps.log, logger: deps.logger, metrics: deps.metrics, ...(deps.clusterLogs === undefined ? {} : { clusterLogs: deps.clusterLogs }), publish: (contract) => feed.publish(contract), dataPlaneReports,
     egressFaults: () => dataPlaneReports.egressFaults(),
   });
   const admin = createAdminServer({ logger: deps.logger, notReadyReason: async () => (firstPass ? undefined : 'the manifests are not loaded yet') });

@@ -1,8 +1,11 @@
-import type { Contract } from '../core/contract/types.js';
+import type { ClusterRef, Contract } from '../core/contract/types.js';
 import { diffContracts } from '../core/contract/diff.js';
 import type { EgressFault } from '../core/egress-faults.js';
+import { BrokerError } from '../core/errors.js';
+import { describeCluster } from '../core/event-log/clusters.js';
 import type { EventLog } from '../core/event-log/port.js';
 import type { Logger } from '../core/logger.js';
+import { deleteObsolete, ensureTopics, initGroups, ObservedState, type LogFor } from './apply-topics.js';
 import { readyCondition, stampTransitions, type ObjectStatus } from './conditions.js';
 import type { ContractWriter } from './contract-writer.js';
 import { computeDesired, desiredTopics } from './desired.js';
@@ -12,7 +15,6 @@ import { keyOf, type KnObject, type ObjectKey } from './resources.js';
 import type { ResourceSource, SourceProblem } from './sources/source.js';
 import type { DataPlaneReports } from './data-plane-reports.js';
 import type { DataPlaneObservation, DesiredState, ReconcileSettings } from './state.js';
-import { deleteObsolete, ensureTopics, initGroups, ObservedState } from './apply-topics.js';
 import type { ControllerMetrics, PassResult } from './metrics.js';
 
 /**
@@ -32,6 +34,11 @@ import type { ControllerMetrics, PassResult } from './metrics.js';
 export interface ReconcilerOptions {
   readonly source: ResourceSource;
   readonly log: EventLog;
+  /**
+   * The logs of the clusters resources name (a Broker's ConfigMap `bootstrap.servers`,
+   * `auth.secret.ref.name`); without them such a resource's topic fails with CONFIG_INVALID.
+   */
+  readonly clusterLogs?: ClusterLogs;
   readonly contracts: ContractWriter;
   readonly settings: ReconcileSettings;
   readonly logger: Logger;
@@ -64,6 +71,14 @@ export interface ObjectView {
   readonly spec?: unknown;
   readonly data?: unknown;
   readonly status?: ObjectStatus;
+}
+
+/** The controller's side of a per-cluster registry (controller/cluster-logs.ts). */
+export interface ClusterLogs {
+  /** The cluster's log, with credentials read now; rejects with KAFKA_AUTH_INVALID for a missing or bad Secret. */
+  forCluster(cluster: ClusterRef): Promise<EventLog>;
+  /** Closes the clients of clusters not in `clusters`. */
+  retain(clusters: Iterable<ClusterRef | undefined>): Promise<void>;
 }
 
 export class Reconciler {
@@ -152,6 +167,8 @@ export class Reconciler {
     clearTimeout(this.retryTimer);
     await this.options.source.close();
     await this.loop?.catch(() => undefined);
+    // The cluster clients it opened; the controller's own log belongs to the caller.
+    await this.options.clusterLogs?.retain([]);
   }
 
   private async runPasses(): Promise<void> {
@@ -172,7 +189,12 @@ export class Reconciler {
 
   private async pass(): Promise<PassResult> {
     const started = performance.now();
-    const { log, settings, source } = this.options;
+    const { log, settings, source, clusterLogs } = this.options;
+    const logFor: LogFor = async (cluster) => {
+      if (cluster === undefined) return log;
+      if (clusterLogs === undefined) throw new BrokerError('CONFIG_INVALID', `this controller cannot reach a Kafka cluster of a resource's own (${describeCluster(cluster)})`, { retriable: false });
+      return clusterLogs.forCluster(cluster);
+    };
     const logger = this.logger;
     const objects = source.objects();
     // Objects being deleted that wait for their cleanup (a Kubernetes finalizer), and the
@@ -188,10 +210,10 @@ export class Reconciler {
       : (uid, roles) => reports.availability(this.carriedAt.get(uid) ?? this.options.contracts.nextGeneration(), roles);
     this.observed.egressFaults = this.options.egressFaults?.() ?? new Map();
 
-    await ensureTopics(log, desiredTopics(objects, this.admitted, this.observed, settings, external), this.observed, logger);
+    await ensureTopics(logFor, desiredTopics(objects, this.admitted, this.observed, settings, external), this.observed, logger);
     let desired = computeDesired(objects, this.admitted, this.observed, settings, external);
     // New observations change the outcome; none (the usual case after the first pass) do not.
-    if ((await initGroups(log, desired.groups, this.observed, logger)) > 0) desired = computeDesired(objects, this.admitted, this.observed, settings, external);
+    if ((await initGroups(logFor, desired.groups, this.observed, logger)) > 0) desired = computeDesired(objects, this.admitted, this.observed, settings, external);
     this.admitted = desired.admitted;
 
     const published = await this.options.contracts.write(desired.resources);
@@ -212,7 +234,9 @@ export class Reconciler {
     if (this.options.source.writeStatuses) await this.options.source.writeStatuses(this.statuses);
 
     const due = this.dueForDeletion(desired);
-    await deleteObsolete(log, due, this.observed, logger);
+    await deleteObsolete(logFor, due, this.observed, logger);
+    // Cluster clients no topic or group needs any more (a broker moved or gone) are closed.
+    await clusterLogs?.retain([...desired.topics, ...desired.groups, ...this.observed.topics.values(), ...this.observed.groups.values()].map((x) => x.cluster));
     for (const name of [...due.groups, ...due.topics]) if (!this.observed.groups.has(name) && !this.observed.topics.has(name)) this.obsoleteSince.delete(name);
     const released = releasedKeys(finalizing, this.observed);
     if (released.length > 0 && source.finalized) await source.finalized(released);

@@ -1,4 +1,4 @@
-import type { Resource } from '../core/contract/types.js';
+import type { ClusterRef, Resource } from '../core/contract/types.js';
 import type { EgressFault } from '../core/egress-faults.js';
 import type { StartPosition, TopicSpec } from '../core/event-log/port.js';
 import type { AdmissionDefaults } from './kinds/admission.js';
@@ -38,18 +38,23 @@ export interface ReconcileSettings {
   readonly ingressHttps?: { readonly url: string; readonly caCerts?: string };
 }
 
-export type TopicObservation =
+/** Where a topic or group lives, when not on the controller's own cluster (so that deleting it goes there too). */
+export interface OnCluster {
+  readonly cluster?: ClusterRef;
+}
+
+export type TopicObservation = OnCluster & (
   | { readonly state: 'ready'; readonly partitions: number; readonly owner: ObjectKey; readonly external: boolean }
   | { readonly state: 'missing'; readonly owner: ObjectKey; readonly external: true }
   | {
       readonly state: 'failed'; readonly error: string; readonly owner: ObjectKey; readonly external: boolean;
       /** The BrokerError code of the failure, when it had one (KAFKA_AUTH_FAILED, KAFKA_TLS_FAILED, ...). */
       readonly code?: string;
-    };
+    });
 
-export type GroupObservation =
+export type GroupObservation = OnCluster & (
   | { readonly state: 'ready'; readonly topic: string; readonly owner: ObjectKey }
-  | { readonly state: 'failed'; readonly topic: string; readonly owner: ObjectKey; readonly error: string };
+  | { readonly state: 'failed'; readonly topic: string; readonly owner: ObjectKey; readonly error: string });
 
 /** The data-plane processes that report what they run (controller/data-plane-reports.ts). */
 export type DataPlaneRole = 'ingress' | 'dispatcher';
@@ -70,7 +75,7 @@ export interface Observed {
   readonly egressFaults?: ReadonlyMap<string, EgressFault>;
 }
 
-export interface DesiredTopic {
+export interface DesiredTopic extends OnCluster {
   readonly name: string;
   readonly owner: ObjectKey;
   /** External topics are checked, never created or deleted. */
@@ -78,7 +83,7 @@ export interface DesiredTopic {
   readonly spec: TopicSpec;
 }
 
-export interface DesiredGroup {
+export interface DesiredGroup extends OnCluster {
   readonly group: string;
   readonly topic: string;
   readonly owner: ObjectKey;

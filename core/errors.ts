@@ -25,6 +25,7 @@ export const errorKinds = {
   KAFKA_AUTH_FAILED: { status: 503, message: 'Kafka refused the SASL credentials' },
   KAFKA_TLS_FAILED: { status: 503, message: 'the TLS connection to Kafka failed' },
   OVERLOADED: { status: 503, message: 'the server holds as many request bytes as it may' },
+  KAFKA_AUTH_INVALID: { status: 503, message: 'the Kafka credentials named for a resource are missing or invalid' },
   CONTRACT_INVALID: { status: 500, message: 'the data-plane contract is invalid' },
   CONFIG_INVALID: { status: 500, message: 'the configuration is invalid' },
   INTERNAL: { status: 500, message: 'internal error' },

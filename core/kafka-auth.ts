@@ -1,7 +1,9 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Env } from './config.js';
+import { BrokerError } from './errors.js';
 import {
   kafkaProtocols, saslMechanisms, type KafkaProtocol, type KafkaSasl, type KafkaSecurity, type KafkaTls, type SaslMechanism,
 } from './event-log/kafka/security.js';
@@ -186,4 +188,31 @@ export async function kafkaAuthFromEnv(env: Env, dirFlag?: string): Promise<{ se
   const parsed = parseKafkaAuth(data, from);
   if (!parsed.ok) throw new Error(parsed.message);
   return { security: parsed.security, from };
+}
+
+// ---------------------------------------------------------------------------
+// Per-resource credentials in the data plane: a folder per Secret under a root
+
+/**
+ * The credentials of the Secret `namespace/name` from `<root>/<namespace>/<name>/<key>` (each
+ * Secret mounted as a volume there, or written by whoever deploys the data plane). Read once per
+ * cluster client, synchronously: a few small files, when a resource first uses the cluster.
+ * Throws KAFKA_AUTH_INVALID naming the folder and the key.
+ */
+export function kafkaAuthFromRoot(root: string, secret: { readonly namespace: string; readonly name: string }): KafkaSecurity {
+  const dir = join(root, secret.namespace, secret.name);
+  const data = new Map<string, string>();
+  for (const key of AUTH_KEYS) {
+    try {
+      data.set(key, readFileSync(join(dir, key), 'utf8'));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') continue;
+      throw new BrokerError('KAFKA_AUTH_INVALID', `cannot read ${join(dir, key)}: ${code ?? String(error)}`, { retriable: false });
+    }
+  }
+  if (data.size === 0) throw new BrokerError('KAFKA_AUTH_INVALID', `Kafka credentials ${secret.namespace}/${secret.name}: ${dir} holds none of the auth keys (${AUTH_KEYS.join(', ')})`, { retriable: false });
+  const parsed = parseKafkaAuth(data, `Kafka credentials ${dir}`);
+  if (!parsed.ok) throw new BrokerError('KAFKA_AUTH_INVALID', parsed.message, { retriable: false });
+  return parsed.security;
 }

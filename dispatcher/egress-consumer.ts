@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { effectiveEgressConfig, type Egress, type Resource } from '../core/contract/types.js';
 import type { FaultBook } from '../core/egress-faults.js';
+import { clusterKey } from '../core/event-log/clusters.js';
 import type { ConsumedRecord, Consumer, EventLog, OffsetReset, TopicPartition } from '../core/event-log/port.js';
 import { BrokerError, toLogFields } from '../core/errors.js';
 import { compileFilter } from '../core/filters/compile.js';
@@ -97,7 +98,8 @@ export function needsRestart(before: { resource: Resource; egress: Egress }, aft
   return (
     before.egress.consumerGroup !== after.egress.consumerGroup ||
     before.egress.deliveryOrder !== after.egress.deliveryOrder ||
-    before.resource.topics.join('\u0000') !== after.resource.topics.join('\u0000')
+    before.resource.topics.join('\u0000') !== after.resource.topics.join('\u0000') ||
+    (before.resource.cluster === undefined ? '' : clusterKey(before.resource.cluster)) !== (after.resource.cluster === undefined ? '' : clusterKey(after.resource.cluster))
   );
 }
 

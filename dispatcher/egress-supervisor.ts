@@ -1,6 +1,7 @@
 import { diffContracts } from '../core/contract/diff.js';
 import type { Contract, Egress, Resource } from '../core/contract/types.js';
 import type { LagSource } from '../core/event-log/lag.js';
+import type { EventLogClusters } from '../core/event-log/clusters.js';
 import { EgressConsumer, needsRestart, type EgressConsumerDeps, type EgressCounters } from './egress-consumer.js';
 
 /**
@@ -48,6 +49,7 @@ export class EgressSupervisor {
   constructor(
     private readonly deps: EgressConsumerDeps,
     private readonly stopDeadlineMs: number,
+    private readonly clusters?: EventLogClusters,
   ) {}
 
   /**
@@ -81,7 +83,10 @@ export class EgressSupervisor {
         'applying contract',
       );
     }
-    return Promise.all(ops).then(() => undefined);
+    return Promise.all(ops).then(async () => {
+      // Clients of clusters no resource names any more go once their egresses have left.
+      if (this.clusters !== undefined && this.clusters.size > 0) await this.clusters.retain(contract.resources.map((r) => r.cluster));
+    });
   }
 
   stats(): EgressStats[] {
@@ -117,7 +122,9 @@ export class EgressSupervisor {
 
   private add(resource: Resource, egress: Egress, after: Promise<void> = Promise.resolve()): Promise<void> {
     if (this.closed) return Promise.resolve();
-    const handle: Handle = { consumer: new EgressConsumer(resource, egress, this.deps), state: 'starting', ops: after, retryTimer: undefined, failures: 0, gone: false };
+    // A resource on a cluster of its own reads, replies and dead-letters there.
+    const deps = resource.cluster === undefined || this.clusters === undefined ? this.deps : { ...this.deps, log: this.clusters.lazy(resource.cluster) };
+    const handle: Handle = { consumer: new EgressConsumer(resource, egress, deps), state: 'starting', ops: after, retryTimer: undefined, failures: 0, gone: false };
     this.handles.set(egress.uid, handle);
     return this.enqueue(handle, () => this.start(handle));
   }

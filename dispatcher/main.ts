@@ -3,6 +3,7 @@ import type { ContractSource } from '../core/contract/source.js';
 import { FaultBook, type EgressFault } from '../core/egress-faults.js';
 import { LagReader, type EgressLag } from '../core/event-log/lag.js';
 import { BrokerError } from '../core/errors.js';
+import { EventLogClusters } from '../core/event-log/clusters.js';
 import type { EventLog } from '../core/event-log/port.js';
 import type { Logger } from '../core/logger.js';
 import { contractApplied, type Registry } from '../core/metrics.js';
@@ -34,6 +35,11 @@ import { WaitingMemory } from './waiting-memory.js';
 export interface DispatcherDeps {
   readonly config: DispatcherConfig;
   readonly log: EventLog;
+  /**
+   * Logs of the clusters resources name (`Resource.cluster`), around `log`; the dispatcher closes
+   * those no resource uses any more, and all of them when it stops. Default: `log` only.
+   */
+  readonly clusters?: EventLogClusters;
   readonly contracts: ContractSource;
   readonly logger: Logger;
   /** For tests: time and randomness (stall jitter). */
@@ -81,9 +87,11 @@ export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDisp
   });
   const faults = new FaultBook(() => deps.onFaults?.());
   const metrics = deps.metrics === undefined ? undefined : new DispatcherMetrics(deps.metrics);
+  const clusters = deps.clusters ?? new EventLogClusters(deps.log);
   const supervisor = new EgressSupervisor(
     { log: deps.log, sender, config: deps.config, logger, clock: deps.clock ?? systemClock, random: deps.random ?? Math.random, waiting, faults, tracing: deps.tracing, metrics },
     deps.config.shutdownDeadlineMs,
+    clusters,
   );
   let first: Promise<void> = Promise.resolve();
   let subscribed = false;
@@ -109,6 +117,7 @@ export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDisp
       closing ??= (async () => {
         unsubscribe();
         await supervisor.close();
+        await clusters.close();
         await sender.close().catch(() => sender.destroy());
         logger.info('dispatcher stopped');
       })();

@@ -13,7 +13,9 @@ import { isBrokerError } from '../../core/errors.js';
 import { createMetricsRegistry } from '../../core/metrics.js';
 import { CliError, type CliIo } from '../cli.js';
 import type { KafkaSecurity } from '../../core/event-log/kafka/security.js';
+import { clusterLogs } from '../../controller/cluster-logs.js';
 import { openKafka, untilSignal } from '../data-plane.js';
+import { clustersOf, rootCredentials } from '../kafka-auth.js';
 import { loggerFrom, type FlagValues } from '../options.js';
 
 export interface ManifestsOptions {
@@ -24,6 +26,7 @@ export interface ManifestsOptions {
   readonly kafka: readonly string[];
   readonly kafkaFrom: string;
   readonly kafkaSecurity?: KafkaSecurity;
+  readonly kafkaAuthRoot?: string;
   /** The command's flags, for the log format. */
   readonly values: FlagValues;
 }
@@ -46,7 +49,8 @@ export async function runOnManifests(options: ManifestsOptions, io: CliIo): Prom
   const log = await openKafka(options.kafka, options.kafkaFrom, 'kafka-broker-controller', logger, options.kafkaSecurity, '', metrics);
   let running: RunningManifestsController;
   try {
-    running = await startManifestsController({ config, log, logger, host: options.host, port: options.adminPort, metrics });
+    const clusters = await clustersOf(log, options.kafkaAuthRoot, 'kafka-broker-controller', logger);
+    running = await startManifestsController({ config, log, clusterLogs: clusterLogs(clusters, rootCredentials(options.kafkaAuthRoot)), logger, host: options.host, port: options.adminPort, metrics });
   } catch (error) {
     await log.close();
     throw new CliError(`admin API: ${(error as Error).message}; choose another port with --admin-port`);

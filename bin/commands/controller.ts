@@ -23,7 +23,8 @@ import { createMetricsRegistry } from '../../core/metrics.js';
 import { exposureProblem } from '../../core/admin-auth/index.js';
 import { CliError, type CliIo } from '../cli.js';
 import { openKafka, untilSignal } from '../data-plane.js';
-import { KAFKA_AUTH_FLAG, KAFKA_AUTH_USAGE, kafkaSecurityOf } from '../kafka-auth.js';
+import { KAFKA_AUTH_FLAG, KAFKA_AUTH_USAGE, kafkaAuthRootOf, kafkaSecurityOf } from '../kafka-auth.js';
+import type { OpenClusterLog } from '../../core/event-log/clusters.js';
 import { LOG_FORMAT_FLAG, loggerFrom, parseCommandLine, parsePort, stringFlag, type FlagValues } from '../options.js';
 import { runOnManifests } from './controller-manifests.js';
 
@@ -104,7 +105,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     const exposed = exposureProblem(host, false);
     if (exposed !== undefined) throw new CliError(`${exposed} (with --manifests the admin API has no authentication)`);
     const kafkaSecurity = await kafkaSecurityOf(io, stringFlag(values, 'kafka-auth-dir'));
-    return runOnManifests({ manifests, ingressUrl: str('ingress-url'), host, adminPort, kafka: kafka.data, kafkaFrom, kafkaSecurity, values }, io);
+    const kafkaAuthRoot = kafkaAuthRootOf(io, stringFlag(values, 'kafka-auth-root'));
+    return runOnManifests({ manifests, ingressUrl: str('ingress-url'), host, adminPort, kafka: kafka.data, kafkaFrom, kafkaSecurity, ...(kafkaAuthRoot === undefined ? {} : { kafkaAuthRoot }), values }, io);
   }
 
   let config;
@@ -144,7 +146,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const log = await openKafka(kafka.data, kafkaFrom, 'kafka-broker-controller', logger, kafkaSecurity, '', metrics);
   let running: RunningKubernetesController;
   try {
-    running = await startKubernetesController({ api, log, config, logger, host, port: adminPort, metrics });
+    // Brokers on clusters of their own: credentials from the Secrets they name, read through the API.
+    const { KafkaEventLog } = await import('../../core/event-log/kafka/adapter.js');
+    const openCluster: OpenClusterLog = (ref, security) => new KafkaEventLog({ brokers: [...ref.bootstrapServers], clientId: 'kafka-broker-controller', logger, security });
+    running = await startKubernetesController({ api, log, openCluster, config, logger, host, port: adminPort, metrics });
   } catch (error) {
     await log.close();
     await api.close();

@@ -55,7 +55,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const traceSettings = tracingSettingsFromEnv(io.env, 'kafka-broker-dispatcher');
   const logger = loggerFrom(io, values);
   const metrics = createMetricsRegistry();
-  const running = await startDataPlane(common, logger, 'kafka-broker-dispatcher', 'dispatcher', async (log, contracts) => {
+  const running = await startDataPlane(common, logger, 'kafka-broker-dispatcher', 'dispatcher', async (log, contracts, clusters) => {
     const health = createHttpServer({ bodyLimitBytes: 1024, logger });
     registerMetricsRoute(health, metrics);
     registerHealth(health, {
@@ -74,7 +74,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     const traces = await startTracing(traceSettings);
     // Held events and skipped records go to the controller, for the triggers' status and Events.
     let reporter: FaultReporter | undefined;
-    const dispatcher = await startDispatcher({ config, log, contracts, logger, tracing: traces.tracing, metrics, onFaults: () => reporter?.changed() });
+    const dispatcher = await startDispatcher({ config, log, clusters, contracts, logger, tracing: traces.tracing, metrics, onFaults: () => reporter?.changed() });
     if ('url' in common.contract) {
       reporter = new FaultReporter({ url: faultsUrlOf(common.contract.url), process: processIdentity(), faults: () => dispatcher.faults(), logger, token: tokenOf(common) });
     }

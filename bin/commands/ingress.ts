@@ -54,9 +54,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const security = ingressSecurityOf(values);
   const logger = loggerFrom(io, values);
   const metrics = createMetricsRegistry();
-  const running = await startDataPlane(common, logger, 'kafka-broker-ingress', 'ingress', async (log, contracts) => {
+  const running = await startDataPlane(common, logger, 'kafka-broker-ingress', 'ingress', async (log, contracts, clusters) => {
     const traces = await startTracing(traceSettings);
-    const ingress = await startIngress({ config: loadSettings(START_SETTINGS.ingress, io.env, { host: common.host, port, ...security }), log, contracts, logger, tracing: traces.tracing, metrics });
+    const ingress = await startIngress({ config: loadSettings(START_SETTINGS.ingress, io.env, { host: common.host, port, ...security }), log, clusters, contracts, logger, tracing: traces.tracing, metrics });
     const https = ingress.httpsUrl !== undefined && ingress.httpsUrl !== ingress.url ? ` and ${ingress.httpsUrl}` : '';
     io.stderr.write(`kafka-broker ingress: listening on ${ingress.url}${https}, contract from ${common.contract.from}\n`);
     return async () => {

@@ -41,7 +41,9 @@ import { serverToken } from '../admin-token.js';
 import { CliError, type CliIo } from '../cli.js';
 import type { KafkaSecurity } from '../../core/event-log/kafka/security.js';
 import { kafkaFrom, openKafka, untilSignal } from '../data-plane.js';
-import { KAFKA_AUTH_FLAG, KAFKA_AUTH_USAGE, kafkaSecurityOf } from '../kafka-auth.js';
+import { clustersOf, KAFKA_AUTH_FLAG, KAFKA_AUTH_USAGE, kafkaAuthRootOf, kafkaSecurityOf, rootCredentials } from '../kafka-auth.js';
+import { clusterLogs } from '../../controller/cluster-logs.js';
+import type { EventLogClusters } from '../../core/event-log/clusters.js';
 import { LOG_FORMAT_FLAG, loggerFrom, parseCommandLine, parsePort, stringFlag, type FlagValues } from '../options.js';
 import { loadSettings, settingsHelp, START_SETTINGS } from '../settings.js';
 
@@ -218,6 +220,10 @@ async function startAll(
 
     const metrics = createMetricsRegistry();
     const log = await openLog(options, logger, io.env, metrics);
+    // Brokers whose ConfigMap names a cluster of their own: one registry per component (each
+    // closes the clients it no longer uses), credentials from --kafka-auth-root.
+    const authRoot = kafkaAuthRootOf(io, stringFlag(options.values, 'kafka-auth-root'));
+    const clustersFor = (clientId: string): Promise<EventLogClusters> => clustersOf(log, authRoot, clientId, logger);
     closers.push({ name: 'event log', close: () => log.close() });
     // Off unless OTEL_* configures an exporter (docs/tracing.md); flushed after the dispatcher stops.
     const traces = await startTracing(traceSettings);
@@ -257,7 +263,7 @@ async function startAll(
 
     let ingress: RunningIngress;
     try {
-      ingress = await startIngress({ config: ingressConfig, log, contracts, logger, tracing: traces.tracing, metrics });
+      ingress = await startIngress({ config: ingressConfig, log, clusters: await clustersFor('kafka-broker-ingress'), contracts, logger, tracing: traces.tracing, metrics });
     } catch (error) {
       throw portError(error, 'ingress', '--port');
     }
@@ -269,6 +275,7 @@ async function startAll(
       // With HTTPS on, brokers' addresses are https (Knative's transport encryption); the http one stays listed while served.
       config: { ...controllerConfig, ingressUrl: ingress.url, ...(ingress.httpsUrl === undefined || controllerConfig.ingressHttpsUrl !== undefined ? {} : { ingressHttpsUrl: ingress.httpsUrl }) },
       log,
+      clusterLogs: clusterLogs(await clustersFor('kafka-broker-controller'), rootCredentials(authRoot)),
       // Records a trigger never got (its position gone from the log) show in its status.
       egressFaults: () => late.dispatcher?.faults() ?? new Map(),
       publish: (contract) => contracts.publish(contract),
@@ -281,7 +288,7 @@ async function startAll(
     firstPass = true;
 
     const dispatcher: RunningDispatcher = await startDispatcher({
-      config: dispatcherConfig, log, contracts, logger, tracing: traces.tracing, metrics, onFaults: () => void controller.reconciler.reconcile(),
+      config: dispatcherConfig, log, clusters: await clustersFor('kafka-broker-dispatcher'), contracts, logger, tracing: traces.tracing, metrics, onFaults: () => void controller.reconciler.reconcile(),
     });
     late.dispatcher = dispatcher;
     closers.push({ name: 'dispatcher', close: () => dispatcher.close() });

@@ -169,7 +169,7 @@ export function reconcileTrigger(trigger: AdmittedTrigger, ctx: TriggerContext):
   return {
     key: trigger.key,
     brokerKey: ctx.brokerKey,
-    group: wanted && topic !== null ? { group, topic, owner: trigger.key } : null,
+    group: wanted && topic !== null ? { group, topic, owner: trigger.key, ...(serving?.cluster === undefined ? {} : { cluster: serving.cluster }) } : null,
     egress,
     status,
   };

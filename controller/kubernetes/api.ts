@@ -258,6 +258,22 @@ export class KubeApi {
     return (await this.core.listNamespacedEvent({ namespace })).items;
   }
 
+  /**
+   * A Secret's data, decoded, or undefined when it does not exist. One namespaced GET: the
+   * controller never lists or watches Secrets.
+   */
+  async readSecret(namespace: string, name: string): Promise<Map<string, string> | undefined> {
+    try {
+      const secret = await this.core.readNamespacedSecret({ namespace, name });
+      const data = new Map<string, string>();
+      for (const [key, value] of Object.entries(secret.data ?? {})) data.set(key, Buffer.from(value, 'base64').toString('utf8'));
+      return data;
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
   // ---- Leases (coordination.k8s.io/v1) ----
 
   async readLease(namespace: string, name: string): Promise<V1Lease | undefined> {

@@ -1,8 +1,10 @@
+import { EventLogClusters, type OpenClusterLog } from '../../core/event-log/clusters.js';
 import type { EventLog } from '../../core/event-log/port.js';
 import type { ControllerMetrics } from '../metrics.js';
 import type { Logger } from '../../core/logger.js';
 import { reconcileSettings } from '../config.js';
 import { ContractFeed } from '../contract-feed.js';
+import { clusterLogs } from '../cluster-logs.js';
 import { ContractWriter } from '../contract-writer.js';
 import { Reconciler } from '../reconciler.js';
 import { hostname } from 'node:os';
@@ -12,6 +14,7 @@ import type { DataPlaneObservation } from '../state.js';
 import type { KubeApi } from './api.js';
 import { ingressUrlOf, type KubernetesControllerConfig } from './config.js';
 import { LeaderElector } from './leader.js';
+import { kafkaAuthFromSecret } from './secrets.js';
 import { KubernetesSource, type KubernetesSourceOptions } from './source.js';
 
 /**
@@ -35,6 +38,8 @@ export const GENERATIONS_PER_TERM = 1_000_000_000;
 export interface KubernetesControllerOptions {
   readonly api: KubeApi;
   readonly log: EventLog;
+  /** Opens a log for a cluster a resource names; its credentials are read from the named Secret. */
+  readonly openCluster?: OpenClusterLog;
   readonly config: KubernetesControllerConfig;
   readonly logger: Logger;
   readonly dataPlane?: () => DataPlaneObservation;
@@ -61,12 +66,15 @@ export class KubernetesController {
   private current: Term | undefined;
   private running: Promise<void> | undefined;
   private readonly logger: Logger;
+  /** Clients of the clusters resources name, with the credentials of their Secrets. */
+  private readonly clusters: EventLogClusters;
   private readonly terms: { term: number; startedAt: number; endedAt?: number }[] = [];
 
   constructor(private readonly options: KubernetesControllerOptions) {
     const { config } = options;
     this.logger = options.logger.child({ component: 'controller' });
     this.events = new EventRecorder({ api: options.api, logger: this.logger, instance: hostname() });
+    this.clusters = new EventLogClusters(options.log, options.openCluster);
     this.elector = config.leaderElection
       ? new LeaderElector({
           api: options.api,
@@ -152,6 +160,7 @@ export class KubernetesController {
     const reconciler = new Reconciler({
       source,
       log,
+      clusterLogs: clusterLogs(this.clusters, (secret) => kafkaAuthFromSecret(this.options.api, secret)),
       contracts: new ContractWriter((contract) => this.feed.publish(contract), term * GENERATIONS_PER_TERM),
       settings: reconcileSettings({ ...config, ingressUrl: ingressUrlOf(config) }),
       logger: this.options.logger,
@@ -181,6 +190,7 @@ export class KubernetesController {
     this.current = undefined;
     this.feed.clear();
     await current.reconciler.close();
+    await this.clusters.close();
     const record = this.terms.find((t) => t.term === current.number && t.endedAt === undefined);
     if (record !== undefined) record.endedAt = Date.now();
   }

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { OpenClusterLog } from '../../core/event-log/clusters.js';
 import type { EventLog } from '../../core/event-log/port.js';
 import { listen } from '../../core/http-server.js';
 import type { Logger } from '../../core/logger.js';
@@ -28,6 +29,11 @@ import { KubernetesController, type KubernetesControllerOptions } from './contro
 export interface KubernetesControllerDeps {
   readonly api: KubeApi;
   readonly log: EventLog;
+  /**
+   * Opens a log for a cluster a resource names; with it, the credentials come from the Secret
+   * the resource names (read through `api`). None: such resources' topics fail.
+   */
+  readonly openCluster?: OpenClusterLog;
   readonly config: KubernetesControllerConfig;
   readonly logger: Logger;
   /** The admin server's address; port 0 picks a free one. */
@@ -64,6 +70,7 @@ export async function startKubernetesController(deps: KubernetesControllerDeps):
   const controller = new KubernetesController({
     api: deps.api,
     log: deps.log,
+    ...(deps.openCluster === undefined ? {} : { openCluster: deps.openCluster }),
     config: deps.config,
     logger: deps.logger,
     source: deps.source,

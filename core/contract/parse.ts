@@ -75,6 +75,8 @@ const egressSchema = z
   })
   .strict();
 
+const k8sName = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'a Kubernetes name');
+
 const resourceSchema = z
   .object({
     uid: nonEmpty,
@@ -93,6 +95,14 @@ const resourceSchema = z
       .nullable(),
     egressConfig: egressConfigSchema.nullable(),
     egresses: z.array(egressSchema),
+    cluster: z
+      .object({
+        bootstrapServers: z.array(z.string().regex(/^[^\s,]+:\d{1,5}$/, 'host:port')).min(1),
+        // Kubernetes names (DNS-1123): they become folder names under --kafka-auth-root, so no '/' or '..'.
+        authSecret: z.object({ namespace: k8sName, name: k8sName }).strict().nullable(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

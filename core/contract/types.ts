@@ -72,6 +72,23 @@ export interface Resource {
   /** Delivery settings for egresses that have none of their own (a Broker's `spec.delivery`). */
   readonly egressConfig: EgressConfig | null;
   readonly egresses: readonly Egress[];
+  /**
+   * The Kafka cluster of this resource when it is not the process's own (a Broker's config
+   * ConfigMap sets `bootstrap.servers` or `auth.secret.ref.name`); absent: the process's cluster.
+   */
+  readonly cluster?: ClusterRef;
+}
+
+/**
+ * A Kafka cluster and which credentials reach it. Never the secret values: the data plane reads
+ * them from files (`--kafka-auth-root <root>/<namespace>/<name>/<key>`), the controller from the
+ * Secret itself.
+ */
+export interface ClusterRef {
+  /** host:port, sorted. */
+  readonly bootstrapServers: readonly string[];
+  /** The Secret (Knative Kafka's keys, core/kafka-auth.ts) holding the credentials; null: PLAINTEXT. */
+  readonly authSecret: { readonly namespace: string; readonly name: string } | null;
 }
 
 export type BackoffPolicy = 'linear' | 'exponential';

@@ -111,7 +111,11 @@ describe('deploy/', () => {
     assert.equal(await can({ verb: 'create', group: 'eventing.knative.dev', resource: 'brokers', namespace: 'default' }), false);
     assert.equal(await can({ verb: 'delete', group: 'eventing.knative.dev', resource: 'triggers', namespace: 'default' }), false);
     assert.equal(await can({ verb: 'list', resource: 'services' }), false);
-    assert.equal(await can({ verb: 'get', resource: 'secrets', namespace: SYSTEM_NAMESPACE }), false);
+    // The Secrets broker ConfigMaps name (auth.secret.ref.name): get, in its namespace only; never list or watch.
+    assert.equal(await can({ verb: 'get', resource: 'secrets', namespace: SYSTEM_NAMESPACE, name: 'kafka-auth' }), true);
+    assert.equal(await can({ verb: 'list', resource: 'secrets', namespace: SYSTEM_NAMESPACE }), false);
+    assert.equal(await can({ verb: 'watch', resource: 'secrets', namespace: SYSTEM_NAMESPACE }), false);
+    assert.equal(await can({ verb: 'get', resource: 'secrets', namespace: 'default', name: 'kafka-auth' }), false);
     assert.equal(await can({ verb: 'list', resource: 'configmaps', namespace: 'default' }), false);
     assert.equal(await can({ verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: 'default', name: 'kafka-broker-controller' }), false);
     assert.equal(await can({ verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: SYSTEM_NAMESPACE, name: 'someone-else' }), false);

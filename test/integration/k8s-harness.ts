@@ -12,6 +12,7 @@ import { kubernetesControllerConfigSchema, type KubernetesControllerConfig } fro
 import type { KubernetesController, KubernetesControllerOptions } from '../../controller/kubernetes/controller.js';
 import { startKubernetesController, type RunningKubernetesController } from '../../controller/kubernetes/main.js';
 import { loadConfig } from '../../core/config.js';
+import type { OpenClusterLog } from '../../core/event-log/clusters.js';
 import type { EventLog } from '../../core/event-log/port.js';
 import { createLogger, silentLogger, type Logger } from '../../core/logger.js';
 import type { KubeTestClient } from '../helpers/kube.js';
@@ -100,6 +101,8 @@ export interface RunningController {
 export interface StartControllerOptions {
   readonly kube: KubeTestClient;
   readonly log: EventLog;
+  /** Opens a log for a cluster a Broker's ConfigMap names (credentials from the Secret it names). */
+  readonly openCluster?: OpenClusterLog;
   readonly config?: KubernetesControllerConfig;
   /** Another identity's token (RBAC tests); the admin's by default. */
   readonly token?: string;
@@ -120,6 +123,7 @@ export async function startController(t: { after(fn: () => Promise<void>): void 
     started = await startKubernetesController({
       api,
       log: options.log,
+      ...(options.openCluster === undefined ? {} : { openCluster: options.openCluster }),
       config: options.config ?? testConfig(),
       logger: options.logger ?? testLogger(),
       host: '127.0.0.1',

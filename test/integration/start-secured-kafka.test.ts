@@ -10,7 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { decodeRequest, startSubscriber } from '../helpers/servers.js';
-import { startSecuredKafka } from '../helpers/secured-kafka.js';
+import { KafkaEventLog } from '../../core/event-log/kafka/adapter.js';
+import { silentLogger } from '../../core/logger.js';
+import { kafkaBootstrapServers } from '../helpers/kafka.js';
+import { scramSsl, startSecuredKafka } from '../helpers/secured-kafka.js';
 import { uniqueName, waitUntil } from '../helpers/wait.js';
 import { brokerManifest, manifestsFolder, readyOf, runCli, startBroker, triggerManifest, type KnList } from './start-cli.js';
 
@@ -82,6 +85,47 @@ describe('kafka-broker start on a secured Kafka', { timeout: 300_000 }, () => {
       assert.match(lines[0]!, line);
       assert.ok(Date.now() - started < 30_000, 'no hang');
     }
+  });
+
+  test('a Broker whose ConfigMap names the secured cluster: the process on the plain one, credentials from --kafka-auth-root', async (t) => {
+    const ns = uniqueName('own-cluster');
+    const root = await mkdtemp(join(tmpdir(), 'kafka-auth-root-'));
+    t.after(() => rm(root, { recursive: true, force: true }));
+    await mkdir(join(root, ns, 'kafka-auth'), { recursive: true });
+    const keys = { protocol: 'SASL_SSL', 'sasl.mechanism': 'SCRAM-SHA-512', user: users.scramSha512.username, password: users.scramSha512.password, 'ca.crt': pki.ca };
+    for (const [key, value] of Object.entries(keys)) await writeFile(join(root, ns, 'kafka-auth', key), value, { mode: 0o600 });
+    const folder = await manifestsFolder(t);
+    const sub = await startSubscriber(t);
+    const configMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kafka-broker-config', namespace: ns }, data: { 'bootstrap.servers': kafka.saslSsl, 'auth.secret.ref.name': 'kafka-auth' } };
+    await folder.write('broker.yaml', [
+      configMap,
+      brokerManifest(ns, 'default', { config: { apiVersion: 'v1', kind: 'ConfigMap', name: 'kafka-broker-config' } }),
+      triggerManifest(ns, 'all', { subscriber: { uri: `${sub.url}/all` } }),
+    ]);
+    const plain = kafkaBootstrapServers().join(',');
+    const broker = await startBroker(t, { manifests: folder.dir, args: ['--kafka', plain, '--kafka-auth-root', root], env: { KAFKA_BOOTSTRAP_SERVERS: '', CONTROLLER_TOPIC_PARTITIONS: '1' } });
+    await waitUntil(async () => {
+      const list = JSON.parse((await broker.get('triggers', '-n', ns, '-o', 'json')).stdout) as KnList;
+      return readyOf(list.items[0])?.status === 'True';
+    }, { timeoutMs: 90_000, intervalMs: 200, message: 'the trigger Ready' });
+    const response = await fetch(`${broker.ingressUrl}/${ns}/default`, {
+      method: 'POST',
+      headers: { 'ce-specversion': '1.0', 'ce-id': 'own-1', 'ce-source': '/test', 'ce-type': 'com.example.own', 'content-type': 'application/json' },
+      body: '{}',
+    });
+    assert.equal(response.status, 202, await response.text());
+    const delivered = await waitUntil(() => sub.requests.find((r) => r.url === '/all'), { timeoutMs: 60_000, message: 'the delivery' });
+    assert.equal(decodeRequest(delivered)[0]?.attributes['id'], 'own-1');
+    const topic = `knative-broker-${ns}-default`;
+    const onSecured = new KafkaEventLog({ brokers: [kafka.saslSsl], clientId: 'own-cluster-check', logger: silentLogger(), security: scramSsl(kafka) });
+    const onPlain = new KafkaEventLog({ brokers: kafkaBootstrapServers(), clientId: 'own-cluster-check', logger: silentLogger() });
+    t.after(async () => {
+      await onSecured.close();
+      await onPlain.close();
+    });
+    assert.deepEqual(await onSecured.describeTopic(topic), { name: topic, partitions: 1 });
+    assert.equal(await onPlain.describeTopic(topic), undefined);
+    assert.equal(await broker.stop(), 0);
   });
 
   test('a bad credentials setting is one line before Kafka is contacted', async (t) => {

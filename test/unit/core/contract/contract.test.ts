@@ -38,6 +38,12 @@ describe('parseContract', () => {
     { name: 'unknown field', input: mutate((c) => (c.resources[0].extra = 1)), field: /resources\[0\]: Unrecognized key/ },
     { name: 'duplicate consumer group', input: mutate((c) => (c.resources[0].egresses[1].consumerGroup = c.resources[0].egresses[0].consumerGroup)), field: /egresses\[1\]\.consumerGroup: duplicate group/ },
     { name: 'no topics', input: mutate((c) => (c.resources[0].topics = [])), field: /resources\[0\]\.topics/ },
+    { name: 'a cluster without servers', input: mutate((c) => (c.resources[0].cluster = { bootstrapServers: [], authSecret: null })), field: /resources\[0\]\.cluster\.bootstrapServers/ },
+    {
+      name: 'a Secret name that would leave --kafka-auth-root',
+      input: mutate((c) => (c.resources[0].cluster = { bootstrapServers: ['k:9092'], authSecret: { namespace: '..', name: 'x' } })),
+      field: /resources\[0\]\.cluster\.authSecret\.namespace: a Kubernetes name/,
+    },
   ];
   for (const { name, input, field } of cases) {
     test(`rejects ${name}, naming the field`, () => {
@@ -48,6 +54,12 @@ describe('parseContract', () => {
       });
     });
   }
+
+  test('keeps a resource\'s own cluster: servers and the Secret reference, no secret values', () => {
+    const cluster = { bootstrapServers: ['b1:9093', 'b2:9093'], authSecret: { namespace: 'knative-eventing', name: 'kafka-auth' } };
+    const withCluster = makeContract([makeBroker('b', [], { cluster })]);
+    assert.deepEqual(parseContract(JSON.parse(JSON.stringify(withCluster))).resources[0]?.cluster, cluster);
+  });
 
   test('rejects text that is not JSON', () => {
     assert.throws(() => parseContractJson('{'), /invalid contract: not JSON/);
