@@ -33,6 +33,8 @@ describe('status and events in Kubernetes mode', { timeout: 180_000 }, () => {
   let ingress: RunningIngress;
   let dispatcher: RunningDispatcher;
   let reporter: FaultReporter;
+  /** The admin API asks every caller for a token: the test API server's admin's. */
+  const auth = (): Record<string, string> => ({ authorization: `Bearer ${kube.server.token}` });
 
   const dataPlane = (name: string) => async () => (await kube.get(BROKERS(ns, name))).body?.status?.conditions?.find((c: { type: string }) => c.type === 'DataPlaneAvailable');
   const events = async (name: string): Promise<CoreV1Event[]> => (await running.api.listEvents(ns)).filter((e) => e.involvedObject.name === name);
@@ -41,7 +43,7 @@ describe('status and events in Kubernetes mode', { timeout: 180_000 }, () => {
     await ensureNamespace(kube, ns);
     running = await startController(undefined, { kube, log, config: testConfig({ ingressUrl: 'http://127.0.0.1:1' }) });
     for (const role of ['ingress', 'dispatcher'] as const) {
-      sources.push(new HttpContractSource({ url: `${running.adminUrl}/contract`, logger: silentLogger(), timeoutSeconds: 5, retryMinMs: 50, retryMaxMs: 500, reportAs: { process: `${role}-1`, role } }).start());
+      sources.push(new HttpContractSource({ url: `${running.adminUrl}/contract`, logger: silentLogger(), timeoutSeconds: 5, retryMinMs: 50, retryMaxMs: 500, reportAs: { process: `${role}-1`, role }, token: () => kube.server.token }).start());
     }
     // The data plane in this process, as `kafka-broker ingress` and `dispatcher` wire it.
     ingress = await startIngress({ config: loadConfig(ingressConfigSchema, { host: '127.0.0.1', port: 0 }), log, contracts: sources[0]!, logger: silentLogger() });
@@ -49,7 +51,7 @@ describe('status and events in Kubernetes mode', { timeout: 180_000 }, () => {
       config: dispatcherConfigSchema.parse({ shutdownDeadlineMs: 500, maxStallBackoffMs: 1000 }),
       log, contracts: sources[1]!, logger: silentLogger(), onFaults: () => reporter.changed(),
     });
-    reporter = new FaultReporter({ url: faultsUrlOf(`${running.adminUrl}/contract`), process: 'dispatcher-1', faults: () => dispatcher.faults(), logger: silentLogger(), debounceMs: 50 });
+    reporter = new FaultReporter({ url: faultsUrlOf(`${running.adminUrl}/contract`), process: 'dispatcher-1', faults: () => dispatcher.faults(), logger: silentLogger(), debounceMs: 50, token: () => kube.server.token });
   });
 
   after(async () => {
@@ -80,7 +82,7 @@ describe('status and events in Kubernetes mode', { timeout: 180_000 }, () => {
     const current = sources[0]!.current()!.generation;
     // A second dispatcher that is behind: its poll is held open (it is live) and says it applied the generation before.
     const url = `${running.adminUrl}/contract?after=${current - 1}&timeoutSeconds=60&applied=${current - 1}&process=dispatcher-2&role=dispatcher`;
-    const behind = fetch(url, { signal: held.signal }).catch(() => undefined);
+    const behind = fetch(url, { signal: held.signal, headers: auth() }).catch(() => undefined);
     await waitUntil(async () => (await dataPlane('orders')())?.status === 'False', { ...wait, message: 'DataPlaneAvailable False' });
     const condition = await dataPlane('orders')();
     assert.equal(condition.reason, 'DataPlaneNotAvailable');
@@ -94,7 +96,7 @@ describe('status and events in Kubernetes mode', { timeout: 180_000 }, () => {
 
     // It catches up: its next poll reports the generation in force.
     const caughtUp = new AbortController();
-    const next = fetch(`${running.adminUrl}/contract?after=${current}&timeoutSeconds=60&applied=${current}&process=dispatcher-2&role=dispatcher`, { signal: caughtUp.signal }).catch(() => undefined);
+    const next = fetch(`${running.adminUrl}/contract?after=${current}&timeoutSeconds=60&applied=${current}&process=dispatcher-2&role=dispatcher`, { signal: caughtUp.signal, headers: auth() }).catch(() => undefined);
     await waitUntil(async () => (await dataPlane('orders')())?.status === 'True', { ...wait, message: 'DataPlaneAvailable True again' });
     // Ready again: the same Event as before, counted twice rather than written again.
     const ready = await waitUntil(async () => (await events('orders')).find((e) => e.reason === 'Ready' && (e.count ?? 1) >= 2), { ...wait, message: 'the Ready Event counted twice' });
@@ -105,10 +107,10 @@ describe('status and events in Kubernetes mode', { timeout: 180_000 }, () => {
   });
 
   test('a malformed report is refused in one line', async () => {
-    const response = await fetch(`${running.adminUrl}/contract?applied=x&process=p&role=dispatcher`);
+    const response = await fetch(`${running.adminUrl}/contract?applied=x&process=p&role=dispatcher`, { headers: auth() });
     assert.equal(response.status, 400);
     assert.match(((await response.json()) as { message: string }).message, /applied must be a contract generation/);
-    const role = await fetch(`${running.adminUrl}/contract?applied=1&process=p&role=egress`);
+    const role = await fetch(`${running.adminUrl}/contract?applied=1&process=p&role=egress`, { headers: auth() });
     assert.equal(role.status, 400);
     assert.match(((await role.json()) as { message: string }).message, /role must be ingress or dispatcher, got "egress"/);
   });
