@@ -60,7 +60,7 @@ test('audience and EventPolicies from the API server, enforced by the ingress', 
   t.after(() => ingress.close());
   await ensureNamespace(kube, SYSTEM_NAMESPACE);
   const running = await startController(t, { kube, log, config: testConfig({ ingressUrl: ingress.url, authenticationOidc: 'enabled' }) });
-  const contracts = new HttpContractSource({ url: `${running.adminUrl}/contract`, logger: silentLogger(), timeoutSeconds: 5, retryMinMs: 50, retryMaxMs: 500 }).start();
+  const contracts = new HttpContractSource({ url: `${running.adminUrl}/contract`, logger: silentLogger(), timeoutSeconds: 5, retryMinMs: 50, retryMaxMs: 500, token: () => kube.server.token }).start();
   t.after(() => contracts.close());
   contracts.subscribe((contract) => relay.publish(contract));
 

@@ -82,7 +82,7 @@ describe('a Broker on a secured Kafka cluster of its own (Kubernetes mode)', { t
       openCluster,
       config: testConfig({ ingressUrl: ingress.url, kafkaBootstrapServers: kafkaBootstrapServers(), topicPartitions: 1 }),
     });
-    contracts = new HttpContractSource({ url: `${running.adminUrl}/contract`, logger: silentLogger(), timeoutSeconds: 5, retryMinMs: 50, retryMaxMs: 500 }).start();
+    contracts = new HttpContractSource({ url: `${running.adminUrl}/contract`, logger: silentLogger(), timeoutSeconds: 5, retryMinMs: 50, retryMaxMs: 500, token: () => kube.server.token }).start();
     contracts.subscribe((contract) => relay.publish(contract));
     dispatcher = await startDispatcher({
       config: dispatcherConfigSchema.parse({ shutdownDeadlineMs: 2000, egressRestartBackoffMs: 300, commitIntervalMs: 200 }),
