@@ -53,8 +53,25 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const client = await adminClient(values, io);
   const object = await client.get<ObjectLike>(`${collectionPath(kind.info, namespace)}/${encodeURIComponent(ref.name)}`);
   const deadLetters = await recentDeadLetters(client, object);
-  io.stdout.write(describeObject(object, deadLetters, Date.now()));
+  io.stdout.write(describeObject(object, deadLetters, Date.now(), await lagOf(client, object)));
   return 0;
+}
+
+/** What `GET /lag` (controller/lag-route.ts) says of one consumer: records not yet delivered, the oldest's age. */
+export interface ConsumerLag {
+  readonly records: number;
+  readonly oldestAgeSeconds?: number | null;
+}
+
+/** The lag of a Trigger or KafkaSource; undefined for other kinds, or when the admin API cannot tell. */
+async function lagOf(client: AdminClient, object: ObjectLike): Promise<ConsumerLag | undefined> {
+  if (object.kind !== 'Trigger' && object.kind !== 'KafkaSource') return undefined;
+  try {
+    const { items } = await client.get<{ items: (ConsumerLag & { kind: string; namespace: string; name: string })[] }>('/lag');
+    return items.find((i) => i.kind === object.kind && i.namespace === object.metadata.namespace && i.name === object.metadata.name);
+  } catch {
+    return undefined;
+  }
 }
 
 interface RecentDeadLetters {
@@ -83,7 +100,7 @@ async function recentDeadLetters(client: AdminClient, object: ObjectLike): Promi
 }
 
 /** The text of `describe`: pure, so it is tested without a server. */
-export function describeObject(o: ObjectLike, deadLetters: RecentDeadLetters | undefined, now: number): string {
+export function describeObject(o: ObjectLike, deadLetters: RecentDeadLetters | undefined, now: number, lag?: ConsumerLag): string {
   const facts: [string, string][] = [
     ['Name', o.metadata.name],
     ['Namespace', o.metadata.namespace],
@@ -128,6 +145,10 @@ export function describeObject(o: ObjectLike, deadLetters: RecentDeadLetters | u
     out.push('Conditions:', ...rows.map((r) => `  ${formatRow(r, widths)}`));
   }
 
+  if (lag !== undefined) {
+    const oldest = typeof lag.oldestAgeSeconds === 'number' ? ` (the oldest waiting ${age(lag.oldestAgeSeconds * 1000)})` : '';
+    out.push(`Lag:           ${lag.records} records not yet delivered${oldest}`);
+  }
   if (deadLetters !== undefined) {
     if (deadLetters.items.length === 0) out.push('Dead Letters:  <none>');
     else {

@@ -105,8 +105,11 @@ interface LagItem {
  * oldest of them has waited); `-` where the admin API does not know (an older server, a log
  * without offsets, a trigger not started yet).
  */
+/** The kinds whose objects consume (an egress each): triggers, and KafkaSources reading their topics. */
+const LAGGING_KINDS: ReadonlySet<string> = new Set(['Trigger', 'KafkaSource']);
+
 function withLag(kind: GetKind, columns: readonly Column[], wide: boolean, lag: ReadonlyMap<string, LagItem>): readonly Column[] {
-  if (kind.info.kind !== 'Trigger') return columns;
+  if (!LAGGING_KINDS.has(kind.info.kind)) return columns;
   const item = (o: ObjectLike): LagItem | undefined => lag.get(`${o.metadata.namespace}/${o.metadata.name}`);
   const added: Column[] = [{ header: 'LAG', value: (o) => (item(o) === undefined ? '-' : String(item(o)!.records)) }];
   if (wide) {
@@ -124,11 +127,11 @@ function withLag(kind: GetKind, columns: readonly Column[], wide: boolean, lag: 
 
 /** Reads `GET /lag` into the query's map; a server without it leaves the map empty. */
 async function refreshLag({ kind, client, lag }: Query): Promise<void> {
-  if (kind.info.kind !== 'Trigger') return;
+  if (!LAGGING_KINDS.has(kind.info.kind)) return;
   lag.clear();
   try {
     const { items } = await client.get<{ items: LagItem[] }>('/lag');
-    for (const i of items) if (i.kind === 'Trigger') lag.set(`${i.namespace}/${i.name}`, i);
+    for (const i of items) if (i.kind === kind.info.kind) lag.set(`${i.namespace}/${i.name}`, i);
   } catch {
     // An admin API from before /lag, or the log cannot tell: the column shows '-'.
   }

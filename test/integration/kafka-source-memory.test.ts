@@ -95,6 +95,10 @@ describe('KafkaSource through kafka-broker start on the in-memory log', { timeou
     assert.equal(first!.attributes['partitionkey'], 'k-1');
     assert.equal(first!.attributes['team'], 'billing');
     assert.equal(first!.data?.toString(), '{"id":"e-1"}');
+    // get kafkasources shows each source's lag, as get triggers does.
+    const table = (await broker.get('kafkasources', '-n', ns)).stdout;
+    assert.match(table.split('\n')[0]!, /\bLAG\b/);
+    await waitUntil(async () => /\searly\s.*\s0\s+\S+\s*$/m.test((await broker.get('kafkasources', '-n', ns)).stdout), { ...wait, message: 'early caught up: LAG 0' });
   });
 
   test('latest starts at the end: only what came after Ready', async () => {
