@@ -31,8 +31,15 @@ export function registerRewindRoutes(app: FastifyInstance, rewinder: () => Rewin
   }));
 }
 
-function parseBody(body: unknown): { to: string; dryRun: boolean; confirm: boolean } {
-  if (!isRecord(body)) throw new BrokerError('INVALID_REQUEST', 'the body must be a JSON object: {"to": "...", "dryRun"?: true, "confirm"?: true}');
+function parseBody(raw: unknown): { to: string; dryRun: boolean; confirm: boolean } {
+  let body: unknown;
+  try {
+    // The admin server hands JSON bodies over as bytes.
+    body = Buffer.isBuffer(raw) ? JSON.parse(raw.toString('utf8')) : raw;
+  } catch {
+    throw new BrokerError('INVALID_REQUEST', 'the body is not JSON');
+  }
+  if (!isRecord(body) || Array.isArray(body)) throw new BrokerError('INVALID_REQUEST', 'the body must be a JSON object: {"to": "...", "dryRun"?: true, "confirm"?: true}');
   for (const key of Object.keys(body)) {
     if (!['to', 'dryRun', 'confirm'].includes(key)) throw new BrokerError('INVALID_REQUEST', `unknown field ${JSON.stringify(key)}: the body takes to, dryRun and confirm`);
   }
