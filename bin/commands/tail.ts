@@ -134,7 +134,7 @@ export function render(item: Record<string, unknown>, kind: string, output: Tail
 }
 
 function dataText(item: Record<string, unknown>): string | undefined {
-  if ('data' in item) return typeof item['data'] === 'string' ? item['data'] : JSON.stringify(item['data'], null, 2);
+  if (item['data'] !== undefined) return typeof item['data'] === 'string' ? item['data'] : JSON.stringify(item['data'], null, 2);
   if (typeof item['data_base64'] === 'string') {
     const bytes = Buffer.from(item['data_base64'], 'base64');
     const text = bytes.toString('utf8');
