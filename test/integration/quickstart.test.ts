@@ -113,6 +113,7 @@ describe("README's quick start, command by command", { timeout: 600_000 }, () =>
           .replaceAll('127.0.0.1:8080', `127.0.0.1:${ingressPort}`)
           .replaceAll('127.0.0.1:9090', `127.0.0.1:${adminPort}`)
           .replaceAll('127.0.0.1:8081', `127.0.0.1:${subscriberPort}`)
+          .replaceAll('~/.local/state/', `${TEST_STATE_HOME}/`)
           .replaceAll('/default/default', `/${ns}/default`);
       const brokerUrl = `http://127.0.0.1:${ingressPort}/${ns}/default`;
       const env = { BROKER_URL: brokerUrl, KAFKA_BROKER_ADMIN_URL: `http://127.0.0.1:${adminPort}`, KAFKA_BOOTSTRAP_SERVERS: '' };
@@ -200,7 +201,8 @@ describe("README's quick start, command by command", { timeout: 600_000 }, () =>
       assert.match(live.stdout, /^HTTP\/1\.1 202 Accepted/);
       await tail.waitFor(/id=order-live/, timeoutMs, 'tail showing an event sent after it started');
       await tail.stop('SIGINT');
-      assert.equal(tail.child.exitCode, 0, `tail ends cleanly on Ctrl-C: ${tail.stderr}`);
+      // npx and sh take the signal too (their exit status is theirs); tail itself prints nothing on Ctrl-C.
+      assert.equal(tail.stderr.trim(), '', 'tail ends cleanly on Ctrl-C');
 
       //    npx kafka-broker triggers rewind default/orders --to earliest: /orders gets its events again, marked.
       const rewind = await runCommand('sh', ['-c', commands[8]!.replace('default/orders', `${ns}/orders`)], { env });
