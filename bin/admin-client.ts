@@ -64,6 +64,23 @@ export class AdminClient {
     return readAdminResponse<T>(response, this.server);
   }
 
+  /**
+   * A long-lived GET (server-sent events): the open response, its body not read; an error answer
+   * becomes the CLI error as for `request`. `signal` ends it (Ctrl-C).
+   */
+  async stream(path: string, signal: AbortSignal): Promise<Response> {
+    await (this.checked ??= this.checkServer());
+    let response: Response;
+    try {
+      response = await fetch(`${this.server}${path}`, { signal, headers: { accept: 'text/event-stream', ...this.headers } });
+    } catch (error) {
+      if (signal.aborted) throw error;
+      throw unreachable(this.server);
+    }
+    if (!response.ok) await readAdminResponse(response, this.server);
+    return response;
+  }
+
   private async fetch(path: string, options: RequestOptions): Promise<Response> {
     try {
       return await fetch(`${this.server}${path}`, {

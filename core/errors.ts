@@ -13,6 +13,8 @@ export const errorKinds = {
   NOT_FOUND: { status: 404, message: 'no such resource' },
   INVALID_REQUEST: { status: 400, message: 'the request is invalid' },
   ALREADY_REPLAYED: { status: 409, message: 'the dead letter was already replayed; ask with force to replay it again' },
+  GROUP_BUSY: { status: 409, message: 'the consumer group is busy: it has active members, is rebalancing, or is being rewound' },
+  CONFIRMATION_REQUIRED: { status: 409, message: 'the operation needs confirmation' },
   UNAUTHENTICATED: { status: 401, message: 'the admin API needs a bearer token (or a login session)' },
   FORBIDDEN: { status: 403, message: 'the request is not allowed' },
   TOKEN_INVALID: { status: 401, message: 'a valid bearer token for this address is required' },

@@ -136,14 +136,26 @@ export type DispatchResult = 'done' | 'aborted';
  * contract update (a dead-letter sink added, a destination fixed) reaches an event already held.
  * Never rejects.
  */
-export async function dispatchRecord(record: ConsumedRecord, route: () => EgressRoute, deps: DispatchDeps, signal: AbortSignal): Promise<DispatchResult> {
+/**
+ * The extension a re-delivered event carries after a rewind (dispatcher/rewind/): `true`, so that
+ * subscribers may tell a replay from a first delivery. A valid attribute name (lower-case
+ * alphanumerics, under the 20 characters the spec advises); the id and the rest stay the original's.
+ */
+export const REPLAY_EXTENSION = 'knativereplay';
+
+export interface DispatchOptions {
+  /** The record was delivered before and is delivered again because its egress was rewound. */
+  readonly replay?: boolean;
+}
+
+export async function dispatchRecord(record: ConsumedRecord, route: () => EgressRoute, deps: DispatchDeps, signal: AbortSignal, options: DispatchOptions = {}): Promise<DispatchResult> {
   let finished = false;
   const finish = (): void => {
     finished = true;
     record.done();
   };
   try {
-    return await dispatchEvent(record, route, deps, signal, finish);
+    return await dispatchEvent(record, route, deps, signal, finish, options);
   } catch (error) {
     // Past the delivery rounds, which hold their own failures: a bug, or a decoder that threw.
     // Left as it is, the record would never be done and its partition's commit point stuck.
@@ -153,7 +165,7 @@ export async function dispatchRecord(record: ConsumedRecord, route: () => Egress
   }
 }
 
-async function dispatchEvent(record: ConsumedRecord, route: () => EgressRoute, deps: DispatchDeps, signal: AbortSignal, finish: () => void): Promise<DispatchResult> {
+async function dispatchEvent(record: ConsumedRecord, route: () => EgressRoute, deps: DispatchDeps, signal: AbortSignal, finish: () => void, options: DispatchOptions): Promise<DispatchResult> {
   let decoded;
   try {
     // A KafkaSource's records are anyone's: converted, never refused (kafka-source-record.ts).
@@ -163,7 +175,7 @@ async function dispatchEvent(record: ConsumedRecord, route: () => EgressRoute, d
     decoded = { ok: false as const, error: handlingErrorOf(error, 'decoding the record') };
   }
   if (!decoded.ok) return settleUndecodable(record, decoded.error, route, deps, signal, finish);
-  const event = decoded.event;
+  const event = options.replay === true ? { ...decoded.event, attributes: { ...decoded.event.attributes, [REPLAY_EXTENSION]: true } } : decoded.event;
   const current = route();
   const trace = RecordTrace.of(deps.tracing?.tracer, record, event, current.resource, current.egress);
   const filterStart = trace.on ? spanStartTime() : 0;

@@ -121,11 +121,19 @@ export class EgressConsumer {
   private stopWatchingMemory: (() => void) | undefined;
   private readonly metrics: EgressMetrics | undefined;
 
+  /**
+   * After a rewind: per `topic\0partition`, the offset below which records were delivered before
+   * (the position the rewind moved from). Those carry the replay extension (dispatch.ts).
+   */
+  private readonly replayBelow: ReadonlyMap<string, bigint>;
+
   constructor(
     resource: Resource,
     egress: Egress,
     private readonly deps: EgressConsumerDeps,
+    replayBelow: ReadonlyMap<string, bigint> = new Map(),
   ) {
+    this.replayBelow = replayBelow;
     this.ordered = egress.deliveryOrder === 'ordered';
     this.logger = deps.logger.child({
       egress: `${egress.reference.namespace}/${egress.reference.name}`, egressKind: egress.reference.kind, group: egress.consumerGroup,
@@ -279,7 +287,9 @@ export class EgressConsumer {
 
   private async dispatch(record: ConsumedRecord, work: PartitionWork): Promise<void> {
     try {
-      await dispatchRecord(record, () => this.route, this.dispatchDeps, work.abort.signal);
+      const below = this.replayBelow.get(`${record.topic}\u0000${record.partition}`);
+      const replay = below !== undefined && BigInt(record.offset) < below;
+      await dispatchRecord(record, () => this.route, this.dispatchDeps, work.abort.signal, { replay });
     } finally {
       work.pending.delete(record.offset);
       this.outstanding--;

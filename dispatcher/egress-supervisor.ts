@@ -1,5 +1,6 @@
 import { diffContracts } from '../core/contract/diff.js';
 import type { Contract, Egress, Resource } from '../core/contract/types.js';
+import { BrokerError } from '../core/errors.js';
 import type { LagSource } from '../core/event-log/lag.js';
 import type { EventLogClusters } from '../core/event-log/clusters.js';
 import { EgressConsumer, needsRestart, type EgressConsumerDeps, type EgressCounters } from './egress-consumer.js';
@@ -39,6 +40,15 @@ interface Handle {
   failures: number;
   /** Set once the egress left the contract (or the supervisor closes): no more starts. */
   gone: boolean;
+  /** Set while its group is being moved (moveGroup): a second move is refused, not queued. */
+  moving?: boolean;
+}
+
+/** What a group move did: its result, and where each partition was before (for the replay mark). */
+export interface GroupMove<T> {
+  readonly result: T;
+  /** Per `topic\0partition`: records below this offset were delivered before the move. */
+  readonly replayBelow: ReadonlyMap<string, bigint>;
 }
 
 export class EgressSupervisor {
@@ -112,6 +122,59 @@ export class EgressSupervisor {
   /** The egresses running now, with their held and in-flight counts (for gauges). */
   egressGauges(): { egress: Egress; held: number; inFlight: number }[] {
     return [...this.handles.values()].map(({ consumer }) => ({ egress: consumer.egress, held: consumer.heldCount(), inFlight: consumer.inFlight() }));
+  }
+
+  /** The egress of this reference (kind, namespace, name), if it runs here. */
+  find(kind: string, namespace: string, name: string): { uid: string; egress: Egress; resource: Resource; state: EgressState } | undefined {
+    for (const [uid, h] of this.handles) {
+      const ref = h.consumer.egress.reference;
+      if (ref.kind === kind && ref.namespace === namespace && ref.name === name) return { uid, egress: h.consumer.egress, resource: h.consumer.resource, state: h.state };
+    }
+    return undefined;
+  }
+
+  /**
+   * Moves an egress's group while nothing of it runs: in the egress's own queue of operations,
+   * its member stops (fetching paused, in-flight deliveries finished up to the stop deadline, done
+   * work committed, group left), `move` sets the offsets, and a new member starts from them —
+   * also when `move` fails, from wherever the group then is. Refused (GROUP_BUSY), never queued,
+   * while the egress is not running or another move of it is under way: a move applies whole or
+   * not at all. Other egresses are not touched.
+   */
+  moveGroup<T>(uid: string, move: (egress: Egress, resource: Resource) => Promise<GroupMove<T>>): Promise<T> {
+    const handle = this.handles.get(uid);
+    if (handle === undefined || handle.gone) return Promise.reject(new BrokerError('NOT_FOUND', 'the egress is not running in this dispatcher'));
+    const what = `${handle.consumer.egress.reference.namespace}/${handle.consumer.egress.reference.name}`;
+    if (handle.moving === true) return Promise.reject(new BrokerError('GROUP_BUSY', `a rewind of ${what} is in progress; try again when it is done`));
+    if (handle.state !== 'running') return Promise.reject(new BrokerError('GROUP_BUSY', `${what} is ${handle.state}, not running; try again when it runs`));
+    handle.moving = true;
+    return new Promise<T>((resolve, reject) => {
+      void this.enqueue(handle, async () => {
+        try {
+          const old = handle.consumer;
+          await old.stop(this.stopDeadlineMs);
+          let moved: GroupMove<T> | undefined;
+          let failure: unknown;
+          try {
+            moved = await move(old.egress, old.resource);
+          } catch (error) {
+            failure = error;
+          }
+          if (!handle.gone) {
+            handle.consumer = new EgressConsumer(old.resource, old.egress, this.deps, moved?.replayBelow);
+            Object.assign(handle.consumer.counters, old.counters);
+            handle.state = 'starting';
+            await this.start(handle);
+          }
+          if (moved === undefined) reject(failure);
+          else resolve(moved.result);
+        } catch (error) {
+          reject(error);
+        } finally {
+          handle.moving = false;
+        }
+      });
+    });
   }
 
   /** Stops every egress (each with the stop deadline), in parallel. */

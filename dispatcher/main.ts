@@ -15,6 +15,7 @@ import { systemClock, type Clock } from './dispatch.js';
 import { newCounters, type EgressCounters } from './egress-consumer.js';
 import { EgressSupervisor, type EgressStats } from './egress-supervisor.js';
 import { WaitingMemory } from './waiting-memory.js';
+import { Rewinder } from './rewind/service.js';
 
 /**
  * The dispatcher: reads every egress's events from the event log and delivers them over HTTP.
@@ -68,6 +69,8 @@ export interface RunningDispatcher {
   faults(): ReadonlyMap<string, EgressFault>;
   /** Consumer lag per egress and partition (cached for a couple of seconds); empty on a log without offsets. */
   lag(): Promise<readonly EgressLag[]>;
+  /** Rewind and skip of a Trigger's group while it runs, and their record (rewind/service.ts). */
+  readonly rewinds: Rewinder;
 }
 
 export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDispatcher> {
@@ -125,6 +128,7 @@ export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDisp
     },
     faults: () => faults.snapshot(),
     lag: () => lag.read(),
+    rewinds: new Rewinder({ log: deps.log, supervisor, logger }),
     stats: () => {
       const egresses = supervisor.stats();
       const totals = { ...newCounters(), inFlight: 0, held: 0 };

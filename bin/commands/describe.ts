@@ -9,6 +9,7 @@
 import { stringify } from 'yaml';
 import { collectionPath } from '../../controller/api-kinds.js';
 import type { DeadLetter, DeadLetterList } from '../../dispatcher/dead-letters/index.js';
+import type { RewindRecord } from '../../dispatcher/rewind/service.js';
 import { adminClient, type AdminClient, objectRef } from '../admin-client.js';
 import { CliError, type CliIo } from '../cli.js';
 import { findKind, GET_KINDS, type ObjectLike } from '../kinds.js';
@@ -53,7 +54,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const client = await adminClient(values, io);
   const object = await client.get<ObjectLike>(`${collectionPath(kind.info, namespace)}/${encodeURIComponent(ref.name)}`);
   const deadLetters = await recentDeadLetters(client, object);
-  io.stdout.write(describeObject(object, deadLetters, Date.now(), await lagOf(client, object)));
+  const rewinds = object.kind === 'Trigger' ? await rewindsOf(client, namespace, ref.name) : undefined;
+  io.stdout.write(describeObject(object, deadLetters, Date.now(), await lagOf(client, object), rewinds));
   return 0;
 }
 
@@ -99,8 +101,17 @@ async function recentDeadLetters(client: AdminClient, object: ObjectLike): Promi
   return undefined;
 }
 
+/** A trigger's rewinds and skips, newest last; undefined when the admin API does not keep them (no dispatcher there). */
+async function rewindsOf(client: AdminClient, namespace: string, name: string): Promise<readonly RewindRecord[] | undefined> {
+  try {
+    return (await client.get<{ items: RewindRecord[] }>(`/triggers/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/rewinds`)).items;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The text of `describe`: pure, so it is tested without a server. */
-export function describeObject(o: ObjectLike, deadLetters: RecentDeadLetters | undefined, now: number, lag?: ConsumerLag): string {
+export function describeObject(o: ObjectLike, deadLetters: RecentDeadLetters | undefined, now: number, lag?: ConsumerLag, rewinds?: readonly RewindRecord[]): string {
   const facts: [string, string][] = [
     ['Name', o.metadata.name],
     ['Namespace', o.metadata.namespace],
@@ -157,6 +168,18 @@ export function describeObject(o: ObjectLike, deadLetters: RecentDeadLetters | u
       const rows = [
         ['ID', 'TYPE', 'CODE', 'DEAD-LETTERED', 'DESTINATION'],
         ...shown.map((d) => [d.id, d.type, d.errorCode === null ? '' : String(d.errorCode), d.deadLetteredAt.replace(/\.\d{3}Z$/, 'Z'), d.errorDest]),
+      ];
+      const widths = widthsOf(rows);
+      out.push(...rows.map((r) => `  ${formatRow(r, widths)}`));
+    }
+  }
+  if (rewinds !== undefined) {
+    if (rewinds.length === 0) out.push('Rewinds:  <none>');
+    else {
+      out.push(`Rewinds:  ${rewinds.length}`);
+      const rows = [
+        ['WHEN', 'WHO', 'ACTION', 'FROM', 'TO', 'REDELIVERED', 'SKIPPED'],
+        ...rewinds.map((r) => [r.at.replace(/\.\d{3}Z$/, 'Z'), r.who, r.mode, r.moves.map((m) => `${m.partition}:${m.current}`).join(','), `${r.to} (${r.moves.map((m) => `${m.partition}:${m.target}`).join(',')})`, String(r.redelivered), String(r.skipped)]),
       ];
       const widths = widthsOf(rows);
       out.push(...rows.map((r) => `  ${formatRow(r, widths)}`));

@@ -20,6 +20,14 @@ registerCommand('dead-letters', {
   summary: 'list, show and replay the dead letters held by KafkaSinks, from a running `start`',
   load: () => import('./dead-letters.js'),
 });
+registerCommand('triggers', {
+  summary: "rewind or skip a trigger's position in its broker's events (re-deliver from a time, or skip ahead)",
+  load: () => import('./triggers.js'),
+});
+registerCommand('tail', {
+  summary: "follow a broker's events live, as CloudEvents (all, a trigger's, or a CESQL filter's), moving no consumer group",
+  load: () => import('./tail.js'),
+});
 registerCommand('controller', {
   summary: 'run the controller against a Kubernetes API server (leader election; serves the contract)',
   load: () => import('./controller.js'),

@@ -27,6 +27,8 @@ import { startIngress, type RunningIngress } from '../../broker-ingress/main.js'
 import type { DispatcherConfig } from '../../dispatcher/config.js';
 import { DeadLetterService, registerDeadLetterRoutes } from '../../dispatcher/dead-letters/index.js';
 import { startDispatcher, type RunningDispatcher } from '../../dispatcher/main.js';
+import { registerRewindRoutes } from '../../dispatcher/rewind/routes.js';
+import { registerTailRoutes } from '../../dispatcher/tail/routes.js';
 import { exposureProblem, staticTokenAuth, type AdminAuth } from '../../core/admin-auth/index.js';
 import { InProcessContractSource } from '../../core/contract/source.js';
 import { isBrokerError } from '../../core/errors.js';
@@ -252,6 +254,9 @@ async function startAll(
     // A replay's `to` may not be this process's own ports (the admin API itself, or the ingress).
     registerDeadLetterRoutes(admin, deadLetters, { ownUrls: () => late.ownUrls });
     closers.push({ name: 'dead letters', close: () => deadLetters.close() });
+    // Rewind and skip a trigger through the dispatcher; tail a broker without a consumer group.
+    registerRewindRoutes(admin, () => late.dispatcher?.rewinds);
+    registerTailRoutes(admin, { log, contracts, logger });
     let adminUrl: string;
     try {
       adminUrl = (await listen(admin, options.adminHost, options.adminPort)).url;

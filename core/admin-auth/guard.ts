@@ -37,6 +37,12 @@ export interface AdminGuardOptions {
 export const CSRF_HEADER = 'x-csrf-token';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const sessionsOf = new WeakMap<FastifyRequest, AdminSession>();
+const identitiesOf = new WeakMap<FastifyRequest, AdminIdentity>();
+
+/** Who made this request, once the guard authenticated it; undefined without authentication. */
+export function adminIdentityOf(request: FastifyRequest): AdminIdentity | undefined {
+  return identitiesOf.get(request);
+}
 
 /** The CSRF token a page served to this request must send back with its POSTs, if it came with a session. */
 export function csrfTokenOf(request: FastifyRequest): string | undefined {
@@ -91,6 +97,7 @@ export function registerAdminGuard(app: FastifyInstance, options: AdminGuardOpti
       }
       sessionsOf.set(request, session);
     }
+    identitiesOf.set(request, identity);
     if (path === '/logout') return;
     if (!(await auth.authorize(identity, { method: request.method, path }))) {
       throw new BrokerError('FORBIDDEN', `${identity.name} may not ${request.method} ${path}`, { details: { reason: 'authorization', user: identity.name } });

@@ -9,7 +9,7 @@
  *   login-page.ts    the login page
  *   guard.ts         the fastify hook and the /login, /logout routes
  */
-export { csrfTokenOf, CSRF_HEADER, registerAdminGuard, type AdminGuardOptions } from './guard.js';
+export { adminIdentityOf, csrfTokenOf, CSRF_HEADER, registerAdminGuard, type AdminGuardOptions } from './guard.js';
 export { exposureProblem, hostAllowed, isLoopbackHost, sameOrigin } from './hosts.js';
 export { SessionStore } from './sessions.js';
 export { staticTokenAuth } from './static-token.js';

@@ -5,7 +5,7 @@ import { AppendOrder, PartitionLog, storedBytes, type StoredRecord } from './mem
 import { PartitionOffsets } from './offsets.js';
 import { partitionForKey } from './partitioner.js';
 import type {
-  AppendRecord, AppendResult, ConsumedRecord, ConsumeOptions, Consumer, EventLog, PartitionLag,
+  AppendRecord, AppendResult, ConsumedRecord, ConsumeOptions, Consumer, EventLog, PartitionLag, PartitionOffset, PartitionRange,
   ReadOptions, StartPosition, TopicInfo, TopicPartition, TopicSpec,
 } from './port.js';
 
@@ -194,6 +194,33 @@ export class MemoryEventLog implements EventLog {
     return lags;
   }
 
+  async offsetsForTime(topicName: string, timestamp: number): Promise<PartitionOffset[]> {
+    return this.existing(topicName).partitions.map((log, partition) => {
+      // Timestamps are append times, so they only grow along a partition: the first at or after wins.
+      let offset = log.start;
+      while (offset < log.end && log.get(offset)!.timestamp < timestamp) offset++;
+      return { partition, offset: String(offset) };
+    });
+  }
+
+  async offsetRange(topicName: string): Promise<PartitionRange[]> {
+    return this.existing(topicName).partitions.map((log, partition) => ({ partition, start: String(log.start), end: String(log.end) }));
+  }
+
+  async setGroupOffsets(groupId: string, topicName: string, offsets: readonly PartitionOffset[]): Promise<void> {
+    const topic = this.existing(topicName);
+    const group = this.group(groupId);
+    if (group.members.length > 0) {
+      throw new BrokerError('GROUP_BUSY', `consumer group ${groupId} has ${group.members.length} active member(s); stop them first`, { details: { groupId } });
+    }
+    for (const { partition, offset } of offsets) {
+      if (topic.partitions[partition] === undefined) throw new BrokerError('INVALID_REQUEST', `topic ${topicName} has no partition ${partition}`);
+      if (!/^\d+$/.test(offset)) throw new BrokerError('INVALID_REQUEST', `offset ${offset} is not a non-negative integer`);
+    }
+    // Moved backwards as well as forwards, unlike a consumer's commit.
+    for (const { partition, offset } of offsets) group.committed.set(tpKey(topicName, partition), Number(offset));
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     for (const group of this.groups.values()) for (const member of [...group.members]) await member.close();
@@ -310,6 +337,12 @@ export class MemoryEventLog implements EventLog {
       this.groups.set(groupId, group);
     }
     return group;
+  }
+
+  private existing(topicName: string): MemoryTopic {
+    const topic = this.topics.get(topicName);
+    if (topic === undefined) throw new BrokerError('TOPIC_NOT_FOUND', `topic ${topicName} does not exist`, { details: { topic: topicName } });
+    return topic;
   }
 
   private assertOpen(): void {

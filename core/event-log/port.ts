@@ -91,6 +91,19 @@ export interface ReadOptions {
   readonly limit?: number;
 }
 
+/** One partition's offset (a decimal string): a position to read or commit. */
+export interface PartitionOffset {
+  readonly partition: number;
+  readonly offset: string;
+}
+
+/** A partition's retained range: `start` is the earliest offset held, `end` the offset the next append gets. */
+export interface PartitionRange {
+  readonly partition: number;
+  readonly start: string;
+  readonly end: string;
+}
+
 export interface TopicPartition {
   readonly topic: string;
   readonly partition: number;
@@ -171,5 +184,19 @@ export interface EventLog {
    * Optional (an additive part of the port): an adapter without it has no lag metrics.
    */
   groupLag?(groupId: string, topics: readonly string[]): Promise<PartitionLag[]>;
+  /**
+   * Per partition: the first offset whose record was appended at or after `timestamp` (ms since
+   * the epoch), or the end offset when there is none (Kafka's offsets-for-times). Optional, as
+   * the three below: what rewinding a group needs; rejects TOPIC_NOT_FOUND for a missing topic.
+   */
+  offsetsForTime?(topic: string, timestamp: number): Promise<PartitionOffset[]>;
+  /** Per partition: the earliest retained offset and the end offset. */
+  offsetRange?(topic: string): Promise<PartitionRange[]>;
+  /**
+   * Commits these offsets for a group that has no active member (the dispatcher stops its own
+   * member first); rejects GROUP_BUSY, changing nothing, while any member is in the group.
+   * Partitions left out keep their committed offsets.
+   */
+  setGroupOffsets?(groupId: string, topic: string, offsets: readonly PartitionOffset[]): Promise<void>;
   close(): Promise<void>;
 }

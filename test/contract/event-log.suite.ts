@@ -398,5 +398,56 @@ export function describeEventLog(name: string, factory: EventLogFactory): void {
         for await (const r of log.read(uniqueName('nope'), { limit: 1 })) void r;
       }, (error: { code?: string }) => error.code === 'TOPIC_NOT_FOUND');
     });
+
+    test('offsetsForTime: per partition the first record at or after a time, else the end; offsetRange: start and end', async (t) => {
+      const log = factory.create(t);
+      const topic = uniqueName('by-time');
+      await log.ensureTopic(topic, { partitions: 2, replicationFactor: 1 });
+      const [first] = await log.append(topic, [{ key: Buffer.from('k'), value: Buffer.from('old-1') }, { key: Buffer.from('k'), value: Buffer.from('old-2') }]);
+      const p = first!.partition;
+      const other = 1 - p;
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      const at = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      await log.append(topic, [{ key: Buffer.from('k'), value: Buffer.from('new-1') }, { key: Buffer.from('k'), value: Buffer.from('new-2') }]);
+
+      const byPartition = (list: readonly { partition: number; offset: string }[]): Map<number, string> => new Map(list.map((x) => [x.partition, x.offset]));
+      const found = byPartition(await log.offsetsForTime!(topic, at));
+      assert.equal(found.get(p), String(Number(first!.offset) + 2), 'the first record appended after the time');
+      assert.equal(found.get(other), '0', 'an empty partition answers its end');
+      assert.equal(byPartition(await log.offsetsForTime!(topic, 0)).get(p), first!.offset, 'a time before everything: the first record');
+      assert.equal(byPartition(await log.offsetsForTime!(topic, Date.now() + 3_600_000)).get(p), String(Number(first!.offset) + 4), 'a time after everything: the end');
+
+      const ranges = await log.offsetRange!(topic);
+      assert.deepEqual(ranges.find((r) => r.partition === p), { partition: p, start: first!.offset, end: String(Number(first!.offset) + 4) });
+      assert.deepEqual(ranges.find((r) => r.partition === other), { partition: other, start: '0', end: '0' });
+      await assert.rejects(log.offsetsForTime!(uniqueName('nope'), 0), (error: { code?: string }) => error.code === 'TOPIC_NOT_FOUND');
+    });
+
+    test('setGroupOffsets moves a memberless group backwards and forwards, and is refused while a member is in it', async (t) => {
+      const log = factory.create(t);
+      const topic = uniqueName('set-offsets');
+      const groupId = uniqueName('set-offsets-group');
+      await log.ensureTopic(topic, { partitions: 1, replicationFactor: 1 });
+      await log.append(topic, ['0', '1', '2', '3', '4'].map((v) => ({ value: Buffer.from(v) })));
+      await log.initGroup(groupId, topic, 'latest');
+
+      // Backwards: the member starts at offset 1.
+      await log.setGroupOffsets!(groupId, topic, [{ partition: 0, offset: '1' }]);
+      const c = collector();
+      const consumer = await log.consume({ groupId, topics: [topic], onRecord: c.onRecord, commitIntervalMs: 50 });
+      await waitUntil(() => c.records.length >= 4, { ...wait, message: 'records from offset 1' });
+      assert.deepEqual([...latestByValue(c.records).keys()].sort(), ['1', '2', '3', '4']);
+
+      await assert.rejects(log.setGroupOffsets!(groupId, topic, [{ partition: 0, offset: '0' }]), (error: { code?: string }) => error.code === 'GROUP_BUSY');
+      await consumer.close();
+
+      // Forwards past what is there: the next member gets only what comes after.
+      await log.setGroupOffsets!(groupId, topic, [{ partition: 0, offset: '5' }]);
+      const lag = await log.groupLag!(groupId, [topic]);
+      assert.equal(lag[0]?.committed, '5');
+      await log.setGroupOffsets!(groupId, topic, [{ partition: 0, offset: '3' }]);
+      assert.equal((await log.groupLag!(groupId, [topic]))[0]?.committed, '3', 'and back again');
+    });
   });
 }

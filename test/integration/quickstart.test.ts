@@ -31,6 +31,8 @@ const EXPECTED_COMMANDS: readonly (string | RegExp)[] = [
   'examples/send-event.sh binary com.example.payment',
   'npx kafka-broker get brokers',
   'npx kafka-broker get triggers',
+  'npx kafka-broker tail default/default -n 5',
+  'npx kafka-broker triggers rewind default/orders --to earliest',
   'npm run kafka',
   /^export KAFKA_BOOTSTRAP_SERVERS=127\.0\.0\.1:\d+$/,
   'npm start',
@@ -131,9 +133,9 @@ describe("README's quick start, command by command", { timeout: 600_000 }, () =>
         assert.equal(commands[0], 'npm ci && npm start');
         startCommand = 'npm start';
       } else {
-        assert.equal(commands[7], 'npm run kafka');
+        assert.equal(commands[9], 'npm run kafka');
         env.KAFKA_BOOTSTRAP_SERVERS = kafkaServers!;
-        startCommand = commands[9]!;
+        startCommand = commands[11]!;
       }
       const broker = new Background(`${startCommand} -- --manifests ${manifests} --port ${ingressPort} --admin-port ${adminPort}`, env);
       t.after(() => broker.stop('SIGTERM'));
@@ -189,6 +191,27 @@ describe("README's quick start, command by command", { timeout: 600_000 }, () =>
         const [, name, , , uri] = shownRow.split(/\s+/);
         assert.ok(rows.some((r) => r.includes(` ${name} `) && r.includes(uri!)), `the page's row for ${name}`);
       }
+
+      // 5. npx kafka-broker tail default/default -n 5: the last events, then new ones as they come; Ctrl-C ends it.
+      const tail = new Background(adapt(commands[7]!).replace('default/default', `${ns}/default`), env);
+      t.after(() => tail.stop('SIGINT'));
+      await tail.waitFor(/com\.example\.order\.created {2}source=\/shop {2}id=order-1 {2}\[\d+\/\d+\]\n {2}(.* )?amount=250\b.*\n {2}data: \{/, timeoutMs, 'tail showing order-1')
+        .catch((error: unknown) => assert.fail(`${(error as Error).message}; tail printed:\n${tail.stdout}${tail.stderr}`));
+      const live = await runCommand('sh', ['-c', adapt(commands[2]!).replace("ce-id: order-1", "ce-id: order-live")], { env });
+      assert.match(live.stdout, /^HTTP\/1\.1 202 Accepted/);
+      await tail.waitFor(/id=order-live/, timeoutMs, 'tail showing an event sent after it started');
+      await tail.stop('SIGINT');
+      // npx and sh take the signal too (their exit status is theirs); tail itself prints nothing on Ctrl-C.
+      assert.equal(tail.stderr.trim(), '', 'tail ends cleanly on Ctrl-C');
+
+      //    npx kafka-broker triggers rewind default/orders --to earliest: /orders gets its events again, marked.
+      const rewind = await runCommand('sh', ['-c', commands[8]!.replace('default/orders', `${ns}/orders`)], { env });
+      assert.equal(rewind.code, 0, rewind.stderr);
+      assert.match(rewind.stdout, new RegExp(`${ns}/orders rewound to earliest: \\d+ events? re-delivered, 0 skipped`));
+      await waitUntil(() => /\/orders {2}type=com\.example\.order\.created source=\/shop id=order-1 .*knativereplay=true/.test(subscriber.stdout), { timeoutMs, message: 'order-1 delivered again to /orders, marked as a replay' });
+      assert.doesNotMatch(subscriber.stdout, /\/(big-orders|not-tests|order-events) .*knativereplay/, 'no other trigger sees the replay');
+      const described = await runCommand(process.execPath, [path.join(ROOT, 'bin', 'kafka-broker.js'), 'describe', 'trigger', `${ns}/orders`], { env });
+      assert.match(described.stdout, /Rewinds: {2}1\n.*\n.*rewind/, described.stdout + described.stderr);
 
       if (variant === 'kafka') {
         // Leave the shared Kafka as we found it: the broker deletes its topic when it goes.

@@ -2,7 +2,7 @@ import type { Kafka } from 'kafkajs';
 import { BrokerError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type {
-  AppendRecord, AppendResult, ConsumedRecord, ConsumeOptions, Consumer, EventLog, PartitionLag, ReadOptions, StartPosition, TopicInfo, TopicSpec,
+  AppendRecord, AppendResult, ConsumedRecord, ConsumeOptions, Consumer, EventLog, PartitionLag, PartitionOffset, PartitionRange, ReadOptions, StartPosition, TopicInfo, TopicSpec,
 } from '../port.js';
 import { KafkaAdmin } from './admin.js';
 import { createKafkaClient } from './client.js';
@@ -92,6 +92,18 @@ export class KafkaEventLog implements EventLog {
 
   groupLag(groupId: string, topics: readonly string[]): Promise<PartitionLag[]> {
     return this.admin.groupLag(groupId, topics);
+  }
+
+  offsetsForTime(topic: string, timestamp: number): Promise<PartitionOffset[]> {
+    return this.admin.offsetsForTime(topic, timestamp);
+  }
+
+  offsetRange(topic: string): Promise<PartitionRange[]> {
+    return this.admin.offsetRange(topic);
+  }
+
+  setGroupOffsets(groupId: string, topic: string, offsets: readonly PartitionOffset[]): Promise<void> {
+    return this.admin.setGroupOffsets(groupId, topic, offsets);
   }
 
   // ---- appending ----

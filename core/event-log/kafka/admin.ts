@@ -1,6 +1,6 @@
 import type { Admin, Kafka } from 'kafkajs';
 import { BrokerError } from '../../errors.js';
-import type { PartitionLag, StartPosition, TopicInfo, TopicSpec } from '../port.js';
+import type { PartitionLag, PartitionOffset, PartitionRange, StartPosition, TopicInfo, TopicSpec } from '../port.js';
 import { groupErrorTypes, isLiveGroupError, kafkaErrorType, unavailable } from './errors.js';
 import { withTimeout } from '../../async.js';
 
@@ -142,14 +142,14 @@ export class KafkaAdmin {
    * the group and waiting for one fetch of a paused topic, which lasts the default maxWaitTime
    * (5 s); this is the same with a short wait, so a new Trigger is Ready in well under a second.
    */
-  private async commitGroupOffsets(groupId: string, topic: string, partitions: { partition: number; offset: string }[]): Promise<void> {
-    if (partitions.length === 0) return;
+  private async commitGroupOffsets(groupId: string, topic: string, partitions: readonly PartitionOffset[]): Promise<boolean> {
+    if (partitions.length === 0) return true;
     const consumer = this.kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 50 });
     try {
       await consumer.connect();
       await consumer.subscribe({ topics: [topic], fromBeginning: true });
       const description = await consumer.describeGroup();
-      if (!['Empty', 'Dead'].includes(description.state)) return; // members are consuming: they have a position
+      if (!['Empty', 'Dead'].includes(description.state)) return false; // members are consuming: they have a position
       await new Promise<void>((resolve, reject) => {
         consumer.on(consumer.events.FETCH, () => resolve());
         consumer.on(consumer.events.CRASH, (event) => reject(event.payload.error));
@@ -160,6 +160,47 @@ export class KafkaAdmin {
     } finally {
       await consumer.disconnect().catch(() => undefined);
     }
+    return true;
+  }
+
+  /** Offsets-for-times: Kafka answers -1 for a partition with no such record, which kafkajs turns into the end offset. */
+  async offsetsForTime(topic: string, timestamp: number): Promise<PartitionOffset[]> {
+    const admin = await this.connect();
+    await this.requireTopic(topic);
+    try {
+      const found = await admin.fetchTopicOffsetsByTimestamp(topic, timestamp);
+      return found.map((p) => ({ partition: p.partition, offset: p.offset })).sort((a, b) => a.partition - b.partition);
+    } catch (error) {
+      throw unavailable(`cannot look up offsets by time in topic ${topic}`, error);
+    }
+  }
+
+  async offsetRange(topic: string): Promise<PartitionRange[]> {
+    const admin = await this.connect();
+    await this.requireTopic(topic);
+    try {
+      const offsets = await this.topicOffsets(admin, topic);
+      return offsets.map((p) => ({ partition: p.partition, start: p.low, end: p.high })).sort((a, b) => a.partition - b.partition);
+    } catch (error) {
+      throw unavailable(`cannot read the offsets of topic ${topic}`, error);
+    }
+  }
+
+  /** Commits offsets for a group with no members, forwards or backwards; GROUP_BUSY when it has any. */
+  async setGroupOffsets(groupId: string, topic: string, offsets: readonly PartitionOffset[]): Promise<void> {
+    await this.requireTopic(topic);
+    let committed: boolean;
+    try {
+      committed = await this.commitGroupOffsets(groupId, topic, offsets);
+    } catch (error) {
+      if (isLiveGroupError(error)) committed = false;
+      else throw unavailable(`cannot set the offsets of consumer group ${groupId}`, error);
+    }
+    if (!committed) throw new BrokerError('GROUP_BUSY', `consumer group ${groupId} has active members (or is rebalancing); stop them first`, { details: { groupId } });
+  }
+
+  private async requireTopic(topic: string): Promise<void> {
+    if ((await this.partitionCount(topic)) === undefined) throw new BrokerError('TOPIC_NOT_FOUND', `topic ${topic} does not exist`, { details: { topic } });
   }
 
   /** The group's committed offsets against each topic's end offsets (two admin requests per topic). */
