@@ -157,7 +157,7 @@ export function describeObject(o: ObjectLike, deadLetters: RecentDeadLetters | u
   }
 
   if (lag !== undefined) {
-    const oldest = typeof lag.oldestAgeSeconds === 'number' ? ` (the oldest waiting ${age(lag.oldestAgeSeconds * 1000)})` : '';
+    const oldest = lag.records > 0 && typeof lag.oldestAgeSeconds === 'number' ? ` (the oldest waiting ${age(lag.oldestAgeSeconds * 1000)})` : '';
     out.push(`Lag:           ${lag.records} records not yet delivered${oldest}`);
   }
   if (deadLetters !== undefined) {

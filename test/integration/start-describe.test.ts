@@ -65,7 +65,7 @@ describe('kafka-broker start, describe, get -o wide and -w', { timeout: 120_000 
     assert.match(text, /\nConditions:\n {2}TYPE\s+STATUS\s+REASON\s+AGE\s+MESSAGE\n {2}Ready\s+True\s/);
     assert.match(text, /\n {2}SubscriptionReady\s+True\s+ConsumerGroupReady\s+\d+s\s+consumer group knative-trigger-shop-orders\n/);
     assert.match(text, /\nLag:\s+0 records not yet delivered/, 'a trigger says how far behind it is');
-    assert.match(text, /\nDead Letters:\s+<none>\n$/);
+    assert.match(text, /\nDead Letters:\s+<none>\nRewinds:\s+<none>\n$/);
 
     const notReady = await runCli(['describe', 'triggers', 'lost', '-n', ns], env);
     assert.equal(notReady.code, 0, notReady.stderr);
