@@ -53,10 +53,10 @@ export const controllerConfigSchema = z
 export type ControllerConfig = Readonly<z.infer<typeof controllerConfigSchema>>;
 
 /** Reads the controller's settings from flags (given) and environment variables (only main.ts passes process.env). */
-export function controllerConfigFrom(given: { manifestsDir: string; ingressUrl: string; kafkaBootstrapServers?: readonly string[] }, env: Env): ControllerConfig {
+/** The CONTROLLER_* settings both modes read from the environment (unset or empty: the default). */
+export function controllerEnv(env: Env): Record<string, string | undefined> {
   const pick = (name: string): string | undefined => (env[name] === undefined || env[name] === '' ? undefined : env[name]);
-  return loadConfig(controllerConfigSchema, {
-    ...given,
+  return {
     topicPartitions: pick('CONTROLLER_TOPIC_PARTITIONS'),
     topicReplicationFactor: pick('CONTROLLER_TOPIC_REPLICATION_FACTOR'),
     defaultBrokerClass: pick('CONTROLLER_DEFAULT_BROKER_CLASS'),
@@ -64,7 +64,11 @@ export function controllerConfigFrom(given: { manifestsDir: string; ingressUrl: 
     defaultAuthorizationMode: pick('CONTROLLER_DEFAULT_AUTHORIZATION_MODE'),
     ingressHttpsUrl: pick('CONTROLLER_INGRESS_HTTPS_URL'),
     ingressCaCerts: pick('CONTROLLER_INGRESS_CA_CERTS'),
-  });
+  };
+}
+
+export function controllerConfigFrom(given: { manifestsDir: string; ingressUrl: string; kafkaBootstrapServers?: readonly string[] }, env: Env): ControllerConfig {
+  return loadConfig(controllerConfigSchema, { ...given, ...controllerEnv(env) });
 }
 
 /** The core's settings; the manifests source's own fields are not needed (the Kubernetes mode has none). */

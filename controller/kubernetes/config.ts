@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { loadConfig, type Env } from '../../core/config.js';
-import { controllerConfigSchema } from '../config.js';
+import { controllerConfigSchema, controllerEnv } from '../config.js';
 
 /**
  * The Kubernetes-mode controller's settings: the core's (config.ts, less the manifests folder),
@@ -67,13 +67,7 @@ export function kubernetesControllerConfigFrom(given: Record<string, unknown>, e
   const fromEnv: Record<string, unknown> = {
     // Knative's components read their namespace from SYSTEM_NAMESPACE (set from the pod's metadata).
     systemNamespace: pick('SYSTEM_NAMESPACE'),
-    topicPartitions: pick('CONTROLLER_TOPIC_PARTITIONS'),
-    topicReplicationFactor: pick('CONTROLLER_TOPIC_REPLICATION_FACTOR'),
-    defaultBrokerClass: pick('CONTROLLER_DEFAULT_BROKER_CLASS'),
-    authenticationOidc: pick('CONTROLLER_AUTHENTICATION_OIDC'),
-    defaultAuthorizationMode: pick('CONTROLLER_DEFAULT_AUTHORIZATION_MODE'),
-    ingressHttpsUrl: pick('CONTROLLER_INGRESS_HTTPS_URL'),
-    ingressCaCerts: pick('CONTROLLER_INGRESS_CA_CERTS'),
+    ...controllerEnv(env),
     identity: pick('POD_NAME'),
   };
   const defined = (o: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
