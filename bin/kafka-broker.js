@@ -7,6 +7,17 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+// kafkajs schedules its throttle check at `throttledUntil - Date.now()` with throttledUntil -1: a
+// negative timeout, run as 1 ms by every Node, which Node 24 also warns about on stderr. That one
+// warning is dropped (it would break the CLI's one-line errors); every other is printed as before.
+const [printWarning] = process.listeners('warning');
+if (printWarning !== undefined) {
+  process.off('warning', printWarning);
+  process.on('warning', (warning) => {
+    if (warning.name !== 'TimeoutNegativeWarning') printWarning(warning);
+  });
+}
+
 const source = fileURLToPath(new URL('./cli.ts', import.meta.url));
 const compiled = fileURLToPath(new URL('../dist/bin/cli.js', import.meta.url));
 

@@ -133,8 +133,12 @@ async function readLimited(stream: AsyncIterable<Buffer> & { destroy(): unknown 
     }
   }
   const truncated = seen > kept;
-  // Whole chunks are the reply itself; a cut one is copied so that the rest of it can be freed.
-  const body = chunks.length === 1 && !truncated ? chunks[0]! : Buffer.concat(chunks, kept);
+  // Whole chunks are the reply itself; a cut one is copied into memory of its own (not Buffer's
+  // shared pool, whose slab may be large) so that neither the socket chunk nor a slab stays held.
+  if (chunks.length === 1 && !truncated) return { body: chunks[0]!, truncated };
+  const body = Buffer.allocUnsafeSlow(kept);
+  let at = 0;
+  for (const chunk of chunks) at += chunk.copy(body, at);
   return { body, truncated };
 }
 

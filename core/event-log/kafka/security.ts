@@ -142,7 +142,8 @@ export function securityFailure(error: unknown): { kind: SecurityFailureKind; re
       return { kind: 'authentication', reason: 'the listener does not accept this SASL mechanism (check sasl.mechanism and protocol)' };
     }
     if (typeof code === 'string') {
-      const reason = TLS_REASONS.get(code);
+      // OpenSSL 3.5 (Node 24) spells the SSLv3-era alerts `SSL/TLS_ALERT_`; older ones `SSLV3_ALERT_`.
+      const reason = TLS_REASONS.get(code.replace('ERR_SSL_SSL/TLS_ALERT_', 'ERR_SSL_SSLV3_ALERT_'));
       if (reason !== undefined) return { kind: 'tls', reason: `TLS failed: ${reason} [${code}]` };
       if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return { kind: 'tls', reason: `TLS failed [${code}]` };
     }
