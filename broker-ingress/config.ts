@@ -104,6 +104,10 @@ export const ingressConfigFields = z
         caFile: z.string().min(1).optional(),
         /** A bearer token file for reading them (the pod's service-account token: the API server asks for one). */
         tokenFile: z.string().min(1).optional(),
+        /** The least time between two JWKS reads that an unknown `kid` triggers (jose's cooldown; default 30 s). */
+        jwksCooldownMs: z.coerce.number().int().min(0).optional(),
+        /** How long the JWKS is used before it is read again (default 10 min): how late a removed key stops verifying. */
+        jwksCacheMaxAgeMs: z.coerce.number().int().min(0).optional(),
       })
       .strict()
       .optional(),

@@ -11,7 +11,8 @@ import type { SenderRule } from '../core/contract/types.js';
  * (403 otherwise).
  *
  * Keys come from the issuer's discovery document (read once) and its JWKS, which jose caches and
- * fetches again when a token names a key it does not hold (key rotation), at most every 30 s.
+ * fetches again when a token names a key it does not hold (key rotation), at most every 30 s, and
+ * reads afresh every 10 minutes, after which a key the issuer no longer publishes stops verifying.
  */
 
 export interface OidcSettings {
@@ -19,6 +20,8 @@ export interface OidcSettings {
   readonly discoveryUrl?: string | undefined;
   readonly caFile?: string | undefined;
   readonly tokenFile?: string | undefined;
+  readonly jwksCooldownMs?: number | undefined;
+  readonly jwksCacheMaxAgeMs?: number | undefined;
 }
 
 export interface Sender {
@@ -90,6 +93,8 @@ export class TokenVerifier {
       throw new BrokerError('CONFIG_INVALID', `the OIDC discovery document ${url} names issuer ${JSON.stringify(document.issuer)}, not ${this.settings.issuer}, or has no jwks_uri`, { details: { discoveryUrl: url } });
     }
     return createRemoteJWKSet(new URL(document.jwks_uri), {
+      ...(this.settings.jwksCooldownMs === undefined ? {} : { cooldownDuration: this.settings.jwksCooldownMs }),
+      ...(this.settings.jwksCacheMaxAgeMs === undefined ? {} : { cacheMaxAge: this.settings.jwksCacheMaxAgeMs }),
       [customFetch]: (jwksUrl, options) => this.fetch(jwksUrl, options),
     });
   }
