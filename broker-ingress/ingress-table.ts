@@ -1,5 +1,6 @@
 import { diffContracts } from '../core/contract/diff.js';
 import type { ClusterRef, ContentMode, Contract, Reference, Resource, ResourceKind, SenderRule } from '../core/contract/types.js';
+import { compileFilter, type EventPredicate } from '../core/filters/compile.js';
 
 /**
  * The path → topic table the ingress serves, rebuilt from each contract generation by diff.
@@ -23,10 +24,15 @@ export interface IngressEntry {
   readonly hopLimited: boolean;
   /** OIDC: the audience a sender's token must carry; absent, no token is asked for. */
   readonly audience?: string;
-  /** The EventPolicies that apply (see core/contract/types.ts Ingress.senders). */
-  readonly senders?: readonly SenderRule[];
+  /** The EventPolicies that apply (see core/contract/types.ts Ingress.senders), filters compiled. */
+  readonly senders?: readonly SenderPolicy[];
   /** The resource's own Kafka cluster; absent: the process's. */
   readonly cluster?: ClusterRef;
+}
+
+/** An EventPolicy as the ingress runs it: `accepts` is its compiled `spec.filters` (absent: any event). */
+export interface SenderPolicy extends SenderRule {
+  readonly accepts?: EventPredicate;
 }
 
 export interface TableChanges {
@@ -107,7 +113,12 @@ export function entryFor(resource: Resource): IngressEntry | undefined {
     reference: resource.reference,
     hopLimited: resource.kind === 'Broker',
     ...(resource.ingress.audience === undefined ? {} : { audience: resource.ingress.audience }),
-    ...(resource.ingress.senders === undefined ? {} : { senders: resource.ingress.senders }),
+    ...(resource.ingress.senders === undefined ? {} : { senders: resource.ingress.senders.map(senderPolicy) }),
     ...(resource.cluster === undefined ? {} : { cluster: resource.cluster }),
   };
+}
+
+function senderPolicy(rule: SenderRule): SenderPolicy {
+  // A CESQL expression that does not compile (a contract that bypassed admission) fails closed.
+  return rule.filter === undefined ? rule : { ...rule, accepts: compileFilter(rule.filter) };
 }

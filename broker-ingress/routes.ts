@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { CloudEvent } from '../core/cloudevents/event.js';
 import { BrokerError, asBrokerError } from '../core/errors.js';
 import { pathOf, sendError } from '../core/http-server.js';
 import type { Logger } from '../core/logger.js';
@@ -6,10 +7,10 @@ import { traceHeadersOfHttp } from '../core/trace-context.js';
 import { spanStartTime, type Tracing } from '../core/tracing.js';
 import type { Appender } from './append.js';
 import type { IngressConfig } from './config.js';
-import type { IngressEntry, IngressTable } from './ingress-table.js';
+import type { IngressEntry, IngressTable, SenderPolicy } from './ingress-table.js';
 import { receive } from './receive.js';
 import { recordRefused, startIngressSpans, type IngressSpans } from './tracing.js';
-import { allowedBy, type TokenVerifier } from './sender-auth.js';
+import { filtersRefusing, rulesAllowing, type TokenVerifier } from './sender-auth.js';
 
 /**
  * The ingress's HTTP surface. Every resource in the contract with an ingress path is served by
@@ -17,7 +18,8 @@ import { allowedBy, type TokenVerifier } from './sender-auth.js';
  *
  *   POST <path>     202  the events are durable in the resource's topic
  *                   401  the resource has an OIDC audience and the request no valid token for it
- *                   403  the token is valid but no EventPolicy applying to the resource allows its subject
+ *                   403  the token is valid but no EventPolicy applying to the resource allows its subject,
+ *                        or those that do have filters (spec.filters) that refuse an event of the request
  *                   400  not a CloudEvent, an invalid event, or its hop limit is spent
  *                   404  no resource at that path (checked before the body is read)
  *                   503  no contract loaded yet (Retry-After): a restarted ingress does not know
@@ -32,8 +34,14 @@ import { allowedBy, type TokenVerifier } from './sender-auth.js';
  *
  * Guards run in this order: method, path, sender (token, then policy; before the body is read),
  * size and the byte budget (core/http-body.ts, before reading), content mode and decoding,
- * validation, hop limit, batch and record size, durable append.
+ * validation, hop limit, EventPolicy filters, batch and record size, durable append.
  */
+
+/** A sender whose allowing EventPolicies all have filters: its events are checked once decoded. */
+interface FilteredSender {
+  readonly subject: string;
+  readonly allowing: readonly SenderPolicy[];
+}
 
 export interface RouteDeps {
   readonly table: IngressTable;
@@ -62,8 +70,11 @@ export function registerIngressRoutes(app: FastifyInstance, deps: RouteDeps): vo
       ? sendError(reply, new BrokerError('NOT_FOUND', `no broker, channel or sink is served at ${path}`, { details: { path } }))
       : sendError(reply, new BrokerError('LOG_UNAVAILABLE', 'the ingress has no contract yet; retry shortly', { details: { path } }), unavailableHeaders);
 
-  /** Why this request may not publish to this entry, or undefined when it may. */
-  const authorize = async (entry: IngressEntry, authorization: string | undefined): Promise<BrokerError | undefined> => {
+  // Requests that passed the sender check on condition that their events pass policy filters.
+  const filtered = new WeakMap<FastifyRequest, FilteredSender>();
+
+  /** Why this request may not publish to this entry, the filters its events must pass, or undefined when it may. */
+  const authorize = async (entry: IngressEntry, authorization: string | undefined): Promise<BrokerError | FilteredSender | undefined> => {
     const audience = entry.audience!;
     if (verifier === undefined) {
       // Fail closed: the controller asked for authentication this ingress cannot do.
@@ -75,7 +86,9 @@ export function registerIngressRoutes(app: FastifyInstance, deps: RouteDeps): vo
     } catch (error) {
       return asBrokerError(error);
     }
-    if (allowedBy(entry.senders, subject) !== undefined) return undefined;
+    const allowing = rulesAllowing(entry.senders, subject);
+    if (allowing === 'no-policies' || allowing.some((rule) => rule.accepts === undefined)) return undefined;
+    if (allowing.length > 0) return { subject, allowing };
     const policies = (entry.senders ?? []).map((rule) => rule.policy);
     return new BrokerError('SENDER_NOT_ALLOWED', `no EventPolicy applying to ${entry.path} allows ${subject}`, { details: { subject, policies } });
   };
@@ -97,7 +110,8 @@ export function registerIngressRoutes(app: FastifyInstance, deps: RouteDeps): vo
         return;
       }
       void authorize(entry, request.headers.authorization).then((refused) => {
-        if (refused === undefined) {
+        if (refused === undefined || !(refused instanceof BrokerError)) {
+          if (refused !== undefined) filtered.set(request, refused);
           done();
           return;
         }
@@ -118,6 +132,15 @@ export function registerIngressRoutes(app: FastifyInstance, deps: RouteDeps): vo
         if (debug) logger.debug({ path, code: received.error.code, details: received.error.details }, received.error.message);
         if (tracer !== undefined) recordRefused(tracer, hop, entry, path, received.error, startTime);
         return sendError(reply, received.error);
+      }
+      const sender = filtered.get(request);
+      if (sender !== undefined) {
+        const refused = refusedByFilters(entry, sender, received.events);
+        if (refused !== undefined) {
+          if (debug) logger.debug({ path, code: refused.code, details: refused.details }, refused.message);
+          if (tracer !== undefined) recordRefused(tracer, hop, entry, path, refused, startTime);
+          return sendError(reply, refused);
+        }
       }
       if (received.warnings !== undefined && debug) logger.debug({ path, warnings: received.warnings }, 'event accepted with warnings');
       let spans: IngressSpans | undefined;
@@ -164,4 +187,17 @@ export function registerIngressRoutes(app: FastifyInstance, deps: RouteDeps): vo
       return sendError(reply, new BrokerError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}: send events with POST`, { details: { allow: ALLOW } }), methodHeaders);
     },
   });
+}
+
+/** 403 when an event of the request passes the filters of none of the policies allowing its sender; a batch is refused whole. */
+function refusedByFilters(entry: IngressEntry, sender: FilteredSender, events: readonly CloudEvent[]): BrokerError | undefined {
+  for (const event of events) {
+    const policies = filtersRefusing(sender.allowing, event);
+    if (policies === undefined) continue;
+    const id = String(event.attributes['id']);
+    return new BrokerError('SENDER_NOT_ALLOWED', `event ${id} (type ${String(event.attributes['type'])}) from ${sender.subject} to ${entry.path} does not pass the filters of EventPolicy ${policies.join(', ')}`, {
+      details: { subject: sender.subject, policies, reason: 'filters', id },
+    });
+  }
+  return undefined;
 }

@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { BrokerError } from '../core/errors.js';
+import type { CloudEvent } from '../core/cloudevents/event.js';
 import type { SenderRule } from '../core/contract/types.js';
+import type { SenderPolicy } from './ingress-table.js';
 
 /**
  * OIDC sender authentication, as Knative Eventing does it: a request to a resource whose contract
@@ -107,6 +109,25 @@ export class TokenVerifier {
     const response = await undiciFetch(url, { headers, signal: options.signal, redirect: 'manual', ...(this.agent === undefined ? {} : { dispatcher: this.agent }) });
     return response as unknown as Response;
   }
+}
+
+/**
+ * The EventPolicy rules that let this subject send (empty: none; 'no-policies': no policy
+ * selects the resource, so any authenticated sender may).
+ */
+export function rulesAllowing<R extends SenderRule>(rules: readonly R[] | undefined, subject: string): readonly R[] | 'no-policies' {
+  if (rules === undefined) return 'no-policies';
+  return rules.filter((rule) => rule.subjects.some((pattern) => subjectMatches(pattern, subject)));
+}
+
+/**
+ * The policies whose filters refuse this event when every policy allowing its sender has filters
+ * and none passes it (Knative: a request is allowed when one policy allows both sender and event);
+ * undefined when the event may be sent.
+ */
+export function filtersRefusing(allowing: readonly SenderPolicy[], event: CloudEvent): readonly string[] | undefined {
+  for (const rule of allowing) if (rule.accepts === undefined || rule.accepts(event)) return undefined;
+  return allowing.map((rule) => rule.policy);
 }
 
 /**

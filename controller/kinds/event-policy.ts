@@ -1,9 +1,11 @@
 import type { SenderRule } from '../../core/contract/types.js';
+import type { Filter } from '../../core/filters/types.js';
 import * as c from '../conditions.js';
 import { apiGroup, EVENTING_GROUP, keyOf, type KnObject, type ObjectKey } from '../resources.js';
 import { invalid, isRecord, specNotAnObject, unknownFields, type Admission, type FieldError } from './admission.js';
 import type { AuthorizationMode } from '../state.js';
 import { admitInto, type Pass } from './pass.js';
+import { triggerFilter } from './trigger-filter.js';
 
 /**
  * EventPolicy (eventing.knative.dev/v1alpha1), pure: which senders may publish to which brokers
@@ -14,6 +16,8 @@ import { admitInto, type Pass } from './pass.js';
  *   spec.from  who may send: `sub` (a token subject; a trailing `*` matches any suffix) or `ref`
  *              (an object whose OIDC identity is `status.auth.serviceAccountName(s)`, e.g. a
  *              PingSource; resolved to `system:serviceaccount:<namespace>:<name>` subjects)
+ *   spec.filters  Subscriptions API filters (as a Trigger's `spec.filters`, validated alike): the
+ *              events those senders may send; the ingress answers 403 to any other
  *
  * A broker no policy selects falls back to the default authorization mode (Knative's
  * `default-authorization-mode`: allow-same-namespace unless set).
@@ -40,6 +44,8 @@ export interface AdmittedPolicy {
   readonly object: KnObject;
   readonly to: readonly Target[];
   readonly from: readonly From[];
+  /** `spec.filters` as one filter; null: every event. */
+  readonly filter: Filter | null;
 }
 
 export function admitEventPolicy(object: KnObject): Admission<AdmittedPolicy> {
@@ -108,8 +114,11 @@ export function admitEventPolicy(object: KnObject): Admission<AdmittedPolicy> {
     const namespace = typeof ref['namespace'] === 'string' && ref['namespace'] !== '' ? ref['namespace'] : object.metadata.namespace;
     from.push({ kind: 'ref', apiVersion: ref['apiVersion'], refKind: ref['kind'], name: ref['name'], namespace });
   });
+  // The trigger filter engine and its validation; `spec.filter` (legacy) is a Trigger's only.
+  const filters = triggerFilter({ filters: spec['filters'] });
+  if (!filters.ok) errors.push(...filters.errors);
   if (errors.length > 0) return invalid(errors);
-  return { ok: true, value: { key: keyOf(object), object, to, from } };
+  return { ok: true, value: { key: keyOf(object), object, to, from, filter: filters.ok ? filters.filter : null } };
 }
 
 /** Whether the policy applies to this object (a Broker), which must be in the policy's namespace. */
@@ -197,7 +206,11 @@ export function sendersFor(target: KnObject, policies: Policies, mode: Authoriza
   const applying = policies.admitted.filter((p) => selects(p, target));
   if (applying.length > 0) {
     return {
-      senders: applying.map((p) => ({ policy: `${p.object.metadata.namespace}/${p.object.metadata.name}`, subjects: policies.subjects.get(p.key) ?? [] })),
+      senders: applying.map((p) => ({
+        policy: `${p.object.metadata.namespace}/${p.object.metadata.name}`,
+        subjects: policies.subjects.get(p.key) ?? [],
+        ...(p.filter === null ? {} : { filter: p.filter }),
+      })),
       applied: applying.map((p) => ({ apiVersion: EVENT_POLICY_API_VERSION, name: p.object.metadata.name })),
     };
   }

@@ -88,7 +88,7 @@ const resourceSchema = z
         path: z.string().regex(/^\/[^?#\s]*$/, 'an absolute path'),
         contentMode,
         audience: nonEmpty.optional(),
-        senders: z.array(z.object({ policy: nonEmpty, subjects: z.array(nonEmpty) }).strict()).optional(),
+        senders: z.array(z.object({ policy: nonEmpty, subjects: z.array(nonEmpty), filter: filterSchema.optional() }).strict()).optional(),
       })
       .strict()
       .refine((ingress) => ingress.senders === undefined || ingress.audience !== undefined, { message: 'senders need an audience', path: ['senders'] })

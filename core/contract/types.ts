@@ -59,6 +59,11 @@ export interface SenderRule {
   readonly policy: string;
   /** Token subjects allowed: exact, or a prefix ending in `*`. */
   readonly subjects: readonly string[];
+  /**
+   * The EventPolicy's `spec.filters` (as one `all`): what its subjects may send. Absent: anything.
+   * A sender is allowed an event when some policy allows its subject and that policy's filter passes.
+   */
+  readonly filter?: Filter;
 }
 
 export interface Resource {

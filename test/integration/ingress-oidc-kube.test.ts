@@ -99,4 +99,18 @@ test('audience and EventPolicies from the API server, enforced by the ingress', 
     return body.status?.from as unknown;
   }, { message: 'the policy\'s status.from' });
   assert.deepEqual(policy, [`system:serviceaccount:${OTHER}:*`]);
+
+  // A second policy with filters: checkout may send again, but only order events.
+  await create(kube, `/apis/eventing.knative.dev/v1alpha1/namespaces/${NS}/eventpolicies`, {
+    apiVersion: 'eventing.knative.dev/v1alpha1',
+    kind: 'EventPolicy',
+    metadata: { name: 'checkout-orders', namespace: NS },
+    spec: { from: [{ sub: `system:serviceaccount:${NS}:checkout` }], filters: [{ prefix: { type: 'com.example.order.' } }] },
+  });
+  const postTyped = (token: string, type: string) => send(ingress.url, 'POST', path, ceHeaders({ authorization: `Bearer ${token}`, 'ce-type': type }), '{}');
+  await waitUntil(async () => (await postTyped(sameNamespace, 'com.example.order.created')).status === 202 || undefined, { timeoutMs: 20_000, message: 'the filtered policy to let checkout in' });
+  const refused = await postTyped(sameNamespace, 'com.example.refund');
+  assert.equal(refused.status, 403, refused.body);
+  assert.match(String(refused.json()['message']), /does not pass the filters of EventPolicy shop\/checkout-orders/);
+  assert.equal((await postTyped(otherNamespace, 'com.example.refund')).status, 202, 'billing\'s policy has no filters');
 });

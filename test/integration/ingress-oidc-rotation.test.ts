@@ -7,7 +7,7 @@
  *   3. key A removed (B only)      token(A) 401 once the cached JWKS is older than its max age
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type CryptoKey } from 'jose';
@@ -24,22 +24,21 @@ class TestIssuer {
   private constructor(private readonly server: Server, readonly url: string) {}
 
   static async start(): Promise<TestIssuer> {
-    let issuer: TestIssuer | undefined;
-    const server = createServer((request, response) => {
-      const self = issuer!;
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const issuer = new TestIssuer(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    server.on('request', (request: IncomingMessage, response: ServerResponse) => {
       response.setHeader('content-type', 'application/json');
       if (request.url === '/.well-known/openid-configuration') {
-        response.end(JSON.stringify({ issuer: self.url, jwks_uri: `${self.url}/keys` }));
+        response.end(JSON.stringify({ issuer: issuer.url, jwks_uri: `${issuer.url}/keys` }));
       } else if (request.url === '/keys') {
-        self.jwksReads++;
-        response.end(JSON.stringify({ keys: self.published.map((key) => key.jwk) }));
+        issuer.jwksReads++;
+        response.end(JSON.stringify({ keys: issuer.published.map((key) => key.jwk) }));
       } else {
         response.statusCode = 404;
         response.end('{}');
       }
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    issuer = new TestIssuer(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
     return issuer;
   }
 

@@ -22,6 +22,10 @@ describe('EventPolicy admission', () => {
     ['ref without a name', { to: [{ ref: { ...BROKER_REF } }], from: [{ sub: 'a' }] }, 'missing field(s): spec.to[0].ref.name'],
     ['unknown field', { from: [{ sub: 'a' }], sender: [] }, 'unknown field: spec.sender'],
     ['bad operator', { to: [{ selector: { ...BROKER_REF, matchExpressions: [{ key: 'k', operator: 'Like' }] } }], from: [{ sub: 'a' }] }, 'expected key and operator In, NotIn, Exists or DoesNotExist: spec.to[0].selector.matchExpressions[0]'],
+    ['filters', { from: [{ sub: 'a' }], filters: [{ exact: { type: 't' } }, { not: { cesql: "source LIKE '/x/%'" } }] }, undefined],
+    ['filters: an unknown dialect', { from: [{ sub: 'a' }], filters: [{ regex: { type: '.*' } }] }, "unknown filter dialect 'regex': expected one of exact, prefix, suffix, all, any, not, cesql: spec.filters[0].regex"],
+    ['filters: CESQL that does not parse', { from: [{ sub: 'a' }], filters: [{ cesql: 'type = ' }] }, 'invalid CESQL expression: unexpected end of expression: expected a value at column 8 in "type = ": spec.filters[0].cesql'],
+    ['filters: not a list', { from: [{ sub: 'a' }], filters: { exact: { type: 't' } } }, 'must be a list of filters, found an object: spec.filters'],
   ];
   for (const [name, spec, error] of cases) {
     test(name, () => {
@@ -117,6 +121,16 @@ describe('brokers with OIDC on', () => {
     const missing = state.statuses.get('EventPolicy/default/missing-ref')!;
     assert.equal(condition(missing, 'Ready')?.status, 'False');
     assert.match(condition(missing, 'SubjectsResolved')?.message ?? '', /PingSource default\/gone/);
+  });
+
+  test('on, with a policy\'s filters: they go into its sender rule as one `all`', () => {
+    const objects = [broker('b'), policy('orders', { from: [{ sub: 'system:serviceaccount:default:*' }], filters: [{ prefix: { type: 'com.example.order.' } }] })];
+    const ingress = ingressOf(computeDesired(objects, new Map(), topics, withOidc()));
+    assert.deepEqual(ingress.senders, [{
+      policy: 'default/orders',
+      subjects: ['system:serviceaccount:default:*'],
+      filter: { kind: 'all', filters: [{ kind: 'prefix', attributes: { type: 'com.example.order.' } }] },
+    }]);
   });
 
   test('HTTPS: the address is https with its CA; the http one stays listed', () => {
