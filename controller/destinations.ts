@@ -12,6 +12,8 @@ export interface KReference {
 export interface Destination {
   readonly ref: KReference | null;
   readonly uri: string | null;
+  /** The OIDC audience of the destination (`audience`); it overrides the resolved address's. */
+  readonly audience?: string;
 }
 
 
@@ -22,10 +24,10 @@ export interface Destination {
  * as Go's `url.ResolveReference` does). Pure: the address book is built by the caller.
  */
 
-export type Resolution = { readonly ok: true; readonly uri: string } | { readonly ok: false; readonly message: string };
+export type Resolution = { readonly ok: true; readonly uri: string; readonly audience?: string } | { readonly ok: false; readonly message: string };
 
-/** What the controller knows about one addressable object. */
-export type AddressEntry = { readonly url: string } | { readonly url: null; readonly why: string };
+/** What the controller knows about one addressable object; `audience`: its `status.address.audience`. */
+export type AddressEntry = { readonly url: string; readonly audience?: string } | { readonly url: null; readonly why: string };
 
 /** Addressable kinds by API group and kind (Brokers, KafkaSinks and the channel kinds). */
 export class AddressBook {
@@ -44,13 +46,19 @@ export class AddressBook {
   }
 
   resolve(destination: Destination): Resolution {
+    const resolved = this.resolveUri(destination);
+    if (!resolved.ok || destination.audience === undefined) return resolved;
+    return { ok: true, uri: resolved.uri, audience: destination.audience };
+  }
+
+  private resolveUri(destination: Destination): Resolution {
     if (destination.ref === null) {
       return destination.uri === null ? { ok: false, message: 'the destination has neither ref nor uri' } : { ok: true, uri: destination.uri };
     }
     const base = this.lookup(destination.ref);
     if (!base.ok || destination.uri === null) return base;
     try {
-      return { ok: true, uri: new URL(destination.uri, base.uri).toString() };
+      return { ok: true, uri: new URL(destination.uri, base.uri).toString(), ...(base.audience === undefined ? {} : { audience: base.audience }) };
     } catch {
       return { ok: false, message: `cannot resolve uri "${destination.uri}" against ${base.uri}` };
     }
@@ -66,6 +74,6 @@ export class AddressBook {
     const entry = this.entries.get(`${group}/${objectKey(ref.kind, ref.namespace, ref.name)}`);
     if (entry === undefined) return { ok: false, message: `${what} does not exist in namespace "${ref.namespace}"` };
     if (entry.url === null) return { ok: false, message: `${what} in namespace "${ref.namespace}" has no address: ${entry.why}` };
-    return { ok: true, uri: entry.url };
+    return { ok: true, uri: entry.url, ...(entry.audience === undefined ? {} : { audience: entry.audience }) };
   }
 }

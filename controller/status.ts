@@ -29,6 +29,8 @@ export interface ObjectStatus {
   readonly policies?: readonly { readonly apiVersion: string; readonly name: string }[];
   /** EventPolicy: the subjects it allows, its `from.ref`s resolved (Knative `status.from`). */
   readonly from?: readonly string[];
+  /** Trigger: its OIDC identity (Knative `status.auth`), with OIDC on. */
+  readonly auth?: { readonly serviceAccountName: string };
   /** Trigger: the resolved subscriber. */
   readonly subscriberUri?: string;
   /** Broker and Trigger: the resolved dead-letter sink (a trigger's own, else its broker's). */

@@ -312,7 +312,7 @@ export function admitBrokers(pass: Pass, objects: readonly KnObject[]): Brokers 
   for (const broker of ours) {
     const { namespace, name } = broker.object.metadata;
     pass.addresses.set(EVENTING_GROUP, 'Broker', namespace, name, topicIsReady(broker, pass.observed)
-      ? { url: addressOf(broker, pass.settings) }
+      ? { url: addressOf(broker, pass.settings), ...(pass.settings.oidc === undefined ? {} : { audience: brokerAudience(namespace, name) }) }
       : { url: null, why: `its topic ${topicOf(broker)} is not ready` });
   }
   return { ours, refused, foreign };

@@ -118,8 +118,10 @@ export function destination(value: unknown, path: string, namespace: string, err
       errors.push({ path: `${path}.uri`, message: `invalid value: "${u}" (an absolute http or https URL)` });
     } else uri = u;
   }
+  const audience = value['audience'];
+  if (audience !== undefined && audience !== null && (typeof audience !== 'string' || audience === '')) errors.push({ path: `${path}.audience`, message: 'expected a non-empty string' });
   if (errors.length > before) return null;
-  return { ref, uri };
+  return { ref, uri, ...(typeof audience === 'string' ? { audience } : {}) };
 }
 
 const REFERENCE_FIELDS = ['apiVersion', 'kind', 'name', 'namespace', 'group', 'address'] as const;
@@ -180,6 +182,8 @@ export interface DeadLetterStep {
   /** False only when a configured sink does not resolve. */
   readonly ok: boolean;
   readonly condition: c.Condition;
+  /** The sink's OIDC audience, when it has one. */
+  readonly audience?: string;
 }
 
 /**
@@ -190,7 +194,7 @@ export function resolveDeadLetterSink(sink: Destination | null | undefined, addr
   if (sink) {
     const resolved = addresses.resolve(sink);
     return resolved.ok
-      ? { uri: resolved.uri, ok: true, condition: c.deadLetterSinkResolved() }
+      ? { uri: resolved.uri, ok: true, condition: c.deadLetterSinkResolved(), ...(resolved.audience === undefined ? {} : { audience: resolved.audience }) }
       : { uri: null, ok: false, condition: c.deadLetterSinkUnresolved(resolved.message) };
   }
   if (inherited !== undefined) return { uri: inherited, ok: true, condition: c.deadLetterSinkResolved() };

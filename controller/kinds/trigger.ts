@@ -1,4 +1,5 @@
-import type { DeliveryOrder, Egress } from '../../core/contract/types.js';
+import { createHash } from 'node:crypto';
+import type { DeliveryOrder, Egress, EgressAuth } from '../../core/contract/types.js';
 import { triggerGroup } from '../../core/contract/paths.js';
 import { describeHeld, describeSkipped } from '../../core/egress-faults.js';
 import * as c from '../conditions.js';
@@ -26,6 +27,18 @@ import type { Filter } from '../../core/filters/types.js';
  */
 
 export const isTrigger = (object: KnObject): boolean => object.kind === 'Trigger' && apiGroup(object.apiVersion) === EVENTING_GROUP;
+
+/**
+ * A Trigger's OIDC identity (`status.auth.serviceAccountName`): the ServiceAccount, in its
+ * namespace, whose tokens the dispatcher presents to its destinations. `oidc-trigger-<name>`; a
+ * name that would pass the 63 characters of a DNS label is cut and ends in a hash of the whole.
+ */
+export function triggerServiceAccount(name: string): string {
+  const full = `oidc-trigger-${name}`;
+  if (full.length <= 63) return full;
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 10);
+  return `${full.slice(0, 52).replace(/[-.]+$/, '')}-${hash}`;
+}
 
 // ---- Admission ----
 
@@ -123,7 +136,7 @@ export function reconcileTrigger(trigger: AdmittedTrigger, ctx: TriggerContext):
   conditions.push(subscriber.ok ? c.subscriberResolved() : c.subscriberUnresolved(subscriber.message));
 
   // 3. The dead-letter sink: the trigger's own, else its broker's.
-  const { uri: deadLetter, ok: deadLetterOk, condition: deadLetterCondition } =
+  const { uri: deadLetter, ok: deadLetterOk, condition: deadLetterCondition, audience: deadLetterAudience } =
     resolveDeadLetterSink(trigger.delivery?.deadLetterSink, ctx.addresses, broker?.outcome.status.deadLetterSinkUri);
   conditions.push(deadLetterCondition);
 
@@ -139,6 +152,17 @@ export function reconcileTrigger(trigger: AdmittedTrigger, ctx: TriggerContext):
   else if (seen?.state === 'failed' && seen.topic === topic) conditions.push(c.failedToInitGroup(group, seen.error));
   else conditions.push(c.subscriptionPending(group, wanted ? 'fixing its starting offsets' : `waiting for ${serving === null ? 'the broker' : 'its destinations to resolve'}`));
 
+  // 5. OIDC: the trigger's identity, presented to those destinations that have an audience.
+  const serviceAccount = ctx.settings.oidc === undefined ? undefined : triggerServiceAccount(metadata.name);
+  const ownDeadLetter = trigger.delivery === null ? undefined : deadLetterAudience;
+  const auth: EgressAuth | undefined = serviceAccount === undefined || !subscriber.ok || (subscriber.audience === undefined && ownDeadLetter === undefined)
+    ? undefined
+    : {
+        serviceAccount: { namespace: metadata.namespace, name: serviceAccount },
+        ...(subscriber.audience === undefined ? {} : { destinationAudience: subscriber.audience }),
+        ...(ownDeadLetter === undefined ? {} : { deadLetterAudience: ownDeadLetter }),
+      };
+
   const egress: Egress | null = wanted && groupReady && subscriber.ok
     ? {
         uid: metadata.uid,
@@ -151,6 +175,7 @@ export function reconcileTrigger(trigger: AdmittedTrigger, ctx: TriggerContext):
         deliveryOrder: trigger.deliveryOrder,
         contentMode: (trigger.delivery?.format ?? broker.broker.delivery?.format) === 'json' ? 'structured' : 'binary',
         egressConfig: trigger.delivery === null ? null : egressConfig(trigger.delivery, broker.broker.delivery, deadLetter, ctx.settings),
+        ...(auth === undefined ? {} : { auth }),
       }
     : null;
 
@@ -165,6 +190,7 @@ export function reconcileTrigger(trigger: AdmittedTrigger, ctx: TriggerContext):
     conditions: [...c.withReady(c.TRIGGER_CONDITIONS, conditions, warnings), ...skipped].sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0)),
     ...(subscriber.ok ? { subscriberUri: subscriber.uri } : {}),
     ...(deadLetter === null ? {} : { deadLetterSinkUri: deadLetter }),
+    ...(serviceAccount === undefined ? {} : { auth: { serviceAccountName: serviceAccount } }),
   };
   return {
     key: trigger.key,

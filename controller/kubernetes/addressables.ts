@@ -138,8 +138,12 @@ export class RefResolver {
       }
       const object = await this.options.api.read(ref.apiVersion, ref.kind, ref.namespace, ref.name);
       if (object === undefined) return { state: 'absent' };
-      const address = isRecord(object.status) && isRecord(object.status['address']) ? object.status['address']['url'] : undefined;
-      if (typeof address === 'string' && address !== '') return { state: 'found', entry: { url: address } };
+      const status = isRecord(object.status) && isRecord(object.status['address']) ? object.status['address'] : undefined;
+      const address = status?.['url'];
+      const audience = status?.['audience'];
+      if (typeof address === 'string' && address !== '') {
+        return { state: 'found', entry: { url: address, ...(typeof audience === 'string' && audience !== '' ? { audience } : {}) } };
+      }
       return { state: 'found', entry: { url: null, why: 'it has no status.address.url (it is not Addressable, or not ready)' } };
     } catch (error) {
       const status = statusOf(error);

@@ -214,6 +214,37 @@ export class KubeApi {
     return result as ApiObject;
   }
 
+  // ---- OIDC identities (the tokens the dispatcher presents: controller/kubernetes/oidc-tokens.ts) ----
+
+  /** A token for a ServiceAccount and one audience (TokenRequest), with its expiry. */
+  async requestToken(namespace: string, name: string, audience: string, expirationSeconds: number): Promise<{ token: string; expiresAt: Date }> {
+    const response = await this.core.createNamespacedServiceAccountToken({
+      namespace,
+      name,
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: [audience], expirationSeconds } },
+    });
+    const status = response.status;
+    if (status === undefined || status.token === '') throw new Error(`the API server issued no token for ${namespace}/${name}`);
+    return { token: status.token, expiresAt: new Date(status.expirationTimestamp) };
+  }
+
+  /** Creates a ServiceAccount owned by `owner` (deleted with it); one that exists already is left alone. */
+  async ensureServiceAccount(namespace: string, name: string, owner: { apiVersion: string; kind: string; name: string; uid: string }): Promise<void> {
+    try {
+      await this.core.createNamespacedServiceAccount({
+        namespace,
+        fieldManager: this.fieldManager,
+        body: {
+          apiVersion: 'v1',
+          kind: 'ServiceAccount',
+          metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'kafka-broker' }, ownerReferences: [{ ...owner, controller: true, blockOwnerDeletion: false }] },
+        },
+      });
+    } catch (error) {
+      if (statusOf(error) !== 409) throw error;
+    }
+  }
+
   /** A core/v1 Service, or undefined when it does not exist. */
   async serviceExists(namespace: string, name: string): Promise<boolean> {
     try {

@@ -13,6 +13,7 @@ import { KubernetesAdminAuth } from './admin-auth.js';
 import type { KubeApi } from './api.js';
 import { adminHostNamesOf, type KubernetesControllerConfig } from './config.js';
 import { KubernetesController, type KubernetesControllerOptions } from './controller.js';
+import { OidcTokenIssuer, registerOidcTokenRoute } from './oidc-tokens.js';
 
 /**
  * Wires the controller in Kubernetes mode: the leader-elected controller and the admin server
@@ -55,6 +56,8 @@ export interface KubernetesControllerDeps {
 export interface RunningKubernetesController {
   readonly controller: KubernetesController;
   readonly admin: FastifyInstance;
+  /** Issues the tokens dispatchers present to destinations with an OIDC audience (`GET /oidc-tokens`). */
+  readonly tokens: OidcTokenIssuer;
   /** The admin server's base URL; the contract is at `${adminUrl}/contract`. */
   readonly adminUrl: string;
   /** Stops leading (releasing the Lease, so a standby takes over at once), then closes the admin server. */
@@ -92,6 +95,8 @@ export async function startKubernetesController(deps: KubernetesControllerDeps):
     metrics: deps.metrics,
     dataPlaneReports: controller.dataPlaneReports,
   });
+  const tokens = new OidcTokenIssuer({ api: deps.api, contract: () => controller.feed.current(), logger: deps.logger });
+  registerOidcTokenRoute(admin, tokens);
   metrics?.watchResources(() => controller.reconciler()?.objects() ?? []);
   deps.registerRoutes?.(admin);
   let adminUrl: string;
@@ -110,5 +115,5 @@ export async function startKubernetesController(deps: KubernetesControllerDeps):
     })();
     return closing;
   };
-  return { controller, admin, adminUrl, close };
+  return { controller, admin, adminUrl, tokens, close };
 }

@@ -72,6 +72,14 @@ const egressSchema = z
     contentMode,
     egressConfig: egressConfigSchema.nullable(),
     recordConversion: recordConversionSchema.optional(),
+    auth: z
+      .object({
+        serviceAccount: z.object({ namespace: nonEmpty, name: nonEmpty }).strict(),
+        destinationAudience: nonEmpty.optional(),
+        deadLetterAudience: nonEmpty.optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -141,6 +141,25 @@ export interface Egress {
    * records are not necessarily CloudEvents and are converted (a KafkaSource's topics).
    */
   readonly recordConversion?: RecordConversion;
+  /**
+   * OIDC (Knative `authentication-oidc`): the identity the egress presents to destinations that
+   * have an audience. Absent: no token is sent anywhere.
+   */
+  readonly auth?: EgressAuth;
+}
+
+/**
+ * The egress's OIDC identity and the audiences of its destinations (Knative: a Destination's
+ * `audience`, or the resolved address's). The dispatcher sends `Authorization: Bearer <token>` for
+ * that audience to that destination; it gets the token from the controller (Kubernetes mode,
+ * TokenRequest for `serviceAccount`) or from a file per audience (standalone).
+ */
+export interface EgressAuth {
+  /** The service account whose tokens the egress presents (a Trigger's `status.auth.serviceAccountName`). */
+  readonly serviceAccount: { readonly namespace: string; readonly name: string };
+  readonly destinationAudience?: string;
+  /** The audience of the dead-letter sink of the egress's own delivery settings. */
+  readonly deadLetterAudience?: string;
 }
 
 /** How a KafkaSource's record key is read (Knative's `kafkasources.sources.knative.dev/key-type` label). */
