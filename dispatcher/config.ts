@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { loadConfig, type Env } from '../core/config.js';
+import { BrokerError } from '../core/errors.js';
 import { QUARANTINE_TOPIC } from './quarantine.js';
 
 /**
@@ -57,6 +58,11 @@ export const dispatcherConfigSchema = z
      * subscribers and sinks (Knative's transport encryption: the cluster's CA).
      */
     trustedCaFile: z.string().min(1).optional(),
+    /**
+     * Standalone OIDC: a token file per audience (`{"<audience>": "<file>"}`), presented to
+     * destinations with that audience. In Kubernetes mode the controller issues the tokens.
+     */
+    oidcTokenFiles: z.record(z.string().min(1), z.string().min(1)).optional(),
     /** How long a failing egress (e.g. its topic does not exist yet) waits before starting again. */
     egressRestartBackoffMs: positiveMillis.default(5_000),
     /**
@@ -73,6 +79,15 @@ export type DispatcherConfig = Readonly<z.infer<typeof dispatcherConfigSchema>>;
 /** Reads the dispatcher's settings from environment variables (only main.ts passes process.env). */
 export function dispatcherConfigFromEnv(env: Env): DispatcherConfig {
   const pick = (name: string): string | undefined => (env[name] === undefined || env[name] === '' ? undefined : env[name]);
+  const json = (name: string): unknown => {
+    const raw = pick(name);
+    if (raw === undefined) return undefined;
+    try {
+      return JSON.parse(raw) as unknown;
+    } catch {
+      throw new BrokerError('CONFIG_INVALID', `${name} must be JSON, e.g. {"<audience>": "<token file>"}`);
+    }
+  };
   return loadConfig(dispatcherConfigSchema, {
     maxInFlightPerEgress: pick('DISPATCHER_MAX_IN_FLIGHT_PER_EGRESS'),
     defaultTimeoutMs: pick('DISPATCHER_DEFAULT_TIMEOUT_MS'),
@@ -86,6 +101,7 @@ export function dispatcherConfigFromEnv(env: Env): DispatcherConfig {
     maxResponseBytes: pick('DISPATCHER_MAX_RESPONSE_BYTES'),
     connectionsPerOrigin: pick('DISPATCHER_CONNECTIONS_PER_ORIGIN'),
     trustedCaFile: pick('DISPATCHER_TRUSTED_CA_FILE'),
+    oidcTokenFiles: json('DISPATCHER_OIDC_TOKEN_FILES'),
     egressRestartBackoffMs: pick('DISPATCHER_EGRESS_RESTART_BACKOFF_MS'),
     quarantineTopic: pick('DISPATCHER_QUARANTINE_TOPIC'),
     quarantineReplicationFactor: pick('DISPATCHER_QUARANTINE_REPLICATION_FACTOR'),

@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { tokenSender, type TokenSource } from './oidc-tokens.js';
 import { effectiveEgressConfig, type Egress, type Resource } from '../core/contract/types.js';
 import type { FaultBook } from '../core/egress-faults.js';
 import { clusterKey } from '../core/event-log/clusters.js';
@@ -78,6 +79,8 @@ export interface EgressConsumerDeps {
   readonly tracing?: Tracing | undefined;
   /** Where outcomes and attempts are counted; absent: not counted (the counters above still are). */
   readonly metrics?: DispatcherMetrics | undefined;
+  /** OIDC tokens for destinations with an audience (oidc-tokens.ts); absent: such deliveries fail. */
+  readonly tokens?: TokenSource | undefined;
 }
 
 interface PartitionWork {
@@ -140,8 +143,9 @@ export class EgressConsumer {
     });
     this.route = this.routeFor(resource, egress);
     this.metrics = deps.metrics?.forEgress(egress);
+    const sender = tokenSender(deps.sender, () => this.route, deps.tokens);
     this.dispatchDeps = {
-      sender: this.metrics === undefined ? deps.sender : timedSender(deps.sender, (url) => url === this.route.egress.destination, this.metrics.attempts),
+      sender: this.metrics === undefined ? sender : timedSender(sender, (url) => url === this.route.egress.destination, this.metrics.attempts),
       log: deps.log,
       clock: deps.clock,
       random: deps.random,

@@ -16,6 +16,7 @@ import { newCounters, type EgressCounters } from './egress-consumer.js';
 import { EgressSupervisor, type EgressStats } from './egress-supervisor.js';
 import { WaitingMemory } from './waiting-memory.js';
 import { Rewinder } from './rewind/service.js';
+import { FileTokenSource, type TokenSource } from './oidc-tokens.js';
 
 /**
  * The dispatcher: reads every egress's events from the event log and delivers them over HTTP.
@@ -52,6 +53,11 @@ export interface DispatcherDeps {
   readonly tracing?: Tracing | undefined;
   /** The process's metrics registry; absent: no metrics (lag can still be read). */
   readonly metrics?: Registry | undefined;
+  /**
+   * Where OIDC tokens for destinations with an audience come from (the controller in Kubernetes
+   * mode); default: the files of `config.oidcTokenFiles`, if any.
+   */
+  readonly tokens?: TokenSource | undefined;
 }
 
 export interface DispatcherStats {
@@ -89,10 +95,12 @@ export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDisp
     }
   });
   const faults = new FaultBook(() => deps.onFaults?.());
+  const tokenFiles = deps.config.oidcTokenFiles;
+  const tokens = deps.tokens ?? (tokenFiles === undefined ? undefined : new FileTokenSource(new Map(Object.entries(tokenFiles))));
   const metrics = deps.metrics === undefined ? undefined : new DispatcherMetrics(deps.metrics);
   const clusters = deps.clusters ?? new EventLogClusters(deps.log);
   const supervisor = new EgressSupervisor(
-    { log: deps.log, sender, config: deps.config, logger, clock: deps.clock ?? systemClock, random: deps.random ?? Math.random, waiting, faults, tracing: deps.tracing, metrics },
+    { log: deps.log, sender, config: deps.config, logger, clock: deps.clock ?? systemClock, random: deps.random ?? Math.random, waiting, faults, tracing: deps.tracing, metrics, tokens },
     deps.config.shutdownDeadlineMs,
     clusters,
   );

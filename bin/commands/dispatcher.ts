@@ -19,6 +19,7 @@ import { startTracing, tracingSettingsFromEnv } from '../../core/tracing.js';
 import { createMetricsRegistry, registerMetricsRoute } from '../../core/metrics.js';
 import { CliError, type CliIo } from '../cli.js';
 import { FaultReporter, faultsUrlOf } from '../../dispatcher/fault-reporter.js';
+import { ControllerTokenSource, oidcTokensUrlOf } from '../../dispatcher/oidc-tokens.js';
 import { dataPlaneOptions, processIdentity, parseDataPlaneFlags, startDataPlane, TOKEN_FILE_USAGE, tokenOf, untilSignal, withKafkaSecurity } from '../data-plane.js';
 import { KAFKA_AUTH_USAGE } from '../kafka-auth.js';
 import { loggerFrom, parsePort } from '../options.js';
@@ -74,7 +75,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     const traces = await startTracing(traceSettings);
     // Held events and skipped records go to the controller, for the triggers' status and Events.
     let reporter: FaultReporter | undefined;
-    const dispatcher = await startDispatcher({ config, log, clusters, contracts, logger, tracing: traces.tracing, metrics, onFaults: () => reporter?.changed() });
+    // In Kubernetes mode the controller issues the OIDC tokens deliveries present.
+    const tokens = 'url' in common.contract ? new ControllerTokenSource({ url: oidcTokensUrlOf(common.contract.url), adminToken: tokenOf(common) }) : undefined;
+    const dispatcher = await startDispatcher({ config, log, clusters, contracts, logger, tracing: traces.tracing, metrics, tokens, onFaults: () => reporter?.changed() });
     if ('url' in common.contract) {
       reporter = new FaultReporter({ url: faultsUrlOf(common.contract.url), process: processIdentity(), faults: () => dispatcher.faults(), logger, token: tokenOf(common) });
     }
