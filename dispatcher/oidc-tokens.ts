@@ -106,7 +106,7 @@ export class FileTokenSource implements TokenSource {
     try {
       token = (await readFile(file, 'utf8')).trim();
     } catch (error) {
-      throw new Error(`the token file ${file} for audience ${audience} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new Error(`the token file ${file} for audience ${audience} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`, { cause: error });
     }
     if (token === '') throw new Error(`the token file ${file} for audience ${audience} is empty`);
     this.cache.set(audience, { token, until: this.now() + 10_000 });

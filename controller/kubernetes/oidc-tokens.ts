@@ -44,7 +44,7 @@ export interface OidcTokenIssuerOptions {
 const OWNER_API_VERSIONS = new Map([['Trigger', 'eventing.knative.dev/v1'], ['Subscription', 'messaging.knative.dev/v1']]);
 
 export class OidcTokenIssuer {
-  /** TokenRequests made, for tests and logs. */
+  /** Tokens the API server issued (TokenRequests that succeeded), for tests and logs. */
   requests = 0;
   private readonly cache = new Map<string, Promise<CachedToken>>();
   private readonly now: () => number;
@@ -85,9 +85,9 @@ export class OidcTokenIssuer {
     const { namespace, name } = egress.auth!.serviceAccount;
     const seconds = this.options.expirationSeconds ?? 3600;
     const request = async (): Promise<CachedToken> => {
-      this.requests++;
       const issuedAt = this.now();
       const issued = await this.options.api.requestToken(namespace, name, audience, seconds);
+      this.requests++;
       return { token: issued.token, expiresAt: issued.expiresAt, issuedAt };
     };
     try {

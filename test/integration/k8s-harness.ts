@@ -1,4 +1,5 @@
 import { KubeConfig } from '@kubernetes/client-node';
+import type { OidcTokenIssuer } from '../../controller/kubernetes/oidc-tokens.js';
 import { ingressConfigSchema } from '../../broker-ingress/config.js';
 import { startIngress, type RunningIngress } from '../../broker-ingress/main.js';
 import { HttpContractSource } from '../../core/contract/http-source.js';
@@ -95,6 +96,8 @@ export interface RunningController {
   /** The admin server's base URL; the contract is at `${adminUrl}/contract`. */
   readonly adminUrl: string;
   readonly admin: FastifyInstance;
+  /** The OIDC tokens it issues to the data plane (`GET /oidc-tokens`). */
+  readonly tokens: OidcTokenIssuer;
   close(): Promise<void>;
 }
 
@@ -141,7 +144,7 @@ export async function startController(t: { after(fn: () => Promise<void>): void 
     return closing;
   };
   t?.after(close);
-  return { controller: started.controller, api, adminUrl: started.adminUrl, admin: started.admin, close };
+  return { controller: started.controller, api, adminUrl: started.adminUrl, admin: started.admin, tokens: started.tokens, close };
 }
 
 // ---- Knative objects ----
