@@ -30,6 +30,7 @@ test('each listed variable sets its key', () => {
     ['INGRESS_TLS', '{"certFile":"tls.crt","keyFile":"tls.key"}'],
     ['INGRESS_PLAIN_HTTP', 'false'],
     ['INGRESS_OIDC', '{"issuer":"https://issuer.example"}'],
+    ['DISPATCHER_OIDC_TOKEN_FILES', '{"https://subscriber.example":"/var/run/tokens/subscriber"}'],
   ]);
   for (const group of Object.values(START_SETTINGS)) {
     const given = group.component === 'controller' ? { manifestsDir: '.', ingressUrl: 'http://x' } : {};
