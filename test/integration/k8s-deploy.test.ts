@@ -136,10 +136,19 @@ describe('deploy/', () => {
   test("on the controller's admin API, the data plane may read the contract and report its faults, and only that", async () => {
     assert.equal(await allowed(DATA_PLANE_USER, { verb: 'get', path: '/contract' }), true);
     assert.equal(await allowed(DATA_PLANE_USER, { verb: 'post', path: '/data-plane/faults' }), true);
+    // Dispatchers get the OIDC tokens they present to destinations with an audience.
+    assert.equal(await allowed(DATA_PLANE_USER, { verb: 'get', path: '/oidc-tokens' }), true);
     for (const attributes of [{ verb: 'post', path: '/dead-letters/replay' }, { verb: 'get', path: '/dead-letters/events' }, { verb: 'get', path: '/problems' }]) {
       assert.equal(await allowed(DATA_PLANE_USER, attributes), false, JSON.stringify(attributes));
     }
     assert.equal(await allowed(CONTROLLER_USER, { verb: 'post', path: '/dead-letters/replay' }), false, 'nor may the controller itself');
+  });
+
+  test('the controller may create the triggers\' OIDC identities and their tokens, and not read or delete ServiceAccounts', async () => {
+    assert.equal(await allowed(CONTROLLER_USER, { verb: 'create', resource: 'serviceaccounts', namespace: 'shop' }), true);
+    assert.equal(await allowed(CONTROLLER_USER, { verb: 'create', resource: 'serviceaccounts', subresource: 'token', namespace: 'shop', name: 'oidc-trigger-orders' }), true);
+    assert.equal(await allowed(CONTROLLER_USER, { verb: 'delete', resource: 'serviceaccounts', namespace: 'shop' }), false);
+    assert.equal(await allowed(DATA_PLANE_USER, { verb: 'create', resource: 'serviceaccounts', subresource: 'token', namespace: 'shop' }), false, 'the data plane never asks the API server');
   });
 
   test("the data plane's pods carry a token for the controller only (projected, audience kafka-broker-controller)", async () => {
