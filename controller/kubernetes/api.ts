@@ -228,6 +228,17 @@ export class KubeApi {
     return { token: status.token, expiresAt: new Date(status.expirationTimestamp) };
   }
 
+  /** The uids of a ServiceAccount's owners, or undefined when it does not exist. */
+  async serviceAccountOwners(namespace: string, name: string): Promise<string[] | undefined> {
+    try {
+      const account = await this.core.readNamespacedServiceAccount({ namespace, name });
+      return (account.metadata?.ownerReferences ?? []).map((owner) => owner.uid);
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
   /** Creates a ServiceAccount owned by `owner` (deleted with it); one that exists already is left alone. */
   async ensureServiceAccount(namespace: string, name: string, owner: { apiVersion: string; kind: string; name: string; uid: string }): Promise<void> {
     try {

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Contract, Egress } from '../../core/contract/types.js';
 import { BrokerError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import { describeApiError, statusOf, type KubeApi } from './api.js';
+import { describeApiError, type KubeApi } from './api.js';
 
 /**
  * The tokens the dispatcher presents to destinations that have an OIDC audience (Knative's
@@ -15,7 +15,9 @@ import { describeApiError, statusOf, type KubeApi } from './api.js';
  *
  * Only what the contract names is issued: the egress must exist and carry that audience for one
  * of its destinations, so the route cannot mint a token for any other account or audience. A
- * ServiceAccount that does not exist yet is created (owned by the Trigger, so it goes with it).
+ * ServiceAccount that does not exist yet is created (owned by the Trigger, so it goes with it);
+ * one that exists and is not the Trigger's is not used (as Knative: someone else's account, maybe
+ * with more rights, must not become a trigger's identity by its name).
  * A token is reused until 80 % of its lifetime has passed, the rule the kubelet applies to
  * projected tokens; requests for the same token while one is being issued share it.
  */
@@ -31,7 +33,7 @@ interface CachedToken extends IssuedToken {
 }
 
 export interface OidcTokenIssuerOptions {
-  readonly api: Pick<KubeApi, 'requestToken' | 'ensureServiceAccount'>;
+  readonly api: Pick<KubeApi, 'requestToken' | 'ensureServiceAccount' | 'serviceAccountOwners'>;
   /** The contract in force (the one the data plane reads). */
   readonly contract: () => Contract | undefined;
   readonly logger: Logger;
@@ -90,16 +92,23 @@ export class OidcTokenIssuer {
       this.requests++;
       return { token: issued.token, expiresAt: issued.expiresAt, issuedAt };
     };
+    const owner = `${egress.reference.kind} ${egress.reference.namespace}/${egress.reference.name}`;
+    let owners: string[] | undefined;
     try {
-      try {
-        return await request();
-      } catch (error) {
-        const apiVersion = OWNER_API_VERSIONS.get(egress.reference.kind);
-        if (statusOf(error) !== 404 || apiVersion === undefined) throw error;
+      owners = await this.options.api.serviceAccountOwners(namespace, name);
+      if (owners === undefined) {
+        const apiVersion = OWNER_API_VERSIONS.get(egress.reference.kind) ?? 'eventing.knative.dev/v1';
         await this.options.api.ensureServiceAccount(namespace, name, { apiVersion, kind: egress.reference.kind, name: egress.reference.name, uid: egress.reference.uid });
-        this.options.logger.info({ serviceAccount: `${namespace}/${name}`, owner: `${egress.reference.kind} ${egress.reference.namespace}/${egress.reference.name}` }, 'created the OIDC identity of an egress');
-        return await request();
+        this.options.logger.info({ serviceAccount: `${namespace}/${name}`, owner }, 'created the OIDC identity of an egress');
       }
+    } catch (error) {
+      throw new BrokerError('AUTH_UNAVAILABLE', `cannot read or create ServiceAccount ${namespace}/${name}: ${describeApiError(error)}`, { details: { serviceAccount: `${namespace}/${name}`, audience }, cause: error });
+    }
+    if (owners !== undefined && !owners.includes(egress.reference.uid)) {
+      throw new BrokerError('AUTH_UNAVAILABLE', `ServiceAccount ${namespace}/${name} exists and is not owned by ${owner}: it is not used as its OIDC identity`, { details: { serviceAccount: `${namespace}/${name}`, audience } });
+    }
+    try {
+      return await request();
     } catch (error) {
       throw new BrokerError('AUTH_UNAVAILABLE', `cannot get a token for ServiceAccount ${namespace}/${name} (audience ${audience}): ${describeApiError(error)}`, { details: { serviceAccount: `${namespace}/${name}`, audience }, cause: error });
     }

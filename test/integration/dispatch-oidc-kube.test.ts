@@ -180,4 +180,11 @@ test('the controller reuses a TokenRequest until 80 % of its lifetime, and issue
   assert.equal(served.headers['cache-control'], 'no-store');
   const anonymous = await send(running.adminUrl, 'GET', `/oidc-tokens?egress=${uid}&audience=aud-x`);
   assert.equal(anonymous.status, 401, 'the admin API\'s authentication applies');
+
+  // A ServiceAccount of that name that the trigger does not own is not its identity.
+  await create(kube, `/api/v1/namespaces/${ns}/serviceaccounts`, { metadata: { name: 'oidc-trigger-squatted' } });
+  const squatted = await create(kube, TRIGGERS(ns), trigger(ns, 'squatted', 'b', { uri: 'http://127.0.0.1:1/y', audience: 'aud-y' }));
+  await waitForReady(kube, TRIGGERS(ns, 'squatted'));
+  await assert.rejects(issuer.token(squatted.metadata.uid as string, 'aud-y'), /ServiceAccount tokens-oidc\/oidc-trigger-squatted exists and is not owned by Trigger tokens-oidc\/squatted/);
+  assert.equal(issuer.requests, 2, 'no token was asked for');
 });

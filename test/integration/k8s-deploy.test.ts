@@ -144,8 +144,10 @@ describe('deploy/', () => {
     assert.equal(await allowed(CONTROLLER_USER, { verb: 'post', path: '/dead-letters/replay' }), false, 'nor may the controller itself');
   });
 
-  test('the controller may create the triggers\' OIDC identities and their tokens, and not read or delete ServiceAccounts', async () => {
+  test('the controller may create the triggers\' OIDC identities and their tokens, and not list or delete ServiceAccounts', async () => {
     assert.equal(await allowed(CONTROLLER_USER, { verb: 'create', resource: 'serviceaccounts', namespace: 'shop' }), true);
+    assert.equal(await allowed(CONTROLLER_USER, { verb: 'get', resource: 'serviceaccounts', namespace: 'shop', name: 'oidc-trigger-orders' }), true);
+    assert.equal(await allowed(CONTROLLER_USER, { verb: 'list', resource: 'serviceaccounts', namespace: 'shop' }), false);
     assert.equal(await allowed(CONTROLLER_USER, { verb: 'create', resource: 'serviceaccounts', subresource: 'token', namespace: 'shop', name: 'oidc-trigger-orders' }), true);
     assert.equal(await allowed(CONTROLLER_USER, { verb: 'delete', resource: 'serviceaccounts', namespace: 'shop' }), false);
     assert.equal(await allowed(DATA_PLANE_USER, { verb: 'create', resource: 'serviceaccounts', subresource: 'token', namespace: 'shop' }), false, 'the data plane never asks the API server');
