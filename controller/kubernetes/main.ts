@@ -22,6 +22,7 @@ import { OidcTokenIssuer, registerOidcTokenRoute } from './oidc-tokens.js';
  *   kube-apiserver ◀──watch, status, finalizers, Lease──▶ KubernetesController ──topics, groups──▶ event log
  *                                                          │ ContractFeed
  *   ingress, dispatcher ◀── GET /contract?after=<g> ── admin server (/readyz: the leader, first pass done)
+ *   dispatcher          ◀── GET /oidc-tokens ───────── (TokenRequest for a trigger's identity: oidc-tokens.ts)
  *
  * The one start function of both `kafka-broker controller` and the Kubernetes-mode tests, so
  * that what the tests run is what the CLI runs. The caller owns `api` and `log` and closes them
