@@ -130,16 +130,7 @@ export function filtersRefusing(allowing: readonly SenderPolicy[], event: CloudE
   return allowing.map((rule) => rule.policy);
 }
 
-/**
- * Whether an EventPolicy rule lets this subject send. A subject pattern is exact, or ends in `*`
- * and matches by prefix (Knative's EventPolicy `from.sub`); `undefined` rules mean no policy
- * selects the resource, so any authenticated sender may.
- */
-export function allowedBy(rules: readonly SenderRule[] | undefined, subject: string): SenderRule | 'no-policies' | undefined {
-  if (rules === undefined) return 'no-policies';
-  return rules.find((rule) => rule.subjects.some((pattern) => subjectMatches(pattern, subject)));
-}
-
+/** A subject pattern is exact, or ends in `*` and matches by prefix (Knative's EventPolicy `from.sub`). */
 export function subjectMatches(pattern: string, subject: string): boolean {
   return pattern.endsWith('*') ? subject.startsWith(pattern.slice(0, -1)) : pattern === subject;
 }
