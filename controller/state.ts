@@ -25,8 +25,8 @@ export interface ReconcileSettings {
   readonly defaultBackoffDelayMs: number;
   readonly admission: AdmissionDefaults;
   /**
-   * The Kafka cluster the event log writes to; absent or empty for the in-memory log. A KafkaSink
-   * must name this cluster in `spec.bootstrapServers` (kinds/kafka-sink.ts).
+   * The Kafka cluster the event log writes to; absent or empty for the in-memory log. A resource
+   * that names another (a KafkaSink's `spec.bootstrapServers`) gets a client of its own.
    */
   readonly kafkaBootstrapServers?: readonly string[];
   /**
