@@ -34,6 +34,11 @@ export interface ReconcileSettings {
    * and the ingress enforces EventPolicies; `defaultMode` applies where no policy selects a broker.
    */
   readonly oidc?: { readonly defaultMode: AuthorizationMode };
+  /**
+   * Where the controller's own ConfigMaps live (KafkaChannels' `kafka-channel-config`); absent:
+   * `knative-eventing`, as in Knative.
+   */
+  readonly systemNamespace?: string;
   /** The ingress's HTTPS base URL and the PEM CA(s) that sign its certificate, for `status.address`. */
   readonly ingressHttps?: { readonly url: string; readonly caCerts?: string };
 }
