@@ -4,7 +4,8 @@
 // Secret through the API and creates the topic there, a missing or bad Secret shows in the
 // Broker's status, and the data plane (credentials as files under a root, one folder per
 // Secret) carries events on that cluster while the controller's own cluster stays untouched.
-// A KafkaSink does the same with its own spec.bootstrapServers and spec.auth.secret.ref.name.
+// A KafkaSink does the same with its own spec.bootstrapServers and spec.auth.secret.ref.name, and
+// KafkaChannels with the cluster and Secret of Knative Kafka's kafka-channel-config ConfigMap.
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -218,6 +219,50 @@ describe('a Broker on a secured Kafka cluster of its own (Kubernetes mode)', { t
     assert.equal((await kube.delete(`${SINKS}/secured`)).status, 200);
     await waitGone(kube, `${SINKS}/secured`, wait.timeoutMs);
     await goneFromSecured(sinkTopic);
+  });
+
+  test('KafkaChannels on the cluster kafka-channel-config names (Secret in another namespace): topic there, subscribers get the events', async () => {
+    // The sink's Secret (SCRAM-SHA-256) is still there; the ConfigMap names it across namespaces.
+    await create(kube, `/api/v1/namespaces/${SYSTEM_NAMESPACE}/configmaps`, {
+      apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kafka-channel-config', namespace: SYSTEM_NAMESPACE },
+      data: { 'bootstrap.servers': secured.saslSsl, 'auth.secret.ref.name': sinkSecret, 'auth.secret.ref.namespace': ns },
+    });
+    // Read by name every configMapRefreshMs: the channel should find it there from the start.
+    await waitUntil(
+      () => (running.controller.reconciler()?.objects().some((o) => o.kind === 'ConfigMap' && o.metadata.name === 'kafka-channel-config') === true ? true : undefined),
+      { ...wait, message: 'the controller to read kafka-channel-config' },
+    );
+    const MESSAGING = `/apis/messaging.knative.dev/v1/namespaces/${ns}`;
+    await create(kube, `/apis/messaging.knative.dev/v1beta1/namespaces/${ns}/kafkachannels`, {
+      apiVersion: 'messaging.knative.dev/v1beta1', kind: 'KafkaChannel', metadata: { name: 'payments', namespace: ns }, spec: { numPartitions: 1, replicationFactor: 1 },
+    });
+    await create(kube, `${MESSAGING}/subscriptions`, {
+      apiVersion: 'messaging.knative.dev/v1', kind: 'Subscription', metadata: { name: 'audit', namespace: ns },
+      spec: { channel: { apiVersion: 'messaging.knative.dev/v1beta1', kind: 'KafkaChannel', name: 'payments' }, subscriber: { uri: `${subscriber.url}/audit` } },
+    });
+    const channelPath = `/apis/messaging.knative.dev/v1beta1/namespaces/${ns}/kafkachannels/payments`;
+    await waitForReady(kube, channelPath, 'True', wait.timeoutMs);
+    await waitForReady(kube, `${MESSAGING}/subscriptions/audit`, 'True', wait.timeoutMs);
+    const channelTopic = `knative-messaging-kafka.${ns}.payments`;
+    assert.deepEqual(await securedAdmin.describeTopic(channelTopic), { name: channelTopic, partitions: 1 });
+    assert.equal(await base.describeTopic(channelTopic), undefined, 'nothing on the controller\'s own cluster');
+
+    const url = (await kube.get(channelPath)).body.status.address.url as string;
+    const id = uniqueName('channel-evt');
+    await waitUntil(async () => {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'ce-specversion': '1.0', 'ce-id': id, 'ce-source': '/bank', 'ce-type': 'payment.made', 'content-type': 'application/json' },
+        body: '{}',
+      });
+      return response.status === 202 ? true : undefined;
+    }, { ...wait, message: 'the channel ingress to take the event' });
+    await waitUntil(() => (subscriber.requests.some((r) => r.url === '/audit' && r.headers['ce-id'] === id) ? true : undefined), { ...wait, message: 'delivery from the channel on the secured cluster' });
+
+    await kube.delete(`${MESSAGING}/subscriptions/audit`);
+    await kube.delete(channelPath);
+    await waitGone(kube, channelPath, wait.timeoutMs);
+    await goneFromSecured(channelTopic);
   });
 
   test('deleting the Broker deletes its topic on that cluster', async () => {
