@@ -18,3 +18,23 @@ export function clusterLogs(clusters: EventLogClusters, read: ReadCredentials): 
     retain: (refs) => clusters.retain(refs),
   };
 }
+
+/**
+ * Reuses each Secret's outcome (credentials or error) for `ttlMs`, and one read in flight, so a
+ * pass with many topics on one cluster reads its Secret once; after `ttlMs` it is read again, so
+ * a created, fixed or rotated Secret is used within that time.
+ */
+export function cachedCredentials(read: ReadCredentials, ttlMs: number, now: () => number = Date.now): ReadCredentials {
+  const cache = new Map<string, { readonly at: number; readonly result: Promise<KafkaSecurity> }>();
+  return (secret) => {
+    const key = `${secret.namespace}/${secret.name}`;
+    const hit = cache.get(key);
+    if (hit !== undefined && now() - hit.at < ttlMs) return hit.result;
+    const result = read(secret);
+    // A rejection is handled by the callers; this keeps an unawaited cached one from being "unhandled".
+    result.catch(() => undefined);
+    cache.set(key, { at: now(), result });
+    for (const [k, v] of cache) if (now() - v.at >= ttlMs) cache.delete(k);
+    return result;
+  };
+}

@@ -76,14 +76,6 @@ export const dataPlaneNotAvailable = (message: string): Condition => cond('DataP
 /** In the in-memory log there is no cluster to pick: the sink's topic lives in this process. */
 export const inMemoryTopicReady = (topic: string, partitions: number): Condition =>
   cond('TopicReady', 'True', 'TopicCreated', `topic ${topic} (${partitions} partitions) in the in-memory event log; spec.bootstrapServers is not used in dev mode`);
-/**
- * The sink names a cluster this process does not write to. Writing there would need a second
- * producer (and its credentials); refusing it clearly beats writing the events somewhere else.
- */
-export const bootstrapServersNotSupported = (given: readonly string[], own: readonly string[]): Condition =>
-  cond('TopicReady', 'False', 'BootstrapServersNotSupported',
-    `spec.bootstrapServers (${given.join(',')}) does not name the Kafka cluster this broker writes to (${own.join(',')}); a KafkaSink here writes to that cluster only: list one of its bootstrap servers`);
-
 /** Sink topics share the namespace of topic names with brokers' and other sinks' owned topics. */
 export const sinkTopicConflict = (topic: string, owner: string, canShare: boolean): Condition =>
   cond('TopicReady', 'False', 'TopicNameConflict',

@@ -72,8 +72,9 @@ export function controllerConfigFrom(given: { manifestsDir: string; ingressUrl: 
 }
 
 /** The core's settings; the manifests source's own fields are not needed (the Kubernetes mode has none). */
-export function reconcileSettings(config: Omit<ControllerConfig, 'manifestsDir' | 'debounceMs' | 'pollMs'>): ReconcileSettings {
+export function reconcileSettings(config: Omit<ControllerConfig, 'manifestsDir' | 'debounceMs' | 'pollMs'> & { readonly systemNamespace?: string }): ReconcileSettings {
   return {
+    ...(config.systemNamespace === undefined ? {} : { systemNamespace: config.systemNamespace }),
     ingressUrl: config.ingressUrl,
     topicPartitions: config.topicPartitions,
     topicReplicationFactor: config.topicReplicationFactor,

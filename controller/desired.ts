@@ -66,7 +66,7 @@ function desired(
   const sinkResources = reconcileSinks(pass, of.sinks, topicClaims);
   const policies = reconcileEventPolicies(pass, of.eventPolicies, of.byKey);
   const brokerOutcomes = reconcileBrokers(pass, brokers, of.configMaps, topicClaims, policies);
-  const channelOutcomes = reconcileChannelables(pass, channelables);
+  const channelOutcomes = reconcileChannelables(pass, channelables, of.configMaps);
   // KafkaSources: their topics are checked with the others; their sinks resolve to the addresses above.
   const sources = reconcileSources(pass, of.sources, new Set(of.triggers.map((t) => triggerGroup(t.metadata.namespace, t.metadata.name))));
   if (topicsOnly) return state(pass, [], [], [], channels.generated);

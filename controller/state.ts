@@ -25,8 +25,8 @@ export interface ReconcileSettings {
   readonly defaultBackoffDelayMs: number;
   readonly admission: AdmissionDefaults;
   /**
-   * The Kafka cluster the event log writes to; absent or empty for the in-memory log. A KafkaSink
-   * must name this cluster in `spec.bootstrapServers` (kinds/kafka-sink.ts).
+   * The Kafka cluster the event log writes to; absent or empty for the in-memory log. A resource
+   * that names another (a KafkaSink's `spec.bootstrapServers`) gets a client of its own.
    */
   readonly kafkaBootstrapServers?: readonly string[];
   /**
@@ -34,6 +34,11 @@ export interface ReconcileSettings {
    * and the ingress enforces EventPolicies; `defaultMode` applies where no policy selects a broker.
    */
   readonly oidc?: { readonly defaultMode: AuthorizationMode };
+  /**
+   * Where the controller's own ConfigMaps live (KafkaChannels' `kafka-channel-config`); absent:
+   * `knative-eventing`, as in Knative.
+   */
+  readonly systemNamespace?: string;
   /** The ingress's HTTPS base URL and the PEM CA(s) that sign its certificate, for `status.address`. */
   readonly ingressHttps?: { readonly url: string; readonly caCerts?: string };
 }

@@ -10,7 +10,7 @@ import {
 
 /**
  * Kafka credentials the way Knative Kafka configures them: the keys of the Secret named by
- * `auth.secret.ref.name` (broker ConfigMap, `config-kafka` for KafkaChannels) or by a KafkaSink's
+ * `auth.secret.ref.name` (broker ConfigMap, `kafka-channel-config` for KafkaChannels) or by a KafkaSink's
  * `spec.auth.secret.ref.name`:
  *
  *   protocol        PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL   (default PLAINTEXT)

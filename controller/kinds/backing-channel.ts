@@ -9,6 +9,7 @@ import type { DesiredTopic, Observed, ReconcileSettings } from '../state.js';
 import { invalid, isRecord, unknownFields, type Admission, type FieldError } from './admission.js';
 import { egressConfig, optionalDelivery, resolveDeadLetterSink, type Delivery } from './delivery.js';
 import { parseDuration } from './durations.js';
+import { clusterFromConfig, configMapData, type ClusterResult } from './kafka-cluster.js';
 import { admitInto, type Pass } from './pass.js';
 
 /**
@@ -133,6 +134,8 @@ export interface ChannelableOutcome {
 }
 
 export interface ChannelableContext {
+  /** The pass's ConfigMaps: KafkaChannels read their cluster from `kafka-channel-config`. */
+  readonly configMaps: ReadonlyMap<ObjectKey, KnObject>;
   readonly observed: Observed;
   readonly settings: ReconcileSettings;
   readonly addresses: AddressBook;
@@ -148,8 +151,22 @@ export const channelAddressOf = (namespace: string, name: string, settings: Reco
 
 export const onKafka = (settings: ReconcileSettings): boolean => (settings.kafkaBootstrapServers?.length ?? 0) > 0;
 
+/** Knative Kafka's ConfigMap of KafkaChannels' cluster, in the controller's namespace. */
+export const CHANNEL_CONFIG_MAP = 'kafka-channel-config';
+
+/**
+ * A KafkaChannel's cluster: what `kafka-channel-config` names (`bootstrap.servers`,
+ * `auth.secret.ref.name`, `auth.secret.ref.namespace`), one for all KafkaChannels as in Knative.
+ * An InMemoryChannel stays on the process's log.
+ */
+export function channelCluster(channel: AdmittedChannelable, configMaps: ReadonlyMap<ObjectKey, KnObject>, settings: ReconcileSettings): ClusterResult {
+  if (channel.kind !== 'KafkaChannel') return { ok: true, ref: undefined };
+  const configMap = { namespace: settings.systemNamespace ?? 'knative-eventing', name: CHANNEL_CONFIG_MAP };
+  return clusterFromConfig(configMapData(configMaps, configMap.namespace, configMap.name), configMap, settings.kafkaBootstrapServers ?? [], { secretNamespaceKey: true });
+}
+
 /** What a destination referring to this channel resolves to: its address once its topic is ready. */
-export function channelAddressEntry(channel: AdmittedChannelable, ctx: Omit<ChannelableContext, 'addresses'>): AddressEntry {
+export function channelAddressEntry(channel: AdmittedChannelable, ctx: Omit<ChannelableContext, 'addresses' | 'configMaps'>): AddressEntry {
   const topic = channelTopicOf(channel);
   const claimedBy = ctx.claims.get(topic);
   if (claimedBy !== undefined && claimedBy !== channel.key) return { url: null, why: `its name is taken by ${claimedBy}` };
@@ -172,9 +189,11 @@ export function reconcileChannelable(channel: AdmittedChannelable, ctx: Channela
   // 1. The topic.
   let topic: DesiredTopic | null = null;
   const claimedBy = ctx.claims.get(topicName);
+  const cluster = channelCluster(channel, ctx.configMaps, ctx.settings);
   if (claimedBy !== undefined && claimedBy !== channel.key) conditions.push(c.channelNameConflict(topicName, claimedBy));
+  else if (!cluster.ok) conditions.push(c.topicConfigInvalid(cluster.message));
   else {
-    topic = { name: topicName, owner: channel.key, external: false, spec: channelTopicSpec(channel, ctx.settings) };
+    topic = { name: topicName, owner: channel.key, external: false, spec: channelTopicSpec(channel, ctx.settings), ...(cluster.ref === undefined ? {} : { cluster: cluster.ref }) };
     const seen = ctx.observed.topics.get(topicName);
     switch (seen?.state) {
       case undefined:
@@ -184,8 +203,11 @@ export function reconcileChannelable(channel: AdmittedChannelable, ctx: Channela
         conditions.push(c.channelTopicReady(topicName, seen.partitions, whereNote(channel, ctx.settings)));
         break;
       case 'missing':
+        conditions.push(c.failedToCreateTopic(topicName, 'the topic is missing'));
+        break;
       case 'failed':
-        conditions.push(c.failedToCreateTopic(topicName, seen.state === 'failed' ? seen.error : 'the topic is missing'));
+        // Credentials (a missing Secret, refused by Kafka) have reasons of their own, as on a Broker.
+        conditions.push(seen.code === undefined ? c.failedToCreateTopic(topicName, seen.error) : c.topicCondition(topic, ctx.observed));
         break;
       default: {
         const unreachable: never = seen;
@@ -215,6 +237,7 @@ export function reconcileChannelable(channel: AdmittedChannelable, ctx: Channela
         ingress: { path: channelPath(metadata.namespace, metadata.name), contentMode: 'binary' },
         egressConfig: channel.delivery === null ? null : egressConfig(channel.delivery, null, deadLetter, ctx.settings),
         egresses: [],
+        ...(topic?.cluster === undefined ? {} : { cluster: topic.cluster }),
       }
     : null;
   const status: c.ObjectStatus = {
@@ -281,10 +304,10 @@ export function admitChannelables(pass: Pass, objects: readonly KnObject[]): Bac
 }
 
 /** Each admitted backing channel's topic, resource and status (without its subscribers). */
-export function reconcileChannelables(pass: Pass, channels: BackingChannels): Map<ObjectKey, ChannelableOutcome> {
+export function reconcileChannelables(pass: Pass, channels: BackingChannels, configMaps: ReadonlyMap<ObjectKey, KnObject>): Map<ObjectKey, ChannelableOutcome> {
   const outcomes = new Map<ObjectKey, ChannelableOutcome>();
   for (const channel of channels.admitted) {
-    const outcome = reconcileChannelable(channel, { observed: pass.observed, settings: pass.settings, addresses: pass.addresses, claims: channels.claims });
+    const outcome = reconcileChannelable(channel, { configMaps, observed: pass.observed, settings: pass.settings, addresses: pass.addresses, claims: channels.claims });
     outcomes.set(channel.key, outcome);
     pass.statuses.set(channel.key, outcome.status);
     if (outcome.topic !== null) pass.topics.push(outcome.topic);

@@ -1,5 +1,4 @@
-import { bootstrapServersSchema } from '../../core/config.js';
-import type { ClusterRef, Resource } from '../../core/contract/types.js';
+import type { Resource } from '../../core/contract/types.js';
 import { brokerAudience, brokerPath, brokerTopic } from '../../core/contract/paths.js';
 import type { TopicSpec } from '../../core/event-log/port.js';
 import * as c from '../conditions.js';
@@ -12,7 +11,7 @@ import type { DesiredTopic, Observed, ReconcileSettings } from '../state.js';
 import { invalid, isRecord, unknownFields, type Admission, type AdmissionDefaults, type FieldError } from './admission.js';
 import { egressConfig, kReference, optionalDelivery, resolveDeadLetterSink, type Delivery, type KReference } from './delivery.js';
 import { sendersFor, type Policies } from './event-policy.js';
-import { sameCluster } from './kafka-sink.js';
+import { clusterFromConfig, configMapData, type ClusterResult } from './kafka-cluster.js';
 import { admitInto, type Pass } from './pass.js';
 
 /**
@@ -100,8 +99,6 @@ export interface BrokerOutcome {
 /** Config keys of Knative Kafka's broker ConfigMap (`kafka-broker-config`). */
 const PARTITIONS_KEY = 'default.topic.partitions';
 const REPLICATION_KEY = 'default.topic.replication.factor';
-const BOOTSTRAP_KEY = 'bootstrap.servers';
-const AUTH_SECRET_KEY = 'auth.secret.ref.name';
 
 export interface BrokerContext {
   readonly configMaps: ReadonlyMap<ObjectKey, KnObject>;
@@ -236,41 +233,18 @@ function topicSpec(broker: AdmittedBroker, ctx: BrokerContext): TopicSpecResult 
   return { ok: true, spec: { partitions, replicationFactor } };
 }
 
-type ClusterResult = { readonly ok: true; readonly ref: ClusterRef | undefined } | { readonly ok: false; readonly message: string };
-
 /**
  * The broker's own Kafka cluster, as Knative Kafka's `kafka-broker-config` names it:
  * `bootstrap.servers` (else the controller's cluster) and `auth.secret.ref.name`, a Secret in the
- * ConfigMap's namespace. Undefined when that is the controller's own cluster without other
- * credentials: the default path, with no client of its own.
+ * ConfigMap's namespace (kafka-cluster.ts). Undefined when that is the controller's own cluster
+ * without other credentials: the default path, with no client of its own.
  */
 function clusterOf(broker: AdmittedBroker, ctx: BrokerContext): ClusterResult {
-  const own = [...(ctx.settings.kafkaBootstrapServers ?? [])].sort();
   // In memory there is no cluster to pick (as for KafkaSinks): ConfigMaps copied from Knative's
   // docs name one, and are used for their topic settings only.
-  if (broker.config === null || own.length === 0) return { ok: true, ref: undefined };
-  const configMap = ctx.configMaps.get(objectKey('ConfigMap', broker.config.namespace, broker.config.name));
-  const data = configMap !== undefined && isRecord(configMap.data) ? configMap.data : {};
-  const where = `ConfigMap ${broker.config.namespace}/${broker.config.name}`;
-  const serversText = data[BOOTSTRAP_KEY];
-  const secretName = data[AUTH_SECRET_KEY];
-  let servers = own;
-  if (serversText !== undefined && !(typeof serversText === 'string' && serversText.trim() === '')) {
-    const parsed = typeof serversText === 'string' ? bootstrapServersSchema.safeParse(serversText) : undefined;
-    if (parsed === undefined || !parsed.success) return { ok: false, message: `${where}: ${BOOTSTRAP_KEY} must be host:port[,host:port...], found ${JSON.stringify(serversText)}` };
-    servers = [...parsed.data].sort();
-  }
-  let authSecret: ClusterRef['authSecret'] = null;
-  if (secretName !== undefined && !(typeof secretName === 'string' && secretName.trim() === '')) {
-    if (typeof secretName !== 'string' || !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(secretName.trim())) {
-      return { ok: false, message: `${where}: ${AUTH_SECRET_KEY} must be a Secret name, found ${JSON.stringify(secretName)}` };
-    }
-    authSecret = { namespace: broker.config.namespace, name: secretName.trim() };
-  }
-  // The deploy/ ConfigMap names the controller's own cluster, perhaps by another list of its
-  // servers: sharing one is the same cluster, as for KafkaSinks.
-  if (sameCluster(servers, own) && authSecret === null) return { ok: true, ref: undefined };
-  return { ok: true, ref: { bootstrapServers: servers, authSecret } };
+  if (broker.config === null) return { ok: true, ref: undefined };
+  const data = configMapData(ctx.configMaps, broker.config.namespace, broker.config.name);
+  return clusterFromConfig(data, broker.config, ctx.settings.kafkaBootstrapServers ?? [], { secretNamespaceKey: false });
 }
 
 // ---- Phases of the desired state (desired.ts) ----

@@ -1,5 +1,5 @@
 import { sinkPath } from '../../core/contract/paths.js';
-import type { ContentMode, Resource } from '../../core/contract/types.js';
+import type { ClusterRef, ContentMode, Resource } from '../../core/contract/types.js';
 import * as c from '../conditions.js';
 import type { AddressEntry } from '../destinations.js';
 import { apiGroup, EVENTING_GROUP, keyOf, type KnObject, type ObjectKey } from '../resources.js';
@@ -11,14 +11,15 @@ import { admitInto, type Pass } from './pass.js';
  * KafkaSink (Knative Kafka, `eventing.knative.dev/v1alpha1`), pure: admission, then its topic, its
  * contract resource (an ingress at /sinks/<ns>/<name> writing to the topic, no egresses) and its status.
  *
- *   cluster named by spec.bootstrapServers is ours? -> topic (created when numPartitions and
- *   replicationFactor are both given, else it must exist) observed ready? -> contract resource
+ *   cluster (spec.bootstrapServers, spec.auth.secret.ref.name) -> topic (created when numPartitions
+ *   and replicationFactor are both given, else it must exist) observed ready? -> contract resource
  *   + address -> Ready
  *
- * The sink writes through the process's own event log. On Kafka, a sink naming another cluster is
- * refused on its status (TopicReady False, BootstrapServersNotSupported) rather than written to the
- * wrong cluster; in memory there is no cluster to pick, so `bootstrapServers` is not used and the
- * topic is always created (the in-memory log has no topics of its own to find).
+ * On Kafka the sink writes to the cluster it names, with the credentials of the Secret it names (in
+ * its own namespace, Knative Kafka's keys: core/kafka-auth.ts): the process's own log when that is
+ * the process's cluster without a Secret, else a client of its own (`Resource.cluster`). In memory
+ * there is no cluster to pick, so `bootstrapServers` and `auth` are not used and the topic is always
+ * created (the in-memory log has no topics of its own to find).
  */
 
 export const isKafkaSink = (object: KnObject): boolean => object.kind === 'KafkaSink' && apiGroup(object.apiVersion) === EVENTING_GROUP;
@@ -33,6 +34,8 @@ export interface AdmittedSink {
   readonly numPartitions: number | null;
   readonly replicationFactor: number | null;
   readonly bootstrapServers: readonly string[];
+  /** `spec.auth.secret.ref.name`: a Secret in the sink's namespace; null: no credentials (PLAINTEXT). */
+  readonly authSecret: string | null;
   readonly contentMode: ContentMode;
   readonly warnings: readonly FieldError[];
 }
@@ -86,15 +89,48 @@ export function admitSink(raw: KnObject, previous: KnObject | undefined): Admiss
   }
   const mode = spec['contentMode'];
   if (mode !== 'binary' && mode !== 'structured') errors.push({ path: 'spec.contentMode', message: `invalid value: ${JSON.stringify(mode)} (binary or structured)` });
-  if (spec['auth'] !== undefined && spec['auth'] !== null) {
-    if (!isRecord(spec['auth'])) errors.push({ path: 'spec.auth', message: 'expected an object' });
-    else warnings.push({ path: 'spec.auth', message: "ignored: the sink writes through this broker's own Kafka connection and credentials" });
-  }
+  const authSecret = authSecretOf(spec['auth'], errors);
   if (errors.length > 0 || typeof topic !== 'string' || (mode !== 'binary' && mode !== 'structured')) return invalid(errors);
   return {
     ok: true,
-    value: { key: keyOf(object), object, topic, numPartitions, replicationFactor, bootstrapServers: servers as string[], contentMode: mode, warnings },
+    value: { key: keyOf(object), object, topic, numPartitions, replicationFactor, bootstrapServers: servers as string[], authSecret, contentMode: mode, warnings },
   };
+}
+
+/** Knative Kafka's `spec.auth`: `{ secret: { ref: { name } } }`, the name of a Secret in the sink's namespace. */
+function authSecretOf(auth: unknown, errors: FieldError[]): string | null {
+  if (auth === undefined || auth === null) return null;
+  if (!isRecord(auth)) {
+    errors.push({ path: 'spec.auth', message: 'expected an object' });
+    return null;
+  }
+  errors.push(...unknownFields(auth, ['secret'], 'spec.auth'));
+  const secret = auth['secret'];
+  if (secret === undefined || secret === null) return null;
+  if (!isRecord(secret)) {
+    errors.push({ path: 'spec.auth.secret', message: 'expected an object' });
+    return null;
+  }
+  errors.push(...unknownFields(secret, ['ref'], 'spec.auth.secret'));
+  const ref = secret['ref'];
+  if (ref === undefined || ref === null) return null;
+  if (!isRecord(ref)) {
+    errors.push({ path: 'spec.auth.secret.ref', message: 'expected an object' });
+    return null;
+  }
+  errors.push(...unknownFields(ref, ['name'], 'spec.auth.secret.ref'));
+  const name = ref['name'];
+  if (name === undefined || name === null || name === '') return null;
+  if (typeof name !== 'string' || !isSecretName(name)) {
+    errors.push({ path: 'spec.auth.secret.ref.name', message: `invalid value: ${JSON.stringify(name)} (a Secret name)` });
+    return null;
+  }
+  return name;
+}
+
+/** A Kubernetes object name (DNS subdomain): what a Secret may be called. */
+export function isSecretName(name: string): boolean {
+  return /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name);
 }
 
 /** Kafka topic names: up to 249 of [a-zA-Z0-9._-], not "." or "..". */
@@ -140,15 +176,13 @@ export function reconcileSink(sink: AdmittedSink, ctx: SinkContext): SinkOutcome
   const { metadata } = sink.object;
   const { settings, observed } = ctx;
   const conditions: c.Condition[] = [];
-  const own = settings.kafkaBootstrapServers ?? [];
 
   // 1. The cluster, then the topic.
   let topic: DesiredTopic | null = null;
   const owned = sinkOwnsTopic(sink, settings);
   const claimedBy = owned ? ctx.topicClaims.get(sink.topic) : undefined;
-  if (!inMemory(settings) && !sameCluster(sink.bootstrapServers, own)) {
-    conditions.push(c.bootstrapServersNotSupported(sink.bootstrapServers, own));
-  } else if (claimedBy !== undefined && claimedBy !== sink.key) {
+  const cluster = sinkCluster(sink, settings);
+  if (claimedBy !== undefined && claimedBy !== sink.key) {
     conditions.push(c.sinkTopicConflict(sink.topic, claimedBy, !inMemory(settings)));
   } else {
     topic = {
@@ -156,6 +190,7 @@ export function reconcileSink(sink: AdmittedSink, ctx: SinkContext): SinkOutcome
       owner: sink.key,
       external: !owned,
       spec: { partitions: sink.numPartitions ?? settings.topicPartitions, replicationFactor: sink.replicationFactor ?? settings.topicReplicationFactor },
+      ...(cluster === undefined ? {} : { cluster }),
     };
     conditions.push(c.topicCondition(topic, observed, inMemory(settings)));
   }
@@ -175,9 +210,12 @@ export function reconcileSink(sink: AdmittedSink, ctx: SinkContext): SinkOutcome
         ingress: { path: sinkPath(metadata.namespace, metadata.name), contentMode: sink.contentMode },
         egressConfig: null,
         egresses: [],
+        ...(cluster === undefined ? {} : { cluster }),
       }
     : null;
-  const warnings = sink.warnings.length === 0 ? undefined : `warning: ${formatFieldErrors(sink.warnings)}`;
+  const unused: FieldError[] = inMemory(settings) && sink.authSecret !== null ? [{ path: 'spec.auth', message: 'not used: the in-memory event log has no Kafka credentials' }] : [];
+  const allWarnings = [...sink.warnings, ...unused];
+  const warnings = allWarnings.length === 0 ? undefined : `warning: ${formatFieldErrors(allWarnings)}`;
   const status: c.ObjectStatus = {
     observedGeneration: metadata.generation,
     conditions: c.withReady(c.SINK_CONDITIONS, conditions, warnings),
@@ -185,6 +223,19 @@ export function reconcileSink(sink: AdmittedSink, ctx: SinkContext): SinkOutcome
   };
   const address: AddressEntry = topicReady ? { url } : { url: null, why: `its topic ${sink.topic} is not ready` };
   return { key: sink.key, topic, resource, status, address };
+}
+
+/**
+ * The sink's cluster when it is not the process's own: its servers (sorted, as the contract keeps
+ * them) and its Secret. Undefined in memory, and for the process's cluster without a Secret (the
+ * default path, no client of its own).
+ */
+export function sinkCluster(sink: AdmittedSink, settings: ReconcileSettings): ClusterRef | undefined {
+  if (inMemory(settings)) return undefined;
+  const authSecret = sink.authSecret === null ? null : { namespace: sink.object.metadata.namespace, name: sink.authSecret };
+  if (authSecret === null && sameCluster(sink.bootstrapServers, settings.kafkaBootstrapServers ?? [])) return undefined;
+  // Knative accepts `SASL_SSL://host:port`; a Kafka client takes the host:port.
+  return { bootstrapServers: sink.bootstrapServers.map((s) => s.trim().replace(/^[a-z0-9_]+:\/\//i, '')).sort(), authSecret };
 }
 
 /**

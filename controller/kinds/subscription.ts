@@ -194,7 +194,8 @@ export function reconcileSubscription(subscription: AdmittedSubscription, ctx: S
   return {
     key: subscription.key,
     channelKey: channel?.key ?? null,
-    group: wanted ? { group, topic, owner: subscription.key } : null,
+    // On the channel's cluster when kafka-channel-config names one.
+    group: wanted ? { group, topic, owner: subscription.key, ...(channel?.topic?.cluster === undefined ? {} : { cluster: channel.topic.cluster }) } : null,
     egress,
     status,
     subscriber: entry,

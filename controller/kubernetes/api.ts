@@ -304,6 +304,20 @@ export class KubeApi {
    * A Secret's data, decoded, or undefined when it does not exist. One namespaced GET: the
    * controller never lists or watches Secrets.
    */
+  /**
+   * A ConfigMap by name (a single GET: the controller's role may name the ConfigMaps it reads), as
+   * the watch would hand it over; undefined when it does not exist.
+   */
+  async readConfigMap(namespace: string, name: string): Promise<ApiObject | undefined> {
+    try {
+      const configMap = await this.core.readNamespacedConfigMap({ namespace, name });
+      return { ...(JSON.parse(JSON.stringify(configMap)) as ApiObject), apiVersion: 'v1', kind: 'ConfigMap' };
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
   async readSecret(namespace: string, name: string): Promise<Map<string, string> | undefined> {
     try {
       const secret = await this.core.readNamespacedSecret({ namespace, name });

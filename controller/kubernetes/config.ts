@@ -32,6 +32,10 @@ export const kubernetesControllerConfigSchema = controllerConfigSchema
     writers: z.coerce.number().int().min(1).max(256).default(16),
     /** How often referenced Services and Addressables are read again. */
     addressRefreshMs: positiveMillis.default(30_000),
+    /** How often the ConfigMaps in use (Brokers' `spec.config`, kafka-channel-config) are read again (a GET each). */
+    configMapRefreshMs: positiveMillis.default(10_000),
+    /** How long a Secret read for Kafka credentials is reused before it is read again (rotation applies after at most this). */
+    secretCacheMs: millis.default(5_000),
     /** How often a kind whose CRD is not installed is looked for again. */
     notInstalledRetryMs: positiveMillis.default(30_000),
     /** Quiet time after a burst of watch events before a reconcile pass. */

@@ -4,7 +4,7 @@ import type { ControllerMetrics } from '../metrics.js';
 import type { Logger } from '../../core/logger.js';
 import { reconcileSettings } from '../config.js';
 import { ContractFeed } from '../contract-feed.js';
-import { clusterLogs } from '../cluster-logs.js';
+import { cachedCredentials, clusterLogs, type ReadCredentials } from '../cluster-logs.js';
 import { ContractWriter } from '../contract-writer.js';
 import { Reconciler } from '../reconciler.js';
 import { hostname } from 'node:os';
@@ -69,12 +69,15 @@ export class KubernetesController {
   /** Clients of the clusters resources name, with the credentials of their Secrets. */
   private readonly clusters: EventLogClusters;
   private readonly terms: { term: number; startedAt: number; endedAt?: number }[] = [];
+  /** The Secrets resources name, each read with one GET and reused for `secretCacheMs`. */
+  private readonly credentials: ReadCredentials;
 
   constructor(private readonly options: KubernetesControllerOptions) {
     const { config } = options;
     this.logger = options.logger.child({ component: 'controller' });
     this.events = new EventRecorder({ api: options.api, logger: this.logger, instance: hostname() });
     this.clusters = new EventLogClusters(options.log, options.openCluster);
+    this.credentials = cachedCredentials((secret) => kafkaAuthFromSecret(options.api, secret), config.secretCacheMs);
     this.elector = config.leaderElection
       ? new LeaderElector({
           api: options.api,
@@ -153,6 +156,7 @@ export class KubernetesController {
       clusterDomain: config.clusterDomain,
       writers: config.writers,
       addressRefreshMs: config.addressRefreshMs,
+      configMapRefreshMs: config.configMapRefreshMs,
       notInstalledRetryMs: config.notInstalledRetryMs,
       debounceMs: config.eventDebounceMs,
       ...this.options.source,
@@ -160,7 +164,7 @@ export class KubernetesController {
     const reconciler = new Reconciler({
       source,
       log,
-      clusterLogs: clusterLogs(this.clusters, (secret) => kafkaAuthFromSecret(this.options.api, secret)),
+      clusterLogs: clusterLogs(this.clusters, this.credentials),
       contracts: new ContractWriter((contract) => this.feed.publish(contract), term * GENERATIONS_PER_TERM),
       settings: reconcileSettings({ ...config, ingressUrl: ingressUrlOf(config) }),
       logger: this.options.logger,

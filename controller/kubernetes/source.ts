@@ -2,6 +2,7 @@ import type { Logger } from '../../core/logger.js';
 import type { ObjectStatus } from '../conditions.js';
 import { KINDS, type KindInfo } from '../api-kinds.js';
 import { RefResolver } from './addressables.js';
+import { ConfigMapReader, wantedConfigMaps } from './config-maps.js';
 import { describeApiError, statusOf, type ApiObject, type KubeApi } from './api.js';
 import { KindInformer } from './informer.js';
 import {
@@ -36,7 +37,7 @@ import type { ExternalAddresses, ResourceSource, SourceProblem } from '../source
 export interface KubernetesSourceOptions {
   readonly api: KubeApi;
   readonly logger: Logger;
-  /** The controller's namespace: core-group kinds (ConfigMaps) are watched there only. */
+  /** The controller's namespace: the ConfigMaps it uses are read there, by name. */
   readonly systemNamespace: string;
   /** The kinds to watch; every row of api-kinds.ts by default. */
   readonly kinds?: readonly KindInfo[];
@@ -52,6 +53,8 @@ export interface KubernetesSourceOptions {
   readonly notInstalledRetryMs?: number;
   /** How often referenced Services and Addressables are read again. */
   readonly addressRefreshMs?: number;
+  /** How often the ConfigMaps in use (Brokers' `spec.config`, kafka-channel-config) are read again. */
+  readonly configMapRefreshMs?: number;
   readonly clusterDomain?: string;
   /** Quiet time after a burst of watch events before the controller is told. */
   readonly debounceMs?: number;
@@ -74,6 +77,7 @@ export class KubernetesSource implements ResourceSource {
   private readonly informers: KindInformer[];
   private readonly queue: WorkQueue;
   private readonly resolver: RefResolver;
+  private readonly configMaps: ConfigMapReader;
   private readonly kindsByKey: Map<string, KindInfo>;
   private wanted: ReadonlyMap<ObjectKey, ObjectStatus> = new Map();
   private readonly released = new Set<ObjectKey>();
@@ -94,12 +98,21 @@ export class KubernetesSource implements ResourceSource {
     this.logger = options.logger.child({ component: 'kubernetes-source' });
     const kinds = options.kinds ?? KINDS;
     this.kindsByKey = new Map(kinds.map((k) => [`${k.group}/${k.kind}`, k]));
-    this.informers = kinds.map((info) => new KindInformer({
+    // The Knative kinds are watched cluster-wide; ConfigMaps are read by name (config-maps.ts).
+    const configMapKind = kinds.find((k) => k.group === '' && k.kind === 'ConfigMap');
+    this.configMaps = new ConfigMapReader({
+      api: options.api,
+      logger: this.logger,
+      namespace: options.systemNamespace,
+      handlers: {
+        upsert: (object) => configMapKind !== undefined && this.upsert(configMapKind, object),
+        remove: (object) => configMapKind !== undefined && this.remove(configMapKind, object),
+      },
+      ...(options.configMapRefreshMs === undefined ? {} : { refreshMs: options.configMapRefreshMs }),
+    });
+    this.informers = kinds.filter((info) => info.group !== '').map((info) => new KindInformer({
       api: options.api,
       info,
-      // Cluster-wide for the Knative kinds; ConfigMaps only in the controller's namespace
-      // (Knative Kafka keeps kafka-broker-config there), so no ClusterRole on ConfigMaps is needed.
-      ...(info.group === '' ? { namespace: options.systemNamespace } : {}),
       handlers: { upsert: (object) => this.upsert(info, object), remove: (object) => this.remove(info, object) },
       logger: this.logger,
       ...(options.pageSize === undefined ? {} : { pageSize: options.pageSize }),
@@ -130,6 +143,8 @@ export class KubernetesSource implements ResourceSource {
   /** Lists every kind (those not installed count as empty), then reports changes to `onChange`. */
   async start(onChange: () => void): Promise<void> {
     await Promise.all(this.informers.map((informer) => informer.start()));
+    this.configMaps.update(wantedConfigMaps(this.objects(), this.options.systemNamespace));
+    await this.configMaps.settled(10 * LOOKUP_WAIT_MS);
     this.resolver.update(this.allRefs());
     // The first pass should see referenced Services already (else every Trigger flaps to not Ready).
     await this.resolver.settled(10 * LOOKUP_WAIT_MS);
@@ -154,6 +169,7 @@ export class KubernetesSource implements ResourceSource {
       const state = informer.state;
       if (state.state === 'not-installed' || state.state === 'failing') problems.push({ source: informer.kind.plural, message: state.message });
     }
+    problems.push(...this.configMaps.problems());
     return problems;
   }
 
@@ -207,6 +223,7 @@ export class KubernetesSource implements ResourceSource {
     clearTimeout(this.debounce);
     this.debounce = undefined;
     this.resolver.close();
+    this.configMaps.close();
     await Promise.all(this.informers.map((informer) => informer.stop()));
     await this.queue.shutdown();
   }
@@ -267,7 +284,9 @@ export class KubernetesSource implements ResourceSource {
       // Refs are recomputed on the same beat: a new Trigger's Service is looked up at once,
       // and briefly waited for, so that its first status is the Service's address.
       this.resolver.update(this.allRefs());
-      void this.resolver.settled(LOOKUP_WAIT_MS).then(() => {
+      // A Broker naming a new ConfigMap: read it before the pass, as for refs.
+      this.configMaps.update(wantedConfigMaps(this.objects(), this.options.systemNamespace));
+      void Promise.all([this.resolver.settled(LOOKUP_WAIT_MS), this.configMaps.settled(LOOKUP_WAIT_MS)]).then(() => {
         this.passStartedAt = Date.now();
         this.onChange?.();
       });

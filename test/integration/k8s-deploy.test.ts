@@ -11,7 +11,7 @@ import { KafkaEventLog } from '../../core/event-log/kafka/adapter.js';
 import { silentLogger } from '../../core/logger.js';
 import { kafkaBootstrapServers } from '../helpers/kafka.js';
 import { startTestKube } from '../helpers/kube.js';
-import { uniqueName } from '../helpers/wait.js';
+import { uniqueName, waitUntil } from '../helpers/wait.js';
 import {
   BROKERS, CONTROLLER_USER, SYSTEM_NAMESPACE, TRIGGERS, broker, create, ensureNamespace, startController, testConfig, trigger, waitForReady,
   waitGone, watchedLog, type LogCalls, type RunningController,
@@ -111,11 +111,24 @@ describe('deploy/', () => {
     assert.equal(await can({ verb: 'create', group: 'eventing.knative.dev', resource: 'brokers', namespace: 'default' }), false);
     assert.equal(await can({ verb: 'delete', group: 'eventing.knative.dev', resource: 'triggers', namespace: 'default' }), false);
     assert.equal(await can({ verb: 'list', resource: 'services' }), false);
-    // The Secrets broker ConfigMaps name (auth.secret.ref.name): get, in its namespace only; never list or watch.
+    // The Secrets resources name for Kafka credentials (a KafkaSink's in its own namespace, a
+    // ConfigMap's auth.secret.ref.name): get by name, in any namespace; never list or watch.
     assert.equal(await can({ verb: 'get', resource: 'secrets', namespace: SYSTEM_NAMESPACE, name: 'kafka-auth' }), true);
-    assert.equal(await can({ verb: 'list', resource: 'secrets', namespace: SYSTEM_NAMESPACE }), false);
-    assert.equal(await can({ verb: 'watch', resource: 'secrets', namespace: SYSTEM_NAMESPACE }), false);
-    assert.equal(await can({ verb: 'get', resource: 'secrets', namespace: 'default', name: 'kafka-auth' }), false);
+    assert.equal(await can({ verb: 'get', resource: 'secrets', namespace: 'default', name: 'kafka-auth' }), true);
+    for (const verb of ['list', 'watch', 'create', 'update', 'patch', 'delete']) {
+      assert.equal(await can({ verb, resource: 'secrets', namespace: SYSTEM_NAMESPACE }), false, `${verb} secrets`);
+      assert.equal(await can({ verb, resource: 'secrets', namespace: 'default' }), false, `${verb} secrets in default`);
+    }
+    assert.equal(await can({ verb: 'list', resource: 'secrets' }), false, 'list secrets cluster-wide');
+    // ConfigMaps: get, by the names it reads, in its namespace only; no list, no watch, no others.
+    for (const name of ['kafka-broker-config', 'kafka-channel-config']) {
+      assert.equal(await can({ verb: 'get', resource: 'configmaps', namespace: SYSTEM_NAMESPACE, name }), true, `get configmap ${name}`);
+      assert.equal(await can({ verb: 'update', resource: 'configmaps', namespace: SYSTEM_NAMESPACE, name }), false, `update configmap ${name}`);
+    }
+    assert.equal(await can({ verb: 'get', resource: 'configmaps', namespace: SYSTEM_NAMESPACE, name: 'config-observability' }), false);
+    assert.equal(await can({ verb: 'list', resource: 'configmaps', namespace: SYSTEM_NAMESPACE }), false);
+    assert.equal(await can({ verb: 'watch', resource: 'configmaps', namespace: SYSTEM_NAMESPACE }), false);
+    assert.equal(await can({ verb: 'get', resource: 'configmaps', namespace: 'default', name: 'kafka-broker-config' }), false);
     assert.equal(await can({ verb: 'list', resource: 'configmaps', namespace: 'default' }), false);
     assert.equal(await can({ verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: 'default', name: 'kafka-broker-controller' }), false);
     assert.equal(await can({ verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: SYSTEM_NAMESPACE, name: 'someone-else' }), false);
@@ -184,8 +197,10 @@ describe('deploy/', () => {
       running = await startController(undefined, {
         kube,
         log: watched.log,
+        // A KafkaSink with credentials of its own gets a client of its own (same Kafka here).
+        openCluster: (ref, security) => new KafkaEventLog({ brokers: [...ref.bootstrapServers], clientId: 'k8s-rbac-sink', logger: silentLogger(), security }),
         token: kube.server.tokens[CONTROLLER_USER]!,
-        config: testConfig({ ingressUrl: 'http://ingress.test' }),
+        config: testConfig({ ingressUrl: 'http://ingress.test', kafkaBootstrapServers: kafkaBootstrapServers() }),
       });
     });
     after(async () => {
@@ -208,6 +223,46 @@ describe('deploy/', () => {
       assert.equal(lease.body.spec.holderIdentity, running.controller.identity);
       // Kinds whose CRD is installed are listed; the source reports no problem with any of them.
       assert.deepEqual(running.controller.reconciler()?.problems().filter((p) => /brokers|triggers/.test(p.source)), []);
+    });
+
+    test("it reads a KafkaSink's Secret in the sink's namespace by name: missing is a clear status and an Event, created is used", async () => {
+      const SINKS = `/apis/eventing.knative.dev/v1alpha1/namespaces/${ns}/kafkasinks`;
+      const sinkTopic = `${ns}-sink`;
+      await create(kube, SINKS, {
+        apiVersion: 'eventing.knative.dev/v1alpha1', kind: 'KafkaSink', metadata: { name: 'sink', namespace: ns },
+        spec: { topic: sinkTopic, bootstrapServers: kafkaBootstrapServers(), numPartitions: 1, replicationFactor: 1, auth: { secret: { ref: { name: 'sink-creds' } } } },
+      });
+      const missing = await waitForReady(kube, `${SINKS}/sink`, 'False', 90_000);
+      // Not found (the role may read it), rather than forbidden.
+      assert.deepEqual({ status: missing.status, reason: missing.reason, message: missing.message }, {
+        status: 'False', reason: 'KafkaAuthSecretInvalid',
+        message: `cannot use topic ${sinkTopic}: Secret ${ns}/sink-creds not found (named by auth.secret.ref.name)`,
+      });
+      const events = await waitUntil(async () => {
+        const { body } = await kube.get(`/api/v1/namespaces/${ns}/events?fieldSelector=involvedObject.name=sink`);
+        const found = (body?.items ?? []).filter((e: { reason: string }) => e.reason === 'KafkaAuthSecretInvalid');
+        return found.length > 0 ? found : undefined;
+      }, { timeoutMs: 30_000, intervalMs: 200, message: 'a Warning Event on the KafkaSink' });
+      assert.equal(events[0].type, 'Warning');
+
+      await create(kube, `/api/v1/namespaces/${ns}/secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'sink-creds' }, stringData: { protocol: 'PLAINTEXT' } });
+      await waitForReady(kube, `${SINKS}/sink`, 'True', 90_000);
+      assert.deepEqual(await log.describeTopic(sinkTopic), { name: sinkTopic, partitions: 1 });
+      assert.equal((await kube.delete(`${SINKS}/sink`)).status, 200);
+      await waitGone(kube, `${SINKS}/sink`, 90_000);
+      // Deleted through the sink's own client: this one's metadata may lag a moment.
+      await waitUntil(async () => ((await log.describeTopic(sinkTopic)) === undefined ? true : undefined), { timeoutMs: 30_000, intervalMs: 200, message: `${sinkTopic} deleted` });
+    });
+
+    test('a ConfigMap its role does not name is a problem it reports, not a crash', async () => {
+      await create(kube, BROKERS(ns), broker(ns, 'elsewhere', { config: { apiVersion: 'v1', kind: 'ConfigMap', name: 'not-granted', namespace: SYSTEM_NAMESPACE } }));
+      const problem = await waitUntil(
+        async () => running.controller.reconciler()?.problems().find((p) => p.source.endsWith('/configmaps/not-granted')),
+        { timeoutMs: 30_000, intervalMs: 100, message: 'the forbidden ConfigMap reported' },
+      );
+      assert.equal(problem.message, `the controller may not read ConfigMap ${SYSTEM_NAMESPACE}/not-granted (add it to the resourceNames of its Role); treated as absent`);
+      assert.equal((await kube.delete(BROKERS(ns, 'elsewhere'))).status, 200);
+      await waitGone(kube, BROKERS(ns, 'elsewhere'), 90_000);
     });
 
     test('it deletes the topic and groups through its finalizer, and lets the objects go', async () => {

@@ -85,6 +85,8 @@ export function testConfig(overrides: Record<string, unknown> = {}): KubernetesC
     renewDeadlineMs: 2000,
     retryPeriodMs: 400,
     addressRefreshMs: 500,
+    configMapRefreshMs: 500,
+    secretCacheMs: 500,
     notInstalledRetryMs: 2000,
     ...overrides,
   });

@@ -4,6 +4,8 @@
 // Secret through the API and creates the topic there, a missing or bad Secret shows in the
 // Broker's status, and the data plane (credentials as files under a root, one folder per
 // Secret) carries events on that cluster while the controller's own cluster stays untouched.
+// A KafkaSink does the same with its own spec.bootstrapServers and spec.auth.secret.ref.name, and
+// KafkaChannels with the cluster and Secret of Knative Kafka's kafka-channel-config ConfigMap.
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -43,6 +45,9 @@ describe('a Broker on a secured Kafka cluster of its own (Kubernetes mode)', { t
   const topic = `knative-broker-${ns}-orders`;
   const wait = { timeoutMs: 90_000, intervalMs: 200 };
   const SECRETS = `/api/v1/namespaces/${SYSTEM_NAMESPACE}/secrets`;
+  const SINKS = `/apis/eventing.knative.dev/v1alpha1/namespaces/${ns}/kafkasinks`;
+  const sinkSecret = uniqueName('sink-auth').toLowerCase();
+  const sinkTopic = `${ns}-sink-topic`;
   let root: string;
   let base: KafkaEventLog;
   let securedAdmin: KafkaEventLog;
@@ -58,6 +63,16 @@ describe('a Broker on a secured Kafka cluster of its own (Kubernetes mode)', { t
     return (body?.status?.conditions ?? []).find((c: { type: string }) => c.type === 'TopicReady');
   };
 
+  /** Waits for a topic to be deleted there, asking with a client of its own (securedAdmin keeps partition counts a while). */
+  const goneFromSecured = async (name: string): Promise<void> => {
+    const fresh = new KafkaEventLog({ brokers: [secured.saslSsl], clientId: 'k8s-clusters-deleted', logger: silentLogger(), security });
+    try {
+      await waitUntil(async () => ((await fresh.describeTopic(name)) === undefined ? true : undefined), { ...wait, message: `${name} deleted on the secured cluster` });
+    } finally {
+      await fresh.close();
+    }
+  };
+
   before(async () => {
     await ensureNamespace(kube, ns);
     // The data plane's credentials: the Secret's keys as files, <root>/<namespace>/<name>/<key>.
@@ -69,6 +84,14 @@ describe('a Broker on a secured Kafka cluster of its own (Kubernetes mode)', { t
     await writeFile(join(dir, 'user'), secured.users.scramSha512.username);
     await writeFile(join(dir, 'password'), secured.users.scramSha512.password);
     await writeFile(join(dir, 'ca.crt'), secured.pki.ca);
+    // The KafkaSink's Secret, in its own namespace (SCRAM-SHA-256 this time).
+    const sinkDir = join(root, ns, sinkSecret);
+    await mkdir(sinkDir, { recursive: true });
+    await writeFile(join(sinkDir, 'protocol'), 'SASL_SSL');
+    await writeFile(join(sinkDir, 'sasl.mechanism'), 'SCRAM-SHA-256');
+    await writeFile(join(sinkDir, 'user'), secured.users.scramSha256.username);
+    await writeFile(join(sinkDir, 'password'), secured.users.scramSha256.password);
+    await writeFile(join(sinkDir, 'ca.crt'), secured.pki.ca);
 
     base = new KafkaEventLog({ brokers: kafkaBootstrapServers(), clientId: 'k8s-clusters-test', logger: silentLogger() });
     securedAdmin = new KafkaEventLog({ brokers: [secured.saslSsl], clientId: 'k8s-clusters-check', logger: silentLogger(), security });
@@ -151,10 +174,101 @@ describe('a Broker on a secured Kafka cluster of its own (Kubernetes mode)', { t
     assert.ok(onSecured.includes(id), `the event is in ${topic} on the secured cluster`);
   });
 
+  test("a KafkaSink naming the secured cluster and a missing Secret: Ready False, KafkaAuthSecretInvalid, and a Warning Event", async () => {
+    await create(kube, SINKS, {
+      apiVersion: 'eventing.knative.dev/v1alpha1', kind: 'KafkaSink', metadata: { name: 'secured', namespace: ns },
+      spec: { topic: sinkTopic, bootstrapServers: [`SASL_SSL://${secured.saslSsl}`], numPartitions: 1, replicationFactor: 1, auth: { secret: { ref: { name: sinkSecret } } } },
+    });
+    const ready = await waitForReady(kube, `${SINKS}/secured`, 'False', wait.timeoutMs);
+    assert.deepEqual({ reason: ready.reason, message: ready.message }, {
+      reason: 'KafkaAuthSecretInvalid',
+      message: `cannot use topic ${sinkTopic}: Secret ${ns}/${sinkSecret} not found (named by auth.secret.ref.name)`,
+    });
+    const { body } = await kube.get(`${SINKS}/secured`);
+    assert.equal(body.status.address, undefined, 'no address while its topic cannot be made');
+    await waitUntil(async () => {
+      const events = await kube.get(`/api/v1/namespaces/${ns}/events?fieldSelector=involvedObject.name=secured`);
+      return (events.body?.items ?? []).some((e: { type: string; reason: string }) => e.type === 'Warning' && e.reason === 'KafkaAuthSecretInvalid') ? true : undefined;
+    }, { ...wait, message: 'a Warning Event on the KafkaSink' });
+  });
+
+  test('with its Secret (SASL_SSL, SCRAM-SHA-256) the KafkaSink is Ready and what it takes lands in its topic on the secured cluster', async () => {
+    await create(kube, `/api/v1/namespaces/${ns}/secrets`, {
+      apiVersion: 'v1', kind: 'Secret', metadata: { name: sinkSecret, namespace: ns },
+      stringData: { protocol: 'SASL_SSL', 'sasl.mechanism': 'SCRAM-SHA-256', user: secured.users.scramSha256.username, password: secured.users.scramSha256.password, 'ca.crt': secured.pki.ca },
+    });
+    await waitForReady(kube, `${SINKS}/secured`, 'True', wait.timeoutMs);
+    assert.deepEqual(await securedAdmin.describeTopic(sinkTopic), { name: sinkTopic, partitions: 1 });
+    assert.equal(await base.describeTopic(sinkTopic), undefined, 'nothing on the controller\'s own cluster');
+    const { body } = await kube.get(`${SINKS}/secured`);
+    assert.equal(body.status.address.url, `${ingress.url}/sinks/${ns}/secured`);
+
+    const id = uniqueName('sink-evt');
+    await waitUntil(async () => {
+      const response = await fetch(body.status.address.url, {
+        method: 'POST',
+        headers: { 'ce-specversion': '1.0', 'ce-id': id, 'ce-source': '/shop', 'ce-type': 'order.created', 'content-type': 'application/json' },
+        body: '{"total":3}',
+      });
+      return response.status === 202 ? true : undefined;
+    }, { ...wait, message: 'the sink ingress to take the event' });
+    const onSecured: { id: string; body: string }[] = [];
+    for await (const record of securedAdmin.read(sinkTopic)) onSecured.push({ id: record.headers['ce_id']?.toString('utf8') ?? '', body: record.value?.toString('utf8') ?? '' });
+    assert.deepEqual(onSecured.filter((r) => r.id === id), [{ id, body: '{"total":3}' }]);
+
+    assert.equal((await kube.delete(`${SINKS}/secured`)).status, 200);
+    await waitGone(kube, `${SINKS}/secured`, wait.timeoutMs);
+    await goneFromSecured(sinkTopic);
+  });
+
+  test('KafkaChannels on the cluster kafka-channel-config names (Secret in another namespace): topic there, subscribers get the events', async () => {
+    // The sink's Secret (SCRAM-SHA-256) is still there; the ConfigMap names it across namespaces.
+    await create(kube, `/api/v1/namespaces/${SYSTEM_NAMESPACE}/configmaps`, {
+      apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kafka-channel-config', namespace: SYSTEM_NAMESPACE },
+      data: { 'bootstrap.servers': secured.saslSsl, 'auth.secret.ref.name': sinkSecret, 'auth.secret.ref.namespace': ns },
+    });
+    // Read by name every configMapRefreshMs: the channel should find it there from the start.
+    await waitUntil(
+      () => (running.controller.reconciler()?.objects().some((o) => o.kind === 'ConfigMap' && o.metadata.name === 'kafka-channel-config') === true ? true : undefined),
+      { ...wait, message: 'the controller to read kafka-channel-config' },
+    );
+    const MESSAGING = `/apis/messaging.knative.dev/v1/namespaces/${ns}`;
+    await create(kube, `/apis/messaging.knative.dev/v1beta1/namespaces/${ns}/kafkachannels`, {
+      apiVersion: 'messaging.knative.dev/v1beta1', kind: 'KafkaChannel', metadata: { name: 'payments', namespace: ns }, spec: { numPartitions: 1, replicationFactor: 1 },
+    });
+    await create(kube, `${MESSAGING}/subscriptions`, {
+      apiVersion: 'messaging.knative.dev/v1', kind: 'Subscription', metadata: { name: 'audit', namespace: ns },
+      spec: { channel: { apiVersion: 'messaging.knative.dev/v1beta1', kind: 'KafkaChannel', name: 'payments' }, subscriber: { uri: `${subscriber.url}/audit` } },
+    });
+    const channelPath = `/apis/messaging.knative.dev/v1beta1/namespaces/${ns}/kafkachannels/payments`;
+    await waitForReady(kube, channelPath, 'True', wait.timeoutMs);
+    await waitForReady(kube, `${MESSAGING}/subscriptions/audit`, 'True', wait.timeoutMs);
+    const channelTopic = `knative-messaging-kafka.${ns}.payments`;
+    assert.deepEqual(await securedAdmin.describeTopic(channelTopic), { name: channelTopic, partitions: 1 });
+    assert.equal(await base.describeTopic(channelTopic), undefined, 'nothing on the controller\'s own cluster');
+
+    const url = (await kube.get(channelPath)).body.status.address.url as string;
+    const id = uniqueName('channel-evt');
+    await waitUntil(async () => {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'ce-specversion': '1.0', 'ce-id': id, 'ce-source': '/bank', 'ce-type': 'payment.made', 'content-type': 'application/json' },
+        body: '{}',
+      });
+      return response.status === 202 ? true : undefined;
+    }, { ...wait, message: 'the channel ingress to take the event' });
+    await waitUntil(() => (subscriber.requests.some((r) => r.url === '/audit' && r.headers['ce-id'] === id) ? true : undefined), { ...wait, message: 'delivery from the channel on the secured cluster' });
+
+    await kube.delete(`${MESSAGING}/subscriptions/audit`);
+    await kube.delete(channelPath);
+    await waitGone(kube, channelPath, wait.timeoutMs);
+    await goneFromSecured(channelTopic);
+  });
+
   test('deleting the Broker deletes its topic on that cluster', async () => {
     await kube.delete(TRIGGERS(ns, 'all'));
     await kube.delete(BROKERS(ns, 'orders'));
     await waitGone(kube, BROKERS(ns, 'orders'), wait.timeoutMs);
-    await waitUntil(async () => ((await securedAdmin.describeTopic(topic)) === undefined ? true : undefined), { ...wait, message: `${topic} deleted on the secured cluster` });
+    await goneFromSecured(topic);
   });
 });

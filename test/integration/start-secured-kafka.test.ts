@@ -128,6 +128,43 @@ describe('kafka-broker start on a secured Kafka', { timeout: 300_000 }, () => {
     assert.equal(await broker.stop(), 0);
   });
 
+  test('a KafkaSink naming the secured cluster and its Secret (spec.auth): credentials from --kafka-auth-root, the event lands there', async (t) => {
+    const ns = uniqueName('sink-cluster');
+    const root = await mkdtemp(join(tmpdir(), 'kafka-auth-root-'));
+    t.after(() => rm(root, { recursive: true, force: true }));
+    await mkdir(join(root, ns, 'sink-auth'), { recursive: true });
+    const keys = { protocol: 'SASL_SSL', 'sasl.mechanism': 'SCRAM-SHA-256', user: users.scramSha256.username, password: users.scramSha256.password, 'ca.crt': pki.ca };
+    for (const [key, value] of Object.entries(keys)) await writeFile(join(root, ns, 'sink-auth', key), value, { mode: 0o600 });
+    const folder = await manifestsFolder(t);
+    const topic = `${ns}-sink`;
+    await folder.write('sink.yaml', [{
+      apiVersion: 'eventing.knative.dev/v1alpha1', kind: 'KafkaSink', metadata: { name: 'secured', namespace: ns },
+      spec: { topic, bootstrapServers: [kafka.saslSsl], numPartitions: 1, replicationFactor: 1, auth: { secret: { ref: { name: 'sink-auth' } } } },
+    }]);
+    const broker = await startBroker(t, { manifests: folder.dir, args: ['--kafka', kafkaBootstrapServers().join(','), '--kafka-auth-root', root], env: { KAFKA_BOOTSTRAP_SERVERS: '' } });
+    await waitUntil(async () => {
+      const list = JSON.parse((await broker.get('kafkasinks', '-n', ns, '-o', 'json')).stdout) as KnList;
+      return readyOf(list.items[0])?.status === 'True';
+    }, { timeoutMs: 90_000, intervalMs: 200, message: 'the KafkaSink Ready' });
+    const response = await fetch(`${broker.ingressUrl}/sinks/${ns}/secured`, {
+      method: 'POST',
+      headers: { 'ce-specversion': '1.0', 'ce-id': 'sink-1', 'ce-source': '/test', 'ce-type': 'com.example.sink', 'content-type': 'application/json' },
+      body: '{"n":1}',
+    });
+    assert.equal(response.status, 202, await response.text());
+    const onSecured = new KafkaEventLog({ brokers: [kafka.saslSsl], clientId: 'sink-cluster-check', logger: silentLogger(), security: scramSsl(kafka) });
+    const onPlain = new KafkaEventLog({ brokers: kafkaBootstrapServers(), clientId: 'sink-cluster-check', logger: silentLogger() });
+    t.after(async () => {
+      await onSecured.close();
+      await onPlain.close();
+    });
+    const ids: string[] = [];
+    for await (const record of onSecured.read(topic)) ids.push(record.headers['ce_id']?.toString('utf8') ?? '');
+    assert.deepEqual(ids, ['sink-1']);
+    assert.equal(await onPlain.describeTopic(topic), undefined);
+    assert.equal(await broker.stop(), 0);
+  });
+
   test('a bad credentials setting is one line before Kafka is contacted', async (t) => {
     const folder = await manifestsFolder(t);
     const result = await runCli(['start', '--manifests', folder.dir, '--kafka', kafka.saslSsl], { KAFKA_BOOTSTRAP_SERVERS: '', KAFKA_SECURITY_PROTOCOL: 'SASL_SSL', KAFKA_SASL_USER: 'x' });
