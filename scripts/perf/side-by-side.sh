@@ -74,10 +74,12 @@ WRAP
     chmod +x "$wrk_dir.tmp/bin/wrk"
     rm -rf "$wrk_dir" && mv "$wrk_dir.tmp" "$wrk_dir"
   fi
-  "$wrk_dir/bin/wrk" -v 2>&1 | grep -q '^wrk' || die "$wrk_dir/bin/wrk does not run: $("$wrk_dir/bin/wrk" -v 2>&1 | head -1)"
+  wrk_version=$("$wrk_dir/bin/wrk" -v 2>&1 || true) # wrk -v exits 1 after its usage text
+  [[ $wrk_version == wrk* ]] || die "$wrk_dir/bin/wrk does not run: ${wrk_version%%$'\n'*}"
   export PATH="$wrk_dir/bin:$PATH"
 fi
-echo "wrk: $(command -v wrk) ($(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2))"
+wrk_version=$(wrk -v 2>&1 || true)
+echo "wrk: $(command -v wrk) ($(cut -d' ' -f1-2 <<<"${wrk_version%%$'\n'*}"))"
 
 # 3. Kafka.
 kafka_job=""
