@@ -111,6 +111,11 @@ export KB_REPO=$repo
 echo "== side-by-side.sh $dur $conns $rounds"
 "$harness/side-by-side.sh" "$dur" "$conns" "$rounds"
 if (( e2e_seconds > 0 )); then
+  # e2e-latency.mjs always uses Broker bench/default and Trigger bench/all, so two runs on one Kafka
+  # share a topic and a consumer group and receive each other's events (seen as lost and duplicates).
+  if pgrep -f 'start --manifests [^ ]*kb-e2e-' >/dev/null; then
+    echo "warning: another e2e-latency.mjs is running; on the same Kafka its events mix with these" >&2
+  fi
   echo "== e2e-latency.mjs $e2e_rate $e2e_seconds on Kafka"
   node "$harness/e2e-latency.mjs" "$e2e_rate" "$e2e_seconds" | tail -2 || true
   echo "== e2e-latency.mjs $e2e_rate $e2e_seconds in memory"
