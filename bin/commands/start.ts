@@ -1,8 +1,9 @@
 /**
  * `kafka-broker start --manifests <dir> [--port 8080] [--admin-port 9090] [--kafka host:port]`
  *
- * The controller, the ingress and the dispatcher in one process, sharing one event log and an
- * in-process contract:
+ * The controller, the ingress and the dispatcher as one command, sharing one event log and an
+ * in-process contract (on Kafka the ingress runs in worker processes, fed the contract over IPC:
+ * bin/ingress-workers.ts; --single-process keeps it here):
  *
  *   manifests/ ──▶ controller ──contract──▶ ingress  (:port, POST /<ns>/<broker>)
  *                     │  topics, groups      dispatcher ──▶ subscribers
