@@ -106,8 +106,9 @@ export function pack(key: Buffer | null, value: Buffer | null, headers: Headers)
   const entries = Object.entries(headers);
   let size = 12 + (key?.length ?? 0) + (value?.length ?? 0);
   for (const [name, header] of entries) size += 8 + Buffer.byteLength(name) + header.length;
-  // Memory of its own, not a slice of Buffer's shared pool: a held record must not keep a slab.
-  const out = Buffer.allocUnsafeSlow(size);
+  // Small ones share Buffer's pool slabs (one heap object each, not two); records leave in the
+  // order they came (retention), so a slab is let go with its last record.
+  const out = Buffer.allocUnsafe(size);
   let at = 0;
   const put = (bytes: Buffer | null): void => {
     out.writeUInt32LE(bytes === null ? NONE : bytes.length, at);
