@@ -33,9 +33,6 @@ export type ToWorker =
 
 export type MetricJson = MetricObjectWithValues<MetricValue<string>>;
 
-/** The environment variable that tells a `start` process it is an ingress worker (set by fork). */
-export const WORKER_ENV = 'KAFKA_BROKER_INGRESS_WORKER';
-
 /** Longest wait for a worker's metrics: /metrics answers with what came, not never. */
 const METRICS_TIMEOUT_MS = 2000;
 /** A worker that does not stop within this long after `stop` is killed. */
@@ -76,8 +73,9 @@ export async function startIngressWorkers(count: number, argv: readonly string[]
   const pendingMetrics = new Map<number, (metrics: MetricJson[]) => void>();
   let nextId = 0;
 
-  const listening = Array.from({ length: count }, (_, index) => {
-    const worker = cluster.fork({ [WORKER_ENV]: String(index + 1) });
+  const listening = Array.from({ length: count }, () => {
+    // node:cluster marks the child (NODE_UNIQUE_ID): `start` there runs bin/ingress-worker.ts.
+    const worker = cluster.fork();
     workers.push(worker);
     return new Promise<{ url: string; httpsUrl: string | undefined }>((resolve, reject) => {
       worker.on('message', (message: FromWorker) => {
