@@ -3,6 +3,7 @@ import { EventLogClusters } from '../core/event-log/clusters.js';
 import type { EventLog } from '../core/event-log/port.js';
 import type { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
+import { withTimeout } from '../core/async.js';
 import { BrokerError } from '../core/errors.js';
 import { createHttpServer, listen, registerHealth, type Listening } from '../core/http-server.js';
 import type { Logger } from '../core/logger.js';
@@ -66,9 +67,13 @@ export async function startIngress(deps: IngressDeps): Promise<RunningIngress> {
   const logger = deps.logger.child({ component: 'broker-ingress' });
   const table = new IngressTable();
   const clusters = deps.clusters ?? new EventLogClusters(log);
+  let prepared: Promise<void> = Promise.resolve();
   const unsubscribe = contracts.subscribe((contract) => {
     if (table.generation !== undefined && contract.generation <= table.generation) return;
     const changes = table.apply(contract);
+    // Connect and learn partition counts now, not on the first events (issue 17); ready after.
+    const topics = contract.resources.filter((r) => r.ingress !== null && r.cluster === undefined).flatMap((r) => r.topics.slice(0, 1));
+    prepared = log.prepareAppends?.(topics) ?? Promise.resolve();
     if (deps.metrics !== undefined) contractApplied(deps.metrics, 'broker-ingress', contract.generation);
     if (clusters.size > 0) void clusters.retain(contract.resources.map((r) => r.cluster));
     // The controller logs one line per contract change; this detail is for debugging.
@@ -100,6 +105,7 @@ export async function startIngress(deps: IngressDeps): Promise<RunningIngress> {
     registerHealth(app, {
       notReadyReason: async () => {
         if (!table.loaded) return 'no contract loaded yet';
+        await withTimeout(prepared, PING_TIMEOUT_MS, undefined);
         const reachable = await pingWithin(log, PING_TIMEOUT_MS);
         return reachable ? undefined : 'the event log is not reachable';
       },

@@ -49,7 +49,7 @@ export function createMetricsRegistry(options: MetricsOptions = {}): Registry {
  * putting it behind the admin authentication (or not) is a change here. It is open on purpose:
  * Prometheus scrapes without a token by default, and nothing in it is secret (resource names).
  */
-export function registerMetricsRoute(app: FastifyInstance, registry: Registry): void {
+export function registerMetricsRoute(app: FastifyInstance, registry: Pick<Registry, 'metrics' | 'contentType'>): void {
   app.get('/metrics', async (_request, reply) => {
     const text = await registry.metrics();
     return reply.code(200).type(registry.contentType).send(text);

@@ -1,8 +1,9 @@
 /**
  * `kafka-broker start --manifests <dir> [--port 8080] [--admin-port 9090] [--kafka host:port]`
  *
- * The controller, the ingress and the dispatcher in one process, sharing one event log and an
- * in-process contract:
+ * The controller, the ingress and the dispatcher as one command, sharing one event log and an
+ * in-process contract (on Kafka the ingress runs in worker processes, fed the contract over IPC:
+ * bin/ingress-workers.ts; --single-process keeps it here):
  *
  *   manifests/ ──▶ controller ──contract──▶ ingress  (:port, POST /<ns>/<broker>)
  *                     │  topics, groups      dispatcher ──▶ subscribers
@@ -15,6 +16,7 @@
  * missing" fail fast as one line. SIGINT/SIGTERM: stop accepting, stop reconciling, let the
  * dispatcher drain, close.
  */
+import cluster from 'node:cluster';
 import { stat } from 'node:fs/promises';
 import { homedir, hostname } from 'node:os';
 import { isIP } from 'node:net';
@@ -31,7 +33,7 @@ import { registerRewindRoutes } from '../../dispatcher/rewind/routes.js';
 import { registerTailRoutes } from '../../dispatcher/tail/routes.js';
 import { exposureProblem, staticTokenAuth, type AdminAuth } from '../../core/admin-auth/index.js';
 import { InProcessContractSource } from '../../core/contract/source.js';
-import { isBrokerError } from '../../core/errors.js';
+import { BrokerError, isBrokerError } from '../../core/errors.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
 import type { EventLog } from '../../core/event-log/port.js';
 import { listen } from '../../core/http-server.js';
@@ -43,6 +45,8 @@ import { serverToken } from '../admin-token.js';
 import { CliError, type CliIo } from '../cli.js';
 import type { KafkaSecurity } from '../../core/event-log/kafka/security.js';
 import { kafkaFrom, openKafka, untilSignal } from '../data-plane.js';
+import { runIngressWorker } from '../ingress-worker.js';
+import { startIngressWorkers, WorkerStartError, type IngressWorkers } from '../ingress-workers.js';
 import { clustersOf, KAFKA_AUTH_FLAG, KAFKA_AUTH_USAGE, kafkaAuthRootOf, kafkaSecurityOf, rootCredentials } from '../kafka-auth.js';
 import { clusterLogs } from '../../controller/cluster-logs.js';
 import type { EventLogClusters } from '../../core/event-log/clusters.js';
@@ -54,7 +58,9 @@ const MEMORY_SHUTDOWN_DEADLINE_MS = 5000;
 
 const usage = (): string => `Usage: kafka-broker start --manifests <dir> [options]
 
-Runs the controller, the broker ingress and the dispatcher in one process.
+Runs the controller, the broker ingress and the dispatcher: in one process on the in-memory event
+log; on Kafka the ingress runs in a worker process of its own (--ingress-workers), so that accepting
+and delivering events use separate cores.
 
 Options:
   -m, --manifests <dir>    folder of Knative manifests (*.yaml, *.yml, *.json), watched for changes
@@ -69,7 +75,11 @@ Options:
       --no-admin-auth      no token on the admin API (refused unless it listens on loopback)
       --kafka <servers>    Kafka bootstrap servers host:port[,host:port]; default $KAFKA_BOOTSTRAP_SERVERS,
                            else the in-memory event log (dev mode: events do not survive a restart)
-${KAFKA_AUTH_USAGE}      --log-format <fmt>   json or pretty (default: pretty when stderr is a terminal, else json)
+${KAFKA_AUTH_USAGE}      --ingress-workers <n>
+                           on Kafka, ingress processes sharing the ingress port (default 1; 0 runs
+                           the ingress in the main process, as --single-process does)
+      --single-process     everything in one process (always so on the in-memory event log)
+      --log-format <fmt>   json or pretty (default: pretty when stderr is a terminal, else json)
   -h, --help               show this help
 
 Environment:
@@ -92,8 +102,15 @@ interface StartOptions {
   readonly adminTokenFile: string | undefined;
   readonly adminAuth: boolean;
   readonly kafka: { readonly brokers: string[]; readonly from: string; readonly security?: KafkaSecurity } | undefined;
+  /** Ingress worker processes; 0: the ingress runs in the main process. */
+  readonly ingressWorkers: number;
+  /** The flags as given, for the workers, which run `start` with the same ones. */
+  readonly argv: readonly string[];
   readonly values: FlagValues;
 }
+
+/** More would only share the same cores with the dispatcher. */
+const MAX_INGRESS_WORKERS = 16;
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const parsed = parseOptions(argv, io);
@@ -104,6 +121,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   // Credentials are read (and a bad setting refused) before anything starts.
   const options = parsed.kafka === undefined ? parsed : { ...parsed, kafka: { ...parsed.kafka, security: await kafkaSecurityOf(io, stringFlag(parsed.values, 'kafka-auth-dir')) } };
   await checkFolder(options.manifests);
+  if (cluster.isWorker) return runWorker(options, io);
   const problem = exposureProblem(options.adminHost, options.adminAuth);
   if (problem !== undefined) throw new CliError(`${problem} (drop --no-admin-auth)`);
   const token = options.adminAuth ? await serverToken(options.adminTokenFile, io.env) : undefined;
@@ -126,9 +144,15 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   });
   io.stderr.write(summary(running.objects(), running.problems(), running.ingressUrl, running.adminUrl));
 
-  await stopped;
+  // A part that dies (an ingress worker) stops the whole broker: never half of one left running.
+  const failure = await Promise.race([stopped.then(() => undefined), running.failed]);
+  if (failure !== undefined) {
+    logger.error({ reason: failure }, 'a part of the broker stopped: stopping everything');
+    io.stderr.write(`kafka-broker: ${failure}: stopping everything\n`);
+  }
   await running.close();
   logger.flush();
+  if (failure !== undefined) throw new CliError(`stopped: ${failure}`);
   // Every server and consumer is closed; a library timer must not keep the process alive.
   setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
   return 0;
@@ -144,6 +168,8 @@ function parseOptions(argv: string[], io: CliIo): StartOptions | undefined {
     'admin-token-file': { type: 'string' },
     'no-admin-auth': { type: 'boolean' },
     kafka: { type: 'string' },
+    'ingress-workers': { type: 'string' },
+    'single-process': { type: 'boolean' },
     ...KAFKA_AUTH_FLAG,
     ...LOG_FORMAT_FLAG,
   }, 'start');
@@ -153,6 +179,7 @@ function parseOptions(argv: string[], io: CliIo): StartOptions | undefined {
   if (manifests === undefined || manifests === '') throw new CliError('--manifests <dir> is required (see kafka-broker start --help)');
   const host = (stringFlag(values, 'host') ?? '127.0.0.1').trim();
   if (host === '') throw new CliError('--host must not be empty');
+  const kafka = kafkaFrom(values, io);
   return {
     manifests,
     port: parsePort('--port', values['port'], 8080),
@@ -161,9 +188,35 @@ function parseOptions(argv: string[], io: CliIo): StartOptions | undefined {
     adminHost: adminHostOf(stringFlag(values, 'admin-host')),
     adminTokenFile: stringFlag(values, 'admin-token-file'),
     adminAuth: values['no-admin-auth'] !== true,
-    kafka: kafkaFrom(values, io),
+    kafka,
+    ingressWorkers: ingressWorkersOf(values, kafka !== undefined),
+    argv,
     values,
   };
+}
+
+/** --ingress-workers / --single-process: on Kafka one worker unless told; in memory none. */
+function ingressWorkersOf(values: FlagValues, onKafka: boolean): number {
+  const flag = stringFlag(values, 'ingress-workers');
+  if (values['single-process'] === true && flag !== undefined) throw new CliError('--single-process and --ingress-workers cannot be used together');
+  if (values['single-process'] === true) return 0;
+  if (flag === undefined) return onKafka ? 1 : 0;
+  const n = /^\d+$/.test(flag.trim()) ? Number(flag.trim()) : Number.NaN;
+  if (!Number.isInteger(n) || n > MAX_INGRESS_WORKERS) throw new CliError(`--ingress-workers must be a whole number from 0 to ${MAX_INGRESS_WORKERS}, got "${flag}"`);
+  if (n > 0 && !onKafka) throw new CliError('--ingress-workers needs Kafka (--kafka or KAFKA_BOOTSTRAP_SERVERS): the in-memory event log lives in one process');
+  return n;
+}
+
+/** This process is an ingress worker of a split `start` (bin/ingress-workers.ts). */
+async function runWorker(options: StartOptions, io: CliIo): Promise<number> {
+  if (options.kafka === undefined) throw new CliError('an ingress worker needs Kafka');
+  return runIngressWorker({
+    config: loadSettings(START_SETTINGS.ingress, io.env, { host: options.host, port: options.port }),
+    kafka: options.kafka,
+    authRoot: kafkaAuthRootOf(io, stringFlag(options.values, 'kafka-auth-root')),
+    traceSettings: tracingSettingsFromEnv(io.env, 'kafka-broker'),
+    logger: loggerFrom(io, options.values),
+  });
 }
 
 /** A path under the home directory as `~/...`, as a person would type it. */
@@ -193,6 +246,8 @@ interface Running {
   readonly adminUrl: string;
   objects(): readonly ObjectView[];
   problems(): readonly SourceProblem[];
+  /** Settles with the reason when a part of the broker died on its own. */
+  readonly failed: Promise<string>;
   close(): Promise<void>;
 }
 
@@ -233,7 +288,7 @@ async function startAll(
     const contracts = new InProcessContractSource();
 
     // The admin API binds first (it logs nothing), so a taken port is the only line printed.
-    const late: { controller?: Controller; dispatcher?: RunningDispatcher; ownUrls: string[] } = { ownUrls: [] };
+    const late: { controller?: Controller; dispatcher?: RunningDispatcher; workers?: IngressWorkers; ownUrls: string[] } = { ownUrls: [] };
     const objects = (): readonly ObjectView[] => late.controller?.reconciler.objects() ?? [];
     const problems = (): readonly SourceProblem[] => late.controller?.reconciler.problems() ?? [];
     // Host names the admin API answers to besides localhost and IP literals (DNS-rebinding protection).
@@ -244,8 +299,9 @@ async function startAll(
       access: { auth, hostNames },
     });
     registerResourceRoutes(admin, { objects, problems, contract: () => late.controller?.reconciler.contract() });
-    // Metrics of the whole process (also on the ingress port); lag from the in-process dispatcher.
-    registerMetricsRoute(admin, metrics);
+    // Metrics of the whole broker, ingress workers included (in one process also on the ingress
+    // port; a worker's ingress port has the worker's); lag from the in-process dispatcher.
+    registerMetricsRoute(admin, { contentType: metrics.contentType, metrics: () => late.workers?.metricsText(metrics) ?? metrics.metrics() });
     registerLagRoute(admin, async () => (await late.dispatcher?.lag()) ?? []);
     // Dead letters: reads the KafkaSinks of the contract in force; replays through the dispatcher's pipeline.
     const deadLetters = new DeadLetterService({
@@ -266,10 +322,17 @@ async function startAll(
     }
     closers.push({ name: 'admin API', close: () => admin.close() });
 
-    let ingress: RunningIngress;
+    let ingress: Pick<RunningIngress, 'url' | 'httpsUrl' | 'close'>;
     try {
-      ingress = await startIngress({ config: ingressConfig, log, clusters: await clustersFor('kafka-broker-ingress'), contracts, logger, tracing: traces.tracing, metrics });
+      if (options.ingressWorkers > 0) {
+        const workers = await startIngressWorkers(options.ingressWorkers, options.argv, logger);
+        late.workers = workers;
+        ingress = workers;
+      } else {
+        ingress = await startIngress({ config: ingressConfig, log, clusters: await clustersFor('kafka-broker-ingress'), contracts, logger, tracing: traces.tracing, metrics });
+      }
     } catch (error) {
+      if (error instanceof WorkerStartError) throw portError(new BrokerError('CONFIG_INVALID', error.message, { details: { errno: error.errno } }), 'ingress', '--port');
       throw portError(error, 'ingress', '--port');
     }
     closers.push({ name: 'ingress', close: () => ingress.close() });
@@ -297,12 +360,16 @@ async function startAll(
     });
     late.dispatcher = dispatcher;
     closers.push({ name: 'dispatcher', close: () => dispatcher.close() });
+    // Workers get the contract only now: their /readyz says ready once every part runs.
+    const unsubscribe = late.workers === undefined ? undefined : contracts.subscribe((contract) => late.workers?.publish(contract));
+    if (unsubscribe !== undefined) closers.push({ name: 'contract to workers', close: async () => void unsubscribe() });
 
     // Shutdown order: the ingress stops accepting first, then the controller stops, then the
     // dispatcher drains what is in flight; the log closes last.
-    const order = ['ingress', 'controller', 'dispatcher', 'admin API', 'traces', 'event log'];
+    const order = ['contract to workers', 'ingress', 'controller', 'dispatcher', 'admin API', 'traces', 'event log'];
     closers.sort((a, b) => order.indexOf(b.name) - order.indexOf(a.name));
-    return { ingressUrl: ingress.url, adminUrl, objects, problems, close: closeAll };
+    const failed = late.workers?.failed ?? new Promise<string>(() => undefined);
+    return { ingressUrl: ingress.url, adminUrl, objects, problems, failed, close: closeAll };
   } catch (error) {
     await closeAll();
     if (error instanceof CliError) throw error;

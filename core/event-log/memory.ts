@@ -187,7 +187,7 @@ export class MemoryEventLog implements EventLog {
         const records = Math.max(0, log.end - from);
         lags.push({
           topic: name, partition, committed: committed === undefined ? undefined : String(committed), end: String(log.end), records,
-          oldestTimestamp: records > 0 ? log.get(from)?.timestamp : undefined,
+          oldestTimestamp: records > 0 ? log.meta(from)?.timestamp : undefined,
         });
       });
     }
@@ -198,7 +198,7 @@ export class MemoryEventLog implements EventLog {
     return this.existing(topicName).partitions.map((log, partition) => {
       // Timestamps are append times, so they only grow along a partition: the first at or after wins.
       let offset = log.start;
-      while (offset < log.end && log.get(offset)!.timestamp < timestamp) offset++;
+      while (offset < log.end && log.meta(offset)!.timestamp < timestamp) offset++;
       return { partition, offset: String(offset) };
     });
   }

@@ -160,6 +160,11 @@ export interface EventLog {
    * assumed written.
    */
   append(topic: string, records: readonly AppendRecord[]): Promise<AppendResult[]>;
+  /**
+   * Optional: gets ready to append to these topics (Kafka: connects the producer, reads the
+   * partition counts), so the first appends do not wait for it. Never rejects.
+   */
+  prepareAppends?(topics: readonly string[]): Promise<void>;
   /** Joins a consumer group; resolves once the member has joined. */
   consume(options: ConsumeOptions): Promise<Consumer>;
   /**

@@ -108,6 +108,10 @@ export class KafkaEventLog implements EventLog {
 
   // ---- appending ----
 
+  prepareAppends(topics: readonly string[]): Promise<void> {
+    return this.closed ? Promise.resolve() : this.appender.prepare(topics);
+  }
+
   append(topic: string, records: readonly AppendRecord[]): Promise<AppendResult[]> {
     if (this.closed) return Promise.reject(new BrokerError('LOG_UNAVAILABLE', 'the Kafka event log is closed'));
     return this.appender.append(topic, records);

@@ -6,6 +6,8 @@ import { withTimeout } from '../../async.js';
 
 const MAX_MESSAGE_BYTES = 2 * 1024 * 1024;
 const TOPIC_READY_TIMEOUT_MS = 30_000;
+/** How long a topic's partition count is taken as current. */
+const PARTITION_COUNT_TTL_MS = 30_000;
 
 /** A topic's offset range, per partition, as kafkajs reports it. */
 export type TopicOffsets = { partition: number; high: string; low: string }[];
@@ -18,6 +20,7 @@ export class KafkaAdmin {
   private admin: Admin | undefined;
   private adminConnecting: Promise<Admin> | undefined;
   private readonly partitionCounts = new Map<string, { count: number; at: number }>();
+  private readonly refreshing = new Set<string>();
 
   constructor(private readonly kafka: Kafka) {}
 
@@ -95,10 +98,29 @@ export class KafkaAdmin {
     return count === undefined ? undefined : { name, partitions: count };
   }
 
-  /** Partition counts are cached briefly: the ingress asks for every append. */
+  /**
+   * The partition count appends use. Past its time a known count is still used while a fresh one
+   * is read in the background: appends go out in one batch at a time, and a metadata round trip
+   * inside one held every append behind it, every 30 s (issue 17's latency tail). A topic that
+   * is gone fails its send, which forgets the count.
+   */
+  async partitionCountForAppend(topic: string): Promise<number | undefined> {
+    const cached = this.partitionCounts.get(topic);
+    if (cached === undefined) return this.partitionCount(topic);
+    if (Date.now() - cached.at >= PARTITION_COUNT_TTL_MS && !this.refreshing.has(topic)) {
+      this.refreshing.add(topic);
+      void this.partitionCount(topic)
+        .then((count) => {
+          if (count === undefined) this.partitionCounts.delete(topic);
+        })
+        .catch(() => undefined)
+        .finally(() => this.refreshing.delete(topic));
+    }
+    return cached.count;
+  }
   async partitionCount(topic: string): Promise<number | undefined> {
     const cached = this.partitionCounts.get(topic);
-    if (cached !== undefined && Date.now() - cached.at < 30_000) return cached.count;
+    if (cached !== undefined && Date.now() - cached.at < PARTITION_COUNT_TTL_MS) return cached.count;
     const admin = await this.connect();
     try {
       const metadata = await admin.fetchTopicMetadata({ topics: [topic] });

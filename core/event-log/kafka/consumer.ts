@@ -85,6 +85,12 @@ export class KafkaGroupConsumer implements Consumer {
       rebalanceTimeout: 60_000,
       heartbeatInterval: 2000,
       maxWaitTimeInMs: 250,
+      // kafkajs decodes a whole fetch response at once, on the event loop: after any pause a 10 MiB
+      // default (thousands of records) was one stall of tens of ms for every request in the
+      // process (issue 17's tail). Past maxInFlight records a batch only waits anyway; Kafka still
+      // returns a first record larger than these.
+      maxBytes: 1024 * 1024,
+      maxBytesPerPartition: 256 * 1024,
       retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 5000 },
     });
   }

@@ -41,7 +41,7 @@ export class KafkaAppender {
 
   constructor(
     private readonly kafka: Kafka,
-    private readonly topics: Pick<KafkaAdmin, 'partitionCount' | 'forgetPartitionCount'>,
+    private readonly topics: Pick<KafkaAdmin, 'partitionCountForAppend' | 'forgetPartitionCount'>,
     private readonly options: AppenderOptions,
   ) {}
 
@@ -74,7 +74,7 @@ export class KafkaAppender {
       const placements: { pending: Pending; partitions: number[] }[] = [];
       const live: Pending[] = [];
       for (const pending of batch) {
-        const count = await this.topics.partitionCount(pending.topic);
+        const count = await this.topics.partitionCountForAppend(pending.topic);
         if (count === undefined) {
           settle(pending, new BrokerError('TOPIC_NOT_FOUND', `topic ${pending.topic} does not exist`, { details: { topic: pending.topic } }));
           continue;
@@ -118,6 +118,18 @@ export class KafkaAppender {
         settle(pending, unavailable('Kafka did not take the write', error));
       }
     }
+  }
+
+  /**
+   * Connects the producer and learns the topics' partition counts before the first append needs
+   * them, so that the first events after start-up do not wait for both (issue 17). Failures are
+   * left for the appends to report.
+   */
+  async prepare(topics: readonly string[]): Promise<void> {
+    await Promise.all([
+      this.connectProducer().catch(() => undefined),
+      ...topics.map((topic) => this.topics.partitionCountForAppend(topic).catch(() => undefined)),
+    ]);
   }
 
   /**

@@ -1,0 +1,85 @@
+/**
+ * The ingress worker of a split `kafka-broker start` (bin/ingress-workers.ts has the picture): the
+ * broker ingress on the shared port, appending to Kafka with a producer of its own, fed the
+ * contract by its parent over IPC. Signals are the parent's to act on (Ctrl-C reaches the whole
+ * process group): the worker stops when the parent says `stop`, or when the parent is gone.
+ */
+import process from 'node:process';
+import { startIngress, type RunningIngress } from '../broker-ingress/main.js';
+import type { IngressConfig } from '../broker-ingress/config.js';
+import { parseContractJson } from '../core/contract/parse.js';
+import { InProcessContractSource } from '../core/contract/source.js';
+import { isBrokerError } from '../core/errors.js';
+import type { EventLog } from '../core/event-log/port.js';
+import type { KafkaSecurity } from '../core/event-log/kafka/security.js';
+import type { Logger } from '../core/logger.js';
+import { createMetricsRegistry } from '../core/metrics.js';
+import { startTracing, type RunningTracing, type TracingSettings } from '../core/tracing.js';
+import { openKafka } from './data-plane.js';
+import type { FromWorker, MetricJson, ToWorker } from './ingress-workers.js';
+import { clustersOf } from './kafka-auth.js';
+
+export interface IngressWorkerSetup {
+  readonly config: IngressConfig;
+  readonly kafka: { readonly brokers: readonly string[]; readonly from: string; readonly security?: KafkaSecurity | undefined };
+  readonly authRoot: string | undefined;
+  readonly traceSettings: TracingSettings | undefined;
+  readonly logger: Logger;
+}
+
+/** Runs until the parent says stop (or goes away); resolves with the exit code. */
+export async function runIngressWorker(setup: IngressWorkerSetup): Promise<number> {
+  const tell = (message: FromWorker): void => {
+    if (process.connected) process.send!(message);
+  };
+  const ignore = (): void => undefined;
+  process.on('SIGINT', ignore);
+  process.on('SIGTERM', ignore);
+  const logger = setup.logger.child({ worker: process.pid });
+  const metrics = createMetricsRegistry();
+  const contracts = new InProcessContractSource();
+  let stop: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
+  const onMessage = (message: ToWorker): void => {
+    if (message.type === 'contract') {
+      try {
+        contracts.publish(parseContractJson(message.json));
+      } catch (error) {
+        logger.error({ err: error }, 'the contract from the parent process is invalid; keeping the last one');
+      }
+    } else if (message.type === 'metrics?') {
+      void metrics.getMetricsAsJSON().then((json) => tell({ type: 'metrics', id: message.id, metrics: json as MetricJson[] }));
+    } else if (message.type === 'stop') stop();
+  };
+  process.on('message', onMessage);
+  // The parent is gone (even SIGKILLed): this worker must not serve on alone.
+  process.on('disconnect', () => stop());
+
+  let log: EventLog | undefined;
+  let ingress: RunningIngress | undefined;
+  let traces: RunningTracing | undefined;
+  let code = 0;
+  try {
+    log = await openKafka(setup.kafka.brokers, setup.kafka.from, 'kafka-broker', logger, setup.kafka.security, '', metrics);
+    const clusters = await clustersOf(log, setup.authRoot, 'kafka-broker-ingress', logger);
+    traces = await startTracing(setup.traceSettings);
+    ingress = await startIngress({ config: setup.config, log, clusters, contracts, logger, tracing: traces.tracing, metrics });
+    tell({ type: 'listening', url: ingress.url, httpsUrl: ingress.httpsUrl });
+    await stopped;
+  } catch (error) {
+    const errno = isBrokerError(error) ? error.details?.['errno'] : undefined;
+    tell({ type: 'failed', message: (error as Error).message, errno: typeof errno === 'string' ? errno : undefined });
+    code = 1;
+  }
+  await ingress?.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the ingress failed'));
+  await traces?.shutdown().catch(() => undefined);
+  await log?.close().catch(() => undefined);
+  logger.flush();
+  process.off('message', onMessage);
+  if (process.connected) process.disconnect();
+  // Everything is closed; a library timer must not keep the worker alive.
+  setTimeout(() => process.exit(code), 2000).unref();
+  return code;
+}
