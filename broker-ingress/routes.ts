@@ -7,6 +7,7 @@ import { spanStartTime, type Tracing } from '../core/tracing.js';
 import type { Appender } from './append.js';
 import type { IngressConfig } from './config.js';
 import type { IngressEntry, IngressTable } from './ingress-table.js';
+import type { IngressMetrics } from './metrics.js';
 import { receive } from './receive.js';
 import { recordRefused, startIngressSpans, type IngressSpans } from './tracing.js';
 import { allowedBy, type TokenVerifier } from './sender-auth.js';
@@ -44,6 +45,8 @@ export interface RouteDeps {
   readonly tracing?: Tracing | undefined;
   /** Verifies senders' tokens; undefined when the ingress has no OIDC issuer configured. */
   readonly verifier: TokenVerifier | undefined;
+  /** Counts refused requests (the appender counts appends); absent: no metrics. */
+  readonly metrics?: IngressMetrics | undefined;
 }
 
 const ALLOW = 'POST, OPTIONS';
@@ -51,7 +54,8 @@ const OTHER_METHODS = ['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH'] as const;
 const EMPTY = Buffer.alloc(0);
 
 export function registerIngressRoutes(app: FastifyInstance, deps: RouteDeps): void {
-  const { table, appender, logger, verifier } = deps;
+  const { table, appender, logger, verifier, metrics } = deps;
+  metrics?.register(app);
   const unavailableHeaders = { 'retry-after': String(deps.config.retryAfterSeconds) };
   const methodHeaders = { allow: ALLOW };
   const debug = logger.isLevelEnabled('debug');
@@ -86,6 +90,7 @@ export function registerIngressRoutes(app: FastifyInstance, deps: RouteDeps): vo
     // 404, 401 and 403 before fastify reads the body: an unknown path or sender costs no parsing.
     // Callback style: a broker without an audience costs no promise.
     onRequest: (request, reply, done) => {
+      metrics?.arrived(request);
       const path = pathOf(request.url);
       const entry = table.lookup(path);
       if (entry === undefined) {
@@ -102,6 +107,7 @@ export function registerIngressRoutes(app: FastifyInstance, deps: RouteDeps): vo
           return;
         }
         if (debug || refused.status >= 500) logger[refused.status >= 500 ? 'warn' : 'debug']({ path, code: refused.code, details: refused.details }, refused.message);
+        metrics?.refused(request, entry, refused.status);
         sendError(reply, refused, refused.status === 503 ? unavailableHeaders : undefined);
       }, (error: unknown) => sendError(reply, asBrokerError(error)));
     },
@@ -117,6 +123,7 @@ export function registerIngressRoutes(app: FastifyInstance, deps: RouteDeps): vo
       if (!received.ok) {
         if (debug) logger.debug({ path, code: received.error.code, details: received.error.details }, received.error.message);
         if (tracer !== undefined) recordRefused(tracer, hop, entry, path, received.error, startTime);
+        metrics?.refused(request, entry, received.error.status);
         return sendError(reply, received.error);
       }
       if (received.warnings !== undefined && debug) logger.debug({ path, warnings: received.warnings }, 'event accepted with warnings');
