@@ -2,7 +2,7 @@ import type { CloudEvent } from '../core/cloudevents/event.js';
 import { toKafkaRecord } from '../core/cloudevents/kafka-binding.js';
 import { BrokerError, isBrokerError } from '../core/errors.js';
 import type { EventLogClusters } from '../core/event-log/clusters.js';
-import type { AppendRecord } from '../core/event-log/port.js';
+import type { AppendRecord, EventLog } from '../core/event-log/port.js';
 import { traceHeadersOfEvent, type TraceHeaders } from '../core/trace-context.js';
 import type { IngressEntry } from './ingress-table.js';
 
@@ -49,20 +49,35 @@ export class Appender {
    * distributed-tracing extension (docs/tracing.md).
    */
   async append(entry: IngressEntry, events: readonly CloudEvent[], trace?: TraceHeaders): Promise<void> {
+    const count = events.length;
+    if (count === 0) return;
+    // One async frame for the common case, with or without an observer: each level of await
+    // costs a promise and a turn of the microtask queue per request.
     const observer = this.observer;
-    if (observer === undefined || events.length === 0) return this.appendEvents(entry, events, trace);
-    const started = performance.now();
+    const started = observer === undefined ? 0 : performance.now();
+    let reserved = false;
     try {
-      await this.appendEvents(entry, events, trace);
-      observer.appended(entry, events, performance.now() - started, 202);
+      const records = this.recordsOf(entry, events, trace);
+      this.inFlight += count;
+      reserved = true;
+      // The process's log unless the resource names a cluster of its own (one Map lookup then).
+      const log = this.logs.get(entry.cluster);
+      try {
+        await log.append(entry.topic, records);
+      } catch (error) {
+        await this.retryTooLarge(log, entry.topic, records, error);
+      }
+      observer?.appended(entry, events, performance.now() - started, 202);
     } catch (error) {
-      observer.appended(entry, events, performance.now() - started, isBrokerError(error) ? error.status : 503);
+      observer?.appended(entry, events, performance.now() - started, isBrokerError(error) ? error.status : 503);
       throw error;
+    } finally {
+      if (reserved) this.inFlight -= count;
     }
   }
 
-  private async appendEvents(entry: IngressEntry, events: readonly CloudEvent[], trace?: TraceHeaders): Promise<void> {
-    if (events.length === 0) return;
+  /** The records for these events, or the 413 / 503 that says why they cannot be taken now. */
+  private recordsOf(entry: IngressEntry, events: readonly CloudEvent[], trace: TraceHeaders | undefined): AppendRecord[] {
     const { maxInFlightEvents, maxRecordBytes } = this.limits;
     if (events.length > maxInFlightEvents) {
       throw new BrokerError('BATCH_TOO_LARGE', `the batch has ${events.length} events, more than the ${maxInFlightEvents} the ingress can hold at once: send it in smaller batches`, {
@@ -81,27 +96,17 @@ export class Appender {
       const bytes = recordBytes(records[i]!);
       if (bytes > maxRecordBytes) throw eventTooLarge(events.length > 1 ? i : undefined, `its record would be ${bytes} bytes, more than the ${maxRecordBytes} a record may be (maxRecordBytes)`, { bytes, maxRecordBytes });
     }
-    this.inFlight += events.length;
-    try {
-      // The process's log unless the resource names a cluster of its own (one Map lookup then).
-      await this.appendOnce(entry, records);
-    } finally {
-      this.inFlight -= events.length;
-    }
+    return records;
   }
 
-  private async appendOnce(entry: IngressEntry, records: readonly AppendRecord[]): Promise<void> {
-    const topic = entry.topic;
-    const log = this.logs.get(entry.cluster);
-    try {
-      await log.append(topic, records);
-      return;
-    } catch (error) {
-      if (tooLargeFor(error) === undefined) throw asLogError(error, topic);
-    }
-    // Kafka refused a record batch as too large. The adapter may have sent our records in one
-    // batch with other requests' (it coalesces appends), so the verdict may not be about ours:
-    // one more try, and a second refusal is our records' own.
+  /**
+   * After a failed append: Kafka may have refused a record batch as too large, and the adapter
+   * may have sent our records in one batch with other requests' (it coalesces appends), so the
+   * verdict may not be about ours: one more try, and a second refusal is our records' own.
+   * Anything else is a 503 the producer can retry.
+   */
+  private async retryTooLarge(log: EventLog, topic: string, records: readonly AppendRecord[], first: unknown): Promise<void> {
+    if (tooLargeFor(first) === undefined) throw asLogError(first, topic);
     try {
       await log.append(topic, records);
     } catch (error) {

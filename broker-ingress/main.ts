@@ -5,7 +5,7 @@ import type { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { withTimeout } from '../core/async.js';
 import { BrokerError } from '../core/errors.js';
-import { createHttpServer, listen, registerHealth, type Listening } from '../core/http-server.js';
+import { createHttpServer, listen, pathOf, registerHealth, type Listening } from '../core/http-server.js';
 import type { Logger } from '../core/logger.js';
 import type { Tracing } from '../core/tracing.js';
 import { contractApplied, registerMetricsRoute, type Registry } from '../core/metrics.js';
@@ -101,6 +101,12 @@ export async function startIngress(deps: IngressDeps): Promise<RunningIngress> {
         retryAfterSeconds: config.retryAfterSeconds,
       },
       ...(https === undefined ? {} : { https }),
+      // Bodies too large or unreadable are refused before the routes see them: counted here.
+      onError: metrics === undefined ? undefined : (request, error) => {
+        if (request.method !== 'POST') return;
+        const entry = table.lookup(pathOf(request.url));
+        if (entry !== undefined) metrics.refused(request, entry, error.status);
+      },
     });
     registerHealth(app, {
       notReadyReason: async () => {
@@ -111,8 +117,7 @@ export async function startIngress(deps: IngressDeps): Promise<RunningIngress> {
       },
     });
     if (deps.metrics !== undefined) registerMetricsRoute(app, deps.metrics);
-    metrics?.register(app, table);
-    registerIngressRoutes(app, { table, appender, config, logger, verifier, tracing: deps.tracing });
+    registerIngressRoutes(app, { table, appender, config, logger, verifier, tracing: deps.tracing, metrics });
     return app;
   };
   const apps: FastifyInstance[] = [];

@@ -8,6 +8,7 @@ import { spanStartTime, type Tracing } from '../core/tracing.js';
 import type { Appender } from './append.js';
 import type { IngressConfig } from './config.js';
 import type { IngressEntry, IngressTable, SenderPolicy } from './ingress-table.js';
+import type { IngressMetrics } from './metrics.js';
 import { receive } from './receive.js';
 import { recordRefused, startIngressSpans, type IngressSpans } from './tracing.js';
 import { filtersRefusing, rulesAllowing, type TokenVerifier } from './sender-auth.js';
@@ -52,6 +53,8 @@ export interface RouteDeps {
   readonly tracing?: Tracing | undefined;
   /** Verifies senders' tokens; undefined when the ingress has no OIDC issuer configured. */
   readonly verifier: TokenVerifier | undefined;
+  /** Counts refused requests (the appender counts appends); absent: no metrics. */
+  readonly metrics?: IngressMetrics | undefined;
 }
 
 const ALLOW = 'POST, OPTIONS';
@@ -59,7 +62,8 @@ const OTHER_METHODS = ['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH'] as const;
 const EMPTY = Buffer.alloc(0);
 
 export function registerIngressRoutes(app: FastifyInstance, deps: RouteDeps): void {
-  const { table, appender, logger, verifier } = deps;
+  const { table, appender, logger, verifier, metrics } = deps;
+  metrics?.register(app);
   const unavailableHeaders = { 'retry-after': String(deps.config.retryAfterSeconds) };
   const methodHeaders = { allow: ALLOW };
   const debug = logger.isLevelEnabled('debug');
@@ -99,6 +103,7 @@ export function registerIngressRoutes(app: FastifyInstance, deps: RouteDeps): vo
     // 404, 401 and 403 before fastify reads the body: an unknown path or sender costs no parsing.
     // Callback style: a broker without an audience costs no promise.
     onRequest: (request, reply, done) => {
+      metrics?.arrived(request);
       const path = pathOf(request.url);
       const entry = table.lookup(path);
       if (entry === undefined) {
@@ -116,6 +121,7 @@ export function registerIngressRoutes(app: FastifyInstance, deps: RouteDeps): vo
           return;
         }
         if (debug || refused.status >= 500) logger[refused.status >= 500 ? 'warn' : 'debug']({ path, code: refused.code, details: refused.details }, refused.message);
+        metrics?.refused(request, entry, refused.status);
         sendError(reply, refused, refused.status === 503 ? unavailableHeaders : undefined);
       }, (error: unknown) => sendError(reply, asBrokerError(error)));
     },
@@ -131,6 +137,7 @@ export function registerIngressRoutes(app: FastifyInstance, deps: RouteDeps): vo
       if (!received.ok) {
         if (debug) logger.debug({ path, code: received.error.code, details: received.error.details }, received.error.message);
         if (tracer !== undefined) recordRefused(tracer, hop, entry, path, received.error, startTime);
+        metrics?.refused(request, entry, received.error.status);
         return sendError(reply, received.error);
       }
       const sender = filtered.get(request);
@@ -139,6 +146,7 @@ export function registerIngressRoutes(app: FastifyInstance, deps: RouteDeps): vo
         if (refused !== undefined) {
           if (debug) logger.debug({ path, code: refused.code, details: refused.details }, refused.message);
           if (tracer !== undefined) recordRefused(tracer, hop, entry, path, refused, startTime);
+          metrics?.refused(request, entry, refused.status);
           return sendError(reply, refused);
         }
       }

@@ -30,9 +30,7 @@ export function startIngressSpans(tracer: Tracer, hop: TraceHeaders | undefined,
     if (link !== undefined) links = [link];
   }
   // Few attributes: each costs CPU per span (test/bench/tracing.bench.ts).
-  const attributes: Attributes = { [ATTR.urlPath]: path };
-  if (single === undefined) attributes[ATTR.batchCount] = events.length;
-  else Object.assign(attributes, eventAttributes(single));
+  const attributes = single === undefined ? { [ATTR.urlPath]: path, [ATTR.batchCount]: events.length } : eventAttributes(single, path);
   const receive = startSpan(tracer, 'receive', SpanKind.SERVER, hop ?? extension, { attributes, links, startTime });
   const append = startChildSpan(tracer, 'append', SpanKind.PRODUCER, receive, {
     attributes: { [ATTR.destination]: entry.topic },
@@ -63,9 +61,11 @@ function endReceive(span: ReturnType<Tracer['startSpan']>, error: BrokerError | 
   return error.status >= 500 ? endSpan(span, { type: error.code, message: error.message }) : endSpan(span);
 }
 
-export function eventAttributes(event: CloudEvent): Attributes {
+/** The event's id, source and type (and the request's path), in one object: no copies per span. */
+export function eventAttributes(event: CloudEvent, path: string): Attributes {
   const a = event.attributes;
   return {
+    [ATTR.urlPath]: path,
     [ATTR.eventId]: String(a['id']),
     [ATTR.eventSource]: String(a['source']),
     [ATTR.eventType]: String(a['type']),

@@ -1,4 +1,4 @@
-import { fastify, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import { fastify, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ByteBudget } from './byte-budget.js';
 import { BrokerError, isBrokerError, toHttpBody, toLogFields } from './errors.js';
 import { BodyReader, bodyTooLarge } from './http-body.js';
@@ -19,6 +19,8 @@ export interface HttpServerOptions {
   readonly limits?: HttpLimits;
   /** Serve HTTPS with this certificate and key (the server's `setSecureContext` swaps them later). */
   readonly https?: { readonly cert: Buffer; readonly key: Buffer };
+  /** Hears each error the error handler answers (a body too large, unreadable, ...), e.g. to count it. */
+  readonly onError?: ((request: FastifyRequest, error: BrokerError) => void) | undefined;
 }
 
 /** See broker-ingress/config.ts for what each bound is for and why its default is what it is. */
@@ -80,8 +82,10 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     done();
   });
 
-  app.setErrorHandler((error: FastifyError | BrokerError, _request, reply) => {
+  const onError = options.onError;
+  app.setErrorHandler((error: FastifyError | BrokerError, request, reply) => {
     const brokerError = fromFastifyError(error, options.bodyLimitBytes);
+    onError?.(request, brokerError);
     if (brokerError.status >= 500 && brokerError.code !== 'OVERLOADED') options.logger.error(toLogFields(brokerError), brokerError.message);
     return sendError(reply, brokerError, brokerError.code === 'OVERLOADED' ? unavailableHeaders : undefined);
   });
@@ -100,6 +104,8 @@ const REPEATED = Symbol('a query parameter given more than once');
  */
 export function parseQueryString(text: string): Record<string, string> {
   const query = Object.create(null) as Record<string, string>;
+  // The router asks for every request; most (every event POST) have no query string.
+  if (text.length === 0) return query;
   for (const [key, value] of new URLSearchParams(text)) {
     if (Object.hasOwn(query, key)) {
       if (!Object.hasOwn(query, REPEATED)) Object.defineProperty(query, REPEATED, { value: key });

@@ -37,8 +37,40 @@ export interface KafkaRecordIn {
 const HEADER_PREFIX = 'ce_';
 const STRUCTURED_CONTENT_TYPE = Buffer.from(`${STRUCTURED_JSON}; charset=UTF-8`);
 
-// Header values that nearly every record carries, encoded once.
-const commonValues = new Map<string, Buffer>([['1.0', Buffer.from('1.0')], ['0.3', Buffer.from('0.3')]]);
+/**
+ * Header values encoded once and shared between records (nobody writes into a record's header
+ * bytes): the attributes whose values repeat from event to event, where a producer sends the same
+ * source, type and content type over and over and the broker stamps the same TTL. Encoding each
+ * again cost about half a microsecond a header on every event. Bounded: emptied when full.
+ */
+const REPEATING = new Set(['specversion', 'source', 'type', 'datacontenttype', 'dataschema', 'knativebrokerttl']);
+const REPEATING_MAX_ENTRIES = 1024;
+const REPEATING_MAX_LENGTH = 256;
+const repeatingValues = new Map<string, Buffer>();
+
+/** `ce_<name>`, made once per attribute name (a new string each time had to be looked up as a property key each time). */
+const headerNames = new Map<string, string>();
+
+function headerName(name: string): string {
+  let header = headerNames.get(name);
+  if (header === undefined) {
+    if (headerNames.size >= REPEATING_MAX_ENTRIES) headerNames.clear();
+    header = HEADER_PREFIX + name;
+    headerNames.set(name, header);
+  }
+  return header;
+}
+
+function headerValue(name: string, text: string): Buffer {
+  if (!REPEATING.has(name) || text.length > REPEATING_MAX_LENGTH) return Buffer.from(text, 'utf8');
+  let bytes = repeatingValues.get(text);
+  if (bytes === undefined) {
+    if (repeatingValues.size >= REPEATING_MAX_ENTRIES) repeatingValues.clear();
+    bytes = Buffer.from(text, 'utf8');
+    repeatingValues.set(text, bytes);
+  }
+  return bytes;
+}
 
 export function toKafkaRecord(event: CloudEvent, mode: 'binary' | 'structured' = 'binary', trace?: TraceHeaders): AppendRecord {
   const partitionKey = event.attributes[PARTITION_KEY];
@@ -52,10 +84,9 @@ export function toKafkaRecord(event: CloudEvent, mode: 'binary' | 'structured' =
   if (trace !== undefined) setTrace(headers, trace);
   const attributes = event.attributes;
   for (const name in attributes) {
-    const text = String(attributes[name] as AttributeValue);
-    const bytes = commonValues.get(text) ?? Buffer.from(text, 'utf8');
+    const bytes = headerValue(name, String(attributes[name] as AttributeValue));
     if (name === 'datacontenttype') headers['content-type'] = bytes;
-    else headers[HEADER_PREFIX + name] = bytes;
+    else headers[headerName(name)] = bytes;
   }
   return { key, value: event.data ?? null, headers };
 }

@@ -1,4 +1,4 @@
-import type { AttributeValue, CloudEvent } from './event.js';
+import { setAttribute, type AttributeValue, type CloudEvent } from './event.js';
 
 /**
  * Loop protection (Knative's broker TTL), in one place for the ingress and the dispatcher.
@@ -39,15 +39,29 @@ export function ttlOf(event: CloudEvent): number {
 /** The event without its TTL: what subscribers and dead-letter sinks are sent. */
 export function withoutTtl(event: CloudEvent): CloudEvent {
   if (!Object.hasOwn(event.attributes, TTL_ATTRIBUTE)) return event;
-  const { [TTL_ATTRIBUTE]: _ttl, ...attributes } = event.attributes;
+  const attributes = copyAttributes(event.attributes, TTL_ATTRIBUTE);
   return event.data === undefined ? { attributes } : { attributes, data: event.data };
 }
 
 /** The event with its TTL set to `ttl`. */
 export function withTtl(event: CloudEvent, ttl: number): CloudEvent {
-  // Spread defines own properties, so an attribute named `__proto__` stays one.
-  const attributes = { ...event.attributes, [TTL_ATTRIBUTE]: ttl };
+  const attributes = copyAttributes(event.attributes);
+  attributes[TTL_ATTRIBUTE] = ttl;
   return event.data === undefined ? { attributes } : { attributes, data: event.data };
+}
+
+/**
+ * The own attributes, without `except`. A loop rather than spread or rest: those took 1.5 to 4 µs
+ * an event here (ten times the loop), on every event the ingress stamps and every delivery.
+ */
+function copyAttributes(source: Readonly<Record<string, AttributeValue>>, except?: string): Record<string, AttributeValue> {
+  const attributes: Record<string, AttributeValue> = {};
+  for (const name in source) {
+    if (name === except || !Object.hasOwn(source, name)) continue;
+    // setAttribute keeps an attribute named `__proto__` an own property.
+    setAttribute(attributes, name, source[name]!);
+  }
+  return attributes;
 }
 
 function ownAttribute(event: CloudEvent, name: string): AttributeValue | undefined {

@@ -155,7 +155,8 @@ export function unpack(packed: Buffer): { key: Buffer | null; value: Buffer | nu
 
 export function storedBytes(key: Buffer | null, value: Buffer | null, headers: Headers): number {
   let n = (key?.length ?? 0) + (value?.length ?? 0);
-  for (const [name, header] of Object.entries(headers)) n += name.length + header.length;
+  // for-in, not Object.entries: no array of pairs per record appended.
+  for (const name in headers) n += name.length + headers[name]!.length;
   return n;
 }
 

@@ -56,11 +56,11 @@ async function scrape(url: string): Promise<Sample[]> {
   return parseExposition(await response.text());
 }
 
-async function post(url: string, type: string, id: string, extra: Record<string, string> = {}): Promise<number> {
+async function post(url: string, type: string, id: string, extra: Record<string, string> = {}, body = '{"n":1}'): Promise<number> {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'ce-specversion': '1.0', 'ce-id': id, 'ce-source': '/metrics-test', 'ce-type': type, 'content-type': 'application/json', ...extra },
-    body: '{"n":1}',
+    body,
   });
   await response.arrayBuffer();
   return response.status;
@@ -86,7 +86,7 @@ for (const kind of eventLogKinds) {
       const registry = createMetricsRegistry();
       // One event type keeps its name; the second folds into `other`.
       const ingress = await startIngress({
-        config: ingressConfigSchema.parse({ host: '127.0.0.1', port: 0, metricsMaxEventTypes: 1 }), log, contracts, logger: silentLogger(), metrics: registry,
+        config: ingressConfigSchema.parse({ host: '127.0.0.1', port: 0, metricsMaxEventTypes: 1, bodyLimitBytes: 1024 }), log, contracts, logger: silentLogger(), metrics: registry,
       });
       t.after(() => ingress.close());
       const dispatcher = await startDispatcher({
@@ -98,10 +98,11 @@ for (const kind of eventLogKinds) {
       const trigger = { kn_trigger_namespace: egress.reference.namespace, kn_trigger_name: egress.reference.name };
       const atIngress = { kn_broker_namespace: 'metrics-ns', kn_broker_name: broker.reference.name };
 
-      // 1. Known traffic: 5 of one type, 3 of another, 1 refused (no source).
+      // 1. Known traffic: 5 of one type, 3 of another, 1 refused (no source), 1 refused before its body is read (too large).
       for (let i = 0; i < 5; i++) assert.equal(await post(brokerUrl, 'com.example.a', `a-${i}`), 202);
       for (let i = 0; i < 3; i++) assert.equal(await post(brokerUrl, 'com.example.b', `b-${i}`), 202);
       assert.equal(await post(brokerUrl, 'com.example.a', 'bad', { 'ce-source': '' }), 400);
+      assert.equal(await post(brokerUrl, 'com.example.a', 'big', {}, `{"n":"${'x'.repeat(1100)}"}`), 413);
       await waitUntil(() => subscriber.requests.length === 8, { ...wait, message: '8 deliveries' });
 
       let m = await waitUntil(async () => {
@@ -112,6 +113,7 @@ for (const kind of eventLogKinds) {
       assert.equal(sum(m, count, { ...atIngress, cloudevents_type: 'com.example.a', http_response_status_code: '202' }), 5);
       assert.equal(sum(m, count, { ...atIngress, cloudevents_type: 'other', http_response_status_code: '202' }), 3, 'past metricsMaxEventTypes types fold into other');
       assert.equal(sum(m, count, { ...atIngress, http_response_status_code: '400' }), 1);
+      assert.equal(sum(m, count, { ...atIngress, http_response_status_code: '413' }), 1, 'a body refused by the server, not the route, is counted too');
       assert.equal(sum(m, count, { ...trigger, http_response_status_code: '200' }), 8, 'one observation per attempt at the subscriber');
       assert.equal(sum(m, 'kn_eventing_dispatch_latency_ms_bucket', { ...trigger, http_response_status_code: '200', le: '+Inf' }), 8);
       assert.equal(sum(m, 'kafka_broker_dispatch_events_total', { ...trigger, outcome: 'dead_lettered' }), 0);

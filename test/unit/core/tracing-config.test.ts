@@ -14,6 +14,9 @@ describe('tracing settings from OTEL_* variables', () => {
     ['a list of exporters', { OTEL_TRACES_EXPORTER: 'console, otlp' }, { exporters: ['console', 'otlp'] }],
     ['service name and sampler', { OTEL_TRACES_EXPORTER: 'console', OTEL_SERVICE_NAME: 'edge', OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' }, { serviceName: 'edge', sampler: 'traceidratio', samplerRatio: 0.25 }],
     ['resource attributes, percent-decoded', { OTEL_TRACES_EXPORTER: 'console', OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=prod,team=a%2Cb' }, { resourceAttributes: [['deployment.environment', 'prod'], ['team', 'a,b']] }],
+    ['batch bounds by default: room for a busy ingress', { OTEL_TRACES_EXPORTER: 'otlp' }, { batch: { maxQueueSize: 16_384, maxExportBatchSize: 2048 } }],
+    ['batch bounds from OTEL_BSP_*', { OTEL_TRACES_EXPORTER: 'otlp', OTEL_BSP_MAX_QUEUE_SIZE: '4096', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '256' }, { batch: { maxQueueSize: 4096, maxExportBatchSize: 256 } }],
+    ['a batch never larger than the queue', { OTEL_TRACES_EXPORTER: 'otlp', OTEL_BSP_MAX_QUEUE_SIZE: '100' }, { batch: { maxQueueSize: 100, maxExportBatchSize: 100 } }],
   ];
   for (const [name, env, expected] of on) {
     test(`on: ${name}`, () => {
@@ -42,6 +45,8 @@ describe('tracing settings from OTEL_* variables', () => {
     [{ OTEL_TRACES_EXPORTER: 'otlp', OTEL_TRACES_SAMPLER: 'jaeger_remote' }, /OTEL_TRACES_SAMPLER/],
     [{ OTEL_TRACES_EXPORTER: 'otlp', OTEL_TRACES_SAMPLER_ARG: '2' }, /OTEL_TRACES_SAMPLER_ARG/],
     [{ OTEL_TRACES_EXPORTER: 'otlp', OTEL_RESOURCE_ATTRIBUTES: 'novalue' }, /OTEL_RESOURCE_ATTRIBUTES: expected key=value/],
+    [{ OTEL_TRACES_EXPORTER: 'otlp', OTEL_BSP_MAX_QUEUE_SIZE: '0' }, /OTEL_BSP_MAX_QUEUE_SIZE/],
+    [{ OTEL_TRACES_EXPORTER: 'otlp', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: 'lots' }, /OTEL_BSP_MAX_EXPORT_BATCH_SIZE/],
   ];
   for (const [env, message] of invalid) {
     test(`invalid: ${JSON.stringify(env)} is one line naming the variable`, () => {
