@@ -15,6 +15,7 @@ import { systemClock, type Clock } from './dispatch.js';
 import { newCounters, type EgressCounters } from './egress-consumer.js';
 import { EgressSupervisor, type EgressStats } from './egress-supervisor.js';
 import { WaitingMemory } from './waiting-memory.js';
+import type { RewindHistoryStore } from './rewind/history.js';
 import { Rewinder } from './rewind/service.js';
 
 /**
@@ -52,6 +53,8 @@ export interface DispatcherDeps {
   readonly tracing?: Tracing | undefined;
   /** The process's metrics registry; absent: no metrics (lag can still be read). */
   readonly metrics?: Registry | undefined;
+  /** Where the record of rewinds outlives the process (rewind/history.ts); memory only without it. */
+  readonly rewindHistory?: RewindHistoryStore | undefined;
 }
 
 export interface DispatcherStats {
@@ -114,11 +117,15 @@ export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDisp
   await first;
   logger.info({ eventLog: deps.log.kind, egresses: supervisor.stats().length }, 'dispatcher started');
 
+  const rewinds = new Rewinder({ log: deps.log, supervisor, logger, store: deps.rewindHistory });
+  await rewinds.load().catch((error: unknown) => logger.warn({ err: error }, 'the record of rewinds could not be read; starting a new one'));
+
   let closing: Promise<void> | undefined;
   return {
     close: () => {
       closing ??= (async () => {
         unsubscribe();
+        await rewinds.flushed();
         await supervisor.close();
         await clusters.close();
         await sender.close().catch(() => sender.destroy());
@@ -128,7 +135,7 @@ export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDisp
     },
     faults: () => faults.snapshot(),
     lag: () => lag.read(),
-    rewinds: new Rewinder({ log: deps.log, supervisor, logger }),
+    rewinds,
     stats: () => {
       const egresses = supervisor.stats();
       const totals = { ...newCounters(), inFlight: 0, held: 0 };
