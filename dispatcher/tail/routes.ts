@@ -29,6 +29,12 @@ export interface TailRouteDeps {
 }
 
 export function registerTailRoutes(app: FastifyInstance, deps: TailRouteDeps): void {
+  // Streams never end by themselves: closing the server ends them (else it would wait for their clients).
+  const streams = new Set<AbortController>();
+  app.addHook('preClose', (done) => {
+    for (const abort of streams) abort.abort();
+    done();
+  });
   app.get('/tail', async (_request, reply) => {
     const brokers: LiveBroker[] = (deps.contracts.current()?.resources ?? [])
       .filter((r) => r.kind === 'Broker')
@@ -48,12 +54,15 @@ export function registerTailRoutes(app: FastifyInstance, deps: TailRouteDeps): v
     const start = startOf(query);
 
     const abort = new AbortController();
-    request.raw.on('close', () => abort.abort());
+    streams.add(abort);
+    abort.signal.addEventListener('abort', () => streams.delete(abort), { once: true });
+    // The response's 'close' (not the request's, which may have fired once its empty body was read) says the client went away.
+    reply.raw.on('close', () => abort.abort());
     if ((await deps.log.describeTopic(topic)) === undefined) throw new BrokerError('TOPIC_NOT_FOUND', `the topic of broker ${namespace}/${broker} does not exist yet`);
     const stream = tail(deps.log, topic, { start, filter, signal: abort.signal });
     reply.hijack();
     const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', connection: 'close' });
     res.write(': tailing\n\n');
     const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
     try {
