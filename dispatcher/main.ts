@@ -15,7 +15,9 @@ import { systemClock, type Clock } from './dispatch.js';
 import { newCounters, type EgressCounters } from './egress-consumer.js';
 import { EgressSupervisor, type EgressStats } from './egress-supervisor.js';
 import { WaitingMemory } from './waiting-memory.js';
+import type { RewindOutcome } from '../core/rewind.js';
 import type { RewindHistoryStore } from './rewind/history.js';
+import { ContractRewinds } from './rewind/requests.js';
 import { Rewinder } from './rewind/service.js';
 
 /**
@@ -74,6 +76,8 @@ export interface RunningDispatcher {
   lag(): Promise<readonly EgressLag[]>;
   /** Rewind and skip of a Trigger's group while it runs, and their record (rewind/service.ts). */
   readonly rewinds: Rewinder;
+  /** What became of the rewinds the contract asked for, per consumer group (rewind/requests.ts). */
+  rewindOutcomes(): ReadonlyMap<string, readonly RewindOutcome[]>;
 }
 
 export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDispatcher> {
@@ -103,9 +107,14 @@ export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDisp
   let subscribed = false;
   const lag = new LagReader(deps.log, () => supervisor.lagSources());
   metrics?.watch(() => supervisor.egressGauges(), lag);
+  const rewinds = new Rewinder({ log: deps.log, supervisor, logger, store: deps.rewindHistory });
+  await rewinds.load().catch((error: unknown) => logger.warn({ err: error }, 'the record of rewinds could not be read; starting a new one'));
+  // Rewinds the contract asks for, once each, after the egresses of that contract run.
+  const contractRewinds = new ContractRewinds(rewinds, logger, () => deps.onFaults?.());
   const unsubscribe = deps.contracts.subscribe((contract) => {
     const started = performance.now();
     const applied = supervisor.apply(contract);
+    void applied.then(() => contractRewinds.apply(contract), () => undefined);
     if (deps.metrics !== undefined) {
       const registry = deps.metrics;
       void applied.then(() => contractApplied(registry, 'dispatcher', contract.generation, (performance.now() - started) / 1000));
@@ -117,14 +126,12 @@ export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDisp
   await first;
   logger.info({ eventLog: deps.log.kind, egresses: supervisor.stats().length }, 'dispatcher started');
 
-  const rewinds = new Rewinder({ log: deps.log, supervisor, logger, store: deps.rewindHistory });
-  await rewinds.load().catch((error: unknown) => logger.warn({ err: error }, 'the record of rewinds could not be read; starting a new one'));
-
   let closing: Promise<void> | undefined;
   return {
     close: () => {
       closing ??= (async () => {
         unsubscribe();
+        await contractRewinds.settled();
         await rewinds.flushed();
         await supervisor.close();
         await clusters.close();
@@ -134,6 +141,7 @@ export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDisp
       return closing;
     },
     faults: () => faults.snapshot(),
+    rewindOutcomes: () => contractRewinds.snapshot(),
     lag: () => lag.read(),
     rewinds,
     stats: () => {

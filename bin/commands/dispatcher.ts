@@ -99,7 +99,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     let reporter: FaultReporter | undefined;
     const dispatcher = await startDispatcher({ config, log, clusters, contracts, logger, tracing: traces.tracing, metrics, onFaults: () => reporter?.changed() });
     if ('url' in common.contract) {
-      reporter = new FaultReporter({ url: faultsUrlOf(common.contract.url), process: processIdentity(), faults: () => dispatcher.faults(), logger, token: tokenOf(common) });
+      reporter = new FaultReporter({ url: faultsUrlOf(common.contract.url), process: processIdentity(), faults: () => dispatcher.faults(), rewinds: () => dispatcher.rewindOutcomes(), logger, token: tokenOf(common) });
     }
     let adminServer: ReturnType<typeof createHttpServer> | undefined;
     let adminUrl = '';

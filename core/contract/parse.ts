@@ -72,6 +72,7 @@ const egressSchema = z
     contentMode,
     egressConfig: egressConfigSchema.nullable(),
     recordConversion: recordConversionSchema.optional(),
+    rewind: z.object({ id: nonEmpty, kind: z.enum(['rewind', 'skip']), to: nonEmpty, who: z.string() }).strict().optional(),
   })
   .strict();
 

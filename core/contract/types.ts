@@ -1,3 +1,4 @@
+import type { EgressRewind } from '../rewind.js';
 import type { Filter } from '../filters/types.js';
 
 /**
@@ -136,6 +137,8 @@ export interface Egress {
    * records are not necessarily CloudEvents and are converted (a KafkaSource's topics).
    */
   readonly recordConversion?: RecordConversion;
+  /** A rewind or skip to apply once (Kubernetes mode: from the Trigger's annotations, core/rewind.ts). */
+  readonly rewind?: EgressRewind;
 }
 
 /** How a KafkaSource's record key is read (Knative's `kafkasources.sources.knative.dev/key-type` label). */
