@@ -2,7 +2,18 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BrokerError } from '../../core/errors.js';
 import { isRecord } from '../../core/values.js';
-import type { RewindRecord } from './service.js';
+import type { PartitionMove } from './plan.js';
+
+/** One rewind or skip as recorded: who, when, from (the moves' current positions), to. */
+export interface RewindRecord {
+  readonly mode: 'rewind' | 'skip';
+  readonly who: string;
+  readonly at: string;
+  readonly to: string;
+  readonly moves: readonly PartitionMove[];
+  readonly redelivered: number;
+  readonly skipped: number;
+}
 
 /**
  * Where the record of rewinds and skips is kept (who, when, from, to), bounded: the last

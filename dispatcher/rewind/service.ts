@@ -2,7 +2,7 @@ import { BrokerError } from '../../core/errors.js';
 import type { EventLog } from '../../core/event-log/port.js';
 import type { Logger } from '../../core/logger.js';
 import type { EgressSupervisor, GroupMove } from '../egress-supervisor.js';
-import { withRecord, type RewindHistoryStore } from './history.js';
+import { withRecord, type RewindHistoryStore, type RewindRecord } from './history.js';
 import { planMoves, totals, type PartitionMove } from './plan.js';
 import { describeTarget, parseRewindTarget, type RewindTarget } from './target.js';
 
@@ -22,6 +22,7 @@ import { describeTarget, parseRewindTarget, type RewindTarget } from './target.j
  */
 
 export type MoveMode = 'rewind' | 'skip';
+export type { RewindRecord } from './history.js';
 
 export interface RewindRequest {
   readonly namespace: string;
@@ -36,15 +37,6 @@ export interface RewindRequest {
   readonly who: string;
 }
 
-export interface RewindRecord {
-  readonly mode: MoveMode;
-  readonly who: string;
-  readonly at: string;
-  readonly to: string;
-  readonly moves: readonly PartitionMove[];
-  readonly redelivered: number;
-  readonly skipped: number;
-}
 
 export interface RewindAnswer {
   readonly trigger: string;
