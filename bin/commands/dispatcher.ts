@@ -121,7 +121,12 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     }
     io.stderr.write(`kafka-broker dispatcher: health on ${url}${admin === undefined ? '' : `, admin ${adminUrl}`}, contract from ${common.contract.from}\n`);
     return async () => {
-      await adminServer?.close();
+      if (adminServer !== undefined) {
+        const closing = adminServer.close();
+        // A browser or client may hold a connection that never sent a request; Node would wait out its headers timeout.
+        adminServer.server.closeAllConnections();
+        await closing;
+      }
       await dispatcher.close();
       await reporter?.close();
       await health.close();
