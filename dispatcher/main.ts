@@ -131,7 +131,7 @@ export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDisp
     close: () => {
       closing ??= (async () => {
         unsubscribe();
-        await contractRewinds.settled();
+        await contractRewinds.close();
         await rewinds.flushed();
         await supervisor.close();
         await clusters.close();

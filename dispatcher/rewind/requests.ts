@@ -1,4 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Contract, Egress } from '../../core/contract/types.js';
+import { isBrokerError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { MAX_REWIND_OUTCOMES, type EgressRewind, type RewindOutcome } from '../../core/rewind.js';
 import type { Rewinder } from './service.js';
@@ -15,12 +17,15 @@ export class ContractRewinds {
   private readonly seen = new Set<string>();
   private readonly outcomes = new Map<string, RewindOutcome[]>();
   private readonly running = new Set<Promise<void>>();
+  private readonly closing = new AbortController();
 
   constructor(
     private readonly rewinder: Rewinder,
     private readonly logger: Logger,
     private readonly onChange: () => void,
     private readonly now: () => number = Date.now,
+    private readonly attempts = 5,
+    private readonly retryMs = 1000,
   ) {}
 
   /** Starts the requests of a contract this process has applied that it has not seen before. */
@@ -28,7 +33,7 @@ export class ContractRewinds {
     for (const resource of contract.resources) {
       for (const egress of resource.egresses) {
         const request = egress.rewind;
-        if (request === undefined || egress.reference.kind !== 'Trigger' || this.seen.has(request.id)) continue;
+        if (request === undefined || egress.reference.kind !== 'Trigger' || this.seen.has(request.id) || this.closing.signal.aborted) continue;
         this.seen.add(request.id);
         const run = this.run(egress, request, contract.generation);
         this.running.add(run);
@@ -42,9 +47,27 @@ export class ContractRewinds {
     return this.outcomes;
   }
 
-  /** Resolves when the requests started so far are done. */
-  async settled(): Promise<void> {
+  /** Starts no more retries, and resolves when the requests started so far are done. */
+  async close(): Promise<void> {
+    this.closing.abort();
     await Promise.all([...this.running]);
+  }
+
+  /**
+   * A request arrives with the contract that starts or changes the egress, when its member may be
+   * joining or its group rebalancing: what may pass is tried again a few times before it counts
+   * as failed (a failure is final for that id).
+   */
+  private async withRetries<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let i = 1; ; i++) {
+      try {
+        return await attempt();
+      } catch (error) {
+        const code = isBrokerError(error) ? error.code : undefined;
+        if (i >= this.attempts || this.closing.signal.aborted || (code !== 'GROUP_BUSY' && code !== 'LOG_UNAVAILABLE' && code !== 'NOT_FOUND')) throw error;
+        await sleep(this.retryMs * i, undefined, { signal: this.closing.signal }).catch(() => undefined);
+      }
+    }
   }
 
   private async run(egress: Egress, request: EgressRewind, generation: number): Promise<void> {
@@ -52,7 +75,7 @@ export class ContractRewinds {
     const base = { id: request.id, kind: request.kind, who: request.who, generation };
     let outcome: RewindOutcome;
     try {
-      const answer = await this.rewinder.rewind({ namespace, name, mode: request.kind, to: request.to, dryRun: false, confirm: true, who: request.who });
+      const answer = await this.withRetries(() => this.rewinder.rewind({ namespace, name, mode: request.kind, to: request.to, dryRun: false, confirm: true, who: request.who }));
       outcome = {
         ...base, state: 'done', at: new Date(this.now()).toISOString(), to: answer.to,
         from: answer.moves.map((m) => `${m.partition}:${m.current}`).join(','), redelivered: answer.redelivered, skipped: answer.skipped,
