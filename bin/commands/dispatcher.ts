@@ -22,7 +22,7 @@ import { dispatcherConfigFromEnv } from '../../dispatcher/config.js';
 import { registerRewindRoutes } from '../../dispatcher/rewind/routes.js';
 import { registerTailRoutes } from '../../dispatcher/tail/routes.js';
 import { readTokenFile, TOKEN_ENV } from '../admin-token.js';
-import { startDispatcher } from '../../dispatcher/main.js';
+import { startDispatcher, type RunningDispatcher } from '../../dispatcher/main.js';
 import { createHttpServer, listen, registerHealth } from '../../core/http-server.js';
 import { startTracing, tracingSettingsFromEnv } from '../../core/tracing.js';
 import { createMetricsRegistry, registerMetricsRoute } from '../../core/metrics.js';
@@ -94,30 +94,33 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       await health.close();
       throw new CliError(`health endpoints: ${(error as Error).message}; choose another port with --health-port`);
     }
-    const traces = await startTracing(traceSettings);
-    // Held events and skipped records go to the controller, for the triggers' status and Events.
-    let reporter: FaultReporter | undefined;
-    const dispatcher = await startDispatcher({ config, log, clusters, contracts, logger, tracing: traces.tracing, metrics, onFaults: () => reporter?.changed() });
-    if ('url' in common.contract) {
-      reporter = new FaultReporter({ url: faultsUrlOf(common.contract.url), process: processIdentity(), faults: () => dispatcher.faults(), rewinds: () => dispatcher.rewindOutcomes(), logger, token: tokenOf(common) });
-    }
+    // The admin API binds before the dispatcher starts, so a taken port fails fast; its routes
+    // answer "not running yet" until then.
+    const late: { dispatcher?: RunningDispatcher } = {};
     let adminServer: ReturnType<typeof createHttpServer> | undefined;
     let adminUrl = '';
     if (admin !== undefined) {
       adminServer = createHttpServer({ bodyLimitBytes: 64 * 1024, logger });
       registerAdminGuard(adminServer, { auth: admin.auth, hostNames: [hostname(), ...(isIP(admin.host) === 0 ? [admin.host] : [])] });
-      registerHealth(adminServer, { notReadyReason: async () => undefined });
-      registerRewindRoutes(adminServer, () => dispatcher.rewinds);
+      registerHealth(adminServer, { notReadyReason: async () => (late.dispatcher === undefined ? 'the dispatcher is starting' : undefined) });
+      registerRewindRoutes(adminServer, () => late.dispatcher?.rewinds);
       registerTailRoutes(adminServer, { log, contracts, logger });
-      registerLagRoute(adminServer, () => dispatcher.lag());
+      registerLagRoute(adminServer, async () => (await late.dispatcher?.lag()) ?? []);
       try {
         adminUrl = (await listen(adminServer, admin.host, admin.port)).url;
       } catch (error) {
         await adminServer.close();
-        await dispatcher.close();
         await health.close();
         throw new CliError(`admin API: ${(error as Error).message}; choose another port with --admin-port`);
       }
+    }
+    const traces = await startTracing(traceSettings);
+    // Held events, skipped records and the outcomes of rewinds go to the controller, for the triggers' status and Events.
+    let reporter: FaultReporter | undefined;
+    const running = await startDispatcher({ config, log, clusters, contracts, logger, tracing: traces.tracing, metrics, onFaults: () => reporter?.changed() });
+    late.dispatcher = running;
+    if ('url' in common.contract) {
+      reporter = new FaultReporter({ url: faultsUrlOf(common.contract.url), process: processIdentity(), faults: () => running.faults(), rewinds: () => running.rewindOutcomes(), logger, token: tokenOf(common) });
     }
     io.stderr.write(`kafka-broker dispatcher: health on ${url}${admin === undefined ? '' : `, admin ${adminUrl}`}, contract from ${common.contract.from}\n`);
     return async () => {
@@ -127,7 +130,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         adminServer.server.closeAllConnections();
         await closing;
       }
-      await dispatcher.close();
+      await running.close();
       await reporter?.close();
       await health.close();
       await traces.shutdown();
