@@ -19,10 +19,15 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 export const TOKEN_ENV = 'KAFKA_BROKER_ADMIN_TOKEN';
 
+/** `$XDG_STATE_HOME/kafka-broker`, else under `~/.local/state`: the token, the record of rewinds. */
+export function stateDir(env: Env): string {
+  const state = env['XDG_STATE_HOME'] || path.join(env['HOME'] || homedir(), '.local', 'state');
+  return path.join(state, 'kafka-broker');
+}
+
 /** `$XDG_STATE_HOME/kafka-broker/admin-token`, else under `~/.local/state`. */
 export function defaultTokenFile(env: Env): string {
-  const state = env['XDG_STATE_HOME'] || path.join(env['HOME'] || homedir(), '.local', 'state');
-  return path.join(state, 'kafka-broker', 'admin-token');
+  return path.join(stateDir(env), 'admin-token');
 }
 
 /** A token file's content (trimmed); a missing, empty or too widely readable file is a CliError. */

@@ -1,3 +1,5 @@
+import type { RewindOutcome } from '../core/rewind.js';
+
 /** Tables and durations as `kubectl` prints them. */
 
 export interface ObjectLike {
@@ -15,6 +17,8 @@ export interface ObjectLike {
     readonly physicalSubscription?: { readonly subscriberUri?: string };
     readonly channel?: { readonly kind?: string };
     readonly sinkUri?: string;
+    /** Trigger, Kubernetes mode: the rewinds its annotations asked for (core/rewind.ts). */
+    readonly rewinds?: readonly RewindOutcome[];
   };
 }
 

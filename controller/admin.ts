@@ -6,6 +6,7 @@ import { registerAdminGuard, type AdminGuardOptions } from '../core/admin-auth/i
 import type { Contract } from '../core/contract/types.js';
 import { MAX_RANGES, type EgressFault } from '../core/egress-faults.js';
 import { BrokerError } from '../core/errors.js';
+import { MAX_REWIND_OUTCOMES, type RewindOutcome } from '../core/rewind.js';
 import { createHttpServer, registerHealth } from '../core/http-server.js';
 import type { Logger } from '../core/logger.js';
 import { isDataPlaneRole, type DataPlaneReport, type DataPlaneReports } from './data-plane-reports.js';
@@ -200,15 +201,30 @@ const faultSchema = z.object({
   skippedRecords: z.number().int().min(0),
   lastSkippedAt: z.string().max(40),
 }).strict();
+const outcomeSchema = z.object({
+  id: z.string().min(1).max(100),
+  kind: z.enum(['rewind', 'skip']),
+  state: z.enum(['done', 'failed']),
+  who: z.string().max(300),
+  at: z.string().max(40),
+  to: z.string().max(1000),
+  from: z.string().max(10_000),
+  redelivered: z.number().int().min(0),
+  skipped: z.number().int().min(0),
+  generation: z.number().int().min(0),
+  message: z.string().max(2000).optional(),
+}).strict();
 const faultsBodySchema = z.object({
   process: z.string().min(1).max(253),
   role: z.literal('dispatcher'),
   faults: z.array(z.object({ group: z.string().min(1).max(300), fault: faultSchema }).strict()).max(100_000),
+  rewinds: z.array(z.object({ group: z.string().min(1).max(300), outcomes: z.array(outcomeSchema).max(MAX_REWIND_OUTCOMES) }).strict()).max(100_000).optional(),
 }).strict();
 
 /**
  * `POST /data-plane/faults`: a dispatcher's faults per consumer group (events held, records
- * skipped), all of them each time, sent when they change. The controller shows them on the
+ * skipped), and what became of the rewinds the contract asked for, all of them each time, sent
+ * when they change. The controller shows them on the
  * triggers' status and as Events, for as long as the dispatcher is live.
  */
 function registerFaultsRoute(app: FastifyInstance, reports: DataPlaneReports): void {
@@ -229,7 +245,9 @@ function registerFaultsRoute(app: FastifyInstance, reports: DataPlaneReports): v
     }
     const faults = new Map<string, EgressFault>();
     for (const { group, fault } of parsed.data.faults) faults.set(group, fault);
-    reports.reportFaults(parsed.data.process, parsed.data.role, faults);
+    const rewinds = new Map<string, readonly RewindOutcome[]>();
+    for (const { group, outcomes } of parsed.data.rewinds ?? []) rewinds.set(group, outcomes);
+    reports.reportFaults(parsed.data.process, parsed.data.role, faults, rewinds);
     return reply.code(204).send();
   });
 }

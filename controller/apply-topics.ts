@@ -1,5 +1,6 @@
 import { isBrokerError } from '../core/errors.js';
 import type { EgressFault } from '../core/egress-faults.js';
+import type { RewindOutcome } from '../core/rewind.js';
 import type { ClusterRef } from '../core/contract/types.js';
 import { clusterKey } from '../core/event-log/clusters.js';
 import type { EventLog } from '../core/event-log/port.js';
@@ -18,6 +19,7 @@ export class ObservedState implements Observed {
   dataPlane: DataPlaneObservation = { available: true };
   dataPlaneOf: ((uid: string, roles: readonly DataPlaneRole[]) => DataPlaneObservation) | undefined;
   egressFaults: ReadonlyMap<string, EgressFault> = new Map();
+  rewindOutcomes: ReadonlyMap<string, readonly RewindOutcome[]> = new Map();
 }
 
 /**

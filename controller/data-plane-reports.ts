@@ -1,4 +1,5 @@
 import { MAX_RANGES, type EgressFault } from '../core/egress-faults.js';
+import type { RewindOutcome } from '../core/rewind.js';
 import type { DataPlaneObservation, DataPlaneRole } from './state.js';
 
 /**
@@ -36,6 +37,8 @@ interface Seen {
   open: number;
   /** What a dispatcher last said went wrong per consumer group (events held, records skipped). */
   faults: ReadonlyMap<string, EgressFault>;
+  /** What became of the rewinds the contract asked for, per consumer group. */
+  rewinds: ReadonlyMap<string, readonly RewindOutcome[]>;
 }
 
 export interface DataPlaneReportsOptions {
@@ -75,10 +78,11 @@ export class DataPlaneReports {
   }
 
   /** A dispatcher's faults per consumer group, replacing what it said before. */
-  reportFaults(process: string, role: DataPlaneRole, faults: ReadonlyMap<string, EgressFault>): void {
+  reportFaults(process: string, role: DataPlaneRole, faults: ReadonlyMap<string, EgressFault>, rewinds: ReadonlyMap<string, readonly RewindOutcome[]> = new Map()): void {
     const seen = this.processes.get(process) ?? this.record({ process, role, applied: 0 });
     seen.lastSeen = this.now();
     seen.faults = faults;
+    seen.rewinds = rewinds;
     this.scheduleExpiry();
     this.emit();
   }
@@ -90,6 +94,21 @@ export class DataPlaneReports {
     for (const p of this.processes.values()) {
       if (!this.isLive(p, now)) continue;
       for (const [group, fault] of p.faults) merged.set(group, mergeFaults(merged.get(group), fault));
+    }
+    return merged;
+  }
+
+  /** The rewind outcomes of every live process per consumer group (each id once). */
+  rewindOutcomes(): ReadonlyMap<string, readonly RewindOutcome[]> {
+    const now = this.now();
+    const merged = new Map<string, RewindOutcome[]>();
+    for (const p of this.processes.values()) {
+      if (!this.isLive(p, now)) continue;
+      for (const [group, outcomes] of p.rewinds) {
+        const list = merged.get(group) ?? [];
+        for (const o of outcomes) if (!list.some((x) => x.id === o.id)) list.push(o);
+        merged.set(group, list);
+      }
     }
     return merged;
   }
@@ -137,7 +156,7 @@ export class DataPlaneReports {
     let seen = this.processes.get(report.process);
     const changed = seen === undefined || seen.applied !== report.applied || seen.role !== report.role || !this.isLive(seen, now);
     if (seen === undefined) {
-      seen = { role: report.role, applied: report.applied, lastSeen: now, open: 0, faults: new Map() };
+      seen = { role: report.role, applied: report.applied, lastSeen: now, open: 0, faults: new Map(), rewinds: new Map() };
       this.processes.set(report.process, seen);
     } else {
       seen.role = report.role;

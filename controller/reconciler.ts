@@ -209,6 +209,8 @@ export class Reconciler {
       ? undefined
       : (uid, roles) => reports.availability(this.carriedAt.get(uid) ?? this.options.contracts.nextGeneration(), roles);
     this.observed.egressFaults = this.options.egressFaults?.() ?? new Map();
+    // The rewinds the dispatchers applied for triggers' annotations (Kubernetes mode), for status.rewinds.
+    this.observed.rewindOutcomes = this.options.dataPlaneReports?.rewindOutcomes() ?? new Map();
 
     await ensureTopics(logFor, desiredTopics(objects, this.admitted, this.observed, settings, external), this.observed, logger);
     let desired = computeDesired(objects, this.admitted, this.observed, settings, external);

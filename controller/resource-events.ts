@@ -42,6 +42,14 @@ export function statusEvents(object: KnObject, before: ObjectStatus | undefined,
       });
     }
   }
+  // A Trigger's rewinds (status.rewinds): each new outcome once; a restart's first pass is no news.
+  for (const r of first ? [] : after.rewinds ?? []) {
+    if ((before?.rewinds ?? []).some((b) => b.id === r.id)) continue;
+    const what = r.kind === 'skip' ? 'skip' : 'rewind';
+    events.push(r.state === 'done'
+      ? { regarding, type: 'Normal', reason: r.kind === 'skip' ? 'Skipped' : 'Rewound', message: `${what} to ${r.to} asked by ${r.who}: ${r.redelivered} events re-delivered, ${r.skipped} skipped (from ${r.from || 'nothing committed'})` }
+      : { regarding, type: 'Warning', reason: r.kind === 'skip' ? 'SkipFailed' : 'RewindFailed', message: `${what} to ${r.to} asked by ${r.who} failed: ${r.message ?? 'unknown error'}` });
+  }
   for (const type of WARNING_CONDITIONS) {
     const c = find(after, type);
     if (c === undefined || c.status !== 'True' || same(find(before, type), c)) continue;

@@ -1,3 +1,5 @@
+import type { RewindOutcome } from '../core/rewind.js';
+
 /**
  * The Kubernetes-shaped objects the controller reads, as every source hands them over: an
  * envelope the source has already checked (apiVersion, kind, metadata.name, a namespace, a uid, a
@@ -57,6 +59,18 @@ export interface KnObject {
   readonly spec?: unknown;
   /** ConfigMaps carry `data` instead of a spec. */
   readonly data?: unknown;
+  /**
+   * What a source that keeps status (the Kubernetes API) holds for a Trigger's rewinds: those
+   * recorded in `status.rewinds`, and who last wrote its rewind annotation. Absent from sources
+   * that keep no status (manifests), where the rewind annotations are not acted on.
+   */
+  readonly recorded?: RecordedRewinds;
+}
+
+export interface RecordedRewinds {
+  readonly rewinds: readonly RewindOutcome[];
+  /** The field manager that last wrote the rewind annotation (`metadata.managedFields`). */
+  readonly requestedBy?: string;
 }
 
 /** The key that names an object everywhere in the controller: `Kind/namespace/name`. */

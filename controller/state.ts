@@ -1,5 +1,6 @@
 import type { ClusterRef, Resource } from '../core/contract/types.js';
 import type { EgressFault } from '../core/egress-faults.js';
+import type { RewindOutcome } from '../core/rewind.js';
 import type { StartPosition, TopicSpec } from '../core/event-log/port.js';
 import type { AdmissionDefaults } from './kinds/admission.js';
 import type { ObjectStatus } from './status.js';
@@ -78,6 +79,8 @@ export interface Observed {
   readonly dataPlaneOf?: (uid: string, roles: readonly DataPlaneRole[]) => DataPlaneObservation;
   /** What the dispatcher reported per consumer group (records skipped); none when it cannot be asked. */
   readonly egressFaults?: ReadonlyMap<string, EgressFault>;
+  /** What became of the rewinds the contract asked for, per consumer group (core/rewind.ts). */
+  readonly rewindOutcomes?: ReadonlyMap<string, readonly RewindOutcome[]>;
 }
 
 export interface DesiredTopic extends OnCluster {

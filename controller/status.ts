@@ -1,3 +1,4 @@
+import type { RewindOutcome } from '../core/rewind.js';
 /**
  * The status shapes the controller writes on each object (Knative's duck types), kept apart from
  * conditions.ts (which computes them) so that the state and source modules can name them
@@ -33,6 +34,8 @@ export interface ObjectStatus {
   readonly auth?: { readonly serviceAccountName: string };
   /** Trigger: the resolved subscriber. */
   readonly subscriberUri?: string;
+  /** Trigger: the rewinds and skips its annotations asked for, newest last (core/rewind.ts). */
+  readonly rewinds?: readonly RewindOutcome[];
   /** Broker and Trigger: the resolved dead-letter sink (a trigger's own, else its broker's). */
   readonly deadLetterSinkUri?: string;
   /** Channel: its backing channel (Knative `status.channel`). */

@@ -1,6 +1,7 @@
 import { request } from 'undici';
 import type { EgressFault } from '../core/egress-faults.js';
 import type { Logger } from '../core/logger.js';
+import type { RewindOutcome } from '../core/rewind.js';
 
 /**
  * Sends this dispatcher's faults per consumer group (events held, records skipped) to the
@@ -16,6 +17,8 @@ export interface FaultReporterOptions {
   readonly url: string;
   readonly process: string;
   readonly faults: () => ReadonlyMap<string, EgressFault>;
+  /** What became of the rewinds the contract asked for, per consumer group; sent along when there are any. */
+  readonly rewinds?: () => ReadonlyMap<string, readonly RewindOutcome[]>;
   readonly logger: Logger;
   /** The bearer token for the controller's admin API, read before every report (it may rotate). */
   readonly token?: (() => string | Promise<string>) | undefined;
@@ -59,12 +62,13 @@ export class FaultReporter {
 
   private async post(): Promise<void> {
     const faults = [...this.options.faults()].map(([group, fault]) => ({ group, fault }));
+    const rewinds = [...(this.options.rewinds?.() ?? [])].map(([group, outcomes]) => ({ group, outcomes }));
     try {
       const token = await this.options.token?.();
       const response = await request(this.options.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) },
-        body: JSON.stringify({ process: this.options.process, role: 'dispatcher', faults }),
+        body: JSON.stringify({ process: this.options.process, role: 'dispatcher', faults, ...(rewinds.length === 0 ? {} : { rewinds }) }),
         headersTimeout: 10_000,
         bodyTimeout: 10_000,
       });

@@ -15,6 +15,9 @@ import { systemClock, type Clock } from './dispatch.js';
 import { newCounters, type EgressCounters } from './egress-consumer.js';
 import { EgressSupervisor, type EgressStats } from './egress-supervisor.js';
 import { WaitingMemory } from './waiting-memory.js';
+import type { RewindOutcome } from '../core/rewind.js';
+import type { RewindHistoryStore } from './rewind/history.js';
+import { ContractRewinds } from './rewind/requests.js';
 import { Rewinder } from './rewind/service.js';
 import { FileTokenSource, type TokenSource } from './oidc-tokens.js';
 
@@ -58,6 +61,8 @@ export interface DispatcherDeps {
    * mode); default: the files of `config.oidcTokenFiles`, if any.
    */
   readonly tokens?: TokenSource | undefined;
+  /** Where the record of rewinds outlives the process (rewind/history.ts); memory only without it. */
+  readonly rewindHistory?: RewindHistoryStore | undefined;
 }
 
 export interface DispatcherStats {
@@ -77,6 +82,8 @@ export interface RunningDispatcher {
   lag(): Promise<readonly EgressLag[]>;
   /** Rewind and skip of a Trigger's group while it runs, and their record (rewind/service.ts). */
   readonly rewinds: Rewinder;
+  /** What became of the rewinds the contract asked for, per consumer group (rewind/requests.ts). */
+  rewindOutcomes(): ReadonlyMap<string, readonly RewindOutcome[]>;
 }
 
 export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDispatcher> {
@@ -108,9 +115,14 @@ export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDisp
   let subscribed = false;
   const lag = new LagReader(deps.log, () => supervisor.lagSources());
   metrics?.watch(() => supervisor.egressGauges(), lag);
+  const rewinds = new Rewinder({ log: deps.log, supervisor, logger, store: deps.rewindHistory });
+  await rewinds.load().catch((error: unknown) => logger.warn({ err: error }, 'the record of rewinds could not be read; starting a new one'));
+  // Rewinds the contract asks for, once each, after the egresses of that contract run.
+  const contractRewinds = new ContractRewinds(rewinds, logger, () => deps.onFaults?.());
   const unsubscribe = deps.contracts.subscribe((contract) => {
     const started = performance.now();
     const applied = supervisor.apply(contract);
+    void applied.then(() => contractRewinds.apply(contract), () => undefined);
     if (deps.metrics !== undefined) {
       const registry = deps.metrics;
       void applied.then(() => contractApplied(registry, 'dispatcher', contract.generation, (performance.now() - started) / 1000));
@@ -127,6 +139,8 @@ export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDisp
     close: () => {
       closing ??= (async () => {
         unsubscribe();
+        await contractRewinds.close();
+        await rewinds.flushed();
         await supervisor.close();
         await clusters.close();
         await sender.close().catch(() => sender.destroy());
@@ -135,8 +149,9 @@ export async function startDispatcher(deps: DispatcherDeps): Promise<RunningDisp
       return closing;
     },
     faults: () => faults.snapshot(),
+    rewindOutcomes: () => contractRewinds.snapshot(),
     lag: () => lag.read(),
-    rewinds: new Rewinder({ log: deps.log, supervisor, logger }),
+    rewinds,
     stats: () => {
       const egresses = supervisor.stats();
       const totals = { ...newCounters(), inFlight: 0, held: 0 };

@@ -173,13 +173,17 @@ export function describeObject(o: ObjectLike, deadLetters: RecentDeadLetters | u
       out.push(...rows.map((r) => `  ${formatRow(r, widths)}`));
     }
   }
-  if (rewinds !== undefined) {
-    if (rewinds.length === 0) out.push('Rewinds:  <none>');
+  // From the admin API of a process running the dispatcher, else (Kubernetes) the Trigger's status.rewinds.
+  const rewindRows = rewinds !== undefined
+    ? rewinds.map((r) => [r.at.replace(/\.\d{3}Z$/, 'Z'), r.who, r.mode, r.moves.map((m) => `${m.partition}:${m.current}`).join(','), `${r.to} (${r.moves.map((m) => `${m.partition}:${m.target}`).join(',')})`, String(r.redelivered), String(r.skipped)])
+    : o.status?.rewinds?.map((r) => [r.at.replace(/\.\d{3}Z$/, 'Z'), r.who, r.state === 'done' ? r.kind : `${r.kind} failed: ${r.message ?? ''}`, r.from, r.to, String(r.redelivered), String(r.skipped)]);
+  if (rewindRows !== undefined) {
+    if (rewindRows.length === 0) out.push('Rewinds:  <none>');
     else {
-      out.push(`Rewinds:  ${rewinds.length}`);
+      out.push(`Rewinds:  ${rewindRows.length}`);
       const rows = [
         ['WHEN', 'WHO', 'ACTION', 'FROM', 'TO', 'REDELIVERED', 'SKIPPED'],
-        ...rewinds.map((r) => [r.at.replace(/\.\d{3}Z$/, 'Z'), r.who, r.mode, r.moves.map((m) => `${m.partition}:${m.current}`).join(','), `${r.to} (${r.moves.map((m) => `${m.partition}:${m.target}`).join(',')})`, String(r.redelivered), String(r.skipped)]),
+        ...rewindRows,
       ];
       const widths = widthsOf(rows);
       out.push(...rows.map((r) => `  ${formatRow(r, widths)}`));

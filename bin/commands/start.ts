@@ -41,7 +41,8 @@ import { createMetricsRegistry, registerMetricsRoute, type Registry } from '../.
 import { registerLagRoute } from '../../controller/lag-route.js';
 import type { Logger } from '../../core/logger.js';
 import { startTracing, tracingSettingsFromEnv } from '../../core/tracing.js';
-import { serverToken } from '../admin-token.js';
+import { serverToken, stateDir } from '../admin-token.js';
+import { FileRewindHistory } from '../../dispatcher/rewind/history.js';
 import { CliError, type CliIo } from '../cli.js';
 import type { KafkaSecurity } from '../../core/event-log/kafka/security.js';
 import { kafkaFrom, openKafka, untilSignal } from '../data-plane.js';
@@ -357,6 +358,8 @@ async function startAll(
 
     const dispatcher: RunningDispatcher = await startDispatcher({
       config: dispatcherConfig, log, clusters: await clustersFor('kafka-broker-dispatcher'), contracts, logger, tracing: traces.tracing, metrics, onFaults: () => void controller.reconciler.reconcile(),
+      // Rewinds and skips are recorded beside the admin token, so describe shows them after a restart.
+      rewindHistory: new FileRewindHistory(path.join(stateDir(io.env), 'rewinds.json')),
     });
     late.dispatcher = dispatcher;
     closers.push({ name: 'dispatcher', close: () => dispatcher.close() });

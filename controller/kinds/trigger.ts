@@ -11,6 +11,7 @@ import { topicOf, type AdmittedBroker, type BrokerOutcome, type Brokers } from '
 import { deliveryOrderOf, destination, egressConfig, optionalDelivery, resolveDeadLetterSink, type Delivery, type Destination } from './delivery.js';
 import { addEgress, admitInto, type Pass } from './pass.js';
 import { triggerFilter } from './trigger-filter.js';
+import { rewindRecords, rewindRequestOf } from './trigger-rewind.js';
 import type { Filter } from '../../core/filters/types.js';
 
 /**
@@ -162,6 +163,10 @@ export function reconcileTrigger(trigger: AdmittedTrigger, ctx: TriggerContext):
         ...(subscriber.audience === undefined ? {} : { destinationAudience: subscriber.audience }),
         ...(ownDeadLetter === undefined ? {} : { deadLetterAudience: ownDeadLetter }),
       };
+  // 5. A rewind its annotations ask for (only where the source keeps status: trigger-rewind.ts).
+  const rewind = trigger.object.recorded === undefined ? undefined : rewindRequestOf(trigger.object);
+  const records = trigger.object.recorded === undefined ? [] : rewindRecords(trigger.object.recorded.rewinds, ctx.observed.rewindOutcomes?.get(group) ?? []);
+  const pending = rewind !== undefined && 'request' in rewind && !records.some((r) => r.id === rewind.request.id) ? rewind.request : undefined;
 
   const egress: Egress | null = wanted && groupReady && subscriber.ok
     ? {
@@ -176,10 +181,12 @@ export function reconcileTrigger(trigger: AdmittedTrigger, ctx: TriggerContext):
         contentMode: (trigger.delivery?.format ?? broker.broker.delivery?.format) === 'json' ? 'structured' : 'binary',
         egressConfig: trigger.delivery === null ? null : egressConfig(trigger.delivery, broker.broker.delivery, deadLetter, ctx.settings),
         ...(auth === undefined ? {} : { auth }),
+        ...(pending === undefined ? {} : { rewind: pending }),
       }
     : null;
 
-  const warnings = trigger.warnings.length === 0 ? undefined : `warning: ${formatFieldErrors(trigger.warnings)}`;
+  const allWarnings = [...trigger.warnings, ...(rewind !== undefined && 'problem' in rewind ? [rewind.problem] : [])];
+  const warnings = allWarnings.length === 0 ? undefined : `warning: ${formatFieldErrors(allWarnings)}`;
   const fault = ctx.observed.egressFaults?.get(group);
   const skipped = fault === undefined || egress === null ? [] : [
     ...(fault.skippedRecords > 0 ? [c.eventsSkipped(describeSkipped(fault))] : []),
@@ -191,6 +198,7 @@ export function reconcileTrigger(trigger: AdmittedTrigger, ctx: TriggerContext):
     ...(subscriber.ok ? { subscriberUri: subscriber.uri } : {}),
     ...(deadLetter === null ? {} : { deadLetterSinkUri: deadLetter }),
     ...(serviceAccount === undefined ? {} : { auth: { serviceAccountName: serviceAccount } }),
+    ...(records.length === 0 ? {} : { rewinds: records }),
   };
   return {
     key: trigger.key,

@@ -4,6 +4,7 @@ import type { KindInfo } from '../api-kinds.js';
 import type { ApiObject } from './api.js';
 import { apiGroup, type KnObject, type ObjectMeta } from '../resources.js';
 import { isRecord } from '../../core/values.js';
+import { recordedRewinds, rewindRequestedBy } from '../kinds/trigger-rewind.js';
 
 /**
  * Pure helpers between the API's JSON and the controller core: API objects become `KnObject`s
@@ -41,12 +42,15 @@ export function toKnObject(info: KindInfo, object: ApiObject): KnObject | string
     ...(Array.isArray(meta.ownerReferences) && meta.ownerReferences.length > 0 ? { ownerReferences: meta.ownerReferences as NonNullable<ObjectMeta['ownerReferences']> } : {}),
   };
   const apiVersion = info.group === '' ? info.version : `${info.group}/${info.version}`;
+  // A Trigger's rewinds are recorded in its status; who asked is the annotation's last writer.
+  const requestedBy = info.kind === 'Trigger' ? rewindRequestedBy(meta.managedFields) : undefined;
   return {
     apiVersion,
     kind: info.kind,
     metadata,
     ...(object.spec === undefined ? {} : { spec: object.spec }),
     ...(object.data === undefined ? {} : { data: object.data }),
+    ...(info.kind === 'Trigger' ? { recorded: { rewinds: recordedRewinds(object.status), ...(requestedBy === undefined ? {} : { requestedBy }) } } : {}),
   };
 }
 

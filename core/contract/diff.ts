@@ -26,14 +26,20 @@ export function diffContracts(before: Contract | undefined, after: Contract): Co
   return {
     resources: diffMaps(oldResources, newResources, (a, b) => isDeepStrictEqual(withoutEgresses(a), withoutEgresses(b))),
     egresses: diffMaps(egressesOf(before), egressesOf(after), (a, b) =>
-      // An egress changes when its own settings change, or when the resource fields it inherits do.
-      isDeepStrictEqual(a.egress, b.egress) && isDeepStrictEqual(withoutEgresses(a.resource), withoutEgresses(b.resource)),
+      // An egress changes when its own settings change, or when the resource fields it inherits do;
+      // a rewind request is not a setting (the dispatcher applies it to the running egress).
+      isDeepStrictEqual(withoutRewind(a.egress), withoutRewind(b.egress)) && isDeepStrictEqual(withoutEgresses(a.resource), withoutEgresses(b.resource)),
     ),
   };
 }
 
 function withoutEgresses(resource: Resource): Omit<Resource, 'egresses'> {
   const { egresses: _egresses, ...rest } = resource;
+  return rest;
+}
+
+function withoutRewind(egress: Egress): Omit<Egress, 'rewind'> {
+  const { rewind: _rewind, ...rest } = egress;
   return rest;
 }
 

@@ -80,6 +80,7 @@ const egressSchema = z
       })
       .strict()
       .optional(),
+    rewind: z.object({ id: nonEmpty, kind: z.enum(['rewind', 'skip']), to: nonEmpty, who: z.string() }).strict().optional(),
   })
   .strict();
 

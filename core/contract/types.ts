@@ -1,3 +1,4 @@
+import type { EgressRewind } from '../rewind.js';
 import type { Filter } from '../filters/types.js';
 
 /**
@@ -146,6 +147,8 @@ export interface Egress {
    * have an audience. Absent: no token is sent anywhere.
    */
   readonly auth?: EgressAuth;
+  /** A rewind or skip to apply once (Kubernetes mode: from the Trigger's annotations, core/rewind.ts). */
+  readonly rewind?: EgressRewind;
 }
 
 /**

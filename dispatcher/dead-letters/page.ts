@@ -37,7 +37,7 @@ export function renderDeadLettersPage(input: PageInput): string {
 <body>
 <header>
   <h1>Dead letters</h1>
-  <p class="lead">Events the KafkaSinks hold with Knative's dead-letter marks, oldest first. Click a row for the whole event; <em>Replay</em> sends it again to the trigger it failed for.</p>
+  <p class="lead">Events the KafkaSinks hold with Knative's dead-letter marks, oldest first. Click a row for the whole event; <em>Replay</em> sends it again to the trigger it failed for. <a href="/tail">Live events</a></p>
 </header>
 <form id="filters" method="get" action="/dead-letters">
   <label>Sink <select name="sink"><option value="">all sinks</option>${sinkOptions}</select></label>

@@ -2,6 +2,7 @@ import { BrokerError } from '../../core/errors.js';
 import type { EventLog } from '../../core/event-log/port.js';
 import type { Logger } from '../../core/logger.js';
 import type { EgressSupervisor, GroupMove } from '../egress-supervisor.js';
+import { withRecord, type RewindHistoryStore, type RewindRecord } from './history.js';
 import { planMoves, totals, type PartitionMove } from './plan.js';
 import { describeTarget, parseRewindTarget, type RewindTarget } from './target.js';
 
@@ -21,6 +22,7 @@ import { describeTarget, parseRewindTarget, type RewindTarget } from './target.j
  */
 
 export type MoveMode = 'rewind' | 'skip';
+export type { RewindRecord } from './history.js';
 
 export interface RewindRequest {
   readonly namespace: string;
@@ -35,15 +37,6 @@ export interface RewindRequest {
   readonly who: string;
 }
 
-export interface RewindRecord {
-  readonly mode: MoveMode;
-  readonly who: string;
-  readonly at: string;
-  readonly to: string;
-  readonly moves: readonly PartitionMove[];
-  readonly redelivered: number;
-  readonly skipped: number;
-}
 
 export interface RewindAnswer {
   readonly trigger: string;
@@ -62,19 +55,34 @@ export interface RewinderOptions {
   /** More events skipped than this needs `confirm`. Default 100. */
   readonly maxUnconfirmedSkip?: number;
   readonly now?: () => number;
+  /** Where the record is kept across restarts (history.ts); without it, in memory only. */
+  readonly store?: RewindHistoryStore | undefined;
 }
 
-/** Rewinds kept per trigger (newest last), in this process's memory. */
-const HISTORY = 20;
-
 export class Rewinder {
-  private readonly history = new Map<string, RewindRecord[]>();
+  /** Per trigger, newest last, bounded (history.ts). */
+  private history: ReadonlyMap<string, readonly RewindRecord[]> = new Map();
+  private saving: Promise<void> = Promise.resolve();
   private readonly maxUnconfirmedSkip: number;
   private readonly now: () => number;
 
   constructor(private readonly options: RewinderOptions) {
     this.maxUnconfirmedSkip = options.maxUnconfirmedSkip ?? 100;
     this.now = options.now ?? Date.now;
+  }
+
+  /** Reads the record kept by the store, if there is one; a rewind before this is kept too. */
+  async load(): Promise<void> {
+    if (this.options.store === undefined) return;
+    const stored = await this.options.store.load();
+    let merged = new Map(stored);
+    for (const [trigger, records] of this.history) for (const r of records) merged = withRecord(merged, trigger, r);
+    this.history = merged;
+  }
+
+  /** Resolves when every record so far is written (for an orderly stop and for tests). */
+  flushed(): Promise<void> {
+    return this.saving;
   }
 
   async rewind(request: RewindRequest): Promise<RewindAnswer> {
@@ -108,10 +116,8 @@ export class Rewinder {
     });
     const result = answer(applied, false);
     const record: RewindRecord = { mode: request.mode, who: request.who, at: new Date(this.now()).toISOString(), to: result.to, moves: applied, redelivered: result.redelivered, skipped: result.skipped };
-    const list = this.history.get(trigger) ?? [];
-    list.push(record);
-    if (list.length > HISTORY) list.splice(0, list.length - HISTORY);
-    this.history.set(trigger, list);
+    this.history = withRecord(this.history, trigger, record);
+    this.persist(trigger, record);
     this.options.logger.info({ trigger, group, mode: request.mode, who: request.who, to: result.to, redelivered: result.redelivered, skipped: result.skipped }, `trigger ${request.mode === 'skip' ? 'skipped' : 'rewound'}`);
     return result;
   }
@@ -119,6 +125,15 @@ export class Rewinder {
   /** The rewinds and skips of a trigger, oldest first. */
   records(namespace: string, name: string): readonly RewindRecord[] {
     return this.history.get(`${namespace}/${name}`) ?? [];
+  }
+
+  /** Stores a record, one write at a time; a failed write is logged (the move is done). */
+  private persist(trigger: string, record: RewindRecord): void {
+    const store = this.options.store;
+    if (store === undefined) return;
+    this.saving = this.saving.then(() => store.add(trigger, record)).catch((error: unknown) => {
+      this.options.logger.warn({ err: error }, 'the record of rewinds could not be saved; it is kept in memory');
+    });
   }
 
   private requireConfirmation(skipped: number, request: RewindRequest): void {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { encodeStructuredJson } from '../../core/cloudevents/json-format.js';
 import type { ContractSource } from '../../core/contract/source.js';
@@ -6,9 +7,12 @@ import { BrokerError } from '../../core/errors.js';
 import type { EventLog } from '../../core/event-log/port.js';
 import { compileFilter, type EventPredicate } from '../../core/filters/compile.js';
 import type { Logger } from '../../core/logger.js';
+import { livePagePolicy, renderLivePage, type LiveBroker } from './page.js';
 import { tail, type TailStart } from './stream.js';
 
 /**
+ * `GET /tail`: the live view (page.ts), a page that streams the route below for a chosen broker.
+ *
  * `GET /tail/<ns>/<broker>?trigger=<name> | filter=<CESQL>, from=<RFC 3339> | n=<N>`: the broker's
  * events as server-sent events, live until the client goes away. Each is
  *
@@ -25,6 +29,21 @@ export interface TailRouteDeps {
 }
 
 export function registerTailRoutes(app: FastifyInstance, deps: TailRouteDeps): void {
+  // Streams never end by themselves: closing the server ends them (else it would wait for their clients).
+  const streams = new Set<AbortController>();
+  app.addHook('preClose', (done) => {
+    for (const abort of streams) abort.abort();
+    done();
+  });
+  app.get('/tail', async (_request, reply) => {
+    const brokers: LiveBroker[] = (deps.contracts.current()?.resources ?? [])
+      .filter((r) => r.kind === 'Broker')
+      .map((r) => ({ namespace: r.reference.namespace, name: r.reference.name, triggers: r.egresses.filter((e) => e.reference.kind === 'Trigger').map((e) => e.reference.name).sort() }))
+      .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+    const nonce = randomBytes(16).toString('base64');
+    reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').header('content-security-policy', livePagePolicy(nonce));
+    return renderLivePage(brokers, nonce);
+  });
   app.get<{ Params: { namespace: string; broker: string }; Querystring: Record<string, string | undefined> }>('/tail/:namespace/:broker', async (request, reply) => {
     const { namespace, broker } = request.params;
     const query = request.query;
@@ -35,12 +54,15 @@ export function registerTailRoutes(app: FastifyInstance, deps: TailRouteDeps): v
     const start = startOf(query);
 
     const abort = new AbortController();
-    request.raw.on('close', () => abort.abort());
+    streams.add(abort);
+    abort.signal.addEventListener('abort', () => streams.delete(abort), { once: true });
+    // The response's 'close' (not the request's, which may have fired once its empty body was read) says the client went away.
+    reply.raw.on('close', () => abort.abort());
     if ((await deps.log.describeTopic(topic)) === undefined) throw new BrokerError('TOPIC_NOT_FOUND', `the topic of broker ${namespace}/${broker} does not exist yet`);
     const stream = tail(deps.log, topic, { start, filter, signal: abort.signal });
     reply.hijack();
     const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', connection: 'close' });
     res.write(': tailing\n\n');
     const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
     try {

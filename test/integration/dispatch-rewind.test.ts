@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { silentLogger } from '../../core/logger.js';
 import { REPLAY_EXTENSION } from '../../dispatcher/dispatch.js';
+import { startDispatcher, type RunningDispatcher } from '../../dispatcher/main.js';
+import { FileRewindHistory } from '../../dispatcher/rewind/history.js';
 import { answer, eventLogKinds, makeEvent, startScenario, startSubscriber, uniqueEgress } from '../helpers/servers.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -59,6 +65,29 @@ for (const kind of eventLogKinds) {
       assert.ok(b.events().every((e) => e.attributes[REPLAY_EXTENSION] === undefined));
       assert.equal(s.dispatcher.rewinds.records('default', egressA.reference.name).length, 1);
       assert.equal(s.dispatcher.rewinds.records('default', egressA.reference.name)[0]!.who, 'test');
+    });
+
+    test('the record of rewinds outlives the dispatcher when it has a store', async (t) => {
+      const subscriber = await startSubscriber(t);
+      const egress = uniqueEgress('recorded', { destination: subscriber.url });
+      const s = await startScenario(t, kind, { egresses: [egress], startDispatcher: false });
+      const dir = await mkdtemp(path.join(tmpdir(), 'kb-rewinds-'));
+      t.after(() => rm(dir, { recursive: true, force: true }));
+      const store = new FileRewindHistory(path.join(dir, 'rewinds.json'));
+      const start = async (): Promise<RunningDispatcher> => {
+        const d = await startDispatcher({ config: s.config, log: s.log, contracts: s.contracts, logger: silentLogger(), rewindHistory: store });
+        t.after(() => d.close());
+        return d;
+      };
+      const first = await start();
+      await s.send([makeEvent({ id: 'kept' })]);
+      await waitUntil(() => subscriber.ids().length === 1, { ...wait, message: 'delivered' });
+      await first.rewinds.rewind({ namespace: 'default', name: egress.reference.name, mode: 'rewind', to: 'earliest', dryRun: false, confirm: false, who: 'carol' });
+      await first.close();
+      const second = await start();
+      const records = second.rewinds.records('default', egress.reference.name);
+      assert.deepEqual(records.map((r) => [r.who, r.to, r.redelivered]), [['carol', 'earliest', 1]]);
+      assert.equal(second.rewinds.records('default', 'other').length, 0);
     });
 
     test('skip to a time drops only what is before it; dry run and an unconfirmed skip change nothing', async (t) => {

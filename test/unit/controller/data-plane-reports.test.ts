@@ -89,3 +89,32 @@ describe('DataPlaneReports.changes', () => {
     clearInterval(keepAlive);
   });
 });
+
+test('POST /data-plane/faults carries rewind outcomes: merged per group over live dispatchers, each id once; a bad one is refused', async () => {
+  const { createAdminServer, registerResourceRoutes } = await import('../../../controller/admin.js');
+  const { silentLogger } = await import('../../../core/logger.js');
+  let now = 0;
+  const reports = new DataPlaneReports({ freshMs: 1000, now: () => now });
+  const app = createAdminServer({ logger: silentLogger() });
+  registerResourceRoutes(app, { objects: () => [], problems: () => [], contract: () => undefined, dataPlaneReports: reports });
+  await app.ready();
+  try {
+    const outcome = (id: string) => ({ id, kind: 'rewind', state: 'done', who: 'kubectl-annotate', at: '2026-12-04T10:00:00.000Z', to: 'earliest', from: '0:3', redelivered: 3, skipped: 0, generation: 7 });
+    const post = (process: string, rewinds: unknown) => app.inject({
+      method: 'POST', url: '/data-plane/faults', headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ process, role: 'dispatcher', faults: [], ...(rewinds === undefined ? {} : { rewinds }) }),
+    });
+    assert.equal((await post('d-1', [{ group: 'g', outcomes: [outcome('a')] }])).statusCode, 204);
+    assert.equal((await post('d-2', [{ group: 'g', outcomes: [outcome('a'), outcome('b')] }])).statusCode, 204);
+    assert.equal((await post('d-3', undefined)).statusCode, 204, 'a dispatcher without outcomes sends none');
+    assert.deepEqual(reports.rewindOutcomes().get('g')?.map((o) => o.id), ['a', 'b']);
+    const bad = await post('d-4', [{ group: 'g', outcomes: [{ ...outcome('c'), state: 'maybe' }] }]);
+    assert.equal(bad.statusCode, 400);
+    assert.match(bad.json<{ message: string }>().message, /^invalid faults report: rewinds\.0\.outcomes\.0\.state/);
+    // Gone quiet for longer than freshMs: their outcomes no longer count (status keeps what was recorded).
+    now += 5000;
+    assert.equal(reports.rewindOutcomes().size, 0);
+  } finally {
+    await app.close();
+  }
+});

@@ -108,3 +108,14 @@ describe('InProcessContractSource', () => {
     assert.deepEqual(late, [3]);
   });
 });
+
+test('an egress may carry a rewind request; it is checked, and it is not a change of the egress', () => {
+  const rewind = { id: 'abc', kind: 'rewind' as const, to: 'earliest', who: 'kubectl-annotate' };
+  const plain = makeContract([makeBroker('b', [makeEgress('t')])], 1);
+  const asked = makeContract([makeBroker('b', [makeEgress('t', { rewind })])], 2);
+  assert.deepEqual(parseContract(JSON.parse(JSON.stringify(asked))).resources[0]!.egresses[0]!.rewind, rewind);
+  const bad = JSON.parse(JSON.stringify(asked)) as { resources: { egresses: { rewind: Record<string, unknown> }[] }[] };
+  bad.resources[0]!.egresses[0]!.rewind['kind'] = 'explode';
+  assert.throws(() => parseContract(bad), /rewind\.kind/);
+  assert.ok(isEmptyDiff(diffContracts(plain, asked)), 'the running egress is not restarted');
+});

@@ -52,3 +52,12 @@ test('tail render: pretty shows type, source, id, extensions and JSON data, trun
   assert.match(render(item, 'cloudevent', 'yaml', 0), /^---\nspecversion: "1.0"\nid: a1\n/);
   assert.match(render({ partition: 0, offset: '1', appended: 'now', problem: 'no ce_ headers' }, 'undecodable', 'pretty', 0), /not a CloudEvent: no ce_ headers/);
 });
+
+test('renderLivePage: names are escaped; an empty contract says so', async () => {
+  const { renderLivePage } = await import('../../../../dispatcher/tail/page.js');
+  const html = renderLivePage([{ namespace: 'ns', name: '<b>x', triggers: ['"t'] }], 'nonce1');
+  assert.ok(!html.includes('<b>x'));
+  assert.ok(html.includes('&lt;b&gt;x'));
+  assert.ok(html.includes('value="&quot;t"'));
+  assert.match(renderLivePage([], 'n'), /No broker is in the contract yet/);
+});
