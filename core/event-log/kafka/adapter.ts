@@ -60,7 +60,7 @@ export class KafkaEventLog implements EventLog {
     this.admin = new KafkaAdmin(this.kafka);
     this.options = options;
     this.client = options.client ?? DEFAULT_KAFKA_CLIENT;
-    const producers = this.client === 'platformatic' ? platformaticProducers(options) : kafkajsProducers(this.kafka);
+    const producers = this.client === 'platformatic' ? platformaticProducers(options, () => this.admin.connectionProblem()) : kafkajsProducers(this.kafka);
     this.appender = new KafkaAppender(producers, this.admin, {
       appendTimeoutMs: options.appendTimeoutMs ?? 10_000,
       maxInFlightBatches: options.maxInFlightBatches ?? 1,

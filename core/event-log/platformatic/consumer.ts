@@ -1,4 +1,5 @@
 import { Consumer as GroupClient, type GroupAssignment } from '@platformatic/kafka';
+import { withTimeout } from '../../async.js';
 import type { Logger } from '../../logger.js';
 import type { KafkaAdmin } from '../kafka/admin.js';
 import { PartitionOffsets } from '../offsets.js';
@@ -31,6 +32,8 @@ import { hasProtocolError, protocolErrorIds } from './errors.js';
 /** Bytes one Fetch may bring back, per partition and in all. */
 const PARTITION_MAX_BYTES = 256 * 1024;
 const FETCH_MAX_BYTES = 1024 * 1024;
+/** How long joining the group may take (as the kafkajs consumer). */
+const JOIN_TIMEOUT_MS = 60_000;
 /** How long a Fetch waits at the broker for records. */
 const FETCH_WAIT_MS = 250;
 
@@ -78,6 +81,9 @@ export class PlatformaticGroupConsumer implements Consumer {
       sessionTimeout: 8000,
       rebalanceTimeout: 60_000,
       heartbeatInterval: 2000,
+      // kafkajs's name for the same round-robin protocol (the same encoding): members on either
+      // client can share a group, as during a rolling change of --kafka-client.
+      protocols: [{ name: 'RoundRobinAssigner', version: 1 }],
       maxWaitTime: FETCH_WAIT_MS,
       minBytes: 1,
       maxBytes: FETCH_MAX_BYTES,
@@ -93,7 +99,12 @@ export class PlatformaticGroupConsumer implements Consumer {
     this.client.on('consumer:group:rebalance', () => void this.commit());
     this.client.on('error', (error: unknown) => this.logger.warn({ err: error, groupId: this.options.groupId }, 'consumer group error'));
     for (const topic of this.options.topics) this.client.topics.track(topic);
-    await this.client.joinGroup({});
+    try {
+      await withTimeout(this.client.joinGroup({}), JOIN_TIMEOUT_MS);
+    } catch (error) {
+      // See producer.ts: a refusal the library does not report is explained by the admin connection.
+      throw (await this.admin.connectionProblem()) ?? error;
+    }
     await this.placing;
     this.loop = this.run();
     this.timer = setInterval(() => void this.commit(), this.options.commitIntervalMs ?? 1000);

@@ -1,4 +1,6 @@
 import { Producer, ProduceAcks } from '@platformatic/kafka';
+import { withTimeout } from '../../async.js';
+import type { BrokerError } from '../../errors.js';
 import type { OutgoingRecord, ProducerFactory } from '../kafka/producer.js';
 import { platformaticBaseOptions, type PlatformaticConnection } from './client.js';
 import { hasProtocolError } from './errors.js';
@@ -11,18 +13,24 @@ import { hasProtocolError } from './errors.js';
  *
  * The library (1.22) writes a null key or value as an empty one (length 0 rather than -1);
  * the consumer reads an empty key back as null (consumer.ts), so keyless records stay keyless.
+ *
+ * The library (1.22) does not report every refusal: with a wrong SASL password or an untrusted
+ * CA its connection attempt never completes. So connecting is bounded, and a failure is explained
+ * by `diagnose` (the kafkajs admin connection, with the same settings): KAFKA_AUTH_FAILED /
+ * KAFKA_TLS_FAILED as with kafkajs.
  */
-export function platformaticProducers(connection: PlatformaticConnection): ProducerFactory {
+export function platformaticProducers(connection: PlatformaticConnection, diagnose: () => Promise<BrokerError | undefined>): ProducerFactory {
   return {
     topicGone: (error) => hasProtocolError(error, 'UNKNOWN_TOPIC_OR_PARTITION'),
     create: async () => {
       const producer = new Producer({ ...platformaticBaseOptions(connection, 'producer'), idempotent: true, acks: ProduceAcks.ALL });
       try {
         // Connects and takes a producer id now, so an unreachable Kafka fails here, not mid-send.
-        await producer.initIdempotentProducer({});
+        await withTimeout(producer.initIdempotentProducer({}), CONNECT_TIMEOUT_MS);
       } catch (error) {
-        await producer.close().catch(() => undefined);
-        throw error;
+        // Not awaited: a close during a connection attempt that never completes may not either.
+        void producer.close().catch(() => undefined);
+        throw (await diagnose()) ?? error;
       }
       return {
         close: () => producer.close(),
@@ -37,6 +45,9 @@ export function platformaticProducers(connection: PlatformaticConnection): Produ
     },
   };
 }
+
+/** How long connecting and taking a producer id may take: well within an append's own timeout (10 s). */
+const CONNECT_TIMEOUT_MS = 5000;
 
 function headerMap(headers: Readonly<Record<string, Buffer>>): Map<Buffer, Buffer> {
   const map = new Map<Buffer, Buffer>();
