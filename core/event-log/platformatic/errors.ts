@@ -18,6 +18,17 @@ export function protocolErrorIds(error: unknown): string[] {
   return ids;
 }
 
+/**
+ * The error with the first Kafka protocol error it holds as `type`, the shape kafkajs gives (and
+ * that callers read, e.g. the ingress telling MESSAGE_TOO_LARGE from other failures); the library's
+ * error stays as `cause`.
+ */
+export function withProtocolType(error: unknown): unknown {
+  const [type] = protocolErrorIds(error);
+  if (type === undefined || !(error instanceof Error)) return error;
+  return Object.assign(new Error(error.message, { cause: error }), { type });
+}
+
 export function hasProtocolError(error: unknown, id: string): boolean {
   return protocolErrorIds(error).includes(id);
 }

@@ -3,7 +3,7 @@ import { withTimeout } from '../../async.js';
 import type { BrokerError } from '../../errors.js';
 import type { OutgoingRecord, ProducerFactory } from '../kafka/producer.js';
 import { platformaticBaseOptions, type PlatformaticConnection } from './client.js';
-import { hasProtocolError } from './errors.js';
+import { hasProtocolError, withProtocolType } from './errors.js';
 
 /**
  * @platformatic/kafka producers for the appender (../kafka/producer.ts, which coalesces appends
@@ -36,7 +36,12 @@ export function platformaticProducers(connection: PlatformaticConnection, diagno
         close: () => producer.close(),
         send: async (records: readonly OutgoingRecord[]) => {
           const messages = records.map(({ topic, partition, key, value, headers }) => ({ topic, partition, key: key ?? undefined, value: value ?? undefined, headers: headerMap(headers) }));
-          const result = await producer.send({ messages });
+          let result: Awaited<ReturnType<typeof producer.send>>;
+          try {
+            result = await producer.send({ messages });
+          } catch (error) {
+            throw withProtocolType(error);
+          }
           const offsets = new Map<string, bigint>();
           for (const { topic, partition, offset } of result.offsets ?? []) offsets.set(`${topic}\u0000${partition}`, offset);
           return offsets;
