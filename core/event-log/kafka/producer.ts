@@ -41,7 +41,8 @@ export interface AppenderOptions {
 }
 
 /**
- * Appending. Appends are coalesced: while one produce request is in flight, new appends queue up
+ * Appending, on either client library (a ProducerFactory: kafkajsProducers below, or
+ * ../platformatic/producer.ts). Appends are coalesced: while one produce request is in flight, new appends queue up
  * and go out together in the next request (acks=all), so throughput grows with concurrency
  * without a fixed linger. Partitions are chosen here (Kafka's murmur2 for keys, round-robin
  * otherwise) so each append learns its own partition and offset from the batch response.
