@@ -25,7 +25,7 @@ export const KAFKA_AUTH_USAGE = `      --kafka-auth-dir <dir>  Kafka credentials
                               <dir>/<namespace>/<secret-name>/<key>, e.g. each Secret mounted there;
                               default $KAFKA_AUTH_ROOT
       --kafka-client <name>   the Kafka client library appends and consumer groups run on: kafkajs or
-                              platformatic (@platformatic/kafka); default $KAFKA_CLIENT, else kafkajs
+                              platformatic (@platformatic/kafka); default $KAFKA_CLIENT, else platformatic
 `;
 
 export async function kafkaSecurityOf(io: CliIo, dirFlag: string | boolean | undefined): Promise<KafkaSecurity> {
