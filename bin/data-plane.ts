@@ -17,7 +17,8 @@ import type { KafkaSecurity } from '../core/event-log/kafka/security.js';
 import { kafkaClientErrors, type Registry } from '../core/metrics.js';
 import type { DataPlaneRole } from '../controller/data-plane-reports.js';
 import { CliError, type CliIo } from './cli.js';
-import { clustersOf, KAFKA_AUTH_FLAG, kafkaAuthRootOf, kafkaSecurityOf } from './kafka-auth.js';
+import { clustersOf, KAFKA_AUTH_FLAG, kafkaAuthRootOf, kafkaClientOf, kafkaSecurityOf } from './kafka-auth.js';
+import type { KafkaClientKind } from '../core/event-log/kafka/client-kind.js';
 import { LOG_FORMAT_FLAG, parseCommandLine, stringFlag, type FlagSpec, type FlagValues } from './options.js';
 
 export interface DataPlaneOptions {
@@ -31,6 +32,8 @@ export interface DataPlaneOptions {
   readonly token?: { readonly file: string } | { readonly value: string } | undefined;
   /** Set by withKafkaSecurity: where the credentials of resources on clusters of their own are. */
   readonly kafkaAuthRoot?: string;
+  /** Set by withKafkaSecurity: --kafka-client / KAFKA_CLIENT; undefined: the default. */
+  readonly kafkaClient?: KafkaClientKind | undefined;
 }
 
 /** The pod's ServiceAccount token, which the kubelet keeps fresh. */
@@ -44,7 +47,8 @@ export const TOKEN_FILE_USAGE = `      --token-file <path>    the token sent to 
 /** The options with the Kafka credentials of --kafka-auth-dir or the environment (kafka-auth.ts). */
 export async function withKafkaSecurity(options: DataPlaneOptions, values: FlagValues, io: CliIo): Promise<DataPlaneOptions> {
   const root = kafkaAuthRootOf(io, stringFlag(values, 'kafka-auth-root'));
-  return { ...options, kafkaSecurity: await kafkaSecurityOf(io, stringFlag(values, 'kafka-auth-dir')), ...(root === undefined ? {} : { kafkaAuthRoot: root }) };
+  const kafkaClient = kafkaClientOf(io.env, stringFlag(values, 'kafka-client'));
+  return { ...options, kafkaSecurity: await kafkaSecurityOf(io, stringFlag(values, 'kafka-auth-dir')), ...(root === undefined ? {} : { kafkaAuthRoot: root }), kafkaClient };
 }
 
 const DATA_PLANE_FLAGS = {
@@ -102,7 +106,7 @@ export function kafkaFrom(values: FlagValues, io: CliIo): { brokers: string[]; f
  * Kafka, checked once with a quiet client so that "not there" is one line; so is a refused
  * password or certificate (KAFKA_AUTH_FAILED / KAFKA_TLS_FAILED), with the reason.
  */
-export async function openKafka(brokers: readonly string[], from: string, clientId: string, logger: Logger, security?: KafkaSecurity, hint = '', metrics?: Registry): Promise<EventLog> {
+export async function openKafka(brokers: readonly string[], from: string, clientId: string, logger: Logger, security?: KafkaSecurity, hint = '', metrics?: Registry, client?: KafkaClientKind): Promise<EventLog> {
   const { KafkaEventLog } = await import('../core/event-log/kafka/adapter.js');
   const probe = new KafkaEventLog({ brokers: [...brokers], clientId: `${clientId}-probe`, logger: silentLogger(), security });
   const problem = await probe.connectionProblem(10_000);
@@ -110,7 +114,7 @@ export async function openKafka(brokers: readonly string[], from: string, client
   if (problem !== undefined && problem.code !== 'LOG_UNAVAILABLE') throw new CliError(`Kafka at ${brokers.join(',')} (from ${from}) refused us: ${problem.message}`);
   if (problem !== undefined) throw new CliError(`cannot reach Kafka at ${brokers.join(',')} (from ${from})${hint}`);
   const errors = metrics === undefined ? undefined : kafkaClientErrors(metrics);
-  return new KafkaEventLog({ brokers: [...brokers], clientId, logger, security, ...(errors === undefined ? {} : { onClientError: (operation: string) => errors.labels(operation).inc() }) });
+  return new KafkaEventLog({ brokers: [...brokers], clientId, logger, security, client, ...(errors === undefined ? {} : { onClientError: (operation: string) => errors.labels(operation).inc() }) });
 }
 
 /** How this process names itself to the controller: the pod's name (the host name) and its pid. */
@@ -147,7 +151,7 @@ export async function startDataPlane(
   start: (log: EventLog, contracts: ContractSource, clusters: EventLogClusters) => Promise<() => Promise<void>>,
   metrics?: Registry,
 ): Promise<() => Promise<void>> {
-  const log = await openKafka(options.kafka, options.kafkaFrom, clientId, logger, options.kafkaSecurity, '', metrics);
+  const log = await openKafka(options.kafka, options.kafkaFrom, clientId, logger, options.kafkaSecurity, '', metrics, options.kafkaClient);
   const clusters = await clustersOf(log, options.kafkaAuthRoot, clientId, logger);
   const { contracts, close } = await openContracts(options, logger, role);
   let stop: () => Promise<void>;

@@ -11,6 +11,7 @@ import { parseContractJson } from '../core/contract/parse.js';
 import { InProcessContractSource } from '../core/contract/source.js';
 import { isBrokerError } from '../core/errors.js';
 import type { EventLog } from '../core/event-log/port.js';
+import type { KafkaClientKind } from '../core/event-log/kafka/client-kind.js';
 import type { KafkaSecurity } from '../core/event-log/kafka/security.js';
 import type { Logger } from '../core/logger.js';
 import { createMetricsRegistry } from '../core/metrics.js';
@@ -22,6 +23,8 @@ import { clustersOf } from './kafka-auth.js';
 export interface IngressWorkerSetup {
   readonly config: IngressConfig;
   readonly kafka: { readonly brokers: readonly string[]; readonly from: string; readonly security?: KafkaSecurity | undefined };
+  /** The Kafka client library the parent chose (--kafka-client); absent: the default. */
+  readonly client?: KafkaClientKind | undefined;
   readonly authRoot: string | undefined;
   readonly traceSettings: TracingSettings | undefined;
   readonly logger: Logger;
@@ -62,7 +65,7 @@ export async function runIngressWorker(setup: IngressWorkerSetup): Promise<numbe
   let traces: RunningTracing | undefined;
   let code = 0;
   try {
-    log = await openKafka(setup.kafka.brokers, setup.kafka.from, 'kafka-broker', logger, setup.kafka.security, '', metrics);
+    log = await openKafka(setup.kafka.brokers, setup.kafka.from, 'kafka-broker', logger, setup.kafka.security, '', metrics, setup.client);
     const clusters = await clustersOf(log, setup.authRoot, 'kafka-broker-ingress', logger);
     traces = await startTracing(setup.traceSettings);
     ingress = await startIngress({ config: setup.config, log, clusters, contracts, logger, tracing: traces.tracing, metrics });

@@ -11,9 +11,10 @@ import type { Logger } from '../core/logger.js';
 import { BrokerError } from '../core/errors.js';
 import type { ReadCredentials } from '../controller/cluster-logs.js';
 import type { KafkaSecurity } from '../core/event-log/kafka/security.js';
+import { kafkaClientKinds, parseKafkaClientKind, type KafkaClientKind } from '../core/event-log/kafka/client-kind.js';
 import { CliError, type CliIo } from './cli.js';
 
-export const KAFKA_AUTH_FLAG = { 'kafka-auth-dir': { type: 'string' }, 'kafka-auth-root': { type: 'string' } } as const;
+export const KAFKA_AUTH_FLAG = { 'kafka-auth-dir': { type: 'string' }, 'kafka-auth-root': { type: 'string' }, 'kafka-client': { type: 'string' } } as const;
 
 export const KAFKA_AUTH_USAGE = `      --kafka-auth-dir <dir>  Kafka credentials: files named as Knative Kafka's auth Secret keys (protocol,
                               sasl.mechanism, user, password, ca.crt, user.crt, user.key); default
@@ -23,6 +24,8 @@ export const KAFKA_AUTH_USAGE = `      --kafka-auth-dir <dir>  Kafka credentials
       --kafka-auth-root <dir> credentials of Brokers on clusters of their own (ConfigMap auth.secret.ref.name):
                               <dir>/<namespace>/<secret-name>/<key>, e.g. each Secret mounted there;
                               default $KAFKA_AUTH_ROOT
+      --kafka-client <name>   the Kafka client library appends and consumer groups run on: kafkajs or
+                              platformatic (@platformatic/kafka); default $KAFKA_CLIENT, else platformatic
 `;
 
 export async function kafkaSecurityOf(io: CliIo, dirFlag: string | boolean | undefined): Promise<KafkaSecurity> {
@@ -38,6 +41,16 @@ export function kafkaAuthRootOf(io: CliIo, flag: string | boolean | undefined): 
   return typeof flag === 'string' ? flag : io.env['KAFKA_AUTH_ROOT'] || undefined;
 }
 
+/** `--kafka-client`, else KAFKA_CLIENT: which client library the Kafka event log runs on; undefined: the default. */
+export function kafkaClientOf(env: CliIo['env'], flag: string | boolean | undefined): KafkaClientKind | undefined {
+  const from = typeof flag === 'string' ? '--kafka-client' : 'KAFKA_CLIENT';
+  const text = typeof flag === 'string' ? flag : env['KAFKA_CLIENT'] || undefined;
+  if (text === undefined) return undefined;
+  const kind = parseKafkaClientKind(text);
+  if (kind === undefined) throw new CliError(`${from} must be one of ${kafkaClientKinds.join(', ')}, got "${text}"`);
+  return kind;
+}
+
 /**
  * The registry of a process's cluster logs: `base` for resources on the process's cluster, a
  * KafkaEventLog per other cluster and credential set, with credentials from `root` folders.
@@ -45,7 +58,9 @@ export function kafkaAuthRootOf(io: CliIo, flag: string | boolean | undefined): 
 export async function clustersOf(base: EventLog, root: string | undefined, clientId: string, logger: Logger): Promise<EventLogClusters> {
   if (base.kind !== 'kafka') return new EventLogClusters(base);
   const { KafkaEventLog } = await import('../core/event-log/kafka/adapter.js');
-  const open: OpenClusterLog = (ref, security) => new KafkaEventLog({ brokers: [...ref.bootstrapServers], clientId, logger, security });
+  // Clusters of their own run on the same client library as the process's own log.
+  const client = base instanceof KafkaEventLog ? base.client : undefined;
+  const open: OpenClusterLog = (ref, security) => new KafkaEventLog({ brokers: [...ref.bootstrapServers], clientId, logger, security, client });
   return new EventLogClusters(base, open, root === undefined ? undefined : (secret) => kafkaAuthFromRoot(root, secret));
 }
 

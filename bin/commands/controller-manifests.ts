@@ -15,8 +15,8 @@ import { CliError, type CliIo } from '../cli.js';
 import type { KafkaSecurity } from '../../core/event-log/kafka/security.js';
 import { clusterLogs } from '../../controller/cluster-logs.js';
 import { openKafka, untilSignal } from '../data-plane.js';
-import { clustersOf, rootCredentials } from '../kafka-auth.js';
-import { loggerFrom, type FlagValues } from '../options.js';
+import { clustersOf, kafkaClientOf, rootCredentials } from '../kafka-auth.js';
+import { loggerFrom, stringFlag, type FlagValues } from '../options.js';
 
 export interface ManifestsOptions {
   readonly manifests: string;
@@ -46,7 +46,7 @@ export async function runOnManifests(options: ManifestsOptions, io: CliIo): Prom
   }
   const logger = loggerFrom(io, options.values);
   const metrics = createMetricsRegistry();
-  const log = await openKafka(options.kafka, options.kafkaFrom, 'kafka-broker-controller', logger, options.kafkaSecurity, '', metrics);
+  const log = await openKafka(options.kafka, options.kafkaFrom, 'kafka-broker-controller', logger, options.kafkaSecurity, '', metrics, kafkaClientOf(io.env, stringFlag(options.values, 'kafka-client')));
   let running: RunningManifestsController;
   try {
     const clusters = await clustersOf(log, options.kafkaAuthRoot, 'kafka-broker-controller', logger);

@@ -23,7 +23,7 @@ import { createMetricsRegistry } from '../../core/metrics.js';
 import { exposureProblem } from '../../core/admin-auth/index.js';
 import { CliError, type CliIo } from '../cli.js';
 import { openKafka, untilSignal } from '../data-plane.js';
-import { KAFKA_AUTH_FLAG, KAFKA_AUTH_USAGE, kafkaAuthRootOf, kafkaSecurityOf } from '../kafka-auth.js';
+import { KAFKA_AUTH_FLAG, KAFKA_AUTH_USAGE, kafkaAuthRootOf, kafkaClientOf, kafkaSecurityOf } from '../kafka-auth.js';
 import type { OpenClusterLog } from '../../core/event-log/clusters.js';
 import { LOG_FORMAT_FLAG, loggerFrom, parseCommandLine, parsePort, stringFlag, type FlagValues } from '../options.js';
 import { runOnManifests } from './controller-manifests.js';
@@ -143,12 +143,13 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const logger = loggerFrom(io, values);
   const kafkaSecurity = await kafkaSecurityOf(io, stringFlag(values, 'kafka-auth-dir'));
   const metrics = createMetricsRegistry();
-  const log = await openKafka(kafka.data, kafkaFrom, 'kafka-broker-controller', logger, kafkaSecurity, '', metrics);
+  const kafkaClient = kafkaClientOf(io.env, stringFlag(values, 'kafka-client'));
+  const log = await openKafka(kafka.data, kafkaFrom, 'kafka-broker-controller', logger, kafkaSecurity, '', metrics, kafkaClient);
   let running: RunningKubernetesController;
   try {
     // Brokers on clusters of their own: credentials from the Secrets they name, read through the API.
     const { KafkaEventLog } = await import('../../core/event-log/kafka/adapter.js');
-    const openCluster: OpenClusterLog = (ref, security) => new KafkaEventLog({ brokers: [...ref.bootstrapServers], clientId: 'kafka-broker-controller', logger, security });
+    const openCluster: OpenClusterLog = (ref, security) => new KafkaEventLog({ brokers: [...ref.bootstrapServers], clientId: 'kafka-broker-controller', logger, security, client: kafkaClient });
     running = await startKubernetesController({ api, log, openCluster, config, logger, host, port: adminPort, metrics });
   } catch (error) {
     await log.close();

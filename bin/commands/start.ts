@@ -48,7 +48,7 @@ import type { KafkaSecurity } from '../../core/event-log/kafka/security.js';
 import { kafkaFrom, openKafka, untilSignal } from '../data-plane.js';
 import { runIngressWorker } from '../ingress-worker.js';
 import { startIngressWorkers, WorkerStartError, type IngressWorkers } from '../ingress-workers.js';
-import { clustersOf, KAFKA_AUTH_FLAG, KAFKA_AUTH_USAGE, kafkaAuthRootOf, kafkaSecurityOf, rootCredentials } from '../kafka-auth.js';
+import { clustersOf, KAFKA_AUTH_FLAG, KAFKA_AUTH_USAGE, kafkaAuthRootOf, kafkaClientOf, kafkaSecurityOf, rootCredentials } from '../kafka-auth.js';
 import { clusterLogs } from '../../controller/cluster-logs.js';
 import type { EventLogClusters } from '../../core/event-log/clusters.js';
 import { LOG_FORMAT_FLAG, loggerFrom, parseCommandLine, parsePort, stringFlag, type FlagValues } from '../options.js';
@@ -214,6 +214,7 @@ async function runWorker(options: StartOptions, io: CliIo): Promise<number> {
   return runIngressWorker({
     config: loadSettings(START_SETTINGS.ingress, io.env, { host: options.host, port: options.port }),
     kafka: options.kafka,
+    client: kafkaClientOf(io.env, stringFlag(options.values, 'kafka-client')),
     authRoot: kafkaAuthRootOf(io, stringFlag(options.values, 'kafka-auth-root')),
     traceSettings: tracingSettingsFromEnv(io.env, 'kafka-broker'),
     logger: loggerFrom(io, options.values),
@@ -383,7 +384,7 @@ async function startAll(
 async function openLog(options: StartOptions, logger: Logger, env: CliIo['env'], metrics: Registry): Promise<EventLog> {
   if (options.kafka === undefined) return new MemoryEventLog({ ...loadSettings(START_SETTINGS.memoryLog, env, {}), logger: logger.child({ component: 'event-log' }) });
   // A quiet client for the first contact: "Kafka is not there" is one line, not kafkajs's retries.
-  return openKafka(options.kafka.brokers, options.kafka.from, 'kafka-broker', logger, options.kafka.security, '; is it running? (`npm run kafka` starts one)', metrics);
+  return openKafka(options.kafka.brokers, options.kafka.from, 'kafka-broker', logger, options.kafka.security, '; is it running? (`npm run kafka` starts one)', metrics, kafkaClientOf(env, stringFlag(options.values, 'kafka-client')));
 }
 
 /** A port already taken (the errno listen() records) gets the flag that changes it. */

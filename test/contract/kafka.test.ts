@@ -1,4 +1,4 @@
 import { kafkaEventLog } from '../helpers/kafka.js';
 import { describeEventLog } from './event-log.suite.js';
 
-describeEventLog('kafka', { timeoutMs: 45_000, create: (t) => kafkaEventLog(t, 'contract-suite') });
+describeEventLog('kafka (kafkajs client)', { timeoutMs: 45_000, create: (t) => kafkaEventLog(t, 'contract-suite', 'kafkajs') });

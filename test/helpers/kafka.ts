@@ -1,5 +1,6 @@
 import type { TestContext } from 'node:test';
 import { KafkaEventLog } from '../../core/event-log/kafka/adapter.js';
+import { parseKafkaClientKind, type KafkaClientKind } from '../../core/event-log/kafka/client-kind.js';
 import { silentLogger } from '../../core/logger.js';
 
 /**
@@ -14,9 +15,21 @@ export function kafkaBootstrapServers(): string[] {
   return value.split(',').map((s) => s.trim());
 }
 
+/**
+ * The Kafka client library tests run the adapter on: KAFKA_CLIENT (kafkajs | platformatic) when
+ * set, else the adapter's default; a test may name one itself.
+ */
+export function testKafkaClient(): KafkaClientKind | undefined {
+  const value = process.env['KAFKA_CLIENT'];
+  if (!value) return undefined;
+  const kind = parseKafkaClientKind(value);
+  if (kind === undefined) throw new Error(`KAFKA_CLIENT must be kafkajs or platformatic, got "${value}"`);
+  return kind;
+}
+
 /** A Kafka event log closed when the test ends. */
-export function kafkaEventLog(t: TestContext | { after(fn: () => Promise<void>): void }, clientId = 'test'): KafkaEventLog {
-  const log = new KafkaEventLog({ brokers: kafkaBootstrapServers(), clientId, logger: silentLogger() });
+export function kafkaEventLog(t: TestContext | { after(fn: () => Promise<void>): void }, clientId = 'test', client: KafkaClientKind | undefined = testKafkaClient()): KafkaEventLog {
+  const log = new KafkaEventLog({ brokers: kafkaBootstrapServers(), clientId, logger: silentLogger(), client });
   t.after(() => log.close());
   return log;
 }

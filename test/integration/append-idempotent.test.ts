@@ -12,7 +12,7 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { Kafka, logLevel, Partitioners, type ISocketFactory } from 'kafkajs';
 import { KafkaAdmin } from '../../core/event-log/kafka/admin.js';
-import { KafkaAppender } from '../../core/event-log/kafka/producer.js';
+import { kafkajsProducers, KafkaAppender } from '../../core/event-log/kafka/producer.js';
 import { kafkaBootstrapServers, kafkaEventLog } from '../helpers/kafka.js';
 import { uniqueName } from '../helpers/wait.js';
 
@@ -71,7 +71,7 @@ test('an append whose answer was lost is retried and written once (idempotent pr
   const cut = cutFirstProduceAnswer();
   const kafka = client(cut.factory);
   const admin = new KafkaAdmin(kafka);
-  const appender = new KafkaAppender(kafka, admin, { appendTimeoutMs: 20_000, maxInFlightBatches: 1 });
+  const appender = new KafkaAppender(kafkajsProducers(kafka), admin, { appendTimeoutMs: 20_000, maxInFlightBatches: 1 });
   t.after(async () => {
     await appender.close();
     await admin.close();

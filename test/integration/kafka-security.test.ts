@@ -14,6 +14,7 @@ import { stringify } from 'yaml';
 import { controllerConfigFrom } from '../../controller/config.js';
 import { createController } from '../../controller/main.js';
 import { KafkaEventLog } from '../../core/event-log/kafka/adapter.js';
+import { kafkaClientKinds, type KafkaClientKind } from '../../core/event-log/kafka/client-kind.js';
 import type { KafkaSecurity } from '../../core/event-log/kafka/security.js';
 import { silentLogger } from '../../core/logger.js';
 import { mutualTls, scramSsl, startSecuredKafka } from '../helpers/secured-kafka.js';
@@ -25,8 +26,8 @@ const { pki, users } = kafka;
 /** Generous for a loaded 2-core machine; a hang would take kafkajs's whole retry budget and more. */
 const REFUSAL_WITHIN_MS = 20_000;
 
-function open(t: { after(fn: () => Promise<void>): void }, brokers: string, security: KafkaSecurity): KafkaEventLog {
-  const log = new KafkaEventLog({ brokers: [brokers], clientId: 'security-test', logger: silentLogger(), security });
+function open(t: { after(fn: () => Promise<void>): void }, brokers: string, security: KafkaSecurity, client?: KafkaClientKind): KafkaEventLog {
+  const log = new KafkaEventLog({ brokers: [brokers], clientId: 'security-test', logger: silentLogger(), security, client });
   t.after(() => log.close());
   return log;
 }
@@ -39,17 +40,27 @@ describe('a secured Kafka carries events', () => {
     { name: 'SASL_PLAINTEXT, SCRAM-SHA-512', brokers: kafka.saslPlaintext, security: { protocol: 'SASL_PLAINTEXT', sasl: { mechanism: 'SCRAM-SHA-512', ...users.scramSha512 } } },
     { name: 'SSL with a client certificate (mTLS)', brokers: kafka.mtls, security: mutualTls(kafka) },
   ];
-  for (const { name, brokers, security } of cases) {
-    test(name, { timeout: 60_000 }, async (t) => {
-      const log = open(t, brokers, security);
-      const topic = uniqueName('secured');
-      await log.ensureTopic(topic, { partitions: 1, replicationFactor: 1 });
-      await log.append(topic, [{ value: Buffer.from(`over ${name}`) }]);
-      const seen: string[] = [];
-      for await (const record of log.read(topic)) seen.push(record.value?.toString('utf8') ?? '');
-      assert.deepEqual(seen, [`over ${name}`]);
-      await log.deleteTopic(topic);
-    });
+  for (const client of kafkaClientKinds) {
+    for (const { name, brokers, security } of cases) {
+      test(`${name} (${client})`, { timeout: 60_000 }, async (t) => {
+        const log = open(t, brokers, security, client);
+        const topic = uniqueName('secured');
+        await log.ensureTopic(topic, { partitions: 1, replicationFactor: 1 });
+        await log.append(topic, [{ value: Buffer.from(`over ${name}`) }]);
+        const seen: string[] = [];
+        for await (const record of log.read(topic)) seen.push(record.value?.toString('utf8') ?? '');
+        assert.deepEqual(seen, [`over ${name}`]);
+        // A consumer group over the same connection settings.
+        const groupId = uniqueName('secured-group');
+        const consumed: string[] = [];
+        const consumer = await log.consume({ groupId, topics: [topic], start: 'earliest', onRecord: (r) => { consumed.push(r.value?.toString('utf8') ?? ''); r.done(); } });
+        await waitUntil(() => consumed.length > 0, { timeoutMs: 30_000, message: 'consumed' });
+        await consumer.close();
+        assert.deepEqual(consumed, [`over ${name}`]);
+        await log.deleteGroup(groupId);
+        await log.deleteTopic(topic);
+      });
+    }
   }
 });
 
@@ -113,6 +124,23 @@ describe('a refused credential or certificate is a clear error, soon', () => {
       // The health probe says the same, within its own bound.
       const problem = await log.connectionProblem();
       assert.equal(problem?.code, code);
+    });
+  }
+
+  // Appends go through the chosen client's own producer connection (the admin, kafkajs, is not
+  // asked first): @platformatic/kafka's refusals give the same coded errors.
+  for (const { name, brokers, security, code, message } of cases) {
+    test(`${name}: an append on @platformatic/kafka`, { timeout: 60_000 }, async (t) => {
+      const log = open(t, brokers, security, 'platformatic');
+      const started = Date.now();
+      await assert.rejects(log.append(uniqueName('refused'), [{ value: Buffer.from('x') }]), (error: { code?: string; message: string; retriable?: boolean }) => {
+        assert.equal(error.code, code);
+        assert.match(error.message, message);
+        assert.doesNotMatch(error.message, /\n/, 'one line');
+        assert.equal(error.retriable, false);
+        return true;
+      });
+      assert.ok(Date.now() - started < REFUSAL_WITHIN_MS, `refused within ${REFUSAL_WITHIN_MS} ms (took ${Date.now() - started})`);
     });
   }
 

@@ -8,7 +8,10 @@ import { KafkaAdmin } from './admin.js';
 import { createKafkaClient } from './client.js';
 import { KafkaGroupConsumer } from './consumer.js';
 import { unavailable } from './errors.js';
-import { KafkaAppender } from './producer.js';
+import { PlatformaticGroupConsumer } from '../platformatic/consumer.js';
+import { platformaticProducers } from '../platformatic/producer.js';
+import { DEFAULT_KAFKA_CLIENT, type KafkaClientKind } from './client-kind.js';
+import { KafkaAppender, kafkajsProducers } from './producer.js';
 import { TopicReader } from './read.js';
 import type { KafkaSecurity } from './security.js';
 
@@ -22,12 +25,15 @@ export interface KafkaEventLogOptions {
   readonly appendTimeoutMs?: number;
   /** Produce requests in flight at once; 1 keeps per-partition order even across retries. */
   readonly maxInFlightBatches?: number;
+  /** The client library appends and consumer groups run on (admin stays on kafkajs). Default DEFAULT_KAFKA_CLIENT. */
+  readonly client?: KafkaClientKind | undefined;
   /** Hears each error the Kafka client reports (for the Kafka client errors metric), by the client part (kafkajs namespace). */
   readonly onClientError?: (operation: string) => void;
 }
 
 /**
- * The Kafka adapter (kafkajs 2.2.4), one kafkajs client (client.ts) shared by its parts:
+ * The Kafka adapter. Admin work is kafkajs (2.2.4); appends and consumer groups run on the client
+ * chosen by `client` — kafkajs, or @platformatic/kafka (../platformatic/) — behind the same parts:
  *
  *   admin.ts     topics and consumer groups, partition counts
  *   producer.ts  appends, coalesced into batches, acks=all
@@ -42,14 +48,20 @@ export class KafkaEventLog implements EventLog {
   private readonly admin: KafkaAdmin;
   private readonly appender: KafkaAppender;
   private readonly reader: TopicReader;
-  private readonly consumers = new Set<KafkaGroupConsumer>();
+  private readonly consumers = new Set<Consumer>();
+  /** The client library appends and consumer groups run on. */
+  readonly client: KafkaClientKind;
+  private readonly options: KafkaEventLogOptions;
   private closed = false;
 
   constructor(options: KafkaEventLogOptions) {
     this.logger = options.logger.child({ component: 'kafka' });
     this.kafka = createKafkaClient(options, this.logger);
     this.admin = new KafkaAdmin(this.kafka);
-    this.appender = new KafkaAppender(this.kafka, this.admin, {
+    this.options = options;
+    this.client = options.client ?? DEFAULT_KAFKA_CLIENT;
+    const producers = this.client === 'platformatic' ? platformaticProducers(options, () => this.admin.connectionProblem()) : kafkajsProducers(this.kafka);
+    this.appender = new KafkaAppender(producers, this.admin, {
       appendTimeoutMs: options.appendTimeoutMs ?? 10_000,
       maxInFlightBatches: options.maxInFlightBatches ?? 1,
     });
@@ -121,7 +133,10 @@ export class KafkaEventLog implements EventLog {
 
   async consume(options: ConsumeOptions): Promise<Consumer> {
     if (this.closed) throw new BrokerError('LOG_UNAVAILABLE', 'the Kafka event log is closed');
-    const consumer = new KafkaGroupConsumer(this.kafka, this.admin, options, this.logger, () => this.consumers.delete(consumer));
+    const onClosed = (): void => void this.consumers.delete(consumer);
+    const consumer = this.client === 'platformatic'
+      ? new PlatformaticGroupConsumer(this.options, this.admin, options, this.logger, onClosed)
+      : new KafkaGroupConsumer(this.kafka, this.admin, options, this.logger, onClosed);
     this.consumers.add(consumer);
     try {
       await consumer.start();

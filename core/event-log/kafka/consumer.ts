@@ -366,7 +366,8 @@ export function toRecord(topic: string, partition: number, message: KafkaMessage
     topic,
     partition,
     offset: message.offset,
-    key: message.key ?? null,
+    // An empty key is no key: @platformatic/kafka (1.22) writes a null key as an empty one.
+    key: message.key === null || message.key.length === 0 ? null : message.key,
     value: message.value ?? null,
     headers: headers as Headers,
     timestamp: Number(message.timestamp),

@@ -1,4 +1,4 @@
-import { Partitioners, type IHeaders, type Kafka, type Producer } from 'kafkajs';
+import { Partitioners, type IHeaders, type Kafka } from 'kafkajs';
 import { BrokerError } from '../../errors.js';
 import { partitionForKey } from '../partitioner.js';
 import type { AppendRecord, AppendResult } from '../port.js';
@@ -8,6 +8,31 @@ import { kafkaErrorType, unavailable } from './errors.js';
 /** kafkajs's retries of one produce request; within an append's timeout on a reachable Kafka. */
 const PRODUCE_RETRIES = 5;
 
+/** One record of a produce request, its partition chosen already. */
+export interface OutgoingRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly headers: Readonly<Record<string, Buffer>>;
+}
+
+/**
+ * A connected producer of one client library (kafkajs here, @platformatic/kafka in
+ * ../platformatic/producer.ts): idempotent where it can be with bounded retries, acks=all.
+ */
+export interface BatchProducer {
+  /** Sends the records in one request; resolves with each topic-partition's base offset (key `topic\u0000partition`). */
+  send(records: readonly OutgoingRecord[]): Promise<Map<string, bigint>>;
+  close(): Promise<void>;
+}
+
+/** Makes producers, and says whether a failed send means a topic it wrote to is gone. */
+export interface ProducerFactory {
+  create(): Promise<BatchProducer>;
+  topicGone(error: unknown): boolean;
+}
+
 export interface AppenderOptions {
   /** How long an append may wait for Kafka before it fails with LOG_UNAVAILABLE. */
   readonly appendTimeoutMs: number;
@@ -16,7 +41,8 @@ export interface AppenderOptions {
 }
 
 /**
- * Appending. Appends are coalesced: while one produce request is in flight, new appends queue up
+ * Appending, on either client library (a ProducerFactory: kafkajsProducers below, or
+ * ../platformatic/producer.ts). Appends are coalesced: while one produce request is in flight, new appends queue up
  * and go out together in the next request (acks=all), so throughput grows with concurrency
  * without a fixed linger. Partitions are chosen here (Kafka's murmur2 for keys, round-robin
  * otherwise) so each append learns its own partition and offset from the batch response.
@@ -32,15 +58,15 @@ export interface AppenderOptions {
  * starts with a new producer id.
  */
 export class KafkaAppender {
-  private producer: Producer | undefined;
+  private producer: BatchProducer | undefined;
   private producerStale = false;
-  private producerConnecting: Promise<Producer> | undefined;
+  private producerConnecting: Promise<BatchProducer> | undefined;
   private readonly queue: Pending[] = [];
   private inFlightBatches = 0;
   private roundRobin = 0;
 
   constructor(
-    private readonly kafka: Kafka,
+    private readonly factory: ProducerFactory,
     private readonly topics: Pick<KafkaAdmin, 'partitionCountForAppend' | 'forgetPartitionCount'>,
     private readonly options: AppenderOptions,
   ) {}
@@ -70,7 +96,7 @@ export class KafkaAppender {
     try {
       const producer = await this.connectProducer();
       // Partition every record ourselves, so we know which response offset is whose.
-      const perTopic = new Map<string, { partition: number; key: Buffer | null; value: Buffer | null; headers: IHeaders }[]>();
+      const outgoing: OutgoingRecord[] = [];
       const placements: { pending: Pending; partitions: number[] }[] = [];
       const live: Pending[] = [];
       for (const pending of batch) {
@@ -80,23 +106,16 @@ export class KafkaAppender {
           continue;
         }
         live.push(pending);
-        const list = perTopic.get(pending.topic) ?? [];
-        perTopic.set(pending.topic, list);
         const partitions: number[] = [];
         for (const record of pending.records) {
           const partition = record.key != null ? partitionForKey(record.key, count) : this.roundRobin++ % count;
           partitions.push(partition);
-          list.push({ partition, key: record.key ?? null, value: record.value, headers: (record.headers ?? {}) as IHeaders });
+          outgoing.push({ topic: pending.topic, partition, key: record.key ?? null, value: record.value, headers: record.headers ?? {} });
         }
         placements.push({ pending, partitions });
       }
       if (live.length === 0) return;
-      const response = await producer.sendBatch({
-        acks: -1,
-        topicMessages: [...perTopic].map(([topic, messages]) => ({ topic, messages })),
-      });
-      const next = new Map<string, bigint>();
-      for (const meta of response) next.set(`${meta.topicName}\u0000${meta.partition}`, BigInt(meta.baseOffset ?? '0'));
+      const next = await producer.send(outgoing);
       for (const { pending, partitions } of placements) {
         const results = partitions.map((partition) => {
           const key = `${pending.topic}\u0000${partition}`;
@@ -107,10 +126,9 @@ export class KafkaAppender {
         settle(pending, undefined, results);
       }
     } catch (error) {
-      // UNKNOWN_TOPIC_OR_PARTITION (Kafka error 3), under kafkajs's KafkaJSNumberOfRetriesExceeded:
-      // a topic is gone — this one, or another this producer wrote to, which then fails every
+      // A topic is gone — this one, or another this producer wrote to, which then fails every
       // send (see renew): start a fresh producer.
-      const topicGone = kafkaErrorType(error) === 'UNKNOWN_TOPIC_OR_PARTITION';
+      const topicGone = this.factory.topicGone(error);
       // Also: the failed send's sequence numbers are spent (see the class comment).
       this.producerStale = true;
       for (const pending of batch) {
@@ -143,30 +161,20 @@ export class KafkaAppender {
   /** Fails what is queued, and disconnects. */
   async close(): Promise<void> {
     for (const pending of this.queue.splice(0)) settle(pending, new BrokerError('LOG_UNAVAILABLE', 'the Kafka event log is closing'));
-    await this.producer?.disconnect().catch(() => undefined);
+    await this.producer?.close().catch(() => undefined);
   }
 
-  private async connectProducer(): Promise<Producer> {
+  private async connectProducer(): Promise<BatchProducer> {
     if (this.producerStale && this.producer !== undefined) {
       const old = this.producer;
       this.producer = undefined;
       // Let sends still in flight on it finish before it goes.
-      setTimeout(() => void old.disconnect().catch(() => undefined), 30_000).unref();
+      setTimeout(() => void old.close().catch(() => undefined), 30_000).unref();
     }
     this.producerStale = false;
     if (this.producer !== undefined) return this.producer;
     this.producerConnecting ??= (async () => {
-      // Idempotent with bounded retries: kafkajs's default for an idempotent producer is to retry
-      // forever, and a write that cannot be made must fail (503) rather than hang. kafkajs needs
-      // one request in flight per connection for idempotence. acks=all keeps confirmed writes durable.
-      const producer = this.kafka.producer({
-        allowAutoTopicCreation: false,
-        createPartitioner: Partitioners.DefaultPartitioner,
-        idempotent: true,
-        maxInFlightRequests: 1,
-        retry: { retries: PRODUCE_RETRIES, initialRetryTime: 100, maxRetryTime: 2000 },
-      });
-      await producer.connect();
+      const producer = await this.factory.create();
       this.producer = producer;
       return producer;
     })().finally(() => {
@@ -195,4 +203,41 @@ function settle(pending: Pending, error: unknown, results?: AppendResult[]): voi
   clearTimeout(pending.timer);
   if (error !== undefined) pending.reject(error);
   else pending.resolve(results ?? []);
+}
+
+/**
+ * kafkajs producers. Idempotent with bounded retries: kafkajs's default for an idempotent producer
+ * is to retry forever, and a write that cannot be made must fail (503) rather than hang. kafkajs
+ * needs one request in flight per connection for idempotence. acks=all keeps confirmed writes durable.
+ */
+export function kafkajsProducers(kafka: Kafka): ProducerFactory {
+  return {
+    // UNKNOWN_TOPIC_OR_PARTITION (Kafka error 3), under kafkajs's KafkaJSNumberOfRetriesExceeded.
+    topicGone: (error) => kafkaErrorType(error) === 'UNKNOWN_TOPIC_OR_PARTITION',
+    create: async () => {
+      const producer = kafka.producer({
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        retry: { retries: PRODUCE_RETRIES, initialRetryTime: 100, maxRetryTime: 2000 },
+      });
+      await producer.connect();
+      return {
+        close: () => producer.disconnect(),
+        send: async (records) => {
+          const perTopic = new Map<string, { partition: number; key: Buffer | null; value: Buffer | null; headers: IHeaders }[]>();
+          for (const { topic, partition, key, value, headers } of records) {
+            const list = perTopic.get(topic) ?? [];
+            perTopic.set(topic, list);
+            list.push({ partition, key, value, headers: headers as IHeaders });
+          }
+          const response = await producer.sendBatch({ acks: -1, topicMessages: [...perTopic].map(([topic, messages]) => ({ topic, messages })) });
+          const offsets = new Map<string, bigint>();
+          for (const meta of response) offsets.set(`${meta.topicName}\u0000${meta.partition}`, BigInt(meta.baseOffset ?? '0'));
+          return offsets;
+        },
+      };
+    },
+  };
 }

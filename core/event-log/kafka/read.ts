@@ -134,7 +134,8 @@ export class TopicReader {
             topic,
             partition,
             offset: at.toString(),
-            key: r.key,
+            // @platformatic/kafka reads a null key as an empty one; a keyless record has a null key.
+            key: r.key.length === 0 ? null : r.key,
             value: r.value,
             headers: headersOf(r.headers),
             timestamp: Number(batch.firstTimestamp + r.timestampDelta),

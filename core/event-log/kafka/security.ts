@@ -127,27 +127,52 @@ const TLS_REASONS = new Map<string, string>([
 ]);
 
 /**
- * Whether a kafkajs failure is a security one, and why, read from error classes and codes (never
- * message text): KafkaJSSASLAuthenticationError, the protocol errors of a refused SASL handshake,
- * and the TLS code kafkajs keeps on KafkaJSConnectionError.
+ * Whether a Kafka client failure is a security one, and why, read from error classes and codes
+ * (never message text). kafkajs: KafkaJSSASLAuthenticationError, the protocol errors of a refused
+ * SASL handshake (`type`), and the TLS code kept on KafkaJSConnectionError. @platformatic/kafka:
+ * its AuthenticationError (code PLT_KFK_AUTHENTICATION), protocol errors (`apiId`), and the TLS
+ * error as `cause` of a network error, possibly inside an aggregate of retries (`errors`).
  */
 export function securityFailure(error: unknown): { kind: SecurityFailureKind; reason: string } | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 6 && current !== undefined && current !== null; depth++) {
-    const { name, code, type } = current as { name?: unknown; code?: unknown; type?: unknown };
-    if (name === 'KafkaJSSASLAuthenticationError' || type === 'SASL_AUTHENTICATION_FAILED') {
-      return { kind: 'authentication', reason: 'SASL authentication failed (check user, password and sasl.mechanism)' };
-    }
-    if (type === 'UNSUPPORTED_SASL_MECHANISM' || type === 'ILLEGAL_SASL_STATE') {
-      return { kind: 'authentication', reason: 'the listener does not accept this SASL mechanism (check sasl.mechanism and protocol)' };
-    }
-    if (typeof code === 'string') {
-      // OpenSSL 3.5 (Node 24) spells the SSLv3-era alerts `SSL/TLS_ALERT_`; older ones `SSLV3_ALERT_`.
-      const reason = TLS_REASONS.get(code.replace('ERR_SSL_SSL/TLS_ALERT_', 'ERR_SSL_SSLV3_ALERT_'));
-      if (reason !== undefined) return { kind: 'tls', reason: `TLS failed: ${reason} [${code}]` };
-      if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return { kind: 'tls', reason: `TLS failed [${code}]` };
-    }
-    current = (current as { originalError?: unknown; cause?: unknown }).originalError ?? (current as { cause?: unknown }).cause;
+  const nodes: SecurityErrorFields[] = [];
+  const queue: { error: unknown; depth: number }[] = [{ error, depth: 0 }];
+  while (queue.length > 0) {
+    const { error: current, depth } = queue.shift()!;
+    if (current === undefined || current === null || typeof current !== 'object' || depth > 6) continue;
+    nodes.push(current as SecurityErrorFields);
+    const { originalError, cause, errors } = current as { originalError?: unknown; cause?: unknown; errors?: unknown };
+    queue.push({ error: originalError ?? cause, depth: depth + 1 });
+    if (Array.isArray(errors)) for (const inner of errors) queue.push({ error: inner, depth: depth + 1 });
+  }
+  // A refused mechanism is wrapped in a generic authentication error by @platformatic/kafka: the specific reason first.
+  const mechanism = nodes.find((n) => MECHANISM_ERRORS.has(String(n.type ?? n.apiId)));
+  if (mechanism !== undefined) return { kind: 'authentication', reason: 'the listener does not accept this SASL mechanism (check sasl.mechanism and protocol)' };
+  for (const node of nodes) {
+    const found = securityFailureOf(node);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+interface SecurityErrorFields {
+  readonly name?: unknown;
+  readonly code?: unknown;
+  readonly type?: unknown;
+  readonly apiId?: unknown;
+}
+
+const MECHANISM_ERRORS = new Set(['UNSUPPORTED_SASL_MECHANISM', 'ILLEGAL_SASL_STATE']);
+
+function securityFailureOf({ name, code, type, apiId }: SecurityErrorFields): { kind: SecurityFailureKind; reason: string } | undefined {
+  const protocolError = type ?? apiId;
+  if (name === 'KafkaJSSASLAuthenticationError' || protocolError === 'SASL_AUTHENTICATION_FAILED' || code === 'PLT_KFK_AUTHENTICATION') {
+    return { kind: 'authentication', reason: 'SASL authentication failed (check user, password and sasl.mechanism)' };
+  }
+  if (typeof code === 'string') {
+    // OpenSSL 3.5 (Node 24) spells the SSLv3-era alerts `SSL/TLS_ALERT_`; older ones `SSLV3_ALERT_`.
+    const reason = TLS_REASONS.get(code.replace('ERR_SSL_SSL/TLS_ALERT_', 'ERR_SSL_SSLV3_ALERT_'));
+    if (reason !== undefined) return { kind: 'tls', reason: `TLS failed: ${reason} [${code}]` };
+    if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return { kind: 'tls', reason: `TLS failed [${code}]` };
   }
   return undefined;
 }

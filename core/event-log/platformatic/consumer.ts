@@ -1,0 +1,377 @@
+import { Consumer as GroupClient, type GroupAssignment } from '@platformatic/kafka';
+import { withTimeout } from '../../async.js';
+import type { Logger } from '../../logger.js';
+import type { KafkaAdmin } from '../kafka/admin.js';
+import { PartitionOffsets } from '../offsets.js';
+import type { ConsumedRecord, ConsumeOptions, Consumer, Headers, TopicPartition } from '../port.js';
+import { platformaticBaseOptions, type PlatformaticConnection } from './client.js';
+import { hasProtocolError, protocolErrorIds } from './errors.js';
+
+/*
+ * One consumer-group member on @platformatic/kafka. The library's Consumer does the group part
+ * (JoinGroup/SyncGroup, heartbeats on its own timer, rejoining when told to) and the requests
+ * (Fetch, OffsetCommit, OffsetFetch); the fetch loop is ours, not the library's MessagesStream:
+ * that stream commits a record's own offset (Kafka's convention, and kafkajs's, is the next one to
+ * read), destroys itself on a fetch error such as an out-of-range position, and cannot bound what
+ * is handed out and not done.
+ *
+ * The loop fetches only while fewer than `maxInFlight` records are out: what a fetch brings past
+ * the bound is dropped and fetched again later (fetches are sized to keep that small). Heartbeats
+ * do not depend on it, so slow subscribers never cost the membership.
+ *
+ * Joins. A join that keeps the member id keeps the state of the partitions it still owns (work in
+ * flight is committed when done); a partition lost is forgotten (its records finished later are
+ * ignored: the new owner delivers them again). A join under a new member id (the session expired)
+ * starts every partition over from the group's committed offsets.
+ *
+ * Positions the log no longer holds (retention passed them): the fetch answers
+ * OFFSET_OUT_OF_RANGE, and the partition goes on at the earliest record left, reported through
+ * `onOffsetReset`, as the kafkajs consumer does.
+ */
+
+/** Bytes one Fetch may bring back, per partition and in all. */
+const PARTITION_MAX_BYTES = 256 * 1024;
+const FETCH_MAX_BYTES = 1024 * 1024;
+/** How long joining the group may take (as the kafkajs consumer). */
+const JOIN_TIMEOUT_MS = 60_000;
+/** How long a Fetch waits at the broker for records. */
+const FETCH_WAIT_MS = 250;
+
+interface PartitionState {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offsets: PartitionOffsets;
+  /** The next offset to fetch and hand out. */
+  position: number;
+}
+
+type FetchAnswer = Awaited<ReturnType<GroupClient['fetch']>>;
+
+export class PlatformaticGroupConsumer implements Consumer {
+  private readonly client: GroupClient;
+  private readonly partitions = new Map<string, PartitionState>();
+  private readonly maxInFlight: number;
+  private inFlight = 0;
+  private userPaused = false;
+  private closing = false;
+  private memberId: string | undefined;
+  /** Bumped at every join: a fetch begun under an older one is dropped. */
+  private generation = 0;
+  /** Wakes the fetch loop (a slot freed, a resume, a join, a close). */
+  private wake: (() => void) | undefined;
+  private loop: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private committing: Promise<void> = Promise.resolve();
+  /** Partitions whose start position is being read after a join. */
+  private placing: Promise<void> = Promise.resolve();
+
+  constructor(
+    connection: PlatformaticConnection,
+    private readonly admin: KafkaAdmin,
+    private readonly options: ConsumeOptions,
+    private readonly logger: Logger,
+    private readonly onClosed: () => void,
+  ) {
+    this.maxInFlight = options.maxInFlight ?? 500;
+    this.client = new GroupClient({
+      ...platformaticBaseOptions(connection, 'consumer'),
+      groupId: options.groupId,
+      autocommit: false,
+      // As the kafkajs consumer (see its comment): a dead member is noticed within seconds.
+      sessionTimeout: 8000,
+      rebalanceTimeout: 60_000,
+      heartbeatInterval: 2000,
+      // kafkajs's name for the same round-robin protocol (the same encoding): members on either
+      // client can share a group, as during a rolling change of --kafka-client.
+      protocols: [{ name: 'RoundRobinAssigner', version: 1 }],
+      maxWaitTime: FETCH_WAIT_MS,
+      minBytes: 1,
+      maxBytes: FETCH_MAX_BYTES,
+      isolationLevel: 'READ_COMMITTED',
+    });
+  }
+
+  async start(): Promise<void> {
+    // A group without commits starts where asked; from then on every reset goes to the earliest.
+    for (const topic of this.options.topics) await this.admin.initGroup(this.options.groupId, topic, this.options.start ?? 'latest');
+    this.client.on('consumer:group:join', (event: { memberId: string; assignments: GroupAssignment[] | null }) => this.onJoin(event.memberId, event.assignments ?? []));
+    // The group is rebalancing: commit what is done before the partitions may move (best effort).
+    this.client.on('consumer:group:rebalance', () => void this.commit());
+    this.client.on('error', (error: unknown) => this.logger.warn({ err: error, groupId: this.options.groupId }, 'consumer group error'));
+    for (const topic of this.options.topics) this.client.topics.track(topic);
+    try {
+      await withTimeout(this.client.joinGroup({}), JOIN_TIMEOUT_MS);
+    } catch (error) {
+      // See producer.ts: a refusal the library does not report is explained by the admin connection.
+      throw (await this.admin.connectionProblem()) ?? error;
+    }
+    await this.placing;
+    this.loop = this.run();
+    this.timer = setInterval(() => void this.commit(), this.options.commitIntervalMs ?? 1000);
+    this.timer.unref();
+  }
+
+  pause(): void {
+    this.userPaused = true;
+  }
+
+  resume(): void {
+    this.userPaused = false;
+    this.wake?.();
+  }
+
+  /** Commits serially: overlapping OffsetCommit requests could land out of order. */
+  commit(): Promise<void> {
+    this.committing = this.committing.then(() => this.commitNow());
+    return this.committing;
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    clearInterval(this.timer);
+    this.wake?.();
+    await this.loop;
+    await this.commit();
+    await this.client.close().catch((error: unknown) => this.logger.warn({ err: error, groupId: this.options.groupId }, 'leaving the group failed'));
+    this.onClosed();
+  }
+
+  private async commitNow(): Promise<void> {
+    const offsets: { topic: string; partition: number; offset: bigint; leaderEpoch: number }[] = [];
+    const marks: { state: PartitionState; offset: number }[] = [];
+    for (const state of this.partitions.values()) {
+      const offset = state.offsets.toCommit();
+      if (offset === undefined) continue;
+      offsets.push({ topic: state.topic, partition: state.partition, offset: BigInt(offset), leaderEpoch: -1 });
+      marks.push({ state, offset });
+    }
+    if (offsets.length === 0) return;
+    try {
+      await this.client.commit({ offsets });
+      for (const { state, offset } of marks) state.offsets.markCommitted(offset);
+    } catch (error) {
+      // Rebalancing or a broker away: the next commit carries the same (or a later) point.
+      this.logger.debug({ err: error, groupId: this.options.groupId }, 'offset commit failed; will retry');
+    }
+  }
+
+  private onJoin(memberId: string, assignments: readonly GroupAssignment[]): void {
+    this.generation++;
+    const keep = new Set<string>();
+    for (const { topic, partitions } of assignments) for (const p of partitions) keep.add(keyOf(topic, p));
+    const sameMember = this.memberId === memberId;
+    this.memberId = memberId;
+    const revoked: TopicPartition[] = [];
+    for (const [key, state] of [...this.partitions]) {
+      if (keep.has(key) && sameMember) continue;
+      this.partitions.delete(key);
+      if (!keep.has(key)) revoked.push({ topic: state.topic, partition: state.partition });
+    }
+    // Only the kept partitions' records still count against the bound.
+    this.inFlight = 0;
+    for (const state of this.partitions.values()) this.inFlight += state.offsets.inFlight();
+    const added = [...keep].filter((key) => !this.partitions.has(key));
+    if (added.length > 0) this.placing = this.place(added, this.generation);
+    this.wake?.();
+    if (revoked.length > 0) this.options.onRevoked?.(revoked);
+  }
+
+  /** Starts newly assigned partitions at the group's committed offsets (the log start when none). */
+  private async place(keys: readonly string[], generation: number): Promise<void> {
+    const byTopic = new Map<string, number[]>();
+    for (const key of keys) {
+      const [topic, partition] = splitKey(key);
+      byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
+    }
+    for (let attempt = 1; !this.closing && generation === this.generation; attempt++) {
+      try {
+        const committed = await this.client.listCommittedOffsets({ topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) });
+        for (const [topic, partitions] of byTopic) {
+          let low: Map<number, number> | undefined;
+          for (const partition of partitions) {
+            let position = Number(committed.get(topic)?.[partition] ?? -1n);
+            if (position < 0) {
+              low ??= new Map((await this.admin.topicOffsets(await this.admin.connect(), topic)).map((o) => [o.partition, Number(o.low)]));
+              position = low.get(partition) ?? 0;
+            }
+            if (generation !== this.generation) return;
+            this.partitions.set(keyOf(topic, partition), { topic, partition, offsets: new PartitionOffsets(position), position });
+          }
+        }
+        this.wake?.();
+        return;
+      } catch (error) {
+        this.logger.debug({ err: error, groupId: this.options.groupId }, 'cannot read committed offsets; retrying');
+        await sleep(Math.min(200 * attempt, 2000));
+      }
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (!this.closing) {
+      if (this.userPaused || this.inFlight >= this.maxInFlight || this.partitions.size === 0) {
+        await this.sleepUntilWoken(1000);
+        continue;
+      }
+      try {
+        await this.fetchOnce();
+      } catch (error) {
+        if (this.closing) return;
+        this.logger.debug({ err: error, groupId: this.options.groupId }, 'fetch failed; retrying');
+        await this.sleepUntilWoken(500);
+      }
+    }
+  }
+
+  /** One Fetch per partition leader, in parallel; hands out what came back. */
+  private async fetchOnce(): Promise<void> {
+    const generation = this.generation;
+    const metadata = await this.client.metadata({ topics: [...this.options.topics] });
+    const perLeader = new Map<number, { topicId: string; states: PartitionState[] }[]>();
+    const topicNames = new Map<string, string>();
+    for (const state of this.partitions.values()) {
+      const info = metadata.topics.get(state.topic);
+      const leader = info?.partitions[state.partition]?.leader;
+      if (info === undefined || leader === undefined || leader < 0) continue;
+      topicNames.set(info.id, state.topic);
+      const list = perLeader.get(leader) ?? [];
+      perLeader.set(leader, list);
+      const entry = list.find((e) => e.topicId === info.id);
+      if (entry === undefined) list.push({ topicId: info.id, states: [state] });
+      else entry.states.push(state);
+    }
+    if (perLeader.size === 0) {
+      this.client.clearMetadata();
+      await this.sleepUntilWoken(500);
+      return;
+    }
+    await Promise.all([...perLeader].map(async ([node, topics]) => {
+      let answer: FetchAnswer;
+      try {
+        answer = await this.client.fetch({
+          node,
+          topics: topics.map(({ topicId, states }) => ({
+            topicId,
+            partitions: states.map((s) => ({ partition: s.partition, fetchOffset: BigInt(s.position), partitionMaxBytes: PARTITION_MAX_BYTES, currentLeaderEpoch: -1, lastFetchedEpoch: -1 })),
+          })),
+        });
+      } catch (error) {
+        await this.onFetchError(error, topics.flatMap((t) => t.states), generation);
+        return;
+      }
+      if (generation !== this.generation || this.closing) return;
+      this.handOut(answer, topicNames);
+    }));
+  }
+
+  private handOut(answer: FetchAnswer, topicNames: ReadonlyMap<string, string>): void {
+    for (const topicAnswer of answer.responses) {
+      const topic = topicNames.get(topicAnswer.topicId);
+      if (topic === undefined) continue;
+      for (const { partitionIndex, records } of topicAnswer.partitions) {
+        const state = this.partitions.get(keyOf(topic, partitionIndex));
+        if (state === undefined || records === undefined || records === null) continue;
+        this.handOutPartition(state, records);
+      }
+    }
+  }
+
+  private handOutPartition(state: PartitionState, batches: NonNullable<FetchAnswer['responses'][number]['partitions'][number]['records']>): void {
+    for (const batch of batches) {
+      for (const record of batch.records) {
+        const offset = Number(batch.firstOffset) + record.offsetDelta;
+        if (offset < state.position) continue;
+        // At the bound, or told to stop: the rest is fetched again from `position`.
+        if (this.inFlight >= this.maxInFlight || this.userPaused || this.closing) return;
+        state.position = offset + 1;
+        state.offsets.handedOut(offset);
+        this.inFlight++;
+        this.options.onRecord(this.toConsumed(state, offset, record.key, record.value, record.headers, Number(batch.firstTimestamp + record.timestampDelta)));
+        if (this.partitions.get(keyOf(state.topic, state.partition)) !== state) return; // a join replaced it meanwhile
+      }
+      // A batch with nothing left to hand out (control records, or all below the position): step past it.
+      const after = Number(batch.firstOffset) + batch.lastOffsetDelta + 1;
+      if (after > state.position) state.position = after;
+    }
+  }
+
+  private async onFetchError(error: unknown, states: readonly PartitionState[], generation: number): Promise<void> {
+    if (!hasProtocolError(error, 'OFFSET_OUT_OF_RANGE')) throw error;
+    // Which partitions were out of range is in the error's paths; checking each is simpler and rare.
+    for (const state of states) {
+      if (generation !== this.generation || this.partitions.get(keyOf(state.topic, state.partition)) !== state) continue;
+      const ranges = await this.admin.topicOffsets(await this.admin.connect(), state.topic);
+      const range = ranges.find((r) => r.partition === state.partition);
+      if (range === undefined) continue;
+      const low = Number(range.low);
+      const high = Number(range.high);
+      if (state.position >= low && state.position <= high) continue;
+      const to = state.position < low ? low : high;
+      const reset = { groupId: this.options.groupId, topic: state.topic, partition: state.partition, from: String(state.position), to: String(to), reason: 'out-of-range' as const };
+      if (state.position < low) {
+        if (this.options.onOffsetReset !== undefined) this.options.onOffsetReset(reset);
+        else this.logger.error(reset, 'records skipped: the committed position was no longer in the log; resumed at the earliest record left');
+      }
+      // Nothing is in flight past the gap: the commit point moves with the position.
+      if (state.offsets.inFlight() === 0) {
+        const fresh: PartitionState = { topic: state.topic, partition: state.partition, offsets: new PartitionOffsets(to), position: to };
+        fresh.offsets.markCommitted(state.offsets.commitPoint());
+        this.partitions.set(keyOf(state.topic, state.partition), fresh);
+      } else {
+        state.position = to;
+      }
+    }
+    this.logger.debug({ errors: protocolErrorIds(error), groupId: this.options.groupId }, 'fetch position out of range; moved on');
+  }
+
+  private toConsumed(state: PartitionState, offset: number, key: Buffer, value: Buffer, rawHeaders: readonly [Buffer, Buffer][], timestamp: number): ConsumedRecord {
+    let isDone = false;
+    return {
+      topic: state.topic,
+      partition: state.partition,
+      offset: String(offset),
+      // The library reads a null key as an empty one; Kafka records without a key have a null one.
+      key: key.length === 0 ? null : key,
+      value,
+      headers: headersOf(rawHeaders),
+      timestamp,
+      done: () => {
+        if (isDone) return;
+        isDone = true;
+        // Finished after the partition was revoked or restarted: its new owner redelivers it.
+        if (this.partitions.get(keyOf(state.topic, state.partition)) !== state) return;
+        state.offsets.done(offset);
+        this.inFlight--;
+        this.wake?.();
+      },
+    };
+  }
+
+  private async sleepUntilWoken(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wake = undefined;
+  }
+}
+
+function headersOf(raw: readonly [Buffer, Buffer][]): Headers {
+  // Header names come over the wire: a null-prototype object, never a plain one.
+  const headers = Object.create(null) as Record<string, Buffer>;
+  for (const [name, value] of raw) headers[name.toString('utf8')] = value;
+  return headers;
+}
+
+const keyOf = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
+
+function splitKey(key: string): [string, number] {
+  const i = key.lastIndexOf('\u0000');
+  return [key.slice(0, i), Number(key.slice(i + 1))];
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
