@@ -1,3 +1,4 @@
+import { ADMIN_PAGE_STYLE } from '../page-style.js';
 import type { DeadLetter, DeadLetterList, SinkInfo } from './types.js';
 
 /**
@@ -99,17 +100,9 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-const STYLE = `
-:root { font-family: system-ui, sans-serif; color: #1d2433; background: #f7f8fa; }
-body { margin: 0 auto; padding: 1.5rem; max-width: 100rem; }
-h1 { margin: 0 0 .25rem; font-size: 1.5rem; }
-.lead { margin: 0 0 1rem; color: #4a5568; }
-form { display: flex; flex-wrap: wrap; gap: .75rem; align-items: end; margin-bottom: 1rem; }
-label { display: flex; flex-direction: column; font-size: .8rem; color: #4a5568; gap: .2rem; }
-input, select { font: inherit; padding: .3rem .4rem; border: 1px solid #cbd2dc; border-radius: 4px; min-width: 12rem; }
-button { font: inherit; padding: .3rem .8rem; border: 1px solid #2b6cb0; background: #2b6cb0; color: white; border-radius: 4px; cursor: pointer; }
-button:disabled { opacity: .6; cursor: progress; }
-a { color: #2b6cb0; }
+const STYLE = `${ADMIN_PAGE_STYLE}
+input, select { min-width: 12rem; }
+button:disabled { cursor: progress; }
 .problem, #message.error { color: #9b2c2c; }
 #message { padding: .5rem .75rem; background: #ebf8ff; border: 1px solid #bee3f8; border-radius: 4px; margin-bottom: 1rem; }
 #message.error { background: #fff5f5; border-color: #feb2b2; }

@@ -1,3 +1,4 @@
+import { ADMIN_PAGE_STYLE } from '../page-style.js';
 import { escapeHtml } from '../dead-letters/page.js';
 
 /**
@@ -60,17 +61,7 @@ ${brokers.length === 0 ? '<p class="problem">No broker is in the contract yet.</
 export const livePagePolicy = (nonce: string): string =>
   `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`;
 
-const STYLE = `
-:root { font-family: system-ui, sans-serif; color: #1d2433; background: #f7f8fa; }
-body { margin: 0 auto; padding: 1.5rem; max-width: 100rem; }
-h1 { margin: 0 0 .25rem; font-size: 1.5rem; }
-.lead { margin: 0 0 1rem; color: #4a5568; }
-form { display: flex; flex-wrap: wrap; gap: .75rem; align-items: end; margin-bottom: 1rem; }
-label { display: flex; flex-direction: column; font-size: .8rem; color: #4a5568; gap: .2rem; }
-input, select { font: inherit; padding: .3rem .4rem; border: 1px solid #cbd2dc; border-radius: 4px; min-width: 8rem; }
-button { font: inherit; padding: .3rem .8rem; border: 1px solid #2b6cb0; background: #2b6cb0; color: white; border-radius: 4px; cursor: pointer; }
-button:disabled { opacity: .6; cursor: default; }
-a { color: #2b6cb0; }
+const STYLE = `${ADMIN_PAGE_STYLE}
 .problem, .error { color: #9b2c2c; }
 ol { list-style: none; padding: 0; margin: 0; }
 li { background: white; border: 1px solid #e2e8f0; border-radius: 4px; padding: .5rem .75rem; margin-bottom: .5rem; font-size: .85rem; }
