@@ -153,7 +153,7 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Runni
         '--add-scram', `SCRAM-SHA-256=[name=${security.users.scramSha256.username},password=${security.users.scramSha256.password}]`,
         '--add-scram', `SCRAM-SHA-512=[name=${security.users.scramSha512.username},password=${security.users.scramSha512.password}]`,
       ];
-      const format = await runToLog(java, [...jvmArgs, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', configFile, ...scram], logFile);
+      const format = await runToLog(java, [...jvmArgs, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', configFile, ...scram], logFile);
       if (format !== 0) {
         throw new KafkaStartError(`Kafka storage format failed (exit ${format}); log: ${logFile}${await logTail(logFile)}`);
       }
@@ -368,6 +368,8 @@ logger.request.level = WARN
 
 /** Kafka cluster ids are 16 random bytes in unpadded base64url (what `kafka-storage random-uuid` prints). */
 function randomClusterId(): string {
+  // A base64url id may begin with '-', which kafka-storage's argument parser reads as a flag
+  // (about one start in 64 failed so); passed as `--cluster-id=<id>` it is always a value.
   return randomBytes(16).toString('base64url');
 }
 
