@@ -1,5 +1,9 @@
 import type { BaseOptions } from '@platformatic/kafka';
 import { PLAINTEXT, platformaticSecurity, type KafkaSecurity } from '../kafka/security.js';
+import { readTaggedFieldsAsKafkaWrites } from './tagged-fields.js';
+
+// Before any client of the library reads a response (see tagged-fields.ts).
+readTaggedFieldsAsKafkaWrites();
 
 export interface PlatformaticConnection {
   readonly brokers: readonly string[];
