@@ -15,9 +15,11 @@ import { hasProtocolError, protocolErrorIds } from './errors.js';
  * read), destroys itself on a fetch error such as an out-of-range position, and cannot bound what
  * is handed out and not done.
  *
- * The loop fetches only while fewer than `maxInFlight` records are out: what a fetch brings past
- * the bound is dropped and fetched again later (fetches are sized to keep that small). Heartbeats
- * do not depend on it, so slow subscribers never cost the membership.
+ * What a fetch brings is kept per partition and handed out round-robin across partitions while
+ * fewer than `maxInFlight` records are out, so a slot freed costs no fetch and an ordered consumer
+ * has work on every partition at once. The loop fetches the partitions whose buffer is empty while
+ * fewer than `maxInFlight` records wait in buffers, so what is held is bounded by about one fetch.
+ * Heartbeats do not depend on it, so slow subscribers never cost the membership.
  *
  * Joins. A join that keeps the member id keeps the state of the partitions it still owns (work in
  * flight is committed when done); a partition lost is forgotten (its records finished later are
@@ -41,9 +43,22 @@ interface PartitionState {
   readonly topic: string;
   readonly partition: number;
   readonly offsets: PartitionOffsets;
-  /** The next offset to fetch and hand out. */
+  /** The next offset to fetch (past what is buffered). */
   position: number;
+  /** Fetched and not yet handed out, in offset order, from `next`. */
+  buffer: BufferedRecord[];
+  next: number;
 }
+
+interface BufferedRecord {
+  readonly offset: number;
+  readonly timestamp: number;
+  readonly key: Buffer;
+  readonly value: Buffer;
+  readonly headers: readonly [Buffer, Buffer][];
+}
+
+const NOTHING: BufferedRecord[] = [];
 
 type FetchAnswer = Awaited<ReturnType<GroupClient['fetch']>>;
 
@@ -64,6 +79,12 @@ export class PlatformaticGroupConsumer implements Consumer {
   private committing: Promise<void> = Promise.resolve();
   /** Partitions whose start position is being read after a join. */
   private placing: Promise<void> = Promise.resolve();
+  /** The partitions in hand-out order; rebuilt when `partitions` changes. */
+  private ring: PartitionState[] | undefined;
+  private cursor = 0;
+  private draining = false;
+  /** While the loop waits for the buffers to shrink: hand-outs left before it may fetch again. */
+  private roomIn = 0;
 
   constructor(
     connection: PlatformaticConnection,
@@ -117,6 +138,7 @@ export class PlatformaticGroupConsumer implements Consumer {
 
   resume(): void {
     this.userPaused = false;
+    this.drain();
     this.wake?.();
   }
 
@@ -166,6 +188,7 @@ export class PlatformaticGroupConsumer implements Consumer {
     for (const [key, state] of [...this.partitions]) {
       if (keep.has(key) && sameMember) continue;
       this.partitions.delete(key);
+      this.ring = undefined;
       if (!keep.has(key)) revoked.push({ topic: state.topic, partition: state.partition });
     }
     // Only the kept partitions' records still count against the bound.
@@ -173,6 +196,7 @@ export class PlatformaticGroupConsumer implements Consumer {
     for (const state of this.partitions.values()) this.inFlight += state.offsets.inFlight();
     const added = [...keep].filter((key) => !this.partitions.has(key));
     if (added.length > 0) this.placing = this.place(added, this.generation);
+    this.drain();
     this.wake?.();
     if (revoked.length > 0) this.options.onRevoked?.(revoked);
   }
@@ -196,7 +220,7 @@ export class PlatformaticGroupConsumer implements Consumer {
               position = low.get(partition) ?? 0;
             }
             if (generation !== this.generation) return;
-            this.partitions.set(keyOf(topic, partition), { topic, partition, offsets: new PartitionOffsets(position), position });
+            this.setPartition(keyOf(topic, partition), { topic, partition, offsets: new PartitionOffsets(position), position, buffer: NOTHING, next: 0 });
           }
         }
         this.wake?.();
@@ -208,14 +232,35 @@ export class PlatformaticGroupConsumer implements Consumer {
     }
   }
 
+  private setPartition(key: string, state: PartitionState): void {
+    this.partitions.set(key, state);
+    this.ring = undefined;
+  }
+
+  /** Partitions to fetch now: those with nothing buffered, while the buffers hold little. */
+  private toFetch(): PartitionState[] {
+    if (this.userPaused || this.partitions.size === 0) return [];
+    let buffered = 0;
+    const empty: PartitionState[] = [];
+    for (const state of this.partitions.values()) {
+      const left = state.buffer.length - state.next;
+      buffered += left;
+      if (left === 0) empty.push(state);
+    }
+    if (buffered < this.maxInFlight) return empty;
+    if (empty.length > 0) this.roomIn = buffered - this.maxInFlight + 1;
+    return [];
+  }
+
   private async run(): Promise<void> {
     while (!this.closing) {
-      if (this.userPaused || this.inFlight >= this.maxInFlight || this.partitions.size === 0) {
+      const states = this.toFetch();
+      if (states.length === 0) {
         await this.sleepUntilWoken(1000);
         continue;
       }
       try {
-        await this.fetchOnce();
+        await this.fetchOnce(states);
       } catch (error) {
         if (this.closing) return;
         this.logger.debug({ err: error, groupId: this.options.groupId }, 'fetch failed; retrying');
@@ -224,13 +269,13 @@ export class PlatformaticGroupConsumer implements Consumer {
     }
   }
 
-  /** One Fetch per partition leader, in parallel; hands out what came back. */
-  private async fetchOnce(): Promise<void> {
+  /** One Fetch per partition leader, in parallel; buffers and hands out what came back. */
+  private async fetchOnce(states: readonly PartitionState[]): Promise<void> {
     const generation = this.generation;
     const metadata = await this.client.metadata({ topics: [...this.options.topics] });
     const perLeader = new Map<number, { topicId: string; states: PartitionState[] }[]>();
     const topicNames = new Map<string, string>();
-    for (const state of this.partitions.values()) {
+    for (const state of states) {
       const info = metadata.topics.get(state.topic);
       const leader = info?.partitions[state.partition]?.leader;
       if (info === undefined || leader === undefined || leader < 0) continue;
@@ -261,39 +306,87 @@ export class PlatformaticGroupConsumer implements Consumer {
         return;
       }
       if (generation !== this.generation || this.closing) return;
-      this.handOut(answer, topicNames);
+      this.keep(answer, topicNames);
+      this.drain();
     }));
   }
 
-  private handOut(answer: FetchAnswer, topicNames: ReadonlyMap<string, string>): void {
+  private keep(answer: FetchAnswer, topicNames: ReadonlyMap<string, string>): void {
     for (const topicAnswer of answer.responses) {
       const topic = topicNames.get(topicAnswer.topicId);
       if (topic === undefined) continue;
       for (const { partitionIndex, records } of topicAnswer.partitions) {
         const state = this.partitions.get(keyOf(topic, partitionIndex));
-        if (state === undefined || records === undefined || records === null) continue;
-        this.handOutPartition(state, records);
+        // Only a partition whose buffer is empty was fetched; a join may have replaced it meanwhile.
+        if (state === undefined || records === undefined || records === null || state.next < state.buffer.length) continue;
+        this.keepPartition(state, records);
       }
     }
   }
 
-  private handOutPartition(state: PartitionState, batches: NonNullable<FetchAnswer['responses'][number]['partitions'][number]['records']>): void {
+  private keepPartition(state: PartitionState, batches: NonNullable<FetchAnswer['responses'][number]['partitions'][number]['records']>): void {
+    const buffer: BufferedRecord[] = [];
     for (const batch of batches) {
       for (const record of batch.records) {
         const offset = Number(batch.firstOffset) + record.offsetDelta;
         if (offset < state.position) continue;
-        // At the bound, or told to stop: the rest is fetched again from `position`.
-        if (this.inFlight >= this.maxInFlight || this.userPaused || this.closing) return;
+        buffer.push({ offset, timestamp: Number(batch.firstTimestamp + record.timestampDelta), key: record.key, value: record.value, headers: record.headers });
         state.position = offset + 1;
-        state.offsets.handedOut(offset);
-        this.inFlight++;
-        this.options.onRecord(this.toConsumed(state, offset, record.key, record.value, record.headers, Number(batch.firstTimestamp + record.timestampDelta)));
-        if (this.partitions.get(keyOf(state.topic, state.partition)) !== state) return; // a join replaced it meanwhile
       }
-      // A batch with nothing left to hand out (control records, or all below the position): step past it.
+      // Control records, or a batch all below the position: step past it.
       const after = Number(batch.firstOffset) + batch.lastOffsetDelta + 1;
       if (after > state.position) state.position = after;
     }
+    state.buffer = buffer.length === 0 ? NOTHING : buffer;
+    state.next = 0;
+  }
+
+  /**
+   * Hands out buffered records, one partition at a time in turn, while slots are free. Called
+   * after a fetch and whenever a slot frees; `done()` called from inside `onRecord` is picked up
+   * by the running loop rather than by a nested one.
+   */
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    /** A buffer emptied, or the buffers shrank enough: the loop may fetch. */
+    let emptied = false;
+    try {
+      let ring = this.ringOf();
+      let idle = 0;
+      while (idle < ring.length && this.inFlight < this.maxInFlight && !this.userPaused && !this.closing) {
+        if (this.cursor >= ring.length) this.cursor = 0;
+        const state = ring[this.cursor++]!;
+        if (state.next >= state.buffer.length) {
+          idle++;
+          continue;
+        }
+        idle = 0;
+        const record = state.buffer[state.next++]!;
+        if (state.next === state.buffer.length) {
+          state.buffer = NOTHING;
+          state.next = 0;
+          emptied = true;
+        }
+        state.offsets.handedOut(record.offset);
+        this.inFlight++;
+        if (this.roomIn > 0 && --this.roomIn === 0) emptied = true;
+        this.options.onRecord(this.toConsumed(state, record.offset, record.key, record.value, record.headers, record.timestamp));
+        if (this.ring === undefined) {
+          // A join changed the partitions from inside onRecord: start over on the new set.
+          ring = this.ringOf();
+          idle = 0;
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+    if (emptied) this.wake?.();
+  }
+
+  private ringOf(): PartitionState[] {
+    this.ring ??= [...this.partitions.values()];
+    return this.ring;
   }
 
   private async onFetchError(error: unknown, states: readonly PartitionState[], generation: number): Promise<void> {
@@ -315,9 +408,9 @@ export class PlatformaticGroupConsumer implements Consumer {
       }
       // Nothing is in flight past the gap: the commit point moves with the position.
       if (state.offsets.inFlight() === 0) {
-        const fresh: PartitionState = { topic: state.topic, partition: state.partition, offsets: new PartitionOffsets(to), position: to };
+        const fresh: PartitionState = { topic: state.topic, partition: state.partition, offsets: new PartitionOffsets(to), position: to, buffer: NOTHING, next: 0 };
         fresh.offsets.markCommitted(state.offsets.commitPoint());
-        this.partitions.set(keyOf(state.topic, state.partition), fresh);
+        this.setPartition(keyOf(state.topic, state.partition), fresh);
       } else {
         state.position = to;
       }
@@ -343,7 +436,7 @@ export class PlatformaticGroupConsumer implements Consumer {
         if (this.partitions.get(keyOf(state.topic, state.partition)) !== state) return;
         state.offsets.done(offset);
         this.inFlight--;
-        this.wake?.();
+        this.drain();
       },
     };
   }

@@ -6,7 +6,7 @@ import '../../../../../core/event-log/platformatic/client.js';
 
 /** Kafka's encoding of a tagged-field section: unsigned count, then per field tag, size, data. */
 function taggedSection(fields: readonly [number, Buffer][]): Buffer {
-  const parts = [Buffer.from([fields.length])];
+  const parts: Buffer[] = [Buffer.from([fields.length])];
   for (const [tag, data] of fields) parts.push(Buffer.from([tag, data.length]), data);
   return Buffer.concat(parts);
 }
