@@ -5,6 +5,7 @@ import { startIngress, type RunningIngress } from '../../broker-ingress/main.js'
 import { HttpContractSource } from '../../core/contract/http-source.js';
 import { InProcessContractSource } from '../../core/contract/source.js';
 import { dispatcherConfigSchema } from '../../dispatcher/config.js';
+import { FaultReporter, faultsUrlOf } from '../../dispatcher/fault-reporter.js';
 import { startDispatcher, type RunningDispatcher } from '../../dispatcher/main.js';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
@@ -413,4 +414,57 @@ export async function startInProcessBroker(kube: KubeTestClient, log: EventLog, 
     logger: silentLogger(),
   });
   return { ingress, running, contracts, dispatcher };
+}
+
+export interface ReportingDataPlane {
+  readonly running: RunningController;
+  /** The ingress's contract source, then the dispatcher's; each reports what it applied. */
+  readonly sources: readonly [HttpContractSource, HttpContractSource];
+  readonly ingress: RunningIngress;
+  readonly dispatcher: RunningDispatcher;
+  /** Closes all of it, the data plane first; the log is the caller's. */
+  close(): Promise<void>;
+}
+
+/**
+ * A controller and a data plane in this process, wired as `kafka-broker ingress` and `dispatcher`
+ * are in the cluster: each fetches the contract over HTTP and reports the generation it applied
+ * (as ingress-1 and dispatcher-1), and the dispatcher posts its faults and rewinds back to the
+ * controller. The resources' address is a dead port: the scenario sends to `ingress.url` itself.
+ */
+export async function startReportingDataPlane(kube: KubeTestClient, log: EventLog, dispatcherConfig: Record<string, unknown>): Promise<ReportingDataPlane> {
+  const closers: (() => Promise<void>)[] = [];
+  const close = async (): Promise<void> => {
+    for (const closer of closers.splice(0).reverse()) await closer();
+  };
+  try {
+    const running = await startController(undefined, { kube, log, config: testConfig({ ingressUrl: 'http://127.0.0.1:1' }) });
+    closers.push(() => running.close());
+    const source = (role: 'ingress' | 'dispatcher'): HttpContractSource => {
+      const started = new HttpContractSource({
+        url: `${running.adminUrl}/contract`, logger: silentLogger(), timeoutSeconds: 5, retryMinMs: 50, retryMaxMs: 500, reportAs: { process: `${role}-1`, role }, token: () => kube.server.token,
+      }).start();
+      closers.push(() => started.close());
+      return started;
+    };
+    const sources = [source('ingress'), source('dispatcher')] as const;
+    const ingress = await startIngress({ config: loadConfig(ingressConfigSchema, { host: '127.0.0.1', port: 0 }), log, contracts: sources[0], logger: silentLogger() });
+    closers.push(() => ingress.close());
+    // The reporter needs the dispatcher, and the dispatcher tells the reporter of changes.
+    const reporting: { reporter?: FaultReporter } = {};
+    const dispatcher = await startDispatcher({
+      config: dispatcherConfigSchema.parse(dispatcherConfig), log, contracts: sources[1], logger: silentLogger(), onFaults: () => reporting.reporter?.changed(),
+    });
+    closers.push(() => dispatcher.close());
+    const reporter = new FaultReporter({
+      url: faultsUrlOf(`${running.adminUrl}/contract`), process: 'dispatcher-1', faults: () => dispatcher.faults(), rewinds: () => dispatcher.rewindOutcomes(),
+      logger: silentLogger(), debounceMs: 50, token: () => kube.server.token,
+    });
+    reporting.reporter = reporter;
+    closers.push(() => reporter.close());
+    return { running, sources, ingress, dispatcher, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }
