@@ -1,4 +1,10 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
+import type { OidcSettings } from '../../broker-ingress/sender-auth.js';
 import type { OidcTokenIssuer } from '../../controller/kubernetes/oidc-tokens.js';
 import { ingressConfigSchema } from '../../broker-ingress/config.js';
 import { startIngress, type RunningIngress } from '../../broker-ingress/main.js';
@@ -9,6 +15,7 @@ import { FaultReporter, faultsUrlOf } from '../../dispatcher/fault-reporter.js';
 import { startDispatcher, type RunningDispatcher } from '../../dispatcher/main.js';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
+import { SERVICE_ACCOUNT_ISSUER } from '../../scripts/kube/kube.js';
 import { KubeApi } from '../../controller/kubernetes/api.js';
 import { kubernetesControllerConfigSchema, type KubernetesControllerConfig } from '../../controller/kubernetes/config.js';
 import type { KubernetesController, KubernetesControllerOptions } from '../../controller/kubernetes/controller.js';
@@ -467,4 +474,58 @@ export async function startReportingDataPlane(kube: KubeTestClient, log: EventLo
     await close();
     throw error;
   }
+}
+
+// ---- OIDC ----
+
+/**
+ * OIDC settings that trust what the test API server issues (its ServiceAccount issuer, discovery
+ * document and CA), reading them with the admin's token from a file; the file's folder is removed
+ * after the test file. For an ingress's `oidc` and for a subscriber's TokenVerifier.
+ */
+export async function kubeOidc(kube: KubeTestClient): Promise<OidcSettings> {
+  const dir = await mkdtemp(join(tmpdir(), 'kube-oidc-'));
+  after(() => rm(dir, { recursive: true, force: true }));
+  const tokenFile = join(dir, 'token');
+  await writeFile(tokenFile, kube.server.token);
+  return { issuer: SERVICE_ACCOUNT_ISSUER, discoveryUrl: `${kube.server.url}/.well-known/openid-configuration`, caFile: kube.server.caFile, tokenFile };
+}
+
+/** A ServiceAccount (and its namespace). */
+export async function createServiceAccount(kube: KubeTestClient, namespace: string, name: string): Promise<void> {
+  await ensureNamespace(kube, namespace);
+  await create(kube, `/api/v1/namespaces/${namespace}/serviceaccounts`, { metadata: { name } });
+}
+
+/** A token of a ServiceAccount for an audience, an hour long, as TokenRequest issues it. */
+export async function serviceAccountToken(kube: KubeTestClient, namespace: string, name: string, audience: string): Promise<string> {
+  const response = await kube.create(`/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`, { spec: { audiences: [audience], expirationSeconds: 3600 } });
+  assert.equal(response.status, 201, JSON.stringify(response.body));
+  return (response.body as { status: { token: string } }).status.token;
+}
+
+export interface OidcFrontDoor {
+  /** Checks senders' tokens with the `oidc` settings given. */
+  readonly ingress: RunningIngress;
+  /** With authentication-oidc enabled: audiences, EventPolicies, identities and `/oidc-tokens`. */
+  readonly running: RunningController;
+  /** The controller's contract feed, which the ingress reads (through a relay). */
+  readonly contracts: HttpContractSource;
+}
+
+/**
+ * An ingress that checks tokens and a controller with authentication-oidc enabled, in this process
+ * and wired as in the cluster (the contract over HTTP). The ingress's URL is the resources'
+ * address, so it is bound first and reads the fetched contract through a relay. Closed after `t`.
+ */
+export async function startOidcFrontDoor(t: { after(fn: () => Promise<void>): void }, kube: KubeTestClient, log: EventLog, oidc: OidcSettings): Promise<OidcFrontDoor> {
+  const relay = new InProcessContractSource();
+  const ingress = await startIngress({ config: loadConfig(ingressConfigSchema, { host: '127.0.0.1', port: 0, oidc }), log, contracts: relay, logger: silentLogger() });
+  t.after(() => ingress.close());
+  await ensureNamespace(kube, SYSTEM_NAMESPACE);
+  const running = await startController(t, { kube, log, config: testConfig({ ingressUrl: ingress.url, authenticationOidc: 'enabled' }) });
+  const contracts = new HttpContractSource({ url: `${running.adminUrl}/contract`, logger: silentLogger(), timeoutSeconds: 5, retryMinMs: 50, retryMaxMs: 500, token: () => kube.server.token }).start();
+  t.after(() => contracts.close());
+  contracts.subscribe((contract) => relay.publish(contract));
+  return { ingress, running, contracts };
 }
