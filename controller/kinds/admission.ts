@@ -46,9 +46,9 @@ export function unknownFields(value: Record<string, unknown>, known: readonly st
 }
 
 /**
- * An optional object field one level down a spec (`spec.auth`, then `spec.auth.secret`, ...): null
- * when absent, and also when it is not an object (after recording that), so a caller walks a
- * nested shape one call a level; its misspelt keys are recorded and the object returned.
+ * An optional object in a spec, so that a nested shape (`spec.auth`, `spec.auth.secret`, ...) is
+ * checked one call a level: the object, with its unknown keys recorded; null when it is absent, or
+ * when it is not an object (recorded as such).
  */
 export function optionalObject(value: unknown, path: string, known: readonly string[], errors: FieldError[]): Record<string, unknown> | null {
   if (value === undefined || value === null) return null;
