@@ -1,3 +1,4 @@
+import { isRecord } from '../../core/values.js';
 
 /**
  * Admission: what Knative's webhook does before an object is stored — apply defaults, validate,
@@ -44,6 +45,21 @@ export function unknownFields(value: Record<string, unknown>, known: readonly st
     .map((k) => ({ path: `${path}.${k}`, message: 'unknown field' }));
 }
 
+/**
+ * An optional object in a spec, so that a nested shape (`spec.auth`, `spec.auth.secret`, ...) is
+ * checked one call a level: the object, with its unknown keys recorded; null when it is absent, or
+ * when it is not an object (recorded as such).
+ */
+export function optionalObject(value: unknown, path: string, known: readonly string[], errors: FieldError[]): Record<string, unknown> | null {
+  if (value === undefined || value === null) return null;
+  if (!isRecord(value)) {
+    errors.push({ path, message: 'expected an object' });
+    return null;
+  }
+  errors.push(...unknownFields(value, known, path));
+  return value;
+}
+
 /** `spec` missing or not an object: the first check of most kinds. */
 export const specNotAnObject = (spec: unknown): Admission<never> =>
   invalid([{ path: 'spec', message: spec === undefined ? 'missing field(s)' : 'expected an object' }]);
@@ -55,4 +71,4 @@ export interface ChannelTemplate {
   readonly spec?: Readonly<Record<string, unknown>>;
 }
 
-export { isRecord } from '../../core/values.js';
+export { isRecord };

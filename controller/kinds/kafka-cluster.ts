@@ -23,6 +23,8 @@ export function configMapData(configMaps: ReadonlyMap<ObjectKey, KnObject>, name
   return configMap !== undefined && isRecord(configMap.data) ? configMap.data : {};
 }
 
+const isNamespaceName = (name: string): boolean => /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(name);
+
 const given = (value: unknown): boolean => value !== undefined && value !== null && !(typeof value === 'string' && value.trim() === '');
 
 /**
@@ -38,31 +40,47 @@ export function clusterFromConfig(
 ): ClusterResult {
   if (own.length === 0) return { ok: true, ref: undefined };
   const where = `ConfigMap ${configMap.namespace}/${configMap.name}`;
-  let servers = [...own].sort();
-  const serversText = data[BOOTSTRAP_KEY];
-  if (given(serversText)) {
-    const parsed = typeof serversText === 'string' ? bootstrapServersSchema.safeParse(serversText) : undefined;
-    if (parsed === undefined || !parsed.success) return { ok: false, message: `${where}: ${BOOTSTRAP_KEY} must be host:port[,host:port...], found ${JSON.stringify(serversText)}` };
-    servers = [...parsed.data].sort();
-  }
+  const serversGiven = configValue(data, BOOTSTRAP_KEY, where, 'host:port[,host:port...]', (text) => {
+    const parsed = bootstrapServersSchema.safeParse(text);
+    return parsed.success ? parsed.data : undefined;
+  });
+  if (!serversGiven.ok) return serversGiven;
+  const servers = [...(serversGiven.value ?? own)].sort();
   let authSecret: ClusterRef['authSecret'] = null;
-  const secretName = data[AUTH_SECRET_KEY];
-  if (given(secretName)) {
-    if (typeof secretName !== 'string' || !isSecretName(secretName.trim())) {
-      return { ok: false, message: `${where}: ${AUTH_SECRET_KEY} must be a Secret name, found ${JSON.stringify(secretName)}` };
-    }
-    let namespace = configMap.namespace;
-    const secretNamespace = options.secretNamespaceKey ? data[AUTH_SECRET_NAMESPACE_KEY] : undefined;
-    if (given(secretNamespace)) {
-      if (typeof secretNamespace !== 'string' || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(secretNamespace.trim())) {
-        return { ok: false, message: `${where}: ${AUTH_SECRET_NAMESPACE_KEY} must be a namespace name, found ${JSON.stringify(secretNamespace)}` };
-      }
-      namespace = secretNamespace.trim();
-    }
-    authSecret = { namespace, name: secretName.trim() };
+  const secretName = configValue(data, AUTH_SECRET_KEY, where, 'a Secret name', (text) => (isSecretName(text.trim()) ? text.trim() : undefined));
+  if (!secretName.ok) return secretName;
+  if (secretName.value !== undefined) {
+    const secretNamespace = options.secretNamespaceKey
+      ? configValue(data, AUTH_SECRET_NAMESPACE_KEY, where, 'a namespace name', (text) => (isNamespaceName(text.trim()) ? text.trim() : undefined))
+      : NOT_GIVEN;
+    if (!secretNamespace.ok) return secretNamespace;
+    authSecret = { namespace: secretNamespace.value ?? configMap.namespace, name: secretName.value };
   }
   // The deploy/ ConfigMap names the controller's own cluster, perhaps by another list of its
   // servers: sharing one is the same cluster, as for KafkaSinks.
   if (sameCluster(servers, own) && authSecret === null) return { ok: true, ref: undefined };
   return { ok: true, ref: { bootstrapServers: servers, authSecret } };
+}
+
+type ConfigValue<T> = { readonly ok: true; readonly value: T | undefined } | { readonly ok: false; readonly message: string };
+
+const NOT_GIVEN: ConfigValue<never> = { ok: true, value: undefined };
+
+/**
+ * One key of a ConfigMap's data: undefined when not given (so the caller's default applies), the
+ * parsed value, or the one-line status message naming the ConfigMap, the key, what it must be and
+ * what was found.
+ */
+function configValue<T>(
+  data: Record<string, unknown>,
+  key: string,
+  where: string,
+  expected: string,
+  parse: (text: string) => T | undefined,
+): ConfigValue<T> {
+  const value = data[key];
+  if (!given(value)) return { ok: true, value: undefined };
+  const parsed = typeof value === 'string' ? parse(value) : undefined;
+  if (parsed === undefined) return { ok: false, message: `${where}: ${key} must be ${expected}, found ${JSON.stringify(value)}` };
+  return { ok: true, value: parsed };
 }

@@ -4,7 +4,7 @@ import * as c from '../conditions.js';
 import type { AddressEntry } from '../destinations.js';
 import { apiGroup, EVENTING_GROUP, keyOf, type KnObject, type ObjectKey } from '../resources.js';
 import type { DesiredTopic, Observed, ReconcileSettings } from '../state.js';
-import { formatFieldErrors, invalid, isRecord, specNotAnObject, unknownFields, type Admission, type FieldError } from './admission.js';
+import { formatFieldErrors, invalid, isRecord, optionalObject, specNotAnObject, unknownFields, type Admission, type FieldError } from './admission.js';
 import { admitInto, type Pass } from './pass.js';
 
 /**
@@ -99,27 +99,10 @@ export function admitSink(raw: KnObject, previous: KnObject | undefined): Admiss
 
 /** Knative Kafka's `spec.auth`: `{ secret: { ref: { name } } }`, the name of a Secret in the sink's namespace. */
 function authSecretOf(auth: unknown, errors: FieldError[]): string | null {
-  if (auth === undefined || auth === null) return null;
-  if (!isRecord(auth)) {
-    errors.push({ path: 'spec.auth', message: 'expected an object' });
-    return null;
-  }
-  errors.push(...unknownFields(auth, ['secret'], 'spec.auth'));
-  const secret = auth['secret'];
-  if (secret === undefined || secret === null) return null;
-  if (!isRecord(secret)) {
-    errors.push({ path: 'spec.auth.secret', message: 'expected an object' });
-    return null;
-  }
-  errors.push(...unknownFields(secret, ['ref'], 'spec.auth.secret'));
-  const ref = secret['ref'];
-  if (ref === undefined || ref === null) return null;
-  if (!isRecord(ref)) {
-    errors.push({ path: 'spec.auth.secret.ref', message: 'expected an object' });
-    return null;
-  }
-  errors.push(...unknownFields(ref, ['name'], 'spec.auth.secret.ref'));
-  const name = ref['name'];
+  const authObject = optionalObject(auth, 'spec.auth', ['secret'], errors);
+  const secret = authObject === null ? null : optionalObject(authObject['secret'], 'spec.auth.secret', ['ref'], errors);
+  const ref = secret === null ? null : optionalObject(secret['ref'], 'spec.auth.secret.ref', ['name'], errors);
+  const name = ref === null ? undefined : ref['name'];
   if (name === undefined || name === null || name === '') return null;
   if (typeof name !== 'string' || !isSecretName(name)) {
     errors.push({ path: 'spec.auth.secret.ref.name', message: `invalid value: ${JSON.stringify(name)} (a Secret name)` });
@@ -234,8 +217,7 @@ export function sinkCluster(sink: AdmittedSink, settings: ReconcileSettings): Cl
   if (inMemory(settings)) return undefined;
   const authSecret = sink.authSecret === null ? null : { namespace: sink.object.metadata.namespace, name: sink.authSecret };
   if (authSecret === null && sameCluster(sink.bootstrapServers, settings.kafkaBootstrapServers ?? [])) return undefined;
-  // Knative accepts `SASL_SSL://host:port`; a Kafka client takes the host:port.
-  return { bootstrapServers: sink.bootstrapServers.map((s) => s.trim().replace(/^[a-z0-9_]+:\/\//i, '')).sort(), authSecret };
+  return { bootstrapServers: sink.bootstrapServers.map(withoutScheme).sort(), authSecret };
 }
 
 /**
@@ -248,9 +230,14 @@ export function sameCluster(given: readonly string[], own: readonly string[]): b
   return given.some((server) => ours.has(normalizeServer(server)));
 }
 
+/** Knative accepts `SASL_SSL://host:port`; a Kafka client takes the host:port. */
+function withoutScheme(server: string): string {
+  return server.trim().replace(/^[a-z0-9_]+:\/\//i, '');
+}
+
 /** `PLAINTEXT://Host:9092` -> `host:9092`; Kafka's default port when none is given. */
 function normalizeServer(server: string): string {
-  const bare = server.trim().toLowerCase().replace(/^[a-z0-9_]+:\/\//, '').replace(/\/+$/, '');
+  const bare = withoutScheme(server).toLowerCase().replace(/\/+$/, '');
   return /:\d+$/.test(bare) ? bare : `${bare}:9092`;
 }
 

@@ -11,37 +11,26 @@
  *                                                 controller ──TokenRequest──▶ kube-apiserver
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { ingressConfigSchema } from '../../broker-ingress/config.js';
-import { startIngress } from '../../broker-ingress/main.js';
+import { test } from 'node:test';
 import { TokenVerifier } from '../../broker-ingress/sender-auth.js';
 import { OidcTokenIssuer } from '../../controller/kubernetes/oidc-tokens.js';
-import { loadConfig } from '../../core/config.js';
-import { HttpContractSource } from '../../core/contract/http-source.js';
 import { brokerAudience } from '../../core/contract/paths.js';
-import { InProcessContractSource } from '../../core/contract/source.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
 import { silentLogger } from '../../core/logger.js';
 import { dispatcherConfigSchema } from '../../dispatcher/config.js';
 import { startDispatcher } from '../../dispatcher/main.js';
 import { ControllerTokenSource } from '../../dispatcher/oidc-tokens.js';
-import { SERVICE_ACCOUNT_ISSUER } from '../../scripts/kube/kube.js';
 import { startTestKube } from '../helpers/kube.js';
 import { waitUntil } from '../helpers/wait.js';
 import { ceHeaders, send } from '../unit/broker-ingress/fixtures.js';
-import { BROKERS, broker, create, ensureNamespace, startController, SYSTEM_NAMESPACE, testConfig, TRIGGERS, trigger, waitForReady } from './k8s-harness.js';
+import {
+  BROKERS, broker, create, createServiceAccount, ensureNamespace, kubeOidc, serviceAccountToken, startController, startOidcFrontDoor, SYSTEM_NAMESPACE, testConfig, TRIGGERS, trigger, waitForReady,
+} from './k8s-harness.js';
 
 const kube = await startTestKube();
-const dir = await mkdtemp(join(tmpdir(), 'dispatch-oidc-kube-'));
-after(() => rm(dir, { recursive: true, force: true }));
-const tokenFile = join(dir, 'token');
-await writeFile(tokenFile, kube.server.token);
-const oidc = { issuer: SERVICE_ACCOUNT_ISSUER, discoveryUrl: `${kube.server.url}/.well-known/openid-configuration`, caFile: kube.server.caFile, tokenFile };
+const oidc = await kubeOidc(kube);
 
 const NS = 'orders-oidc';
 const SUBSCRIBER_AUDIENCE = 'https://subscriber.example/orders';
@@ -83,14 +72,7 @@ test('the dispatcher presents the trigger\'s token to a subscriber with an audie
   const subscriber = await startVerifyingSubscriber(t);
 
   // The data plane as in the cluster: ingress and dispatcher read the controller's contract feed.
-  const relay = new InProcessContractSource();
-  const ingress = await startIngress({ config: loadConfig(ingressConfigSchema, { host: '127.0.0.1', port: 0, oidc }), log, contracts: relay, logger: silentLogger() });
-  t.after(() => ingress.close());
-  await ensureNamespace(kube, SYSTEM_NAMESPACE);
-  const running = await startController(t, { kube, log, config: testConfig({ ingressUrl: ingress.url, authenticationOidc: 'enabled' }) });
-  const contracts = new HttpContractSource({ url: `${running.adminUrl}/contract`, logger: silentLogger(), timeoutSeconds: 5, retryMinMs: 50, retryMaxMs: 500, token: () => kube.server.token }).start();
-  t.after(() => contracts.close());
-  contracts.subscribe((contract) => relay.publish(contract));
+  const { ingress, running, contracts } = await startOidcFrontDoor(t, kube, log, oidc);
   let skewMs = 0;
   const tokens = new ControllerTokenSource({ url: `${running.adminUrl}/oidc-tokens`, adminToken: () => kube.server.token, now: () => Date.now() + skewMs });
   const dispatcher = await startDispatcher({
@@ -103,8 +85,7 @@ test('the dispatcher presents the trigger\'s token to a subscriber with an audie
   t.after(() => dispatcher.close());
 
   // A producer (allowed by the default mode, same namespace), a broker and a trigger.
-  await ensureNamespace(kube, NS);
-  await create(kube, `/api/v1/namespaces/${NS}/serviceaccounts`, { metadata: { name: 'producer' } });
+  await createServiceAccount(kube, NS, 'producer');
   await create(kube, BROKERS(NS), broker(NS, 'orders'));
   await waitForReady(kube, BROKERS(NS, 'orders'));
   await create(kube, TRIGGERS(NS), trigger(NS, 'to-subscriber', 'orders', { uri: subscriber.url, audience: SUBSCRIBER_AUDIENCE }));
@@ -112,8 +93,7 @@ test('the dispatcher presents the trigger\'s token to a subscriber with an audie
   const status = (await kube.get(TRIGGERS(NS, 'to-subscriber'))).body.status;
   assert.deepEqual(status.auth, { serviceAccountName: 'oidc-trigger-to-subscriber' }, 'the trigger shows its OIDC identity');
 
-  const issued = await kube.create(`/api/v1/namespaces/${NS}/serviceaccounts/producer/token`, { spec: { audiences: [brokerAudience(NS, 'orders')], expirationSeconds: 3600 } });
-  const producerToken = (issued.body as { status: { token: string } }).status.token;
+  const producerToken = await serviceAccountToken(kube, NS, 'producer', brokerAudience(NS, 'orders'));
   const publish = async (id: string): Promise<void> => {
     await waitUntil(async () => {
       const reply = await send(ingress.url, 'POST', `/${NS}/orders`, ceHeaders({ 'ce-id': id, authorization: `Bearer ${producerToken}` }), '{}');

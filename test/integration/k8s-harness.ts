@@ -1,13 +1,21 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
+import type { OidcSettings } from '../../broker-ingress/sender-auth.js';
 import type { OidcTokenIssuer } from '../../controller/kubernetes/oidc-tokens.js';
 import { ingressConfigSchema } from '../../broker-ingress/config.js';
 import { startIngress, type RunningIngress } from '../../broker-ingress/main.js';
 import { HttpContractSource } from '../../core/contract/http-source.js';
 import { InProcessContractSource } from '../../core/contract/source.js';
 import { dispatcherConfigSchema } from '../../dispatcher/config.js';
+import { FaultReporter, faultsUrlOf } from '../../dispatcher/fault-reporter.js';
 import { startDispatcher, type RunningDispatcher } from '../../dispatcher/main.js';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
+import { SERVICE_ACCOUNT_ISSUER } from '../../scripts/kube/kube.js';
 import { KubeApi } from '../../controller/kubernetes/api.js';
 import { kubernetesControllerConfigSchema, type KubernetesControllerConfig } from '../../controller/kubernetes/config.js';
 import type { KubernetesController, KubernetesControllerOptions } from '../../controller/kubernetes/controller.js';
@@ -413,4 +421,111 @@ export async function startInProcessBroker(kube: KubeTestClient, log: EventLog, 
     logger: silentLogger(),
   });
   return { ingress, running, contracts, dispatcher };
+}
+
+export interface ReportingDataPlane {
+  readonly running: RunningController;
+  /** The ingress's contract source, then the dispatcher's; each reports what it applied. */
+  readonly sources: readonly [HttpContractSource, HttpContractSource];
+  readonly ingress: RunningIngress;
+  readonly dispatcher: RunningDispatcher;
+  /** Closes all of it, the data plane first; the log is the caller's. */
+  close(): Promise<void>;
+}
+
+/**
+ * A controller and a data plane in this process, wired as `kafka-broker ingress` and `dispatcher`
+ * are in the cluster: each fetches the contract over HTTP and reports the generation it applied
+ * (as ingress-1 and dispatcher-1), and the dispatcher posts its faults and rewinds back to the
+ * controller. The resources' address is a dead port: the scenario sends to `ingress.url` itself.
+ */
+export async function startReportingDataPlane(kube: KubeTestClient, log: EventLog, dispatcherConfig: Record<string, unknown>): Promise<ReportingDataPlane> {
+  const closers: (() => Promise<void>)[] = [];
+  const close = async (): Promise<void> => {
+    for (const closer of closers.splice(0).reverse()) await closer();
+  };
+  try {
+    const running = await startController(undefined, { kube, log, config: testConfig({ ingressUrl: 'http://127.0.0.1:1' }) });
+    closers.push(() => running.close());
+    const source = (role: 'ingress' | 'dispatcher'): HttpContractSource => {
+      const started = new HttpContractSource({
+        url: `${running.adminUrl}/contract`, logger: silentLogger(), timeoutSeconds: 5, retryMinMs: 50, retryMaxMs: 500, reportAs: { process: `${role}-1`, role }, token: () => kube.server.token,
+      }).start();
+      closers.push(() => started.close());
+      return started;
+    };
+    const sources = [source('ingress'), source('dispatcher')] as const;
+    const ingress = await startIngress({ config: loadConfig(ingressConfigSchema, { host: '127.0.0.1', port: 0 }), log, contracts: sources[0], logger: silentLogger() });
+    closers.push(() => ingress.close());
+    // The reporter needs the dispatcher, and the dispatcher tells the reporter of changes.
+    const reporting: { reporter?: FaultReporter } = {};
+    const dispatcher = await startDispatcher({
+      config: dispatcherConfigSchema.parse(dispatcherConfig), log, contracts: sources[1], logger: silentLogger(), onFaults: () => reporting.reporter?.changed(),
+    });
+    closers.push(() => dispatcher.close());
+    const reporter = new FaultReporter({
+      url: faultsUrlOf(`${running.adminUrl}/contract`), process: 'dispatcher-1', faults: () => dispatcher.faults(), rewinds: () => dispatcher.rewindOutcomes(),
+      logger: silentLogger(), debounceMs: 50, token: () => kube.server.token,
+    });
+    reporting.reporter = reporter;
+    closers.push(() => reporter.close());
+    return { running, sources, ingress, dispatcher, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+// ---- OIDC ----
+
+/**
+ * OIDC settings that trust what the test API server issues (its ServiceAccount issuer, discovery
+ * document and CA), reading them with the admin's token from a file; the file's folder is removed
+ * after the test file. For an ingress's `oidc` and for a subscriber's TokenVerifier.
+ */
+export async function kubeOidc(kube: KubeTestClient): Promise<OidcSettings> {
+  const dir = await mkdtemp(join(tmpdir(), 'kube-oidc-'));
+  after(() => rm(dir, { recursive: true, force: true }));
+  const tokenFile = join(dir, 'token');
+  await writeFile(tokenFile, kube.server.token);
+  return { issuer: SERVICE_ACCOUNT_ISSUER, discoveryUrl: `${kube.server.url}/.well-known/openid-configuration`, caFile: kube.server.caFile, tokenFile };
+}
+
+/** A ServiceAccount (and its namespace). */
+export async function createServiceAccount(kube: KubeTestClient, namespace: string, name: string): Promise<void> {
+  await ensureNamespace(kube, namespace);
+  await create(kube, `/api/v1/namespaces/${namespace}/serviceaccounts`, { metadata: { name } });
+}
+
+/** A token of a ServiceAccount for an audience, an hour long, as TokenRequest issues it. */
+export async function serviceAccountToken(kube: KubeTestClient, namespace: string, name: string, audience: string): Promise<string> {
+  const response = await kube.create(`/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`, { spec: { audiences: [audience], expirationSeconds: 3600 } });
+  assert.equal(response.status, 201, JSON.stringify(response.body));
+  return (response.body as { status: { token: string } }).status.token;
+}
+
+export interface OidcFrontDoor {
+  /** Checks senders' tokens with the `oidc` settings given. */
+  readonly ingress: RunningIngress;
+  /** With authentication-oidc enabled: audiences, EventPolicies, identities and `/oidc-tokens`. */
+  readonly running: RunningController;
+  /** The controller's contract feed, which the ingress reads (through a relay). */
+  readonly contracts: HttpContractSource;
+}
+
+/**
+ * An ingress that checks tokens and a controller with authentication-oidc enabled, in this process
+ * and wired as in the cluster (the contract over HTTP). The ingress's URL is the resources'
+ * address, so it is bound first and reads the fetched contract through a relay. Closed after `t`.
+ */
+export async function startOidcFrontDoor(t: { after(fn: () => Promise<void>): void }, kube: KubeTestClient, log: EventLog, oidc: OidcSettings): Promise<OidcFrontDoor> {
+  const relay = new InProcessContractSource();
+  const ingress = await startIngress({ config: loadConfig(ingressConfigSchema, { host: '127.0.0.1', port: 0, oidc }), log, contracts: relay, logger: silentLogger() });
+  t.after(() => ingress.close());
+  await ensureNamespace(kube, SYSTEM_NAMESPACE);
+  const running = await startController(t, { kube, log, config: testConfig({ ingressUrl: ingress.url, authenticationOidc: 'enabled' }) });
+  const contracts = new HttpContractSource({ url: `${running.adminUrl}/contract`, logger: silentLogger(), timeoutSeconds: 5, retryMinMs: 50, retryMaxMs: 500, token: () => kube.server.token }).start();
+  t.after(() => contracts.close());
+  contracts.subscribe((contract) => relay.publish(contract));
+  return { ingress, running, contracts };
 }

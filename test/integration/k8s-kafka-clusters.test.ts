@@ -7,7 +7,7 @@
 // A KafkaSink does the same with its own spec.bootstrapServers and spec.auth.secret.ref.name, and
 // KafkaChannels with the cluster and Secret of Knative Kafka's kafka-channel-config ConfigMap.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -25,7 +25,7 @@ import { startDispatcher, type RunningDispatcher } from '../../dispatcher/main.j
 import { startRecordingServer, type RecordingServer } from '../helpers/http.js';
 import { kafkaBootstrapServers } from '../helpers/kafka.js';
 import { startTestKube } from '../helpers/kube.js';
-import { scramSsl, startSecuredKafka } from '../helpers/secured-kafka.js';
+import { saslSslSecret, scramSsl, startSecuredKafka, writeSecretKeys } from '../helpers/secured-kafka.js';
 import { uniqueName, waitUntil } from '../helpers/wait.js';
 import {
   BROKERS, SYSTEM_NAMESPACE, TRIGGERS, broker, create, ensureNamespace, startController, testConfig, trigger, waitForReady, waitGone, type RunningController,
@@ -77,21 +77,9 @@ describe('a Broker on a secured Kafka cluster of its own (Kubernetes mode)', { t
     await ensureNamespace(kube, ns);
     // The data plane's credentials: the Secret's keys as files, <root>/<namespace>/<name>/<key>.
     root = await mkdtemp(join(tmpdir(), 'kafka-auth-root-'));
-    const dir = join(root, SYSTEM_NAMESPACE, secretName);
-    await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'protocol'), 'SASL_SSL');
-    await writeFile(join(dir, 'sasl.mechanism'), 'SCRAM-SHA-512');
-    await writeFile(join(dir, 'user'), secured.users.scramSha512.username);
-    await writeFile(join(dir, 'password'), secured.users.scramSha512.password);
-    await writeFile(join(dir, 'ca.crt'), secured.pki.ca);
+    await writeSecretKeys(join(root, SYSTEM_NAMESPACE, secretName), saslSslSecret(secured));
     // The KafkaSink's Secret, in its own namespace (SCRAM-SHA-256 this time).
-    const sinkDir = join(root, ns, sinkSecret);
-    await mkdir(sinkDir, { recursive: true });
-    await writeFile(join(sinkDir, 'protocol'), 'SASL_SSL');
-    await writeFile(join(sinkDir, 'sasl.mechanism'), 'SCRAM-SHA-256');
-    await writeFile(join(sinkDir, 'user'), secured.users.scramSha256.username);
-    await writeFile(join(sinkDir, 'password'), secured.users.scramSha256.password);
-    await writeFile(join(sinkDir, 'ca.crt'), secured.pki.ca);
+    await writeSecretKeys(join(root, ns, sinkSecret), saslSslSecret(secured, { mechanism: 'SCRAM-SHA-256' }));
 
     base = new KafkaEventLog({ brokers: kafkaBootstrapServers(), clientId: 'k8s-clusters-test', logger: silentLogger() });
     securedAdmin = new KafkaEventLog({ brokers: [secured.saslSsl], clientId: 'k8s-clusters-check', logger: silentLogger(), security });

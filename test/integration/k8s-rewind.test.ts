@@ -8,22 +8,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CoreV1Event } from '@kubernetes/client-node';
-import { ingressConfigSchema } from '../../broker-ingress/config.js';
-import { startIngress, type RunningIngress } from '../../broker-ingress/main.js';
-import { loadConfig } from '../../core/config.js';
-import { HttpContractSource } from '../../core/contract/http-source.js';
+import type { RunningIngress } from '../../broker-ingress/main.js';
+import type { HttpContractSource } from '../../core/contract/http-source.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
-import { silentLogger } from '../../core/logger.js';
 import { REWIND_ID_ANNOTATION, REWIND_TO_ANNOTATION, type RewindOutcome } from '../../core/rewind.js';
-import { dispatcherConfigSchema } from '../../dispatcher/config.js';
 import { REPLAY_EXTENSION } from '../../dispatcher/dispatch.js';
-import { FaultReporter, faultsUrlOf } from '../../dispatcher/fault-reporter.js';
-import { startDispatcher, type RunningDispatcher } from '../../dispatcher/main.js';
 import { startRecordingServer, type RecordingServer } from '../helpers/http.js';
 import { startTestKube } from '../helpers/kube.js';
 import { decodeRequest } from '../helpers/servers.js';
 import { uniqueName, waitUntil } from '../helpers/wait.js';
-import { BROKERS, SYSTEM_NAMESPACE, TRIGGERS, broker, create, ensureNamespace, startController, testConfig, trigger, waitForReady, type RunningController } from './k8s-harness.js';
+import { BROKERS, SYSTEM_NAMESPACE, TRIGGERS, broker, create, ensureNamespace, startReportingDataPlane, trigger, waitForReady, type ReportingDataPlane, type RunningController } from './k8s-harness.js';
 
 const kube = await startTestKube();
 await ensureNamespace(kube, SYSTEM_NAMESPACE);
@@ -32,11 +26,10 @@ describe('rewind by annotation in Kubernetes mode', { timeout: 240_000 }, () => 
   const ns = uniqueName('k8s-rewind').toLowerCase();
   const log = new MemoryEventLog();
   const wait = { timeoutMs: 60_000, intervalMs: 100 };
+  let plane: ReportingDataPlane | undefined;
   let running: RunningController;
-  const sources: HttpContractSource[] = [];
+  let sources: readonly HttpContractSource[];
   let ingress: RunningIngress;
-  let dispatcher: RunningDispatcher;
-  let reporter: FaultReporter;
   let replayed: RecordingServer;
   let untouched: RecordingServer;
 
@@ -60,27 +53,12 @@ describe('rewind by annotation in Kubernetes mode', { timeout: 240_000 }, () => 
     await ensureNamespace(kube, ns);
     replayed = await startRecordingServer();
     untouched = await startRecordingServer();
-    running = await startController(undefined, { kube, log, config: testConfig({ ingressUrl: 'http://127.0.0.1:1' }) });
-    for (const role of ['ingress', 'dispatcher'] as const) {
-      sources.push(new HttpContractSource({ url: `${running.adminUrl}/contract`, logger: silentLogger(), timeoutSeconds: 5, retryMinMs: 50, retryMaxMs: 500, reportAs: { process: `${role}-1`, role }, token: () => kube.server.token }).start());
-    }
-    ingress = await startIngress({ config: loadConfig(ingressConfigSchema, { host: '127.0.0.1', port: 0 }), log, contracts: sources[0]!, logger: silentLogger() });
-    dispatcher = await startDispatcher({
-      config: dispatcherConfigSchema.parse({ shutdownDeadlineMs: 500, commitIntervalMs: 100 }),
-      log, contracts: sources[1]!, logger: silentLogger(), onFaults: () => reporter.changed(),
-    });
-    reporter = new FaultReporter({
-      url: faultsUrlOf(`${running.adminUrl}/contract`), process: 'dispatcher-1', faults: () => dispatcher.faults(), rewinds: () => dispatcher.rewindOutcomes(),
-      logger: silentLogger(), debounceMs: 50, token: () => kube.server.token,
-    });
+    plane = await startReportingDataPlane(kube, log, { shutdownDeadlineMs: 500, commitIntervalMs: 100 });
+    ({ running, sources, ingress } = plane);
   });
 
   after(async () => {
-    await reporter?.close();
-    await dispatcher?.close();
-    await ingress?.close();
-    for (const source of sources) await source.close();
-    await running?.close();
+    await plane?.close();
     await log.close();
     await replayed?.close();
     await untouched?.close();

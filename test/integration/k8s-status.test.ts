@@ -7,18 +7,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { CoreV1Event } from '@kubernetes/client-node';
-import { ingressConfigSchema } from '../../broker-ingress/config.js';
-import { startIngress, type RunningIngress } from '../../broker-ingress/main.js';
-import { loadConfig } from '../../core/config.js';
-import { HttpContractSource } from '../../core/contract/http-source.js';
-import { dispatcherConfigSchema } from '../../dispatcher/config.js';
-import { FaultReporter, faultsUrlOf } from '../../dispatcher/fault-reporter.js';
-import { startDispatcher, type RunningDispatcher } from '../../dispatcher/main.js';
+import type { RunningIngress } from '../../broker-ingress/main.js';
+import type { HttpContractSource } from '../../core/contract/http-source.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
-import { silentLogger } from '../../core/logger.js';
 import { startTestKube } from '../helpers/kube.js';
 import { uniqueName, waitUntil } from '../helpers/wait.js';
-import { BROKERS, SYSTEM_NAMESPACE, TRIGGERS, broker, create, ensureNamespace, startController, testConfig, type RunningController } from './k8s-harness.js';
+import { BROKERS, SYSTEM_NAMESPACE, TRIGGERS, broker, create, ensureNamespace, startReportingDataPlane, type ReportingDataPlane, type RunningController } from './k8s-harness.js';
 
 const kube = await startTestKube();
 await ensureNamespace(kube, SYSTEM_NAMESPACE);
@@ -27,12 +21,11 @@ describe('status and events in Kubernetes mode', { timeout: 180_000 }, () => {
   const ns = uniqueName('k8s-status').toLowerCase();
   const log = new MemoryEventLog();
   const wait = { timeoutMs: 30_000, intervalMs: 100 };
+  let plane: ReportingDataPlane | undefined;
   let running: RunningController;
-  const sources: HttpContractSource[] = [];
+  let sources: readonly HttpContractSource[];
   const held = new AbortController();
   let ingress: RunningIngress;
-  let dispatcher: RunningDispatcher;
-  let reporter: FaultReporter;
   /** The admin API asks every caller for a token: the test API server's admin's. */
   const auth = (): Record<string, string> => ({ authorization: `Bearer ${kube.server.token}` });
 
@@ -41,26 +34,14 @@ describe('status and events in Kubernetes mode', { timeout: 180_000 }, () => {
 
   before(async () => {
     await ensureNamespace(kube, ns);
-    running = await startController(undefined, { kube, log, config: testConfig({ ingressUrl: 'http://127.0.0.1:1' }) });
-    for (const role of ['ingress', 'dispatcher'] as const) {
-      sources.push(new HttpContractSource({ url: `${running.adminUrl}/contract`, logger: silentLogger(), timeoutSeconds: 5, retryMinMs: 50, retryMaxMs: 500, reportAs: { process: `${role}-1`, role }, token: () => kube.server.token }).start());
-    }
     // The data plane in this process, as `kafka-broker ingress` and `dispatcher` wire it.
-    ingress = await startIngress({ config: loadConfig(ingressConfigSchema, { host: '127.0.0.1', port: 0 }), log, contracts: sources[0]!, logger: silentLogger() });
-    dispatcher = await startDispatcher({
-      config: dispatcherConfigSchema.parse({ shutdownDeadlineMs: 500, maxStallBackoffMs: 1000 }),
-      log, contracts: sources[1]!, logger: silentLogger(), onFaults: () => reporter.changed(),
-    });
-    reporter = new FaultReporter({ url: faultsUrlOf(`${running.adminUrl}/contract`), process: 'dispatcher-1', faults: () => dispatcher.faults(), logger: silentLogger(), debounceMs: 50, token: () => kube.server.token });
+    plane = await startReportingDataPlane(kube, log, { shutdownDeadlineMs: 500, maxStallBackoffMs: 1000 });
+    ({ running, sources, ingress } = plane);
   });
 
   after(async () => {
     held.abort();
-    await reporter?.close();
-    await dispatcher?.close();
-    await ingress?.close();
-    for (const source of sources) await source.close();
-    await running?.close();
+    await plane?.close();
     await log.close();
   });
 

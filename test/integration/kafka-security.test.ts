@@ -17,7 +17,7 @@ import { KafkaEventLog } from '../../core/event-log/kafka/adapter.js';
 import { kafkaClientKinds, type KafkaClientKind } from '../../core/event-log/kafka/client-kind.js';
 import type { KafkaSecurity } from '../../core/event-log/kafka/security.js';
 import { silentLogger } from '../../core/logger.js';
-import { mutualTls, scramSsl, startSecuredKafka } from '../helpers/secured-kafka.js';
+import { mutualTls, saslSsl, scramSsl, startSecuredKafka } from '../helpers/secured-kafka.js';
 import { uniqueName, waitUntil } from '../helpers/wait.js';
 
 const kafka = await startSecuredKafka();
@@ -25,6 +25,15 @@ const { pki, users } = kafka;
 
 /** Generous for a loaded 2-core machine; a hang would take kafkajs's whole retry budget and more. */
 const REFUSAL_WITHIN_MS = 20_000;
+
+/** What `assert.rejects` checks of a refusal: its code and message, on one line, and not to be retried. */
+const refusedWith = (code: string, message: RegExp) => (error: { code?: string; message: string; retriable?: boolean }): true => {
+  assert.equal(error.code, code);
+  assert.match(error.message, message);
+  assert.doesNotMatch(error.message, /\n/, 'one line');
+  assert.equal(error.retriable, false);
+  return true;
+};
 
 function open(t: { after(fn: () => Promise<void>): void }, brokers: string, security: KafkaSecurity, client?: KafkaClientKind): KafkaEventLog {
   const log = new KafkaEventLog({ brokers: [brokers], clientId: 'security-test', logger: silentLogger(), security, client });
@@ -35,8 +44,8 @@ function open(t: { after(fn: () => Promise<void>): void }, brokers: string, secu
 describe('a secured Kafka carries events', () => {
   const cases: { name: string; brokers: string; security: KafkaSecurity }[] = [
     { name: 'SASL_SSL, SCRAM-SHA-512', brokers: kafka.saslSsl, security: scramSsl(kafka) },
-    { name: 'SASL_SSL, SCRAM-SHA-256', brokers: kafka.saslSsl, security: { protocol: 'SASL_SSL', sasl: { mechanism: 'SCRAM-SHA-256', ...users.scramSha256 }, tls: { ca: pki.ca } } },
-    { name: 'SASL_SSL, PLAIN', brokers: kafka.saslSsl, security: { protocol: 'SASL_SSL', sasl: { mechanism: 'PLAIN', ...users.plain }, tls: { ca: pki.ca } } },
+    { name: 'SASL_SSL, SCRAM-SHA-256', brokers: kafka.saslSsl, security: saslSsl(kafka, { mechanism: 'SCRAM-SHA-256' }) },
+    { name: 'SASL_SSL, PLAIN', brokers: kafka.saslSsl, security: saslSsl(kafka, { mechanism: 'PLAIN' }) },
     { name: 'SASL_PLAINTEXT, SCRAM-SHA-512', brokers: kafka.saslPlaintext, security: { protocol: 'SASL_PLAINTEXT', sasl: { mechanism: 'SCRAM-SHA-512', ...users.scramSha512 } } },
     { name: 'SSL with a client certificate (mTLS)', brokers: kafka.mtls, security: mutualTls(kafka) },
   ];
@@ -69,7 +78,7 @@ describe('a refused credential or certificate is a clear error, soon', () => {
     {
       name: 'wrong password',
       brokers: kafka.saslSsl,
-      security: { protocol: 'SASL_SSL', sasl: { mechanism: 'SCRAM-SHA-512', username: users.scramSha512.username, password: 'not-the-password' }, tls: { ca: pki.ca } },
+      security: saslSsl(kafka, { password: 'not-the-password' }),
       code: 'KAFKA_AUTH_FAILED',
       message: /SASL authentication failed \(check user, password and sasl\.mechanism\)/,
     },
@@ -83,7 +92,7 @@ describe('a refused credential or certificate is a clear error, soon', () => {
     {
       name: "the broker's CA is not trusted",
       brokers: kafka.saslSsl,
-      security: { protocol: 'SASL_SSL', sasl: { mechanism: 'SCRAM-SHA-512', ...users.scramSha512 }, tls: { ca: pki.otherCa } },
+      security: saslSsl(kafka, { ca: pki.otherCa }),
       code: 'KAFKA_TLS_FAILED',
       message: /not signed by a trusted CA \(check ca\.crt\)/,
     },
@@ -113,13 +122,7 @@ describe('a refused credential or certificate is a clear error, soon', () => {
     test(name, { timeout: 60_000 }, async (t) => {
       const log = open(t, brokers, security);
       const started = Date.now();
-      await assert.rejects(log.ensureTopic(uniqueName('refused'), { partitions: 1, replicationFactor: 1 }), (error: { code?: string; message: string; retriable?: boolean }) => {
-        assert.equal(error.code, code);
-        assert.match(error.message, message);
-        assert.doesNotMatch(error.message, /\n/, 'one line');
-        assert.equal(error.retriable, false);
-        return true;
-      });
+      await assert.rejects(log.ensureTopic(uniqueName('refused'), { partitions: 1, replicationFactor: 1 }), refusedWith(code, message));
       assert.ok(Date.now() - started < REFUSAL_WITHIN_MS, `refused within ${REFUSAL_WITHIN_MS} ms (took ${Date.now() - started})`);
       // The health probe says the same, within its own bound.
       const problem = await log.connectionProblem();
@@ -133,20 +136,14 @@ describe('a refused credential or certificate is a clear error, soon', () => {
     test(`${name}: an append on @platformatic/kafka`, { timeout: 60_000 }, async (t) => {
       const log = open(t, brokers, security, 'platformatic');
       const started = Date.now();
-      await assert.rejects(log.append(uniqueName('refused'), [{ value: Buffer.from('x') }]), (error: { code?: string; message: string; retriable?: boolean }) => {
-        assert.equal(error.code, code);
-        assert.match(error.message, message);
-        assert.doesNotMatch(error.message, /\n/, 'one line');
-        assert.equal(error.retriable, false);
-        return true;
-      });
+      await assert.rejects(log.append(uniqueName('refused'), [{ value: Buffer.from('x') }]), refusedWith(code, message));
       assert.ok(Date.now() - started < REFUSAL_WITHIN_MS, `refused within ${REFUSAL_WITHIN_MS} ms (took ${Date.now() - started})`);
     });
   }
 
   test('the secret never appears in the error', { timeout: 60_000 }, async (t) => {
     const password = 'very-secret-password-42';
-    const log = open(t, kafka.saslSsl, { protocol: 'SASL_SSL', sasl: { mechanism: 'PLAIN', username: users.plain.username, password }, tls: { ca: pki.ca } });
+    const log = open(t, kafka.saslSsl, saslSsl(kafka, { mechanism: 'PLAIN', password }));
     const problem = await log.connectionProblem(10_000);
     assert.equal(problem?.code, 'KAFKA_AUTH_FAILED');
     assert.doesNotMatch(`${problem?.message} ${JSON.stringify(problem?.details)}`, new RegExp(password));
@@ -157,7 +154,7 @@ describe("a refusal shows in the Broker's status", () => {
   const cases = [
     {
       name: 'wrong password',
-      security: (): KafkaSecurity => ({ protocol: 'SASL_SSL', sasl: { mechanism: 'SCRAM-SHA-512', username: users.scramSha512.username, password: 'rotated-away' }, tls: { ca: pki.ca } }),
+      security: (): KafkaSecurity => saslSsl(kafka, { password: 'rotated-away' }),
       brokers: (): string => kafka.saslSsl,
       reason: 'KafkaAuthenticationFailed',
       message: /SASL authentication failed/,

@@ -5,27 +5,45 @@
  * subscriber. A wrong password and an unknown CA stop start-up with one line saying why.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { decodeRequest, startSubscriber } from '../helpers/servers.js';
 import { KafkaEventLog } from '../../core/event-log/kafka/adapter.js';
 import { silentLogger } from '../../core/logger.js';
 import { kafkaBootstrapServers } from '../helpers/kafka.js';
-import { scramSsl, startSecuredKafka } from '../helpers/secured-kafka.js';
+import { saslSslSecret, scramSsl, secretFolder, secretRoot, startSecuredKafka } from '../helpers/secured-kafka.js';
 import { uniqueName, waitUntil } from '../helpers/wait.js';
-import { brokerManifest, manifestsFolder, readyOf, runCli, startBroker, triggerManifest, type KnList } from './start-cli.js';
+import { brokerManifest, manifestsFolder, readyOf, runCli, startBroker, triggerManifest, type BrokerProcess, type KnList } from './start-cli.js';
 
 const kafka = await startSecuredKafka();
 const { pki, users } = kafka;
 
-async function secretDir(t: TestContext, keys: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'kafka-auth-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  await mkdir(dir, { recursive: true });
-  for (const [key, value] of Object.entries(keys)) await writeFile(join(dir, key), value, { mode: 0o600 });
-  return dir;
+/** Waits until the first object of a kind in a namespace is Ready, as `kafka-broker get` shows it. */
+async function waitReady(broker: BrokerProcess, plural: string, ns: string, message: string): Promise<void> {
+  await waitUntil(async () => {
+    const list = JSON.parse((await broker.get(plural, '-n', ns, '-o', 'json')).stdout) as KnList;
+    return readyOf(list.items[0])?.status === 'True';
+  }, { timeoutMs: 90_000, intervalMs: 200, message });
+}
+
+/** POSTs a binary-mode event to an ingress path; it must be accepted. */
+async function post(url: string, id: string, type: string, body: string): Promise<void> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'ce-specversion': '1.0', 'ce-id': id, 'ce-source': '/test', 'ce-type': type, 'content-type': 'application/json' },
+    body,
+  });
+  assert.equal(response.status, 202, await response.text());
+}
+
+/** A client on the secured cluster and one on the plain one, to see where a topic landed. */
+function bothClusters(t: TestContext, clientId: string): { onSecured: KafkaEventLog; onPlain: KafkaEventLog } {
+  const onSecured = new KafkaEventLog({ brokers: [kafka.saslSsl], clientId, logger: silentLogger(), security: scramSsl(kafka) });
+  const onPlain = new KafkaEventLog({ brokers: kafkaBootstrapServers(), clientId, logger: silentLogger() });
+  t.after(async () => {
+    await onSecured.close();
+    await onPlain.close();
+  });
+  return { onSecured, onPlain };
 }
 
 async function roundTrip(t: TestContext, brokers: string, options: { args?: string[]; env?: Record<string, string> }): Promise<void> {
@@ -39,16 +57,8 @@ async function roundTrip(t: TestContext, brokers: string, options: { args?: stri
     env: { KAFKA_BOOTSTRAP_SERVERS: '', CONTROLLER_TOPIC_PARTITIONS: '1', ...options.env },
   });
   assert.match(broker.stderr(), new RegExp(`Kafka at ${brokers}`));
-  await waitUntil(async () => {
-    const list = JSON.parse((await broker.get('triggers', '-n', ns, '-o', 'json')).stdout) as KnList;
-    return readyOf(list.items[0])?.status === 'True';
-  }, { timeoutMs: 90_000, intervalMs: 200, message: 'the trigger Ready' });
-  const response = await fetch(`${broker.ingressUrl}/${ns}/default`, {
-    method: 'POST',
-    headers: { 'ce-specversion': '1.0', 'ce-id': 'secured-1', 'ce-source': '/test', 'ce-type': 'com.example.secured', 'content-type': 'application/json' },
-    body: '{"over":"tls"}',
-  });
-  assert.equal(response.status, 202, await response.text());
+  await waitReady(broker, 'triggers', ns, 'the trigger Ready');
+  await post(`${broker.ingressUrl}/${ns}/default`, 'secured-1', 'com.example.secured', '{"over":"tls"}');
   const delivered = await waitUntil(() => sub.requests.find((r) => r.url === '/all'), { timeoutMs: 60_000, message: 'the delivery' });
   assert.equal(decodeRequest(delivered)[0]?.attributes['id'], 'secured-1');
   assert.equal(await broker.stop(), 0);
@@ -56,9 +66,7 @@ async function roundTrip(t: TestContext, brokers: string, options: { args?: stri
 
 describe('kafka-broker start on a secured Kafka', { timeout: 300_000 }, () => {
   test('SASL_SSL with SCRAM-SHA-512, credentials from a folder laid out as the Knative Secret', async (t) => {
-    const dir = await secretDir(t, {
-      protocol: 'SASL_SSL', 'sasl.mechanism': 'SCRAM-SHA-512', user: users.scramSha512.username, password: `${users.scramSha512.password}\n`, 'ca.crt': pki.ca,
-    });
+    const dir = await secretFolder(t, saslSslSecret(kafka, { password: `${users.scramSha512.password}\n` }));
     await roundTrip(t, kafka.saslSsl, { args: ['--kafka-auth-dir', dir] });
   });
 
@@ -70,8 +78,8 @@ describe('kafka-broker start on a secured Kafka', { timeout: 300_000 }, () => {
 
   test('a wrong password or an unknown CA stops start-up with one line', async (t) => {
     const folder = await manifestsFolder(t);
-    const wrong = await secretDir(t, { protocol: 'SASL_SSL', 'sasl.mechanism': 'SCRAM-SHA-512', user: users.scramSha512.username, password: 'wrong', 'ca.crt': pki.ca });
-    const unknownCa = await secretDir(t, { protocol: 'SASL_SSL', 'sasl.mechanism': 'SCRAM-SHA-512', ...{ user: users.scramSha512.username, password: users.scramSha512.password }, 'ca.crt': pki.otherCa });
+    const wrong = await secretFolder(t, saslSslSecret(kafka, { password: 'wrong' }));
+    const unknownCa = await secretFolder(t, saslSslSecret(kafka, { ca: pki.otherCa }));
     const cases = [
       { dir: wrong, line: /^kafka-broker start: Kafka at \S+ \(from --kafka\) refused us: cannot connect to Kafka: SASL authentication failed \(check user, password and sasl\.mechanism\)$/ },
       { dir: unknownCa, line: /^kafka-broker start: Kafka at \S+ \(from --kafka\) refused us: .*TLS failed: the broker's certificate is not signed by a trusted CA \(check ca\.crt\)/ },
@@ -89,11 +97,7 @@ describe('kafka-broker start on a secured Kafka', { timeout: 300_000 }, () => {
 
   test('a Broker whose ConfigMap names the secured cluster: the process on the plain one, credentials from --kafka-auth-root', async (t) => {
     const ns = uniqueName('own-cluster');
-    const root = await mkdtemp(join(tmpdir(), 'kafka-auth-root-'));
-    t.after(() => rm(root, { recursive: true, force: true }));
-    await mkdir(join(root, ns, 'kafka-auth'), { recursive: true });
-    const keys = { protocol: 'SASL_SSL', 'sasl.mechanism': 'SCRAM-SHA-512', user: users.scramSha512.username, password: users.scramSha512.password, 'ca.crt': pki.ca };
-    for (const [key, value] of Object.entries(keys)) await writeFile(join(root, ns, 'kafka-auth', key), value, { mode: 0o600 });
+    const root = await secretRoot(t, ns, 'kafka-auth', saslSslSecret(kafka));
     const folder = await manifestsFolder(t);
     const sub = await startSubscriber(t);
     const configMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kafka-broker-config', namespace: ns }, data: { 'bootstrap.servers': kafka.saslSsl, 'auth.secret.ref.name': 'kafka-auth' } };
@@ -104,25 +108,12 @@ describe('kafka-broker start on a secured Kafka', { timeout: 300_000 }, () => {
     ]);
     const plain = kafkaBootstrapServers().join(',');
     const broker = await startBroker(t, { manifests: folder.dir, args: ['--kafka', plain, '--kafka-auth-root', root], env: { KAFKA_BOOTSTRAP_SERVERS: '', CONTROLLER_TOPIC_PARTITIONS: '1' } });
-    await waitUntil(async () => {
-      const list = JSON.parse((await broker.get('triggers', '-n', ns, '-o', 'json')).stdout) as KnList;
-      return readyOf(list.items[0])?.status === 'True';
-    }, { timeoutMs: 90_000, intervalMs: 200, message: 'the trigger Ready' });
-    const response = await fetch(`${broker.ingressUrl}/${ns}/default`, {
-      method: 'POST',
-      headers: { 'ce-specversion': '1.0', 'ce-id': 'own-1', 'ce-source': '/test', 'ce-type': 'com.example.own', 'content-type': 'application/json' },
-      body: '{}',
-    });
-    assert.equal(response.status, 202, await response.text());
+    await waitReady(broker, 'triggers', ns, 'the trigger Ready');
+    await post(`${broker.ingressUrl}/${ns}/default`, 'own-1', 'com.example.own', '{}');
     const delivered = await waitUntil(() => sub.requests.find((r) => r.url === '/all'), { timeoutMs: 60_000, message: 'the delivery' });
     assert.equal(decodeRequest(delivered)[0]?.attributes['id'], 'own-1');
     const topic = `knative-broker-${ns}-default`;
-    const onSecured = new KafkaEventLog({ brokers: [kafka.saslSsl], clientId: 'own-cluster-check', logger: silentLogger(), security: scramSsl(kafka) });
-    const onPlain = new KafkaEventLog({ brokers: kafkaBootstrapServers(), clientId: 'own-cluster-check', logger: silentLogger() });
-    t.after(async () => {
-      await onSecured.close();
-      await onPlain.close();
-    });
+    const { onSecured, onPlain } = bothClusters(t, 'own-cluster-check');
     assert.deepEqual(await onSecured.describeTopic(topic), { name: topic, partitions: 1 });
     assert.equal(await onPlain.describeTopic(topic), undefined);
     assert.equal(await broker.stop(), 0);
@@ -130,11 +121,7 @@ describe('kafka-broker start on a secured Kafka', { timeout: 300_000 }, () => {
 
   test('a KafkaSink naming the secured cluster and its Secret (spec.auth): credentials from --kafka-auth-root, the event lands there', async (t) => {
     const ns = uniqueName('sink-cluster');
-    const root = await mkdtemp(join(tmpdir(), 'kafka-auth-root-'));
-    t.after(() => rm(root, { recursive: true, force: true }));
-    await mkdir(join(root, ns, 'sink-auth'), { recursive: true });
-    const keys = { protocol: 'SASL_SSL', 'sasl.mechanism': 'SCRAM-SHA-256', user: users.scramSha256.username, password: users.scramSha256.password, 'ca.crt': pki.ca };
-    for (const [key, value] of Object.entries(keys)) await writeFile(join(root, ns, 'sink-auth', key), value, { mode: 0o600 });
+    const root = await secretRoot(t, ns, 'sink-auth', saslSslSecret(kafka, { mechanism: 'SCRAM-SHA-256' }));
     const folder = await manifestsFolder(t);
     const topic = `${ns}-sink`;
     await folder.write('sink.yaml', [{
@@ -142,22 +129,9 @@ describe('kafka-broker start on a secured Kafka', { timeout: 300_000 }, () => {
       spec: { topic, bootstrapServers: [kafka.saslSsl], numPartitions: 1, replicationFactor: 1, auth: { secret: { ref: { name: 'sink-auth' } } } },
     }]);
     const broker = await startBroker(t, { manifests: folder.dir, args: ['--kafka', kafkaBootstrapServers().join(','), '--kafka-auth-root', root], env: { KAFKA_BOOTSTRAP_SERVERS: '' } });
-    await waitUntil(async () => {
-      const list = JSON.parse((await broker.get('kafkasinks', '-n', ns, '-o', 'json')).stdout) as KnList;
-      return readyOf(list.items[0])?.status === 'True';
-    }, { timeoutMs: 90_000, intervalMs: 200, message: 'the KafkaSink Ready' });
-    const response = await fetch(`${broker.ingressUrl}/sinks/${ns}/secured`, {
-      method: 'POST',
-      headers: { 'ce-specversion': '1.0', 'ce-id': 'sink-1', 'ce-source': '/test', 'ce-type': 'com.example.sink', 'content-type': 'application/json' },
-      body: '{"n":1}',
-    });
-    assert.equal(response.status, 202, await response.text());
-    const onSecured = new KafkaEventLog({ brokers: [kafka.saslSsl], clientId: 'sink-cluster-check', logger: silentLogger(), security: scramSsl(kafka) });
-    const onPlain = new KafkaEventLog({ brokers: kafkaBootstrapServers(), clientId: 'sink-cluster-check', logger: silentLogger() });
-    t.after(async () => {
-      await onSecured.close();
-      await onPlain.close();
-    });
+    await waitReady(broker, 'kafkasinks', ns, 'the KafkaSink Ready');
+    await post(`${broker.ingressUrl}/sinks/${ns}/secured`, 'sink-1', 'com.example.sink', '{"n":1}');
+    const { onSecured, onPlain } = bothClusters(t, 'sink-cluster-check');
     const ids: string[] = [];
     for await (const record of onSecured.read(topic)) ids.push(record.headers['ce_id']?.toString('utf8') ?? '');
     assert.deepEqual(ids, ['sink-1']);
