@@ -16,7 +16,7 @@ ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian13:nonroot
 FROM ${BUILD_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY . .
 # prepack compiles dist/; the tarball is what `npm publish` would upload.
 RUN mkdir -p ../pkg && npm pack --pack-destination ../pkg
