@@ -48,7 +48,10 @@ export async function runIngressWorker(setup: IngressWorkerSetup): Promise<numbe
   const onMessage = (message: ToWorker): void => {
     if (message.type === 'contract') {
       try {
-        contracts.publish(parseContractJson(message.json));
+        const contract = parseContractJson(message.json);
+        contracts.publish(contract);
+        // The ingress routes by it from now on: the controller may count this process as having it.
+        tell({ type: 'applied', generation: contract.generation });
       } catch (error) {
         logger.error({ err: error }, 'the contract from the parent process is invalid; keeping the last one');
       }

@@ -23,6 +23,8 @@ import type { Logger } from '../core/logger.js';
 export type FromWorker =
   | { readonly type: 'listening'; readonly url: string; readonly httpsUrl?: string | undefined }
   | { readonly type: 'failed'; readonly message: string; readonly errno?: string | undefined }
+  /** The worker's ingress serves this contract generation now. */
+  | { readonly type: 'applied'; readonly generation: number }
   | { readonly type: 'metrics'; readonly id: number; readonly metrics: MetricJson[] };
 
 /** What a worker is sent. */
@@ -56,11 +58,19 @@ export interface IngressWorkers {
   close(): Promise<void>;
 }
 
+/** Who hears which contract generation each worker serves (the controller's data-plane reports). */
+export interface WorkerReports {
+  /** A worker listens; it serves no contract yet. */
+  started(pid: number): void;
+  applied(pid: number, generation: number): void;
+  exited(pid: number): void;
+}
+
 /**
  * Forks `count` ingress workers running `start <argv>` and resolves once all listen; rejects with
  * the first one's start-up failure (after stopping the others).
  */
-export async function startIngressWorkers(count: number, argv: readonly string[], logger: Logger): Promise<IngressWorkers> {
+export async function startIngressWorkers(count: number, argv: readonly string[], logger: Logger, reports?: WorkerReports): Promise<IngressWorkers> {
   // One worker accepts its own connections; several take turns through this process.
   cluster.schedulingPolicy = count === 1 ? cluster.SCHED_NONE : cluster.SCHED_RR;
   cluster.setupPrimary({ exec: process.argv[1], args: ['start', ...argv], silent: false });
@@ -79,11 +89,15 @@ export async function startIngressWorkers(count: number, argv: readonly string[]
     workers.push(worker);
     return new Promise<{ url: string; httpsUrl: string | undefined }>((resolve, reject) => {
       worker.on('message', (message: FromWorker) => {
-        if (message.type === 'listening') resolve({ url: message.url, httpsUrl: message.httpsUrl });
+        if (message.type === 'listening') {
+          reports?.started(worker.process.pid!);
+          resolve({ url: message.url, httpsUrl: message.httpsUrl });
+        } else if (message.type === 'applied') reports?.applied(worker.process.pid!, message.generation);
         else if (message.type === 'failed') reject(new WorkerStartError(message.message, message.errno));
         else if (message.type === 'metrics') pendingMetrics.get(message.id)?.(message.metrics);
       });
       worker.on('exit', (code, signal) => {
+        reports?.exited(worker.process.pid!);
         const how = signal === null ? `exited with code ${code}` : `was killed by ${signal}`;
         reject(new WorkerStartError(`the ingress worker (pid ${worker.process.pid}) ${how} while starting`, undefined));
         if (!stopping) fail(`the ingress worker (pid ${worker.process.pid}) ${how}`);

@@ -22,6 +22,7 @@ import { homedir, hostname } from 'node:os';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { createAdminServer, registerResourceRoutes } from '../../controller/admin.js';
+import { DataPlaneReports } from '../../controller/data-plane-reports.js';
 import { createController, type Controller } from '../../controller/main.js';
 import type { ObjectView } from '../../controller/reconciler.js';
 import { formatProblem, type SourceProblem } from '../../controller/sources/source.js';
@@ -47,7 +48,7 @@ import { CliError, type CliIo } from '../cli.js';
 import type { KafkaSecurity } from '../../core/event-log/kafka/security.js';
 import { kafkaFrom, openKafka, untilSignal } from '../data-plane.js';
 import { runIngressWorker } from '../ingress-worker.js';
-import { startIngressWorkers, WorkerStartError, type IngressWorkers } from '../ingress-workers.js';
+import { startIngressWorkers, WorkerStartError, type IngressWorkers, type WorkerReports } from '../ingress-workers.js';
 import { clustersOf, KAFKA_AUTH_FLAG, KAFKA_AUTH_USAGE, kafkaAuthRootOf, kafkaClientOf, kafkaSecurityOf, rootCredentials } from '../kafka-auth.js';
 import { clusterLogs } from '../../controller/cluster-logs.js';
 import type { EventLogClusters } from '../../core/event-log/clusters.js';
@@ -325,9 +326,13 @@ async function startAll(
     closers.push({ name: 'admin API', close: () => admin.close() });
 
     let ingress: Pick<RunningIngress, 'url' | 'httpsUrl' | 'close'>;
+    // Ingress workers serve a contract only once it reaches them: a resource is DataPlaneAvailable
+    // (and Ready) once every worker has applied the generation that carries it.
+    const reports = options.ingressWorkers > 0 ? new DataPlaneReports() : undefined;
+    if (reports !== undefined) closers.push({ name: 'data-plane reports', close: async () => reports.close() });
     try {
       if (options.ingressWorkers > 0) {
-        const workers = await startIngressWorkers(options.ingressWorkers, options.argv, logger);
+        const workers = await startIngressWorkers(options.ingressWorkers, options.argv, logger, reports === undefined ? undefined : workerReports(reports));
         late.workers = workers;
         ingress = workers;
       } else {
@@ -349,6 +354,7 @@ async function startAll(
       // Records a trigger never got (its position gone from the log) show in its status.
       egressFaults: () => late.dispatcher?.faults() ?? new Map(),
       publish: (contract) => contracts.publish(contract),
+      ...(reports === undefined ? {} : { dataPlaneReports: reports }),
       logger,
       metrics,
     });
@@ -370,7 +376,7 @@ async function startAll(
 
     // Shutdown order: the ingress stops accepting first, then the controller stops, then the
     // dispatcher drains what is in flight; the log closes last.
-    const order = ['contract to workers', 'ingress', 'controller', 'dispatcher', 'admin API', 'traces', 'event log'];
+    const order = ['contract to workers', 'ingress', 'controller', 'data-plane reports', 'dispatcher', 'admin API', 'traces', 'event log'];
     closers.sort((a, b) => order.indexOf(b.name) - order.indexOf(a.name));
     const failed = late.workers?.failed ?? new Promise<string>(() => undefined);
     return { ingressUrl: ingress.url, adminUrl, objects, problems, failed, close: closeAll };
@@ -379,6 +385,22 @@ async function startAll(
     if (error instanceof CliError) throw error;
     throw new CliError(isBrokerError(error) ? error.message : `start-up failed: ${(error as Error).message}`);
   }
+}
+
+/** The workers' reports, as a held poll each while it lives (a worker reports over IPC, not HTTP). */
+function workerReports(reports: DataPlaneReports): WorkerReports {
+  const ends = new Map<number, () => void>();
+  const name = (pid: number): string => `ingress-worker-${pid}`;
+  return {
+    started: (pid) => {
+      if (!ends.has(pid)) ends.set(pid, reports.polling({ process: name(pid), role: 'ingress', applied: 0 }));
+    },
+    applied: (pid, generation) => reports.report({ process: name(pid), role: 'ingress', applied: generation }),
+    exited: (pid) => {
+      ends.get(pid)?.();
+      ends.delete(pid);
+    },
+  };
 }
 
 async function openLog(options: StartOptions, logger: Logger, env: CliIo['env'], metrics: Registry): Promise<EventLog> {
