@@ -129,8 +129,15 @@ export class KafkaAppender {
       const outgoing: OutgoingRecord[] = [];
       const placements: { pending: Pending; partitions: number[] }[] = [];
       const live: Pending[] = [];
+      // Asked once per topic, not once per append: a batch is mostly one topic's.
+      const counts = new Map<string, number | undefined>();
       for (const pending of batch) {
-        const count = await this.topics.partitionCountForAppend(pending.topic);
+        let count: number | undefined;
+        if (counts.has(pending.topic)) count = counts.get(pending.topic);
+        else {
+          count = await this.topics.partitionCountForAppend(pending.topic);
+          counts.set(pending.topic, count);
+        }
         if (count === undefined) {
           settle(pending, new BrokerError('TOPIC_NOT_FOUND', `topic ${pending.topic} does not exist`, { details: { topic: pending.topic } }));
           continue;
