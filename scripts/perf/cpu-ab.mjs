@@ -4,7 +4,8 @@
 // a fixed open-loop rate with 1 KiB binary events (as ce-post.lua). Per round and checkout: the
 // utime+stime of the broker's processes (the main process and its ingress workers, from /proc)
 // over the round, divided by the events delivered. Prints each round and the median, per checkout,
-// and the median of the per-round ratios against the first checkout.
+// and the median of the per-round ratios against the first checkout; and each round's end-to-end
+// latency (POST sent to first delivery) p50 and p99.
 //
 // Usage: KAFKA_BOOTSTRAP_SERVERS=host:port node scripts/perf/cpu-ab.mjs [--rate 2000] [--seconds 10]
 //          [--rounds 6] [--prof <dir>] <checkout>[::NAME=value,...] ...
@@ -38,17 +39,26 @@ const children = [];
 /** A subscriber in this process: counts distinct ce-ids (this process's CPU is not measured). */
 function startSink() {
   const seen = new Set();
+  const sentAt = new Map();
+  const latencies = [];
   const server = createServer((req, res) => {
     const id = req.headers['ce-id'];
     req.resume();
     req.on('end', () => {
-      if (typeof id === 'string') seen.add(id);
+      if (typeof id === 'string' && !seen.has(id)) {
+        seen.add(id);
+        const at = sentAt.get(id);
+        if (at !== undefined) {
+          latencies.push(performance.now() - at);
+          sentAt.delete(id);
+        }
+      }
       res.writeHead(202);
       res.end();
     });
   });
   server.keepAliveTimeout = 60_000;
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, seen, port: server.address().port })));
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, seen, sentAt, latencies, port: server.address().port })));
 }
 
 function freePort() {
@@ -99,7 +109,9 @@ async function load(target, count, perSecond) {
     const tick = () => {
       const due = Math.min(count, Math.floor(((performance.now() - started) / 1000) * perSecond));
       for (; sent < due; sent++) {
-        target.pool.request({ method: 'POST', path: target.path, headers: headers(target.prefix), body }).then(async (res) => {
+        const h = headers(target.prefix);
+        target.sink.sentAt.set(h['ce-id'], performance.now());
+        target.pool.request({ method: 'POST', path: target.path, headers: h, body }).then(async (res) => {
           await res.body.dump();
           if (res.statusCode === 202) accepted++;
         }, () => undefined).finally(() => {
@@ -153,7 +165,7 @@ spec:
   });
   children.push(child);
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 32 });
-  const target = { checkout, label, child, sink, pool, path: `/${ns}/default`, prefix: `${run}-${index}`, rows: [] };
+  const target = { checkout, label, child, sink, pool, path: `/${ns}/default`, prefix: `${run}-${index}`, rows: [], p50s: [] };
   // Ready when an event is accepted and delivered.
   for (let i = 0; ; i++) {
     if (i > 600) throw new Error(`${checkout}: not ready`);
@@ -198,6 +210,7 @@ try {
     for (const t of order) {
       const pids = pidsOf(t.child.pid);
       const before = t.sink.seen.size;
+      t.sink.latencies.length = 0;
       const c0 = pids.map(ticksOf);
       const ok = await load(t, n, rate);
       const delivered = (await waitDelivered(t, before + ok)) - before;
@@ -205,13 +218,16 @@ try {
       const us = pids.map((_, k) => ((c1[k] - c0[k]) * 1e6) / HZ / Math.max(delivered, 1));
       const total = us.reduce((a, b) => a + b, 0);
       t.rows.push(total);
-      console.log(`round ${r + 1} ${t.label.padEnd(16)} accepted ${ok} delivered ${delivered}  cpu µs/event ${total.toFixed(1)} (${us.map((u) => u.toFixed(1)).join(' + ')})`);
+      const lat = [...t.sink.latencies].sort((a, b) => a - b);
+      const p = (q) => (lat.length === 0 ? NaN : lat[Math.min(lat.length - 1, Math.floor(q * lat.length))]);
+      t.p50s.push(p(0.5));
+      console.log(`round ${r + 1} ${t.label.padEnd(16)} accepted ${ok} delivered ${delivered}  cpu µs/event ${total.toFixed(1)} (${us.map((u) => u.toFixed(1)).join(' + ')})  e2e p50 ${p(0.5).toFixed(1)} ms p99 ${p(0.99).toFixed(1)} ms`);
     }
   }
   const base = targets[0].rows;
   for (const t of targets) {
     const ratios = t.rows.map((v, k) => v / base[k]);
-    console.log(`${t.label}: median ${median(t.rows).toFixed(1)} µs/event; median ratio to first ${median(ratios).toFixed(3)}`);
+    console.log(`${t.label}: median ${median(t.rows).toFixed(1)} µs/event; median ratio to first ${median(ratios).toFixed(3)}; median e2e p50 ${median(t.p50s).toFixed(1)} ms`);
   }
 } finally {
   await stopAll();
