@@ -1,7 +1,7 @@
 import type { CloudEvent } from '../core/cloudevents/event.js';
 import { encodeHttpBinary, encodeHttpStructured } from '../core/cloudevents/http-binding.js';
 import { fromKafkaRecord, toKafkaRecord } from '../core/cloudevents/kafka-binding.js';
-import { withoutTtl } from '../core/cloudevents/ttl.js';
+import { TTL_ATTRIBUTE, withoutTtl } from '../core/cloudevents/ttl.js';
 import type { BrokerError } from '../core/errors.js';
 import type { Egress, Resource } from '../core/contract/types.js';
 import type { ConsumedRecord, EventLog } from '../core/event-log/port.js';
@@ -187,7 +187,7 @@ async function dispatchEvent(record: ConsumedRecord, route: () => EgressRoute, d
     return 'done';
   }
 
-  const waits = new WaitAccount(deps.waiting, recordBytes(record));
+  const waits = new WaitAccount(deps.waiting, record);
   try {
     return await deliverUntilDone(record, event, trace, route, deps, signal, waits, finish);
   } finally {
@@ -241,7 +241,7 @@ function quarantineOf(deps: DispatchDeps): Pick<Quarantine, 'put'> {
  * a round after), else to the quarantine; retried only while the quarantine cannot be written.
  */
 async function settleUndecodable(record: ConsumedRecord, error: BrokerError, route: () => EgressRoute, deps: DispatchDeps, signal: AbortSignal, finish: () => void): Promise<DispatchResult> {
-  const waits = new WaitAccount(deps.waiting, recordBytes(record));
+  const waits = new WaitAccount(deps.waiting, record);
   try {
     return await settleUndecodableRounds(record, error, route, deps, signal, finish, waits);
   } finally {
@@ -340,9 +340,10 @@ async function deliverRound(
  * the event has one, stays an attribute: `ce-traceparent` or a member of the JSON).
  */
 function subscriberRequest(event: CloudEvent, egress: Egress, trace: TraceHeaders | undefined): HttpRequest {
-  const outgoing = withoutTtl(event);
-  const encoded = egress.contentMode === 'structured' ? encodeHttpStructured(outgoing) : encodeHttpBinary(outgoing);
-  const headers: Record<string, string> = { ...encoded.headers, prefer: 'reply' };
+  // Binary mode leaves the TTL out as it encodes, rather than copying the event without it.
+  const encoded = egress.contentMode === 'structured' ? encodeHttpStructured(withoutTtl(event)) : encodeHttpBinary(event, TTL_ATTRIBUTE);
+  const headers = encoded.headers;
+  headers['prefer'] = 'reply';
   setTraceHeaders(headers, trace);
   // A reply is read whole (up to the limit); of a failure only what knativeerrordata carries.
   return { url: egress.destination, headers, body: encoded.body, keepResponseBytes: { success: Number.MAX_SAFE_INTEGER, failure: ERROR_DATA_MAX_BYTES } };
@@ -533,13 +534,16 @@ class WaitAccount {
   private releaseHeld: (() => void) | undefined;
   private held = 0;
 
+  /** Measured at the first wait: most records are delivered without one. */
+  private recordBytes: number | undefined;
+
   constructor(
     private readonly memory: DispatchDeps['waiting'],
-    private readonly recordBytes: number,
+    private readonly record: ConsumedRecord,
   ) {}
 
   async wait(clock: Clock, ms: number, signal: AbortSignal, keptBytes: number): Promise<boolean> {
-    const bytes = this.recordBytes + keptBytes;
+    const bytes = (this.recordBytes ??= recordBytes(this.record)) + keptBytes;
     if (this.memory !== undefined && (this.releaseHeld === undefined || bytes !== this.held)) {
       // Hold the new amount before letting go of the old, so the total never dips in between.
       const previous = this.releaseHeld;

@@ -291,13 +291,14 @@ export class EgressConsumer {
 
   private async dispatch(record: ConsumedRecord, work: PartitionWork): Promise<void> {
     try {
-      const below = this.replayBelow.get(`${record.topic}\u0000${record.partition}`);
+      // Keys made only when there is something to look up: most egresses replay nothing and hold nothing.
+      const below = this.replayBelow.size === 0 ? undefined : this.replayBelow.get(`${record.topic}\u0000${record.partition}`);
       const replay = below !== undefined && BigInt(record.offset) < below;
       await dispatchRecord(record, () => this.route, this.dispatchDeps, work.abort.signal, { replay });
     } finally {
       work.pending.delete(record.offset);
       this.outstanding--;
-      if (this.held.delete(heldKey(record)) && this.held.size === 0) this.deps.faults?.setHeld(this.route.egress.consumerGroup, undefined);
+      if (this.held.size > 0 && this.held.delete(heldKey(record)) && this.held.size === 0) this.deps.faults?.setHeld(this.route.egress.consumerGroup, undefined);
     }
   }
 
@@ -356,9 +357,13 @@ export class EgressConsumer {
     work.queue.length = 0;
   }
 
+  /** One reaction per task (not a catch and a finally, two promises more per record). */
   private track(task: Promise<void>): void {
-    const tracked = task.catch((error: unknown) => this.logger.error({ err: error }, 'dispatch failed unexpectedly')).finally(() => this.tasks.delete(tracked));
-    this.tasks.add(tracked);
+    this.tasks.add(task);
+    task.then(() => this.tasks.delete(task), (error: unknown) => {
+      this.tasks.delete(task);
+      this.logger.error({ err: error }, 'dispatch failed unexpectedly');
+    });
   }
 
   /** Waits for the tasks in flight, up to the deadline; returns how many were still running. */

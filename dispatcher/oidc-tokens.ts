@@ -128,19 +128,26 @@ export function audienceOf(resource: Resource, egress: Egress, url: string): str
  * attempt, so a contract update (an audience added or changed) applies to the next one.
  */
 export function tokenSender(inner: Sender, route: () => { readonly resource: Resource; readonly egress: Egress }, tokens: TokenSource | undefined): Sender {
+  // Not async on the way through: without an audience the inner send's promise is returned as it is.
   return {
-    send: async (message: HttpRequest, timeoutMs: number, signal?: AbortSignal): Promise<AttemptResult> => {
+    send: (message: HttpRequest, timeoutMs: number, signal?: AbortSignal): Promise<AttemptResult> => {
       const { resource, egress } = route();
       const audience = audienceOf(resource, egress, message.url);
       if (audience === undefined) return inner.send(message, timeoutMs, signal);
-      if (tokens === undefined) return { kind: 'network', message: `${message.url} needs an OIDC token for audience ${audience}, and this dispatcher has no token source` };
-      let token: string;
-      try {
-        token = await tokens.token(egress, audience);
-      } catch (error) {
-        return { kind: 'network', message: `no OIDC token for audience ${audience}: ${(error as Error).message}` };
-      }
-      return inner.send({ ...message, headers: { ...message.headers, authorization: `Bearer ${token}` } }, timeoutMs, signal);
+      return sendWithToken(inner, tokens, egress, audience, message, timeoutMs, signal);
     },
   };
+}
+
+async function sendWithToken(
+  inner: Sender, tokens: TokenSource | undefined, egress: Egress, audience: string, message: HttpRequest, timeoutMs: number, signal: AbortSignal | undefined,
+): Promise<AttemptResult> {
+  if (tokens === undefined) return { kind: 'network', message: `${message.url} needs an OIDC token for audience ${audience}, and this dispatcher has no token source` };
+  let token: string;
+  try {
+    token = await tokens.token(egress, audience);
+  } catch (error) {
+    return { kind: 'network', message: `no OIDC token for audience ${audience}: ${(error as Error).message}` };
+  }
+  return inner.send({ ...message, headers: { ...message.headers, authorization: `Bearer ${token}` } }, timeoutMs, signal);
 }

@@ -85,12 +85,15 @@ export function isHttpCloudEvent(headers: HttpHeaders): boolean {
 
 /**
  * Binary content mode (HTTP binding §3.1): every attribute but `datacontenttype` becomes a
- * `ce-` header, percent-encoded (§3.1.3.2); `datacontenttype` becomes Content-Type.
+ * `ce-` header, percent-encoded (§3.1.3.2); `datacontenttype` becomes Content-Type. `omit`
+ * names an attribute left out (the broker's TTL, on the way to a subscriber) without copying
+ * the event first. The headers object is the caller's to add to.
  */
-export function encodeHttpBinary(event: CloudEvent): HttpMessage {
+export function encodeHttpBinary(event: CloudEvent, omit?: string): HttpMessage {
   const headers: Record<string, string> = {};
   const attributes = event.attributes;
   for (const name in attributes) {
+    if (name === omit) continue;
     const value = attributes[name] as AttributeValue;
     if (name === 'datacontenttype') headers['content-type'] = String(value);
     else headers[HEADER_PREFIX + name] = percentEncode(String(value));

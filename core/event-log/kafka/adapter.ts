@@ -15,6 +15,14 @@ import { KafkaAppender, kafkajsProducers } from './producer.js';
 import { TopicReader } from './read.js';
 import type { KafkaSecurity } from './security.js';
 
+/**
+ * The first append of a produce request waits this long for others to share it: each request
+ * costs a socket write and a response to parse whatever it carries, and fewer, larger batches
+ * took 12 % off the CPU per event at 2000 events/s (issue 17; the consumers fetch fuller batches
+ * too). Kafka's own producer lingers as long by default (linger.ms 5 since Kafka 4.0).
+ */
+export const PRODUCE_LINGER_MS = 5;
+
 export interface KafkaEventLogOptions {
   readonly brokers: readonly string[];
   readonly clientId: string;
@@ -25,6 +33,8 @@ export interface KafkaEventLogOptions {
   readonly appendTimeoutMs?: number;
   /** Produce requests in flight at once; 1 keeps per-partition order even across retries. */
   readonly maxInFlightBatches?: number;
+  /** How long an append may wait for others to share its produce request (linger.ms). Default PRODUCE_LINGER_MS. */
+  readonly lingerMs?: number | undefined;
   /** The client library appends and consumer groups run on (admin stays on kafkajs). Default DEFAULT_KAFKA_CLIENT. */
   readonly client?: KafkaClientKind | undefined;
   /** Hears each error the Kafka client reports (for the Kafka client errors metric), by the client part (kafkajs namespace). */
@@ -64,6 +74,7 @@ export class KafkaEventLog implements EventLog {
     this.appender = new KafkaAppender(producers, this.admin, {
       appendTimeoutMs: options.appendTimeoutMs ?? 10_000,
       maxInFlightBatches: options.maxInFlightBatches ?? 1,
+      lingerMs: options.lingerMs ?? PRODUCE_LINGER_MS,
     });
     this.reader = new TopicReader(options);
   }

@@ -38,14 +38,21 @@ export interface AppenderOptions {
   readonly appendTimeoutMs: number;
   /** Produce requests in flight at once; 1 keeps per-partition order even across retries. */
   readonly maxInFlightBatches: number;
+  /**
+   * How long the first append of a batch may wait for others to join it before the batch is sent
+   * (Kafka's producer `linger.ms`); a batch waiting for the request in flight has waited already
+   * and goes as soon as that is answered. 0 sends at once. Default 0.
+   */
+  readonly lingerMs?: number | undefined;
 }
 
 /**
  * Appending, on either client library (a ProducerFactory: kafkajsProducers below, or
- * ../platformatic/producer.ts). Appends are coalesced: while one produce request is in flight, new appends queue up
- * and go out together in the next request (acks=all), so throughput grows with concurrency
- * without a fixed linger. Partitions are chosen here (Kafka's murmur2 for keys, round-robin
- * otherwise) so each append learns its own partition and offset from the batch response.
+ * ../platformatic/producer.ts). Appends are coalesced: while one produce request is in flight,
+ * new appends queue up and go out together in the next request (acks=all), so throughput grows
+ * with concurrency; and the first append of a batch waits up to `lingerMs` for others to join it.
+ * Partitions are chosen here (Kafka's murmur2 for keys, round-robin otherwise) so each append
+ * learns its own partition and offset from the batch response.
  *
  * Idempotent. kafkajs numbers each partition's records per producer id, and Kafka drops a resent
  * batch it already holds, answering with the offsets it first gave: a produce request retried
@@ -64,6 +71,10 @@ export class KafkaAppender {
   private readonly queue: Pending[] = [];
   private inFlightBatches = 0;
   private roundRobin = 0;
+  /** Sends the queue once its first append has lingered lingerMs; set while one is pending. */
+  private lingerTimer: NodeJS.Timeout | undefined;
+  /** When the first append of the queue arrived (performance.now()). */
+  private queuedSince = 0;
 
   constructor(
     private readonly factory: ProducerFactory,
@@ -76,6 +87,7 @@ export class KafkaAppender {
     return new Promise<AppendResult[]>((resolve, reject) => {
       const pending: Pending = { topic, records, resolve, reject, settled: false, timer: undefined };
       pending.timer = setTimeout(() => settle(pending, new BrokerError('LOG_UNAVAILABLE', `Kafka did not confirm the write within ${this.options.appendTimeoutMs} ms`)), this.options.appendTimeoutMs);
+      if (this.queue.length === 0) this.queuedSince = performance.now();
       this.queue.push(pending);
       this.flush();
     });
@@ -83,6 +95,24 @@ export class KafkaAppender {
 
   private flush(): void {
     if (this.inFlightBatches >= this.options.maxInFlightBatches || this.queue.length === 0) return;
+    // Each produce request costs a write and a response to parse, whatever it carries: while the
+    // first append of the queue is younger than lingerMs, later ones may join it (Kafka's linger.ms).
+    const linger = this.options.lingerMs ?? 0;
+    if (linger > 0) {
+      const wait = this.queuedSince + linger - performance.now();
+      if (wait > 0.05) {
+        this.lingerTimer ??= setTimeout(() => {
+          this.lingerTimer = undefined;
+          this.queuedSince = -Infinity;
+          this.flush();
+        }, wait);
+        return;
+      }
+      if (this.lingerTimer !== undefined) {
+        clearTimeout(this.lingerTimer);
+        this.lingerTimer = undefined;
+      }
+    }
     const batch = this.queue.splice(0, this.queue.length).filter((p) => !p.settled);
     if (batch.length === 0) return;
     this.inFlightBatches++;
@@ -99,8 +129,15 @@ export class KafkaAppender {
       const outgoing: OutgoingRecord[] = [];
       const placements: { pending: Pending; partitions: number[] }[] = [];
       const live: Pending[] = [];
+      // Asked once per topic, not once per append: a batch is mostly one topic's.
+      const counts = new Map<string, number | undefined>();
       for (const pending of batch) {
-        const count = await this.topics.partitionCountForAppend(pending.topic);
+        let count: number | undefined;
+        if (counts.has(pending.topic)) count = counts.get(pending.topic);
+        else {
+          count = await this.topics.partitionCountForAppend(pending.topic);
+          counts.set(pending.topic, count);
+        }
         if (count === undefined) {
           settle(pending, new BrokerError('TOPIC_NOT_FOUND', `topic ${pending.topic} does not exist`, { details: { topic: pending.topic } }));
           continue;
@@ -160,6 +197,8 @@ export class KafkaAppender {
 
   /** Fails what is queued, and disconnects. */
   async close(): Promise<void> {
+    clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
     for (const pending of this.queue.splice(0)) settle(pending, new BrokerError('LOG_UNAVAILABLE', 'the Kafka event log is closing'));
     await this.producer?.close().catch(() => undefined);
   }

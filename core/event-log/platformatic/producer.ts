@@ -56,6 +56,24 @@ const CONNECT_TIMEOUT_MS = 5000;
 
 function headerMap(headers: Readonly<Record<string, Buffer>>): Map<Buffer, Buffer> {
   const map = new Map<Buffer, Buffer>();
-  for (const name in headers) map.set(Buffer.from(name, 'utf8'), headers[name]!);
+  for (const name in headers) map.set(headerNameBytes(name), headers[name]!);
   return map;
+}
+
+/**
+ * Header names encoded once and shared between records (the library only reads them): every
+ * record carries the same few (`ce_id`, `ce_source`, `content-type`, ...), and encoding each
+ * again was several buffers per event. Bounded: emptied when full.
+ */
+const headerNames = new Map<string, Buffer>();
+const HEADER_NAMES_MAX = 1024;
+
+function headerNameBytes(name: string): Buffer {
+  let bytes = headerNames.get(name);
+  if (bytes === undefined) {
+    if (headerNames.size >= HEADER_NAMES_MAX) headerNames.clear();
+    bytes = Buffer.from(name, 'utf8');
+    headerNames.set(name, bytes);
+  }
+  return bytes;
 }

@@ -104,3 +104,74 @@ describe('delivery: response bytes kept', () => {
     assert.equal(result.kind === 'response' && result.body.length, 4096);
   });
 });
+
+describe('delivery: outcomes other than a whole response', () => {
+  /** A server that reads requests and never answers them. */
+  async function silentServer(t: TestContext): Promise<string> {
+    const server = createServer((req) => req.resume());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  }
+
+  test('an attempt not answered within its timeout is a timeout, whether sent or still queued for a connection', async (t) => {
+    const url = await silentServer(t);
+    const http = sender(t, 1024); // one connection: the second attempt waits behind the first
+    const started = performance.now();
+    const results = await Promise.all([
+      http.send({ url, headers: {}, body: Buffer.from('a') }, 150),
+      http.send({ url, headers: {}, body: Buffer.from('b') }, 150),
+    ]);
+    assert.deepEqual(results, [{ kind: 'timeout' }, { kind: 'timeout' }]);
+    assert.ok(performance.now() - started < 2000, 'both ended at their own timeout');
+  });
+
+  test("the caller's signal ends every attempt waiting on it; an attempt given an aborted signal is not sent", async (t) => {
+    const url = await silentServer(t);
+    const http = new HttpSender({ connections: 4, maxResponseBytes: 1024 });
+    t.after(() => http.destroy());
+    const controller = new AbortController();
+    const attempts = [1, 2, 3].map(() => http.send({ url, headers: {}, body: Buffer.from('x') }, 30_000, controller.signal));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    controller.abort();
+    assert.deepEqual(await Promise.all(attempts), [{ kind: 'aborted' }, { kind: 'aborted' }, { kind: 'aborted' }]);
+    assert.deepEqual(await http.send({ url, headers: {}, body: undefined }, 30_000, controller.signal), { kind: 'aborted' });
+  });
+
+  test('a destination that refuses the connection is a network failure naming the error', async (t) => {
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as AddressInfo;
+        probe.close(() => resolve(free));
+      });
+    });
+    const result = await sender(t, 1024).send({ url: `http://127.0.0.1:${port}/`, headers: {}, body: undefined }, 5000);
+    assert.equal(result.kind, 'network');
+    assert.match(result.kind === 'network' ? result.message : '', /ECONNREFUSED/);
+  });
+
+  test('response header names are lower-case own keys (even __proto__), repeated ones joined with ", "', async (t) => {
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, [['Retry-After', '3'], ['X-Twice', 'a'], ['x-twice', 'b'], ['__proto__', 'p']]);
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }));
+    const result = await sender(t, 1024).send({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, headers: {}, body: undefined }, 5000);
+    assert.equal(result.kind, 'response');
+    if (result.kind !== 'response') return;
+    assert.equal(result.headers['retry-after'], '3');
+    assert.equal(result.headers['x-twice'], 'a, b');
+    assert.ok(Object.hasOwn(result.headers, '__proto__'));
+    assert.equal(result.headers['__proto__'], 'p');
+  });
+});

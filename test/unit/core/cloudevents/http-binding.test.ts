@@ -224,6 +224,13 @@ describe('encode then decode', () => {
     assert.equal(headers['content-type'], 'application/json');
     assert.equal(headers['ce-datacontenttype'], undefined);
   });
+  test('binary encoding can leave one attribute out (the broker TTL on the way to a subscriber), the event untouched', () => {
+    const event: CloudEvent = { attributes: { ...minimal, knativebrokerttl: 254, subject: 's' } };
+    const { headers } = encodeHttpBinary(event, 'knativebrokerttl');
+    assert.deepEqual(Object.keys(headers).sort(), ['ce-id', 'ce-source', 'ce-specversion', 'ce-subject', 'ce-type']);
+    assert.equal(encodeHttpBinary(event).headers['ce-knativebrokerttl'], '254');
+    assert.equal(event.attributes['knativebrokerttl'], 254);
+  });
   test('percentEncode leaves printable ASCII alone', () => {
     assert.equal(percentEncode('/a/b?c=d&e#f'), '/a/b?c=d&e#f');
   });
