@@ -9,7 +9,8 @@
 #      `apt-get download` into $KB_PERF_CACHE/wrk and unpacked there (no root, nothing installed).
 #   3. Kafka: $KAFKA_BOOTSTRAP_SERVERS, or `npm run kafka` started here and stopped at the end.
 #   4. $PERF_HARNESS/side-by-side.sh DUR CONNS ROUNDS, then e2e-latency.mjs E2E_RATE E2E_SECONDS on
-#      Kafka and in memory.
+#      Kafka and in memory. The harness reads one pid of ours (the ingress worker); after each of
+#      our rows all-processes.py prints RSS and CPU per event summed over all of our processes.
 #
 # Settings (environment):
 #   PERF_HARNESS      the harness folder (default /work/shared/perf)
@@ -109,7 +110,8 @@ echo "Kafka: $KAFKA_BOOTSTRAP_SERVERS${KAFKA_PID:+ (pid $KAFKA_PID)}; kafka-brok
 # 4. The harness.
 export KB_REPO=$repo
 echo "== side-by-side.sh $dur $conns $rounds"
-"$harness/side-by-side.sh" "$dur" "$conns" "$rounds"
+# The harness measures one process of ours; all-processes.py adds each round's figures for all of them.
+"$harness/side-by-side.sh" "$dur" "$conns" "$rounds" | python3 "$repo/scripts/perf/all-processes.py"
 if (( e2e_seconds > 0 )); then
   # e2e-latency.mjs always uses Broker bench/default and Trigger bench/all, so two runs on one Kafka
   # share a topic and a consumer group and receive each other's events (seen as lost and duplicates).
