@@ -234,9 +234,9 @@ export interface RunningTracing {
  */
 export async function startTracing(settings: TracingSettings | undefined): Promise<RunningTracing> {
   if (settings === undefined) return { tracing: TRACING_OFF, shutdown: () => Promise.resolve() };
-  const [sdk, { OTLPTraceExporter }, { resourceFromAttributes }, { ATTR_SERVICE_NAME }] = await Promise.all([
+  const [sdk, { WorkerSpanProcessor }, { resourceFromAttributes }, { ATTR_SERVICE_NAME }] = await Promise.all([
     import('@opentelemetry/sdk-trace-base'),
-    import('@opentelemetry/exporter-trace-otlp-proto'),
+    import('./tracing-export.js'),
     import('@opentelemetry/resources'),
     import('@opentelemetry/semantic-conventions'),
   ]);
@@ -258,10 +258,11 @@ export async function startTracing(settings: TracingSettings | undefined): Promi
     }
   };
   const sampler = settings.sampler.startsWith('parentbased_') ? new sdk.ParentBasedSampler({ root: root() }) : root();
-  const spanProcessors = settings.exporters.map((name) =>
+  // OTLP: encoded and sent by a worker thread (core/tracing-export.ts), off the event loop.
+  const spanProcessors = await Promise.all(settings.exporters.map((name) =>
     name === 'otlp'
-      ? new sdk.BatchSpanProcessor(new OTLPTraceExporter({ url: settings.otlpTracesUrl }), { ...settings.batch })
-      : new sdk.SimpleSpanProcessor(new sdk.ConsoleSpanExporter()));
+      ? WorkerSpanProcessor.start({ url: settings.otlpTracesUrl, batch: { ...settings.batch } })
+      : new sdk.SimpleSpanProcessor(new sdk.ConsoleSpanExporter())));
   // fromEntries defines own properties: a key such as __proto__ stays a plain attribute.
   const attributes = { ...Object.fromEntries(settings.resourceAttributes), [ATTR_SERVICE_NAME]: settings.serviceName };
   const provider = new sdk.BasicTracerProvider({ resource: resourceFromAttributes(attributes), sampler, spanProcessors });
