@@ -234,9 +234,10 @@ export interface RunningTracing {
  */
 export async function startTracing(settings: TracingSettings | undefined): Promise<RunningTracing> {
   if (settings === undefined) return { tracing: TRACING_OFF, shutdown: () => Promise.resolve() };
-  const [sdk, { WorkerSpanProcessor }, { resourceFromAttributes }, { ATTR_SERVICE_NAME }] = await Promise.all([
+  const [sdk, { WorkerSpanProcessor }, { LeanTracer }, { resourceFromAttributes }, { ATTR_SERVICE_NAME }] = await Promise.all([
     import('@opentelemetry/sdk-trace-base'),
     import('./tracing-export.js'),
+    import('./tracing-tracer.js'),
     import('@opentelemetry/resources'),
     import('@opentelemetry/semantic-conventions'),
   ]);
@@ -258,13 +259,18 @@ export async function startTracing(settings: TracingSettings | undefined): Promi
     }
   };
   const sampler = settings.sampler.startsWith('parentbased_') ? new sdk.ParentBasedSampler({ root: root() }) : root();
-  // OTLP: encoded and sent by a worker thread (core/tracing-export.ts), off the event loop.
-  const spanProcessors = await Promise.all(settings.exporters.map((name) =>
-    name === 'otlp'
-      ? WorkerSpanProcessor.start({ url: settings.otlpTracesUrl, batch: { ...settings.batch } })
-      : new sdk.SimpleSpanProcessor(new sdk.ConsoleSpanExporter())));
   // fromEntries defines own properties: a key such as __proto__ stays a plain attribute.
   const attributes = { ...Object.fromEntries(settings.resourceAttributes), [ATTR_SERVICE_NAME]: settings.serviceName };
-  const provider = new sdk.BasicTracerProvider({ resource: resourceFromAttributes(attributes), sampler, spanProcessors });
+  const resource = resourceFromAttributes(attributes);
+  // OTLP: encoded and sent by a worker thread (core/tracing-export.ts), off the event loop.
+  const exportWorker = () => WorkerSpanProcessor.start({ url: settings.otlpTracesUrl, batch: { ...settings.batch } });
+  if (settings.exporters.length === 1 && settings.exporters[0] === 'otlp') {
+    // The usual case: the lean tracer's spans go straight to the worker (core/tracing-tracer.ts).
+    const worker = await exportWorker();
+    const tracer = new LeanTracer(sampler, new sdk.RandomIdGenerator(), resource, { name: TRACER_NAME }, worker);
+    return { tracing: { tracer }, shutdown: () => worker.shutdown() };
+  }
+  const spanProcessors = await Promise.all(settings.exporters.map((name) => name === 'otlp' ? exportWorker() : new sdk.SimpleSpanProcessor(new sdk.ConsoleSpanExporter())));
+  const provider = new sdk.BasicTracerProvider({ resource, sampler, spanProcessors });
   return { tracing: tracingFrom(provider), shutdown: () => provider.shutdown() };
 }
