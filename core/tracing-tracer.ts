@@ -29,8 +29,8 @@ export class LeanTracer implements Tracer {
   startSpan(name: string, options: SpanOptions = {}, context: Context = ROOT_CONTEXT): Span {
     const parent = options.root === true ? undefined : trace.getSpanContext(context);
     const validParent = parent !== undefined && isSpanContextValid(parent) ? parent : undefined;
-    const traceId = validParent?.traceId ?? this.ids.generateTraceId();
     const spanId = this.ids.generateSpanId();
+    const traceId = validParent?.traceId ?? this.ids.generateTraceId();
     const kind = options.kind ?? SpanKind.INTERNAL;
     const links = options.links ?? [];
     const attributes = options.attributes ?? {};
