@@ -43,8 +43,7 @@ export class LeanTracer implements Tracer {
     const traceState = sampled.traceState ?? validParent?.traceState;
     if (traceState !== undefined) spanContext.traceState = traceState;
     if (sampled.decision === SamplingDecision.NOT_RECORD) return trace.wrapSpanContext(spanContext);
-    const span = new LeanSpan(this.processor, this.resource, this.scope, spanContext, validParent, name, kind, options.startTime);
-    span.setAttributes(attributes);
+    const span = new LeanSpan(this.processor, this.resource, this.scope, spanContext, validParent, name, kind, options.startTime, attributes);
     if (sampled.attributes !== undefined) span.setAttributes(sampled.attributes);
     for (const link of links) span.addLink(link);
     return span;
@@ -61,10 +60,13 @@ export class LeanTracer implements Tracer {
 /** The SDK's default (OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT). */
 const ATTRIBUTE_COUNT_LIMIT = 128;
 
+/** Shared by the spans without links or events (most of them): one array fewer to allocate each. */
+const NONE: never[] = Object.freeze([]) as unknown as never[];
+
 class LeanSpan implements Span, ReadableSpan {
   readonly attributes: Attributes = {};
-  readonly links: Link[] = [];
-  readonly events: TimedEvent[] = [];
+  links: Link[] = NONE;
+  events: TimedEvent[] = NONE;
   readonly startTime: HrTime;
   endTime: HrTime = [0, 0];
   status: SpanStatus = { code: SpanStatusCode.UNSET };
@@ -83,8 +85,22 @@ class LeanSpan implements Span, ReadableSpan {
     public name: string,
     readonly kind: SpanKind,
     startTime: TimeInput | undefined,
+    attributes: Attributes,
   ) {
     this.startTime = hrTimeOf(startTime);
+    // The first attributes need no check for keys already set.
+    const own = this.attributes;
+    for (const key in attributes) {
+      const value = attributes[key];
+      if (value === undefined || value === null || key.length === 0 || !Object.hasOwn(attributes, key)) continue;
+      if (typeof value === 'object' && !isAttributeValue(value)) continue;
+      if (this.attributeCount >= ATTRIBUTE_COUNT_LIMIT) this.droppedAttributesCount++;
+      else if (key === '__proto__') this.setAttribute(key, value);
+      else {
+        own[key] = value;
+        this.attributeCount++;
+      }
+    }
   }
 
   spanContext(): SpanContext {
@@ -129,6 +145,7 @@ class LeanSpan implements Span, ReadableSpan {
         if (value !== undefined && value !== null && isAttributeValue(value)) Object.defineProperty(attributes, key, { value, enumerable: true, writable: true, configurable: true });
       }
     }
+    if (this.events === NONE) this.events = [];
     this.events.push({ name, attributes, time: hrTimeOf(isTime ? attributesOrTime : time), droppedAttributesCount: 0 });
     return this;
   }
@@ -136,6 +153,7 @@ class LeanSpan implements Span, ReadableSpan {
   addLink(link: Link): this {
     if (this.ended) return this;
     const attributes = link.attributes === undefined || Object.keys(link.attributes).length === 0 ? undefined : { ...link.attributes };
+    if (this.links === NONE) this.links = [];
     this.links.push(attributes === undefined ? { context: link.context } : { context: link.context, attributes });
     return this;
   }
