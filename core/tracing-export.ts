@@ -35,9 +35,9 @@ export type FromExportWorker =
   | { readonly type: 'done'; readonly id: number; readonly error?: string };
 
 /** Spans per message: large enough that a message's fixed cost is small per span, small enough to keep the copy short. */
-const POST_EVERY = 512;
+const POST_EVERY = 256;
 /** Or when this many bytes wait (spans with large attributes). */
-const POST_BYTES = 256 * 1024;
+const POST_BYTES = 96 * 1024;
 /** How long the first waiting span waits for others before it is posted alone. */
 const POST_DELAY_MS = 200;
 

@@ -224,3 +224,4 @@ function hrDiff(end: HrTime, start: HrTime): HrTime {
   }
   return [s, ns];
 }
+
