@@ -1,4 +1,4 @@
-import { SpanKind, type Attributes, type Link, type Tracer } from '@opentelemetry/api';
+import { SpanKind, type Attributes, type Link, type Span, type Tracer } from '@opentelemetry/api';
 import type { CloudEvent } from '../core/cloudevents/event.js';
 import type { BrokerError } from '../core/errors.js';
 import { traceHeadersOfEvent, type TraceHeaders } from '../core/trace-context.js';
@@ -35,13 +35,21 @@ export function startIngressSpans(tracer: Tracer, hop: TraceHeaders | undefined,
   const append = startChildSpan(tracer, 'append', SpanKind.PRODUCER, receive, {
     attributes: { [ATTR.destination]: entry.topic },
   });
-  return {
-    recordContext: headersOf(append),
-    end: (error) => {
-      endSpan(append, error === undefined ? undefined : { type: error.code, message: error.message });
-      endReceive(receive, error);
-    },
-  };
+  return new ReceiveAndAppend(receive, append);
+}
+
+/** A class, not an object with a closure: one allocation fewer per request. */
+class ReceiveAndAppend implements IngressSpans {
+  readonly recordContext: TraceHeaders | undefined;
+
+  constructor(private readonly receive: Span, private readonly append: Span) {
+    this.recordContext = headersOf(append);
+  }
+
+  end(error?: BrokerError): void {
+    endSpan(this.append, error === undefined ? undefined : { type: error.code, message: error.message });
+    endReceive(this.receive, error);
+  }
 }
 
 /** A request refused before any append (not a CloudEvent, invalid, TTL spent): one span. */
@@ -53,7 +61,7 @@ export function recordRefused(tracer: Tracer, hop: TraceHeaders | undefined, ent
   endReceive(receive, error);
 }
 
-function endReceive(span: ReturnType<Tracer['startSpan']>, error: BrokerError | undefined): void {
+function endReceive(span: Span, error: BrokerError | undefined): void {
   span.setAttribute(ATTR.httpStatus, error?.status ?? 202);
   // A server span fails on 5xx only; a 4xx is the client's problem (HTTP semantic conventions).
   if (error === undefined) return endSpan(span);

@@ -1,5 +1,5 @@
 import {
-  isSpanContextValid, ROOT_CONTEXT, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Link, type Span, type SpanContext, type SpanKind,
+  INVALID_SPANID, INVALID_TRACEID, ROOT_CONTEXT, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Link, type Span, type SpanContext, type SpanKind,
   type TimeInput, type Tracer, type TracerProvider,
 } from '@opentelemetry/api';
 import { TraceState } from '@opentelemetry/core';
@@ -101,7 +101,10 @@ export function startChildSpan(tracer: Tracer, name: string, kind: SpanKind, par
 /** The span's context as the headers the next hop continues from (W3C Trace Context, version 00). */
 export function headersOf(span: Span): TraceHeaders | undefined {
   const context = span.spanContext();
-  if (!isSpanContextValid(context)) return undefined;
+  // Our tracers' ids are generated hex or come from a checked traceparent: only the API's invalid
+  // context (a no-op tracer's span) needs ruling out, without the regular expressions of
+  // isSpanContextValid (two per span, at 100 % sampling).
+  if (context.traceId === INVALID_TRACEID || context.spanId === INVALID_SPANID || context.traceId.length !== 32 || context.spanId.length !== 16) return undefined;
   const f = context.traceFlags;
   const flags = f === TraceFlags.SAMPLED ? '01' : f === TraceFlags.NONE ? '00' : (f & 0xff).toString(16).padStart(2, '0');
   const traceparent = `00-${context.traceId}-${context.spanId}-${flags}`;
@@ -234,9 +237,10 @@ export interface RunningTracing {
  */
 export async function startTracing(settings: TracingSettings | undefined): Promise<RunningTracing> {
   if (settings === undefined) return { tracing: TRACING_OFF, shutdown: () => Promise.resolve() };
-  const [sdk, { OTLPTraceExporter }, { resourceFromAttributes }, { ATTR_SERVICE_NAME }] = await Promise.all([
+  const [sdk, { WorkerSpanProcessor }, { LeanTracer }, { resourceFromAttributes }, { ATTR_SERVICE_NAME }] = await Promise.all([
     import('@opentelemetry/sdk-trace-base'),
-    import('@opentelemetry/exporter-trace-otlp-proto'),
+    import('./tracing-export.js'),
+    import('./tracing-tracer.js'),
     import('@opentelemetry/resources'),
     import('@opentelemetry/semantic-conventions'),
   ]);
@@ -258,12 +262,18 @@ export async function startTracing(settings: TracingSettings | undefined): Promi
     }
   };
   const sampler = settings.sampler.startsWith('parentbased_') ? new sdk.ParentBasedSampler({ root: root() }) : root();
-  const spanProcessors = settings.exporters.map((name) =>
-    name === 'otlp'
-      ? new sdk.BatchSpanProcessor(new OTLPTraceExporter({ url: settings.otlpTracesUrl }), { ...settings.batch })
-      : new sdk.SimpleSpanProcessor(new sdk.ConsoleSpanExporter()));
   // fromEntries defines own properties: a key such as __proto__ stays a plain attribute.
   const attributes = { ...Object.fromEntries(settings.resourceAttributes), [ATTR_SERVICE_NAME]: settings.serviceName };
-  const provider = new sdk.BasicTracerProvider({ resource: resourceFromAttributes(attributes), sampler, spanProcessors });
+  const resource = resourceFromAttributes(attributes);
+  // OTLP: encoded and sent by a worker thread (core/tracing-export.ts), off the event loop.
+  const exportWorker = () => WorkerSpanProcessor.start({ url: settings.otlpTracesUrl, batch: { ...settings.batch } });
+  if (settings.exporters.length === 1 && settings.exporters[0] === 'otlp') {
+    // The usual case: the lean tracer's spans go straight to the worker (core/tracing-tracer.ts).
+    const worker = await exportWorker();
+    const tracer = new LeanTracer(sampler, new sdk.RandomIdGenerator(), resource, { name: TRACER_NAME }, worker);
+    return { tracing: { tracer }, shutdown: () => worker.shutdown() };
+  }
+  const spanProcessors = await Promise.all(settings.exporters.map((name) => name === 'otlp' ? exportWorker() : new sdk.SimpleSpanProcessor(new sdk.ConsoleSpanExporter())));
+  const provider = new sdk.BasicTracerProvider({ resource, sampler, spanProcessors });
   return { tracing: tracingFrom(provider), shutdown: () => provider.shutdown() };
 }

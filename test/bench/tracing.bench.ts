@@ -15,12 +15,15 @@
  *
  * On a shared machine the events/s swing with the other load; the broker process's CPU time per
  * event (user + system, from its start to the exporter's final flush, so the export is counted)
- * is steadier, and its ratio is what throughput would be when CPU-bound. Loading the SDK is a
- * one-off start-up cost, paid before the runs.
+ * is steadier, and its ratio is what throughput would be when CPU-bound. The OTLP export runs in
+ * a worker thread (core/tracing-export.ts), so the main thread's CPU per event is printed too
+ * (Linux): its ratio is the throughput bound when a core is free for the worker. Loading the SDK
+ * is a one-off start-up cost, paid before the runs.
  *
  *   npx tsx test/bench/tracing.bench.ts        (or: npm run bench -- tracing)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ingressConfigSchema } from '../../broker-ingress/config.js';
 import { startIngress } from '../../broker-ingress/main.js';
@@ -119,18 +122,41 @@ async function tracing(on: boolean, collectorUrl: string): Promise<RunningTracin
 
 interface Run {
   readonly perSecond: number;
-  /** Broker-process CPU µs per event. */
+  /** Broker-process CPU µs per event (all threads: the OTLP export worker's too). */
   readonly cpuUs: number;
+  /** The main thread's CPU µs per event (the event loop that serves requests), NaN where unknown. */
+  readonly mainUs: number;
 }
 
-const cpuSince = (start: NodeJS.CpuUsage): number => {
-  const used = process.cpuUsage(start);
-  return used.user + used.system;
+interface CpuMark {
+  readonly process: NodeJS.CpuUsage;
+  readonly main: number;
+}
+
+/**
+ * The main thread's CPU time in µs, from Linux's per-thread counters (the main thread's id is
+ * the process id; clock ticks of 10 ms, fine over runs of seconds); NaN elsewhere.
+ */
+function mainThreadCpuUs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return NaN;
+  }
+}
+
+const cpuMark = (): CpuMark => ({ process: process.cpuUsage(), main: mainThreadCpuUs() });
+
+const cpuSince = (start: CpuMark): { process: number; main: number } => {
+  const used = process.cpuUsage(start.process);
+  return { process: used.user + used.system, main: mainThreadCpuUs() - start.main };
 };
 
 async function ingressRate(on: boolean, collectorUrl: string): Promise<Run> {
   const traces = await tracing(on, collectorUrl);
-  const cpu = process.cpuUsage();
+  const cpu = cpuMark();
   const log = new MemoryEventLog();
   const broker = makeBroker(uniqueName('bench').toLowerCase(), [], {}, 'bench');
   await log.ensureTopic(broker.topics[0]!, { partitions: 10, replicationFactor: 1 });
@@ -149,7 +175,7 @@ async function ingressRate(on: boolean, collectorUrl: string): Promise<Run> {
   let appended = 0;
   for await (const _record of log.read(broker.topics[0]!)) appended++;
   await log.close();
-  return { perSecond: result.perSecond, cpuUs: used / Math.max(1, appended) };
+  return { perSecond: result.perSecond, cpuUs: used.process / Math.max(1, appended), mainUs: used.main / Math.max(1, appended) };
 }
 
 const DATA = Buffer.alloc(1024, 'x');
@@ -170,7 +196,7 @@ async function dispatchRate(on: boolean, collectorUrl: string, subscriberUrl: st
     await log.append(topic, records);
   }
   const traces = await tracing(on, collectorUrl);
-  const cpu = process.cpuUsage();
+  const cpu = cpuMark();
   const egress = makeEgress(uniqueName('bench'), { destination: subscriberUrl, consumerGroup: uniqueName('bench-group') });
   await log.initGroup(egress.consumerGroup, topic, 'earliest');
   const contracts = new InProcessContractSource(makeContract([makeBroker(uniqueName('b'), [egress], { topics: [topic] })]));
@@ -190,7 +216,7 @@ async function dispatchRate(on: boolean, collectorUrl: string, subscriberUrl: st
   }
   const used = cpuSince(cpu);
   await log.close();
-  return { perSecond, cpuUs: used / Math.max(1, delivered) };
+  return { perSecond, cpuUs: used.process / Math.max(1, delivered), mainUs: used.main / Math.max(1, delivered) };
 }
 
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
@@ -206,7 +232,9 @@ async function pair(name: string, run: (on: boolean) => Promise<Run>): Promise<v
   const rate = (runs: Run[]): number => median(runs.map((r) => r.perSecond));
   const cpu = (runs: Run[]): number => median(runs.map((r) => r.cpuUs));
   console.log(`  ${name.padEnd(9)} off ${fmt(rate(off))} events/s   on ${fmt(rate(on))} events/s   on/off ${pct(rate(on) / rate(off))}   (runs off: ${off.map((r) => Math.round(r.perSecond)).join(', ')}; on: ${on.map((r) => Math.round(r.perSecond)).join(', ')})`);
+  const main = (runs: Run[]): number => median(runs.map((r) => r.mainUs));
   console.log(`  ${''.padEnd(9)} CPU per event: off ${cpu(off).toFixed(0)} µs, on ${cpu(on).toFixed(0)} µs   throughput when CPU-bound, on/off ${pct(cpu(off) / cpu(on))}`);
+  if (!Number.isNaN(main(on))) console.log(`  ${''.padEnd(9)} main thread CPU per event: off ${main(off).toFixed(0)} µs, on ${main(on).toFixed(0)} µs   throughput when the event loop is the bound, on/off ${pct(main(off) / main(on))}`);
 }
 
 const pct = (ratio: number): string => `${(ratio * 100).toFixed(0)} %`;

@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -83,8 +85,22 @@ describe('the npm package', { timeout: 600_000 }, () => {
     const subscriber = background(t, process.execPath, [path.join(installed, 'examples', 'subscriber.mjs'), String(subscriberPort)], app);
     await waitUntil(() => subscriber.output().includes('subscriber listening'), { timeoutMs: 10_000, message: 'the subscriber' });
 
+    // Traces on, to a collector here: the OTLP export worker must start from the compiled dist/.
+    const exported: Buffer[] = [];
+    const collector = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        exported.push(Buffer.concat(chunks));
+        res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+      });
+    });
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise<void>((resolve) => collector.close(() => resolve())));
+    const otlp = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
+
     // In memory, as the quick start's first run: no Kafka address from the test run.
-    const broker = background(t, bin, ['start', '--manifests', manifests, '--port', '0', '--admin-port', '0'], app, { KAFKA_BOOTSTRAP_SERVERS: '' });
+    const broker = background(t, bin, ['start', '--manifests', manifests, '--port', '0', '--admin-port', '0'], app, { KAFKA_BOOTSTRAP_SERVERS: '', OTEL_EXPORTER_OTLP_ENDPOINT: otlp });
     const [, ingressUrl, adminUrl] = await waitUntil(() => /kafka-broker: ingress (\S+)\s+admin (\S+)/.exec(broker.output()), {
       timeoutMs: 30_000,
       message: `the start-up line (output so far: ${broker.output()})`,
@@ -110,6 +126,9 @@ describe('the npm package', { timeout: 600_000 }, () => {
     });
 
     assert.equal(await broker.stop('SIGTERM'), 0, broker.output());
+    // Stopping flushes the spans; protobuf keeps strings as they are, so the names are in the bytes.
+    const spans = Buffer.concat(exported);
+    for (const name of ['receive', 'append', 'filter', 'deliver']) assert.ok(spans.includes(name), `a ${name} span exported`);
   });
 });
 

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { describe, test } from 'node:test';
 import { SpanKind } from '@opentelemetry/api';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { AlwaysOnSampler, BasicTracerProvider, InMemorySpanExporter, ParentBasedSampler, RandomIdGenerator, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { ingressConfigSchema } from '../../broker-ingress/config.js';
 import { startIngress } from '../../broker-ingress/main.js';
 import { encodeHttpBinary } from '../../core/cloudevents/http-binding.js';
@@ -10,6 +11,7 @@ import { InProcessContractSource } from '../../core/contract/source.js';
 import type { Egress } from '../../core/contract/types.js';
 import { silentLogger } from '../../core/logger.js';
 import { TRACING_OFF, tracingFrom, type Tracing } from '../../core/tracing.js';
+import { LeanTracer } from '../../core/tracing-tracer.js';
 import { dispatcherConfigSchema } from '../../dispatcher/config.js';
 import { startDispatcher } from '../../dispatcher/main.js';
 import { makeBroker, makeContract, makeEgressConfig } from '../helpers/builders.js';
@@ -100,11 +102,23 @@ for (const kind of eventLogKinds) {
   const wait = { timeoutMs: kind.timeoutMs };
 
   describe(`traces end to end on ${kind.name}`, { timeout: kind.timeoutMs * 3, concurrency: 2 }, () => {
-    test('ingress → log → trigger A → subscriber → reply → trigger B is one trace with the expected parents', async (t) => {
+    // The SDK's tracer (what tracingFrom(provider) gives), and the lean one that startTracing uses with OTLP.
+    const tracers: [string, (exporter: InMemorySpanExporter) => { tracing: Tracing; shutdown(): Promise<void> }][] = [
+      ['', (exporter) => {
+        const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+        return { tracing: tracingFrom(provider), shutdown: () => provider.shutdown() };
+      }],
+      [' (lean tracer)', (exporter) => {
+        const processor = new SimpleSpanProcessor(exporter);
+        const tracer = new LeanTracer(new ParentBasedSampler({ root: new AlwaysOnSampler() }), new RandomIdGenerator(), resourceFromAttributes({}), { name: 'kafka-broker' }, processor);
+        return { tracing: { tracer }, shutdown: () => processor.shutdown() };
+      }],
+    ];
+    for (const [tracerName, makeTracing] of tracers) test(`ingress → log → trigger A → subscriber → reply → trigger B is one trace with the expected parents${tracerName}`, async (t) => {
       const exporter = new InMemorySpanExporter();
-      const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-      t.after(() => provider.shutdown());
-      const w = await startWorld(t, kind, tracingFrom(provider));
+      const traces = makeTracing(exporter);
+      t.after(() => traces.shutdown());
+      const w = await startWorld(t, kind, traces.tracing);
 
       assert.equal(await w.post(orderCreated({ traceparent: PRODUCER_TRACEPARENT, tracestate: PRODUCER_TRACESTATE })), 202);
       await waitUntil(() => w.b.requests.length === 1, { ...wait, message: 'the reply at subscriber B' });

@@ -1,0 +1,227 @@
+import {
+  isSpanContextValid, ROOT_CONTEXT, SamplingDecision, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type AttributeValue, type Context, type Exception, type HrTime, type Link,
+  type Span, type SpanContext, type SpanOptions, type SpanStatus, type TimeInput, type Tracer,
+} from '@opentelemetry/api';
+import { isAttributeValue, type InstrumentationScope } from '@opentelemetry/core';
+import type { Resource } from '@opentelemetry/resources';
+import type { IdGenerator, ReadableSpan, Sampler, SpanProcessor, TimedEvent } from '@opentelemetry/sdk-trace-base';
+
+/**
+ * A lean tracer for the broker's own spans, used when the spans go to the OTLP export worker
+ * (core/tracing.ts). It makes the same spans as the SDK's tracer (same sampler, id generator,
+ * resource, scope; its spans are ReadableSpans handed to a SpanProcessor on end) with a fraction
+ * of the work per span, which at 100 % sampling is most of tracing's cost on the event loop
+ * (docs/tracing.md, Cost). What it leaves out, the broker does not use: span limits beyond
+ * ATTRIBUTE_COUNT_LIMIT (its spans carry a dozen attributes at most), the SDK's own metrics, the
+ * onStart hook's parent context (the processors here ignore it), and an active context
+ * (startActiveSpan runs `fn` with the span; the broker passes parents explicitly).
+ * test/unit/core/tracing-tracer.test.ts checks it against the SDK's tracer.
+ */
+export class LeanTracer implements Tracer {
+  constructor(
+    private readonly sampler: Sampler,
+    private readonly ids: IdGenerator,
+    private readonly resource: Resource,
+    private readonly scope: InstrumentationScope,
+    private readonly processor: SpanProcessor,
+  ) {}
+
+  startSpan(name: string, options: SpanOptions = {}, context: Context = ROOT_CONTEXT): Span {
+    const parent = options.root === true ? undefined : trace.getSpanContext(context);
+    const validParent = parent !== undefined && isSpanContextValid(parent) ? parent : undefined;
+    const spanId = this.ids.generateSpanId();
+    const traceId = validParent?.traceId ?? this.ids.generateTraceId();
+    const kind = options.kind ?? SpanKind.INTERNAL;
+    const links = options.links ?? [];
+    const attributes = options.attributes ?? {};
+    const sampled = this.sampler.shouldSample(context, traceId, name, kind, attributes, links);
+    const spanContext: SpanContext = {
+      traceId,
+      spanId,
+      traceFlags: sampled.decision === SamplingDecision.RECORD_AND_SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE,
+    };
+    const traceState = sampled.traceState ?? validParent?.traceState;
+    if (traceState !== undefined) spanContext.traceState = traceState;
+    if (sampled.decision === SamplingDecision.NOT_RECORD) return trace.wrapSpanContext(spanContext);
+    const span = new LeanSpan(this.processor, this.resource, this.scope, spanContext, validParent, name, kind, options.startTime, attributes);
+    if (sampled.attributes !== undefined) span.setAttributes(sampled.attributes);
+    for (const link of links) span.addLink(link);
+    return span;
+  }
+
+  startActiveSpan<F extends (span: Span) => unknown>(name: string, ...args: [F] | [SpanOptions, F] | [SpanOptions, Context, F]): ReturnType<F> {
+    const fn = args[args.length - 1] as F;
+    const options = args.length >= 2 ? args[0] as SpanOptions : undefined;
+    const context = args.length === 3 ? args[1] : undefined;
+    return fn(this.startSpan(name, options, context)) as ReturnType<F>;
+  }
+}
+
+/** The SDK's default (OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT). */
+const ATTRIBUTE_COUNT_LIMIT = 128;
+
+/** Shared by the spans without links or events (most of them): one array fewer to allocate each. */
+const NONE: never[] = Object.freeze([]) as unknown as never[];
+
+class LeanSpan implements Span, ReadableSpan {
+  readonly attributes: Attributes = {};
+  links: Link[] = NONE;
+  events: TimedEvent[] = NONE;
+  readonly startTime: HrTime;
+  endTime: HrTime = [0, 0];
+  status: SpanStatus = { code: SpanStatusCode.UNSET };
+  droppedAttributesCount = 0;
+  readonly droppedEventsCount = 0;
+  readonly droppedLinksCount = 0;
+  ended = false;
+  private attributeCount = 0;
+
+  constructor(
+    private readonly processor: SpanProcessor,
+    readonly resource: Resource,
+    readonly instrumentationScope: InstrumentationScope,
+    private readonly context: SpanContext,
+    readonly parentSpanContext: SpanContext | undefined,
+    public name: string,
+    readonly kind: SpanKind,
+    startTime: TimeInput | undefined,
+    attributes: Attributes,
+  ) {
+    this.startTime = hrTimeOf(startTime);
+    // The first attributes need no check for keys already set.
+    const own = this.attributes;
+    for (const key in attributes) {
+      const value = attributes[key];
+      if (value === undefined || value === null || key.length === 0 || !Object.hasOwn(attributes, key)) continue;
+      if (typeof value === 'object' && !isAttributeValue(value)) continue;
+      if (this.attributeCount >= ATTRIBUTE_COUNT_LIMIT) this.droppedAttributesCount++;
+      else if (key === '__proto__') this.setAttribute(key, value);
+      else {
+        own[key] = value;
+        this.attributeCount++;
+      }
+    }
+  }
+
+  spanContext(): SpanContext {
+    return this.context;
+  }
+
+  get duration(): HrTime {
+    return hrDiff(this.endTime, this.startTime);
+  }
+
+  setAttribute(key: string, value: AttributeValue | undefined): this {
+    if (value === undefined || value === null || this.ended || key.length === 0) return this;
+    if (typeof value === 'object' && !isAttributeValue(value)) return this;
+    if (!Object.hasOwn(this.attributes, key)) {
+      if (this.attributeCount >= ATTRIBUTE_COUNT_LIMIT) {
+        this.droppedAttributesCount++;
+        return this;
+      }
+      this.attributeCount++;
+      // A key such as __proto__ is an attribute like any other, not the object's prototype.
+      if (key === '__proto__') {
+        Object.defineProperty(this.attributes, key, { value, enumerable: true, writable: true, configurable: true });
+        return this;
+      }
+    }
+    this.attributes[key] = value;
+    return this;
+  }
+
+  setAttributes(attributes: Attributes): this {
+    for (const key of Object.keys(attributes)) this.setAttribute(key, attributes[key]);
+    return this;
+  }
+
+  addEvent(name: string, attributesOrTime?: Attributes | TimeInput, time?: TimeInput): this {
+    if (this.ended) return this;
+    const isTime = attributesOrTime instanceof Date || typeof attributesOrTime === 'number' || Array.isArray(attributesOrTime);
+    const attributes: Attributes = {};
+    if (!isTime && attributesOrTime !== undefined) {
+      for (const key of Object.keys(attributesOrTime)) {
+        const value = attributesOrTime[key];
+        if (value !== undefined && value !== null && isAttributeValue(value)) Object.defineProperty(attributes, key, { value, enumerable: true, writable: true, configurable: true });
+      }
+    }
+    if (this.events === NONE) this.events = [];
+    this.events.push({ name, attributes, time: hrTimeOf(isTime ? attributesOrTime : time), droppedAttributesCount: 0 });
+    return this;
+  }
+
+  addLink(link: Link): this {
+    if (this.ended) return this;
+    const attributes = link.attributes === undefined || Object.keys(link.attributes).length === 0 ? undefined : { ...link.attributes };
+    if (this.links === NONE) this.links = [];
+    this.links.push(attributes === undefined ? { context: link.context } : { context: link.context, attributes });
+    return this;
+  }
+
+  addLinks(links: Link[]): this {
+    for (const link of links) this.addLink(link);
+    return this;
+  }
+
+  setStatus(status: SpanStatus): this {
+    if (this.ended || status.code === SpanStatusCode.UNSET || this.status.code === SpanStatusCode.OK) return this;
+    this.status = status.code === SpanStatusCode.ERROR && typeof status.message === 'string' ? { code: status.code, message: status.message } : { code: status.code };
+    return this;
+  }
+
+  updateName(name: string): this {
+    if (!this.ended) this.name = name;
+    return this;
+  }
+
+  end(endTime?: TimeInput): void {
+    if (this.ended) return;
+    this.endTime = hrTimeOf(endTime);
+    // An end before the start (a clock step, a bad argument) is a span of no length, as in the SDK.
+    if (this.endTime[0] < this.startTime[0] || (this.endTime[0] === this.startTime[0] && this.endTime[1] < this.startTime[1])) this.endTime = [this.startTime[0], this.startTime[1]];
+    this.ended = true;
+    this.processor.onEnd(this);
+  }
+
+  isRecording(): boolean {
+    return !this.ended;
+  }
+
+  recordException(exception: Exception, time?: TimeInput): void {
+    const attributes: Attributes = {};
+    if (typeof exception === 'string') attributes['exception.message'] = exception;
+    else {
+      const type = exception.code !== undefined ? String(exception.code) : exception.name;
+      if (type !== undefined && type !== '') attributes['exception.type'] = type;
+      if (exception.message !== undefined && exception.message !== '') attributes['exception.message'] = exception.message;
+      if (exception.stack !== undefined && exception.stack !== '') attributes['exception.stacktrace'] = exception.stack;
+    }
+    if (attributes['exception.type'] !== undefined || attributes['exception.message'] !== undefined) this.addEvent('exception', attributes, time);
+  }
+}
+
+/**
+ * A time as [seconds, nanoseconds] since the epoch, as the SDK reads one: a number up to
+ * performance.now() is a performance timestamp, a larger one milliseconds since the epoch.
+ */
+function hrTimeOf(time: TimeInput | undefined): HrTime {
+  if (Array.isArray(time)) return time;
+  let ms: number;
+  if (time === undefined) ms = performance.timeOrigin + performance.now();
+  else if (time instanceof Date) ms = time.getTime();
+  else ms = time <= performance.now() ? performance.timeOrigin + time : time;
+  const seconds = Math.floor(ms / 1000);
+  const nanos = Math.round((ms - seconds * 1000) * 1e6);
+  return nanos >= 1e9 ? [seconds + 1, nanos - 1e9] : [seconds, nanos];
+}
+
+function hrDiff(end: HrTime, start: HrTime): HrTime {
+  let s = end[0] - start[0];
+  let ns = end[1] - start[1];
+  if (ns < 0) {
+    s -= 1;
+    ns += 1e9;
+  }
+  return [s, ns];
+}
+

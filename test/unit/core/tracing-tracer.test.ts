@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Tracer } from '@opentelemetry/api';
+import { TraceState } from '@opentelemetry/core';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  AlwaysOffSampler, AlwaysOnSampler, BasicTracerProvider, InMemorySpanExporter, ParentBasedSampler, SimpleSpanProcessor, type IdGenerator, type ReadableSpan, type Sampler,
+} from '@opentelemetry/sdk-trace-base';
+import { LeanTracer } from '../../../core/tracing-tracer.js';
+
+/** Ids in sequence, so that the SDK's tracer and the lean one make the same ones. */
+function countingIds(): IdGenerator {
+  let n = 0;
+  const next = (digits: number): string => (++n).toString(16).padStart(digits, '0');
+  return { generateTraceId: () => next(32), generateSpanId: () => next(16) };
+}
+
+const RESOURCE = resourceFromAttributes({ 'service.name': 'lean-test' });
+
+function sdkTracer(sampler: Sampler): { tracer: Tracer; spans(): ReadableSpan[] } {
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ resource: RESOURCE, sampler, idGenerator: countingIds(), spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  return { tracer: provider.getTracer('kafka-broker'), spans: () => exporter.getFinishedSpans() };
+}
+
+function leanTracer(sampler: Sampler): { tracer: Tracer; spans(): ReadableSpan[] } {
+  const exporter = new InMemorySpanExporter();
+  return { tracer: new LeanTracer(sampler, countingIds(), RESOURCE, { name: 'kafka-broker' }, new SimpleSpanProcessor(exporter)), spans: () => exporter.getFinishedSpans() };
+}
+
+/** What an exporter reads of a span. */
+const exported = (span: ReadableSpan): unknown => ({
+  name: span.name,
+  kind: span.kind,
+  context: { ...span.spanContext(), traceState: span.spanContext().traceState?.serialize() },
+  parent: span.parentSpanContext === undefined ? undefined : { spanId: span.parentSpanContext.spanId, isRemote: span.parentSpanContext.isRemote === true },
+  startTime: span.startTime,
+  endTime: span.endTime,
+  duration: span.duration,
+  ended: span.ended,
+  status: span.status,
+  attributes: { ...span.attributes },
+  links: span.links.map((l) => ({ context: l.context.spanId, attributes: l.attributes })),
+  events: span.events.map((e) => ({ name: e.name, time: e.time, attributes: e.attributes })),
+  dropped: [span.droppedAttributesCount, span.droppedEventsCount, span.droppedLinksCount],
+  resource: span.resource.attributes,
+  scope: span.instrumentationScope.name,
+});
+
+const REMOTE: Context = trace.setSpanContext(ROOT_CONTEXT, {
+  traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: 1, isRemote: true, traceState: new TraceState('v=1'),
+});
+const UNSAMPLED_REMOTE: Context = trace.setSpanContext(ROOT_CONTEXT, { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: 0, isRemote: true });
+const T0 = [1_700_000_000, 500_000_000] as [number, number];
+const T1 = [1_700_000_000, 750_000_000] as [number, number];
+
+describe('the lean tracer makes the spans the SDK makes', () => {
+  const cases: [string, Sampler, (tracer: Tracer) => void][] = [
+    ['a server span continuing a remote parent, then a child in process', new ParentBasedSampler({ root: new AlwaysOnSampler() }), (tracer) => {
+      const receive = tracer.startSpan('receive', { kind: SpanKind.SERVER, attributes: { 'url.path': '/ns/b', 'cloudevents.event_id': '1' }, startTime: T0 }, REMOTE);
+      const append = tracer.startSpan('append', { kind: SpanKind.PRODUCER, attributes: { 'messaging.destination.name': 't' }, startTime: T0 }, trace.setSpan(ROOT_CONTEXT, receive));
+      append.end(T1);
+      receive.setAttribute('http.response.status_code', 202);
+      receive.end(T1);
+    }],
+    ['a root span; attributes set, overwritten, null and empty-keyed ones ignored', new AlwaysOnSampler(), (tracer) => {
+      const span = tracer.startSpan('filter', { attributes: { a: 1, b: 'x', c: true, list: [1, 2] }, startTime: T0 });
+      span.setAttribute('a', 2);
+      span.setAttribute('', 'ignored');
+      span.setAttributes({ d: false, e: undefined as unknown as string });
+      span.end(T1);
+    }],
+    ['a failed attempt: error status with a message, status after end ignored', new AlwaysOnSampler(), (tracer) => {
+      const span = tracer.startSpan('deliver', { kind: SpanKind.CLIENT, startTime: T0 });
+      span.setAttribute('error.type', 'timeout');
+      span.setStatus({ code: SpanStatusCode.ERROR, message: 'the attempt timed out' });
+      span.end(T1);
+      span.setStatus({ code: SpanStatusCode.OK });
+      span.setAttribute('late', 1);
+    }],
+    ['links, events and an exception; a renamed span', new AlwaysOnSampler(), (tracer) => {
+      const span = tracer.startSpan('receive', { links: [{ context: trace.getSpanContext(REMOTE)! }], startTime: T0 });
+      span.addLink({ context: trace.getSpanContext(REMOTE)!, attributes: { why: 'extension' } });
+      span.addEvent('retry', { attempt: 2 }, T1);
+      span.recordException(Object.assign(new Error('boom'), { stack: 'Error: boom\n    at here' }), T1);
+      span.updateName('received');
+      span.end(T1);
+    }],
+    ['an end before the start is a span of no length', new AlwaysOnSampler(), (tracer) => {
+      tracer.startSpan('x', { startTime: T1 }).end(T0);
+    }],
+    ['sampled out: nothing exported (parent not sampled, always_off root)', new ParentBasedSampler({ root: new AlwaysOffSampler() }), (tracer) => {
+      tracer.startSpan('receive', { startTime: T0 }, UNSAMPLED_REMOTE).end(T1);
+      tracer.startSpan('root', { startTime: T0 }).end(T1);
+      tracer.startSpan('child', { startTime: T0 }, REMOTE).end(T1);
+    }],
+  ];
+  for (const [name, sampler, make] of cases) {
+    test(name, () => {
+      const sdk = sdkTracer(sampler);
+      const lean = leanTracer(sampler);
+      make(sdk.tracer);
+      make(lean.tracer);
+      assert.ok(sdk.spans().length > 0);
+      assert.deepEqual(lean.spans().map(exported), sdk.spans().map(exported));
+    });
+  }
+
+  test('a sampled-out span still carries a context to propagate, unsampled', () => {
+    const lean = leanTracer(new AlwaysOffSampler());
+    const span = lean.tracer.startSpan('receive', {}, REMOTE);
+    assert.equal(span.isRecording(), false);
+    assert.equal(span.spanContext().traceId, '4bf92f3577b34da6a3ce929d0e0e4736');
+    assert.equal(span.spanContext().traceFlags, 0);
+    span.end();
+    assert.deepEqual(lean.spans(), []);
+  });
+
+  test('startActiveSpan runs the function with the span', () => {
+    const lean = leanTracer(new AlwaysOnSampler());
+    const name = lean.tracer.startActiveSpan('op', { kind: SpanKind.INTERNAL }, (span) => {
+      span.end();
+      return 'done';
+    });
+    assert.equal(name, 'done');
+    assert.equal(lean.spans()[0]!.name, 'op');
+  });
+
+  test('a __proto__ attribute is an attribute, not a prototype', () => {
+    const lean = leanTracer(new AlwaysOnSampler());
+    const span = lean.tracer.startSpan('x');
+    span.setAttribute('__proto__', 'p');
+    span.end();
+    const attributes = lean.spans()[0]!.attributes;
+    assert.equal(Object.getPrototypeOf(attributes), Object.prototype);
+    assert.equal(Object.getOwnPropertyDescriptor(attributes, '__proto__')?.value, 'p');
+  });
+
+  test('without a start time: now, in the SDK clock', () => {
+    const lean = leanTracer(new AlwaysOnSampler());
+    const before = Date.now();
+    lean.tracer.startSpan('x').end();
+    const [s, ns] = lean.spans()[0]!.startTime;
+    const ms = s * 1000 + ns / 1e6;
+    assert.ok(ms >= before - 5 && ms <= Date.now() + 5, `${ms} near ${before}`);
+  });
+});
