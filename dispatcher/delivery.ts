@@ -236,10 +236,11 @@ class Attempt implements Dispatcher.DispatchHandler {
     const truncated = this.seen > this.kept;
     const chunks = this.chunks;
     let body: Buffer;
-    // Whole chunks are the reply itself; a cut one is copied into memory of its own (not Buffer's
-    // shared pool, whose slab may be large) so that neither the socket chunk nor a slab stays held.
+    // A chunk that owns its memory is the reply itself; anything else (a cut chunk, several, or a
+    // view of the socket's larger read buffer) is copied into memory of its own (not Buffer's
+    // shared pool, whose slab may be large) so that neither the socket buffer nor a slab stays held.
     if (chunks === undefined) body = EMPTY;
-    else if (chunks.length === 1 && !truncated) body = chunks[0]!;
+    else if (chunks.length === 1 && !truncated && chunks[0]!.byteLength === chunks[0]!.buffer.byteLength) body = chunks[0]!;
     else {
       body = Buffer.allocUnsafeSlow(this.kept);
       let at = 0;
