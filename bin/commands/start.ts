@@ -330,9 +330,10 @@ async function startAll(
     // (and Ready) once every worker has applied the generation that carries it.
     const reports = options.ingressWorkers > 0 ? new DataPlaneReports() : undefined;
     if (reports !== undefined) closers.push({ name: 'data-plane reports', close: async () => reports.close() });
+    const workerStatus = reports === undefined ? undefined : workerReports(reports);
     try {
       if (options.ingressWorkers > 0) {
-        const workers = await startIngressWorkers(options.ingressWorkers, options.argv, logger, reports === undefined ? undefined : workerReports(reports));
+        const workers = await startIngressWorkers(options.ingressWorkers, options.argv, logger, workerStatus);
         late.workers = workers;
         ingress = workers;
       } else {
@@ -373,6 +374,13 @@ async function startAll(
     // Workers get the contract only now: their /readyz says ready once every part runs.
     const unsubscribe = late.workers === undefined ? undefined : contracts.subscribe((contract) => late.workers?.publish(contract));
     if (unsubscribe !== undefined) closers.push({ name: 'contract to workers', close: async () => void unsubscribe() });
+    // So that the summary shows what a client will find: the workers serving the contract, and
+    // the resources Ready for it (bounded: a slow worker is reported as such, not waited for).
+    const generation = contracts.current()?.generation;
+    if (workerStatus !== undefined && generation !== undefined) {
+      await workerStatus.allServe(generation, WORKERS_APPLY_WAIT_MS);
+      await controller.reconciler.reconcile();
+    }
 
     // Shutdown order: the ingress stops accepting first, then the controller stops, then the
     // dispatcher drains what is in flight; the log closes last.
@@ -387,19 +395,48 @@ async function startAll(
   }
 }
 
-/** The workers' reports, as a held poll each while it lives (a worker reports over IPC, not HTTP). */
-function workerReports(reports: DataPlaneReports): WorkerReports {
-  const ends = new Map<number, () => void>();
+/** How long start-up waits for the ingress workers to serve the first contract before its summary. */
+const WORKERS_APPLY_WAIT_MS = 10_000;
+
+/**
+ * The workers' reports, as a held poll each while it lives (a worker reports over IPC, not HTTP);
+ * `allServe` resolves once every live worker serves a generation (or after `ms`).
+ */
+function workerReports(reports: DataPlaneReports): WorkerReports & { allServe(generation: number, ms: number): Promise<void> } {
+  const workers = new Map<number, { end: () => void; applied: number }>();
+  const waiters = new Set<() => void>();
   const name = (pid: number): string => `ingress-worker-${pid}`;
+  const changed = (): void => {
+    for (const waiter of waiters) waiter();
+  };
   return {
     started: (pid) => {
-      if (!ends.has(pid)) ends.set(pid, reports.polling({ process: name(pid), role: 'ingress', applied: 0 }));
+      if (!workers.has(pid)) workers.set(pid, { end: reports.polling({ process: name(pid), role: 'ingress', applied: 0 }), applied: 0 });
     },
-    applied: (pid, generation) => reports.report({ process: name(pid), role: 'ingress', applied: generation }),
+    applied: (pid, generation) => {
+      const worker = workers.get(pid);
+      if (worker !== undefined) worker.applied = generation;
+      reports.report({ process: name(pid), role: 'ingress', applied: generation });
+      changed();
+    },
     exited: (pid) => {
-      ends.get(pid)?.();
-      ends.delete(pid);
+      workers.get(pid)?.end();
+      workers.delete(pid);
+      changed();
     },
+    allServe: (generation, ms) => new Promise<void>((resolve) => {
+      const check = (): void => {
+        if ([...workers.values()].every((w) => w.applied >= generation)) done();
+      };
+      const timer = setTimeout(() => done(), ms);
+      const done = (): void => {
+        clearTimeout(timer);
+        waiters.delete(check);
+        resolve();
+      };
+      waiters.add(check);
+      check();
+    }),
   };
 }
 
