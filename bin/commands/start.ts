@@ -48,6 +48,7 @@ import type { KafkaSecurity } from '../../core/event-log/kafka/security.js';
 import { kafkaFrom, openKafka, untilSignal } from '../data-plane.js';
 import { runIngressWorker } from '../ingress-worker.js';
 import { startIngressWorkers, WorkerStartError, type IngressWorkers } from '../ingress-workers.js';
+import { warmUp } from '../warm-up.js';
 import { clustersOf, KAFKA_AUTH_FLAG, KAFKA_AUTH_USAGE, kafkaAuthRootOf, kafkaClientOf, kafkaSecurityOf, rootCredentials } from '../kafka-auth.js';
 import { clusterLogs } from '../../controller/cluster-logs.js';
 import type { EventLogClusters } from '../../core/event-log/clusters.js';
@@ -89,6 +90,8 @@ Environment:
   LOG_FORMAT               as --log-format
   OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER(_ARG)
                            OpenTelemetry traces, off unless an exporter is set (docs/tracing.md)
+  WARM_UP_EVENTS           events sent through a private copy of the data path before Ready, so
+                           that the first real ones find the code compiled (default ${DEFAULT_WARM_UP_EVENTS}; 0: none)
 
 Settings (environment variables; unset or empty means the default shown; durations in ms):
 ${settingsHelp({ DISPATCHER_SHUTDOWN_DEADLINE_MS: `(${MEMORY_SHUTDOWN_DEADLINE_MS} on the in-memory log)` })}
@@ -108,7 +111,13 @@ interface StartOptions {
   /** The flags as given, for the workers, which run `start` with the same ones. */
   readonly argv: readonly string[];
   readonly values: FlagValues;
+  /** Events of the start-up warm-up (bin/warm-up.ts); 0: none. */
+  readonly warmUpEvents: number;
 }
+
+/** About where a process's CPU per event levels off (scripts/perf/warm-up-cost.mjs). */
+const DEFAULT_WARM_UP_EVENTS = 3000;
+const MAX_WARM_UP_EVENTS = 100_000;
 
 /** More would only share the same cores with the dispatcher. */
 const MAX_INGRESS_WORKERS = 16;
@@ -193,7 +202,16 @@ function parseOptions(argv: string[], io: CliIo): StartOptions | undefined {
     ingressWorkers: ingressWorkersOf(values, kafka !== undefined),
     argv,
     values,
+    warmUpEvents: warmUpEventsOf(io.env['WARM_UP_EVENTS']),
   };
+}
+
+/** WARM_UP_EVENTS: a whole number of events, unset or empty for the default. */
+export function warmUpEventsOf(raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === '') return DEFAULT_WARM_UP_EVENTS;
+  const n = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n > MAX_WARM_UP_EVENTS) throw new CliError(`WARM_UP_EVENTS must be a whole number from 0 to ${MAX_WARM_UP_EVENTS}, got "${raw}"`);
+  return n;
 }
 
 /** --ingress-workers / --single-process: on Kafka one worker unless told; in memory none. */
@@ -288,6 +306,8 @@ async function startAll(
     const traces = await startTracing(traceSettings);
     closers.push({ name: 'traces', close: () => traces.shutdown() });
     const contracts = new InProcessContractSource();
+    // What the in-process ingress serves: the contract, once the dispatcher runs (see below).
+    const ingressContracts = new InProcessContractSource();
 
     // The admin API binds first (it logs nothing), so a taken port is the only line printed.
     const late: { controller?: Controller; dispatcher?: RunningDispatcher; workers?: IngressWorkers; ownUrls: string[] } = { ownUrls: [] };
@@ -331,7 +351,7 @@ async function startAll(
         late.workers = workers;
         ingress = workers;
       } else {
-        ingress = await startIngress({ config: ingressConfig, log, clusters: await clustersFor('kafka-broker-ingress'), contracts, logger, tracing: traces.tracing, metrics });
+        ingress = await startIngress({ config: ingressConfig, log, clusters: await clustersFor('kafka-broker-ingress'), contracts: ingressContracts, logger, tracing: traces.tracing, metrics });
       }
     } catch (error) {
       if (error instanceof WorkerStartError) throw portError(new BrokerError('CONFIG_INVALID', error.message, { details: { errno: error.errno } }), 'ingress', '--port');
@@ -340,6 +360,15 @@ async function startAll(
     closers.push({ name: 'ingress', close: () => ingress.close() });
     late.ownUrls = [adminUrl, ingress.url];
     announce(ingress.url, adminUrl);
+
+    // Before the contract is published, so the ingress is not Ready (it has no contract) until
+    // the code of the data path is warm (bin/warm-up.ts).
+    if (options.warmUpEvents > 0) {
+      await warmUp(options.warmUpEvents).then(
+        (result) => logger.debug(result, 'warm-up done'),
+        (error: unknown) => logger.warn({ err: error }, 'the start-up warm-up failed; starting without it'),
+      );
+    }
 
     const controller = createController({
       // With HTTPS on, brokers' addresses are https (Knative's transport encryption); the http one stays listed while served.
@@ -364,13 +393,14 @@ async function startAll(
     });
     late.dispatcher = dispatcher;
     closers.push({ name: 'dispatcher', close: () => dispatcher.close() });
-    // Workers get the contract only now: their /readyz says ready once every part runs.
-    const unsubscribe = late.workers === undefined ? undefined : contracts.subscribe((contract) => late.workers?.publish(contract));
-    if (unsubscribe !== undefined) closers.push({ name: 'contract to workers', close: async () => void unsubscribe() });
+    // The ingress (in process or in workers) gets the contract only now: its /readyz says ready
+    // once every part runs, not while accepted events could not be delivered yet (issue 17).
+    const unsubscribe = contracts.subscribe((contract) => (late.workers === undefined ? ingressContracts.publish(contract) : late.workers.publish(contract)));
+    closers.push({ name: 'contract to the ingress', close: async () => void unsubscribe() });
 
     // Shutdown order: the ingress stops accepting first, then the controller stops, then the
     // dispatcher drains what is in flight; the log closes last.
-    const order = ['contract to workers', 'ingress', 'controller', 'dispatcher', 'admin API', 'traces', 'event log'];
+    const order = ['contract to the ingress', 'ingress', 'controller', 'dispatcher', 'admin API', 'traces', 'event log'];
     closers.sort((a, b) => order.indexOf(b.name) - order.indexOf(a.name));
     const failed = late.workers?.failed ?? new Promise<string>(() => undefined);
     return { ingressUrl: ingress.url, adminUrl, objects, problems, failed, close: closeAll };
