@@ -43,9 +43,10 @@ const NAME = 'warm-up';
 
 /**
  * Sends `events` events (binary and structured, 1 KiB of data) through the private data path and
- * waits until the sink has them all, or the deadline.
+ * waits until the sink has them all, or the deadline. `signal` stops the sending early (a start-up
+ * that failed meanwhile).
  */
-export async function warmUp(events: number): Promise<WarmUpResult> {
+export async function warmUp(events: number, signal?: AbortSignal): Promise<WarmUpResult> {
   const started = performance.now();
   if (events <= 0) return { events: 0, ms: 0 };
   let delivered = 0;
@@ -85,7 +86,7 @@ export async function warmUp(events: number): Promise<WarmUpResult> {
     const sendUntil = performance.now() + SEND_FOR_MS;
     let next = 0;
     const sender = async (): Promise<void> => {
-      while (next < events && performance.now() < sendUntil) {
+      while (next < events && performance.now() < sendUntil && signal?.aborted !== true) {
         // Counted as sent once accepted: a refused event is never delivered.
         if (await post(url, agent, next++, data)) sent++;
       }

@@ -236,6 +236,7 @@ async function runWorker(options: StartOptions, io: CliIo): Promise<number> {
     authRoot: kafkaAuthRootOf(io, stringFlag(options.values, 'kafka-auth-root')),
     traceSettings: tracingSettingsFromEnv(io.env, 'kafka-broker'),
     logger: loggerFrom(io, options.values),
+    warmUpEvents: options.warmUpEvents,
   });
 }
 
@@ -281,6 +282,13 @@ async function startAll(
 ): Promise<Running> {
   // Closed in reverse order of start, also when start-up fails half way.
   const closers: { name: string; close: () => Promise<void> }[] = [];
+  // A start-up that fails stops the warm-up and waits for it to close its servers.
+  const stopWarmUp = new AbortController();
+  let warming: Promise<void> = Promise.resolve();
+  closers.push({ name: 'warm-up', close: async () => {
+    stopWarmUp.abort();
+    await warming;
+  } });
   let firstPass = false;
   const closeAll = async (): Promise<void> => {
     for (const { name, close } of closers.reverse()) {
@@ -344,6 +352,11 @@ async function startAll(
     }
     closers.push({ name: 'admin API', close: () => admin.close() });
 
+    // Begun now, so that it runs while ingress workers warm up on their own.
+    warming = warmUp(options.warmUpEvents, stopWarmUp.signal).then(
+      (result) => logger.debug(result, 'warm-up done'),
+      (error: unknown) => logger.warn({ err: error }, 'the start-up warm-up failed; starting without it'),
+    );
     let ingress: Pick<RunningIngress, 'url' | 'httpsUrl' | 'close'>;
     try {
       if (options.ingressWorkers > 0) {
@@ -361,14 +374,9 @@ async function startAll(
     late.ownUrls = [adminUrl, ingress.url];
     announce(ingress.url, adminUrl);
 
-    // Before the contract is published, so the ingress is not Ready (it has no contract) until
-    // the code of the data path is warm (bin/warm-up.ts).
-    if (options.warmUpEvents > 0) {
-      await warmUp(options.warmUpEvents).then(
-        (result) => logger.debug(result, 'warm-up done'),
-        (error: unknown) => logger.warn({ err: error }, 'the start-up warm-up failed; starting without it'),
-      );
-    }
+    // Done before the contract is published, so the ingress is not Ready (it has no contract)
+    // until the code of the data path is warm (bin/warm-up.ts).
+    await warming;
 
     const controller = createController({
       // With HTTPS on, brokers' addresses are https (Knative's transport encryption); the http one stays listed while served.
