@@ -19,6 +19,7 @@ import { startTracing, type RunningTracing, type TracingSettings } from '../core
 import { openKafka } from './data-plane.js';
 import type { FromWorker, MetricJson, ToWorker } from './ingress-workers.js';
 import { clustersOf } from './kafka-auth.js';
+import { warmUp } from './warm-up.js';
 
 export interface IngressWorkerSetup {
   readonly config: IngressConfig;
@@ -28,6 +29,8 @@ export interface IngressWorkerSetup {
   readonly authRoot: string | undefined;
   readonly traceSettings: TracingSettings | undefined;
   readonly logger: Logger;
+  /** Events of the start-up warm-up (bin/warm-up.ts); 0 or absent: none. */
+  readonly warmUpEvents?: number;
 }
 
 /** Runs until the parent says stop (or goes away); resolves with the exit code. */
@@ -68,6 +71,12 @@ export async function runIngressWorker(setup: IngressWorkerSetup): Promise<numbe
   let traces: RunningTracing | undefined;
   let code = 0;
   try {
+    // Before listening: the parent waits for every worker to listen before it publishes the
+    // contract, so no worker of a Ready broker is still cold (each answers /readyz for itself).
+    await warmUp(setup.warmUpEvents ?? 0).then(
+      (result) => logger.debug(result, 'warm-up done'),
+      (error: unknown) => logger.warn({ err: error }, 'the start-up warm-up failed; starting without it'),
+    );
     log = await openKafka(setup.kafka.brokers, setup.kafka.from, 'kafka-broker', logger, setup.kafka.security, '', metrics, setup.client);
     const clusters = await clustersOf(log, setup.authRoot, 'kafka-broker-ingress', logger);
     traces = await startTracing(setup.traceSettings);

@@ -49,6 +49,7 @@ import type { KafkaSecurity } from '../../core/event-log/kafka/security.js';
 import { kafkaFrom, openKafka, untilSignal } from '../data-plane.js';
 import { runIngressWorker } from '../ingress-worker.js';
 import { startIngressWorkers, WorkerStartError, type IngressWorkers, type WorkerReports } from '../ingress-workers.js';
+import { warmUp } from '../warm-up.js';
 import { clustersOf, KAFKA_AUTH_FLAG, KAFKA_AUTH_USAGE, kafkaAuthRootOf, kafkaClientOf, kafkaSecurityOf, rootCredentials } from '../kafka-auth.js';
 import { clusterLogs } from '../../controller/cluster-logs.js';
 import type { EventLogClusters } from '../../core/event-log/clusters.js';
@@ -90,6 +91,8 @@ Environment:
   LOG_FORMAT               as --log-format
   OTEL_TRACES_EXPORTER, OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT, OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER(_ARG)
                            OpenTelemetry traces, off unless an exporter is set (docs/tracing.md)
+  WARM_UP_EVENTS           events sent through a private copy of the data path before Ready, so
+                           that the first real ones find the code compiled (default ${DEFAULT_WARM_UP_EVENTS}; 0: none)
 
 Settings (environment variables; unset or empty means the default shown; durations in ms):
 ${settingsHelp({ DISPATCHER_SHUTDOWN_DEADLINE_MS: `(${MEMORY_SHUTDOWN_DEADLINE_MS} on the in-memory log)` })}
@@ -109,7 +112,13 @@ interface StartOptions {
   /** The flags as given, for the workers, which run `start` with the same ones. */
   readonly argv: readonly string[];
   readonly values: FlagValues;
+  /** Events of the start-up warm-up (bin/warm-up.ts); 0: none. */
+  readonly warmUpEvents: number;
 }
+
+/** About where a process's CPU per event levels off (scripts/perf/warm-up-cost.mjs). */
+const DEFAULT_WARM_UP_EVENTS = 3000;
+const MAX_WARM_UP_EVENTS = 100_000;
 
 /** More would only share the same cores with the dispatcher. */
 const MAX_INGRESS_WORKERS = 16;
@@ -194,7 +203,16 @@ function parseOptions(argv: string[], io: CliIo): StartOptions | undefined {
     ingressWorkers: ingressWorkersOf(values, kafka !== undefined),
     argv,
     values,
+    warmUpEvents: warmUpEventsOf(io.env['WARM_UP_EVENTS']),
   };
+}
+
+/** WARM_UP_EVENTS: a whole number of events, unset or empty for the default. */
+export function warmUpEventsOf(raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === '') return DEFAULT_WARM_UP_EVENTS;
+  const n = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n > MAX_WARM_UP_EVENTS) throw new CliError(`WARM_UP_EVENTS must be a whole number from 0 to ${MAX_WARM_UP_EVENTS}, got "${raw}"`);
+  return n;
 }
 
 /** --ingress-workers / --single-process: on Kafka one worker unless told; in memory none. */
@@ -219,6 +237,7 @@ async function runWorker(options: StartOptions, io: CliIo): Promise<number> {
     authRoot: kafkaAuthRootOf(io, stringFlag(options.values, 'kafka-auth-root')),
     traceSettings: tracingSettingsFromEnv(io.env, 'kafka-broker'),
     logger: loggerFrom(io, options.values),
+    warmUpEvents: options.warmUpEvents,
   });
 }
 
@@ -264,6 +283,13 @@ async function startAll(
 ): Promise<Running> {
   // Closed in reverse order of start, also when start-up fails half way.
   const closers: { name: string; close: () => Promise<void> }[] = [];
+  // A start-up that fails stops the warm-up and waits for it to close its servers.
+  const stopWarmUp = new AbortController();
+  let warming: Promise<void> = Promise.resolve();
+  closers.push({ name: 'warm-up', close: async () => {
+    stopWarmUp.abort();
+    await warming;
+  } });
   let firstPass = false;
   const closeAll = async (): Promise<void> => {
     for (const { name, close } of closers.reverse()) {
@@ -289,6 +315,8 @@ async function startAll(
     const traces = await startTracing(traceSettings);
     closers.push({ name: 'traces', close: () => traces.shutdown() });
     const contracts = new InProcessContractSource();
+    // What the in-process ingress serves: the contract, once the dispatcher runs (see below).
+    const ingressContracts = new InProcessContractSource();
 
     // The admin API binds first (it logs nothing), so a taken port is the only line printed.
     const late: { controller?: Controller; dispatcher?: RunningDispatcher; workers?: IngressWorkers; ownUrls: string[] } = { ownUrls: [] };
@@ -325,19 +353,25 @@ async function startAll(
     }
     closers.push({ name: 'admin API', close: () => admin.close() });
 
+    // Begun now, so that it runs while ingress workers warm up on their own.
+    warming = warmUp(options.warmUpEvents, stopWarmUp.signal).then(
+      (result) => logger.debug(result, 'warm-up done'),
+      (error: unknown) => logger.warn({ err: error }, 'the start-up warm-up failed; starting without it'),
+    );
     let ingress: Pick<RunningIngress, 'url' | 'httpsUrl' | 'close'>;
     // Ingress workers serve a contract only once it reaches them: a resource is DataPlaneAvailable
     // (and Ready) once every worker has applied the generation that carries it.
-    const reports = options.ingressWorkers > 0 ? new DataPlaneReports() : undefined;
-    if (reports !== undefined) closers.push({ name: 'data-plane reports', close: async () => reports.close() });
-    const workerStatus = reports === undefined ? undefined : workerReports(reports);
+    const reports = new DataPlaneReports();
+    closers.push({ name: 'data-plane reports', close: async () => reports.close() });
+    const ingressStatus = ingressReports(reports);
     try {
       if (options.ingressWorkers > 0) {
-        const workers = await startIngressWorkers(options.ingressWorkers, options.argv, logger, workerStatus);
+        const workers = await startIngressWorkers(options.ingressWorkers, options.argv, logger, ingressStatus);
         late.workers = workers;
         ingress = workers;
       } else {
-        ingress = await startIngress({ config: ingressConfig, log, clusters: await clustersFor('kafka-broker-ingress'), contracts, logger, tracing: traces.tracing, metrics });
+        ingress = await startIngress({ config: ingressConfig, log, clusters: await clustersFor('kafka-broker-ingress'), contracts: ingressContracts, logger, tracing: traces.tracing, metrics });
+        ingressStatus.started(process.pid);
       }
     } catch (error) {
       if (error instanceof WorkerStartError) throw portError(new BrokerError('CONFIG_INVALID', error.message, { details: { errno: error.errno } }), 'ingress', '--port');
@@ -347,6 +381,10 @@ async function startAll(
     late.ownUrls = [adminUrl, ingress.url];
     announce(ingress.url, adminUrl);
 
+    // Done before the contract is published, so the ingress is not Ready (it has no contract)
+    // until the code of the data path is warm (bin/warm-up.ts).
+    await warming;
+
     const controller = createController({
       // With HTTPS on, brokers' addresses are https (Knative's transport encryption); the http one stays listed while served.
       config: { ...controllerConfig, ingressUrl: ingress.url, ...(ingress.httpsUrl === undefined || controllerConfig.ingressHttpsUrl !== undefined ? {} : { ingressHttpsUrl: ingress.httpsUrl }) },
@@ -355,7 +393,7 @@ async function startAll(
       // Records a trigger never got (its position gone from the log) show in its status.
       egressFaults: () => late.dispatcher?.faults() ?? new Map(),
       publish: (contract) => contracts.publish(contract),
-      ...(reports === undefined ? {} : { dataPlaneReports: reports }),
+      dataPlaneReports: reports,
       logger,
       metrics,
     });
@@ -371,20 +409,28 @@ async function startAll(
     });
     late.dispatcher = dispatcher;
     closers.push({ name: 'dispatcher', close: () => dispatcher.close() });
-    // Workers get the contract only now: their /readyz says ready once every part runs.
-    const unsubscribe = late.workers === undefined ? undefined : contracts.subscribe((contract) => late.workers?.publish(contract));
-    if (unsubscribe !== undefined) closers.push({ name: 'contract to workers', close: async () => void unsubscribe() });
-    // So that the summary shows what a client will find: the workers serving the contract, and
+    // The ingress (in process or in workers) gets the contract only now: its /readyz says ready
+    // once every part runs, not while accepted events could not be delivered yet (issue 17).
+    const unsubscribe = contracts.subscribe((contract) => {
+      if (late.workers !== undefined) {
+        late.workers.publish(contract);
+        return;
+      }
+      ingressContracts.publish(contract);
+      ingressStatus.applied(process.pid, contract.generation);
+    });
+    closers.push({ name: 'contract to the ingress', close: async () => void unsubscribe() });
+    // So that the summary shows what a client will find: the ingress serving the contract, and
     // the resources Ready for it (bounded: a slow worker is reported as such, not waited for).
     const generation = contracts.current()?.generation;
-    if (workerStatus !== undefined && generation !== undefined) {
-      await workerStatus.allServe(generation, WORKERS_APPLY_WAIT_MS);
+    if (generation !== undefined) {
+      await ingressStatus.allServe(generation, INGRESS_APPLY_WAIT_MS);
       await controller.reconciler.reconcile();
     }
 
     // Shutdown order: the ingress stops accepting first, then the controller stops, then the
     // dispatcher drains what is in flight; the log closes last.
-    const order = ['contract to workers', 'ingress', 'controller', 'data-plane reports', 'dispatcher', 'admin API', 'traces', 'event log'];
+    const order = ['contract to the ingress', 'ingress', 'controller', 'data-plane reports', 'dispatcher', 'admin API', 'traces', 'event log'];
     closers.sort((a, b) => order.indexOf(b.name) - order.indexOf(a.name));
     const failed = late.workers?.failed ?? new Promise<string>(() => undefined);
     return { ingressUrl: ingress.url, adminUrl, objects, problems, failed, close: closeAll };
@@ -395,17 +441,18 @@ async function startAll(
   }
 }
 
-/** How long start-up waits for the ingress workers to serve the first contract before its summary. */
-const WORKERS_APPLY_WAIT_MS = 10_000;
+/** How long start-up waits for the ingress to serve the first contract before its summary. */
+const INGRESS_APPLY_WAIT_MS = 10_000;
 
 /**
- * The workers' reports, as a held poll each while it lives (a worker reports over IPC, not HTTP);
- * `allServe` resolves once every live worker serves a generation (or after `ms`).
+ * What each ingress process (a worker, or this one) serves, as the controller's data-plane reports:
+ * a held poll each while it lives (a worker reports over IPC, not HTTP). `allServe` resolves once
+ * every live one serves a generation (or after `ms`).
  */
-function workerReports(reports: DataPlaneReports): WorkerReports & { allServe(generation: number, ms: number): Promise<void> } {
+function ingressReports(reports: DataPlaneReports): WorkerReports & { allServe(generation: number, ms: number): Promise<void> } {
   const workers = new Map<number, { end: () => void; applied: number }>();
   const waiters = new Set<() => void>();
-  const name = (pid: number): string => `ingress-worker-${pid}`;
+  const name = (pid: number): string => `ingress-${pid}`;
   const changed = (): void => {
     for (const waiter of waiters) waiter();
   };

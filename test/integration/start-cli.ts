@@ -49,7 +49,7 @@ export function runCommand(
   { env = {}, timeoutMs = 60_000, cwd = ROOT, shell = false }: { env?: Record<string, string | undefined>; timeoutMs?: number; cwd?: string; shell?: boolean } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, [...args], { cwd, env: { ...process.env, XDG_STATE_HOME: TEST_STATE_HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'], shell });
+    const child = spawn(command, [...args], { cwd, env: { ...process.env, XDG_STATE_HOME: TEST_STATE_HOME, WARM_UP_EVENTS: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'], shell });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -87,9 +87,10 @@ export async function startBroker(
   t: After,
   { manifests, env = {}, args = [], timeoutMs = 90_000 }: { manifests: string; env?: Record<string, string | undefined>; args?: readonly string[]; timeoutMs?: number },
 ): Promise<BrokerProcess> {
+  // No start-up warm-up (seconds on a busy machine) unless a test asks: start-ready.test.ts does.
   const child = spawn(process.execPath, [CLI, 'start', '--manifests', manifests, '--port', '0', '--admin-port', '0', ...args], {
     cwd: ROOT,
-    env: { ...process.env, XDG_STATE_HOME: TEST_STATE_HOME, LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, XDG_STATE_HOME: TEST_STATE_HOME, LOG_LEVEL: 'info', WARM_UP_EVENTS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
