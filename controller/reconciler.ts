@@ -10,7 +10,7 @@ import { readyCondition, stampTransitions, type ObjectStatus } from './condition
 import type { ContractWriter } from './contract-writer.js';
 import { computeDesired, desiredTopics } from './desired.js';
 import { adoptFinalizing, releasedKeys } from './finalizers.js';
-import { statusEvents, type ResourceEvent } from './resource-events.js';
+import { awaitingDataPlane, statusEvents, type ResourceEvent } from './resource-events.js';
 import { keyOf, type KnObject, type ObjectKey } from './resources.js';
 import type { ResourceSource, SourceProblem } from './sources/source.js';
 import type { DataPlaneReports } from './data-plane-reports.js';
@@ -306,7 +306,8 @@ export class Reconciler {
       if (after.status === 'True') {
         if (!first) this.logger.debug({ resource: key }, `${key} is Ready`);
       } else {
-        this.logger.warn({ resource: key, reason: after.reason }, `${key} is not Ready: ${after.reason ?? ''}${after.message === undefined ? '' : `: ${after.message}`}`);
+        const level = awaitingDataPlane(previous, stamped) ? 'debug' : 'warn';
+        this.logger[level]({ resource: key, reason: after.reason }, `${key} is not Ready: ${after.reason ?? ''}${after.message === undefined ? '' : `: ${after.message}`}`);
       }
     }
     for (const key of this.statuses.keys()) if (!next.has(key)) this.logger.debug({ resource: key }, `${key} removed`);

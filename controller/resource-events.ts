@@ -23,6 +23,18 @@ const same = (a: Condition | undefined, b: Condition | undefined): boolean =>
   a?.status === b?.status && a?.reason === b?.reason && a?.message === b?.message;
 
 /**
+ * Not Ready only because the data plane has yet to serve the generation that first carries the
+ * object, and never Ready before: the first moments of every new object (and of every start), not
+ * news. A Ready object whose data plane falls behind or goes away is.
+ */
+export function awaitingDataPlane(before: ObjectStatus | undefined, after: ObjectStatus): boolean {
+  const now = find(after, 'Ready');
+  if (now === undefined || now.status === 'True' || find(before, 'Ready')?.status === 'True') return false;
+  // A Trigger names its broker's reason in its message (BrokerNotReady: ... DataPlaneNotAvailable: ...).
+  return now.reason === 'DataPlaneNotAvailable' || (now.reason === 'BrokerNotReady' && (now.message ?? '').includes('DataPlaneNotAvailable'));
+}
+
+/**
  * The events one status change is worth. `first`: the controller's first pass, where a Ready
  * object is no news (every restart would announce every object), but one that is not Ready is.
  */
@@ -33,7 +45,7 @@ export function statusEvents(object: KnObject, before: ObjectStatus | undefined,
   const events: ResourceEvent[] = [];
   const was = find(before, 'Ready');
   const now = find(after, 'Ready');
-  if (now !== undefined && !same(was, now) && !(first && now.status === 'True')) {
+  if (now !== undefined && !same(was, now) && !(first && now.status === 'True') && !awaitingDataPlane(before, after)) {
     if (now.status === 'True') events.push({ regarding, type: 'Normal', reason: 'Ready', message: `${object.kind} is Ready${now.message === undefined ? '' : `: ${now.message}`}` });
     else {
       events.push({
