@@ -2,7 +2,7 @@ import {
   isSpanContextValid, ROOT_CONTEXT, SamplingDecision, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type AttributeValue, type Context, type Exception, type HrTime, type Link,
   type Span, type SpanContext, type SpanOptions, type SpanStatus, type TimeInput, type Tracer,
 } from '@opentelemetry/api';
-import { isAttributeValue, type InstrumentationScope } from '@opentelemetry/core';
+import { hrTimeDuration, isAttributeValue, type InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { IdGenerator, ReadableSpan, Sampler, SpanProcessor, TimedEvent } from '@opentelemetry/sdk-trace-base';
 
@@ -108,7 +108,7 @@ class LeanSpan implements Span, ReadableSpan {
   }
 
   get duration(): HrTime {
-    return hrDiff(this.endTime, this.startTime);
+    return hrTimeDuration(this.startTime, this.endTime);
   }
 
   setAttribute(key: string, value: AttributeValue | undefined): this {
@@ -215,13 +215,4 @@ function hrTimeOf(time: TimeInput | undefined): HrTime {
   return nanos >= 1e9 ? [seconds + 1, nanos - 1e9] : [seconds, nanos];
 }
 
-function hrDiff(end: HrTime, start: HrTime): HrTime {
-  let s = end[0] - start[0];
-  let ns = end[1] - start[1];
-  if (ns < 0) {
-    s -= 1;
-    ns += 1e9;
-  }
-  return [s, ns];
-}
 

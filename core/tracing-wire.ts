@@ -1,5 +1,5 @@
 import type { AttributeValue, Attributes, HrTime, Link, SpanContext, SpanKind, SpanStatus } from '@opentelemetry/api';
-import type { InstrumentationScope } from '@opentelemetry/core';
+import { hrTimeDuration, type InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
 
@@ -328,7 +328,7 @@ export class WireUnpacker {
       }
     }
     return {
-      name, kind, spanContext: () => context, parentSpanContext, startTime, endTime, duration: hrDiff(endTime, startTime), ended: true,
+      name, kind, spanContext: () => context, parentSpanContext, startTime, endTime, duration: hrTimeDuration(startTime, endTime), ended: true,
       status, attributes, droppedAttributesCount, links, droppedLinksCount, events, droppedEventsCount, resource, instrumentationScope: scope,
     };
   }
@@ -387,12 +387,3 @@ export class WireUnpacker {
   }
 }
 
-function hrDiff(end: HrTime, start: HrTime): HrTime {
-  let s = end[0] - start[0];
-  let ns = end[1] - start[1];
-  if (ns < 0) {
-    s -= 1;
-    ns += 1e9;
-  }
-  return [s, ns];
-}
