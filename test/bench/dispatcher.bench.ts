@@ -9,7 +9,8 @@
  *              BENCH_PAIRS (default 8) pairs of short runs over one filled topic (a new consumer
  *              group each), alternating off, on, off, on ... (test/bench/paired.ts); the median of
  *              the pair ratios with their min–max, and CPU µs per event of this process (the
- *              dispatcher) off and on (goal: on within 5 % of off)
+ *              dispatcher) off and on (goal: on within 5 % of off); and the metrics calls of one
+ *              event timed alone (metrics-cost.ts), as a share of the off runs' CPU per event
  *   lag        resident memory of a dispatcher with 1,000,000 events of lag on one egress,
  *              sampled while it drains (goal < 200 MB, flat)
  *
@@ -52,6 +53,7 @@ import { dispatcherConfigSchema } from '../../dispatcher/config.js';
 import { startDispatcher } from '../../dispatcher/main.js';
 import { makeBroker, makeContract, makeEgress } from '../helpers/builders.js';
 import { uniqueName } from '../helpers/wait.js';
+import { costLine, dispatchMetricsCost } from './metrics-cost.js';
 import { alternate, pairLines } from './paired.js';
 
 type Kind = 'memory' | 'kafka';
@@ -191,6 +193,7 @@ async function metricsPairs(log: EventLog, subscriberUrl: string): Promise<void>
     process.stdout.write(` ${on ? 'on ' : 'off'} ${Math.round(round.perSecond).toLocaleString('en-US').padStart(7)}/s ${round.cpuMicrosPerEvent.toFixed(1).padStart(5)} µs${on ? '\n' : '  '}`);
   });
   for (const line of pairLines(summary)) console.log(`  ${line}`);
+  console.log(`  ${costLine(await dispatchMetricsCost(), summary.offCpuMicros)}`);
 }
 
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)} MB`;

@@ -8,7 +8,9 @@
  *   5. metrics  the ingress with metrics off and on (tracing stays off), on the in-memory log and
  *               on Kafka: a warm-up pair, then PAIRS short pairs alternating off, on, off, on ...
  *               (test/bench/paired.ts); the median of the pair ratios with their min–max, and CPU
- *               µs per event of this process (the ingress) off and on (goal: on within 5 % of off)
+ *               µs per event of this process (the ingress) off and on (goal: on within 5 % of off);
+ *               and the metrics calls of one event timed alone (metrics-cost.ts), as a share of
+ *               the off rounds' CPU per event: the figure that moves least with other load
  *
  * Every figure also gives the ingress's CPU per event: process.cpuUsage() of this process over a
  * round (warm-up included) divided by the requests answered in it. The load client does not count:
@@ -43,6 +45,7 @@ import { startIngress } from '../../broker-ingress/main.js';
 import type { Resource } from '../../core/contract/types.js';
 import { makeBroker, makeContract } from '../helpers/builders.js';
 import { runCodecBench } from './codec.bench.js';
+import { costLine, ingressMetricsCost } from './metrics-cost.js';
 import { alternate, pairLines, type PairSummary } from './paired.js';
 
 const CONCURRENCY = 64;
@@ -306,6 +309,10 @@ async function run(client: LoadClient): Promise<void> {
     }
   }
 
+  const cost = ingressMetricsCost();
+  console.log(`  ${costLine(cost, memoryPairs.offCpuMicros)} (in-memory)`);
+  if (kafkaPairs) console.log(`  ${costLine(cost, kafkaPairs.offCpuMicros)} (Kafka)`);
+
   console.log('');
   const codec = runCodecBench();
 
@@ -317,6 +324,8 @@ async function run(client: LoadClient): Promise<void> {
   }
   for (const line of pairLines(memoryPairs)) console.log(`  in-memory ${line}`);
   if (kafkaPairs) for (const line of pairLines(kafkaPairs)) console.log(`  Kafka ${line}`);
+  console.log(`  ${costLine(cost, memoryPairs.offCpuMicros)} (in-memory)`);
+  if (kafkaPairs) console.log(`  ${costLine(cost, kafkaPairs.offCpuMicros)} (Kafka)`);
   console.log(`  codec vs SDK:      ${(codec.sdkBinaryUs / codec.oursBinaryUs).toFixed(1)}x binary, ${(codec.sdkStructuredUs / codec.oursStructuredUs).toFixed(1)}x structured (goal 5x)`);
 }
 
