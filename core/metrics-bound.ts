@@ -19,9 +19,15 @@ import { Counter, Histogram, type CounterConfiguration, type HistogramConfigurat
 type Labels<L extends string> = Partial<Record<L, string | number>>;
 type SeriesLabels = Readonly<Record<string, string | number>>;
 
-/** The key of a label set: its values in label-name order, as JSON, so no two sets share one. */
+/**
+ * The key of a label set: its values in label-name order, as text (202 and '202' are one value,
+ * as in the exposition), in JSON, so that no two sets share a key.
+ */
 function keyOf<L extends string>(labelNames: readonly L[], labels: Labels<L>): string {
-  return JSON.stringify(labelNames.map((name) => labels[name] ?? null));
+  return JSON.stringify(labelNames.map((name) => {
+    const value = labels[name];
+    return value === undefined ? null : String(value);
+  }));
 }
 
 /** The labels as given, without undefined values, after checking every name is one of ours. */

@@ -52,6 +52,7 @@ describe('BoundHistogram reads as a prom-client Histogram', () => {
     h.child({ ns: 'a' }).observe(3);
     h.labels('a').observe(4);
     assert.equal(h.child({ ns: 'a' }), h.child({ ns: 'a' }));
+    assert.equal(h.child({ code: 202 }), h.child({ code: '202' }), 'a number and its text are one value');
     assert.match(await ours.metrics(), /^h_ms_count\{ns="a"\} 4$/m);
     assert.match(await ours.metrics(), /^h_ms_sum\{ns="a"\} 10$/m);
     h.remove({ ns: 'a' });
