@@ -62,6 +62,8 @@ export class HistogramSeries {
   readonly buckets: Float64Array;
   sum = 0;
   count = 0;
+  /** Listed with nothing observed (`zero()`); otherwise a series is listed from its first observation, as in prom-client. */
+  zeroed = false;
 
   constructor(
     readonly labels: SeriesLabels,
@@ -140,6 +142,7 @@ export class BoundHistogram<L extends string = string> extends Histogram<L> {
     series.buckets.fill(0);
     series.sum = 0;
     series.count = 0;
+    series.zeroed = true;
   }
 
   override remove(...args: unknown[]): void {
@@ -176,6 +179,7 @@ export class BoundHistogram<L extends string = string> extends Histogram<L> {
       values.push(shared ? { labels, sharedLabels: own, value: v, metricName, exemplar } : { labels: { ...labels, ...own }, value: v, metricName, exemplar });
     };
     for (const series of this.series.values()) {
+      if (series.count === 0 && !series.zeroed) continue;
       let cumulative = 0;
       for (let i = 0; i < this.bounds.length; i++) {
         cumulative += series.buckets[i]!;

@@ -35,6 +35,9 @@ describe('BoundHistogram reads as a prom-client Histogram', () => {
       const { ours, theirs } = pair(c.defaultLabels);
       const bound = new BoundHistogram<L>({ name: 'h_ms', help: 'help', labelNames: LABELS, buckets: BUCKETS, registers: [ours] });
       const plain = new Histogram<L>({ name: 'h_ms', help: 'help', labelNames: LABELS, buckets: BUCKETS, registers: [theirs] });
+      // Bound and never observed: no series, on either side.
+      bound.child({ ns: 'unused' });
+      plain.labels({ ns: 'unused' });
       for (const [labels, value] of c.observations) {
         bound.child(labels).observe(value);
         plain.labels(labels).observe(value);
@@ -55,7 +58,11 @@ describe('BoundHistogram reads as a prom-client Histogram', () => {
     assert.equal(h.child({ code: 202 }), h.child({ code: '202' }), 'a number and its text are one value');
     assert.match(await ours.metrics(), /^h_ms_count\{ns="a"\} 4$/m);
     assert.match(await ours.metrics(), /^h_ms_sum\{ns="a"\} 10$/m);
+    assert.doesNotMatch(await ours.metrics(), /code="202"/, 'bound and never observed: not listed, as with prom-client');
+    h.zero({ code: '204' });
+    assert.match(await ours.metrics(), /^h_ms_count\{code="204"\} 0$/m, 'zeroed: listed');
     h.remove({ ns: 'a' });
+    h.remove({ code: '204' });
     assert.doesNotMatch(await ours.metrics(), /h_ms_count/);
     h.child({ ns: 'b' }).observe(1);
     h.reset();
