@@ -35,8 +35,8 @@
  * runs after it carry those two as well, and the comparison is of the per-event metrics work.
  *
  * Knobs: BENCH_EVENTS (events per throughput run, default 20000), BENCH_RUN_SECONDS (cap on
- * each throughput run, default 15), BENCH_PAIRS (default 8) and BENCH_PAIR_EVENTS (events per
- * metrics run, default 6000), BENCH_LAG_EVENTS (default 1000000), BENCH_DRAIN_SECONDS
+ * each throughput run, default 15), BENCH_PAIRS (default 8), BENCH_PAIR_EVENTS (events per
+ * metrics run, default 6000) and BENCH_PAIR_SECONDS (cap on each, default 4), BENCH_LAG_EVENTS (default 1000000), BENCH_DRAIN_SECONDS
  * (how long the lag run is sampled while draining, default 8).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -64,6 +64,7 @@ const LAG_EVENTS = Number(process.env['BENCH_LAG_EVENTS'] ?? 1_000_000);
 const DRAIN_SECONDS = Number(process.env['BENCH_DRAIN_SECONDS'] ?? 8);
 const PAIRS = Number(process.env['BENCH_PAIRS'] ?? 8);
 const PAIR_EVENTS = Number(process.env['BENCH_PAIR_EVENTS'] ?? 6000);
+const PAIR_SECONDS = Number(process.env['BENCH_PAIR_SECONDS'] ?? 4);
 const KAFKA = process.env['KAFKA_BOOTSTRAP_SERVERS'];
 
 const DATA = Buffer.alloc(1024, 'x');
@@ -152,9 +153,11 @@ interface RunOptions {
   /** A topic already holding `events` events (read from the start by a new group); absent: one is made and filled. */
   readonly topic?: string | undefined;
   readonly events?: number;
+  /** Cap on the run, from the first delivery; default RUN_SECONDS. */
+  readonly seconds?: number;
 }
 
-/** Events per second from the first delivery, over `events` events or RUN_SECONDS, whichever ends first. */
+/** Events per second from the first delivery, over `events` events or `seconds`, whichever ends first. */
 async function dispatchRate(log: EventLog, subscriberUrl: string, order: 'ordered' | 'unordered', partitions: number, options: RunOptions = {}): Promise<Rate> {
   const events = options.events ?? EVENTS;
   let topic = options.topic;
@@ -170,7 +173,8 @@ async function dispatchRate(log: EventLog, subscriberUrl: string, order: 'ordere
   const first = performance.now();
   const cpu = process.cpuUsage();
   const base = dispatcher.stats().totals.delivered;
-  while (dispatcher.stats().totals.delivered < events && performance.now() - first < RUN_SECONDS * 1000) await sleep(5);
+  const seconds = options.seconds ?? RUN_SECONDS;
+  while (dispatcher.stats().totals.delivered < events && performance.now() - first < seconds * 1000) await sleep(5);
   const used = process.cpuUsage(cpu);
   const delivered = dispatcher.stats().totals.delivered - base;
   const rate = delivered / ((performance.now() - first) / 1000);
@@ -182,11 +186,11 @@ async function dispatchRate(log: EventLog, subscriberUrl: string, order: 'ordere
 async function metricsPairs(log: EventLog, subscriberUrl: string): Promise<void> {
   const topic = await newTopic(log, 'bench-metrics', 1);
   await fill(log, topic, PAIR_EVENTS, 1000, false);
-  console.log(`  unordered, metrics off / on: a warm-up pair, then ${PAIRS} pairs of ${PAIR_EVENTS.toLocaleString()} events (a new consumer group each), alternating; tracing off`);
+  console.log(`  unordered, metrics off / on: a warm-up pair, then ${PAIRS} pairs of ${PAIR_EVENTS.toLocaleString()} events or ${PAIR_SECONDS} s (a new consumer group each), alternating; tracing off`);
   let registry: Registry | undefined;
   const summary = await alternate(PAIRS, async (on) => {
     if (on) registry ??= createMetricsRegistry();
-    const r = await dispatchRate(log, subscriberUrl, 'unordered', 1, { metrics: on ? registry : undefined, topic, events: PAIR_EVENTS });
+    const r = await dispatchRate(log, subscriberUrl, 'unordered', 1, { metrics: on ? registry : undefined, topic, events: PAIR_EVENTS, seconds: PAIR_SECONDS });
     return { perSecond: r.rate, cpuMicrosPerEvent: r.cpuMicrosPerEvent };
   }, (on, i, round) => {
     if (!on) process.stdout.write(`    pair ${String(i).padStart(2)}:`);
