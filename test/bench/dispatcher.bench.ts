@@ -54,7 +54,7 @@ import { startDispatcher } from '../../dispatcher/main.js';
 import { makeBroker, makeContract, makeEgress } from '../helpers/builders.js';
 import { uniqueName } from '../helpers/wait.js';
 import { costLine, dispatchMetricsCost } from './metrics-cost.js';
-import { alternate, pairLines } from './paired.js';
+import { alternate, pairLine, pairLines } from './paired.js';
 
 type Kind = 'memory' | 'kafka';
 
@@ -192,10 +192,7 @@ async function metricsPairs(log: EventLog, subscriberUrl: string): Promise<void>
     if (on) registry ??= createMetricsRegistry();
     const r = await dispatchRate(log, subscriberUrl, 'unordered', 1, { metrics: on ? registry : undefined, topic, events: PAIR_EVENTS, seconds: PAIR_SECONDS });
     return { perSecond: r.rate, cpuMicrosPerEvent: r.cpuMicrosPerEvent };
-  }, (on, i, round) => {
-    if (!on) process.stdout.write(`    pair ${String(i).padStart(2)}:`);
-    process.stdout.write(` ${on ? 'on ' : 'off'} ${Math.round(round.perSecond).toLocaleString('en-US').padStart(7)}/s ${round.cpuMicrosPerEvent.toFixed(1).padStart(5)} µs${on ? '\n' : '  '}`);
-  });
+  }, (i, off, on) => console.log(pairLine(i, off, on)));
   for (const line of pairLines(summary)) console.log(`  ${line}`);
   console.log(`  ${costLine(await dispatchMetricsCost(), summary.offCpuMicros)}`);
 }

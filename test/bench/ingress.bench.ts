@@ -46,7 +46,7 @@ import type { Resource } from '../../core/contract/types.js';
 import { makeBroker, makeContract } from '../helpers/builders.js';
 import { runCodecBench } from './codec.bench.js';
 import { costLine, ingressMetricsCost } from './metrics-cost.js';
-import { alternate, pairLines, type PairSummary } from './paired.js';
+import { alternate, pairLine, pairLines, type PairSummary } from './paired.js';
 
 const CONCURRENCY = 64;
 const WARMUP_MS = 1500;
@@ -246,10 +246,7 @@ async function metricsPairs(client: LoadClient, log: EventLog, label: string): P
       } finally {
         if (shared === undefined) await log.deleteTopic(broker.topics[0]!);
       }
-    }, (on, i, round) => {
-      if (!on) process.stdout.write(`    pair ${String(i).padStart(2)}:`);
-      process.stdout.write(` ${on ? 'on ' : 'off'} ${Math.round(round.perSecond).toLocaleString('en-US').padStart(7)}/s ${round.cpuMicrosPerEvent.toFixed(1).padStart(5)} µs${on ? '\n' : '  '}`);
-    });
+    }, (i, off, on) => console.log(pairLine(i, off, on)));
     for (const line of pairLines(summary)) console.log(`  ${label}: ${line}`);
     return summary;
   } finally {

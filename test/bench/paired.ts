@@ -1,7 +1,7 @@
 /**
  * A/B comparison by alternating paired rounds, for figures that survive a shared machine: a
- * warm-up pair (not counted), then `pairs` pairs of off-then-on rounds, each pair compared with
- * itself. Load that comes and goes hits both rounds of a pair about alike, so the median of the
+ * warm-up pair (not counted), then `pairs` pairs of an off and an on round (off first in odd
+ * pairs, on first in even ones), each pair compared with itself. Load that comes and goes hits both rounds of a pair about alike, so the median of the
  * pair ratios moves far less than a ratio of two best-ofs. CPU time per event (process.cpuUsage()
  * of the process doing the work, over the events it did) is reported beside throughput: it
  * barely depends on how much of the cores other processes take.
@@ -77,11 +77,11 @@ export function summarizePairs(off: readonly Round[], on: readonly Round[]): Pai
   };
 }
 
-/** Runs a warm-up pair, then `pairs` pairs off, on, off, on, ...; `run` reports each counted round as it ends. */
+/** Runs a warm-up pair, then `pairs` pairs off-on, on-off, off-on, ...; `onPair` hears each pair as it ends. */
 export async function alternate(
   pairs: number,
   run: (on: boolean) => Promise<Round>,
-  onRound: (on: boolean, index: number, round: Round) => void = () => undefined,
+  onPair: (index: number, off: Round, on: Round) => void = () => undefined,
 ): Promise<PairSummary> {
   const settled = (on: boolean): Promise<Round> => {
     collectGarbage();
@@ -92,16 +92,21 @@ export async function alternate(
   const off: Round[] = [];
   const on: Round[] = [];
   for (let i = 1; i <= pairs; i++) {
-    for (const metricsOn of [false, true]) {
-      const round = await settled(metricsOn);
-      (metricsOn ? on : off).push(round);
-      onRound(metricsOn, i, round);
-    }
+    // Off first in odd pairs, on first in even ones: what being second costs (the previous
+    // round's leftovers, drift within a pair) falls on each side alike.
+    for (const metricsOn of i % 2 === 1 ? [false, true] : [true, false]) (metricsOn ? on : off).push(await settled(metricsOn));
+    onPair(i, off[off.length - 1]!, on[on.length - 1]!);
   }
   return summarizePairs(off, on);
 }
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
+
+/** One line per pair, for following a run. */
+export function pairLine(index: number, off: Round, on: Round): string {
+  const one = (name: string, r: Round): string => `${name} ${Math.round(r.perSecond).toLocaleString('en-US').padStart(7)}/s ${r.cpuMicrosPerEvent.toFixed(1).padStart(5)} µs`;
+  return `    pair ${String(index).padStart(2)}${index % 2 === 1 ? ' (off first)' : ' (on first) '}: ${one('off', off)}   ${one('on ', on)}`;
+}
 
 /** The summary lines: throughput ratio and CPU per event, each with its goal. */
 export function pairLines(summary: PairSummary, goal = 0.95): string[] {
