@@ -7,7 +7,7 @@
  *   ordered    one ordered egress over 10 partitions (goal ≥ 3,000 events/s)
  *   metrics    the unordered run with metrics off and on (tracing stays off): a warm-up pair, then
  *              BENCH_PAIRS (default 8) pairs of short runs over one filled topic (a new consumer
- *              group each), alternating off, on, off, on ... (test/bench/paired.ts); the median of
+ *              group each), alternating off-on, on-off, ... (test/bench/paired.ts); the median of
  *              the pair ratios with their min–max, and CPU µs per event of this process (the
  *              dispatcher) off and on (goal: on within 5 % of off); and the metrics calls of one
  *              event timed alone (metrics-cost.ts), as a share of the off runs' CPU per event

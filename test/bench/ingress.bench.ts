@@ -6,7 +6,7 @@
  *   3. kafka    the ingress on Kafka, durable appends (acks=all)   (goal: ≥ 15,000 events/s, p99 < 25 ms)
  *   4. codec    decode + validate against the SDK's HTTP.toEvent + validate()   (goal: 5x)
  *   5. metrics  the ingress with metrics off and on (tracing stays off), on the in-memory log and
- *               on Kafka: a warm-up pair, then PAIRS short pairs alternating off, on, off, on ...
+ *               on Kafka: a warm-up pair, then PAIRS short pairs alternating off-on, on-off, ...
  *               (test/bench/paired.ts); the median of the pair ratios with their min–max, and CPU
  *               µs per event of this process (the ingress) off and on (goal: on within 5 % of off);
  *               and the metrics calls of one event timed alone (metrics-cost.ts), as a share of
