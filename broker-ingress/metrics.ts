@@ -1,11 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CloudEvent } from '../core/cloudevents/event.js';
-import { dispatchLatency, EventTypeFold, type Registry } from '../core/metrics.js';
+import { dispatchLatency, EventTypeFold, type HistogramSeries, type Registry } from '../core/metrics.js';
 import type { AppendObserver } from './append.js';
 import type { IngressEntry } from './ingress-table.js';
 
-interface Child {
-  observe(value: number): void;
+/** The series of one entry and status: kept types by name, and the folded ones. */
+interface StatusSeries {
+  readonly byType: Map<string, HistogramSeries>;
+  other?: HistogramSeries;
+  untyped?: HistogramSeries;
 }
 
 /** When a request arrived (a request decorator, so every request has the same shape). */
@@ -20,9 +23,11 @@ type Timed = { [STARTED]: number };
  * with their request time and no type. Paths no resource is served at (404) are not observed:
  * their label values would come from whoever sends requests.
  *
- * Event types fold into `other` past `maxEventTypes` distinct ones (core/metrics.ts). Label
- * children are cached per entry (a WeakMap, so a resource gone from the contract takes its cache
- * with it), then per status and type.
+ * Event types fold into `other` past `maxEventTypes` distinct ones (core/metrics.ts). Series
+ * are bound per entry (a WeakMap, so a resource gone from the contract takes its cache with it),
+ * then per status and type: an event of a type seen before costs three map lookups and the
+ * series' own additions (core/metrics-bound.ts). Only kept types are map keys, so the fold runs
+ * once per kept type and a producer sending ever new types grows no map here.
  *
  * Refusals are reported by the routes and the server's error handler where they happen (`refused`),
  * not by an onResponse hook: such a hook makes fastify put listeners on every response; with the
@@ -31,7 +36,7 @@ type Timed = { [STARTED]: number };
 export class IngressMetrics implements AppendObserver {
   private readonly histogram;
   private readonly fold: EventTypeFold;
-  private readonly children = new WeakMap<IngressEntry, Map<number, Map<string, Child>>>();
+  private readonly series = new WeakMap<IngressEntry, Map<number, StatusSeries>>();
 
   constructor(registry: Registry, maxEventTypes: number) {
     this.histogram = dispatchLatency(registry);
@@ -39,8 +44,12 @@ export class IngressMetrics implements AppendObserver {
   }
 
   appended(entry: IngressEntry, events: readonly CloudEvent[], ms: number, status: number): void {
-    const byType = this.byType(entry, status);
-    for (let i = 0; i < events.length; i++) this.child(entry, byType, this.fold.label(events[i]!.attributes['type']), status).observe(ms);
+    const of = this.ofStatus(entry, status);
+    for (let i = 0; i < events.length; i++) {
+      const type = events[i]!.attributes['type'];
+      const series = (typeof type === 'string' ? of.byType.get(type) : undefined) ?? this.bind(entry, of, type, status);
+      series.observe(ms);
+    }
   }
 
   /** Lets requests carry their arrival time (`arrived`), for `refused`. */
@@ -58,31 +67,35 @@ export class IngressMetrics implements AppendObserver {
     // 503s are the log's or the byte budget's: the appender observes the log's per event.
     if (status === 503) return;
     const started = (request as unknown as Timed)[STARTED];
-    this.child(entry, this.byType(entry, status), '', status).observe(started === 0 ? 0 : performance.now() - started);
+    this.bind(entry, this.ofStatus(entry, status), undefined, status).observe(started === 0 ? 0 : performance.now() - started);
   }
 
-  private byType(entry: IngressEntry, status: number): Map<string, Child> {
-    let byStatus = this.children.get(entry);
+  private ofStatus(entry: IngressEntry, status: number): StatusSeries {
+    let byStatus = this.series.get(entry);
     if (byStatus === undefined) {
       byStatus = new Map();
-      this.children.set(entry, byStatus);
+      this.series.set(entry, byStatus);
     }
-    let byType = byStatus.get(status);
-    if (byType === undefined) {
-      byType = new Map();
-      byStatus.set(status, byType);
+    let of = byStatus.get(status);
+    if (of === undefined) {
+      of = { byType: new Map() };
+      byStatus.set(status, of);
     }
-    return byType;
+    return of;
   }
 
-  private child(entry: IngressEntry, byType: Map<string, Child>, type: string, status: number): Child {
-    let child = byType.get(type);
-    if (child === undefined) {
-      child = this.histogram.labels({
-        kn_broker_namespace: entry.reference.namespace, kn_broker_name: entry.reference.name, cloudevents_type: type, http_response_status_code: String(status),
-      });
-      byType.set(type, child);
+  /** The series for a type not bound yet under this entry and status: folded, then bound. */
+  private bind(entry: IngressEntry, of: StatusSeries, type: unknown, status: number): HistogramSeries {
+    const label = this.fold.label(type);
+    const series = (): HistogramSeries => this.histogram.child({
+      kn_broker_namespace: entry.reference.namespace, kn_broker_name: entry.reference.name, cloudevents_type: label, http_response_status_code: String(status),
+    });
+    if (label === '') return of.untyped ??= series();
+    if (label === type) {
+      const kept = series();
+      of.byType.set(label, kept);
+      return kept;
     }
-    return child;
+    return of.other ??= series();
   }
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { BoundHistogram, BufferedCounter } from './metrics-bound.js';
 
 /**
  * What every process's metrics share: one prom-client `Registry` per process (passed in, never a
@@ -14,6 +15,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
  */
 
 export { Registry } from 'prom-client';
+export { BoundHistogram, BufferedCounter, type HistogramSeries, type PendingIncrements } from './metrics-bound.js';
 
 /** Milliseconds; few buckets keep each observation cheap and each scrape small. */
 export const LATENCY_BUCKETS_MS = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000] as const;
@@ -64,9 +66,12 @@ function shared<T>(registry: Registry, name: string, create: () => T): T {
   return (registry.getSingleMetric(name) as T | undefined) ?? create();
 }
 
-/** Knative's dispatch latency: at the ingress the time to append to the log, at the dispatcher one attempt at the subscriber. */
-export function dispatchLatency(registry: Registry): Histogram<DispatchLabel> {
-  return shared(registry, DISPATCH_LATENCY, () => new Histogram({
+/**
+ * Knative's dispatch latency: at the ingress the time to append to the log, at the dispatcher one
+ * attempt at the subscriber. Observed once per event: bound children (core/metrics-bound.ts).
+ */
+export function dispatchLatency(registry: Registry): BoundHistogram<DispatchLabel> {
+  return shared(registry, DISPATCH_LATENCY, () => new BoundHistogram({
     name: DISPATCH_LATENCY,
     help: 'Time to dispatch an event, in ms: to the event log at the ingress (kn_broker_* labels), to the subscriber at the dispatcher (kn_trigger_* labels, one observation per attempt). Its _count counts events.',
     labelNames: DISPATCH_LABELS,
@@ -75,9 +80,9 @@ export function dispatchLatency(registry: Registry): Histogram<DispatchLabel> {
   }));
 }
 
-/** A counter, shared by name within a registry. */
-export function sharedCounter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): Counter<L> {
-  return shared(registry, name, () => new Counter({ name, help, labelNames, registers: [registry] }));
+/** A counter, shared by name within a registry; `bind(labels)` gives a child cheap enough for once per event. */
+export function sharedCounter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[]): BufferedCounter<L> {
+  return shared(registry, name, () => new BufferedCounter({ name, help, labelNames, registers: [registry] }));
 }
 
 /** A gauge, shared by name within a registry. */
@@ -97,7 +102,7 @@ export function collectedGauge<L extends string>(
 }
 
 /** Kafka client errors (kafkajs's error-level reports and failed requests), by the process part that hit them. */
-export function kafkaClientErrors(registry: Registry): Counter<'operation'> {
+export function kafkaClientErrors(registry: Registry): BufferedCounter<'operation'> {
   return sharedCounter(registry, 'kafka_broker_kafka_client_errors_total', 'Errors the Kafka client reported, by operation (produce, consume, admin, client).', ['operation']);
 }
 

@@ -6,9 +6,10 @@ import type { DoneOutcome, ReplyOutcome } from './dispatch.js';
 
 /**
  * The dispatcher's metrics (names in docs/metrics.md). Counting costs one `inc()` on a label
- * child resolved once per egress (when its consumer is created, i.e. once per contract
- * generation that adds or restarts it), never a label lookup per event. Gauges — held and
- * in-flight events, consumer lag — are read at scrape time.
+ * child bound once per egress (when its consumer is created, i.e. once per contract generation
+ * that adds or restarts it), never a label lookup per event; the child only adds to a number
+ * the counter takes at scrape time (core/metrics-bound.ts). Gauges — held and in-flight events,
+ * consumer lag — are read at scrape time.
  */
 
 const TRIGGER_LABELS = ['kn_trigger_namespace', 'kn_trigger_name'] as const;
@@ -45,12 +46,12 @@ export class DispatcherMetrics {
     const labels: Record<TriggerLabel, string> = { kn_trigger_namespace: namespace, kn_trigger_name: name };
     const outcome = new Map<DoneOutcome, Child>();
     const ofOutcome: Record<(typeof OUTCOMES)[number], DoneOutcome> = { delivered: 'delivered', filtered: 'filtered', dead_lettered: 'dead-lettered', undecodable: 'undecodable' };
-    for (const label of OUTCOMES) outcome.set(ofOutcome[label], this.events.labels({ ...labels, outcome: label }));
+    for (const label of OUTCOMES) outcome.set(ofOutcome[label], this.events.bind({ ...labels, outcome: label }));
     const reply = new Map<ReplyOutcome, Child>();
-    for (const label of REPLIES) reply.set(label === 'ttl_exhausted' ? 'ttl-exhausted' : label, this.replies.labels({ ...labels, outcome: label }));
+    for (const label of REPLIES) reply.set(label === 'ttl_exhausted' ? 'ttl-exhausted' : label, this.replies.bind({ ...labels, outcome: label }));
     return new EgressMetrics(
-      outcome, reply, this.quarantined.labels(labels), this.retries.labels(labels), this.heldRounds.labels(labels),
-      this.offsetResets.labels(labels), this.recordsSkipped.labels(labels), new AttemptLatency(this.registry, namespace, name),
+      outcome, reply, this.quarantined.bind(labels), this.retries.bind(labels), this.heldRounds.bind(labels),
+      this.offsetResets.bind(labels), this.recordsSkipped.bind(labels), new AttemptLatency(this.registry, namespace, name),
     );
   }
 
@@ -116,11 +117,12 @@ export class EgressMetrics {
 
 /**
  * `kn_eventing_dispatch_latency_ms` for one egress: one observation per attempt at the
- * subscriber, labelled with the status code (or `error_type` timeout/network). Children are
- * cached per status: a handful per egress.
+ * subscriber, labelled with the status code (or `error_type` timeout/network). Series are bound
+ * per status on first use, keyed by the number (no string made per attempt): a handful per egress.
  */
 export class AttemptLatency {
-  private readonly children = new Map<string, Observer>();
+  private readonly byStatus = new Map<number, Observer>();
+  private readonly byError = new Map<'timeout' | 'network', Observer>();
   private readonly histogram;
 
   constructor(registry: Registry, private readonly namespace: string, private readonly name: string) {
@@ -128,15 +130,26 @@ export class AttemptLatency {
   }
 
   record(result: AttemptResult, ms: number): void {
-    let key: string;
     switch (result.kind) {
-      case 'response':
-        key = String(result.status);
-        break;
+      case 'response': {
+        let series = this.byStatus.get(result.status);
+        if (series === undefined) {
+          series = this.histogram.child({ kn_trigger_namespace: this.namespace, kn_trigger_name: this.name, http_response_status_code: String(result.status) });
+          this.byStatus.set(result.status, series);
+        }
+        series.observe(ms);
+        return;
+      }
       case 'timeout':
-      case 'network':
-        key = result.kind;
-        break;
+      case 'network': {
+        let series = this.byError.get(result.kind);
+        if (series === undefined) {
+          series = this.histogram.child({ kn_trigger_namespace: this.namespace, kn_trigger_name: this.name, error_type: result.kind });
+          this.byError.set(result.kind, series);
+        }
+        series.observe(ms);
+        return;
+      }
       case 'aborted':
         return; // our own shutdown, not the subscriber's answer
       default: {
@@ -144,28 +157,23 @@ export class AttemptLatency {
         return never;
       }
     }
-    let child = this.children.get(key);
-    if (child === undefined) {
-      const status = result.kind === 'response' ? { http_response_status_code: key } : { error_type: key };
-      child = this.histogram.labels({ kn_trigger_namespace: this.namespace, kn_trigger_name: this.name, ...status });
-      this.children.set(key, child);
-    }
-    child.observe(ms);
   }
 }
 
 /**
  * A Sender that times each attempt at the egress's subscriber (`isSubscriber`) into its latency
- * histogram; attempts at dead-letter sinks and reply URLs pass through untimed.
+ * histogram; attempts at dead-letter sinks and reply URLs pass through untimed. A `then` on the
+ * attempt, not an async wrapper: no second async frame per delivery.
  */
 export function timedSender(inner: Sender, isSubscriber: (url: string) => boolean, latency: AttemptLatency): Sender {
   return {
-    send: async (message: HttpRequest, timeoutMs: number, signal?: AbortSignal): Promise<AttemptResult> => {
+    send: (message: HttpRequest, timeoutMs: number, signal?: AbortSignal): Promise<AttemptResult> => {
       if (!isSubscriber(message.url)) return inner.send(message, timeoutMs, signal);
       const started = performance.now();
-      const result = await inner.send(message, timeoutMs, signal);
-      latency.record(result, performance.now() - started);
-      return result;
+      return inner.send(message, timeoutMs, signal).then((result) => {
+        latency.record(result, performance.now() - started);
+        return result;
+      });
     },
   };
 }

@@ -5,17 +5,32 @@
  *   2. memory   the ingress on the in-memory log                   (goal: ≥ 50% of the ceiling)
  *   3. kafka    the ingress on Kafka, durable appends (acks=all)   (goal: ≥ 15,000 events/s, p99 < 25 ms)
  *   4. codec    decode + validate against the SDK's HTTP.toEvent + validate()   (goal: 5x)
- *   5. metrics  the in-memory ingress with metrics off and on, twice each, alternating; the
- *               ratio of the best of each (goal: on within 5 % of off; tracing stays off)
+ *   5. metrics  the ingress with metrics off and on (tracing stays off), on the in-memory log and
+ *               on Kafka: a warm-up pair, then PAIRS short pairs alternating off-on, on-off, ...
+ *               (test/bench/paired.ts); the median of the pair ratios with their min–max, and CPU
+ *               µs per event of this process (the ingress) off and on (goal: on within 5 % of off);
+ *               and the metrics calls of one event timed alone (metrics-cost.ts), as a share of
+ *               the off rounds' CPU per event: the figure that moves least with other load
  *
- * The load client (undici Pool, 64 connections, one request each) runs in a child process so it
- * has the other core. Kafka comes from KAFKA_BOOTSTRAP_SERVERS (`npm run bench` starts one);
- * without it the Kafka figure is skipped and says so. BENCH_KAFKA_IN_FLIGHT sets the Kafka adapter's
- * maxInFlightBatches (default 1). Figures, not a test: nothing fails on speed.
+ * Every figure also gives the ingress's CPU per event: process.cpuUsage() of this process over a
+ * round (warm-up included) divided by the requests answered in it. The load client does not count:
+ * it is a child process.
+ *
+ * The metrics-on rounds share one registry (with process metrics), created in the warm-up pair:
+ * prom-client cannot stop its event-loop-delay monitor and GC observer once started, so from then
+ * on the off rounds carry those two as well, and the comparison is of the per-event metrics work.
+ * A registry per round would have stacked one more monitor and observer on every later round.
+ *
+ * The load client (undici Pool, 64 connections, one request each) runs in one child process, for
+ * every round, so it has the other core. Kafka comes from KAFKA_BOOTSTRAP_SERVERS (`npm run bench`
+ * starts one); without it the Kafka figures are skipped and say so. BENCH_KAFKA_IN_FLIGHT sets the
+ * Kafka adapter's maxInFlightBatches (default 1). BENCH_PAIRS (default 8) and BENCH_PAIR_MS
+ * (measured ms per round, default 1200) size the metrics comparison. Figures, not a test: nothing
+ * fails on speed.
  *
  *   npx tsx test/bench/ingress.bench.ts          (or: npm run bench -- ingress)
  */
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { fastify } from 'fastify';
 import { Pool } from 'undici';
@@ -27,13 +42,19 @@ import { silentLogger } from '../../core/logger.js';
 import { createMetricsRegistry, type Registry } from '../../core/metrics.js';
 import { ingressConfigSchema } from '../../broker-ingress/config.js';
 import { startIngress } from '../../broker-ingress/main.js';
+import type { Resource } from '../../core/contract/types.js';
 import { makeBroker, makeContract } from '../helpers/builders.js';
 import { runCodecBench } from './codec.bench.js';
+import { costLine, ingressMetricsCost } from './metrics-cost.js';
+import { alternate, pairLine, pairLines, type PairSummary } from './paired.js';
 
 const CONCURRENCY = 64;
 const WARMUP_MS = 1500;
 const MEASURE_MS = 5000;
 const EVENT_BYTES = 1024;
+const PAIRS = Number(process.env['BENCH_PAIRS'] ?? 8);
+const PAIR_MS = Number(process.env['BENCH_PAIR_MS'] ?? 1200);
+const PAIR_WARMUP_MS = 300;
 
 interface LoadRequest {
   readonly url: string;
@@ -43,7 +64,10 @@ interface LoadRequest {
 }
 
 interface LoadResult {
+  /** Requests answered in the measured window. */
   readonly requests: number;
+  /** Requests answered in all, warm-up included (the CPU per event divides by this). */
+  readonly total: number;
   readonly seconds: number;
   readonly statuses: Record<string, number>;
   readonly p50Ms: number;
@@ -61,6 +85,7 @@ async function runLoad(request: LoadRequest): Promise<LoadResult> {
   let measuring = false;
   let stop = false;
   let requests = 0;
+  let total = 0;
   const worker = async (): Promise<void> => {
     while (!stop) {
       const started = performance.now();
@@ -74,6 +99,7 @@ async function runLoad(request: LoadRequest): Promise<LoadResult> {
         body,
       });
       await response.body.dump();
+      total++;
       if (measuring) {
         requests++;
         latencies.push(performance.now() - started);
@@ -93,29 +119,40 @@ async function runLoad(request: LoadRequest): Promise<LoadResult> {
   await pool.close();
   latencies.sort((a, b) => a - b);
   const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-  return { requests, seconds, statuses, p50Ms: at(0.5), p99Ms: at(0.99) };
+  return { requests, total, seconds, statuses, p50Ms: at(0.5), p99Ms: at(0.99) };
 }
 
-if (process.argv.includes('--load-client')) {
-  process.once('message', (message: LoadRequest) => {
-    void runLoad(message).then((result) => {
-      process.send!(result, () => process.exit(0));
-    });
-  });
-} else {
-  await main();
-}
+/** The load client: one child process for the whole run, so its start-up is paid once. */
+class LoadClient {
+  private readonly child: ChildProcess;
+  private readonly exited: Promise<void>;
+  private failed: Error | undefined;
 
-function load(url: string, path: string): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(import.meta.url), ['--load-client'], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
-    child.once('message', (result: LoadResult) => resolve(result));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`load client exited with ${code}`));
+  constructor() {
+    this.child = fork(fileURLToPath(import.meta.url), ['--load-client'], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+    this.exited = new Promise((resolve) => this.child.once('exit', (code) => {
+      if (code !== 0) this.failed = new Error(`load client exited with ${code}`);
+      resolve();
+    }));
+  }
+
+  run(url: string, path: string, warmupMs = WARMUP_MS, measureMs = MEASURE_MS): Promise<LoadResult> {
+    if (this.failed) return Promise.reject(this.failed);
+    return new Promise((resolve, reject) => {
+      const onExit = (): void => reject(this.failed ?? new Error('load client exited'));
+      this.child.once('exit', onExit);
+      this.child.once('message', (result: LoadResult) => {
+        this.child.off('exit', onExit);
+        resolve(result);
+      });
+      this.child.send({ url, path, warmupMs, measureMs } satisfies LoadRequest);
     });
-    child.send({ url, path, warmupMs: WARMUP_MS, measureMs: MEASURE_MS } satisfies LoadRequest);
-  });
+  }
+
+  async close(): Promise<void> {
+    this.child.disconnect();
+    await this.exited;
+  }
 }
 
 // ---- the servers (this process)
@@ -123,17 +160,29 @@ function load(url: string, path: string): Promise<LoadResult> {
 interface Figure {
   readonly name: string;
   readonly perSecond: number;
+  readonly cpuMicrosPerEvent: number;
   readonly result: LoadResult;
 }
 
-function report(name: string, result: LoadResult): Figure {
+function report(name: string, result: LoadResult, cpuMicros: number, print = true): Figure {
   const perSecond = result.requests / result.seconds;
-  const statuses = Object.entries(result.statuses).map(([s, n]) => `${s}×${n}`).join(' ');
-  console.log(`  ${name.padEnd(34)} ${Math.round(perSecond).toLocaleString('en-US').padStart(8)} events/s   p50 ${result.p50Ms.toFixed(2).padStart(6)} ms   p99 ${result.p99Ms.toFixed(2).padStart(6)} ms   [${statuses}]`);
-  return { name, perSecond, result };
+  const cpuMicrosPerEvent = cpuMicros / Math.max(1, result.total);
+  if (print) {
+    const statuses = Object.entries(result.statuses).map(([s, n]) => `${s}×${n}`).join(' ');
+    console.log(`  ${name.padEnd(34)} ${Math.round(perSecond).toLocaleString('en-US').padStart(8)} events/s   p50 ${result.p50Ms.toFixed(2).padStart(6)} ms   p99 ${result.p99Ms.toFixed(2).padStart(6)} ms   CPU ${cpuMicrosPerEvent.toFixed(1).padStart(5)} µs/event   [${statuses}]`);
+  }
+  return { name, perSecond, cpuMicrosPerEvent, result };
 }
 
-async function ceiling(): Promise<Figure> {
+/** Runs the load against url+path and measures this process's CPU time over it. */
+async function measured(client: LoadClient, url: string, path: string, warmupMs?: number, measureMs?: number): Promise<{ result: LoadResult; cpuMicros: number }> {
+  const cpu = process.cpuUsage();
+  const result = await client.run(url, path, warmupMs, measureMs);
+  const used = process.cpuUsage(cpu);
+  return { result, cpuMicros: used.user + used.system };
+}
+
+async function ceiling(client: LoadClient): Promise<Figure> {
   const app = fastify({ logger: false });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
@@ -141,40 +190,101 @@ async function ceiling(): Promise<Figure> {
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as { port: number };
   try {
-    return report('bare fastify 202 (ceiling)', await load(`http://127.0.0.1:${port}`, '/ns/bench'));
+    const { result, cpuMicros } = await measured(client, `http://127.0.0.1:${port}`, '/ns/bench');
+    return report('bare fastify 202 (ceiling)', result, cpuMicros);
   } finally {
     await app.close();
   }
 }
 
-async function ingressOn(name: string, log: EventLog, metrics?: Registry): Promise<Figure> {
-  const broker = makeBroker(`bench-${process.pid}-${log.kind}`, [], {}, 'ns');
+/** A broker whose topic exists on `log`; the caller deletes the topic. */
+async function benchBroker(log: EventLog, suffix: string): Promise<Resource> {
+  const broker = makeBroker(`bench-${process.pid}-${log.kind}-${suffix}`, [], {}, 'ns');
   await log.ensureTopic(broker.topics[0]!, { partitions: 3, replicationFactor: 1 });
-  const contracts = new InProcessContractSource(makeContract([broker], 1));
-  const ingress = await startIngress({ config: ingressConfigSchema.parse({ host: '127.0.0.1', port: 0 }), log, contracts, logger: silentLogger(), metrics });
+  return broker;
+}
+
+interface Round {
+  readonly client: LoadClient;
+  readonly log: EventLog;
+  readonly broker: Resource;
+  readonly metrics?: Registry | undefined;
+  readonly warmupMs?: number;
+  readonly measureMs?: number;
+}
+
+async function ingressOn(name: string, round: Round, print = true): Promise<Figure> {
+  const contracts = new InProcessContractSource(makeContract([round.broker], 1));
+  const ingress = await startIngress({ config: ingressConfigSchema.parse({ host: '127.0.0.1', port: 0 }), log: round.log, contracts, logger: silentLogger(), metrics: round.metrics });
   try {
-    return report(name, await load(ingress.url, broker.ingress!.path));
+    const { result, cpuMicros } = await measured(round.client, ingress.url, round.broker.ingress!.path, round.warmupMs, round.measureMs);
+    return report(name, result, cpuMicros, print);
   } finally {
     await ingress.close();
-    await log.deleteTopic(broker.topics[0]!).catch(() => undefined);
   }
+}
+
+/**
+ * Metrics off and on in alternating short pairs. On Kafka every round appends to one topic; on the
+ * in-memory log every round gets a topic of its own, deleted after it, so that the records the log
+ * holds (and the collector's work) do not grow from round to round.
+ */
+async function metricsPairs(client: LoadClient, log: EventLog, label: string): Promise<PairSummary> {
+  const topicPerRound = log.kind === 'memory';
+  const shared = topicPerRound ? undefined : await benchBroker(log, 'metrics');
+  let registry: Registry | undefined;
+  let rounds = 0;
+  try {
+    const summary = await alternate(PAIRS, async (on) => {
+      if (on) registry ??= createMetricsRegistry();
+      const broker = shared ?? await benchBroker(log, `metrics-${++rounds}`);
+      try {
+        const figure = await ingressOn('', { client, log, broker, metrics: on ? registry : undefined, warmupMs: PAIR_WARMUP_MS, measureMs: PAIR_MS }, false);
+        const bad = Object.keys(figure.result.statuses).filter((s) => s !== '202');
+        if (bad.length > 0) console.log(`    (a metrics-${on ? 'on' : 'off'} round answered ${bad.join(', ')} too: ${JSON.stringify(figure.result.statuses)})`);
+        return figure;
+      } finally {
+        if (shared === undefined) await log.deleteTopic(broker.topics[0]!);
+      }
+    }, (i, off, on) => console.log(pairLine(i, off, on)));
+    for (const line of pairLines(summary)) console.log(`  ${label}: ${line}`);
+    return summary;
+  } finally {
+    if (shared !== undefined) await log.deleteTopic(shared.topics[0]!).catch(() => undefined);
+  }
+}
+
+function openKafka(servers: string): KafkaEventLog {
+  // The adapter's default is one produce request in flight; BENCH_KAFKA_IN_FLIGHT tries others.
+  const maxInFlightBatches = Number(process.env['BENCH_KAFKA_IN_FLIGHT'] ?? '1');
+  return new KafkaEventLog({ brokers: servers.split(','), clientId: 'ingress-bench', logger: silentLogger(), maxInFlightBatches });
 }
 
 async function main(): Promise<void> {
   console.log(`ingress: 1 KiB binary-mode events, concurrency ${CONCURRENCY}, ${MEASURE_MS / 1000} s each after ${WARMUP_MS / 1000} s warm-up (load client in a child process)`);
-  const top = await ceiling();
+  const client = new LoadClient();
+  try {
+    await run(client);
+  } finally {
+    await client.close();
+  }
+}
+
+async function run(client: LoadClient): Promise<void> {
+  const top = await ceiling(client);
   const memoryLog = new MemoryEventLog();
-  const memory = await ingressOn('ingress, in-memory log', memoryLog);
+  const memoryBroker = await benchBroker(memoryLog, 'throughput');
+  const memory = await ingressOn('ingress, in-memory log', { client, log: memoryLog, broker: memoryBroker });
   await memoryLog.close();
 
   let kafka: Figure | undefined;
   const servers = process.env['KAFKA_BOOTSTRAP_SERVERS'];
   if (servers) {
-    // The adapter's default is one produce request in flight; BENCH_KAFKA_IN_FLIGHT tries others.
-    const maxInFlightBatches = Number(process.env['BENCH_KAFKA_IN_FLIGHT'] ?? '1');
-    const kafkaLog = new KafkaEventLog({ brokers: servers.split(','), clientId: 'ingress-bench', logger: silentLogger(), maxInFlightBatches });
+    const kafkaLog = openKafka(servers);
     try {
-      kafka = await ingressOn('ingress, Kafka (acks=all)', kafkaLog);
+      const broker = await benchBroker(kafkaLog, 'throughput');
+      kafka = await ingressOn('ingress, Kafka (acks=all)', { client, log: kafkaLog, broker });
+      await kafkaLog.deleteTopic(broker.topics[0]!).catch(() => undefined);
     } finally {
       await kafkaLog.close();
     }
@@ -182,17 +292,23 @@ async function main(): Promise<void> {
     console.log('  ingress, Kafka: skipped (KAFKA_BOOTSTRAP_SERVERS is not set; `npm run bench -- ingress` starts a Kafka)');
   }
 
-  // Metrics off and on, alternating so that drift on a shared machine hits both alike.
-  const runs: { off: Figure[]; on: Figure[] } = { off: [], on: [] };
-  for (let round = 1; round <= 2; round++) {
-    for (const on of [false, true]) {
-      const log = new MemoryEventLog();
-      const figure = await ingressOn(`ingress, in-memory, metrics ${on ? 'on ' : 'off'} #${round}`, log, on ? createMetricsRegistry() : undefined);
-      (on ? runs.on : runs.off).push(figure);
-      await log.close();
+  console.log(`\nmetrics off / on: a warm-up pair, then ${PAIRS} pairs of ${PAIR_MS} ms rounds (after ${PAIR_WARMUP_MS} ms warm-up each), alternating; tracing off`);
+  const pairsLog = new MemoryEventLog();
+  const memoryPairs = await metricsPairs(client, pairsLog, 'in-memory');
+  await pairsLog.close();
+  let kafkaPairs: PairSummary | undefined;
+  if (servers) {
+    const kafkaLog = openKafka(servers);
+    try {
+      kafkaPairs = await metricsPairs(client, kafkaLog, 'Kafka');
+    } finally {
+      await kafkaLog.close();
     }
   }
-  const best = (figures: Figure[]): number => Math.max(...figures.map((f) => f.perSecond));
+
+  const cost = ingressMetricsCost();
+  console.log(`  ${costLine(cost, memoryPairs.offCpuMicros)} (in-memory)`);
+  if (kafkaPairs) console.log(`  ${costLine(cost, kafkaPairs.offCpuMicros)} (Kafka)`);
 
   console.log('');
   const codec = runCodecBench();
@@ -203,6 +319,19 @@ async function main(): Promise<void> {
     console.log(`  kafka / ceiling:   ${(100 * kafka.perSecond / top.perSecond).toFixed(0)}%`);
     console.log(`  kafka:             ${Math.round(kafka.perSecond).toLocaleString('en-US')} events/s (goal ≥ 15,000), p99 ${kafka.result.p99Ms.toFixed(1)} ms (goal < 25 ms)`);
   }
-  console.log(`  metrics on / off:  ${(100 * best(runs.on) / best(runs.off)).toFixed(1)}%  (best of 2 each; goal ≥ 95%)`);
+  for (const line of pairLines(memoryPairs)) console.log(`  in-memory ${line}`);
+  if (kafkaPairs) for (const line of pairLines(kafkaPairs)) console.log(`  Kafka ${line}`);
+  console.log(`  ${costLine(cost, memoryPairs.offCpuMicros)} (in-memory)`);
+  if (kafkaPairs) console.log(`  ${costLine(cost, kafkaPairs.offCpuMicros)} (Kafka)`);
   console.log(`  codec vs SDK:      ${(codec.sdkBinaryUs / codec.oursBinaryUs).toFixed(1)}x binary, ${(codec.sdkStructuredUs / codec.oursStructuredUs).toFixed(1)}x structured (goal 5x)`);
+}
+
+if (process.argv.includes('--load-client')) {
+  // One load request after another, until the parent disconnects.
+  process.on('message', (message: LoadRequest) => {
+    void runLoad(message).then((result) => process.send!(result));
+  });
+  process.once('disconnect', () => process.exit(0));
+} else {
+  await main();
 }
