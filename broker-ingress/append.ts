@@ -1,6 +1,7 @@
 import type { CloudEvent } from '../core/cloudevents/event.js';
 import { toKafkaRecord } from '../core/cloudevents/kafka-binding.js';
 import { BrokerError, isBrokerError } from '../core/errors.js';
+import { tooLargeFor } from '../core/event-log/kafka/errors.js';
 import type { EventLogClusters } from '../core/event-log/clusters.js';
 import type { AppendRecord, EventLog } from '../core/event-log/port.js';
 import { traceHeadersOfEvent, type TraceHeaders } from '../core/trace-context.js';
@@ -128,20 +129,6 @@ export function recordBytes(record: AppendRecord): number {
     for (const name in headers) bytes += 10 + Buffer.byteLength(name) + headers[name]!.length;
   }
   return bytes;
-}
-
-/** Kafka's error type when the error says a record (batch) is too large, looking through wrappers. */
-function tooLargeFor(error: unknown): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 6 && typeof current === 'object' && current !== null; depth++) {
-    const { type, code } = current as { type?: unknown; code?: unknown };
-    // Kafka protocol error codes: 10 MESSAGE_TOO_LARGE, 18 RECORD_LIST_TOO_LARGE.
-    if (type === 'MESSAGE_TOO_LARGE' || code === 10) return 'MESSAGE_TOO_LARGE';
-    if (type === 'RECORD_LIST_TOO_LARGE' || code === 18) return 'RECORD_LIST_TOO_LARGE';
-    const next = current as { cause?: unknown; originalError?: unknown };
-    current = next.originalError ?? next.cause;
-  }
-  return undefined;
 }
 
 function eventTooLarge(index: number | undefined, reason: string, details: Record<string, unknown>, cause?: unknown): BrokerError {

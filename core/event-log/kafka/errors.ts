@@ -35,6 +35,22 @@ export function isLiveGroupError(error: unknown): boolean {
   return type === 'INCONSISTENT_GROUP_PROTOCOL' || type === 'GROUP_MAX_SIZE_REACHED';
 }
 
+/**
+ * Kafka refused a record batch as too large for the topic (protocol errors 10 MESSAGE_TOO_LARGE,
+ * 18 RECORD_LIST_TOO_LARGE), by type (both clients, see ../platformatic/errors.ts) or code.
+ */
+export function tooLargeFor(error: unknown): 'MESSAGE_TOO_LARGE' | 'RECORD_LIST_TOO_LARGE' | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 6 && typeof current === 'object' && current !== null; depth++) {
+    const { type, code } = current as { type?: unknown; code?: unknown };
+    if (type === 'MESSAGE_TOO_LARGE' || code === 10) return 'MESSAGE_TOO_LARGE';
+    if (type === 'RECORD_LIST_TOO_LARGE' || code === 18) return 'RECORD_LIST_TOO_LARGE';
+    const next = current as { cause?: unknown; originalError?: unknown };
+    current = next.originalError ?? next.cause;
+  }
+  return undefined;
+}
+
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

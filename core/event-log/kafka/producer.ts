@@ -3,7 +3,7 @@ import { BrokerError } from '../../errors.js';
 import { partitionForKey } from '../partitioner.js';
 import type { AppendRecord, AppendResult } from '../port.js';
 import type { KafkaAdmin } from './admin.js';
-import { kafkaErrorType, unavailable } from './errors.js';
+import { kafkaErrorType, tooLargeFor, unavailable } from './errors.js';
 
 /** kafkajs's retries of one produce request; within an append's timeout on a reachable Kafka. */
 const PRODUCE_RETRIES = 5;
@@ -168,6 +168,13 @@ export class KafkaAppender {
       const topicGone = this.factory.topicGone(error);
       // Also: the failed send's sequence numbers are spent (see the class comment).
       this.producerStale = true;
+      // Kafka judges a record batch as a whole: the appends that shared it with one too large
+      // for its topic each get a verdict of their own, sent alone.
+      const unsettled = batch.filter((p) => !p.settled);
+      if (unsettled.length > 1 && tooLargeFor(error) !== undefined) {
+        for (const pending of unsettled) await this.send([pending]);
+        return;
+      }
       for (const pending of batch) {
         if (topicGone) this.topics.forgetPartitionCount(pending.topic);
         settle(pending, unavailable('Kafka did not take the write', error));

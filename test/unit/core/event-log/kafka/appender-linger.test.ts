@@ -98,3 +98,23 @@ describe('KafkaAppender linger', () => {
     assert.deepEqual(sends.batches, []);
   });
 });
+
+describe('KafkaAppender: a batch Kafka refuses as too large', () => {
+  test('the appends that shared it each get a verdict of their own: only the large one fails', async (t) => {
+    const batches: string[][] = [];
+    const producer: BatchProducer = {
+      // As Kafka does: a record batch with a record over the topic's limit is refused whole.
+      send: (records: readonly OutgoingRecord[]) => {
+        batches.push(records.map((r) => r.value!.toString()));
+        if (records.some((r) => r.value!.toString() === 'big')) return Promise.reject(Object.assign(new Error('too large'), { type: 'MESSAGE_TOO_LARGE' }));
+        return Promise.resolve(new Map());
+      },
+      close: () => Promise.resolve(),
+    };
+    const appender = new KafkaAppender({ create: () => Promise.resolve(producer), topicGone: () => false }, topics, { appendTimeoutMs: 5000, maxInFlightBatches: 1, lingerMs: 20 });
+    t.after(() => appender.close());
+    const outcomes = await Promise.allSettled(['a', 'big', 'b'].map((text) => appender.append('t', [record(text)])));
+    assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'rejected', 'fulfilled']);
+    assert.deepEqual(batches, [['a', 'big', 'b'], ['a'], ['big'], ['b']]);
+  });
+});
