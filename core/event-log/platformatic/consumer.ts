@@ -264,6 +264,8 @@ export class PlatformaticGroupConsumer implements Consumer {
       } catch (error) {
         if (this.closing) return;
         this.logger.debug({ err: error, groupId: this.options.groupId }, 'fetch failed; retrying');
+        // The leader may have moved: learn where the partitions are now.
+        this.client.clearMetadata();
         await this.sleepUntilWoken(500);
       }
     }
@@ -275,10 +277,14 @@ export class PlatformaticGroupConsumer implements Consumer {
     const metadata = await this.client.metadata({ topics: [...this.options.topics] });
     const perLeader = new Map<number, { topicId: string; states: PartitionState[] }[]>();
     const topicNames = new Map<string, string>();
+    let leaderless = false;
     for (const state of states) {
       const info = metadata.topics.get(state.topic);
       const leader = info?.partitions[state.partition]?.leader;
-      if (info === undefined || leader === undefined || leader < 0) continue;
+      if (info === undefined || leader === undefined || leader < 0) {
+        leaderless = true;
+        continue;
+      }
       topicNames.set(info.id, state.topic);
       const list = perLeader.get(leader) ?? [];
       perLeader.set(leader, list);
@@ -286,8 +292,10 @@ export class PlatformaticGroupConsumer implements Consumer {
       if (entry === undefined) list.push({ topicId: info.id, states: [state] });
       else entry.states.push(state);
     }
+    // A partition without a known leader (a topic created a moment ago, a leader moving) is
+    // looked up again at the next fetch, not when the cached metadata expires (30 s).
+    if (leaderless) this.client.clearMetadata();
     if (perLeader.size === 0) {
-      this.client.clearMetadata();
       await this.sleepUntilWoken(500);
       return;
     }
