@@ -18,7 +18,8 @@ import { hasProtocolError, protocolErrorIds } from './errors.js';
  * What a fetch brings is kept per partition and handed out round-robin across partitions while
  * fewer than `maxInFlight` records are out, so a slot freed costs no fetch and an ordered consumer
  * has work on every partition at once. The loop fetches the partitions whose buffer is empty while
- * fewer than `maxInFlight` records wait in buffers, so what is held is bounded by about one fetch.
+ * fewer than a few times `maxInFlight` records wait in buffers, so what is held is bounded by about
+ * one fetch (FETCH_MAX_BYTES) more than that.
  * Heartbeats do not depend on it, so slow subscribers never cost the membership.
  *
  * Joins. A join that keeps the member id keeps the state of the partitions it still owns (work in
@@ -36,6 +37,12 @@ const PARTITION_MAX_BYTES = 256 * 1024;
 const FETCH_MAX_BYTES = 1024 * 1024;
 /** How long joining the group may take (as the kafkajs consumer). */
 const JOIN_TIMEOUT_MS = 60_000;
+/**
+ * Partitions whose buffer ran dry are fetched again while fewer than this many times
+ * `maxInFlight` records wait in buffers: the next fetch (a round trip and its decoding) then
+ * overlaps the delivery of what is left, instead of every partition running dry at once.
+ */
+const PREFETCH_FACTOR = 4;
 /** How long a Fetch waits at the broker for records. */
 const FETCH_WAIT_MS = 250;
 
@@ -85,6 +92,7 @@ export class PlatformaticGroupConsumer implements Consumer {
   private draining = false;
   /** While the loop waits for the buffers to shrink: hand-outs left before it may fetch again. */
   private roomIn = 0;
+  private fetchTurn = 0;
 
   constructor(
     connection: PlatformaticConnection,
@@ -247,8 +255,13 @@ export class PlatformaticGroupConsumer implements Consumer {
       buffered += left;
       if (left === 0) empty.push(state);
     }
-    if (buffered < this.maxInFlight) return empty;
-    if (empty.length > 0) this.roomIn = buffered - this.maxInFlight + 1;
+    const low = this.maxInFlight * PREFETCH_FACTOR;
+    if (buffered < low) {
+      // Each fetch starts at another partition: a full answer favours those asked first.
+      const from = this.fetchTurn++ % Math.max(1, empty.length);
+      return from === 0 ? empty : [...empty.slice(from), ...empty.slice(0, from)];
+    }
+    if (empty.length > 0) this.roomIn = buffered - low + 1;
     return [];
   }
 
