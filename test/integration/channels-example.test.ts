@@ -67,7 +67,8 @@ describe('docs/channels.md on examples/channels', { timeout: 600_000 }, () => {
       let printed = '';
       subscriber.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString()));
       t.after(() => subscriber.kill('SIGTERM'));
-      await waitUntil(() => printed.includes('subscriber listening'), { timeoutMs: 10_000, message: 'the subscriber' });
+      // A node process starting on a busy machine (Node 24 in CI) took more than 10 s once.
+      await waitUntil(() => printed.includes('subscriber listening'), { timeoutMs: 30_000, message: 'the subscriber' });
 
       const env = { KAFKA_BROKER_ADMIN_URL: adminUrl };
       const get = async (command: string): Promise<string> => {
