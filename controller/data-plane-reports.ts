@@ -51,6 +51,8 @@ export class DataPlaneReports {
   private readonly processes = new Map<string, Seen>();
   private readonly everSeen = new Set<DataPlaneRole>();
   private readonly listeners = new Set<() => void>();
+  /** Ends each pending `whenServing` (close() ends them early). */
+  private readonly waits = new Set<(served: boolean) => void>();
   private readonly freshMs: number;
   private readonly now: () => number;
   private expiry: NodeJS.Timeout | undefined;
@@ -75,6 +77,14 @@ export class DataPlaneReports {
   report(report: DataPlaneReport): void {
     this.record(report);
     this.scheduleExpiry();
+  }
+
+  /**
+   * A process said it is going (an ingress worker that exited): it no longer counts, at once,
+   * rather than `freshMs` after its last poll as one that went quiet.
+   */
+  left(process: string): void {
+    if (this.processes.delete(process)) this.emit();
   }
 
   /** A dispatcher's faults per consumer group, replacing what it said before. */
@@ -136,6 +146,29 @@ export class DataPlaneReports {
     return behind.length === 0 ? { available: true } : { available: false, message: behind.join('; ') };
   }
 
+  /**
+   * Resolves true once every live process of `role` has applied `generation` (or later), false
+   * once `withinMs` has passed first (or on close). A role no process has reported is not judged:
+   * true at once, as `availability` says.
+   */
+  whenServing(role: DataPlaneRole, generation: number, withinMs: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const check = (): void => {
+        if (this.availability(generation, [role]).available) end(true);
+      };
+      const end = (served: boolean): void => {
+        clearTimeout(deadline);
+        this.listeners.delete(check);
+        this.waits.delete(end);
+        resolve(served);
+      };
+      const deadline = setTimeout(() => end(false), withinMs);
+      this.listeners.add(check);
+      this.waits.add(end);
+      check();
+    });
+  }
+
   /** For logs and tests: every known process. */
   snapshot(): { process: string; role: DataPlaneRole; applied: number; live: boolean }[] {
     const now = this.now();
@@ -144,6 +177,7 @@ export class DataPlaneReports {
 
   close(): void {
     clearTimeout(this.expiry);
+    for (const end of [...this.waits]) end(false);
     this.listeners.clear();
   }
 

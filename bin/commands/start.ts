@@ -424,7 +424,7 @@ async function startAll(
     // the resources Ready for it (bounded: a slow worker is reported as such, not waited for).
     const generation = contracts.current()?.generation;
     if (generation !== undefined) {
-      await ingressStatus.allServe(generation, INGRESS_APPLY_WAIT_MS);
+      await reports.whenServing('ingress', generation, INGRESS_APPLY_WAIT_MS);
       await controller.reconciler.reconcile();
     }
 
@@ -445,45 +445,16 @@ async function startAll(
 const INGRESS_APPLY_WAIT_MS = 10_000;
 
 /**
- * What each ingress process (a worker, or this one) serves, as the controller's data-plane reports:
- * a held poll each while it lives (a worker reports over IPC, not HTTP). `allServe` resolves once
- * every live one serves a generation (or after `ms`).
+ * Each ingress process (a worker, or this one) as the controller's data-plane reports see it: a
+ * poll held while it lives (a worker reports over IPC, not HTTP), gone at once when it exits.
  */
-function ingressReports(reports: DataPlaneReports): WorkerReports & { allServe(generation: number, ms: number): Promise<void> } {
-  const workers = new Map<number, { end: () => void; applied: number }>();
-  const waiters = new Set<() => void>();
+function ingressReports(reports: DataPlaneReports): WorkerReports {
   const name = (pid: number): string => `ingress-${pid}`;
-  const changed = (): void => {
-    for (const waiter of waiters) waiter();
-  };
   return {
-    started: (pid) => {
-      if (!workers.has(pid)) workers.set(pid, { end: reports.polling({ process: name(pid), role: 'ingress', applied: 0 }), applied: 0 });
-    },
-    applied: (pid, generation) => {
-      const worker = workers.get(pid);
-      if (worker !== undefined) worker.applied = generation;
-      reports.report({ process: name(pid), role: 'ingress', applied: generation });
-      changed();
-    },
-    exited: (pid) => {
-      workers.get(pid)?.end();
-      workers.delete(pid);
-      changed();
-    },
-    allServe: (generation, ms) => new Promise<void>((resolve) => {
-      const check = (): void => {
-        if ([...workers.values()].every((w) => w.applied >= generation)) done();
-      };
-      const timer = setTimeout(() => done(), ms);
-      const done = (): void => {
-        clearTimeout(timer);
-        waiters.delete(check);
-        resolve();
-      };
-      waiters.add(check);
-      check();
-    }),
+    // Never ended: the process is forgotten when it exits.
+    started: (pid) => void reports.polling({ process: name(pid), role: 'ingress', applied: 0 }),
+    applied: (pid, generation) => reports.report({ process: name(pid), role: 'ingress', applied: generation }),
+    exited: (pid) => reports.left(name(pid)),
   };
 }
 
