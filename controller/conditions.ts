@@ -172,11 +172,19 @@ export function refusedConditions(types: readonly string[], reason: string, erro
 
 /** Adds the derived Ready condition; `readyMessage` is shown when Ready is True (e.g. warnings). */
 export function withReady(types: readonly string[], conditions: readonly Condition[], readyMessage?: string): Condition[] {
-  const dependents = types.map((type) => conditions.find((c) => c.type === type) ?? cond(type, 'Unknown', 'Pending'));
-  const blocker = dependents.find((c) => c.status === 'False') ?? dependents.find((c) => c.status === 'Unknown');
+  const dependents = dependentsOf(types, conditions);
+  const blocker = blockerOf(dependents);
   const ready = blocker === undefined ? cond('Ready', 'True', readyMessage === undefined ? undefined : 'ReadyWithWarnings', readyMessage) : cond('Ready', blocker.status, blocker.reason, blocker.message);
   return sortConditions([...dependents, ready]);
 }
+
+/** The dependent Ready takes its reason from (undefined: every one is True). */
+export const readyBlocker = (types: readonly string[], conditions: readonly Condition[]): Condition | undefined => blockerOf(dependentsOf(types, conditions));
+
+const dependentsOf = (types: readonly string[], conditions: readonly Condition[]): Condition[] =>
+  types.map((type) => conditions.find((c) => c.type === type) ?? cond(type, 'Unknown', 'Pending'));
+const blockerOf = (dependents: readonly Condition[]): Condition | undefined =>
+  dependents.find((c) => c.status === 'False') ?? dependents.find((c) => c.status === 'Unknown');
 
 export const readyCondition = (status: ObjectStatus | undefined): Condition | undefined => status?.conditions.find((c) => c.type === 'Ready');
 export const isReady = (status: ObjectStatus | undefined): boolean => readyCondition(status)?.status === 'True';

@@ -149,6 +149,6 @@ function obsolete(
 }
 
 function state(pass: Pass, resources: Resource[], obsoleteTopics: string[], obsoleteGroups: string[], generated: readonly KnObject[]): DesiredState {
-  const { admitted, topics, groups, statuses, display, ignored } = pass;
-  return { admitted, topics, groups, obsoleteTopics, obsoleteGroups, resources, statuses, objects: display, ignored, generated };
+  const { admitted, topics, groups, statuses, readyCauses, display, ignored } = pass;
+  return { admitted, topics, groups, obsoleteTopics, obsoleteGroups, resources, statuses, readyCauses, objects: display, ignored, generated };
 }

@@ -300,13 +300,14 @@ export class Reconciler {
       const after = readyCondition(stamped);
       if (after?.status === 'True') ready++;
       const object = desired.objects.get(key);
-      if (this.options.onEvent !== undefined && object !== undefined) for (const event of statusEvents(object, previous, stamped, first)) this.options.onEvent(event);
+      const cause = desired.readyCauses.get(key);
+      if (this.options.onEvent !== undefined && object !== undefined) for (const event of statusEvents(object, previous, stamped, first, cause)) this.options.onEvent(event);
       const changed = before?.status !== after?.status || before?.reason !== after?.reason || before?.message !== after?.message;
       if (!changed || after === undefined) continue;
       if (after.status === 'True') {
         if (!first) this.logger.debug({ resource: key }, `${key} is Ready`);
       } else {
-        const level = awaitingDataPlane(previous, stamped) ? 'debug' : 'warn';
+        const level = awaitingDataPlane(previous, stamped, cause) ? 'debug' : 'warn';
         this.logger[level]({ resource: key, reason: after.reason }, `${key} is not Ready: ${after.reason ?? ''}${after.message === undefined ? '' : `: ${after.message}`}`);
       }
     }

@@ -26,26 +26,29 @@ const same = (a: Condition | undefined, b: Condition | undefined): boolean =>
  * Not Ready only because the data plane has yet to serve the generation that first carries the
  * object, and never Ready before: the first moments of every new object (and of every start), not
  * news. A Ready object whose data plane falls behind or goes away is.
+ *
+ * `cause`: the reason at the root when Ready follows another object's (DesiredState.readyCauses:
+ * a Trigger's BrokerNotReady whose broker has DataPlaneNotAvailable); else Ready's own reason.
  */
-export function awaitingDataPlane(before: ObjectStatus | undefined, after: ObjectStatus): boolean {
+export function awaitingDataPlane(before: ObjectStatus | undefined, after: ObjectStatus, cause?: string): boolean {
   const now = find(after, 'Ready');
   if (now === undefined || now.status === 'True' || find(before, 'Ready')?.status === 'True') return false;
-  // A Trigger names its broker's reason in its message (BrokerNotReady: ... DataPlaneNotAvailable: ...).
-  return now.reason === 'DataPlaneNotAvailable' || (now.reason === 'BrokerNotReady' && (now.message ?? '').includes('DataPlaneNotAvailable'));
+  return (cause ?? now.reason) === 'DataPlaneNotAvailable';
 }
 
 /**
  * The events one status change is worth. `first`: the controller's first pass, where a Ready
  * object is no news (every restart would announce every object), but one that is not Ready is.
+ * `cause`: as for `awaitingDataPlane`.
  */
-export function statusEvents(object: KnObject, before: ObjectStatus | undefined, after: ObjectStatus, first: boolean): ResourceEvent[] {
+export function statusEvents(object: KnObject, before: ObjectStatus | undefined, after: ObjectStatus, first: boolean, cause?: string): ResourceEvent[] {
   const regarding = {
     apiVersion: object.apiVersion, kind: object.kind, namespace: object.metadata.namespace, name: object.metadata.name, uid: object.metadata.uid,
   };
   const events: ResourceEvent[] = [];
   const was = find(before, 'Ready');
   const now = find(after, 'Ready');
-  if (now !== undefined && !same(was, now) && !(first && now.status === 'True') && !awaitingDataPlane(before, after)) {
+  if (now !== undefined && !same(was, now) && !(first && now.status === 'True') && !awaitingDataPlane(before, after, cause)) {
     if (now.status === 'True') events.push({ regarding, type: 'Normal', reason: 'Ready', message: `${object.kind} is Ready${now.message === undefined ? '' : `: ${now.message}`}` });
     else {
       events.push({

@@ -115,6 +115,12 @@ export interface DesiredState {
   readonly resources: readonly Resource[];
   /** The status of every object this controller owns. */
   readonly statuses: ReadonlyMap<ObjectKey, ObjectStatus>;
+  /**
+   * Objects not Ready because another one is not (a Trigger's broker, a Subscription's channel),
+   * and the reason at the root: the other one's. Their own Ready names only the link
+   * (BrokerNotReady), its message the rest for a reader; this is the same as data.
+   */
+  readonly readyCauses: ReadonlyMap<ObjectKey, string>;
   /** Objects as `get` shows them: with Knative's defaults when admitted, as written when refused. */
   readonly objects: ReadonlyMap<ObjectKey, KnObject>;
   /** Objects left alone, and why (another broker class, a kind this controller does not handle). */

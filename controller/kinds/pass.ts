@@ -1,5 +1,5 @@
 import type { Egress } from '../../core/contract/types.js';
-import { refusedConditions, type ObjectStatus } from '../conditions.js';
+import { readyBlocker, readyCondition, refusedConditions, type ObjectStatus } from '../conditions.js';
 import { AddressBook } from '../destinations.js';
 import { keyOf, type KnObject, type ObjectKey } from '../resources.js';
 import type { ExternalAddresses } from '../sources/source.js';
@@ -20,6 +20,8 @@ export interface Pass {
   /** Objects as `get` shows them (DesiredState.objects). */
   readonly display: Map<ObjectKey, KnObject>;
   readonly statuses: Map<ObjectKey, ObjectStatus>;
+  /** DesiredState.readyCauses: filled in by `followReadyCause`. */
+  readonly readyCauses: Map<ObjectKey, string>;
   readonly ignored: Map<ObjectKey, string>;
   /** What a destination's `ref` resolves to; each addressable kind adds its objects. */
   readonly addresses: AddressBook;
@@ -46,12 +48,31 @@ export function newPass(
     admitted: new Map(),
     display: new Map(),
     statuses: new Map(),
+    readyCauses: new Map(),
     ignored: new Map(),
     addresses,
     topics: [],
     groups: [],
     egresses: new Map(),
   };
+}
+
+/**
+ * When `status`'s Ready follows the dependent `via` (a Trigger's BrokerReady), records the reason
+ * at the root of it: `upstream`'s own cause, else the reason on its Ready (`upstream.key`
+ * undefined: an object with no cause recorded, such as a refused one).
+ */
+export function followReadyCause(
+  pass: Pass,
+  key: ObjectKey,
+  types: readonly string[],
+  status: ObjectStatus,
+  via: string,
+  upstream: { readonly key?: ObjectKey; readonly status: ObjectStatus | undefined },
+): void {
+  if (readyBlocker(types, status.conditions)?.type !== via) return;
+  const cause = (upstream.key === undefined ? undefined : pass.readyCauses.get(upstream.key)) ?? readyCondition(upstream.status)?.reason;
+  if (cause !== undefined) pass.readyCauses.set(key, cause);
 }
 
 /** Adds an egress to the resource `key` names. */

@@ -8,7 +8,7 @@ import { invalid, isRecord, specNotAnObject, unknownFields, type Admission, type
 import { isChannelableKind, type BackingChannels, type ChannelableOutcome } from './backing-channel.js';
 import { backingKeyOf, type Channels } from './channel.js';
 import { deliveryOrderOf, destination, egressConfig, kReference, optionalDelivery, type Delivery, type Destination, type KReference } from './delivery.js';
-import { addEgress, admitOnce, type Pass } from './pass.js';
+import { addEgress, admitOnce, followReadyCause, type Pass } from './pass.js';
 
 /**
  * Subscription (messaging.knative.dev/v1), pure: admission, then its consumer group, its egress on
@@ -264,6 +264,9 @@ export function reconcileSubscriptions(
       : refusedStatus !== undefined ? { state: 'refused', status: refusedStatus } : { state: 'absent' };
     const reconciled = reconcileSubscription(subscription, { channel: channelState, addresses: pass.addresses, observed: pass.observed, settings: pass.settings });
     pass.statuses.set(key, reconciled.status);
+    if (channelState.state !== 'absent') {
+      followReadyCause(pass, key, c.SUBSCRIPTION_CONDITIONS, reconciled.status, 'ChannelReady', channelState.state === 'admitted' ? { key: channelKey, status: outcome?.status } : { status: channelState.status });
+    }
     if (reconciled.group !== null) pass.groups.push(reconciled.group);
     if (reconciled.channelKey !== null) {
       if (reconciled.egress !== null) addEgress(pass, reconciled.channelKey, reconciled.egress);

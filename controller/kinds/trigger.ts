@@ -9,7 +9,7 @@ import type { DesiredGroup, Observed, ReconcileSettings } from '../state.js';
 import { formatFieldErrors, invalid, isRecord, specNotAnObject, unknownFields, type Admission, type FieldError } from './admission.js';
 import { topicOf, type AdmittedBroker, type BrokerOutcome, type Brokers } from './broker.js';
 import { deliveryOrderOf, destination, egressConfig, optionalDelivery, resolveDeadLetterSink, type Delivery, type Destination } from './delivery.js';
-import { addEgress, admitInto, type Pass } from './pass.js';
+import { addEgress, admitInto, followReadyCause, type Pass } from './pass.js';
 import { triggerFilter } from './trigger-filter.js';
 import { rewindRecords, rewindRequestOf } from './trigger-rewind.js';
 import type { Filter } from '../../core/filters/types.js';
@@ -243,6 +243,9 @@ export function reconcileTriggers(
       : refused !== undefined ? { state: 'refused', status: refused } : { state: 'absent' };
     const outcome = reconcileTrigger(trigger, { broker: brokerState, brokerKey, addresses: pass.addresses, observed: pass.observed, settings: pass.settings, groupClaims });
     pass.statuses.set(key, outcome.status);
+    if (brokerState.state !== 'absent') {
+      followReadyCause(pass, key, c.TRIGGER_CONDITIONS, outcome.status, 'BrokerReady', brokerState.state === 'admitted' ? { key: brokerKey, status: brokerState.outcome.status } : { status: brokerState.status });
+    }
     if (outcome.group !== null) pass.groups.push(outcome.group);
     if (outcome.egress !== null) addEgress(pass, brokerKey, outcome.egress);
   }

@@ -49,6 +49,21 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'a Subscription whose channel waits for the data plane has the channel\'s reason as its Ready cause, as data',
+    objects: [kafkaChannel('c'), subscription('s')],
+    observed: { ...serving(), dataPlane: { available: false, message: '0 of 1 dispatcher processes have applied contract generation 2' } },
+    check: (d) => {
+      assert.equal(condition(d.statuses.get(S), 'Ready')?.reason, 'ChannelNotReady');
+      assert.equal(d.readyCauses.get(S), 'DataPlaneNotAvailable');
+    },
+  },
+  {
+    name: 'a Subscription through a Channel whose backing channel waits for the data plane: the same cause',
+    objects: [channel('c'), subscription('s', { channel: { apiVersion: 'messaging.knative.dev/v1', kind: 'Channel', name: 'c' } })],
+    observed: { ...serving(), dataPlane: { available: false, message: '0 of 1 dispatcher processes have applied contract generation 2' } },
+    check: (d) => assert.equal(d.readyCauses.get(S), 'DataPlaneNotAvailable'),
+  },
+  {
     name: 'once the channel appears and serves, the group is wanted; AddedToChannel waits for its starting offsets',
     objects: [kafkaChannel('c'), subscription('s')],
     observed: serving({}),

@@ -55,6 +55,38 @@ const cases: DesiredCase[] = [
     },
   },
   {
+    name: 'a trigger whose broker waits for the data plane has the broker\'s reason as its Ready cause, as data',
+    objects: [broker('b'), trigger('t', { broker: 'b' })],
+    observed: observed({ [T]: { owner: B } }, { [G]: { topic: T, owner: TR } }, { available: false, message: '0 of 1 ingress processes have applied contract generation 2' }),
+    check: (d) => {
+      assert.equal(condition(d.statuses.get(TR), 'Ready')?.reason, 'BrokerNotReady');
+      assert.equal(d.readyCauses.get(TR), 'DataPlaneNotAvailable');
+      assert.equal(d.readyCauses.has(B), false, 'the broker\'s own reason is its cause');
+    },
+  },
+  {
+    name: 'a trigger whose broker waits for its topic: that is the cause',
+    objects: [broker('b'), trigger('t', { broker: 'b' })],
+    check: (d) => {
+      assert.equal(condition(d.statuses.get(B), 'Ready')?.reason, 'TopicPending');
+      assert.equal(d.readyCauses.get(TR), 'TopicPending');
+    },
+  },
+  {
+    name: 'a trigger not Ready for a reason of its own (its group) records no cause, whatever its broker',
+    objects: [broker('b'), trigger('t', { broker: 'b' })],
+    observed: observed({ [T]: { owner: B } }),
+    check: (d) => {
+      assert.equal(condition(d.statuses.get(TR), 'Ready')?.reason, 'ConsumerGroupPending');
+      assert.equal(d.readyCauses.has(TR), false);
+    },
+  },
+  {
+    name: 'a trigger whose broker does not exist records no cause: its own reason says it',
+    objects: [trigger('t', { broker: 'b' })],
+    check: (d) => assert.equal(d.readyCauses.has(TR), false),
+  },
+  {
     name: 'a trigger on a serving broker wants its group positioned, and is not Ready before that',
     objects: [broker('b'), trigger('t', { broker: 'b' })],
     observed: observed({ [T]: { owner: B } }),
