@@ -11,13 +11,14 @@
 //          [--rounds 6] [--prof <dir>] <checkout>[::NAME=value,...] ...
 // --prof runs each broker with --cpu-prof (profiles written on exit into <dir>/<n>/).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
+import { freePort, writeBrokerAndTrigger } from './bench-broker.mjs';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -59,16 +60,6 @@ function startSink() {
   });
   server.keepAliveTimeout = 60_000;
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, seen, sentAt, latencies, port: server.address().port })));
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function ticksOf(pid) {
@@ -143,17 +134,7 @@ async function startTarget(spec, index) {
   const ns = `cpuab${run}x${index}`;
   const manifests = path.join(work, `m${index}`);
   mkdirSync(manifests);
-  writeFileSync(path.join(manifests, 'bench.yaml'), `apiVersion: eventing.knative.dev/v1
-kind: Broker
-metadata: {name: default, namespace: ${ns}, annotations: {eventing.knative.dev/broker.class: Kafka}}
----
-apiVersion: eventing.knative.dev/v1
-kind: Trigger
-metadata: {name: bench, namespace: ${ns}}
-spec:
-  broker: default
-  subscriber: {uri: "http://127.0.0.1:${sink.port}/"}
-`);
+  writeBrokerAndTrigger(path.join(manifests, 'bench.yaml'), { namespace: ns, trigger: 'bench', subscriberPort: sink.port });
   const nodeArgs = [];
   if (values.prof !== undefined) {
     const dir = path.resolve(values.prof, String(index));

@@ -15,11 +15,12 @@
 // The last line sums up the seconds after warmup_s.
 import http from 'node:http';
 import { fork, spawn } from 'node:child_process';
-import { mkdtempSync, openSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { freePort, writeBrokerAndTrigger } from './bench-broker.mjs';
 
 const epochMs = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -75,9 +76,6 @@ async function main() {
   const namespace = `lat${process.pid}`;
   const pct = (sorted, p) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]);
   const fmt = (x) => (Number.isNaN(x) ? '    - ' : x.toFixed(1).padStart(6));
-  const freePort = () => new Promise((res) => {
-    const s = http.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); });
-  });
 
   /** Per event id: epoch ms at arrival at the subscriber (the first), and the sent stamp it carried. */
   const arrived = new Map();
@@ -95,17 +93,7 @@ async function main() {
   await new Promise((r) => sub.listen(subPort, '127.0.0.1', r));
 
   const dir = mkdtempSync(path.join(tmpdir(), 'kb-lat-'));
-  writeFileSync(path.join(dir, 'all.yaml'), `apiVersion: eventing.knative.dev/v1
-kind: Broker
-metadata: {name: default, namespace: ${namespace}, annotations: {eventing.knative.dev/broker.class: Kafka}}
----
-apiVersion: eventing.knative.dev/v1
-kind: Trigger
-metadata: {name: all, namespace: ${namespace}}
-spec:
-  broker: default
-  subscriber: {uri: "http://127.0.0.1:${subPort}/"}
-`);
+  writeBrokerAndTrigger(path.join(dir, 'all.yaml'), { namespace, trigger: 'all', subscriberPort: subPort });
   const port = await freePort();
   const adminPort = await freePort();
   const mode = process.env.KAFKA_BOOTSTRAP_SERVERS ? 'kafka' : 'memory';

@@ -9,27 +9,17 @@
 //   FLAGS='...'        node flags for the broker
 import http from 'node:http';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort, writeBrokerAndTrigger } from './bench-broker.mjs';
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const freePort = () => new Promise((res) => { const s = http.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });
 const sub = http.createServer((req, res) => { req.resume(); req.on('end', () => res.writeHead(200).end()); });
 const subPort = await freePort(); await new Promise((r) => sub.listen(subPort, '127.0.0.1', r));
 let delivered = 0; sub.on('request', () => delivered++);
 const dir = mkdtempSync(path.join(tmpdir(), 'kb-warm-'));
-writeFileSync(path.join(dir, 'a.yaml'), `apiVersion: eventing.knative.dev/v1
-kind: Broker
-metadata: {name: default, namespace: w, annotations: {eventing.knative.dev/broker.class: Kafka}}
----
-apiVersion: eventing.knative.dev/v1
-kind: Trigger
-metadata: {name: all, namespace: w}
-spec:
-  broker: default
-  subscriber: {uri: "http://127.0.0.1:${subPort}/"}
-`);
+writeBrokerAndTrigger(path.join(dir, 'a.yaml'), { namespace: 'w', trigger: 'all', subscriberPort: subPort });
 const port = await freePort(), admin = await freePort();
 const env = { ...process.env, LOG_LEVEL: 'warn' }; delete env.KAFKA_BOOTSTRAP_SERVERS;
 const proc = spawn(process.execPath, [...(process.env.FLAGS ?? '').split(' ').filter(Boolean), 'bin/kafka-broker.js', 'start', '--manifests', dir, '--port', String(port), '--admin-port', String(admin), '--no-admin-auth'], { cwd: repo, env, stdio: ['ignore', 'ignore', 'ignore'] });
