@@ -4,12 +4,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { access, mkdir, mkdtemp, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
+import { freePorts } from '../net/ports.js';
 import { generateKafkaPki, type KafkaPki } from './pki.js';
 
 export interface StartKafkaOptions {
@@ -519,26 +519,6 @@ function kafkaProcessesUsing(dir: string): number[] {
 
 // ---------------------------------------------------------------------------
 // Small helpers
-
-async function freePorts(count: number): Promise<number[]> {
-  // Hold all listeners open together so the same port can't be handed out twice.
-  const servers = await Promise.all(
-    Array.from({ length: count }, () =>
-      new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-        const server = createServer();
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => resolve(server));
-      }),
-    ),
-  );
-  const ports = servers.map((s) => {
-    const address = s.address();
-    if (address === null || typeof address === 'string') throw new Error('unexpected server address');
-    return address.port;
-  });
-  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  return ports;
-}
 
 async function logTail(file: string): Promise<string> {
   const text = await readFile(file, 'utf8').catch(() => '');

@@ -10,11 +10,11 @@
 // TOXIPROXY_BIN points at an existing server binary instead of the cached build.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { ensureBuilt, type BinarySpec } from '../kube/build.js';
+import { freePort } from '../net/ports.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CACHE_DIR = join(REPO_ROOT, 'node_modules', '.cache', 'kafka-broker', 'toxiproxy');
@@ -130,11 +130,3 @@ export async function startToxiproxy(binary: string): Promise<Toxiproxy> {
   };
 }
 
-/** A port free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}

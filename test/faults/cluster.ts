@@ -3,7 +3,7 @@ import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../../scripts/toxiproxy/toxiproxy.js';
+import { freePort } from '../helpers/ports.js';
 
 /**
  * The broker's data plane as separate processes, as in a cluster: one `kafka-broker controller

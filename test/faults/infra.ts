@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startKafka, type RunningKafka } from '../../scripts/kafka/kafka.js';
-import { ensureToxiproxy, freePort, startToxiproxy, type Toxiproxy } from '../../scripts/toxiproxy/toxiproxy.js';
+import { ensureToxiproxy, startToxiproxy, type Toxiproxy } from '../../scripts/toxiproxy/toxiproxy.js';
+import { freePort } from '../helpers/ports.js';
 import type { Infra } from './world.js';
 
 /**

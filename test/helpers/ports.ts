@@ -1,10 +1,2 @@
-import { createServer, type AddressInfo } from 'node:net';
-
 /** A port nothing listens on (it was free a moment ago): for commands that take a fixed port. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort } from '../../scripts/net/ports.js';

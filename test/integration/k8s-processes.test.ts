@@ -8,7 +8,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -16,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { decodeHttp } from '../../core/cloudevents/http-binding.js';
 import { startRecordingServer } from '../helpers/http.js';
 import { kafkaBootstrapServers } from '../helpers/kafka.js';
+import { freePort } from '../helpers/ports.js';
 import { startTestKube } from '../helpers/kube.js';
 import { uniqueName, waitUntil } from '../helpers/wait.js';
 import { BROKERS, SYSTEM_NAMESPACE, TRIGGERS, broker, create, ensureNamespace, kubeconfigYaml, trigger, waitForReady } from './k8s-harness.js';
@@ -24,13 +24,6 @@ const CLI = path.join(fileURLToPath(new URL('../../', import.meta.url)), 'bin', 
 const kube = await startTestKube();
 await ensureNamespace(kube, SYSTEM_NAMESPACE);
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 interface Proc {
   readonly child: ChildProcess;
