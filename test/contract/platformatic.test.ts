@@ -46,7 +46,7 @@ describe('platformatic consumer: hand-out across partitions', () => {
 // KafkaSource's): read committed, as kafkajs reads it.
 describe('platformatic consumer: transactions', () => {
   for (const client of ['platformatic', 'kafkajs'] as const) {
-    test(`${client}: hands out committed records only, never an aborted one or a transaction marker, and commits past them`, { timeout: 60_000 }, async (t) => {
+    test(`${client}: hands out (and reads without a group) committed records only, never an aborted one or a transaction marker, and commits past them`, { timeout: 60_000 }, async (t) => {
       const log = kafkaEventLog(t, `plt-txn-${client}`, client);
       const topic = uniqueName('txn');
       await log.ensureTopic(topic, { partitions: 1, replicationFactor: 1 });
@@ -80,6 +80,10 @@ describe('platformatic consumer: transactions', () => {
       closed = true;
       const lag = await log.groupLag!(groupId, [topic]);
       assert.deepEqual(lag.map((l) => [l.committed, l.end]), [['9', '9']]);
+      // `tail` and the dead-letter pages read the same way, without a group.
+      const read: string[] = [];
+      for await (const r of log.read(topic)) read.push(`${r.offset}:${r.value?.toString()}`);
+      assert.deepEqual(read, ['0:c1', '1:c2', '6:c3', '8:p1']);
     });
   }
 });

@@ -2,6 +2,7 @@ import { Consumer as FetchClient, type ClusterMetadata, type ClusterTopicMetadat
 import { BrokerError } from '../../errors.js';
 import type { ConsumedRecord, Headers, ReadOptions } from '../port.js';
 import type { KafkaAdmin, TopicOffsets } from './admin.js';
+import { readCommitted } from '../platformatic/read-committed.js';
 import { kafkaErrorType, unavailable } from './errors.js';
 import { PLAINTEXT, platformaticSecurity, type KafkaSecurity } from './security.js';
 
@@ -123,9 +124,12 @@ export class TopicReader {
     if (answer.errorCode !== 0) throw unavailable(`cannot read topic ${topic}`, new Error(`Kafka error code ${answer.errorCode} fetching partition ${partition}`));
     const records: { offset: bigint; value: Omit<ConsumedRecord, 'done'> }[] = [];
     let after = offset;
+    // As a consumer reads (read committed): no transaction markers, nothing an aborted transaction wrote.
+    const committed = readCommitted(answer.abortedTransactions);
     for (const batch of answer.records ?? []) {
       const batchEnd = batch.firstOffset + BigInt(batch.lastOffsetDelta) + 1n;
       if (batchEnd > after) after = batchEnd;
+      if (!committed(batch)) continue;
       for (const r of batch.records) {
         const at = batch.firstOffset + BigInt(r.offsetDelta);
         records.push({

@@ -6,6 +6,7 @@ import { PartitionOffsets } from '../offsets.js';
 import type { ConsumedRecord, ConsumeOptions, Consumer, Headers, TopicPartition } from '../port.js';
 import { platformaticBaseOptions, type PlatformaticConnection } from './client.js';
 import { hasProtocolError, protocolErrorIds } from './errors.js';
+import { readCommitted } from './read-committed.js';
 
 /*
  * One consumer-group member on @platformatic/kafka. The library's Consumer does the group part
@@ -66,6 +67,7 @@ interface BufferedRecord {
 }
 
 const NOTHING: BufferedRecord[] = [];
+const NO_RECORDS: never[] = [];
 
 type FetchAnswer = Awaited<ReturnType<GroupClient['fetch']>>;
 
@@ -336,25 +338,26 @@ export class PlatformaticGroupConsumer implements Consumer {
     for (const topicAnswer of answer.responses) {
       const topic = topicNames.get(topicAnswer.topicId);
       if (topic === undefined) continue;
-      for (const { partitionIndex, records } of topicAnswer.partitions) {
+      for (const { partitionIndex, records, abortedTransactions } of topicAnswer.partitions) {
         const state = this.partitions.get(keyOf(topic, partitionIndex));
         // Only a partition whose buffer is empty was fetched; a join may have replaced it meanwhile.
         if (state === undefined || records === undefined || records === null || state.next < state.buffer.length) continue;
-        this.keepPartition(state, records);
+        this.keepPartition(state, records, readCommitted(abortedTransactions));
       }
     }
   }
 
-  private keepPartition(state: PartitionState, batches: NonNullable<FetchAnswer['responses'][number]['partitions'][number]['records']>): void {
+  private keepPartition(state: PartitionState, batches: NonNullable<FetchAnswer['responses'][number]['partitions'][number]['records']>, committed: ReturnType<typeof readCommitted>): void {
     const buffer: BufferedRecord[] = [];
     for (const batch of batches) {
-      for (const record of batch.records) {
+      // Transaction markers and what aborted transactions wrote are stepped past, not handed out.
+      for (const record of committed(batch) ? batch.records : NO_RECORDS) {
         const offset = Number(batch.firstOffset) + record.offsetDelta;
         if (offset < state.position) continue;
         buffer.push({ offset, timestamp: Number(batch.firstTimestamp + record.timestampDelta), key: record.key, value: record.value, headers: record.headers });
         state.position = offset + 1;
       }
-      // Control records, or a batch all below the position: step past it.
+      // A batch stepped past, or all below the position: the position goes past it.
       const after = Number(batch.firstOffset) + batch.lastOffsetDelta + 1;
       if (after > state.position) state.position = after;
     }
