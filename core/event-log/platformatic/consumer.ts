@@ -224,6 +224,8 @@ export class PlatformaticGroupConsumer implements Consumer {
         for (const [topic, partitions] of byTopic) {
           let low: Map<number, number> | undefined;
           for (const partition of partitions) {
+            // Placed by an attempt that failed later: it may have records out already, keep it.
+            if (this.partitions.has(keyOf(topic, partition))) continue;
             let position = Number(committed.get(topic)?.[partition] ?? -1n);
             if (position < 0) {
               low ??= new Map((await this.admin.topicOffsets(await this.admin.connect(), topic)).map((o) => [o.partition, Number(o.low)]));
