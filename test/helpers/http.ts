@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { decodeHttp } from '../../core/cloudevents/http-binding.js';
 
 export interface ReceivedRequest {
   readonly method: string;
@@ -54,4 +55,21 @@ export async function startRecordingServer(): Promise<RecordingServer> {
         server.close(() => resolve());
       }),
   };
+}
+
+/** The ids of the CloudEvents a recording server received (at `path`, when given), in arrival order. */
+export function receivedIds(server: RecordingServer, path?: string): string[] {
+  return server.requests.filter((r) => path === undefined || r.url === path).flatMap((r) => {
+    const decoded = decodeHttp(r.headers, r.body);
+    return decoded.ok ? decoded.events.map((e) => String(e.attributes['id'])) : [];
+  });
+}
+
+/** POSTs a small CloudEvent in binary mode (source /shop, data `{}`). */
+export function postEvent(url: string, id: string, type: string): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'ce-specversion': '1.0', 'ce-id': id, 'ce-source': '/shop', 'ce-type': type, 'content-type': 'application/json' },
+    body: '{}',
+  });
 }

@@ -11,13 +11,12 @@ import { after, before, describe, test } from 'node:test';
 import type { RunningIngress } from '../../broker-ingress/main.js';
 import { FINALIZER } from '../../controller/kubernetes/objects.js';
 import type { HttpContractSource } from '../../core/contract/http-source.js';
-import { decodeHttp } from '../../core/cloudevents/http-binding.js';
 import { KafkaEventLog } from '../../core/event-log/kafka/adapter.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
 import type { EventLog } from '../../core/event-log/port.js';
 import { silentLogger } from '../../core/logger.js';
 import type { RunningDispatcher } from '../../dispatcher/main.js';
-import { startRecordingServer, type RecordingServer } from '../helpers/http.js';
+import { postEvent, receivedIds, startRecordingServer, type RecordingServer } from '../helpers/http.js';
 import { kafkaBootstrapServers } from '../helpers/kafka.js';
 import { startTestKube } from '../helpers/kube.js';
 import { uniqueName, waitUntil } from '../helpers/wait.js';
@@ -60,18 +59,10 @@ for (const kind of kinds) {
     let subscriber: RecordingServer;
     let counter = 0;
 
-    const idsAt = (p: string): string[] =>
-      subscriber.requests.filter((r) => r.url === p).flatMap((r) => {
-        const decoded = decodeHttp(r.headers, r.body);
-        return decoded.ok ? decoded.events.map((e) => String(e.attributes['id'])) : [];
-      });
+    const idsAt = (p: string): string[] => receivedIds(subscriber, p);
     const send = async (channel: string): Promise<string> => {
       const id = `${kind.name}-${++counter}`;
-      const response = await fetch(`${ingress.url}/channels/${ns}/${channel}`, {
-        method: 'POST',
-        headers: { 'ce-specversion': '1.0', 'ce-id': id, 'ce-source': '/shop', 'ce-type': 'com.example.order', 'content-type': 'application/json' },
-        body: '{}',
-      });
+      const response = await postEvent(`${ingress.url}/channels/${ns}/${channel}`, id, 'com.example.order');
       assert.equal(response.status, 202, await response.text());
       return id;
     };

@@ -12,13 +12,12 @@ import { Kafka, logLevel } from 'kafkajs';
 import type { RunningIngress } from '../../broker-ingress/main.js';
 import { FINALIZER } from '../../controller/kubernetes/objects.js';
 import type { HttpContractSource } from '../../core/contract/http-source.js';
-import { decodeHttp } from '../../core/cloudevents/http-binding.js';
 import { KafkaEventLog } from '../../core/event-log/kafka/adapter.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
 import type { EventLog } from '../../core/event-log/port.js';
 import { silentLogger } from '../../core/logger.js';
 import type { RunningDispatcher } from '../../dispatcher/main.js';
-import { startRecordingServer, type RecordingServer } from '../helpers/http.js';
+import { postEvent, receivedIds, startRecordingServer, type RecordingServer } from '../helpers/http.js';
 import { kafkaBootstrapServers } from '../helpers/kafka.js';
 import { startTestKube } from '../helpers/kube.js';
 import { uniqueName, waitUntil } from '../helpers/wait.js';
@@ -62,18 +61,10 @@ for (const kind of kinds) {
     let subscriber: RecordingServer;
     let counter = 0;
 
-    const idsAt = (path: string): string[] =>
-      subscriber.requests.filter((r) => r.url === path).flatMap((r) => {
-        const decoded = decodeHttp(r.headers, r.body);
-        return decoded.ok ? decoded.events.map((e) => String(e.attributes['id'])) : [];
-      });
+    const idsAt = (path: string): string[] => receivedIds(subscriber, path);
     const send = async (type: string): Promise<string> => {
       const id = `${kind.name}-${++counter}`;
-      const response = await fetch(`${ingress.url}/${ns}/orders`, {
-        method: 'POST',
-        headers: { 'ce-specversion': '1.0', 'ce-id': id, 'ce-source': '/shop', 'ce-type': type, 'content-type': 'application/json' },
-        body: '{}',
-      });
+      const response = await postEvent(`${ingress.url}/${ns}/orders`, id, type);
       assert.equal(response.status, 202, await response.text());
       return id;
     };

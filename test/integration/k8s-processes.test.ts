@@ -12,8 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { decodeHttp } from '../../core/cloudevents/http-binding.js';
-import { startRecordingServer } from '../helpers/http.js';
+import { postEvent, receivedIds, startRecordingServer } from '../helpers/http.js';
 import { kafkaBootstrapServers } from '../helpers/kafka.js';
 import { freePort } from '../helpers/ports.js';
 import { startTestKube } from '../helpers/kube.js';
@@ -90,17 +89,10 @@ test('controller, ingress and dispatcher processes carry an event from a Broker 
   await waitUntil(async () => (await fetch(`${ingressUrl}/readyz`)).status === 200, { timeoutMs: 60_000, message: 'ingress ready' });
   await waitUntil(async () => (await fetch(`${healthUrl}/readyz`)).status === 200, { timeoutMs: 60_000, message: 'dispatcher ready' });
   // The ingress serves the Broker once its contract has it.
-  const send = async (id: string, type: string): Promise<number> => (await fetch(`${ingressUrl}/${ns}/orders`, {
-    method: 'POST',
-    headers: { 'ce-specversion': '1.0', 'ce-id': id, 'ce-source': '/shop', 'ce-type': type, 'content-type': 'application/json' },
-    body: '{}',
-  })).status;
+  const send = async (id: string, type: string): Promise<number> => (await postEvent(`${ingressUrl}/${ns}/orders`, id, type)).status;
   await waitUntil(async () => (await send(`probe-${Date.now()}`, 'probe')) === 202, { timeoutMs: 60_000, message: 'the ingress serves the broker' });
   assert.equal(await send('e-1', 'order.created'), 202);
-  const ids = (): string[] => subscriber.requests.flatMap((r) => {
-    const decoded = decodeHttp(r.headers, r.body);
-    return decoded.ok ? decoded.events.map((e) => String(e.attributes['id'])) : [];
-  });
+  const ids = (): string[] => receivedIds(subscriber);
   await waitUntil(() => ids().includes('e-1'), { timeoutMs: 90_000, message: 'the event delivered by the dispatcher process' });
   assert.ok(!ids().some((id) => id.startsWith('probe')), "the probes did not pass the Trigger's filter");
 
