@@ -79,14 +79,6 @@ export class DataPlaneReports {
     this.scheduleExpiry();
   }
 
-  /**
-   * A process said it is going (an ingress worker that exited): it no longer counts, at once,
-   * rather than `freshMs` after its last poll as one that went quiet.
-   */
-  left(process: string): void {
-    if (this.processes.delete(process)) this.emit();
-  }
-
   /** A dispatcher's faults per consumer group, replacing what it said before. */
   reportFaults(process: string, role: DataPlaneRole, faults: ReadonlyMap<string, EgressFault>, rewinds: ReadonlyMap<string, readonly RewindOutcome[]> = new Map()): void {
     const seen = this.processes.get(process) ?? this.record({ process, role, applied: 0 });

@@ -446,15 +446,21 @@ const INGRESS_APPLY_WAIT_MS = 10_000;
 
 /**
  * Each ingress process (a worker, or this one) as the controller's data-plane reports see it: a
- * poll held while it lives (a worker reports over IPC, not HTTP), gone at once when it exits.
+ * poll held while it lives (a worker reports over IPC, not HTTP). One that exits counts as one
+ * gone quiet, so a shutdown does not turn resources not Ready on its way out.
  */
 function ingressReports(reports: DataPlaneReports): WorkerReports {
+  const held = new Map<number, () => void>();
   const name = (pid: number): string => `ingress-${pid}`;
   return {
-    // Never ended: the process is forgotten when it exits.
-    started: (pid) => void reports.polling({ process: name(pid), role: 'ingress', applied: 0 }),
+    started: (pid) => {
+      if (!held.has(pid)) held.set(pid, reports.polling({ process: name(pid), role: 'ingress', applied: 0 }));
+    },
     applied: (pid, generation) => reports.report({ process: name(pid), role: 'ingress', applied: generation }),
-    exited: (pid) => reports.left(name(pid)),
+    exited: (pid) => {
+      held.get(pid)?.();
+      held.delete(pid);
+    },
   };
 }
 

@@ -95,8 +95,8 @@ describe('DataPlaneReports.whenServing', () => {
     readonly name: string;
     /** Ingress processes before the wait, as [process, applied]; each holds its poll. */
     readonly before: readonly (readonly [string, number])[];
-    /** What happens while it waits. */
-    readonly during: (reports: DataPlaneReports) => void;
+    /** What happens while it waits; `end` ends a process's held poll. */
+    readonly during: (reports: DataPlaneReports, end: (process: string) => void) => void;
     readonly expected: boolean;
   }
   const GENERATION = 3;
@@ -105,7 +105,7 @@ describe('DataPlaneReports.whenServing', () => {
     { name: 'no ingress has reported: not judged, at once', before: [], during: () => {}, expected: true },
     { name: 'every ingress already serves it (or later)', before: [['i1', 3], ['i2', 4]], during: () => {}, expected: true },
     { name: 'the last one behind catches up', before: [['i1', 3], ['i2', 2]], during: (r) => r.report({ process: 'i2', role: 'ingress', applied: 3 }), expected: true },
-    { name: 'the one behind leaves', before: [['i1', 3], ['i2', 0]], during: (r) => r.left('i2'), expected: true },
+    { name: 'the one behind ends its poll and goes stale (freshMs 50 ms)', before: [['i1', 3], ['i2', 0]], during: (_r, end) => end('i2'), expected: true },
     { name: 'a new one behind appears, then the first catches up: the deadline', before: [['i1', 2]], during: (r) => {
       r.polling({ process: 'i2', role: 'ingress', applied: 0 });
       r.report({ process: 'i1', role: 'ingress', applied: 3 });
@@ -115,11 +115,11 @@ describe('DataPlaneReports.whenServing', () => {
   ];
   for (const c of cases) {
     test(c.name, async () => {
-      const reports = new DataPlaneReports();
-      for (const [process, applied] of c.before) reports.polling({ process, role: 'ingress', applied });
+      const reports = new DataPlaneReports({ freshMs: 50 });
+      const polls = new Map(c.before.map(([process, applied]) => [process, reports.polling({ process, role: 'ingress', applied })]));
       const started = performance.now();
       const served = reports.whenServing('ingress', GENERATION, WITHIN_MS);
-      setTimeout(() => c.during(reports), 10);
+      setTimeout(() => c.during(reports, (process) => polls.get(process)?.()), 10);
       assert.equal(await served, c.expected);
       const waited = performance.now() - started;
       reports.close();
@@ -135,24 +135,6 @@ describe('DataPlaneReports.whenServing', () => {
     const served = reports.whenServing('ingress', 1, 60_000);
     reports.close();
     assert.equal(await served, false);
-  });
-});
-
-describe('DataPlaneReports.left', () => {
-  test('a process that left no longer counts, before freshMs; every one gone is unavailable', () => {
-    const reports = new DataPlaneReports({ freshMs: 60_000 });
-    let calls = 0;
-    reports.changes(() => calls++);
-    reports.polling({ process: 'i1', role: 'ingress', applied: 2 });
-    reports.polling({ process: 'i2', role: 'ingress', applied: 1 });
-    assert.equal(reports.availability(2, ['ingress']).available, false);
-    reports.left('i2');
-    assert.deepEqual(reports.availability(2, ['ingress']), { available: true });
-    reports.left('i1');
-    reports.left('i1');
-    assert.equal(calls, 4, 'two arrivals, two departures; leaving again is no change');
-    assert.deepEqual(reports.availability(2, ['ingress']), { available: false, message: 'no ingress process has asked for the contract in the last 60 s' });
-    reports.close();
   });
 });
 
