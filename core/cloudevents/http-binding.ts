@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { BrokerError } from '../errors.js';
 import { setAttribute, type AttributeValue, type CloudEvent } from './event.js';
+import { attributeOfHeader } from './header-attributes.js';
 import {
   BATCH_JSON, STRUCTURED_JSON, decodeBatchJson, decodeStructuredJson, encodeBatchJson, encodeStructuredJson, invalid,
 } from './json-format.js';
@@ -130,7 +131,7 @@ function decodeBinary(headers: HttpHeaders, contentType: string | undefined, bod
     const raw = headers[name];
     if (raw === undefined) continue;
     const value = Array.isArray(raw) ? raw.join(', ') : raw;
-    const attribute = name.slice(3);
+    const attribute = attributeOfHeader(name);
     const decoded = decodeHeaderValue(value);
     if (typeof decoded === 'string') {
       setAttribute(attributes, attribute, decoded);

@@ -1,5 +1,6 @@
 import { Consumer as GroupClient, type GroupAssignment } from '@platformatic/kafka';
 import { withTimeout } from '../../async.js';
+import { ByteStrings } from '../../byte-strings.js';
 import type { Logger } from '../../logger.js';
 import type { KafkaAdmin } from '../kafka/admin.js';
 import { PartitionOffsets } from '../offsets.js';
@@ -474,10 +475,16 @@ export class PlatformaticGroupConsumer implements Consumer {
   }
 }
 
+/** Header names: the same few on every record (`ce_id`, `ce_source`, `content-type`, ...). */
+const headerNames = new ByteStrings();
+
 function headersOf(raw: readonly [Buffer, Buffer][]): Headers {
   // Header names come over the wire: a null-prototype object, never a plain one.
   const headers = Object.create(null) as Record<string, Buffer>;
-  for (const [name, value] of raw) headers[name.toString('utf8')] = value;
+  for (let i = 0; i < raw.length; i++) {
+    const header = raw[i]!;
+    headers[headerNames.text(header[0])] = header[1];
+  }
   return headers;
 }
 
