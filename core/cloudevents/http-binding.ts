@@ -97,9 +97,26 @@ export function encodeHttpBinary(event: CloudEvent, omit?: string): HttpMessage 
     if (name === omit) continue;
     const value = attributes[name] as AttributeValue;
     if (name === 'datacontenttype') headers['content-type'] = String(value);
-    else headers[HEADER_PREFIX + name] = percentEncode(String(value));
+    else headers[headerNameOf(name)] = percentEncode(String(value));
   }
   return { headers, body: event.data };
+}
+
+/**
+ * `ce-<name>`, made once per attribute name: a new string per event and attribute had to be
+ * looked up again each time it became a property name, here and in the HTTP client. Bounded.
+ */
+const headerNames = new Map<string, string>();
+const HEADER_NAMES_MAX = 1024;
+
+function headerNameOf(attribute: string): string {
+  let header = headerNames.get(attribute);
+  if (header === undefined) {
+    header = HEADER_PREFIX + attribute;
+    if (headerNames.size >= HEADER_NAMES_MAX) headerNames.clear();
+    headerNames.set(attribute, header);
+  }
+  return header;
 }
 
 /** Structured content mode (HTTP binding §3.2) in the JSON event format. */

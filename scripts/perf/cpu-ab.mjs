@@ -137,7 +137,8 @@ async function startTarget(spec, index) {
   const [dir, extra = ''] = spec.split('::');
   const checkout = path.resolve(dir);
   const label = extra === '' ? path.basename(checkout) : `${path.basename(checkout)}:${extra}`;
-  const extraEnv = Object.fromEntries(extra.split(',').filter(Boolean).map((kv) => kv.split('=')));
+  // Split at the first '=' only: a value may hold one (NODE_OPTIONS=--max-semi-space-size=32).
+  const extraEnv = Object.fromEntries(extra.split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
   const sink = await startSink();
   const port = await freePort();
   const adminPort = await freePort();
