@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { BrokerError } from '../errors.js';
 import { setAttribute, type AttributeValue, type CloudEvent } from './event.js';
+import { attributeOfHeader } from './header-attributes.js';
 import {
   BATCH_JSON, STRUCTURED_JSON, decodeBatchJson, decodeStructuredJson, encodeBatchJson, encodeStructuredJson, invalid,
 } from './json-format.js';
@@ -96,9 +97,26 @@ export function encodeHttpBinary(event: CloudEvent, omit?: string): HttpMessage 
     if (name === omit) continue;
     const value = attributes[name] as AttributeValue;
     if (name === 'datacontenttype') headers['content-type'] = String(value);
-    else headers[HEADER_PREFIX + name] = percentEncode(String(value));
+    else headers[headerNameOf(name)] = percentEncode(String(value));
   }
   return { headers, body: event.data };
+}
+
+/**
+ * `ce-<name>`, made once per attribute name: a new string per event and attribute had to be
+ * looked up again each time it became a property name, here and in the HTTP client. Bounded.
+ */
+const headerNames = new Map<string, string>();
+const HEADER_NAMES_MAX = 1024;
+
+function headerNameOf(attribute: string): string {
+  let header = headerNames.get(attribute);
+  if (header === undefined) {
+    header = HEADER_PREFIX + attribute;
+    if (headerNames.size >= HEADER_NAMES_MAX) headerNames.clear();
+    headerNames.set(attribute, header);
+  }
+  return header;
 }
 
 /** Structured content mode (HTTP binding §3.2) in the JSON event format. */
@@ -130,7 +148,7 @@ function decodeBinary(headers: HttpHeaders, contentType: string | undefined, bod
     const raw = headers[name];
     if (raw === undefined) continue;
     const value = Array.isArray(raw) ? raw.join(', ') : raw;
-    const attribute = name.slice(3);
+    const attribute = attributeOfHeader(name);
     const decoded = decodeHeaderValue(value);
     if (typeof decoded === 'string') {
       setAttribute(attributes, attribute, decoded);

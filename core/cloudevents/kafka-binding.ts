@@ -1,7 +1,9 @@
 import { isUtf8 } from 'node:buffer';
+import { ByteStrings } from '../byte-strings.js';
 import { BrokerError } from '../errors.js';
 import type { AppendRecord } from '../event-log/port.js';
 import { TRACEPARENT, TRACESTATE, type TraceHeaders } from '../trace-context.js';
+import { attributeOfHeader } from './header-attributes.js';
 import { PARTITION_KEY, setAttribute, type AttributeValue, type CloudEvent } from './event.js';
 import { STRUCTURED_JSON, decodeStructuredJson, encodeStructuredJson, invalid, mediaTypeOf } from './json-format.js';
 import { errorsOf, validateEvent, type ValidationIssue } from './validate.js';
@@ -47,6 +49,9 @@ const REPEATING = new Set(['specversion', 'source', 'type', 'datacontenttype', '
 const REPEATING_MAX_ENTRIES = 1024;
 const REPEATING_MAX_LENGTH = 256;
 const repeatingValues = new Map<string, Buffer>();
+
+/** The same attributes' values read back from records: decoded once (see core/byte-strings.ts). */
+const repeatingText = new ByteStrings(REPEATING_MAX_ENTRIES, REPEATING_MAX_LENGTH);
 
 /** `ce_<name>`, made once per attribute name (a new string each time had to be looked up as a property key each time). */
 const headerNames = new Map<string, string>();
@@ -99,7 +104,7 @@ function setTrace(headers: Record<string, Buffer>, trace: TraceHeaders): void {
 export function fromKafkaRecord(record: KafkaRecordIn): KafkaDecodeResult {
   const headers = record.headers;
   const contentTypeBytes = headers['content-type'];
-  const contentType = contentTypeBytes === undefined ? undefined : contentTypeBytes.toString('utf8');
+  const contentType = contentTypeBytes === undefined ? undefined : repeatingText.text(contentTypeBytes);
   if (contentType !== undefined && mediaTypeOf(contentType).startsWith('application/cloudevents')) {
     if (mediaTypeOf(contentType) !== STRUCTURED_JSON) {
       return { ok: false, error: new BrokerError('UNSUPPORTED_MEDIA_TYPE', `unsupported CloudEvents format '${contentType}' in a Kafka record: only ${STRUCTURED_JSON} is supported`, { details: { contentType } }) };
@@ -116,9 +121,10 @@ export function fromKafkaRecord(record: KafkaRecordIn): KafkaDecodeResult {
   for (const name in headers) {
     if (name.charCodeAt(0) !== 0x63 || name.charCodeAt(1) !== 0x65 || name.charCodeAt(2) !== 0x5f) continue; // 'ce_'
     const bytes = headers[name]!;
-    const attribute = name.slice(3);
-    if (isUtf8(bytes)) {
-      setAttribute(attributes, attribute, bytes.toString('utf8'));
+    const attribute = attributeOfHeader(name);
+    const text = REPEATING.has(attribute) ? repeatingText.utf8(bytes) : isUtf8(bytes) ? bytes.toString('utf8') : undefined;
+    if (text !== undefined) {
+      setAttribute(attributes, attribute, text);
     } else {
       (problems ??= []).push({ attribute, rule: 'utf-8', message: `header '${name}' is not valid UTF-8 (CloudEvents Kafka binding §3.2.3)`, severity: 'error' });
     }
