@@ -75,7 +75,7 @@ describe('leader election, replicas in this process', { timeout: 300_000 }, () =
     const generationB = b.controller.feed.current()!.generation;
     assert.ok(generationB > generationA, `${generationB} > ${generationA}`);
     assert.equal(Math.floor(generationB / GENERATIONS_PER_TERM), ofB.term);
-    await waitUntil(async () => (await fetch(`${b.adminUrl}/readyz`)).status === 200, { timeoutMs: 10_000, message: 'B ready' });
+    await waitUntil(async () => (await fetch(`${b.adminUrl}/readyz`)).status === 200, { timeoutMs: 30_000, message: 'B ready' });
   });
 
   test('a leader that shuts down releases the Lease: the standby takes over at its next try', async (t) => {
