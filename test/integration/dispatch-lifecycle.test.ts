@@ -77,8 +77,13 @@ for (const kind of eventLogKinds) {
     test('graceful shutdown: deliveries in progress finish and are committed; a restart does not repeat them', async (t) => {
       const sub = await startSubscriber(t);
       const responded: string[] = [];
+      // Held until the test lets them go, not for a fixed 500 ms: on a busy machine the fifth request
+      // arrived after the first ones had already been answered.
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      t.after(() => release());
       sub.respond(async (req, res) => {
-        await sleep(500);
+        await held;
         responded.push(String(req.headers['ce-id']));
         answer(res, 200);
       });
@@ -88,7 +93,12 @@ for (const kind of eventLogKinds) {
       await waitUntil(() => sub.requests.length === 5, { ...wait, message: 'all five in flight' });
       assert.equal(responded.length, 0);
 
-      await s.dispatcher.close();
+      let closed = false;
+      const closing = s.dispatcher.close().then(() => (closed = true));
+      await sleep(300);
+      assert.equal(closed, false, 'close() waits while deliveries are in progress');
+      release();
+      await closing;
       assert.equal(responded.length, 5, 'close() waited for the deliveries in progress');
       assert.equal(s.dispatcher.stats().egresses.length, 0);
 
