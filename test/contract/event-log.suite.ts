@@ -203,13 +203,16 @@ export function describeEventLog(name: string, factory: EventLogFactory): void {
         await cb.close();
       });
       // Steady state: wait until a probe on every partition has been seen by someone.
+      let probes = 0;
       await waitUntil(async () => {
         // Unkeyed records go round-robin: four of them touch every partition.
-        await log.append(topic, [0, 1, 2, 3].map(() => ({ value: Buffer.from('probe') })));
+        await log.append(topic, [0, 1, 2, 3].map(() => ({ value: Buffer.from(`probe-${probes++}`) })));
         const seen = new Set([...a.records, ...b.records].map((r) => r.partition));
         return seen.size === 4 && a.records.length > 0 && b.records.length > 0;
       }, { ...wait, intervalMs: 500, message: 'both members consuming' });
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // The last probes may still be on their way: wait for every one, or they would count below.
+      const probesIn = (): number => new Set([...a.records, ...b.records].map((r) => text(r.value)).filter((v) => v.startsWith('probe-'))).size;
+      await waitUntil(() => probesIn() === probes, { ...wait, message: `all ${probes} probes` });
       a.records.length = 0;
       b.records.length = 0;
       await log.append(topic, Array.from({ length: 40 }, (_, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.from(`v${i}`) })));

@@ -3,14 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import type { KafkaSecurity, SaslMechanism } from '../../core/event-log/kafka/security.js';
-import { startKafka, type SecuredKafka } from '../../scripts/kafka/kafka.js';
+import type { SecuredKafka } from '../../scripts/kafka/kafka.js';
+import { startOwnKafka } from './own-kafka.js';
 
 /**
  * A second, secured Kafka for the file that calls this (its own JVM: a few hundred MB, so only the
  * files that need SASL or TLS start one), stopped when the file's tests are done.
  */
 export async function startSecuredKafka(): Promise<SecuredKafka> {
-  const kafka = await startKafka({ security: true, heapMb: 384 });
+  const kafka = await startOwnKafka({ security: true, heapMb: 384 });
   after(() => kafka.stop());
   return kafka.security!;
 }

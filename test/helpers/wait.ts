@@ -1,9 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** Polls `check` until it returns a truthy value (which is returned) or the timeout passes. */
+/**
+ * Polls `check` until it returns a truthy value (which is returned) or the timeout passes. The
+ * default deadline is generous (30 s): it only matters when a test fails, and on a busy CI machine
+ * a consumer group join, a child process or the kube-apiserver can take well over 10 s.
+ */
 export async function waitUntil<T>(
   check: () => T | Promise<T>,
-  { timeoutMs = 10_000, intervalMs = 20, message = 'condition' }: { timeoutMs?: number; intervalMs?: number; message?: string } = {},
+  { timeoutMs = 30_000, intervalMs = 20, message = 'condition' }: { timeoutMs?: number; intervalMs?: number; message?: string } = {},
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;

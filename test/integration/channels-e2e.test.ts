@@ -24,7 +24,8 @@ import { manifestsFolder, readyOf, startBroker, type BrokerProcess, type Manifes
 
 const kafkaServers = process.env['KAFKA_BOOTSTRAP_SERVERS'];
 const kinds = [
-  { name: 'memory', env: { KAFKA_BOOTSTRAP_SERVERS: '' }, timeoutMs: 20_000, backing: 'InMemoryChannel' },
+  // The in-memory log is quick, but each `get` the waits run is a node process: seconds apiece on a busy CI machine.
+  { name: 'memory', env: { KAFKA_BOOTSTRAP_SERVERS: '' }, timeoutMs: 60_000, backing: 'InMemoryChannel' },
   { name: 'kafka', env: { KAFKA_BOOTSTRAP_SERVERS: kafkaServers }, timeoutMs: 90_000, backing: 'KafkaChannel' },
 ] as const;
 

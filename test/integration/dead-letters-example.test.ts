@@ -27,7 +27,7 @@ test('examples/dead-letters: a refund is dead-lettered, listed, shown and, once 
   t.after(() => subscriber.kill());
   let printed = '';
   subscriber.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString()));
-  await waitUntil(() => printed.includes('subscriber listening'), { timeoutMs: 20_000, message: 'the subscriber' });
+  await waitUntil(() => printed.includes('subscriber listening'), { timeoutMs: 30_000, message: 'the subscriber' });
 
   const broker = await startBroker(t, { manifests: dir, env: { KAFKA_BOOTSTRAP_SERVERS: '' } });
   const wait = { timeoutMs: 30_000, intervalMs: 100 };

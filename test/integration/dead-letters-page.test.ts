@@ -167,13 +167,17 @@ for (const kind of logKinds) {
       const received = w.received().length;
       const evil = await context.newPage();
       const answers: number[] = [];
+      let formAnswered = false;
       evil.on('response', (response) => {
-        if (response.url().startsWith(`${w.broker.adminUrl}/dead-letters/replay`)) answers.push(response.status());
+        if (!response.url().startsWith(`${w.broker.adminUrl}/dead-letters/replay`)) return;
+        answers.push(response.status());
+        if (response.request().resourceType() === 'document') formAnswered = true;
       });
       await evil.goto(`${attacker.url.replace('127.0.0.1', 'localhost')}/`);
       await evil.locator('#done').waitFor({ state: 'attached', timeout: 20_000 });
-      // The form post navigates a frame to the admin API's answer; wait for it to arrive.
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      // The form post navigates a frame to the admin API's answer; wait for it to arrive (a fixed
+      // second was not always enough for Chromium on a busy machine).
+      await waitUntil(() => formAnswered, { timeoutMs: 30_000, message: "the admin API's answer to the form post" });
       await evil.close();
       assert.ok(answers.length > 0 && answers.every((status) => status >= 400 && status < 500), `the admin API refused the attempts: ${JSON.stringify(answers)}`);
       assert.equal(await replays(), before, 'no replay was recorded');

@@ -171,6 +171,6 @@ describe('timeouts and the connection cap', { timeout: 30_000 }, () => {
     assert.equal(closed.data, '', 'closed without an answer');
     assert.ok(closed.afterMs < 2000);
     held[0]!.close();
-    await waitUntil(async () => (await ingress.post(ingress.path, ceHeaders(), '{}')).status === 202, { timeoutMs: 5000, message: 'a POST once a connection is free' });
+    await waitUntil(async () => (await ingress.post(ingress.path, ceHeaders(), '{}')).status === 202, { timeoutMs: 20_000, message: 'a POST once a connection is free' });
   });
 });

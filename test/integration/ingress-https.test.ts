@@ -91,7 +91,7 @@ describe('HTTPS at the ingress', () => {
     assert.equal(await postTrusting(url, before.ca), 202, 'the mismatched pair was not applied');
 
     await copyFile(after.server.keyFile, files.keyFile);
-    await waitUntil(async () => (await postTrusting(url, after.ca)) === 202, { timeoutMs: 10_000, message: 'the rotated certificate to be served' });
+    await waitUntil(async () => (await postTrusting(url, after.ca)) === 202, { timeoutMs: 30_000, message: 'the rotated certificate to be served' });
     assert.notEqual(await postTrusting(url, before.ca), 202, 'the old certificate is no longer served');
   });
 

@@ -15,9 +15,9 @@ import { decodeHttp, encodeHttpBinary } from '../../core/cloudevents/http-bindin
 import { fromKafkaRecord } from '../../core/cloudevents/kafka-binding.js';
 import { KafkaEventLog } from '../../core/event-log/kafka/adapter.js';
 import { silentLogger } from '../../core/logger.js';
-import { startKafka } from '../../scripts/kafka/kafka.js';
 import { makeBroker } from '../helpers/builders.js';
 import { kafkaEventLog } from '../helpers/kafka.js';
+import { startOwnKafka } from '../helpers/own-kafka.js';
 import { uniqueName, waitUntil } from '../helpers/wait.js';
 import { ceHeaders, readAll, startTestIngress } from '../unit/broker-ingress/fixtures.js';
 
@@ -91,7 +91,7 @@ function jvmPid(logFile: string): number {
 
 describe('Kafka unavailable', () => {
   test('POSTs get 503 while Kafka cannot take writes; nothing 202\'d is lost or half-written', { timeout: 240_000 }, async (t) => {
-    const kafka = await startKafka({ heapMb: 384 });
+    const kafka = await startOwnKafka({ heapMb: 384 });
     const pid = jvmPid(kafka.logFile);
     let frozen = false;
     t.after(async () => {

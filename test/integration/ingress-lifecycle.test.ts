@@ -21,10 +21,15 @@ import { ceHeaders, logFactories, readAll, send, startTestIngress, uniqueBroker 
 class ControlledLog extends MemoryEventLog {
   failWith: Error | undefined;
   gate: Promise<void> | undefined;
+  /** Appends waiting at the gate now. */
+  held = 0;
   pingOk = true;
 
   override async append(topic: string, records: readonly AppendRecord[]): Promise<AppendResult[]> {
-    if (this.gate !== undefined) await this.gate;
+    if (this.gate !== undefined) {
+      this.held++;
+      await this.gate.finally(() => this.held--);
+    }
     if (this.failWith !== undefined) throw this.failWith;
     return super.append(topic, records);
   }
@@ -121,7 +126,8 @@ describe('requests in flight across a contract change', () => {
     let release!: () => void;
     log.gate = new Promise((resolve) => (release = resolve));
     const inFlight = post(path, ceHeaders());
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Accepted means it reached the log; on a busy machine that can take longer than any fixed wait.
+    await waitUntil(() => log.held === 1, { timeoutMs: 30_000, message: 'the request waiting at the log' });
     publish([]);
     assert.equal((await post(path, ceHeaders())).status, 404);
     release();

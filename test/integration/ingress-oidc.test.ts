@@ -158,7 +158,7 @@ describe('OIDC sender authentication at the ingress', () => {
 });
 
 async function waitForStatus(send: () => Promise<{ status: number; body: string }>, status: number): Promise<void> {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 30_000;
   for (;;) {
     const reply = await send();
     if (reply.status === status) return;

@@ -136,7 +136,7 @@ describe("the controller's admin API under TokenReview and SubjectAccessReview",
       token: async () => (await readFile(file, 'utf8')).trim(),
     }).start();
     t.after(() => source.close());
-    await waitUntil(() => source.stats().errors >= 2, { timeoutMs: 10_000, message: 'refused with the wrong token' });
+    await waitUntil(() => source.stats().errors >= 2, { timeoutMs: 30_000, message: 'refused with the wrong token' });
     assert.equal(source.current(), undefined);
     // As the kubelet does when it renews a projected token: the file's content changes.
     await writeFile(file, tokens.dataPlane);

@@ -26,7 +26,10 @@ import {
 const kube = await startTestKube();
 await ensureNamespace(kube, SYSTEM_NAMESPACE);
 
-const LEASE_MS = 3000;
+// Long enough that a leader renews in time when the kube-apiserver (and etcd's fsync) is slow on
+// a busy machine: with a 3 s lease and 2 s to renew, the leader could lose the Lease mid-test.
+const LEASE_MS = 6000;
+const RENEW_DEADLINE_MS = 4000;
 const RETRY_MS = 400;
 const leasePath = (name: string): string => `/apis/coordination.k8s.io/v1/namespaces/${SYSTEM_NAMESPACE}/leases/${name}`;
 const holderOf = async (name: string): Promise<string | undefined> => (await kube.get(leasePath(name))).body?.spec?.holderIdentity;
@@ -36,7 +39,7 @@ describe('leader election, replicas in this process', { timeout: 300_000 }, () =
   const ns = uniqueName('k8s-leader').toLowerCase();
   const log = new MemoryEventLog();
   after(() => log.close());
-  const config = (identity: string) => testConfig({ leaseName: lease, identity, leaseDurationMs: LEASE_MS, renewDeadlineMs: 2000, retryPeriodMs: RETRY_MS, ingressUrl: 'http://ingress.test' });
+  const config = (identity: string) => testConfig({ leaseName: lease, identity, leaseDurationMs: LEASE_MS, renewDeadlineMs: RENEW_DEADLINE_MS, retryPeriodMs: RETRY_MS, ingressUrl: 'http://ingress.test' });
 
   test('one leads, the other stands by; the standby takes over within the lease duration after the leader dies', async (t) => {
     await ensureNamespace(kube, ns);
@@ -75,7 +78,7 @@ describe('leader election, replicas in this process', { timeout: 300_000 }, () =
     const generationB = b.controller.feed.current()!.generation;
     assert.ok(generationB > generationA, `${generationB} > ${generationA}`);
     assert.equal(Math.floor(generationB / GENERATIONS_PER_TERM), ofB.term);
-    await waitUntil(async () => (await fetch(`${b.adminUrl}/readyz`)).status === 200, { timeoutMs: 10_000, message: 'B ready' });
+    await waitUntil(async () => (await fetch(`${b.adminUrl}/readyz`)).status === 200, { timeoutMs: 30_000, message: 'B ready' });
   });
 
   test('a leader that shuts down releases the Lease: the standby takes over at its next try', async (t) => {
@@ -110,7 +113,7 @@ describe('leader election, two `kafka-broker controller` processes', { timeout: 
   const spawnReplica = (name: string, kubeconfig: string): Replica => {
     const child = spawn(process.execPath, [
       CLI, 'controller', '--kubeconfig', kubeconfig, '--admin-port', '0', '--admin-host', '127.0.0.1', '--namespace', SYSTEM_NAMESPACE,
-      '--identity', name, '--lease-name', lease, '--lease-duration-ms', String(LEASE_MS), '--renew-deadline-ms', '2000', '--retry-period-ms', String(RETRY_MS),
+      '--identity', name, '--lease-name', lease, '--lease-duration-ms', String(LEASE_MS), '--renew-deadline-ms', String(RENEW_DEADLINE_MS), '--retry-period-ms', String(RETRY_MS),
       '--ingress-url', 'http://ingress.test',
     ], { env: { ...process.env, KAFKA_BOOTSTRAP_SERVERS: kafkaBootstrapServers().join(','), LOG_LEVEL: 'warn', CONTROLLER_TOPIC_PARTITIONS: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
     const replica: Replica = {

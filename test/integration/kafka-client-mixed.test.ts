@@ -20,11 +20,14 @@ test('a kafkajs member and a @platformatic/kafka member share one group without 
     await ca.close();
     await cb.close();
   });
+  let probes = 0;
   await waitUntil(async () => {
-    await kafkajs.append(topic, [0, 1, 2, 3].map(() => ({ value: Buffer.from('probe') })));
+    await kafkajs.append(topic, [0, 1, 2, 3].map(() => ({ value: Buffer.from(`probe-${probes++}`) })));
     return new Set([...a, ...b].map((r) => r.partition)).size === 4 && a.length > 0 && b.length > 0;
   }, { timeoutMs: 60_000, intervalMs: 500, message: 'both members consuming' });
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  // The last probes may still be on their way: wait for every one, or they would count below.
+  const probesIn = (): number => new Set([...a, ...b].map((r) => r.value?.toString('utf8') ?? '').filter((v) => v.startsWith('probe-'))).size;
+  await waitUntil(() => probesIn() === probes, { timeoutMs: 30_000, message: `all ${probes} probes` });
   a.length = 0;
   b.length = 0;
   await platformatic.append(topic, Array.from({ length: 40 }, (_, i) => ({ key: Buffer.from(`k${i}`), value: Buffer.from(`v${i}`) })));

@@ -83,7 +83,8 @@ describe('the npm package', { timeout: 600_000 }, () => {
     }
 
     const subscriber = background(t, process.execPath, [path.join(installed, 'examples', 'subscriber.mjs'), String(subscriberPort)], app);
-    await waitUntil(() => subscriber.output().includes('subscriber listening'), { timeoutMs: 10_000, message: 'the subscriber' });
+    // A node process starting on a busy machine took more than 10 s once (channels-example.test.ts).
+    await waitUntil(() => subscriber.output().includes('subscriber listening'), { timeoutMs: 30_000, message: 'the subscriber' });
 
     // Traces on, to a collector here: the OTLP export worker must start from the compiled dist/.
     const exported: Buffer[] = [];

@@ -104,7 +104,10 @@ describe("README's quick start, command by command", { timeout: 600_000 }, () =>
   for (const variant of ['memory', 'kafka'] as const) {
     test(`steps 1 to 4, on ${variant === 'memory' ? 'the in-memory log' : 'Kafka'}`, async (t) => {
       if (variant === 'kafka' && !kafkaServers) throw new Error('KAFKA_BOOTSTRAP_SERVERS is not set: run with `npm test`, or start Kafka with `npm run kafka`');
-      const timeoutMs = variant === 'kafka' ? 90_000 : 20_000;
+      // In memory too each `get` is a node process, seconds apiece on a busy CI machine.
+      const timeoutMs = variant === 'kafka' ? 90_000 : 60_000;
+      // Starting npm and then node on a busy machine takes far longer than the in-memory broker's work.
+      const startUpMs = 90_000;
       const { commands, outputs } = await readDoc();
       const [ingressPort, adminPort, subscriberPort] = [await freePort(), await freePort(), await freePort()];
       const ns = variant === 'kafka' ? uniqueName('quickstart') : 'default';
@@ -145,15 +148,16 @@ describe("README's quick start, command by command", { timeout: 600_000 }, () =>
         await waitUntil(() => {
           if (broker.child.exitCode !== null) throw new Error(`npm start exited with ${broker.child.exitCode}:\n${broker.stderr}`);
           return broker.stderr.split('\n').filter((line) => !line.startsWith('{')).join('\n').includes(startLine);
-        }, { timeoutMs, intervalMs: 50, message: `the start-up lines the page shows:\n${startLine}` });
+        }, { timeoutMs: startUpMs, intervalMs: 50, message: `the start-up lines the page shows:\n${startLine}` });
       } else {
-        await broker.waitFor(new RegExp(`kafka-broker: ingress http://127\\.0\\.0\\.1:${ingressPort}\\s+admin http://127\\.0\\.0\\.1:${adminPort}\\s+Kafka at ${escape(kafkaServers!)}`), timeoutMs, 'the start-up line on Kafka');
+        await broker.waitFor(new RegExp(`kafka-broker: ingress http://127\\.0\\.0\\.1:${ingressPort}\\s+admin http://127\\.0\\.0\\.1:${adminPort}\\s+Kafka at ${escape(kafkaServers!)}`), startUpMs, 'the start-up line on Kafka');
       }
 
       // 2. node examples/subscriber.mjs
       const subscriber = new Background(commands[1]!, { PORT: String(subscriberPort) });
       t.after(() => subscriber.stop('SIGTERM'));
-      await subscriber.waitFor(/subscriber listening/, 10_000, 'the subscriber');
+      // A node process starting on a busy machine took more than 10 s once (channels-example.test.ts).
+      await subscriber.waitFor(/subscriber listening/, 30_000, 'the subscriber');
       // Ready means Ready: once `get triggers` says so, every event accepted reaches the triggers.
       await waitUntil(async () => {
         const result = await runCommand('sh', ['-c', commands[6]!], { env: { ...env, KAFKA_BROKER_ADMIN_URL: env.KAFKA_BROKER_ADMIN_URL } });

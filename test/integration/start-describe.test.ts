@@ -24,7 +24,7 @@ describe('kafka-broker start, describe, get -o wide and -w', { timeout: 120_000 
     ]);
     await folder.write('typo.yaml', 'apiVersion: eventing.knative.dev/v1\nkind: Triger\nmetadata: {name: typo, namespace: shop}\n');
     const broker = await startBroker(t, { manifests: folder.dir, env: memory });
-    await waitUntil(() => /then: /.test(broker.stderr()), { timeoutMs: 10_000, message: 'the summary' });
+    await waitUntil(() => /then: /.test(broker.stderr()), { timeoutMs: 30_000, message: 'the summary' });
     const lines = broker.stderr().split('\n').filter((l) => !l.startsWith('{'));
     assert.match(lines[0]!, /^kafka-broker: ingress http:\/\/127\.0\.0\.1:\d+ {2}admin http:\/\/127\.0\.0\.1:\d+ {2}in-memory event log/, 'the banner first');
     const summary = lines.slice(1, lines.findIndex((l) => l.includes('then: ')) + 1).join('\n');
@@ -112,12 +112,12 @@ describe('kafka-broker start, describe, get -o wide and -w', { timeout: 120_000 
     watch.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => watch.on('exit', (code) => resolve(code)));
     t.after(() => watch.kill('SIGKILL'));
-    await waitUntil(() => /\norders\s+default\s+True\s+http:\/\/127\.0\.0\.1:1\/orders\s+(\d+|-)\s+\d+s\n/.test(out), { timeoutMs: 10_000, message: 'the table' });
+    await waitUntil(() => /\norders\s+default\s+True\s+http:\/\/127\.0\.0\.1:1\/orders\s+(\d+|-)\s+\d+s\n/.test(out), { timeoutMs: 30_000, message: 'the table' });
     await folder.write('orders.yaml', [triggerManifest(ns, 'orders', { subscriber: { uri: 'http://127.0.0.1:1/v2' } })]);
     await folder.write('refunds.yaml', [triggerManifest(ns, 'refunds', { subscriber: { uri: 'http://127.0.0.1:1/refunds' } })]);
-    await waitUntil(() => /\norders\s+default\s+True\s+http:\/\/127\.0\.0\.1:1\/v2\s/.test(out) && /\nrefunds\s+default\s+True\s/.test(out), { timeoutMs: 15_000, message: 'a row for each change' });
+    await waitUntil(() => /\norders\s+default\s+True\s+http:\/\/127\.0\.0\.1:1\/v2\s/.test(out) && /\nrefunds\s+default\s+True\s/.test(out), { timeoutMs: 30_000, message: 'a row for each change' });
     await folder.remove('refunds.yaml');
-    await waitUntil(() => /\nrefunds\s.*\(deleted\)\n/.test(out), { timeoutMs: 15_000, message: 'the deletion' });
+    await waitUntil(() => /\nrefunds\s.*\(deleted\)\n/.test(out), { timeoutMs: 30_000, message: 'the deletion' });
     assert.equal(out.split('\n').filter((l) => l.startsWith('NAME')).length, 1, 'the header once');
     watch.kill('SIGINT');
     assert.equal(await exited, 0, 'Ctrl-C ends it with 0');

@@ -31,7 +31,7 @@ test('start is Ready only after the warm-up and the dispatcher, and the warm-up 
     body: 'hello',
   });
   assert.equal(response.status, 202);
-  await waitUntil(() => subscriber.ids().length > 0, { timeoutMs: 10_000, message: 'the delivery' });
+  await waitUntil(() => subscriber.ids().length > 0, { timeoutMs: 30_000, message: 'the delivery' });
   await new Promise((resolve) => setTimeout(resolve, 200));
   assert.deepEqual(subscriber.ids(), ['after-ready']);
 

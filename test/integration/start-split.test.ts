@@ -67,7 +67,7 @@ describe('kafka-broker start split over processes on Kafka', { timeout: 600_000 
     assert.ok(counts.some((line) => !line.includes('kn_trigger_name')), `the ingress's series (from the worker):\n${counts.join('\n')}`);
     assert.ok(counts.some((line) => line.includes('kn_trigger_name="all"')), `the dispatcher's series:\n${counts.join('\n')}`);
     assert.equal(await broker.stop(), 0, broker.stderr());
-    await waitUntil(() => !alive(workers[0]!), { timeoutMs: 10_000, intervalMs: 50, message: 'the worker gone' });
+    await waitUntil(() => !alive(workers[0]!), { timeoutMs: 30_000, intervalMs: 50, message: 'the worker gone' });
   });
 
   test('a dead ingress worker stops the whole broker with one clear line and exit code 1', async (t) => {

@@ -27,19 +27,29 @@ for (const kind of eventLogKinds) {
 
       const abort = new AbortController();
       t.after(() => abort.abort());
-      const follow = (start: TailStart, filter?: (id: string, type: string) => boolean): { ids: string[]; seen: TailedEvent[] } => {
+      const follow = (start: TailStart, filter?: (id: string, type: string) => boolean): { ids: string[]; seen: TailedEvent[]; positioned: boolean } => {
         const seen: TailedEvent[] = [];
         const predicate = filter === undefined ? undefined : (e: Parameters<EventPredicate>[0]): boolean => filter(String(e.attributes['id']), String(e.attributes['type']));
+        // A tail reads only once it has fixed where it starts: its first `read` is the moment it started.
+        let positioned = false;
+        const watched = new Proxy(s.log, {
+          get: (target, key) => {
+            if (key === 'read') positioned = true;
+            const value: unknown = Reflect.get(target, key, target);
+            return typeof value === 'function' ? value.bind(target) : value;
+          },
+        });
         void (async () => {
-          for await (const e of tail(s.log, s.topic, { start, signal: abort.signal, pollMs: 50, filter: predicate })) seen.push(e);
+          for await (const e of tail(watched, s.topic, { start, signal: abort.signal, pollMs: 50, filter: predicate })) seen.push(e);
         })();
-        return { seen, get ids() { return seen.map((e) => String(e.event?.attributes['id'])); } };
+        return { seen, get ids() { return seen.map((e) => String(e.event?.attributes['id'])); }, get positioned() { return positioned; } };
       };
       const fromNow = follow({ kind: 'end' });
       const fromTime = follow({ kind: 'time', at });
       const lastTwo = follow({ kind: 'last', count: 2 });
       const filtered = follow({ kind: 'time', at: 0 }, (_id, type) => type === 'test.event');
-      await sleep(300);
+      // Looking up offsets takes a while on a busy Kafka: "after it started" means after that, not after a fixed time.
+      await waitUntil(() => [fromNow, fromTime, lastTwo, filtered].every((f) => f.positioned), { ...wait, message: 'every tail started' });
       await s.send([makeEvent({ id: 'after-1' }), makeEvent({ id: 'after-2' })]);
 
       await waitUntil(() => fromNow.ids.length === 2 && fromTime.ids.length === 4 && lastTwo.ids.length === 4 && filtered.ids.length === 4, { ...wait, message: 'every tail caught up' });

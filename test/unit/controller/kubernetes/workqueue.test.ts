@@ -78,8 +78,9 @@ test('a failing key comes back after a growing delay; a success resets it', asyn
   queue.add('k');
   await waitUntil(() => attempts.length === 4, { timeoutMs: 5000 });
   assert.deepEqual(errors, [{ failures: 1, delayMs: 20 }, { failures: 2, delayMs: 40 }, { failures: 3, delayMs: 80 }]);
-  // Each retry waited at least its delay.
-  for (const [i, wait] of [20, 40, 80].entries()) assert.ok(attempts[i + 1]! - attempts[i]! >= wait - 2, `retry ${i + 1} waited ${attempts[i + 1]! - attempts[i]!} ms`);
+  // Each retry waited its delay, not retried at once. Node can fire a timer early against Date.now()
+  // by however long the turn that set it had run (see appender-linger.test.ts), so allow half.
+  for (const [i, wait] of [20, 40, 80].entries()) assert.ok(attempts[i + 1]! - attempts[i]! >= wait / 2, `retry ${i + 1} waited ${attempts[i + 1]! - attempts[i]!} ms`);
   await queue.idle();
   assert.equal(queue.failuresOf('k'), 0, 'the success forgot the failures');
   failUntil = 5;

@@ -25,7 +25,7 @@ test('ContractRewinds: each id once, however often the contract carries it; tran
   rewinds.apply(contractWith('a', 5));
   rewinds.apply(contractWith('a', 6));
   const group = makeEgress('t').consumerGroup;
-  await waitUntil(() => rewinds.snapshot().has(group), { timeoutMs: 5000, message: 'the outcome' });
+  await waitUntil(() => rewinds.snapshot().has(group), { timeoutMs: 30_000, message: 'the outcome' });
   await rewinds.close();
   assert.equal(calls.length, 2, 'a busy group is tried again; the same id is not started twice');
   assert.deepEqual(calls[0], { namespace: 'default', name: 't', mode: 'rewind', to: 'earliest', dryRun: false, confirm: true, who: 'kubectl-annotate' });

@@ -61,7 +61,9 @@ describe('KafkaAppender linger', () => {
     t.after(() => appender.close());
     const started = performance.now();
     const appends = [appender.append('t', [record('a')])];
-    await sleep(5);
+    // A later turn of the event loop, but one that runs before any timer: a 5 ms sleep let a busy
+    // machine pass the whole 40 ms linger before the second append.
+    await new Promise((resolve) => setImmediate(resolve));
     appends.push(appender.append('t', [record('b'), record('c')]));
     assert.deepEqual(sends.batches, [], 'nothing is sent before the linger has passed');
     while (sends.batches.length === 0) await sleep(2);
