@@ -95,11 +95,11 @@ describe('docs/channels.md on examples/channels', { timeout: 600_000 }, () => {
       const url = `http://127.0.0.1:${ingressPort}/channels/${ns}/orders`;
       const [header] = outputs[1]!.trim().split('\n');
       assert.equal(channels.split('\n')[0]!.replace(/\s+/g, ' '), header!.replace(/\s+/g, ' '));
-      assert.match(channels, new RegExp(`\\n${ns}\\s+orders\\s+${backing}\\s+True\\s+2/2\\s+${url.replaceAll('.', '\\.')}\\s+\\d+s\\n$`));
+      assert.match(channels, new RegExp(`\\n${ns}\\s+orders\\s+${backing}\\s+True\\s+2/2\\s+${url.replaceAll('.', '\\.')}\\s+\\d[\\dsmhdy]*\\n$`));
       const subscriptions = await get(commands[4]!);
-      assert.match(subscriptions, new RegExp(`\\n${ns}\\s+audit\\s+Channel/orders\\s+True\\s+http://127\\.0\\.0\\.1:${subscriberPort}/audit\\s+\\d+s\\n`));
+      assert.match(subscriptions, new RegExp(`\\n${ns}\\s+audit\\s+Channel/orders\\s+True\\s+http://127\\.0\\.0\\.1:${subscriberPort}/audit\\s+\\d[\\dsmhdy]*\\n`));
       const backingCommand = variant === 'kafka' ? commands[5]!.replace('inmemorychannels', 'kafkachannels') : commands[5]!;
-      assert.match(await get(backingCommand), new RegExp(`\\n${ns}\\s+orders\\s+True\\s+2/2\\s+${url.replaceAll('.', '\\.')}\\s+\\d+s\\n$`));
+      assert.match(await get(backingCommand), new RegExp(`\\n${ns}\\s+orders\\s+True\\s+2/2\\s+${url.replaceAll('.', '\\.')}\\s+\\d[\\dsmhdy]*\\n$`));
 
       assert.equal(await broker.stop('SIGTERM'), 0);
     });

@@ -184,7 +184,7 @@ describe("README's quick start, command by command", { timeout: 600_000 }, () =>
       // 4. npx kafka-broker get brokers / triggers
       const brokers = await runCommand('sh', ['-c', commands[5]!], { env });
       assert.equal(brokers.code, 0, brokers.stderr);
-      assert.match(brokers.stdout, new RegExp(`^NAMESPACE\\s+NAME\\s+READY\\s+REASON\\s+URL\\s+AGE\\n${ns}\\s+default\\s+True\\s+${escape(brokerUrl)}\\s+\\d+s\\n$`));
+      assert.match(brokers.stdout, new RegExp(`^NAMESPACE\\s+NAME\\s+READY\\s+REASON\\s+URL\\s+AGE\\n${ns}\\s+default\\s+True\\s+${escape(brokerUrl)}\\s+\\d[\\dsmhdy]*\\n$`));
       const triggers = await runCommand('sh', ['-c', commands[6]!], { env });
       const [header, ...rows] = triggers.stdout.trimEnd().split('\n');
       assert.equal(header!.replace(/\s+/g, ' '), adapt(outputs[2]!).split('\n')[0]!.replace(/\s+/g, ' '));
