@@ -14,7 +14,7 @@
  * other maps) throws much of that optimised code away again. So the warm-up makes that happen
  * before Ready, and the broker's real instances are the third set the code sees. Measured with
  * scripts/perf/warm-up-cost.mjs, both delivering all 3,000 events: the first 2,000 events after
- * Ready cost a median 21% less CPU in two rounds than in one (4 alternating pairs, all agreeing).
+ * Ready cost a median 22% less CPU in two rounds than in one (8 alternating pairs, all agreeing).
  * On a starved machine SEND_FOR_MS cuts the warm-up short (at a load of 20 on 2 cores, ~1,000
  * events in 5 s): then the second round is shortened or skipped.
  *
