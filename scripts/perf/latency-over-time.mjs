@@ -12,10 +12,14 @@
 //   BROKER_NODE_FLAGS='--trace-gc'      node flags for the broker only (--cpu-prof, --max-semi-space-size=...)
 //   BROKER_STDOUT=file                  where the broker's stdout goes (--trace-gc writes there)
 //   BROKER_ARGS='--single-process'      more arguments for `kafka-broker start`
+//   PROBE=1                             per second and process (broker, ingress worker, sender,
+//                                       subscriber): the longest event-loop stall, the longest GC
+//                                       pause and the CPU time (scripts/perf/process-probe.mjs)
+//   KAFKA_JVM_PID=<pid>                 also Kafka's own GC pauses per second (jstat, from the JDK)
 // The last line sums up the seconds after warmup_s.
 import http from 'node:http';
 import { fork, spawn } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,6 +74,14 @@ async function sender(url, rate, seconds) {
 
 async function main() {
   const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  const probe = process.env.PROBE === '1' ? path.join(repo, 'scripts/perf/process-probe.mjs') : undefined;
+  const probeDir = probe === undefined ? undefined : mkdtempSync(path.join(tmpdir(), 'kb-probe-'));
+  if (probe !== undefined) {
+    process.env.PROBE_DIR = probeDir;
+    process.env.PROBE_ROLE = 'subscriber';
+    await import(probe);
+  }
+  const jvm = process.env.KAFKA_JVM_PID ? jvmGcSampler(process.env.KAFKA_JVM_PID) : undefined;
   const rate = Number(process.argv[2] ?? 1000);
   const seconds = Number(process.argv[3] ?? 20);
   const warmup = Number(process.argv[4] ?? 0);
@@ -97,12 +109,12 @@ async function main() {
   const port = await freePort();
   const adminPort = await freePort();
   const mode = process.env.KAFKA_BOOTSTRAP_SERVERS ? 'kafka' : 'memory';
-  const env = { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' };
+  const env = { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', PROBE_ROLE: 'broker' };
   if (mode === 'memory') delete env.KAFKA_BOOTSTRAP_SERVERS;
   const split = (s) => (s ?? '').split(' ').filter((f) => f !== '');
   const stdout = process.env.BROKER_STDOUT ? openSync(process.env.BROKER_STDOUT, 'w') : 'ignore';
   const proc = spawn(process.execPath, [
-    ...split(process.env.BROKER_NODE_FLAGS), path.join(repo, 'bin/kafka-broker.js'), 'start', '--manifests', dir,
+    ...(probe === undefined ? [] : ['--import', probe]), ...split(process.env.BROKER_NODE_FLAGS), path.join(repo, 'bin/kafka-broker.js'), 'start', '--manifests', dir,
     '--port', String(port), '--admin-port', String(adminPort), '--no-admin-auth', ...split(process.env.BROKER_ARGS),
   ], { cwd: repo, env, detached: true, stdio: ['ignore', stdout, 'pipe'] });
   let stderr = '';
@@ -110,7 +122,9 @@ async function main() {
   const stop = () => {
     try { process.kill(-proc.pid, 'SIGINT'); } catch { /* gone */ }
     sub.close();
+    jvm?.stop();
     rmSync(dir, { recursive: true, force: true });
+    if (probeDir !== undefined) rmSync(probeDir, { recursive: true, force: true });
   };
 
   try {
@@ -121,8 +135,10 @@ async function main() {
       await sleep(50);
     }
     console.log(`${mode}: ready after ${((epochMs() - t0) / 1000).toFixed(2)} s; sending ${rate}/s for ${seconds} s`);
-    const child = fork(fileURLToPath(import.meta.url), ['--sender', `http://127.0.0.1:${port}/${namespace}/default`, String(rate), String(seconds)], { stdio: 'inherit' });
-    const { records } = await new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), ['--sender', `http://127.0.0.1:${port}/${namespace}/default`, String(rate), String(seconds)], {
+      stdio: 'inherit', execArgv: probe === undefined ? [] : ['--import', probe], env: { ...process.env, PROBE_ROLE: 'sender' },
+    });
+    const { start, records } = await new Promise((resolve, reject) => {
       child.once('message', resolve);
       child.once('exit', (code) => reject(new Error(`the sender exited (${code})`)));
     });
@@ -146,6 +162,7 @@ async function main() {
       if (s >= warmup) after.push(...e2e);
       console.log(`${String(s).padStart(2)} ${String(acks.length).padStart(9)} |          ${fmt(pct(lateness, 1))} | ${fmt(pct(acks, 0.5))} ${fmt(pct(acks, 0.99))} ${fmt(pct(acks, 1))} | ${fmt(pct(e2e, 0.5))} ${fmt(pct(e2e, 0.99))} ${fmt(pct(e2e, 1))}`);
     }
+    if (probeDir !== undefined || jvm !== undefined) printStalls(start, seconds, probeDir, jvm);
     after.sort((a, b) => a - b);
     const lost = records.filter((r, i) => r.status === 202 && !arrived.has(`e-${i}`)).length;
     const refused = records.length - accepted;
@@ -157,4 +174,60 @@ async function main() {
   } finally {
     stop();
   }
+}
+
+/**
+ * Per second of sending, per process: the longest event-loop stall and GC pause and the CPU used
+ * (from the probe files), and Kafka's GC pauses (from jstat). A probe line covers the second
+ * before its time stamp, so second s is read from the first line stamped in its second half on.
+ */
+function printStalls(start, seconds, probeDir, jvm) {
+  const columns = [];
+  for (const name of probeDir === undefined ? [] : readdirSync(probeDir).sort()) {
+    const role = name.replace(/^probe-/, '').replace(/-\d+\.txt$/, '');
+    const lines = readFileSync(path.join(probeDir, name), 'utf8').trim().split('\n').map((line) => {
+      const n = line.split(' ');
+      // <epoch> loop p50 X p99 Y max Z | scavenge n N sum S max M | mark-compact n N sum S max M | cpu C ms
+      return { at: Number(n[0]), loopMax: Number(n[7]), gcMax: Math.max(Number(n[15]), Number(n[23])), cpu: Number(n[26]) };
+    });
+    columns.push({ role, cell: (s) => {
+      const l = lines.find((x) => x.at >= start + s * 1000 + 500);
+      return l === undefined ? '-' : `${l.loopMax.toFixed(0)}/${l.gcMax.toFixed(0)}/${l.cpu}`;
+    } });
+  }
+  if (jvm !== undefined) columns.push({ role: 'kafka-jvm', cell: (s) => jvm.pauses(start + s * 1000, start + (s + 1) * 1000) });
+  console.log(`stalls per second, ms (process: loop max/GC max/CPU; kafka-jvm: young GCs+full GCs/pause sum)`);
+  console.log(` s  ${columns.map((c) => c.role.padStart(18)).join(' ')}`);
+  for (let s = 0; s < seconds; s++) console.log(`${String(s).padStart(2)}  ${columns.map((c) => c.cell(s).padStart(18)).join(' ')}`);
+}
+
+/** Samples a JVM's GC counters with jstat every 100 ms; pauses(from, to) sums what changed between. */
+function jvmGcSampler(pid) {
+  const samples = [];
+  const proc = spawn('jstat', ['-gc', pid, '100'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let header, pending = '';
+  proc.on('error', () => undefined);
+  proc.stdout.on('data', (chunk) => {
+    const at = epochMs();
+    const lines = (pending + chunk).split('\n');
+    pending = lines.pop();
+    for (const line of lines) {
+      const f = line.trim().split(/\s+/);
+      if (f[0] === 'S0C') header = f;
+      else if (header !== undefined) {
+        const v = (name) => Number(f[header.indexOf(name)]);
+        samples.push({ at, young: v('YGC'), youngS: v('YGCT'), full: v('FGC'), fullS: v('FGCT') });
+      }
+    }
+  });
+  return {
+    stop: () => proc.kill(),
+    pauses: (from, to) => {
+      const before = samples.filter((x) => x.at <= from).pop();
+      const until = samples.filter((x) => x.at <= to).pop();
+      if (before === undefined || until === undefined) return '-';
+      const ms = (until.youngS + until.fullS - before.youngS - before.fullS) * 1000;
+      return `${until.young - before.young}+${until.full - before.full}/${ms.toFixed(0)}`;
+    },
+  };
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { warmUpEventsOf } from '../../../bin/commands/start.js';
-import { warmUp } from '../../../bin/warm-up.js';
+import { WARM_UP_ROUNDS, warmUp } from '../../../bin/warm-up.js';
 
 /** Sockets and servers open in this process, by kind. */
 function openNetHandles(): number {
@@ -11,16 +11,29 @@ function openNetHandles(): number {
 
 test('the warm-up delivers every event through its private data path and leaves nothing open', async () => {
   const before = openNetHandles();
-  const result = await warmUp(300);
-  assert.equal(result.events, 300);
+  const result = await warmUp(301);
+  assert.equal(result.events, 301);
+  assert.equal(result.rounds, WARM_UP_ROUNDS);
   assert.ok(result.ms > 0);
   // Servers and connections are closed when it returns; their handles go within moments.
   for (let waited = 0; openNetHandles() > before && waited < 2000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
   assert.equal(openNetHandles(), before);
 });
 
+test('the warm-up runs in two rounds (each on new instances), fewer when there are fewer events', async () => {
+  assert.equal(WARM_UP_ROUNDS, 2);
+  assert.deepEqual({ ...(await warmUp(1)), ms: 0 }, { events: 1, rounds: 1, ms: 0 });
+  assert.deepEqual({ ...(await warmUp(2)), ms: 0 }, { events: 2, rounds: 2, ms: 0 });
+});
+
+test('a warm-up stopped before it starts sends nothing', async () => {
+  const stop = new AbortController();
+  stop.abort();
+  assert.deepEqual({ ...(await warmUp(100, stop.signal)), ms: 0 }, { events: 0, rounds: 0, ms: 0 });
+});
+
 test('a warm-up of no events does nothing', async () => {
-  assert.deepEqual(await warmUp(0), { events: 0, ms: 0 });
+  assert.deepEqual(await warmUp(0), { events: 0, rounds: 0, ms: 0 });
 });
 
 test('WARM_UP_EVENTS: a whole number from 0, unset or empty for the default', () => {
