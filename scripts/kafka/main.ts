@@ -1,9 +1,16 @@
 // `npm run kafka`: a local Kafka for development that runs until Ctrl-C.
 import { KafkaStartError, startKafka } from './kafka.js';
 
+// KAFKA_GC=g1 runs Kafka's JVM with the collector Kafka ships with (for latency measurements).
+const gc = process.env.KAFKA_GC ?? 'serial';
+if (gc !== 'serial' && gc !== 'g1') {
+  console.error(`error: KAFKA_GC must be serial or g1, got "${gc}"`);
+  process.exit(2);
+}
+
 const started = Date.now();
 try {
-  const kafka = await startKafka({ onProgress: (line) => console.error(line) });
+  const kafka = await startKafka({ onProgress: (line) => console.error(line), gc });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   console.log(`KAFKA_BOOTSTRAP_SERVERS=${kafka.bootstrapServers}`);
   console.log(
