@@ -82,11 +82,13 @@ class Writer {
   uvarint(n: number): void {
     this.ensure(5);
     const buf = this.buf;
+    let pos = this.pos;
     while (n > 0x7f) {
-      buf[this.pos++] = (n & 0x7f) | 0x80;
+      buf[pos++] = (n & 0x7f) | 0x80;
       n >>>= 7;
     }
-    buf[this.pos++] = n;
+    buf[pos++] = n;
+    this.pos = pos;
   }
 
   /** An int64 varint from an integral number (negative ones in two's complement, ten bytes). */
@@ -145,7 +147,9 @@ class Writer {
     const buf = this.buf;
     if (n < 48) {
       // A typed-array copy costs more than a loop for the short strings most of these are.
-      for (let i = start; i < end; i++) buf[this.pos++] = src[i]!;
+      let pos = this.pos;
+      for (let i = start; i < end; i++) buf[pos++] = src[i]!;
+      this.pos = pos;
     } else {
       buf.set(src.subarray(start, end), this.pos);
       this.pos += n;
@@ -168,9 +172,11 @@ class Writer {
   hexId(tagByte: number, src: Uint8Array, at: number, hexLength: number): void {
     this.ensure(2 + hexLength / 2);
     const buf = this.buf;
-    buf[this.pos++] = tagByte;
-    buf[this.pos++] = hexLength / 2;
-    for (let i = at; i < at + hexLength; i += 2) buf[this.pos++] = (HEX[src[i]!]! << 4) | HEX[src[i + 1]!]!;
+    let pos = this.pos;
+    buf[pos++] = tagByte;
+    buf[pos++] = hexLength / 2;
+    for (let i = at; i < at + hexLength; i += 2) buf[pos++] = (HEX[src[i]!]! << 4) | HEX[src[i + 1]!]!;
+    this.pos = pos;
   }
 
   /** Starts a nested message; returns where its length goes. */
@@ -221,9 +227,20 @@ function anyValue(w: Writer, value: unknown): void {
   // Anything else (null in an array) is an empty AnyValue, as in the SDK.
 }
 
+const isInt64 = (value: number): boolean => Number.isInteger(value) && value >= -(2 ** 63) && value < 2 ** 63;
+
+/** The bytes of an int64 varint: negative ones take ten. */
+function int64Size(value: number): number {
+  if (value < 0) return 10;
+  if (value <= 0xffffffff) return varintSize(value);
+  let size = 5;
+  for (let rest = Math.floor(value / 2 ** 35); rest > 0; rest = Math.floor(rest / 128)) size++;
+  return size;
+}
+
 /** int_value for an integer in the int64 range, else double_value (as the SDK decides). */
 function number(w: Writer, value: number): void {
-  if (Number.isInteger(value) && value >= -(2 ** 63) && value < 2 ** 63) {
+  if (isInt64(value)) {
     w.uvarint(tag(3, VARINT));
     w.int64(value);
   } else {
@@ -254,6 +271,8 @@ export class OtlpSpanEncoder {
   private readonly resources: EncodedResource[] = [];
   private readonly scopes: EncodedScope[] = [];
   private readonly w = new Writer();
+  private readonly spanResources: EncodedResource[] = [];
+  private readonly spanScopes: EncodedScope[] = [];
   private src: Uint8Array = new Uint8Array(0);
   private view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   private pos = 0;
@@ -276,21 +295,22 @@ export class OtlpSpanEncoder {
     this.src = bytes;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, batch.length);
     this.pos = 0;
-    const bounds: number[] = [];
-    const groups: [EncodedResource, EncodedScope][] = [];
+    const starts: number[] = [];
     for (let i = 0; i < batch.count; i++) {
-      bounds.push(this.w.pos);
-      groups.push(this.span());
+      starts.push(this.w.pos);
+      this.span();
     }
-    const ends = this.w.pos;
+    starts.push(this.w.pos);
     const chunk = this.w.take();
     const out: EncodedSpan[] = [];
-    for (let i = 0; i < bounds.length; i++) out.push(new EncodedSpan(chunk, bounds[i]!, i + 1 < bounds.length ? bounds[i + 1]! : ends, groups[i]![0], groups[i]![1]));
+    for (let i = 0; i < batch.count; i++) out.push(new EncodedSpan(chunk, starts[i]!, starts[i + 1]!, this.spanResources[i]!, this.spanScopes[i]!));
+    this.spanResources.length = 0;
+    this.spanScopes.length = 0;
     return out;
   }
 
-  /** One span, from the wire to the writer; returns its resource and scope. */
-  private span(): [EncodedResource, EncodedScope] {
+  /** One span, from the wire to the writer; its resource and scope go to spanResources and spanScopes. */
+  private span(): void {
     const w = this.w;
     const src = this.src;
     const name = this.ref();
@@ -324,6 +344,8 @@ export class OtlpSpanEncoder {
     const resource = this.resources[this.u16()];
     const scope = this.scopes[this.u16()];
     if (resource === undefined || scope === undefined) throw new Error('tracing wire: a span refers to a resource or scope never sent');
+    this.spanResources.push(resource);
+    this.spanScopes.push(scope);
     this.attributes(9);
     w.uvarint(tag(10, VARINT));
     w.uvarint(droppedAttributes);
@@ -379,33 +401,62 @@ export class OtlpSpanEncoder {
     w.finish(status);
     w.uvarint(tag(16, FIXED32));
     w.fixed32((traceFlags & 0xff) | HAS_IS_REMOTE | ((has & HAS_REMOTE_PARENT) !== 0 ? IS_REMOTE : 0));
-    return [resource, scope];
   }
 
-  /** Wire attributes as repeated KeyValue in `field`. */
+  /**
+   * Wire attributes as repeated KeyValue in `field`. A KeyValue's length and its AnyValue's are
+   * known before they are written (a string's length is in the wire), so they are written first
+   * rather than reserved and moved.
+   */
   private attributes(field: number): void {
     const w = this.w;
+    const kvTag = tag(field, LEN);
     for (let n = this.u16(); n > 0; n--) {
       const key = this.ref();
       const type = this.u8();
-      const kv = w.begin(tag(field, LEN));
-      w.field(tag(1, LEN), key, 0, key.length);
-      const value = w.begin(tag(2, LEN));
-      if (type === T_STRING) this.strField(tag(1, LEN));
-      else if (type === T_NUMBER) {
-        number(w, this.view.getFloat64(this.pos, true));
+      const keyField = 1 + varintSize(key.length) + key.length;
+      if (type === T_STRING) {
+        const length = this.view.getUint32(this.pos, true);
+        const value = 1 + varintSize(length) + length;
+        this.keyValue(kvTag, key, keyField, value);
+        this.strField(tag(1, LEN));
+      } else if (type === T_NUMBER) {
+        const number = this.view.getFloat64(this.pos, true);
         this.pos += 8;
+        if (isInt64(number)) {
+          this.keyValue(kvTag, key, keyField, 1 + int64Size(number));
+          w.uvarint(tag(3, VARINT));
+          w.int64(number);
+        } else {
+          this.keyValue(kvTag, key, keyField, 9);
+          w.uvarint(tag(4, FIXED64));
+          w.double(number);
+        }
       } else if (type === T_TRUE || type === T_FALSE) {
+        this.keyValue(kvTag, key, keyField, 2);
         w.uvarint(tag(2, VARINT));
         w.uvarint(type === T_TRUE ? 1 : 0);
       } else if (type === T_JSON) {
+        const kv = w.begin(kvTag);
+        w.field(tag(1, LEN), key, 0, key.length);
+        const value = w.begin(tag(2, LEN));
         const length = this.u32();
         anyValue(w, JSON.parse(Buffer.from(this.src.buffer, this.src.byteOffset + this.pos, length).toString('utf8')) as AttributeValue);
         this.pos += length;
+        w.finish(value);
+        w.finish(kv);
       } else throw new Error(`tracing wire: unknown attribute type ${type}`);
-      w.finish(value);
-      w.finish(kv);
     }
+  }
+
+  /** A KeyValue's tag and length, its key, and its value's tag and length (`value` bytes follow). */
+  private keyValue(kvTag: number, key: Uint8Array, keyField: number, value: number): void {
+    const w = this.w;
+    w.uvarint(kvTag);
+    w.uvarint(keyField + 1 + varintSize(value) + value);
+    w.field(tag(1, LEN), key, 0, key.length);
+    w.uvarint(tag(2, LEN));
+    w.uvarint(value);
   }
 
   /** A wire string as a length-delimited field (its UTF-8 bytes copied as they are). */
