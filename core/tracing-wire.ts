@@ -54,6 +54,8 @@ export const T_FALSE = 3;
 export const T_JSON = 4;
 
 const INITIAL_BYTES = 128 * 1024;
+/** Strings up to this long are tried as ASCII in a loop before a native UTF-8 write. */
+const ASCII_LOOP_MAX = 128;
 
 /** Writes spans; keeps the string, resource and scope tables of one worker (one packer per worker). */
 export class WirePacker {
@@ -220,16 +222,36 @@ export class WirePacker {
     this.pos += 4;
   }
 
+  /** Ids: hex text, one byte a character (a loop: a native write per id cost more). */
   private ascii(text: string, length: number): void {
-    this.buf.write(text, this.pos, length, 'latin1');
-    this.pos += length;
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = 0; i < length; i++) buf[pos++] = text.charCodeAt(i);
+    this.pos = pos;
   }
 
   private str(text: string): void {
-    this.ensure(4 + text.length * 3);
-    const written = this.buf.write(text, this.pos + 4, 'utf8');
+    const n = text.length;
+    this.ensure(4 + n * 3);
+    const buf = this.buf;
+    const start = this.pos + 4;
+    // Most strings are short and ASCII: copied in a loop, which costs less than a native write.
+    if (n <= ASCII_LOOP_MAX) {
+      let pos = start;
+      for (let i = 0; i < n; i++) {
+        const c = text.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[pos++] = c;
+      }
+      if (pos - start === n) {
+        this.view.setUint32(this.pos, n, true);
+        this.pos = pos;
+        return;
+      }
+    }
+    const written = buf.write(text, start, 'utf8');
     this.view.setUint32(this.pos, written, true);
-    this.pos += 4 + written;
+    this.pos = start + written;
   }
 
   private ref(text: string): void {
