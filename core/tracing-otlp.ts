@@ -163,6 +163,13 @@ class Writer {
     this.raw(src, start, end);
   }
 
+  /** A one-byte tag and bytes that already start with their length. */
+  tagged(tagByte: number, prefixed: Uint8Array): void {
+    this.ensure(1);
+    this.buf[this.pos++] = tagByte;
+    this.raw(prefixed, 0, prefixed.length);
+  }
+
   string(tagByte: number, text: string): void {
     const bytes = Buffer.from(text, 'utf8');
     this.field(tagByte, bytes, 0, bytes.length);
@@ -266,7 +273,7 @@ function keyValues(w: Writer, field: number, attributes: Attributes): void {
  * Keeps the string, resource and scope tables the main thread's packer sends as they grow.
  */
 export class OtlpSpanEncoder {
-  /** String-table entries as UTF-8. */
+  /** String-table entries as a protobuf string's length and UTF-8 bytes, ready to follow a tag. */
   private readonly strings: Uint8Array[] = [];
   private readonly resources: EncodedResource[] = [];
   private readonly scopes: EncodedScope[] = [];
@@ -279,7 +286,10 @@ export class OtlpSpanEncoder {
 
   /** The batch's spans; `bytes` holds them (a slot of shared memory, or the transferred buffer). */
   encode(batch: WireBatch, bytes: Uint8Array): EncodedSpan[] {
-    for (const text of batch.strings) this.strings.push(Buffer.from(text, 'utf8'));
+    for (const text of batch.strings) {
+      this.w.string(0, text);
+      this.strings.push(this.w.take().subarray(1));
+    }
     for (const attributes of batch.resources) {
       keyValues(this.w, 1, attributes);
       // dropped_attributes_count, always 0 (the SDK writes it).
@@ -327,7 +337,7 @@ export class OtlpSpanEncoder {
     if ((has & HAS_TRACE_STATE) !== 0) this.strField(tag(3, LEN));
     if ((has & HAS_PARENT) !== 0) w.hexId(tag(4, LEN), src, parent, 16);
     // name, kind (the API's kind + 1: OTLP's 0 is unspecified)
-    w.field(tag(5, LEN), name, 0, name.length);
+    w.tagged(tag(5, LEN), name);
     w.uvarint(tag(6, VARINT));
     w.uvarint(kind + 1);
     // start and end times
@@ -414,7 +424,7 @@ export class OtlpSpanEncoder {
     for (let n = this.u16(); n > 0; n--) {
       const key = this.ref();
       const type = this.u8();
-      const keyField = 1 + varintSize(key.length) + key.length;
+      const keyField = 1 + key.length;
       if (type === T_STRING) {
         const length = this.view.getUint32(this.pos, true);
         const value = 1 + varintSize(length) + length;
@@ -438,7 +448,7 @@ export class OtlpSpanEncoder {
         w.uvarint(type === T_TRUE ? 1 : 0);
       } else if (type === T_JSON) {
         const kv = w.begin(kvTag);
-        w.field(tag(1, LEN), key, 0, key.length);
+        w.tagged(tag(1, LEN), key);
         const value = w.begin(tag(2, LEN));
         const length = this.u32();
         anyValue(w, JSON.parse(Buffer.from(this.src.buffer, this.src.byteOffset + this.pos, length).toString('utf8')) as AttributeValue);
@@ -454,7 +464,7 @@ export class OtlpSpanEncoder {
     const w = this.w;
     w.uvarint(kvTag);
     w.uvarint(keyField + 1 + varintSize(value) + value);
-    w.field(tag(1, LEN), key, 0, key.length);
+    w.tagged(tag(1, LEN), key);
     w.uvarint(tag(2, LEN));
     w.uvarint(value);
   }
