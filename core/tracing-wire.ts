@@ -53,7 +53,7 @@ export const T_FALSE = 3;
 /** Arrays: as JSON (rare in our spans; a homogeneous array of primitives round-trips). */
 export const T_JSON = 4;
 
-const INITIAL_BYTES = 128 * 1024;
+const INITIAL_BYTES = 512 * 1024;
 /** Strings up to this long are tried as ASCII in a loop before a native UTF-8 write. */
 const ASCII_LOOP_MAX = 128;
 
@@ -150,7 +150,7 @@ export class WirePacker {
    * The spans written since the last take, and the tables' new entries. The bytes are copied into
    * `into` when they fit (a slot of memory shared with the worker), else out into an ArrayBuffer
    * of their own, to be transferred. The working buffer stays: a fresh large one per batch cost
-   * more, in page faults, than the copy of a batch kept under ~100 KiB (core/tracing-export.ts).
+   * more, in page faults, than the copy of a batch kept under ~400 KiB (core/tracing-export.ts).
    */
   take(into?: Uint8Array): WireBatch {
     const fits = into !== undefined && this.pos <= into.length;
