@@ -106,6 +106,8 @@ export class LeanTracer implements Tracer {
 const PARENT_BASED_ALWAYS_ON = 'ParentBased{root=AlwaysOnSampler, remoteParentSampled=AlwaysOnSampler, remoteParentNotSampled=AlwaysOffSampler, localParentSampled=AlwaysOnSampler, localParentNotSampled=AlwaysOffSampler}';
 
 const NO_ATTRIBUTES: Attributes = Object.freeze({});
+/** Shared until a status is set (setStatus replaces it): one object fewer per span. */
+const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
 
 /**
  * Span and trace ids from a pool of random bytes (node:crypto, refilled every 512 span ids), cut
@@ -152,7 +154,7 @@ class LeanSpan implements Span, ReadableSpan {
   events: TimedEvent[] = NONE;
   readonly startTime: HrTime;
   endTime: HrTime = [0, 0];
-  status: SpanStatus = { code: SpanStatusCode.UNSET };
+  status: SpanStatus = UNSET;
   droppedAttributesCount = 0;
   readonly droppedEventsCount = 0;
   readonly droppedLinksCount = 0;
