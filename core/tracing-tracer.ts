@@ -40,7 +40,9 @@ export class LeanTracer implements Tracer {
   /**
    * startSpan for the broker's call sites (core/tracing.ts): the parent comes as a span context
    * already checked (a validated traceparent, or a span of ours), so no Context is built to carry
-   * it and its ids are not checked again, unless the sampler needs the Context.
+   * it and its ids are not checked again, unless the sampler needs the Context. The span keeps
+   * `attributes` as its own when it can (no copy: one object fewer per span); the call sites
+   * build one per span and do not touch it after.
    */
   startSpanFrom(name: string, kind: SpanKind, parent: SpanContext | undefined, attributes: Attributes | undefined, links: Link[] | undefined, startTime: TimeInput | undefined): Span {
     const spanId = this.ids.generateSpanId();
@@ -66,7 +68,7 @@ export class LeanTracer implements Tracer {
     const spanContext: SpanContext = { traceId, spanId, traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE };
     if (traceState !== undefined) spanContext.traceState = traceState;
     if (!sampled && this.knownSampler !== undefined) return trace.wrapSpanContext(spanContext);
-    const span = new LeanSpan(this.processor, this.resource, this.scope, spanContext, parent, name, kind, startTime, attributes ?? NO_ATTRIBUTES);
+    const span = new LeanSpan(this.processor, this.resource, this.scope, spanContext, parent, name, kind, startTime, attributes ?? NO_ATTRIBUTES, attributes !== undefined);
     if (sampledAttributes !== undefined) span.setAttributes(sampledAttributes);
     if (links !== undefined) for (const link of links) span.addLink(link);
     return span;
@@ -148,8 +150,23 @@ const ATTRIBUTE_COUNT_LIMIT = 128;
 /** Shared by the spans without links or events (most of them): one array fewer to allocate each. */
 const NONE: never[] = Object.freeze([]) as unknown as never[];
 
+/**
+ * Whether a span may keep the caller's attributes object as its own rather than copy it: a plain,
+ * extensible object whose every key and value the copy would keep as they are.
+ */
+function adoptable(attributes: Attributes): boolean {
+  if (Object.getPrototypeOf(attributes) !== Object.prototype || !Object.isExtensible(attributes)) return false;
+  let count = 0;
+  for (const key in attributes) {
+    const type = typeof attributes[key];
+    if ((type !== 'string' && type !== 'number' && type !== 'boolean') || key.length === 0 || key === '__proto__' || !Object.hasOwn(attributes, key)) return false;
+    count++;
+  }
+  return count <= ATTRIBUTE_COUNT_LIMIT;
+}
+
 class LeanSpan implements Span, ReadableSpan {
-  readonly attributes: Attributes = {};
+  readonly attributes: Attributes;
   links: Link[] = NONE;
   events: TimedEvent[] = NONE;
   readonly startTime: HrTime;
@@ -171,8 +188,15 @@ class LeanSpan implements Span, ReadableSpan {
     readonly kind: SpanKind,
     startTime: TimeInput | undefined,
     attributes: Attributes,
+    adopt = false,
   ) {
     this.startTime = hrTimeOf(startTime);
+    if (adopt && adoptable(attributes)) {
+      this.attributes = attributes;
+      this.attributeCount = Object.keys(attributes).length;
+      return;
+    }
+    this.attributes = {};
     // The first attributes need no check for keys already set.
     const own = this.attributes;
     for (const key in attributes) {

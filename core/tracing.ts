@@ -95,6 +95,7 @@ export function linkTo(headers: TraceHeaders): Link | undefined {
 }
 
 export interface SpanOptions {
+  /** Build one per span: the span may keep this object as its own (core/tracing-tracer.ts). */
   readonly attributes?: Attributes;
   readonly links?: Link[];
   readonly startTime?: TimeInput;

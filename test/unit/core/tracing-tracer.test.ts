@@ -129,8 +129,11 @@ describe('the lean tracer makes the spans the SDK makes', () => {
           headers[i]!.push(headersOf(receive), headersOf(append));
           append.setStatus({ code: SpanStatusCode.ERROR, message: 'failed' });
           append.end(T1);
+          receive.setAttribute('http.response.status_code', 202);
           receive.end(T1);
         }
+        // Attributes the span cannot keep as they are (an undefined value) are copied, without it.
+        startSpan(tracer, 'refused', SpanKind.SERVER, SAMPLED, { attributes: { 'url.path': '/x', 'x.none': undefined as unknown as string }, startTime: T0 }).end(T1);
       });
       assert.deepEqual(lean.spans().map(exported), sdk.spans().map(exported));
       assert.deepEqual(headers[1], headers[0]);
