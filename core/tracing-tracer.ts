@@ -1,5 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import {
-  isSpanContextValid, ROOT_CONTEXT, SamplingDecision, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type AttributeValue, type Context, type Exception, type HrTime, type Link,
+  INVALID_SPANID, INVALID_TRACEID, isSpanContextValid, ROOT_CONTEXT, SamplingDecision, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type AttributeValue, type Context, type Exception, type HrTime, type Link,
   type Span, type SpanContext, type SpanOptions, type SpanStatus, type TimeInput, type Tracer,
 } from '@opentelemetry/api';
 import { hrTimeDuration, isAttributeValue, type InstrumentationScope } from '@opentelemetry/core';
@@ -18,13 +19,60 @@ import type { IdGenerator, ReadableSpan, Sampler, SpanProcessor, TimedEvent } fr
  * test/unit/core/tracing-tracer.test.ts checks it against the SDK's tracer.
  */
 export class LeanTracer implements Tracer {
+  /**
+   * The decision of the two samplers the broker is usually run with (always_on, and the default
+   * parentbased_always_on), made without a Context: 'on' samples every span, 'parent' samples a
+   * span with a parent when the parent is sampled, and a root span always. Undefined: ask the sampler.
+   */
+  private readonly knownSampler: 'on' | 'parent' | undefined;
+
   constructor(
     private readonly sampler: Sampler,
     private readonly ids: IdGenerator,
     private readonly resource: Resource,
     private readonly scope: InstrumentationScope,
     private readonly processor: SpanProcessor,
-  ) {}
+  ) {
+    const name = sampler.toString();
+    this.knownSampler = name === 'AlwaysOnSampler' ? 'on' : name === PARENT_BASED_ALWAYS_ON ? 'parent' : undefined;
+  }
+
+  /**
+   * startSpan for the broker's call sites (core/tracing.ts): the parent comes as a span context
+   * already checked (a validated traceparent, or a span of ours), so no Context is built to carry
+   * it and its ids are not checked again, unless the sampler needs the Context. The span keeps
+   * `attributes` as its own when it can (no copy: one object fewer per span); the call sites
+   * build one per span and do not touch it after.
+   */
+  startSpanFrom(name: string, kind: SpanKind, parent: SpanContext | undefined, attributes: Attributes | undefined, links: Link[] | undefined, startTime: TimeInput | undefined): Span {
+    const spanId = this.ids.generateSpanId();
+    const traceId = parent?.traceId ?? this.ids.generateTraceId();
+    let sampled: boolean;
+    let traceState = parent?.traceState;
+    let sampledAttributes: Attributes | undefined;
+    if (this.knownSampler === 'on' || (this.knownSampler === 'parent' && (parent === undefined || (parent.traceFlags & TraceFlags.SAMPLED) !== 0))) sampled = true;
+    else if (this.knownSampler === 'parent') sampled = false;
+    else {
+      const context = parent === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parent);
+      const result = this.sampler.shouldSample(context, traceId, name, kind, attributes ?? {}, links ?? []);
+      if (result.decision === SamplingDecision.NOT_RECORD) {
+        const unsampled: SpanContext = { traceId, spanId, traceFlags: TraceFlags.NONE };
+        const state = result.traceState ?? traceState;
+        if (state !== undefined) unsampled.traceState = state;
+        return trace.wrapSpanContext(unsampled);
+      }
+      sampled = result.decision === SamplingDecision.RECORD_AND_SAMPLED;
+      traceState = result.traceState ?? traceState;
+      sampledAttributes = result.attributes;
+    }
+    const spanContext: SpanContext = { traceId, spanId, traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE };
+    if (traceState !== undefined) spanContext.traceState = traceState;
+    if (!sampled && this.knownSampler !== undefined) return trace.wrapSpanContext(spanContext);
+    const span = new LeanSpan(this.processor, this.resource, this.scope, spanContext, parent, name, kind, startTime, attributes ?? NO_ATTRIBUTES, attributes !== undefined);
+    if (sampledAttributes !== undefined) span.setAttributes(sampledAttributes);
+    if (links !== undefined) for (const link of links) span.addLink(link);
+    return span;
+  }
 
   startSpan(name: string, options: SpanOptions = {}, context: Context = ROOT_CONTEXT): Span {
     const parent = options.root === true ? undefined : trace.getSpanContext(context);
@@ -57,19 +105,73 @@ export class LeanTracer implements Tracer {
   }
 }
 
+const PARENT_BASED_ALWAYS_ON = 'ParentBased{root=AlwaysOnSampler, remoteParentSampled=AlwaysOnSampler, remoteParentNotSampled=AlwaysOffSampler, localParentSampled=AlwaysOnSampler, localParentNotSampled=AlwaysOffSampler}';
+
+const NO_ATTRIBUTES: Attributes = Object.freeze({});
+/** Shared until a status is set (setStatus replaces it): one object fewer per span. */
+const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
+
+/**
+ * Span and trace ids from a pool of random bytes (node:crypto, refilled every 512 span ids), cut
+ * out of one hex string per refill: per id a slice of a string rather than the SDK generator's
+ * four Math.random calls and a hex conversion.
+ */
+export class PooledIdGenerator implements IdGenerator {
+  private hex = '';
+  private at = 0;
+
+  generateTraceId(): string {
+    return this.next(32, INVALID_TRACEID);
+  }
+
+  generateSpanId(): string {
+    return this.next(16, INVALID_SPANID);
+  }
+
+  private next(length: number, invalid: string): string {
+    for (;;) {
+      if (this.at + length > this.hex.length) {
+        this.hex = randomBytes(POOL_BYTES).toString('hex');
+        this.at = 0;
+      }
+      const id = this.hex.slice(this.at, this.at + length);
+      this.at += length;
+      // All zeroes is the invalid id (one chance in 2^64 or 2^128): take the next.
+      if (id !== invalid) return id;
+    }
+  }
+}
+
+const POOL_BYTES = 4096;
+
 /** The SDK's default (OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT). */
 const ATTRIBUTE_COUNT_LIMIT = 128;
 
 /** Shared by the spans without links or events (most of them): one array fewer to allocate each. */
 const NONE: never[] = Object.freeze([]) as unknown as never[];
 
+/**
+ * Whether a span may keep the caller's attributes object as its own rather than copy it: a plain,
+ * extensible object whose every key and value the copy would keep as they are.
+ */
+function adoptable(attributes: Attributes): boolean {
+  if (Object.getPrototypeOf(attributes) !== Object.prototype || !Object.isExtensible(attributes)) return false;
+  let count = 0;
+  for (const key in attributes) {
+    const type = typeof attributes[key];
+    if ((type !== 'string' && type !== 'number' && type !== 'boolean') || key.length === 0 || key === '__proto__' || !Object.hasOwn(attributes, key)) return false;
+    count++;
+  }
+  return count <= ATTRIBUTE_COUNT_LIMIT;
+}
+
 class LeanSpan implements Span, ReadableSpan {
-  readonly attributes: Attributes = {};
+  readonly attributes: Attributes;
   links: Link[] = NONE;
   events: TimedEvent[] = NONE;
   readonly startTime: HrTime;
   endTime: HrTime = [0, 0];
-  status: SpanStatus = { code: SpanStatusCode.UNSET };
+  status: SpanStatus = UNSET;
   droppedAttributesCount = 0;
   readonly droppedEventsCount = 0;
   readonly droppedLinksCount = 0;
@@ -86,8 +188,15 @@ class LeanSpan implements Span, ReadableSpan {
     readonly kind: SpanKind,
     startTime: TimeInput | undefined,
     attributes: Attributes,
+    adopt = false,
   ) {
     this.startTime = hrTimeOf(startTime);
+    if (adopt && adoptable(attributes)) {
+      this.attributes = attributes;
+      this.attributeCount = Object.keys(attributes).length;
+      return;
+    }
+    this.attributes = {};
     // The first attributes need no check for keys already set.
     const own = this.attributes;
     for (const key in attributes) {

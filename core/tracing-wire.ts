@@ -1,7 +1,7 @@
-import type { AttributeValue, Attributes, HrTime, Link, SpanContext, SpanKind, SpanStatus } from '@opentelemetry/api';
-import { hrTimeDuration, type InstrumentationScope } from '@opentelemetry/core';
+import type { Attributes } from '@opentelemetry/api';
+import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 
 /**
  * Ended spans as bytes, for the hop from the main thread to the export worker
@@ -11,12 +11,15 @@ import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
  * keys, which repeat, are written as indexes into a string table that grows as new ones come;
  * a resource or instrumentation scope is sent once, by value, and referred to by index after.
  *
+ * The worker encodes OTLP protobuf from these bytes directly (core/tracing-otlp.ts), so the
+ * fields come in about the order the protobuf Span wants them.
+ *
  * One span (integers little-endian; str = u32 byte length + UTF-8; ref = u32 string-table index):
  *
  *   ref name, u8 kind, 32 hex trace id, 16 hex span id, u8 trace flags, u8 has (HAS_* bits),
  *   [16 hex parent span id], [str trace state], u32 start s, u32 start ns, u32 end s, u32 end ns,
  *   u8 status code, [str status message], u32 dropped attributes, links, events, dropped links,
- *   dropped events (u32 each), u16 resource, u16 scope, attributes, [links], [events]
+ *   dropped events (u32 each), u16 resource, u16 scope, attributes, [events], [links]
  *
  *   attributes = u16 count, then per attribute: ref key, u8 type (T_*), value
  *   links      = u16 count, then per link: 32 hex trace id, 16 hex span id, u8 flags, u8 remote,
@@ -24,7 +27,8 @@ import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
  *   events     = u16 count, then per event: str name, u32 s, u32 ns, attributes, u32 dropped attributes
  */
 export interface WireBatch {
-  readonly bytes: ArrayBuffer;
+  /** The spans' bytes, to be transferred; undefined when they were copied into the caller's buffer (take). */
+  readonly bytes: ArrayBuffer | undefined;
   readonly length: number;
   readonly count: number;
   /** Entries added to the string table since the previous batch, in index order. */
@@ -35,21 +39,23 @@ export interface WireBatch {
   readonly scopes: [string, string | undefined, string | undefined][];
 }
 
-const HAS_PARENT = 1;
-const HAS_REMOTE_PARENT = 2;
-const HAS_TRACE_STATE = 4;
-const HAS_STATUS_MESSAGE = 8;
-const HAS_LINKS = 16;
-const HAS_EVENTS = 32;
+export const HAS_PARENT = 1;
+export const HAS_REMOTE_PARENT = 2;
+export const HAS_TRACE_STATE = 4;
+export const HAS_STATUS_MESSAGE = 8;
+export const HAS_LINKS = 16;
+export const HAS_EVENTS = 32;
 
-const T_STRING = 0;
-const T_NUMBER = 1;
-const T_TRUE = 2;
-const T_FALSE = 3;
+export const T_STRING = 0;
+export const T_NUMBER = 1;
+export const T_TRUE = 2;
+export const T_FALSE = 3;
 /** Arrays: as JSON (rare in our spans; a homogeneous array of primitives round-trips). */
-const T_JSON = 4;
+export const T_JSON = 4;
 
-const INITIAL_BYTES = 128 * 1024;
+const INITIAL_BYTES = 512 * 1024;
+/** Strings up to this long are tried as ASCII in a loop before a native UTF-8 write. */
+const ASCII_LOOP_MAX = 128;
 
 /** Writes spans; keeps the string, resource and scope tables of one worker (one packer per worker). */
 export class WirePacker {
@@ -108,6 +114,19 @@ export class WirePacker {
     this.u16(this.resourceIndex(span.resource));
     this.u16(this.scopeIndex(span.instrumentationScope));
     this.attributes(span.attributes);
+    if ((has & HAS_EVENTS) !== 0) {
+      this.ensure(2);
+      this.u16(events.length);
+      for (const event of events) {
+        this.str(event.name);
+        this.ensure(8);
+        this.u32(event.time[0]);
+        this.u32(event.time[1]);
+        this.attributes(event.attributes ?? {});
+        this.ensure(4);
+        this.u32(event.droppedAttributesCount ?? 0);
+      }
+    }
     if ((has & HAS_LINKS) !== 0) {
       this.ensure(2);
       this.u16(links.length);
@@ -124,30 +143,20 @@ export class WirePacker {
         this.u32(link.droppedAttributesCount ?? 0);
       }
     }
-    if ((has & HAS_EVENTS) !== 0) {
-      this.ensure(2);
-      this.u16(events.length);
-      for (const event of events) {
-        this.str(event.name);
-        this.ensure(8);
-        this.u32(event.time[0]);
-        this.u32(event.time[1]);
-        this.attributes(event.attributes ?? {});
-        this.ensure(4);
-        this.u32(event.droppedAttributesCount ?? 0);
-      }
-    }
     this.spans++;
   }
 
   /**
-   * The spans written since the last take (their bytes copied out, to be transferred), and the
-   * tables' new entries. The working buffer stays: a fresh large one per batch cost more, in page
-   * faults, than the copy of a batch kept under ~100 KiB (core/tracing-export.ts).
+   * The spans written since the last take, and the tables' new entries. The bytes are copied into
+   * `into` when they fit (a slot of memory shared with the worker), else out into an ArrayBuffer
+   * of their own, to be transferred. The working buffer stays: a fresh large one per batch cost
+   * more, in page faults, than the copy of a batch kept under ~400 KiB (core/tracing-export.ts).
    */
-  take(): WireBatch {
+  take(into?: Uint8Array): WireBatch {
+    const fits = into !== undefined && this.pos <= into.length;
+    if (fits) this.buf.copy(into, 0, 0, this.pos);
     const batch: WireBatch = {
-      bytes: (this.buf.buffer as ArrayBuffer).slice(this.buf.byteOffset, this.buf.byteOffset + this.pos), length: this.pos, count: this.spans,
+      bytes: fits ? undefined : (this.buf.buffer as ArrayBuffer).slice(this.buf.byteOffset, this.buf.byteOffset + this.pos), length: this.pos, count: this.spans,
       strings: this.newStrings, resources: this.newResources, scopes: this.newScopes,
     };
     this.pos = 0;
@@ -213,16 +222,36 @@ export class WirePacker {
     this.pos += 4;
   }
 
+  /** Ids: hex text, one byte a character (a loop: a native write per id cost more). */
   private ascii(text: string, length: number): void {
-    this.buf.write(text, this.pos, length, 'latin1');
-    this.pos += length;
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = 0; i < length; i++) buf[pos++] = text.charCodeAt(i);
+    this.pos = pos;
   }
 
   private str(text: string): void {
-    this.ensure(4 + text.length * 3);
-    const written = this.buf.write(text, this.pos + 4, 'utf8');
+    const n = text.length;
+    this.ensure(4 + n * 3);
+    const buf = this.buf;
+    const start = this.pos + 4;
+    // Most strings are short and ASCII: copied in a loop, which costs less than a native write.
+    if (n <= ASCII_LOOP_MAX) {
+      let pos = start;
+      for (let i = 0; i < n; i++) {
+        const c = text.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[pos++] = c;
+      }
+      if (pos - start === n) {
+        this.view.setUint32(this.pos, n, true);
+        this.pos = pos;
+        return;
+      }
+    }
+    const written = buf.write(text, start, 'utf8');
     this.view.setUint32(this.pos, written, true);
-    this.pos += 4 + written;
+    this.pos = start + written;
   }
 
   private ref(text: string): void {
@@ -255,135 +284,3 @@ export class WirePacker {
     return index;
   }
 }
-
-/** What the exporter needs of a trace state: its serialised form. */
-function traceStateOf(text: string): NonNullable<SpanContext['traceState']> {
-  return { serialize: () => text, get: () => undefined, set() { return this; }, unset() { return this; } };
-}
-
-/**
- * The worker's side: reads spans back as ReadableSpans, sharing one object per resource and
- * scope (the OTLP serialiser groups spans by their identity). `makeResource` builds a resource
- * from its attributes (injected: the worker loads @opentelemetry/resources, this module does not).
- */
-export class WireUnpacker {
-  private readonly strings: string[] = [];
-  private readonly resources: Resource[] = [];
-  private readonly scopes: InstrumentationScope[] = [];
-  private buf = Buffer.alloc(0);
-  private view = new DataView(new ArrayBuffer(0));
-  private pos = 0;
-
-  constructor(private readonly makeResource: (attributes: Attributes) => Resource) {}
-
-  unpack(batch: WireBatch): ReadableSpan[] {
-    for (const text of batch.strings) this.strings.push(text);
-    for (const attributes of batch.resources) this.resources.push(this.makeResource(attributes));
-    for (const [name, version, schemaUrl] of batch.scopes) {
-      const scope: { name: string; version?: string; schemaUrl?: string } = { name };
-      if (version !== undefined) scope.version = version;
-      if (schemaUrl !== undefined) scope.schemaUrl = schemaUrl;
-      this.scopes.push(scope);
-    }
-    this.buf = Buffer.from(batch.bytes, 0, batch.length);
-    this.view = new DataView(batch.bytes, 0, batch.length);
-    this.pos = 0;
-    const out: ReadableSpan[] = [];
-    for (let i = 0; i < batch.count; i++) out.push(this.span());
-    return out;
-  }
-
-  private span(): ReadableSpan {
-    const name = this.ref();
-    const kind = this.u8() as SpanKind;
-    const context: SpanContext = { traceId: this.ascii(32), spanId: this.ascii(16), traceFlags: this.u8() };
-    const has = this.u8();
-    const parentSpanContext: SpanContext | undefined = (has & HAS_PARENT) === 0 ? undefined
-      : { traceId: context.traceId, spanId: this.ascii(16), traceFlags: context.traceFlags, isRemote: (has & HAS_REMOTE_PARENT) !== 0 };
-    if ((has & HAS_TRACE_STATE) !== 0) context.traceState = traceStateOf(this.str());
-    const startTime: HrTime = [this.u32(), this.u32()];
-    const endTime: HrTime = [this.u32(), this.u32()];
-    const status: SpanStatus = { code: this.u8() };
-    if ((has & HAS_STATUS_MESSAGE) !== 0) status.message = this.str();
-    const droppedAttributesCount = this.u32();
-    const droppedLinksCount = this.u32();
-    const droppedEventsCount = this.u32();
-    const resource = this.resources[this.u16()];
-    const scope = this.scopes[this.u16()];
-    if (resource === undefined || scope === undefined) throw new Error('tracing wire: a span refers to a resource or scope never sent');
-    const attributes = this.attributes();
-    const links: Link[] = [];
-    if ((has & HAS_LINKS) !== 0) {
-      for (let n = this.u16(); n > 0; n--) {
-        const linked: SpanContext = { traceId: this.ascii(32), spanId: this.ascii(16), traceFlags: this.u8(), isRemote: this.u8() === 1 };
-        const state = this.str();
-        if (state !== '') linked.traceState = traceStateOf(state);
-        links.push({ context: linked, attributes: this.attributes(), droppedAttributesCount: this.u32() });
-      }
-    }
-    const events: TimedEvent[] = [];
-    if ((has & HAS_EVENTS) !== 0) {
-      for (let n = this.u16(); n > 0; n--) {
-        events.push({ name: this.str(), time: [this.u32(), this.u32()], attributes: this.attributes(), droppedAttributesCount: this.u32() });
-      }
-    }
-    return {
-      name, kind, spanContext: () => context, parentSpanContext, startTime, endTime, duration: hrTimeDuration(startTime, endTime), ended: true,
-      status, attributes, droppedAttributesCount, links, droppedLinksCount, events, droppedEventsCount, resource, instrumentationScope: scope,
-    };
-  }
-
-  private attributes(): Attributes {
-    const out: Attributes = {};
-    for (let n = this.u16(); n > 0; n--) {
-      const key = this.ref();
-      const type = this.u8();
-      let value: AttributeValue;
-      if (type === T_STRING) value = this.str();
-      else if (type === T_NUMBER) {
-        value = this.view.getFloat64(this.pos, true);
-        this.pos += 8;
-      } else if (type === T_TRUE || type === T_FALSE) value = type === T_TRUE;
-      else value = JSON.parse(this.str()) as AttributeValue;
-      // defineProperty: a key such as __proto__ stays an attribute (the keys came from our spans, but still).
-      Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
-    }
-    return out;
-  }
-
-  private u8(): number {
-    return this.buf[this.pos++]!;
-  }
-
-  private u16(): number {
-    const n = this.view.getUint16(this.pos, true);
-    this.pos += 2;
-    return n;
-  }
-
-  private u32(): number {
-    const n = this.view.getUint32(this.pos, true);
-    this.pos += 4;
-    return n;
-  }
-
-  private ascii(length: number): string {
-    const text = this.buf.toString('latin1', this.pos, this.pos + length);
-    this.pos += length;
-    return text;
-  }
-
-  private str(): string {
-    const length = this.u32();
-    const text = this.buf.toString('utf8', this.pos, this.pos + length);
-    this.pos += length;
-    return text;
-  }
-
-  private ref(): string {
-    const text = this.strings[this.u32()];
-    if (text === undefined) throw new Error('tracing wire: a string-table index never sent');
-    return text;
-  }
-}
-

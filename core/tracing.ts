@@ -65,7 +65,10 @@ export const ATTR = {
  * rather than parsed again by the SDK's propagator (about a microsecond a span).
  */
 export function contextOf(parent: TraceHeaders | undefined): Context {
-  if (parent === undefined) return ROOT_CONTEXT;
+  return parent === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, spanContextOf(parent));
+}
+
+function spanContextOf(parent: TraceHeaders): SpanContext {
   const traceparent = parent.traceparent;
   const context: SpanContext = {
     traceId: traceparent.slice(3, 35),
@@ -74,8 +77,16 @@ export function contextOf(parent: TraceHeaders | undefined): Context {
     isRemote: true,
   };
   if (parent.tracestate !== undefined) context.traceState = new TraceState(parent.tracestate);
-  return trace.setSpanContext(ROOT_CONTEXT, context);
+  return context;
 }
+
+/** The lean tracer's way in (core/tracing-tracer.ts): the parent as a span context, no Context per span. */
+interface DirectTracer {
+  startSpanFrom(name: string, kind: SpanKind, parent: SpanContext | undefined, attributes: Attributes | undefined, links: Link[] | undefined, startTime: TimeInput | undefined): Span;
+}
+
+const direct = (tracer: Tracer): DirectTracer | undefined =>
+  typeof (tracer as Partial<DirectTracer>).startSpanFrom === 'function' ? tracer as unknown as DirectTracer : undefined;
 
 /** A link to another context (e.g. the producer's, from the CloudEvents extension). */
 export function linkTo(headers: TraceHeaders): Link | undefined {
@@ -84,17 +95,23 @@ export function linkTo(headers: TraceHeaders): Link | undefined {
 }
 
 export interface SpanOptions {
+  /** Build one per span: the span may keep this object as its own (core/tracing-tracer.ts). */
   readonly attributes?: Attributes;
   readonly links?: Link[];
   readonly startTime?: TimeInput;
 }
 
 export function startSpan(tracer: Tracer, name: string, kind: SpanKind, parent: TraceHeaders | undefined, options: SpanOptions = {}): Span {
+  const lean = direct(tracer);
+  if (lean !== undefined) return lean.startSpanFrom(name, kind, parent === undefined ? undefined : spanContextOf(parent), options.attributes, options.links, options.startTime);
   return tracer.startSpan(name, { kind, attributes: options.attributes, links: options.links, startTime: options.startTime }, contextOf(parent));
 }
 
 /** A span in the same process as its parent. */
 export function startChildSpan(tracer: Tracer, name: string, kind: SpanKind, parent: Span, options: SpanOptions = {}): Span {
+  const lean = direct(tracer);
+  // A span of ours has a valid context, unless it is the API's non-recording span (sampled out).
+  if (lean !== undefined && parent.isRecording()) return lean.startSpanFrom(name, kind, parent.spanContext(), options.attributes, options.links, options.startTime);
   return tracer.startSpan(name, { kind, attributes: options.attributes, links: options.links, startTime: options.startTime }, trace.setSpan(ROOT_CONTEXT, parent));
 }
 
@@ -237,7 +254,7 @@ export interface RunningTracing {
  */
 export async function startTracing(settings: TracingSettings | undefined): Promise<RunningTracing> {
   if (settings === undefined) return { tracing: TRACING_OFF, shutdown: () => Promise.resolve() };
-  const [sdk, { WorkerSpanProcessor }, { LeanTracer }, { resourceFromAttributes }, { ATTR_SERVICE_NAME }] = await Promise.all([
+  const [sdk, { WorkerSpanProcessor }, { LeanTracer, PooledIdGenerator }, { resourceFromAttributes }, { ATTR_SERVICE_NAME }] = await Promise.all([
     import('@opentelemetry/sdk-trace-base'),
     import('./tracing-export.js'),
     import('./tracing-tracer.js'),
@@ -270,7 +287,7 @@ export async function startTracing(settings: TracingSettings | undefined): Promi
   if (settings.exporters.length === 1 && settings.exporters[0] === 'otlp') {
     // The usual case: the lean tracer's spans go straight to the worker (core/tracing-tracer.ts).
     const worker = await exportWorker();
-    const tracer = new LeanTracer(sampler, new sdk.RandomIdGenerator(), resource, { name: TRACER_NAME }, worker);
+    const tracer = new LeanTracer(sampler, new PooledIdGenerator(), resource, { name: TRACER_NAME }, worker);
     return { tracing: { tracer }, shutdown: () => worker.shutdown() };
   }
   const spanProcessors = await Promise.all(settings.exporters.map((name) => name === 'otlp' ? exportWorker() : new sdk.SimpleSpanProcessor(new sdk.ConsoleSpanExporter())));

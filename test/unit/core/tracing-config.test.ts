@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { SpanKind } from '@opentelemetry/api';
@@ -81,6 +82,41 @@ describe('tracing settings from OTEL_* variables', () => {
     // Protobuf strings are stored as-is: the names are in the bytes.
     assert.ok(bodies[0]!.includes('svc-under-test'));
     assert.ok(bodies[0]!.includes('receive'));
+  });
+
+  test('OTLP export keeps the exporter settings from OTEL_EXPORTER_OTLP_*: headers and gzip', async (t) => {
+    const requests: { headers: Record<string, unknown>; body: Buffer }[] = [];
+    const collector = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        requests.push({ headers: req.headers, body: Buffer.concat(chunks) });
+        res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+      });
+    });
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise<void>((resolve) => collector.close(() => resolve())));
+    const { port } = collector.address() as AddressInfo;
+    // The export worker reads them from its environment, a copy of the process's when it starts.
+    process.env['OTEL_EXPORTER_OTLP_HEADERS'] = 'x-api-key=s3cret';
+    process.env['OTEL_EXPORTER_OTLP_COMPRESSION'] = 'gzip';
+    let running;
+    try {
+      running = await startTracing(tracingSettingsFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` }, 'svc-gzip'));
+    } finally {
+      delete process.env['OTEL_EXPORTER_OTLP_HEADERS'];
+      delete process.env['OTEL_EXPORTER_OTLP_COMPRESSION'];
+    }
+    startSpan(running.tracing.tracer!, 'deliver', SpanKind.CLIENT, undefined).end();
+    await running.shutdown();
+    assert.equal(requests.length, 1);
+    const [request] = requests;
+    assert.equal(request!.headers['x-api-key'], 's3cret');
+    assert.equal(request!.headers['content-type'], 'application/x-protobuf');
+    assert.equal(request!.headers['content-encoding'], 'gzip');
+    const body = gunzipSync(request!.body);
+    assert.ok(body.includes('svc-gzip'));
+    assert.ok(body.includes('deliver'));
   });
 
   test('off: no tracer, and shutting down is a no-op', async () => {

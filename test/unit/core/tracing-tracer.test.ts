@@ -6,7 +6,8 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler, AlwaysOnSampler, BasicTracerProvider, InMemorySpanExporter, ParentBasedSampler, SimpleSpanProcessor, type IdGenerator, type ReadableSpan, type Sampler,
 } from '@opentelemetry/sdk-trace-base';
-import { LeanTracer } from '../../../core/tracing-tracer.js';
+import { LeanTracer, PooledIdGenerator } from '../../../core/tracing-tracer.js';
+import { headersOf, startChildSpan, startSpan } from '../../../core/tracing.js';
 
 /** Ids in sequence, so that the SDK's tracer and the lean one make the same ones. */
 function countingIds(): IdGenerator {
@@ -105,6 +106,52 @@ describe('the lean tracer makes the spans the SDK makes', () => {
       assert.deepEqual(lean.spans().map(exported), sdk.spans().map(exported));
     });
   }
+
+  // The broker's call sites (core/tracing.ts) take the lean tracer's way in without Contexts, and
+  // decide always_on and parentbased_always_on without asking the sampler: the same spans.
+  const SAMPLED = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'v=1' };
+  const UNSAMPLED = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00' };
+  const samplers: [string, () => Sampler][] = [
+    ['always_on', () => new AlwaysOnSampler()],
+    ['parentbased_always_on', () => new ParentBasedSampler({ root: new AlwaysOnSampler() })],
+    ['parentbased_always_off', () => new ParentBasedSampler({ root: new AlwaysOffSampler() })],
+    ['always_off', () => new AlwaysOffSampler()],
+  ];
+  for (const [samplerName, sampler] of samplers) {
+    test(`the call sites' helpers (${samplerName}): sampled, unsampled and no parent, children, headers`, () => {
+      const sdk = sdkTracer(sampler());
+      const lean = leanTracer(sampler());
+      const headers: unknown[][] = [[], []];
+      [sdk, lean].forEach(({ tracer }, i) => {
+        for (const parent of [SAMPLED, UNSAMPLED, undefined]) {
+          const receive = startSpan(tracer, 'receive', SpanKind.SERVER, parent, { attributes: { 'url.path': '/ns/b' }, startTime: T0 });
+          const append = startChildSpan(tracer, 'append', SpanKind.PRODUCER, receive, { attributes: { 'messaging.destination.name': 't' }, startTime: T0 });
+          headers[i]!.push(headersOf(receive), headersOf(append));
+          append.setStatus({ code: SpanStatusCode.ERROR, message: 'failed' });
+          append.end(T1);
+          receive.setAttribute('http.response.status_code', 202);
+          receive.end(T1);
+        }
+        // Attributes the span cannot keep as they are (an undefined value) are copied, without it.
+        startSpan(tracer, 'refused', SpanKind.SERVER, SAMPLED, { attributes: { 'url.path': '/x', 'x.none': undefined as unknown as string }, startTime: T0 }).end(T1);
+      });
+      assert.deepEqual(lean.spans().map(exported), sdk.spans().map(exported));
+      assert.deepEqual(headers[1], headers[0]);
+    });
+  }
+
+  test('pooled ids: hex of the right length, all different, over several refills', () => {
+    const ids = new PooledIdGenerator();
+    const seen = new Set<string>();
+    for (let i = 0; i < 3000; i++) {
+      const traceId = ids.generateTraceId();
+      const spanId = ids.generateSpanId();
+      assert.match(traceId, /^[0-9a-f]{32}$/);
+      assert.match(spanId, /^[0-9a-f]{16}$/);
+      seen.add(traceId).add(spanId);
+    }
+    assert.equal(seen.size, 6000);
+  });
 
   test('a sampled-out span still carries a context to propagate, unsampled', () => {
     const lean = leanTracer(new AlwaysOffSampler());

@@ -1,0 +1,121 @@
+/**
+ * Tracing's work per event, without the rest of the broker (issue 18): CPU µs per event of the
+ * spans the ingress makes (receive, append) and the dispatcher makes per delivery (filter,
+ * deliver), on each side of the OTLP export worker, in one thread so that process.cpuUsage()
+ * counts that work alone:
+ *
+ *   main    the call sites' helpers (core/tracing.ts) with the lean tracer, always_on, and each
+ *           ended span packed (core/tracing-wire.ts), every 1024 copied out as for a shared slot
+ *   worker  the packed batches encoded as OTLP protobuf (core/tracing-otlp.ts) and serialised
+ *           as requests of 2048 spans (no HTTP)
+ *
+ * This is the part of tracing's cost that is ours to cut; test/bench/tracing.bench.ts measures
+ * the whole, which on a busy machine swings far more. A figure, never a pass/fail.
+ *
+ *   npx tsx test/bench/tracing-spans.bench.ts        (or: npm run bench -- tracing-spans)
+ */
+import { SpanKind, type Tracer } from '@opentelemetry/api';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { AlwaysOnSampler, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { OtlpSpanEncoder, otlpTraceRequest, type EncodedSpan } from '../../core/tracing-otlp.js';
+import { LeanTracer, PooledIdGenerator } from '../../core/tracing-tracer.js';
+import { WirePacker, type WireBatch } from '../../core/tracing-wire.js';
+import { ATTR, endSpan, headersOf, spanStartTime, startChildSpan, startSpan } from '../../core/tracing.js';
+
+const EVENTS = 20_480;
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 7);
+const PARENT = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' };
+
+/** The ingress's spans for one request (broker-ingress/tracing.ts). */
+function ingressEvent(tracer: Tracer, i: number): number {
+  const attributes = { [ATTR.urlPath]: '/default/b', [ATTR.eventId]: String(i), [ATTR.eventSource]: '/bench', [ATTR.eventType]: 'dev.knative.bench' };
+  const receive = startSpan(tracer, 'receive', SpanKind.SERVER, PARENT, { attributes, startTime: spanStartTime() });
+  const append = startChildSpan(tracer, 'append', SpanKind.PRODUCER, receive, { attributes: { [ATTR.destination]: 'knative-broker-default-b' } });
+  const carried = headersOf(append)!.traceparent.length;
+  endSpan(append);
+  receive.setAttribute(ATTR.httpStatus, 202);
+  endSpan(receive);
+  return carried;
+}
+
+/** The dispatcher's spans for one delivered record (dispatcher/tracing.ts). */
+function dispatchEvent(tracer: Tracer, i: number): number {
+  const id = `e-${i}`;
+  const filter: Record<string, string | number | boolean> = {
+    [ATTR.messagingSystem]: 'kafka', [ATTR.messagingOperation]: 'process', [ATTR.destination]: 'topic', [ATTR.partition]: '0', [ATTR.offset]: i,
+    [ATTR.consumerGroup]: 'group', [ATTR.broker]: 'default/b', [ATTR.filterMatched]: true,
+  };
+  filter[ATTR.eventId] = id;
+  filter[ATTR.eventSource] = '/bench';
+  filter[ATTR.eventType] = 'bench.event';
+  filter[ATTR.trigger] = 'default/t1';
+  endSpan(startSpan(tracer, 'filter', SpanKind.CONSUMER, PARENT, { attributes: filter, startTime: spanStartTime() }));
+  const deliver: Record<string, string | number> = { [ATTR.urlFull]: 'http://127.0.0.1:8080/' };
+  deliver[ATTR.eventId] = id;
+  deliver[ATTR.eventSource] = '/bench';
+  deliver[ATTR.eventType] = 'bench.event';
+  deliver[ATTR.trigger] = 'default/t1';
+  const span = startSpan(tracer, 'deliver', SpanKind.CLIENT, PARENT, { attributes: deliver });
+  const carried = headersOf(span)!.traceparent.length;
+  span.setAttribute(ATTR.httpStatus, 200);
+  endSpan(span);
+  return carried;
+}
+
+const cpuMicros = (): number => {
+  const used = process.cpuUsage();
+  return used.user + used.system;
+};
+
+function measure(event: (tracer: Tracer, i: number) => number): { main: number; worker: number } {
+  const packer = new WirePacker();
+  const slot = new Uint8Array(new SharedArrayBuffer(1024 * 1024));
+  const batches: [WireBatch, Uint8Array][] = [];
+  const processor: SpanProcessor = {
+    onStart: () => {},
+    onEnd: (span: ReadableSpan) => {
+      packer.add(span);
+      if (packer.count < 1024) return;
+      const batch = packer.take(slot);
+      batches.push([batch, slot.slice(0, batch.length)]);
+    },
+    forceFlush: () => Promise.resolve(),
+    shutdown: () => Promise.resolve(),
+  };
+  const tracer = new LeanTracer(new AlwaysOnSampler(), new PooledIdGenerator(), resourceFromAttributes({ 'service.name': 'bench' }), { name: 'kafka-broker' }, processor);
+  const encoder = new OtlpSpanEncoder();
+  let carried = 0;
+  const mains: number[] = [];
+  const workers: number[] = [];
+  for (let round = 0; round < ROUNDS + 1; round++) {
+    batches.length = 0;
+    let started = cpuMicros();
+    for (let i = 0; i < EVENTS; i++) carried += event(tracer, i);
+    const main = (cpuMicros() - started) / EVENTS;
+    started = cpuMicros();
+    let pending: EncodedSpan[] = [];
+    for (const [batch, bytes] of batches) {
+      pending.push(...encoder.encode(batch, bytes));
+      if (pending.length >= 2048) {
+        carried += otlpTraceRequest(pending).length;
+        pending = [];
+      }
+    }
+    const worker = (cpuMicros() - started) / EVENTS;
+    // The first round warms the JIT up.
+    if (round > 0) {
+      mains.push(main);
+      workers.push(worker);
+    }
+  }
+  if (carried < 0) console.log(carried);
+  return { main: median(mains), worker: median(workers) };
+}
+
+const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+console.log(`tracing's span work, CPU µs per event (medians of ${ROUNDS} rounds of ${EVENTS} events, one thread):`);
+for (const [name, event] of [['ingress', ingressEvent], ['dispatch', dispatchEvent]] as const) {
+  const { main, worker } = measure(event);
+  console.log(`  ${name.padEnd(9)} main thread ${main.toFixed(2)} µs (spans made and packed)   export worker ${worker.toFixed(2)} µs (OTLP encoded)   total ${(main + worker).toFixed(2)} µs`);
+}
