@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { isBrokerError } from '../core/errors.js';
 import { didYouMean } from '../core/suggest.js';
+import { boundHeapGrowth } from './heap-growth.js';
 
 export interface CliIo {
   readonly stdout: NodeJS.WritableStream;
@@ -104,6 +105,8 @@ function describe(error: unknown): string {
 // Run when executed as the program (not when imported by tests).
 const invokedAsProgram = process.argv[1] !== undefined && /kafka-broker(\.js)?$|cli\.[jt]s$/.test(process.argv[1]);
 if (invokedAsProgram) {
+  // Before any command runs: long-running ones keep their heap near what is live (bin/heap-growth.ts).
+  boundHeapGrowth();
   main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then(
     (code) => {
       process.exitCode = code;
