@@ -1,8 +1,10 @@
 /**
  * The ingress worker of a split `kafka-broker start` (bin/ingress-workers.ts has the picture): the
  * broker ingress on the shared port, appending to Kafka with a producer of its own, fed the
- * contract by its parent over IPC. Signals are the parent's to act on (Ctrl-C reaches the whole
- * process group): the worker stops when the parent says `stop`, or when the parent is gone.
+ * contract by its parent, over IPC (a worker process of node:cluster) or a MessagePort (the worker
+ * thread of the default single worker). A worker process leaves signals to its parent (Ctrl-C
+ * reaches the whole process group); either kind stops when the parent says `stop`, or when the
+ * parent is gone.
  */
 import process from 'node:process';
 import { startIngress, type RunningIngress } from '../broker-ingress/main.js';
@@ -13,7 +15,7 @@ import { isBrokerError } from '../core/errors.js';
 import type { EventLog } from '../core/event-log/port.js';
 import type { KafkaClientKind } from '../core/event-log/kafka/client-kind.js';
 import type { KafkaSecurity } from '../core/event-log/kafka/security.js';
-import type { Logger } from '../core/logger.js';
+import type { Logger, LoggerOptions } from '../core/logger.js';
 import { createMetricsRegistry } from '../core/metrics.js';
 import { startTracing, type RunningTracing, type TracingSettings } from '../core/tracing.js';
 import { openKafka } from './data-plane.js';
@@ -31,18 +33,48 @@ export interface IngressWorkerSetup {
   readonly logger: Logger;
   /** Events of the start-up warm-up (bin/warm-up.ts); 0 or absent: none. */
   readonly warmUpEvents?: number;
+  /** Process and Node metrics (prom-client's defaults); a thread leaves them to its process. Default true. */
+  readonly processMetrics?: boolean;
+}
+
+/** What the parent gives a worker thread: the setup, and the logger's settings for a logger of its own. */
+export type IngressThreadData = Omit<IngressWorkerSetup, 'logger'> & { readonly log: Pick<LoggerOptions, 'level' | 'format' | 'colorize'> };
+
+/** How a worker and the process that started it talk. */
+export interface ParentLink {
+  send(message: FromWorker): void;
+  /** `gone`: the parent is gone (even SIGKILLed) or the link closed. */
+  listen(onMessage: (message: ToWorker) => void, gone: () => void): void;
+  close(): void;
+}
+
+/** A worker process of node:cluster: IPC; signals are the parent's to act on. */
+export function processLink(): ParentLink {
+  let onMessage: ((message: ToWorker) => void) | undefined;
+  return {
+    send: (message) => {
+      if (process.connected) process.send!(message);
+    },
+    listen: (handler, gone) => {
+      const ignore = (): void => undefined;
+      process.on('SIGINT', ignore);
+      process.on('SIGTERM', ignore);
+      onMessage = handler;
+      process.on('message', handler);
+      process.on('disconnect', gone);
+    },
+    close: () => {
+      if (onMessage !== undefined) process.off('message', onMessage);
+      if (process.connected) process.disconnect();
+    },
+  };
 }
 
 /** Runs until the parent says stop (or goes away); resolves with the exit code. */
-export async function runIngressWorker(setup: IngressWorkerSetup): Promise<number> {
-  const tell = (message: FromWorker): void => {
-    if (process.connected) process.send!(message);
-  };
-  const ignore = (): void => undefined;
-  process.on('SIGINT', ignore);
-  process.on('SIGTERM', ignore);
+export async function runIngressWorker(setup: IngressWorkerSetup, link: ParentLink = processLink()): Promise<number> {
+  const tell = (message: FromWorker): void => link.send(message);
   const logger = setup.logger.child({ worker: process.pid });
-  const metrics = createMetricsRegistry();
+  const metrics = createMetricsRegistry({ processMetrics: setup.processMetrics ?? true });
   const contracts = new InProcessContractSource();
   let stop: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => {
@@ -62,9 +94,8 @@ export async function runIngressWorker(setup: IngressWorkerSetup): Promise<numbe
       void metrics.getMetricsAsJSON().then((json) => tell({ type: 'metrics', id: message.id, metrics: json as MetricJson[] }));
     } else if (message.type === 'stop') stop();
   };
-  process.on('message', onMessage);
-  // The parent is gone (even SIGKILLed): this worker must not serve on alone.
-  process.on('disconnect', () => stop());
+  // The parent is gone: this worker must not serve on alone.
+  link.listen(onMessage, () => stop());
 
   let log: EventLog | undefined;
   let ingress: RunningIngress | undefined;
@@ -92,8 +123,7 @@ export async function runIngressWorker(setup: IngressWorkerSetup): Promise<numbe
   await traces?.shutdown().catch(() => undefined);
   await log?.close().catch(() => undefined);
   logger.flush();
-  process.off('message', onMessage);
-  if (process.connected) process.disconnect();
+  link.close();
   // Everything is closed; a library timer must not keep the worker alive.
   setTimeout(() => process.exit(code), 2000).unref();
   return code;

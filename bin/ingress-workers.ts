@@ -1,23 +1,30 @@
 /**
- * `kafka-broker start` on Kafka, split over processes (issue 17): the ingress runs in worker
- * processes of node:cluster, the controller, the dispatcher and the admin API in this one, so that
- * accepting events and delivering them use separate cores. Workers share the ingress port (one
- * worker: it accepts itself; several: this process hands out connections in turn).
+ * `kafka-broker start` on Kafka, split over threads or processes (issue 17): the ingress runs in a
+ * worker thread (one worker, the default) or in worker processes of node:cluster (several), the
+ * controller, the dispatcher and the admin API in this thread, so that accepting events and
+ * delivering them use separate cores. A thread shares this process's memory for Node itself, its
+ * libuv and the code it does not load (~40 MB less RSS than a process of its own, issue 17); Node
+ * 20 cannot bind one port in several threads (no reusePort), so several workers are processes that
+ * share the port (this process hands out connections in turn).
  *
- *   this process (controller, dispatcher, admin API) ──IPC: contract, stop, metrics?──▶ ingress worker(s)
- *                                                   ◀──IPC: listening | failed, metrics──
+ *   this thread (controller, dispatcher, admin API) ──contract, stop, metrics?──▶ ingress worker(s)
+ *                                                  ◀──listening | failed, metrics──
+ *   (a MessagePort to the worker thread; IPC to worker processes)
  *
- * Each worker runs `start` with the same flags and environment (bin/ingress-worker.ts), so it reads
- * settings and credentials exactly as this process does; its stdout and stderr are this process's,
- * so the logs of every part are one stream. The contract is sent only once the dispatcher runs:
+ * A worker thread is given the settings this process read (bin/ingress-thread.ts); a worker process
+ * runs `start` with the same flags and environment, so it reads settings and credentials exactly as
+ * this process does. Either writes to this process's stdout and stderr, so the logs of every part
+ * are one stream. The contract is sent only once the dispatcher runs:
  * until then a worker's /readyz says "no contract loaded yet", so the broker is ready only when
  * every part is. A worker that dies stops the whole broker (`failed`); a worker whose parent is
  * gone stops itself (the IPC channel closes), so no half of a broker is ever left running.
  */
 import cluster, { type Worker } from 'node:cluster';
+import { Worker as Thread } from 'node:worker_threads';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
 import type { Contract } from '../core/contract/types.js';
 import type { Logger } from '../core/logger.js';
+import type { IngressThreadData } from './ingress-worker.js';
 
 /** What a worker sends. */
 export type FromWorker =
@@ -162,4 +169,104 @@ async function stopWorker(worker: Worker, logger: Logger): Promise<void> {
   }, STOP_TIMEOUT_MS);
   await exited;
   clearTimeout(timer);
+}
+
+/**
+ * Starts the ingress in a worker thread of this process and resolves once it listens; rejects
+ * with its start-up failure. Its reports carry this process's pid (the ingress is in it).
+ */
+export async function startIngressThread(data: IngressThreadData, logger: Logger, reports?: WorkerReports): Promise<IngressWorkers> {
+  const thread = startThread(data);
+  const pid = process.pid;
+  let stopping = false;
+  let exited = false;
+  let fail: (reason: string) => void = () => undefined;
+  const failed = new Promise<string>((resolve) => {
+    fail = resolve;
+  });
+  const pendingMetrics = new Map<number, (metrics: MetricJson[]) => void>();
+  let nextId = 0;
+  const gone = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
+  const listening = new Promise<{ url: string; httpsUrl: string | undefined }>((resolve, reject) => {
+    let error: Error | undefined;
+    thread.on('message', (message: FromWorker) => {
+      if (message.type === 'listening') {
+        reports?.started(pid);
+        resolve({ url: message.url, httpsUrl: message.httpsUrl });
+      } else if (message.type === 'applied') reports?.applied(pid, message.generation);
+      else if (message.type === 'failed') reject(new WorkerStartError(message.message, message.errno));
+      else if (message.type === 'metrics') pendingMetrics.get(message.id)?.(message.metrics);
+    });
+    // An exception nothing caught ends the thread: it is why the broker stops.
+    thread.on('error', (thrown: Error) => {
+      error = thrown;
+    });
+    thread.on('exit', (code) => {
+      exited = true;
+      reports?.exited(pid);
+      const how = error === undefined ? `exited with code ${code}` : `failed: ${error.message.split('\n')[0]}`;
+      reject(new WorkerStartError(`the ingress thread ${how} while starting`, undefined));
+      if (!stopping) fail(`the ingress thread ${how}`);
+    });
+  });
+  const send = (message: ToWorker): void => {
+    if (!exited) thread.postMessage(message);
+  };
+  const close = async (): Promise<void> => {
+    stopping = true;
+    if (exited) return;
+    send({ type: 'stop' });
+    const timer = setTimeout(() => {
+      logger.warn('the ingress thread did not stop in time: terminated');
+      void thread.terminate();
+    }, STOP_TIMEOUT_MS);
+    await gone;
+    clearTimeout(timer);
+  };
+  let urls: { url: string; httpsUrl: string | undefined };
+  try {
+    urls = await listening;
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  logger.debug({ threadId: thread.threadId }, 'ingress thread listening');
+  return {
+    url: urls.url,
+    httpsUrl: urls.httpsUrl,
+    pids: [pid],
+    failed,
+    publish: (contract) => send({ type: 'contract', json: JSON.stringify(contract) }),
+    metricsText: async (own) => {
+      const theirs = exited ? [] : [await new Promise<MetricJson[]>((resolve) => {
+        const id = nextId++;
+        const timer = setTimeout(() => {
+          pendingMetrics.delete(id);
+          resolve([]);
+        }, METRICS_TIMEOUT_MS);
+        pendingMetrics.set(id, (metrics) => {
+          clearTimeout(timer);
+          pendingMetrics.delete(id);
+          resolve(metrics);
+        });
+        send({ type: 'metrics?', id });
+      })];
+      return AggregatorRegistry.aggregate([(await own.getMetricsAsJSON()) as MetricJson[], ...theirs]).metrics();
+    },
+    close,
+  };
+}
+
+/**
+ * The thread runs bin/ingress-thread: compiled JavaScript beside this file in a package (dist/bin/),
+ * TypeScript in a checkout run through tsx, which a worker thread does not inherit, so it
+ * registers tsx itself before importing its entry.
+ */
+function startThread(data: IngressThreadData): Thread {
+  const self = import.meta.url;
+  if (!self.endsWith('.ts')) return new Thread(new URL('./ingress-thread.js', self), { workerData: data });
+  const entry = new URL('./ingress-thread.ts', self).href;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
+  return new Thread(bootstrap, { eval: true, workerData: data });
 }

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { commonEnv, logLevelSchema, portSchema } from '../core/config.js';
-import { createLogger, logFormats, logLevels, type LogFormat, type Logger } from '../core/logger.js';
+import { createLogger, logFormats, logLevels, type LogFormat, type Logger, type LoggerOptions } from '../core/logger.js';
 import { didYouMean } from '../core/suggest.js';
 import { CliError, UsageError, type CliIo } from './cli.js';
 
@@ -86,8 +86,13 @@ export const isTerminal = (stream: NodeJS.WritableStream): boolean => (stream as
 
 /** The process's logger: $LOG_LEVEL (default info) and the log format of `values`. */
 export function loggerFrom(io: CliIo, values: FlagValues = {}): Logger {
+  return createLogger(loggerOptionsFrom(io, values));
+}
+
+/** What loggerFrom makes a logger with (a worker thread makes the same one from these). */
+export function loggerOptionsFrom(io: CliIo, values: FlagValues = {}): Pick<LoggerOptions, 'level' | 'format' | 'colorize'> {
   const level = logLevelSchema.safeParse(commonEnv(io.env).logLevel);
   if (!level.success) throw new CliError(`LOG_LEVEL must be one of ${logLevels.join(', ')}`);
   const format = logFormatFrom(values, io);
-  return createLogger({ level: level.data, format, colorize: format === 'pretty' && isTerminal(io.stderr) });
+  return { level: level.data, format, colorize: format === 'pretty' && isTerminal(io.stderr) };
 }

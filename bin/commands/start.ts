@@ -2,8 +2,8 @@
  * `kafka-broker start --manifests <dir> [--port 8080] [--admin-port 9090] [--kafka host:port]`
  *
  * The controller, the ingress and the dispatcher as one command, sharing one event log and an
- * in-process contract (on Kafka the ingress runs in worker processes, fed the contract over IPC:
- * bin/ingress-workers.ts; --single-process keeps it here):
+ * in-process contract (on Kafka the ingress runs in a worker thread, or in worker processes, fed
+ * the contract by message: bin/ingress-workers.ts; --single-process keeps it here):
  *
  *   manifests/ ──▶ controller ──contract──▶ ingress  (:port, POST /<ns>/<broker>)
  *                     │  topics, groups      dispatcher ──▶ subscribers
@@ -47,13 +47,13 @@ import { FileRewindHistory } from '../../dispatcher/rewind/history.js';
 import { CliError, type CliIo } from '../cli.js';
 import type { KafkaSecurity } from '../../core/event-log/kafka/security.js';
 import { kafkaFrom, openKafka, untilSignal } from '../data-plane.js';
-import { runIngressWorker } from '../ingress-worker.js';
-import { startIngressWorkers, WorkerStartError, type IngressWorkers, type WorkerReports } from '../ingress-workers.js';
+import { runIngressWorker, type IngressThreadData } from '../ingress-worker.js';
+import { startIngressThread, startIngressWorkers, WorkerStartError, type IngressWorkers, type WorkerReports } from '../ingress-workers.js';
 import { warmUp } from '../warm-up.js';
 import { clustersOf, KAFKA_AUTH_FLAG, KAFKA_AUTH_USAGE, kafkaAuthRootOf, kafkaClientOf, kafkaSecurityOf, rootCredentials } from '../kafka-auth.js';
 import { clusterLogs } from '../../controller/cluster-logs.js';
 import type { EventLogClusters } from '../../core/event-log/clusters.js';
-import { LOG_FORMAT_FLAG, loggerFrom, parseCommandLine, parsePort, stringFlag, type FlagValues } from '../options.js';
+import { LOG_FORMAT_FLAG, loggerFrom, loggerOptionsFrom, parseCommandLine, parsePort, stringFlag, type FlagValues } from '../options.js';
 import { loadSettings, settingsHelp, START_SETTINGS } from '../settings.js';
 
 /** In memory nothing outlives the process, so a long drain only delays Ctrl-C (see run). */
@@ -61,8 +61,8 @@ const MEMORY_SHUTDOWN_DEADLINE_MS = 5000;
 
 const usage = (): string => `Usage: kafka-broker start --manifests <dir> [options]
 
-Runs the controller, the broker ingress and the dispatcher: in one process on the in-memory event
-log; on Kafka the ingress runs in a worker process of its own (--ingress-workers), so that accepting
+Runs the controller, the broker ingress and the dispatcher: in one thread on the in-memory event
+log; on Kafka the ingress runs in a worker thread of its own (--ingress-workers), so that accepting
 and delivering events use separate cores.
 
 Options:
@@ -79,9 +79,10 @@ Options:
       --kafka <servers>    Kafka bootstrap servers host:port[,host:port]; default $KAFKA_BOOTSTRAP_SERVERS,
                            else the in-memory event log (dev mode: events do not survive a restart)
 ${KAFKA_AUTH_USAGE}      --ingress-workers <n>
-                           on Kafka, ingress processes sharing the ingress port (default 1; 0 runs
-                           the ingress in the main process, as --single-process does)
-      --single-process     everything in one process (always so on the in-memory event log)
+                           on Kafka, ingress workers (default 1: a thread; 2 or more: processes
+                           sharing the ingress port; 0 runs the ingress in the main thread, as
+                           --single-process does)
+      --single-process     everything in one thread (always so on the in-memory event log)
       --log-format <fmt>   json or pretty (default: pretty when stderr is a terminal, else json)
   -h, --help               show this help
 
@@ -107,7 +108,7 @@ interface StartOptions {
   readonly adminTokenFile: string | undefined;
   readonly adminAuth: boolean;
   readonly kafka: { readonly brokers: string[]; readonly from: string; readonly security?: KafkaSecurity } | undefined;
-  /** Ingress worker processes; 0: the ingress runs in the main process. */
+  /** Ingress workers (1: a thread, more: processes); 0: the ingress runs in the main thread. */
   readonly ingressWorkers: number;
   /** The flags as given, for the workers, which run `start` with the same ones. */
   readonly argv: readonly string[];
@@ -229,16 +230,21 @@ function ingressWorkersOf(values: FlagValues, onKafka: boolean): number {
 
 /** This process is an ingress worker of a split `start` (bin/ingress-workers.ts). */
 async function runWorker(options: StartOptions, io: CliIo): Promise<number> {
+  return runIngressWorker({ ...ingressThreadData(options, io), logger: loggerFrom(io, options.values) });
+}
+
+/** What an ingress worker runs with: the settings as this process reads them. */
+function ingressThreadData(options: StartOptions, io: CliIo): IngressThreadData {
   if (options.kafka === undefined) throw new CliError('an ingress worker needs Kafka');
-  return runIngressWorker({
+  return {
     config: loadSettings(START_SETTINGS.ingress, io.env, { host: options.host, port: options.port }),
     kafka: options.kafka,
     client: kafkaClientOf(io.env, stringFlag(options.values, 'kafka-client')),
     authRoot: kafkaAuthRootOf(io, stringFlag(options.values, 'kafka-auth-root')),
     traceSettings: tracingSettingsFromEnv(io.env, 'kafka-broker'),
-    logger: loggerFrom(io, options.values),
+    log: loggerOptionsFrom(io, options.values),
     warmUpEvents: options.warmUpEvents,
-  });
+  };
 }
 
 /** A path under the home directory as `~/...`, as a person would type it. */
@@ -366,7 +372,10 @@ async function startAll(
     const ingressStatus = ingressReports(reports);
     try {
       if (options.ingressWorkers > 0) {
-        const workers = await startIngressWorkers(options.ingressWorkers, options.argv, logger, ingressStatus);
+        // One worker: a thread of this process; several share the port as processes (bin/ingress-workers.ts).
+        const workers = options.ingressWorkers === 1
+          ? await startIngressThread(ingressThreadData(options, io), logger, ingressStatus)
+          : await startIngressWorkers(options.ingressWorkers, options.argv, logger, ingressStatus);
         late.workers = workers;
         ingress = workers;
       } else {
