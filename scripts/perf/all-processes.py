@@ -2,8 +2,9 @@
 """Sums CPU and RSS over every process of a running kafka-broker, per round of the shared harness.
 
 The harness (side-by-side.sh) reads CPU and RSS of one pid: the newest process whose command line
-names its manifests folder. `kafka-broker start` on Kafka is two processes (the ingress runs in a
-node:cluster worker), so that one pid is the ingress worker alone. This reads the harness's output
+names its manifests folder. `kafka-broker start` on Kafka is one process (the ingress in a worker
+thread), but with --ingress-workers 2 or more the ingress runs in node:cluster worker processes and
+that one pid is an ingress worker alone. This reads the harness's output
 on stdin, prints it unchanged, and after each `ours` row adds the same figures for all of the
 broker's processes over that round: from the harness's previous line to this one (the round's
 load and drain; the other system's round runs between two of ours).

@@ -9,8 +9,9 @@
 #      `apt-get download` into $KB_PERF_CACHE/wrk and unpacked there (no root, nothing installed).
 #   3. Kafka: $KAFKA_BOOTSTRAP_SERVERS, or `npm run kafka` started here and stopped at the end.
 #   4. $PERF_HARNESS/side-by-side.sh DUR CONNS ROUNDS, then e2e-latency.mjs E2E_RATE E2E_SECONDS on
-#      Kafka and in memory. The harness reads one pid of ours (the ingress worker); after each of
-#      our rows all-processes.py prints RSS and CPU per event summed over all of our processes.
+#      Kafka and in memory. The harness reads one pid of ours (with --ingress-workers 2+, an ingress
+#      worker); after each of our rows all-processes.py prints RSS and CPU per event summed over all
+#      of our processes.
 #
 # Settings (environment):
 #   PERF_HARNESS      the harness folder (default /work/shared/perf)
