@@ -1,11 +1,12 @@
 /**
  * `kafka-broker start` on Kafka, split over threads or processes (issue 17): the ingress runs in a
- * worker thread (one worker, the default) or in worker processes of node:cluster (several), the
- * controller, the dispatcher and the admin API in this thread, so that accepting events and
- * delivering them use separate cores. A thread shares this process's memory for Node itself, its
- * libuv and the code it does not load (~40 MB less RSS than a process of its own, issue 17); Node
- * 20 cannot bind one port in several threads (no reusePort), so several workers are processes that
- * share the port (this process hands out connections in turn).
+ * worker thread (one worker, the default: bin/ingress-thread-start.ts) or in worker processes of
+ * node:cluster (several, started here), the controller, the dispatcher and the admin API in this
+ * thread, so that accepting events and delivering them use separate cores. A thread shares this
+ * process's memory for Node itself, its libuv and the code it does not load (~40 MB less RSS than
+ * a process of its own, issue 17); Node 20 cannot bind one port in several threads (no
+ * reusePort), so several workers are processes that share the port (this process hands out
+ * connections in turn).
  *
  *   this thread (controller, dispatcher, admin API) ──contract, stop, metrics?──▶ ingress worker(s)
  *                                                  ◀──listening | failed, metrics──
@@ -20,11 +21,9 @@
  * gone stops itself (the IPC channel closes), so no half of a broker is ever left running.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { Worker as Thread } from 'node:worker_threads';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
 import type { Contract } from '../core/contract/types.js';
 import type { Logger } from '../core/logger.js';
-import type { IngressThreadData } from './ingress-worker.js';
 
 /** What a worker sends. */
 export type FromWorker =
@@ -43,9 +42,9 @@ export type ToWorker =
 export type MetricJson = MetricObjectWithValues<MetricValue<string>>;
 
 /** Longest wait for a worker's metrics: /metrics answers with what came, not never. */
-const METRICS_TIMEOUT_MS = 2000;
+export const METRICS_TIMEOUT_MS = 2000;
 /** A worker that does not stop within this long after `stop` is killed. */
-const STOP_TIMEOUT_MS = 30_000;
+export const STOP_TIMEOUT_MS = 30_000;
 
 export class WorkerStartError extends Error {
   constructor(message: string, readonly errno: string | undefined) {
@@ -169,104 +168,4 @@ async function stopWorker(worker: Worker, logger: Logger): Promise<void> {
   }, STOP_TIMEOUT_MS);
   await exited;
   clearTimeout(timer);
-}
-
-/**
- * Starts the ingress in a worker thread of this process and resolves once it listens; rejects
- * with its start-up failure. Its reports carry this process's pid (the ingress is in it).
- */
-export async function startIngressThread(data: IngressThreadData, logger: Logger, reports?: WorkerReports): Promise<IngressWorkers> {
-  const thread = startThread(data);
-  const pid = process.pid;
-  let stopping = false;
-  let exited = false;
-  let fail: (reason: string) => void = () => undefined;
-  const failed = new Promise<string>((resolve) => {
-    fail = resolve;
-  });
-  const pendingMetrics = new Map<number, (metrics: MetricJson[]) => void>();
-  let nextId = 0;
-  const gone = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
-  const listening = new Promise<{ url: string; httpsUrl: string | undefined }>((resolve, reject) => {
-    let error: Error | undefined;
-    thread.on('message', (message: FromWorker) => {
-      if (message.type === 'listening') {
-        reports?.started(pid);
-        resolve({ url: message.url, httpsUrl: message.httpsUrl });
-      } else if (message.type === 'applied') reports?.applied(pid, message.generation);
-      else if (message.type === 'failed') reject(new WorkerStartError(message.message, message.errno));
-      else if (message.type === 'metrics') pendingMetrics.get(message.id)?.(message.metrics);
-    });
-    // An exception nothing caught ends the thread: it is why the broker stops.
-    thread.on('error', (thrown: Error) => {
-      error = thrown;
-    });
-    thread.on('exit', (code) => {
-      exited = true;
-      reports?.exited(pid);
-      const how = error === undefined ? `exited with code ${code}` : `failed: ${error.message.split('\n')[0]}`;
-      reject(new WorkerStartError(`the ingress thread ${how} while starting`, undefined));
-      if (!stopping) fail(`the ingress thread ${how}`);
-    });
-  });
-  const send = (message: ToWorker): void => {
-    if (!exited) thread.postMessage(message);
-  };
-  const close = async (): Promise<void> => {
-    stopping = true;
-    if (exited) return;
-    send({ type: 'stop' });
-    const timer = setTimeout(() => {
-      logger.warn('the ingress thread did not stop in time: terminated');
-      void thread.terminate();
-    }, STOP_TIMEOUT_MS);
-    await gone;
-    clearTimeout(timer);
-  };
-  let urls: { url: string; httpsUrl: string | undefined };
-  try {
-    urls = await listening;
-  } catch (error) {
-    await close();
-    throw error;
-  }
-  logger.debug({ threadId: thread.threadId }, 'ingress thread listening');
-  return {
-    url: urls.url,
-    httpsUrl: urls.httpsUrl,
-    pids: [pid],
-    failed,
-    publish: (contract) => send({ type: 'contract', json: JSON.stringify(contract) }),
-    metricsText: async (own) => {
-      const theirs = exited ? [] : [await new Promise<MetricJson[]>((resolve) => {
-        const id = nextId++;
-        const timer = setTimeout(() => {
-          pendingMetrics.delete(id);
-          resolve([]);
-        }, METRICS_TIMEOUT_MS);
-        pendingMetrics.set(id, (metrics) => {
-          clearTimeout(timer);
-          pendingMetrics.delete(id);
-          resolve(metrics);
-        });
-        send({ type: 'metrics?', id });
-      })];
-      return AggregatorRegistry.aggregate([(await own.getMetricsAsJSON()) as MetricJson[], ...theirs]).metrics();
-    },
-    close,
-  };
-}
-
-/**
- * The thread runs bin/ingress-thread: compiled JavaScript beside this file in a package (dist/bin/),
- * TypeScript in a checkout run through tsx, which a worker thread does not inherit, so it
- * registers tsx itself before importing its entry.
- */
-function startThread(data: IngressThreadData): Thread {
-  const self = import.meta.url;
-  if (!self.endsWith('.ts')) return new Thread(new URL('./ingress-thread.js', self), { workerData: data });
-  const entry = new URL('./ingress-thread.ts', self).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
-  return new Thread(bootstrap, { eval: true, workerData: data });
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startIngressThread, WorkerStartError } from '../../../bin/ingress-workers.js';
+import { startIngressThread } from '../../../bin/ingress-thread-start.js';
+import { WorkerStartError } from '../../../bin/ingress-workers.js';
 import { loadSettings, START_SETTINGS } from '../../../bin/settings.js';
 import { silentLogger } from '../../../core/logger.js';
 
