@@ -1,7 +1,7 @@
 /**
- * The entry of the ingress worker thread (bin/ingress-workers.ts starts it): the same worker as a
- * node:cluster process runs (bin/ingress-worker.ts), given its settings by the parent, which read
- * and checked them once, and talking to it over the thread's MessagePort.
+ * The entry of the ingress worker thread (bin/ingress-thread-start.ts starts it): the same worker
+ * as a node:cluster process runs (bin/ingress-worker.ts), given its settings by the parent, which
+ * read and checked them once, and talking to it over the thread's MessagePort.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../core/logger.js';
