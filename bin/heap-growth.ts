@@ -9,22 +9,22 @@
  *
  * The flag is read at every full collection, so setting it once the process runs takes effect;
  * V8 flags are per process, so the ingress worker thread is bounded too. A value given to node
- * (`node --heap-growing-percent=N`; 0: V8's own choice) is kept.
+ * (`node --heap-growing-percent=N`, also in NODE_OPTIONS; 0: V8's own choice) is kept.
  */
 import v8 from 'node:v8';
 
 /** The heap may grow to twice what the last full collection kept. */
 export const HEAP_GROWING_PERCENT = 100;
 
-/** The V8 flag to set, or undefined when node was given one already. */
-export function heapGrowthFlag(execArgv: readonly string[]): string | undefined {
-  const given = execArgv.some((arg) => /^--heap[-_]growing[-_]percent(=|$)/.test(arg));
+/** The V8 flag to set, or undefined when node was given one already (argument or NODE_OPTIONS). */
+export function heapGrowthFlag(execArgv: readonly string[], nodeOptions = ''): string | undefined {
+  const given = [...execArgv, ...nodeOptions.split(/\s+/)].some((arg) => /^--heap[-_]growing[-_]percent(=|$)/.test(arg));
   return given ? undefined : `--heap-growing-percent=${HEAP_GROWING_PERCENT}`;
 }
 
 /** Bounds this process's heap growth (see above); returns the flag set, if any. */
-export function boundHeapGrowth(execArgv: readonly string[] = process.execArgv): string | undefined {
-  const flag = heapGrowthFlag(execArgv);
+export function boundHeapGrowth(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS): string | undefined {
+  const flag = heapGrowthFlag(execArgv, nodeOptions);
   if (flag !== undefined) v8.setFlagsFromString(flag);
   return flag;
 }

@@ -15,6 +15,8 @@ test('the heap growth flag is set unless node was given one', () => {
     [['--heap-growing-percentage=5'], ours],
   ];
   for (const [execArgv, expected] of cases) assert.equal(heapGrowthFlag(execArgv), expected, execArgv.join(' '));
+  assert.equal(heapGrowthFlag([], '--enable-source-maps  --heap-growing-percent=0'), undefined, 'given in NODE_OPTIONS');
+  assert.equal(heapGrowthFlag([], '--max-old-space-size=512'), ours, 'NODE_OPTIONS without it');
 });
 
 test('node accepts the flag at run time', () => {
