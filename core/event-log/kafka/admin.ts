@@ -19,6 +19,7 @@ export type TopicOffsets = { partition: number; high: string; low: string }[];
 export class KafkaAdmin {
   private admin: Admin | undefined;
   private adminConnecting: Promise<Admin> | undefined;
+  private closed = false;
   private readonly partitionCounts = new Map<string, { count: number; at: number }>();
   private readonly refreshing = new Set<string>();
 
@@ -280,10 +281,16 @@ export class KafkaAdmin {
 
   /** The admin client, connected once; a failure is LOG_UNAVAILABLE. */
   async connect(): Promise<Admin> {
+    if (this.closed) throw unavailable('cannot connect to Kafka', new Error('the event log is closed'));
     if (this.admin !== undefined) return this.admin;
     this.adminConnecting ??= (async () => {
       const admin = this.kafka.admin();
       await admin.connect();
+      // Closed while connecting: a connection kept now would hold the process open.
+      if (this.closed) {
+        await admin.disconnect().catch(() => undefined);
+        throw new Error('the event log is closed');
+      }
       this.admin = admin;
       return admin;
     })().finally(() => {
@@ -297,7 +304,11 @@ export class KafkaAdmin {
   }
 
   async close(): Promise<void> {
-    await this.admin?.disconnect().catch(() => undefined);
+    this.closed = true;
+    await this.adminConnecting?.catch(() => undefined);
+    const admin = this.admin;
+    this.admin = undefined;
+    await admin?.disconnect().catch(() => undefined);
   }
 }
 

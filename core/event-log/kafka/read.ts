@@ -29,6 +29,7 @@ export interface TopicReaderOptions {
 /** One fetch client per event log, connected on first read. */
 export class TopicReader {
   private client: FetchClient | undefined;
+  private closed = false;
 
   constructor(private readonly options: TopicReaderOptions) {}
 
@@ -70,12 +71,16 @@ export class TopicReader {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const client = this.client;
     this.client = undefined;
     await client?.close().catch(() => undefined);
   }
 
   private connect(): FetchClient {
+    // A read still running when the log closes (a tail between polls) must not open a client
+    // nobody closes: it would hold the process open.
+    if (this.closed) throw unavailable('cannot read from Kafka', new Error('the event log is closed'));
     this.client ??= new FetchClient({
       clientId: `${this.options.clientId}-reader`,
       bootstrapBrokers: [...this.options.brokers],
