@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { isBrokerError } from '../core/errors.js';
 import { didYouMean } from '../core/suggest.js';
 import { boundHeapGrowth } from './heap-growth.js';
+import { dropKafkajsTimerWarnings } from './node-warnings.js';
 
 export interface CliIo {
   readonly stdout: NodeJS.WritableStream;
@@ -107,6 +108,7 @@ const invokedAsProgram = process.argv[1] !== undefined && /kafka-broker(\.js)?$|
 if (invokedAsProgram) {
   // Before any command runs: long-running ones keep their heap near what is live (bin/heap-growth.ts).
   boundHeapGrowth();
+  dropKafkajsTimerWarnings();
   main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then(
     (code) => {
       process.exitCode = code;

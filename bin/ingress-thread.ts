@@ -5,9 +5,11 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../core/logger.js';
+import { dropKafkajsTimerWarnings } from './node-warnings.js';
 import { runIngressWorker, type IngressThreadData, type ParentLink } from './ingress-worker.js';
 import type { ToWorker } from './ingress-workers.js';
 
+dropKafkajsTimerWarnings();
 const port = parentPort;
 if (port === null) throw new Error('bin/ingress-thread.ts runs only as a worker thread');
 const data = workerData as IngressThreadData;

@@ -42,9 +42,7 @@ async function main(): Promise<number> {
   const concurrency = env['TEST_CONCURRENCY'] ?? '2';
   const child = spawn(
     process.execPath,
-    // --test-force-exit: a test file whose tests have all ended exits even if a client library
-    // left a socket open (a kafkajs request in flight at close reconnects), rather than hang the run.
-    ['--import', 'tsx', '--test', '--test-force-exit', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+    ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
     { cwd: root, env, stdio: 'inherit' },
   );
   const stop = (): void => {
