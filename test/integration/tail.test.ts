@@ -27,6 +27,7 @@ for (const kind of eventLogKinds) {
 
       const abort = new AbortController();
       t.after(() => abort.abort());
+      const loops: Promise<void>[] = [];
       const follow = (start: TailStart, filter?: (id: string, type: string) => boolean): { ids: string[]; seen: TailedEvent[]; positioned: boolean } => {
         const seen: TailedEvent[] = [];
         const predicate = filter === undefined ? undefined : (e: Parameters<EventPredicate>[0]): boolean => filter(String(e.attributes['id']), String(e.attributes['type']));
@@ -39,12 +40,12 @@ for (const kind of eventLogKinds) {
             return typeof value === 'function' ? value.bind(target) : value;
           },
         });
-        void (async () => {
+        loops.push((async () => {
           for await (const e of tail(watched, s.topic, { start, signal: abort.signal, pollMs: 50, filter: predicate })) seen.push(e);
           // A read still running when the test closes the log fails: only a failure before that counts.
         })().catch((error: unknown) => {
           if (!abort.signal.aborted) throw error;
-        });
+        }));
         return { seen, get ids() { return seen.map((e) => String(e.event?.attributes['id'])); }, get positioned() { return positioned; } };
       };
       const fromNow = follow({ kind: 'end' });
@@ -64,7 +65,9 @@ for (const kind of eventLogKinds) {
       // The broker's hop counter is its own bookkeeping: not shown.
       assert.ok(fromNow.seen.every((e) => e.event !== undefined && e.event.attributes['knativebrokerttl'] === undefined));
       assert.deepEqual(await committed(), groupBefore, "the trigger's group did not move");
+      // Each tail ends its read before the log closes: a read cut by the close could leave a connection.
       abort.abort();
+      await Promise.all(loops);
     });
   });
 }
