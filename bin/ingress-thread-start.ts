@@ -6,7 +6,7 @@ import { Worker as Thread } from 'node:worker_threads';
 import { AggregatorRegistry } from 'prom-client';
 import type { Logger } from '../core/logger.js';
 import type { IngressThreadData } from './ingress-worker.js';
-import { METRICS_TIMEOUT_MS, STOP_TIMEOUT_MS, WorkerStartError, type FromWorker, type IngressWorkers, type MetricJson, type ToWorker, type WorkerReports } from './ingress-workers.js';
+import { MetricsAsks, STOP_TIMEOUT_MS, WorkerStartError, type FromWorker, type IngressWorkers, type MetricJson, type ToWorker, type WorkerReports } from './ingress-workers.js';
 
 /**
  * Starts the ingress in a worker thread of this process and resolves once it listens; rejects
@@ -21,8 +21,7 @@ export async function startIngressThread(data: IngressThreadData, logger: Logger
   const failed = new Promise<string>((resolve) => {
     fail = resolve;
   });
-  const pendingMetrics = new Map<number, (metrics: MetricJson[]) => void>();
-  let nextId = 0;
+  const metricsAsks = new MetricsAsks();
   const gone = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
   const listening = new Promise<{ url: string; httpsUrl: string | undefined }>((resolve, reject) => {
     let error: Error | undefined;
@@ -32,7 +31,7 @@ export async function startIngressThread(data: IngressThreadData, logger: Logger
         resolve({ url: message.url, httpsUrl: message.httpsUrl });
       } else if (message.type === 'applied') reports?.applied(pid, message.generation);
       else if (message.type === 'failed') reject(new WorkerStartError(message.message, message.errno));
-      else if (message.type === 'metrics') pendingMetrics.get(message.id)?.(message.metrics);
+      else if (message.type === 'metrics') metricsAsks.answer(message.id, message.metrics);
     });
     // An exception nothing caught ends the thread: it is why the broker stops.
     thread.on('error', (thrown: Error) => {
@@ -75,19 +74,7 @@ export async function startIngressThread(data: IngressThreadData, logger: Logger
     failed,
     publish: (contract) => send({ type: 'contract', json: JSON.stringify(contract) }),
     metricsText: async (own) => {
-      const theirs = exited ? [] : [await new Promise<MetricJson[]>((resolve) => {
-        const id = nextId++;
-        const timer = setTimeout(() => {
-          pendingMetrics.delete(id);
-          resolve([]);
-        }, METRICS_TIMEOUT_MS);
-        pendingMetrics.set(id, (metrics) => {
-          clearTimeout(timer);
-          pendingMetrics.delete(id);
-          resolve(metrics);
-        });
-        send({ type: 'metrics?', id });
-      })];
+      const theirs = exited ? [] : [await metricsAsks.ask(send)];
       return AggregatorRegistry.aggregate([(await own.getMetricsAsJSON()) as MetricJson[], ...theirs]).metrics();
     },
     close,

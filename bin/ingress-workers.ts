@@ -86,8 +86,7 @@ export async function startIngressWorkers(count: number, argv: readonly string[]
   const failed = new Promise<string>((resolve) => {
     fail = resolve;
   });
-  const pendingMetrics = new Map<number, (metrics: MetricJson[]) => void>();
-  let nextId = 0;
+  const metricsAsks = new MetricsAsks();
 
   const listening = Array.from({ length: count }, () => {
     // node:cluster marks the child (NODE_UNIQUE_ID): `start` there runs bin/ingress-worker.ts.
@@ -100,7 +99,7 @@ export async function startIngressWorkers(count: number, argv: readonly string[]
           resolve({ url: message.url, httpsUrl: message.httpsUrl });
         } else if (message.type === 'applied') reports?.applied(worker.process.pid!, message.generation);
         else if (message.type === 'failed') reject(new WorkerStartError(message.message, message.errno));
-        else if (message.type === 'metrics') pendingMetrics.get(message.id)?.(message.metrics);
+        else if (message.type === 'metrics') metricsAsks.answer(message.id, message.metrics);
       });
       worker.on('exit', (code, signal) => {
         reports?.exited(worker.process.pid!);
@@ -137,19 +136,7 @@ export async function startIngressWorkers(count: number, argv: readonly string[]
       for (const worker of workers) send(worker, { type: 'contract', json });
     },
     metricsText: async (own) => {
-      const asked = workers.filter((w) => w.isConnected()).map((worker) => new Promise<MetricJson[]>((resolve) => {
-        const id = nextId++;
-        const timer = setTimeout(() => {
-          pendingMetrics.delete(id);
-          resolve([]);
-        }, METRICS_TIMEOUT_MS);
-        pendingMetrics.set(id, (metrics) => {
-          clearTimeout(timer);
-          pendingMetrics.delete(id);
-          resolve(metrics);
-        });
-        send(worker, { type: 'metrics?', id });
-      }));
+      const asked = workers.filter((w) => w.isConnected()).map((worker) => metricsAsks.ask((message) => send(worker, message)));
       const all = [(await own.getMetricsAsJSON()) as MetricJson[], ...(await Promise.all(asked))];
       return AggregatorRegistry.aggregate(all).metrics();
     },
@@ -168,4 +155,30 @@ async function stopWorker(worker: Worker, logger: Logger): Promise<void> {
   }, STOP_TIMEOUT_MS);
   await exited;
   clearTimeout(timer);
+}
+
+/** A worker's metrics asked for over its channel; an answer not there in METRICS_TIMEOUT_MS counts as none. */
+export class MetricsAsks {
+  private readonly pending = new Map<number, (metrics: MetricJson[]) => void>();
+  private nextId = 0;
+
+  ask(send: (message: ToWorker) => void): Promise<MetricJson[]> {
+    return new Promise((resolve) => {
+      const id = this.nextId++;
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        resolve([]);
+      }, METRICS_TIMEOUT_MS);
+      this.pending.set(id, (metrics) => {
+        clearTimeout(timer);
+        this.pending.delete(id);
+        resolve(metrics);
+      });
+      send({ type: 'metrics?', id });
+    });
+  }
+
+  answer(id: number, metrics: MetricJson[]): void {
+    this.pending.get(id)?.(metrics);
+  }
 }
