@@ -1,0 +1,194 @@
+/**
+ * The dispatcher's CPU per delivered event, checkout against checkout (issue 17), on Kafka.
+ *
+ * One topic is filled once with 1 KiB binary events; one long-lived worker process per checkout
+ * runs that checkout's dispatcher (its own code, loaded from the checkout) with metrics on, as
+ * `kafka-broker start` does; a subscriber in a process of its own answers 202 at once. Each round
+ * a worker drains the whole topic with a new consumer group (one unordered Trigger) and reports
+ * its process's CPU (user + system, process.cpuUsage()) from the first delivery to the last over
+ * the events delivered: the Kafka consumer, the dispatch and the HTTP client, all of it. Rounds
+ * alternate A B, B A, ... so that load from other processes on the machine hits both alike; the
+ * figure is the median of the per-pair ratios. A first pair warms the JIT and is not counted.
+ *
+ *   KAFKA_BOOTSTRAP_SERVERS=host:port npx tsx scripts/perf/dispatch-ab.ts [--events 20000] [--pairs 8]
+ *     [--prof dir] <checkout> <checkout>
+ *
+ * --prof writes each worker's CPU profile of its measured rounds to <dir>/<n>.cpuprofile (0 = A, 1 = B).
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const KAFKA = process.env['KAFKA_BOOTSTRAP_SERVERS'];
+
+interface Job {
+  readonly topic: string;
+  readonly events: number;
+  readonly subscriberUrl: string;
+}
+
+interface RoundResult {
+  readonly cpuMicrosPerEvent: number;
+  readonly perSecond: number;
+  readonly delivered: number;
+}
+
+/** A worker: waits for jobs over IPC and runs each with the checkout's own dispatcher. */
+async function worker(checkout: string, profile: string | undefined): Promise<void> {
+  // The compiled code (dist/, as the CLI runs it; `node scripts/build.mjs` in each checkout first).
+  const from = (module: string): Promise<Record<string, unknown>> => import(path.join(checkout, 'dist', module)) as Promise<Record<string, unknown>>;
+  /* eslint-disable @typescript-eslint/no-explicit-any -- modules of another checkout, typed as this one's would only pretend */
+  const { KafkaEventLog } = (await from('core/event-log/kafka/adapter.js')) as any;
+  const { InProcessContractSource } = (await from('core/contract/source.js')) as any;
+  const { silentLogger } = (await from('core/logger.js')) as any;
+  const { createMetricsRegistry } = (await from('core/metrics.js')) as any;
+  const { dispatcherConfigSchema } = (await from('dispatcher/config.js')) as any;
+  const { startDispatcher } = (await from('dispatcher/main.js')) as any;
+  const { makeBroker, makeContract, makeEgress } = (await import('../../test/helpers/builders.js')) as any;
+  /* eslint-enable @typescript-eslint/no-explicit-any */
+  const log = new KafkaEventLog({ brokers: (KAFKA ?? '').split(','), clientId: 'dispatch-ab', logger: silentLogger() });
+  const registry = createMetricsRegistry();
+  let round = 0;
+  // Profiled: the measured rounds only (after the warm-up round), not the start or the fill.
+  const session = profile === undefined ? undefined : new Session();
+  session?.connect();
+  process.on('message', (message: Job | 'exit') => {
+    if (message === 'exit') {
+      void (async () => {
+        if (session !== undefined) writeFileSync(profile!, JSON.stringify((await session.post('Profiler.stop')).profile));
+        await log.close();
+      })().finally(() => process.exit(0));
+      return;
+    }
+    void (async (): Promise<RoundResult> => {
+      round++;
+      if (round === 2 && session !== undefined) {
+        await session.post('Profiler.enable');
+        await session.post('Profiler.start');
+      }
+      const group = `dispatch-ab-${process.pid}-${round}-${Date.now()}`;
+      const egress = makeEgress(`ab${round}`, { destination: message.subscriberUrl, consumerGroup: group });
+      await log.initGroup(group, message.topic, 'earliest');
+      const contracts = new InProcessContractSource(makeContract([makeBroker(`ab${round}`, [egress], { topics: [message.topic] })]));
+      const dispatcher = await startDispatcher({ config: dispatcherConfigSchema.parse({}), log, contracts, logger: silentLogger(), metrics: registry });
+      const delivered = (): number => dispatcher.stats().totals.delivered as number;
+      while (delivered() === 0) await sleep(1);
+      const started = performance.now();
+      const cpu = process.cpuUsage();
+      const base = delivered();
+      const until = started + 60_000;
+      // Polled every 20 ms: stats() sums counters, and polling faster showed up in the profile.
+      while (delivered() < message.events && performance.now() < until) await sleep(20);
+      const used = process.cpuUsage(cpu);
+      const seconds = (performance.now() - started) / 1000;
+      const n = delivered() - base;
+      await dispatcher.close();
+      return { cpuMicrosPerEvent: (used.user + used.system) / Math.max(1, n), perSecond: n / seconds, delivered: n };
+    })().then((result) => process.send!(result), (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    });
+  });
+  process.send!('ready');
+}
+
+async function parent(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { events: { type: 'string', default: '20000' }, pairs: { type: 'string', default: '8' }, prof: { type: 'string' } },
+  });
+  if (KAFKA === undefined || positionals.length !== 2) {
+    console.error('usage: KAFKA_BOOTSTRAP_SERVERS=host:port npx tsx scripts/perf/dispatch-ab.ts [--events N] [--pairs N] [--prof dir] <checkout-a> <checkout-b>');
+    process.exit(2);
+  }
+  const events = Number(values.events);
+  const pairs = Number(values.pairs);
+  const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  const { KafkaEventLog } = await import('../../core/event-log/kafka/adapter.js');
+  const { silentLogger } = await import('../../core/logger.js');
+  const { toKafkaRecord } = await import('../../core/cloudevents/kafka-binding.js');
+
+  const log = new KafkaEventLog({ brokers: KAFKA.split(','), clientId: 'dispatch-ab-fill', logger: silentLogger() });
+  const topic = `dispatch-ab-${Date.now()}`;
+  await log.ensureTopic(topic, { partitions: 1, replicationFactor: 1 });
+  const base = toKafkaRecord({
+    attributes: { specversion: '1.0', id: 'x', source: '/bench/dispatch-ab', type: 'dev.bench.event', datacontenttype: 'application/octet-stream', knativebrokerttl: 255 },
+    data: Buffer.alloc(1024, 'x'),
+  });
+  for (let i = 0; i < events; i += 1000) {
+    const records = Array.from({ length: Math.min(1000, events - i) }, (_, k) => ({ key: null, value: base.value, headers: { ...base.headers, ce_id: Buffer.from(`e-${i + k}`) } }));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await log.append(topic, records);
+        break;
+      } catch (error) {
+        if (attempt >= 5) throw error;
+        await sleep(500);
+      }
+    }
+  }
+
+  const sinkCode = `
+    const http = require('node:http');
+    const server = http.createServer((req, res) => { req.on('data', () => {}); req.on('end', () => { res.writeHead(202, { 'content-length': '0' }); res.end(); }); });
+    server.keepAliveTimeout = 60000;
+    server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
+  const sink = spawn(process.execPath, ['-e', sinkCode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<string>((resolve) => sink.stdout!.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())));
+  const job: Job = { topic, events, subscriberUrl: `http://127.0.0.1:${port}/` };
+
+  const workers: ChildProcess[] = positionals.map((checkout, index) => {
+    const args = ['--worker', path.resolve(checkout)];
+    if (values.prof !== undefined) {
+      mkdirSync(path.resolve(values.prof), { recursive: true });
+      args.push(path.resolve(values.prof, `${index}.cpuprofile`));
+    }
+    return fork(fileURLToPath(import.meta.url), args, { cwd: here, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  });
+  await Promise.all(workers.map((w) => new Promise((resolve) => w.once('message', resolve))));
+  const runOn = (w: ChildProcess): Promise<RoundResult> =>
+    new Promise((resolve, reject) => {
+      w.once('message', (m) => resolve(m as RoundResult));
+      w.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+      w.send(job);
+    });
+
+  const ratios: number[] = [];
+  const cpu: [number[], number[]] = [[], []];
+  try {
+    for (let pair = 0; pair <= pairs; pair++) {
+      const order = pair % 2 === 0 ? [0, 1] : [1, 0];
+      const got: RoundResult[] = [];
+      for (const i of order) got[i] = await runOn(workers[i]!);
+      const [a, b] = got as [RoundResult, RoundResult];
+      const label = pair === 0 ? 'warm-up' : `pair ${pair}`;
+      console.log(`${label.padEnd(8)} A ${a.cpuMicrosPerEvent.toFixed(1)} µs/event (${a.perSecond.toFixed(0)}/s, ${a.delivered})  B ${b.cpuMicrosPerEvent.toFixed(1)} µs/event (${b.perSecond.toFixed(0)}/s, ${b.delivered})  B/A ${(b.cpuMicrosPerEvent / a.cpuMicrosPerEvent).toFixed(3)}`);
+      if (pair === 0) continue;
+      ratios.push(b.cpuMicrosPerEvent / a.cpuMicrosPerEvent);
+      cpu[0].push(a.cpuMicrosPerEvent);
+      cpu[1].push(b.cpuMicrosPerEvent);
+    }
+    const median = (xs: number[]): number => {
+      const s = [...xs].sort((x, y) => x - y);
+      const m = s.length >> 1;
+      return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+    };
+    console.log(`A ${positionals[0]}: median ${median(cpu[0]).toFixed(1)} µs/event`);
+    console.log(`B ${positionals[1]}: median ${median(cpu[1]).toFixed(1)} µs/event`);
+    console.log(`B/A CPU per event: median ${median(ratios).toFixed(3)} (min ${Math.min(...ratios).toFixed(3)}, max ${Math.max(...ratios).toFixed(3)}) over ${ratios.length} pairs`);
+  } finally {
+    for (const w of workers) w.send('exit');
+    await Promise.all(workers.map((w) => new Promise((resolve) => (w.exitCode !== null ? resolve(undefined) : w.once('exit', resolve)))));
+    sink.kill();
+    await log.deleteTopic(topic).catch(() => undefined);
+    await log.close();
+  }
+}
+
+const at = process.argv.indexOf('--worker');
+if (at >= 0) await worker(process.argv[at + 1]!, process.argv[at + 2]);
+else await parent();
