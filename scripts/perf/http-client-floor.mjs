@@ -11,6 +11,7 @@
 // Usage: node scripts/perf/http-client-floor.mjs [--requests 20000] [--concurrency 50] [--pairs 6]
 import { spawn } from 'node:child_process';
 import http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Agent } from 'undici';
 
