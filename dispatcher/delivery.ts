@@ -1,5 +1,6 @@
 import { rootCertificates } from 'node:tls';
 import { Agent, type Dispatcher } from 'undici';
+import { Deadlines, type DeadlineList, type Expiring } from './deadlines.js';
 
 /**
  * One HTTP attempt, and nothing else: no retries, no decisions. The dispatcher shares one
@@ -53,6 +54,7 @@ export class HttpSender implements Sender {
   private readonly maxResponseBytes: number;
   private readonly targets = new Map<string, Target>();
   private readonly aborts = new AbortRegistry();
+  private readonly deadlines = new Deadlines();
 
   constructor(options: HttpSenderOptions) {
     this.agent = new Agent({
@@ -85,7 +87,7 @@ export class HttpSender implements Sender {
     return new Promise<AttemptResult>((resolve) => {
       const success = message.keepResponseBytes?.success;
       const failure = message.keepResponseBytes?.failure;
-      const attempt = new Attempt(resolve, this.maxResponseBytes, success, failure, signal === undefined ? undefined : this.aborts, signal);
+      const attempt = new Attempt(resolve, this.maxResponseBytes, success, failure, this.deadlines, signal === undefined ? undefined : this.aborts, signal);
       attempt.start(timeoutMs);
       this.agent.dispatch({
         origin: target.origin,
@@ -165,10 +167,13 @@ class AbortRegistry {
  * Resolves exactly once: with the response, a timeout (our timer, headers and body together),
  * an abort (the caller's signal) or the network error.
  */
-class Attempt implements Dispatcher.DispatchHandler {
+class Attempt implements Dispatcher.DispatchHandler, Expiring {
   private abortRequest: ((reason: Error) => void) | undefined;
   private settled = false;
-  private timer: NodeJS.Timeout | undefined;
+  deadlineAt = 0;
+  deadlinePrev: Expiring | undefined;
+  deadlineNext: Expiring | undefined;
+  deadlineList: DeadlineList | undefined;
   private status = 0;
   private headers: Record<string, string> | undefined;
   /** A success's raw headers, flattened only if read (see onHeaders). */
@@ -183,13 +188,19 @@ class Attempt implements Dispatcher.DispatchHandler {
     private readonly limit: number,
     private readonly keepSuccess: number | undefined,
     private readonly keepFailure: number | undefined,
+    private readonly deadlines: Deadlines,
     private readonly aborts: AbortRegistry | undefined,
     private readonly signal: AbortSignal | undefined,
   ) {}
 
   start(timeoutMs: number): void {
-    this.timer = setTimeout(() => this.finish(TIMEOUT, 'timed out'), timeoutMs);
+    this.deadlines.add(this, timeoutMs);
     if (this.signal !== undefined) this.aborts!.add(this.signal, this);
+  }
+
+  /** Our timeout, for headers and body together. */
+  expire(): void {
+    this.finish(TIMEOUT, 'timed out');
   }
 
   /** The caller's signal fired. */
@@ -261,7 +272,7 @@ class Attempt implements Dispatcher.DispatchHandler {
   private finish(result: AttemptResult, abortReason: string | undefined): void {
     if (this.settled) return;
     this.settled = true;
-    clearTimeout(this.timer);
+    this.deadlines.remove(this);
     if (this.signal !== undefined) this.aborts!.delete(this.signal, this);
     if (abortReason !== undefined) this.abortRequest?.(new Error(abortReason));
     this.resolve(result);

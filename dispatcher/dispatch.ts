@@ -165,7 +165,11 @@ export async function dispatchRecord(record: ConsumedRecord, route: () => Egress
   }
 }
 
-async function dispatchEvent(record: ConsumedRecord, route: () => EgressRoute, deps: DispatchDeps, signal: AbortSignal, finish: () => void, options: DispatchOptions): Promise<DispatchResult> {
+/**
+ * Not async: the caller awaits what it returns (and catches what it throws), so an event takes no
+ * extra promise and microtask turns here (issue 17: each async layer cost as much as a header).
+ */
+function dispatchEvent(record: ConsumedRecord, route: () => EgressRoute, deps: DispatchDeps, signal: AbortSignal, finish: () => void, options: DispatchOptions): DispatchResult | Promise<DispatchResult> {
   let decoded;
   try {
     // A KafkaSource's records are anyone's: converted, never refused (kafka-source-record.ts).
@@ -187,39 +191,39 @@ async function dispatchEvent(record: ConsumedRecord, route: () => EgressRoute, d
     return 'done';
   }
 
-  const waits = new WaitAccount(deps.waiting, record);
-  try {
-    return await deliverUntilDone(record, event, trace, route, deps, signal, waits, finish);
-  } finally {
-    waits.release();
-  }
+  return deliverUntilDone(record, event, trace, route, deps, signal, finish);
 }
 
 async function deliverUntilDone(
-  record: ConsumedRecord, event: CloudEvent, trace: RecordTrace, route: () => EgressRoute, deps: DispatchDeps, signal: AbortSignal, waits: WaitAccount, finish: () => void,
+  record: ConsumedRecord, event: CloudEvent, trace: RecordTrace, route: () => EgressRoute, deps: DispatchDeps, signal: AbortSignal, finish: () => void,
 ): Promise<DispatchResult> {
-  for (let round = 0; ; round++) {
-    let result: RoundResult;
-    try {
-      result = await deliverRound(record, event, trace, route(), deps, round, signal, waits);
-    } catch (error) {
-      result = { kind: 'held', reason: 'internal-error', error };
+  const waits = new WaitAccount(deps.waiting, record);
+  try {
+    for (let round = 0; ; round++) {
+      let result: RoundResult;
+      try {
+        result = await deliverRound(record, event, trace, route(), deps, round, signal, waits);
+      } catch (error) {
+        result = { kind: 'held', reason: 'internal-error', error };
+      }
+      if (result.kind === 'done') {
+        finish();
+        deps.listener.onDone(result.outcome, record, result.failed === undefined ? undefined : { failed: result.failed });
+        return 'done';
+      }
+      if (result.kind === 'aborted' || signal.aborted) return 'aborted';
+      const heldRound = round + 1;
+      const backoff = stallBackoffMs(heldRound, deps.stallBackoff.baseMs, deps.stallBackoff.capMs, deps.random);
+      const asked = result.retryAfter ?? 0;
+      const delayMs = Math.max(backoff, asked);
+      deps.listener.onStall({
+        record, event, round: heldRound, reason: result.reason, failed: result.failed,
+        deadLetterFailed: result.deadLetterFailed, error: result.error, delayMs,
+      });
+      if (!(await waits.wait(deps.clock, delayMs, signal, keptBytes(result.failed) + keptBytes(result.deadLetterFailed)))) return 'aborted';
     }
-    if (result.kind === 'done') {
-      finish();
-      deps.listener.onDone(result.outcome, record, result.failed === undefined ? undefined : { failed: result.failed });
-      return 'done';
-    }
-    if (result.kind === 'aborted' || signal.aborted) return 'aborted';
-    const heldRound = round + 1;
-    const backoff = stallBackoffMs(heldRound, deps.stallBackoff.baseMs, deps.stallBackoff.capMs, deps.random);
-    const asked = result.retryAfter ?? 0;
-    const delayMs = Math.max(backoff, asked);
-    deps.listener.onStall({
-      record, event, round: heldRound, reason: result.reason, failed: result.failed,
-      deadLetterFailed: result.deadLetterFailed, error: result.error, delayMs,
-    });
-    if (!(await waits.wait(deps.clock, delayMs, signal, keptBytes(result.failed) + keptBytes(result.deadLetterFailed)))) return 'aborted';
+  } finally {
+    waits.release();
   }
 }
 
@@ -296,6 +300,8 @@ type RoundResult =
       readonly retryAfter?: number;
     };
 
+const DELIVERED: RoundResult = { kind: 'done', outcome: 'delivered' };
+
 /**
  * Round 0 follows the egress's policy (1 + retry attempts at each destination); each held round
  * after it makes one attempt at the subscriber and one at the dead-letter sink.
@@ -317,9 +323,9 @@ async function deliverRound(
   if (delivered.kind === 'ok') {
     // reply
     const reply = delivered.value;
-    if (reply === undefined) return { kind: 'done', outcome: 'delivered' };
+    if (reply === undefined) return DELIVERED;
     const replied = await forwardReply(reply, event, record, route, deps, attempts, signal, waits, trace, delivered.context);
-    if (replied.kind !== 'failed') return replied.kind === 'aborted' ? replied : { kind: 'done', outcome: 'delivered' };
+    if (replied.kind !== 'failed') return replied.kind === 'aborted' ? replied : DELIVERED;
     failed = replied.last;
   } else {
     failed = delivered.last;
@@ -346,14 +352,17 @@ function subscriberRequest(event: CloudEvent, egress: Egress, trace: TraceHeader
   headers['prefer'] = 'reply';
   setTraceHeaders(headers, trace);
   // A reply is read whole (up to the limit); of a failure only what knativeerrordata carries.
-  return { url: egress.destination, headers, body: encoded.body, keepResponseBytes: { success: Number.MAX_SAFE_INTEGER, failure: ERROR_DATA_MAX_BYTES } };
+  return { url: egress.destination, headers, body: encoded.body, keepResponseBytes: KEEP_REPLY };
 }
+
+const KEEP_REPLY = { success: Number.MAX_SAFE_INTEGER, failure: ERROR_DATA_MAX_BYTES };
+const KEEP_NOTHING = { success: 0, failure: ERROR_DATA_MAX_BYTES };
 
 function plainRequest(url: string, event: CloudEvent, trace: TraceHeaders | undefined): HttpRequest {
   const encoded = encodeHttpBinary(event);
   setTraceHeaders(encoded.headers, trace);
   // A sink's or reply URL's answer is never used on success.
-  return { url, headers: encoded.headers, body: encoded.body, keepResponseBytes: { success: 0, failure: ERROR_DATA_MAX_BYTES } };
+  return { url, headers: encoded.headers, body: encoded.body, keepResponseBytes: KEEP_NOTHING };
 }
 
 /** The same request with an attempt's trace context. */
@@ -369,10 +378,12 @@ type Judged<T> = { readonly ok: true; readonly value: T } | { readonly ok: false
 /** A subscriber's answer: 2xx is success, carrying a reply event or not; a bad reply is a failure. */
 function judgeSubscriberResponse(result: AttemptResult & { kind: 'response' }): Judged<CloudEvent | undefined> {
   if (!isSuccess(result.status)) return statusFailure(result);
+  // A 202 is never a reply (reply.ts); asking first leaves its headers unread, as bytes (delivery.ts).
+  if (result.status === 202) return NO_REPLY;
   const reply = replyOf(result.status, result.headers, result.body, result.truncated);
   switch (reply.kind) {
     case 'none':
-      return { ok: true, value: undefined };
+      return NO_REPLY;
     case 'reply':
       return { ok: true, value: reply.event };
     case 'invalid':
@@ -386,8 +397,10 @@ function judgeSubscriberResponse(result: AttemptResult & { kind: 'response' }): 
 
 /** A dead-letter sink's or reply URL's answer: 2xx is success; what it sends back is ignored. */
 function judgeAccepted(result: AttemptResult & { kind: 'response' }): Judged<undefined> {
-  return isSuccess(result.status) ? { ok: true, value: undefined } : statusFailure(result);
+  return isSuccess(result.status) ? NO_REPLY : statusFailure(result);
 }
+
+const NO_REPLY: Judged<undefined> = { ok: true, value: undefined };
 
 function statusFailure(result: AttemptResult & { kind: 'response' }): Judged<never> {
   return { ok: false, failure: { kind: 'status', status: result.status, retryAfter: result.headers['retry-after'] }, body: errorData(result.body) };

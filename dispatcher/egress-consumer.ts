@@ -10,7 +10,7 @@ import type { Logger } from '../core/logger.js';
 import type { DispatcherConfig } from './config.js';
 import type { Sender } from './delivery.js';
 import type { Tracing } from '../core/tracing.js';
-import { dispatchRecord, type Clock, type DispatchDeps, type DispatchListener, type EgressRoute, type StallReport } from './dispatch.js';
+import { dispatchRecord, type Clock, type DispatchDeps, type DispatchListener, type DispatchOptions, type EgressRoute, type StallReport } from './dispatch.js';
 import { Quarantine } from './quarantine.js';
 import { policyFrom } from './retry-policy.js';
 import { timedSender, type DispatcherMetrics, type EgressMetrics } from './metrics.js';
@@ -123,6 +123,8 @@ export class EgressConsumer {
   private readonly dispatchDeps: DispatchDeps;
   private stopWatchingMemory: (() => void) | undefined;
   private readonly metrics: EgressMetrics | undefined;
+  /** The route in force, read by dispatch at each step (one function, not one per record). */
+  private readonly currentRoute = (): EgressRoute => this.route;
 
   /**
    * After a rewind: per `topic\0partition`, the offset below which records were delivered before
@@ -289,17 +291,27 @@ export class EgressConsumer {
     }
   }
 
-  private async dispatch(record: ConsumedRecord, work: PartitionWork): Promise<void> {
+  /** Not async, and no closures per record: one reaction to the dispatch, which never rejects. */
+  private dispatch(record: ConsumedRecord, work: PartitionWork): Promise<void> {
+    let dispatched: Promise<unknown>;
     try {
       // Keys made only when there is something to look up: most egresses replay nothing and hold nothing.
       const below = this.replayBelow.size === 0 ? undefined : this.replayBelow.get(`${record.topic}\u0000${record.partition}`);
       const replay = below !== undefined && BigInt(record.offset) < below;
-      await dispatchRecord(record, () => this.route, this.dispatchDeps, work.abort.signal, { replay });
-    } finally {
-      work.pending.delete(record.offset);
-      this.outstanding--;
-      if (this.held.size > 0 && this.held.delete(heldKey(record)) && this.held.size === 0) this.deps.faults?.setHeld(this.route.egress.consumerGroup, undefined);
+      dispatched = dispatchRecord(record, this.currentRoute, this.dispatchDeps, work.abort.signal, replay ? REPLAY : FIRST_DELIVERY);
+    } catch (error) {
+      dispatched = Promise.reject(error);
     }
+    return dispatched.then(() => this.finished(record, work), (error: unknown) => {
+      this.finished(record, work);
+      throw error;
+    });
+  }
+
+  private finished(record: ConsumedRecord, work: PartitionWork): void {
+    work.pending.delete(record.offset);
+    this.outstanding--;
+    if (this.held.size > 0 && this.held.delete(heldKey(record)) && this.held.size === 0) this.deps.faults?.setHeld(this.route.egress.consumerGroup, undefined);
   }
 
   /** The partition's work state; a partition the adapter rewound (rebalance) starts afresh. */
@@ -507,6 +519,9 @@ function stallDetail(report: StallReport): string {
   if (parts.length === 0) return report.error instanceof Error ? report.error.message : report.reason;
   return parts.join('; ');
 }
+
+const REPLAY: DispatchOptions = { replay: true };
+const FIRST_DELIVERY: DispatchOptions = { replay: false };
 
 function heldKey(record: ConsumedRecord): string {
   return `${record.topic}\u0000${record.partition}\u0000${record.offset}`;
