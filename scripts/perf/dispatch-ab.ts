@@ -11,8 +11,11 @@
  * figure is the median of the per-pair ratios. A first pair warms the JIT and is not counted.
  *
  *   KAFKA_BOOTSTRAP_SERVERS=host:port npx tsx scripts/perf/dispatch-ab.ts [--events 20000] [--pairs 8]
- *     [--prof dir] <checkout> <checkout>
+ *     [--together] [--prof dir] <checkout> <checkout>
  *
+ * --together runs A's and B's rounds at the same time (each drains the topic with its own group):
+ * both then meet the same load from the rest of the machine, at the price of competing with each
+ * other (alike, as they are alike).
  * --prof writes each worker's CPU profile of its measured rounds to <dir>/<n>.cpuprofile (0 = A, 1 = B).
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
@@ -99,10 +102,10 @@ async function worker(checkout: string, profile: string | undefined): Promise<vo
 async function parent(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { events: { type: 'string', default: '20000' }, pairs: { type: 'string', default: '8' }, prof: { type: 'string' } },
+    options: { events: { type: 'string', default: '20000' }, pairs: { type: 'string', default: '8' }, prof: { type: 'string' }, together: { type: 'boolean', default: false } },
   });
   if (KAFKA === undefined || positionals.length !== 2) {
-    console.error('usage: KAFKA_BOOTSTRAP_SERVERS=host:port npx tsx scripts/perf/dispatch-ab.ts [--events N] [--pairs N] [--prof dir] <checkout-a> <checkout-b>');
+    console.error('usage: KAFKA_BOOTSTRAP_SERVERS=host:port npx tsx scripts/perf/dispatch-ab.ts [--events N] [--pairs N] [--together] [--prof dir] <checkout-a> <checkout-b>');
     process.exit(2);
   }
   const events = Number(values.events);
@@ -163,7 +166,12 @@ async function parent(): Promise<void> {
     for (let pair = 0; pair <= pairs; pair++) {
       const order = pair % 2 === 0 ? [0, 1] : [1, 0];
       const got: RoundResult[] = [];
-      for (const i of order) got[i] = await runOn(workers[i]!);
+      if (values.together) {
+        const both = await Promise.all([runOn(workers[0]!), runOn(workers[1]!)]);
+        got.push(...both);
+      } else {
+        for (const i of order) got[i] = await runOn(workers[i]!);
+      }
       const [a, b] = got as [RoundResult, RoundResult];
       const label = pair === 0 ? 'warm-up' : `pair ${pair}`;
       console.log(`${label.padEnd(8)} A ${a.cpuMicrosPerEvent.toFixed(1)} µs/event (${a.perSecond.toFixed(0)}/s, ${a.delivered})  B ${b.cpuMicrosPerEvent.toFixed(1)} µs/event (${b.perSecond.toFixed(0)}/s, ${b.delivered})  B/A ${(b.cpuMicrosPerEvent / a.cpuMicrosPerEvent).toFixed(3)}`);
