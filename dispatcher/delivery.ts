@@ -141,7 +141,8 @@ const TIMEOUT: AttemptResult = { kind: 'timeout' };
 class AbortRegistry {
   private readonly waiting = new WeakMap<AbortSignal, Set<Attempt>>();
 
-  add(signal: AbortSignal, attempt: Attempt): void {
+  /** Returns the signal's set of attempts: the attempt leaves it by itself, with no lookup. */
+  add(signal: AbortSignal, attempt: Attempt): Set<Attempt> {
     let attempts = this.waiting.get(signal);
     if (attempts === undefined) {
       const set = new Set<Attempt>();
@@ -153,10 +154,7 @@ class AbortRegistry {
       }, { once: true });
     }
     attempts.add(attempt);
-  }
-
-  delete(signal: AbortSignal, attempt: Attempt): void {
-    this.waiting.get(signal)?.delete(attempt);
+    return attempts;
   }
 }
 
@@ -170,6 +168,8 @@ class AbortRegistry {
 class Attempt implements Dispatcher.DispatchHandler, Expiring {
   private abortRequest: ((reason: Error) => void) | undefined;
   private settled = false;
+  /** The attempts waiting on the same signal, this one among them until it settles. */
+  private abortGroup: Set<Attempt> | undefined;
   deadlineAt = 0;
   deadlinePrev: Expiring | undefined;
   deadlineNext: Expiring | undefined;
@@ -195,7 +195,7 @@ class Attempt implements Dispatcher.DispatchHandler, Expiring {
 
   start(timeoutMs: number): void {
     this.deadlines.add(this, timeoutMs);
-    if (this.signal !== undefined) this.aborts!.add(this.signal, this);
+    if (this.signal !== undefined) this.abortGroup = this.aborts!.add(this.signal, this);
   }
 
   /** Our timeout, for headers and body together. */
@@ -273,7 +273,7 @@ class Attempt implements Dispatcher.DispatchHandler, Expiring {
     if (this.settled) return;
     this.settled = true;
     this.deadlines.remove(this);
-    if (this.signal !== undefined) this.aborts!.delete(this.signal, this);
+    this.abortGroup?.delete(this);
     if (abortReason !== undefined) this.abortRequest?.(new Error(abortReason));
     this.resolve(result);
   }

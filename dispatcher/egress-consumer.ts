@@ -113,6 +113,8 @@ export class EgressConsumer {
   private readonly logger: Logger;
   private consumer: Consumer | undefined;
   private readonly partitions = new Map<string, PartitionWork>();
+  /** The partition of the last record received (still in `partitions`). */
+  private lastWork: PartitionWork | undefined;
   private readonly tasks = new Set<Promise<void>>();
   /** Records held right now (no sink, or the sink failing), by partition/offset. */
   private readonly held = new Set<string>();
@@ -316,6 +318,12 @@ export class EgressConsumer {
 
   /** The partition's work state; a partition the adapter rewound (rebalance) starts afresh. */
   private work(topic: string, partition: number, offset: number): PartitionWork {
+    // Records come in runs of one partition: the last one's work is found without a key.
+    const last = this.lastWork;
+    if (last !== undefined && last.partition === partition && last.topic === topic && offset > last.lastOffset) {
+      last.lastOffset = offset;
+      return last;
+    }
     const key = `${topic}\u0000${partition}`;
     let work = this.partitions.get(key);
     if (work !== undefined && offset <= work.lastOffset) {
@@ -333,10 +341,12 @@ export class EgressConsumer {
       this.partitions.set(key, work);
     }
     work.lastOffset = offset;
+    this.lastWork = work;
     return work;
   }
 
   private onRevoked(partitions: readonly TopicPartition[]): void {
+    this.lastWork = undefined;
     for (const { topic, partition } of partitions) {
       const key = `${topic}\u0000${partition}`;
       const work = this.partitions.get(key);

@@ -16,7 +16,8 @@
  * --together runs A's and B's rounds at the same time (each drains the topic with its own group):
  * both then meet the same load from the rest of the machine, at the price of competing with each
  * other (alike, as they are alike).
- * --prof writes each worker's CPU profile of its measured rounds to <dir>/<n>.cpuprofile (0 = A, 1 = B).
+ * --prof writes each worker's CPU profile of its measured rounds to <dir>/<n>.cpuprofile (0 = A, 1 = B),
+ * and a sampled allocation profile to <dir>/<n>.heapprofile.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -63,6 +64,7 @@ async function worker(checkout: string, profile: string | undefined): Promise<vo
     if (message === 'exit') {
       void (async () => {
         if (session !== undefined) writeFileSync(profile!, JSON.stringify((await session.post('Profiler.stop')).profile));
+        if (session !== undefined) writeFileSync(profile!.replace(/\.cpuprofile$/, '.heapprofile'), JSON.stringify((await session.post('HeapProfiler.stopSampling')).profile));
         await log.close();
       })().finally(() => process.exit(0));
       return;
@@ -72,6 +74,8 @@ async function worker(checkout: string, profile: string | undefined): Promise<vo
       if (round === 2 && session !== undefined) {
         await session.post('Profiler.enable');
         await session.post('Profiler.start');
+        // Allocations too (sampled every 32 KiB): what the collector's share comes from.
+        await session.post('HeapProfiler.startSampling', { samplingInterval: 32768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
       }
       const group = `dispatch-ab-${process.pid}-${round}-${Date.now()}`;
       const egress = makeEgress(`ab${round}`, { destination: message.subscriberUrl, consumerGroup: group });
