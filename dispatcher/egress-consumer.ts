@@ -115,7 +115,9 @@ export class EgressConsumer {
   private readonly partitions = new Map<string, PartitionWork>();
   /** The partition of the last record received (still in `partitions`). */
   private lastWork: PartitionWork | undefined;
-  private readonly tasks = new Set<Promise<void>>();
+  /** Tasks running (unordered dispatches, ordered partition queues): counted, not kept. */
+  private running = 0;
+  private readonly idleWaiters: (() => void)[] = [];
   /** Records held right now (no sink, or the sink failing), by partition/offset. */
   private readonly held = new Set<string>();
   private stopping = false;
@@ -234,7 +236,7 @@ export class EgressConsumer {
     } finally {
       // Whatever failed above, nothing of this egress may go on running once it is stopped.
       for (const work of this.partitions.values()) work.abort.abort();
-      await Promise.allSettled([...this.tasks]);
+      await this.whenIdle();
       await this.consumer?.close();
     }
     if (abandoned > 0) this.logger.warn({ abandoned }, `egress stopped with ${abandoned} deliveries abandoned (delivered again later)`);
@@ -379,23 +381,37 @@ export class EgressConsumer {
     work.queue.length = 0;
   }
 
-  /** One reaction per task (not a catch and a finally, two promises more per record). */
+  /**
+   * One reaction per task, and no closure or set entry for it: a count of the tasks running
+   * (issue 17: a Set of promises cost an add, a delete and two closures per record).
+   */
   private track(task: Promise<void>): void {
-    this.tasks.add(task);
-    task.then(() => this.tasks.delete(task), (error: unknown) => {
-      this.tasks.delete(task);
-      this.logger.error({ err: error }, 'dispatch failed unexpectedly');
-    });
+    this.running++;
+    task.then(this.taskEnded, this.taskFailed);
+  }
+
+  private readonly taskEnded = (): void => {
+    if (--this.running === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+  };
+
+  private readonly taskFailed = (error: unknown): void => {
+    this.taskEnded();
+    this.logger.error({ err: error }, 'dispatch failed unexpectedly');
+  };
+
+  /** Resolves once no task is running. */
+  private whenIdle(): Promise<void> {
+    return this.running === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Waits for the tasks in flight, up to the deadline; returns how many were still running. */
   private async drain(deadlineMs: number): Promise<number> {
-    if (this.tasks.size === 0) return 0;
+    if (this.running === 0) return 0;
     const signal = new AbortController();
-    const all = Promise.allSettled([...this.tasks]).then(() => signal.abort());
+    const all = this.whenIdle().then(() => signal.abort());
     await Promise.race([all, this.deps.clock.sleep(deadlineMs, signal.signal)]);
     signal.abort();
-    return this.tasks.size;
+    return this.running;
   }
 
   // ---- outcomes

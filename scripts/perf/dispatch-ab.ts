@@ -11,7 +11,7 @@
  * figure is the median of the per-pair ratios. A first pair warms the JIT and is not counted.
  *
  *   KAFKA_BOOTSTRAP_SERVERS=host:port npx tsx scripts/perf/dispatch-ab.ts [--events 20000] [--pairs 8]
- *     [--together] [--prof dir] <checkout> <checkout>
+ *     [--together] [--prof dir] <checkout>[::<node flags>] <checkout>[::<node flags>]
  *
  * --together runs A's and B's rounds at the same time (each drains the topic with its own group):
  * both then meet the same load from the rest of the machine, at the price of competing with each
@@ -148,13 +148,15 @@ async function parent(): Promise<void> {
   const port = await new Promise<string>((resolve) => sink.stdout!.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())));
   const job: Job = { topic, events, subscriberUrl: `http://127.0.0.1:${port}/` };
 
-  const workers: ChildProcess[] = positionals.map((checkout, index) => {
+  const workers: ChildProcess[] = positionals.map((spec, index) => {
+    // `<checkout>::<node flags>`: the same code under other V8 settings (space-separated flags).
+    const [checkout = spec, flags = ''] = spec.split('::');
     const args = ['--worker', path.resolve(checkout)];
     if (values.prof !== undefined) {
       mkdirSync(path.resolve(values.prof), { recursive: true });
       args.push(path.resolve(values.prof, `${index}.cpuprofile`));
     }
-    return fork(fileURLToPath(import.meta.url), args, { cwd: here, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    return fork(fileURLToPath(import.meta.url), args, { cwd: here, execArgv: ['--import', 'tsx', ...flags.split(' ').filter(Boolean)], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   });
   await Promise.all(workers.map((w) => new Promise((resolve) => w.once('message', resolve))));
   const runOn = (w: ChildProcess): Promise<RoundResult> =>
