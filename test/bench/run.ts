@@ -24,7 +24,8 @@ let stop: (() => Promise<void>) | undefined;
 if (!env['KAFKA_BOOTSTRAP_SERVERS']) {
   const { startKafka } = await import('../../scripts/kafka/kafka.js');
   console.error('starting a local Kafka for the benchmarks...');
-  const kafka = await startKafka({ onProgress: (line) => console.error(`  ${line}`) });
+  // The collector `npm run kafka` uses: the benchmarks measure latency too (docs/latency.md).
+  const kafka = await startKafka({ onProgress: (line) => console.error(`  ${line}`), gc: 'zgc' });
   env['KAFKA_BOOTSTRAP_SERVERS'] = kafka.bootstrapServers;
   stop = () => kafka.stop();
 }

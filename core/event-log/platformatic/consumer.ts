@@ -19,9 +19,12 @@ import { readCommitted } from './read-committed.js';
  *
  * What a fetch brings is kept per partition and handed out round-robin across partitions while
  * fewer than `maxInFlight` records are out, so a slot freed costs no fetch and an ordered consumer
- * has work on every partition at once. The loop fetches the partitions whose buffer is empty while
- * fewer than a few times `maxInFlight` records wait in buffers, so what is held is bounded by about
- * one fetch (FETCH_MAX_BYTES) more than that.
+ * has work on every partition at once. The loop fetches every partition, from past what it has
+ * buffered, while fewer than a few times `maxInFlight` records wait in buffers, so what is held is
+ * bounded by about one fetch (FETCH_MAX_BYTES) more than that. A partition with records still
+ * buffered is asked for too: Kafka answers one request at a time per connection, so a Fetch of only
+ * the idle partitions would sit at the broker for its whole wait (250 ms) while the busy one ran dry
+ * and waited behind it (issue 17); asked for, its next records end the wait as they are appended.
  * Heartbeats do not depend on it, so slow subscribers never cost the membership.
  *
  * Joins. A join that keeps the member id keeps the state of the partitions it still owns (work in
@@ -40,9 +43,9 @@ const FETCH_MAX_BYTES = 1024 * 1024;
 /** How long joining the group may take (as the kafkajs consumer). */
 const JOIN_TIMEOUT_MS = 60_000;
 /**
- * Partitions whose buffer ran dry are fetched again while fewer than this many times
- * `maxInFlight` records wait in buffers: the next fetch (a round trip and its decoding) then
- * overlaps the delivery of what is left, instead of every partition running dry at once.
+ * Partitions are fetched again while fewer than this many times `maxInFlight` records wait in
+ * buffers: the next fetch (a round trip and its decoding) then overlaps the delivery of what is
+ * left, instead of every partition running dry at once.
  */
 const PREFETCH_FACTOR = 4;
 /** How long a Fetch waits at the broker for records. */
@@ -255,24 +258,20 @@ export class PlatformaticGroupConsumer implements Consumer {
     this.ring = undefined;
   }
 
-  /** Partitions to fetch now: those with nothing buffered, while the buffers hold little. */
+  /** Partitions to fetch now: all of them, while the buffers hold little. */
   private toFetch(): PartitionState[] {
     if (this.userPaused || this.partitions.size === 0) return [];
     let buffered = 0;
-    const empty: PartitionState[] = [];
-    for (const state of this.partitions.values()) {
-      const left = state.buffer.length - state.next;
-      buffered += left;
-      if (left === 0) empty.push(state);
-    }
+    for (const state of this.partitions.values()) buffered += state.buffer.length - state.next;
     const low = this.maxInFlight * PREFETCH_FACTOR;
-    if (buffered < low) {
-      // Each fetch starts at another partition: a full answer favours those asked first.
-      const from = this.fetchTurn++ % Math.max(1, empty.length);
-      return from === 0 ? empty : [...empty.slice(from), ...empty.slice(0, from)];
+    if (buffered >= low) {
+      this.roomIn = buffered - low + 1;
+      return [];
     }
-    if (empty.length > 0) this.roomIn = buffered - low + 1;
-    return [];
+    const all = [...this.partitions.values()];
+    // Each fetch starts at another partition: a full answer favours those asked first.
+    const from = this.fetchTurn++ % all.length;
+    return from === 0 ? all : [...all.slice(from), ...all.slice(0, from)];
   }
 
   private async run(): Promise<void> {
@@ -348,8 +347,8 @@ export class PlatformaticGroupConsumer implements Consumer {
       if (topic === undefined) continue;
       for (const { partitionIndex, records, abortedTransactions } of topicAnswer.partitions) {
         const state = this.partitions.get(keyOf(topic, partitionIndex));
-        // Only a partition whose buffer is empty was fetched; a join may have replaced it meanwhile.
-        if (state === undefined || records === undefined || records === null || state.next < state.buffer.length) continue;
+        // A join may have replaced the partition meanwhile: keepPartition skips what is below its position.
+        if (state === undefined || records === undefined || records === null) continue;
         this.keepPartition(state, records, readCommitted(abortedTransactions));
       }
     }
@@ -369,8 +368,14 @@ export class PlatformaticGroupConsumer implements Consumer {
       const after = Number(batch.firstOffset) + batch.lastOffsetDelta + 1;
       if (after > state.position) state.position = after;
     }
-    state.buffer = buffer.length === 0 ? NOTHING : buffer;
-    state.next = 0;
+    if (state.next >= state.buffer.length) {
+      state.buffer = buffer.length === 0 ? NOTHING : buffer;
+      state.next = 0;
+    } else if (buffer.length > 0) {
+      // Fetched while records were still buffered: they go after those.
+      state.buffer = state.buffer.slice(state.next).concat(buffer);
+      state.next = 0;
+    }
   }
 
   /**
