@@ -6,6 +6,7 @@ import {
 import { hrTimeDuration, isAttributeValue, type InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { IdGenerator, ReadableSpan, Sampler, SpanProcessor, TimedEvent } from '@opentelemetry/sdk-trace-base';
+import { epochNanos, epochSeconds, type WireTimes } from './tracing-wire.js';
 
 /**
  * A lean tracer for the broker's own spans, used when the spans go to the OTLP export worker
@@ -152,25 +153,31 @@ const NONE: never[] = Object.freeze([]) as unknown as never[];
 
 /**
  * Whether a span may keep the caller's attributes object as its own rather than copy it: a plain,
- * extensible object whose every key and value the copy would keep as they are.
+ * extensible object whose every key and value the copy would keep as they are. Its number of
+ * attributes if so (no Object.keys array to count them), else -1.
  */
-function adoptable(attributes: Attributes): boolean {
-  if (Object.getPrototypeOf(attributes) !== Object.prototype || !Object.isExtensible(attributes)) return false;
+function adoptable(attributes: Attributes): number {
+  if (Object.getPrototypeOf(attributes) !== Object.prototype || !Object.isExtensible(attributes)) return -1;
   let count = 0;
   for (const key in attributes) {
     const type = typeof attributes[key];
-    if ((type !== 'string' && type !== 'number' && type !== 'boolean') || key.length === 0 || key === '__proto__' || !Object.hasOwn(attributes, key)) return false;
+    if ((type !== 'string' && type !== 'number' && type !== 'boolean') || key.length === 0 || key === '__proto__' || !Object.hasOwn(attributes, key)) return -1;
     count++;
   }
-  return count <= ATTRIBUTE_COUNT_LIMIT;
+  return count <= ATTRIBUTE_COUNT_LIMIT ? count : -1;
 }
 
-class LeanSpan implements Span, ReadableSpan {
+class LeanSpan implements Span, ReadableSpan, WireTimes {
   readonly attributes: Attributes;
   links: Link[] = NONE;
   events: TimedEvent[] = NONE;
-  readonly startTime: HrTime;
-  endTime: HrTime = [0, 0];
+  /**
+   * Start and end as milliseconds since the epoch (an HrTime only when one was given): the
+   * [seconds, nanoseconds] arrays of ReadableSpan are made when asked for, which the export
+   * worker's packer never does (four arrays fewer per span).
+   */
+  readonly startAt: number | HrTime;
+  endAt: number | HrTime = 0;
   status: SpanStatus = UNSET;
   droppedAttributesCount = 0;
   readonly droppedEventsCount = 0;
@@ -190,10 +197,11 @@ class LeanSpan implements Span, ReadableSpan {
     attributes: Attributes,
     adopt = false,
   ) {
-    this.startTime = hrTimeOf(startTime);
-    if (adopt && adoptable(attributes)) {
+    this.startAt = timeOf(startTime);
+    const adopted = adopt ? adoptable(attributes) : -1;
+    if (adopted >= 0) {
       this.attributes = attributes;
-      this.attributeCount = Object.keys(attributes).length;
+      this.attributeCount = adopted;
       return;
     }
     this.attributes = {};
@@ -214,6 +222,15 @@ class LeanSpan implements Span, ReadableSpan {
 
   spanContext(): SpanContext {
     return this.context;
+  }
+
+  get startTime(): HrTime {
+    return hrOf(this.startAt);
+  }
+
+  /** [0, 0] until the span ends, as in the SDK. */
+  get endTime(): HrTime {
+    return this.ended ? hrOf(this.endAt) : [0, 0];
   }
 
   get duration(): HrTime {
@@ -285,9 +302,14 @@ class LeanSpan implements Span, ReadableSpan {
 
   end(endTime?: TimeInput): void {
     if (this.ended) return;
-    this.endTime = hrTimeOf(endTime);
+    const end = timeOf(endTime);
+    const start = this.startAt;
     // An end before the start (a clock step, a bad argument) is a span of no length, as in the SDK.
-    if (this.endTime[0] < this.startTime[0] || (this.endTime[0] === this.startTime[0] && this.endTime[1] < this.startTime[1])) this.endTime = [this.startTime[0], this.startTime[1]];
+    if (typeof end === 'number' && typeof start === 'number') this.endAt = end < start ? start : end;
+    else {
+      const [e, s] = [hrOf(end), hrOf(start)];
+      this.endAt = e[0] < s[0] || (e[0] === s[0] && e[1] < s[1]) ? [s[0], s[1]] : e;
+    }
     this.ended = true;
     this.processor.onEnd(this);
   }
@@ -310,18 +332,21 @@ class LeanSpan implements Span, ReadableSpan {
 }
 
 /**
- * A time as [seconds, nanoseconds] since the epoch, as the SDK reads one: a number up to
- * performance.now() is a performance timestamp, a larger one milliseconds since the epoch.
+ * A time as milliseconds since the epoch, as the SDK reads one: a number up to performance.now()
+ * is a performance timestamp, a larger one milliseconds since the epoch; an HrTime stays as given.
  */
-function hrTimeOf(time: TimeInput | undefined): HrTime {
+function timeOf(time: TimeInput | undefined): number | HrTime {
   if (Array.isArray(time)) return time;
-  let ms: number;
-  if (time === undefined) ms = performance.timeOrigin + performance.now();
-  else if (time instanceof Date) ms = time.getTime();
-  else ms = time <= performance.now() ? performance.timeOrigin + time : time;
-  const seconds = Math.floor(ms / 1000);
-  const nanos = Math.round((ms - seconds * 1000) * 1e6);
-  return nanos >= 1e9 ? [seconds + 1, nanos - 1e9] : [seconds, nanos];
+  if (time === undefined) return performance.timeOrigin + performance.now();
+  if (time instanceof Date) return time.getTime();
+  return time <= performance.now() ? performance.timeOrigin + time : time;
 }
 
+/** A time from timeOf as [seconds, nanoseconds] since the epoch. */
+function hrOf(at: number | HrTime): HrTime {
+  return typeof at === 'number' ? [epochSeconds(at), epochNanos(at)] : at;
+}
 
+function hrTimeOf(time: TimeInput | undefined): HrTime {
+  return hrOf(timeOf(time));
+}

@@ -1,4 +1,4 @@
-import type { Attributes } from '@opentelemetry/api';
+import type { Attributes, HrTime } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
@@ -37,6 +37,28 @@ export interface WireBatch {
   readonly resources: Attributes[];
   /** Scopes first seen in this batch, in index order: name, version, schema URL. */
   readonly scopes: [string, string | undefined, string | undefined][];
+}
+
+/**
+ * A span that keeps its start and end as milliseconds since the epoch (or an HrTime when given
+ * one): the packer reads these rather than ReadableSpan's startTime and endTime arrays.
+ */
+export interface WireTimes {
+  readonly startAt: number | HrTime;
+  readonly endAt: number | HrTime;
+}
+
+/** The whole seconds of a time in milliseconds since the epoch, as an HrTime's first element. */
+export function epochSeconds(ms: number): number {
+  const seconds = Math.floor(ms / 1000);
+  return Math.round((ms - seconds * 1000) * 1e6) >= 1e9 ? seconds + 1 : seconds;
+}
+
+/** The nanoseconds past epochSeconds(ms), as an HrTime's second element. */
+export function epochNanos(ms: number): number {
+  const seconds = Math.floor(ms / 1000);
+  const nanos = Math.round((ms - seconds * 1000) * 1e6);
+  return nanos >= 1e9 ? nanos - 1e9 : nanos;
 }
 
 export const HAS_PARENT = 1;
@@ -101,10 +123,14 @@ export class WirePacker {
     if (parent !== undefined) this.ascii(parent.spanId, 16);
     if ((has & HAS_TRACE_STATE) !== 0) this.str(traceState!);
     this.ensure(64);
-    this.u32(span.startTime[0]);
-    this.u32(span.startTime[1]);
-    this.u32(span.endTime[0]);
-    this.u32(span.endTime[1]);
+    const times = span as Partial<WireTimes>;
+    if (times.startAt !== undefined && times.endAt !== undefined) {
+      this.time(times.startAt);
+      this.time(times.endAt);
+    } else {
+      this.time(span.startTime);
+      this.time(span.endTime);
+    }
     this.u8(span.status.code);
     if ((has & HAS_STATUS_MESSAGE) !== 0) this.str(message!);
     this.ensure(32);
@@ -165,6 +191,17 @@ export class WirePacker {
     this.newResources = [];
     this.newScopes = [];
     return batch;
+  }
+
+  /** u32 seconds, u32 nanoseconds. */
+  private time(at: number | HrTime): void {
+    if (typeof at === 'number') {
+      this.u32(epochSeconds(at));
+      this.u32(epochNanos(at));
+    } else {
+      this.u32(at[0]);
+      this.u32(at[1]);
+    }
   }
 
   private attributes(attributes: Attributes): void {

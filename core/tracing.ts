@@ -244,6 +244,8 @@ export function parseResourceAttributes(text: string): [string, string][] {
 
 export interface RunningTracing {
   readonly tracing: Tracing;
+  /** Exports the spans ended so far and waits until they are sent (or failed); tracing goes on. */
+  flush(): Promise<void>;
   /** Flushes the spans still buffered and stops the exporters. */
   shutdown(): Promise<void>;
 }
@@ -253,7 +255,7 @@ export interface RunningTracing {
  * exporter are loaded here, on demand, so that a process with tracing off never loads them.
  */
 export async function startTracing(settings: TracingSettings | undefined): Promise<RunningTracing> {
-  if (settings === undefined) return { tracing: TRACING_OFF, shutdown: () => Promise.resolve() };
+  if (settings === undefined) return { tracing: TRACING_OFF, flush: () => Promise.resolve(), shutdown: () => Promise.resolve() };
   const [sdk, { WorkerSpanProcessor }, { LeanTracer, PooledIdGenerator }, { resourceFromAttributes }, { ATTR_SERVICE_NAME }] = await Promise.all([
     import('@opentelemetry/sdk-trace-base'),
     import('./tracing-export.js'),
@@ -288,9 +290,9 @@ export async function startTracing(settings: TracingSettings | undefined): Promi
     // The usual case: the lean tracer's spans go straight to the worker (core/tracing-tracer.ts).
     const worker = await exportWorker();
     const tracer = new LeanTracer(sampler, new PooledIdGenerator(), resource, { name: TRACER_NAME }, worker);
-    return { tracing: { tracer }, shutdown: () => worker.shutdown() };
+    return { tracing: { tracer }, flush: () => worker.forceFlush(), shutdown: () => worker.shutdown() };
   }
   const spanProcessors = await Promise.all(settings.exporters.map((name) => name === 'otlp' ? exportWorker() : new sdk.SimpleSpanProcessor(new sdk.ConsoleSpanExporter())));
   const provider = new sdk.BasicTracerProvider({ resource, sampler, spanProcessors });
-  return { tracing: tracingFrom(provider), shutdown: () => provider.shutdown() };
+  return { tracing: tracingFrom(provider), flush: () => provider.forceFlush(), shutdown: () => provider.shutdown() };
 }

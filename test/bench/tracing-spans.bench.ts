@@ -9,11 +9,15 @@
  *   worker  the packed batches encoded as OTLP protobuf (core/tracing-otlp.ts) and serialised
  *           as requests of 2048 spans (no HTTP)
  *
+ * Beside the CPU, the bytes the main thread allocates per event (new space used over 200 events
+ * right after a full GC, median of 30 such runs): garbage the event loop's scavenges must handle.
+ *
  * This is the part of tracing's cost that is ours to cut; test/bench/tracing.bench.ts measures
  * the whole, which on a busy machine swings far more. A figure, never a pass/fail.
  *
  *   npx tsx test/bench/tracing-spans.bench.ts        (or: npm run bench -- tracing-spans)
  */
+import { getHeapSpaceStatistics } from 'node:v8';
 import { SpanKind, type Tracer } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AlwaysOnSampler, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -21,6 +25,7 @@ import { OtlpSpanEncoder, otlpTraceRequest, type EncodedSpan } from '../../core/
 import { LeanTracer, PooledIdGenerator } from '../../core/tracing-tracer.js';
 import { WirePacker, type WireBatch } from '../../core/tracing-wire.js';
 import { ATTR, endSpan, headersOf, spanStartTime, startChildSpan, startSpan } from '../../core/tracing.js';
+import { collectGarbage } from './paired.js';
 
 const EVENTS = 20_480;
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 7);
@@ -67,7 +72,26 @@ const cpuMicros = (): number => {
   return used.user + used.system;
 };
 
-function measure(event: (tracer: Tracer, i: number) => number): { main: number; worker: number } {
+const newSpaceUsed = (): number => getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_used_size ?? NaN;
+
+/** Bytes allocated per event by the main thread's side, warm; NaN where V8 reports no new space. */
+function allocated(tracer: Tracer, event: (tracer: Tracer, i: number) => number): number {
+  const CHUNK = 200;
+  const perEvent: number[] = [];
+  let carried = 0;
+  for (let run = 0; run < 30; run++) {
+    collectGarbage();
+    const before = newSpaceUsed();
+    for (let i = 0; i < CHUNK; i++) carried += event(tracer, i);
+    const after = newSpaceUsed();
+    // A scavenge in the middle empties the new space: that run says nothing.
+    if (after > before) perEvent.push((after - before) / CHUNK);
+  }
+  if (carried < 0) console.log(carried);
+  return median(perEvent);
+}
+
+function measure(event: (tracer: Tracer, i: number) => number): { main: number; worker: number; bytes: number } {
   const packer = new WirePacker();
   const slot = new Uint8Array(new SharedArrayBuffer(1024 * 1024));
   const batches: [WireBatch, Uint8Array][] = [];
@@ -109,13 +133,13 @@ function measure(event: (tracer: Tracer, i: number) => number): { main: number; 
     }
   }
   if (carried < 0) console.log(carried);
-  return { main: median(mains), worker: median(workers) };
+  return { main: median(mains), worker: median(workers), bytes: allocated(tracer, event) };
 }
 
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 console.log(`tracing's span work, CPU µs per event (medians of ${ROUNDS} rounds of ${EVENTS} events, one thread):`);
 for (const [name, event] of [['ingress', ingressEvent], ['dispatch', dispatchEvent]] as const) {
-  const { main, worker } = measure(event);
-  console.log(`  ${name.padEnd(9)} main thread ${main.toFixed(2)} µs (spans made and packed)   export worker ${worker.toFixed(2)} µs (OTLP encoded)   total ${(main + worker).toFixed(2)} µs`);
+  const { main, worker, bytes } = measure(event);
+  console.log(`  ${name.padEnd(9)} main thread ${main.toFixed(2)} µs (spans made and packed)   export worker ${worker.toFixed(2)} µs (OTLP encoded)   total ${(main + worker).toFixed(2)} µs   main thread allocates ${bytes.toFixed(0)} bytes`);
 }

@@ -2,28 +2,35 @@
  * The cost of tracing (issue 18), as figures (never a pass/fail): ingress and dispatch throughput
  * with tracing off (the W3C headers only passed through) and on (OpenTelemetry SDK, sampling
  * 100 %, the OTLP/HTTP exporter with its default batch settings sending to a local no-op
- * collector), measured in the same run, alternating off/on for ROUNDS rounds; the ratio compares
- * the medians (goal: on ≥ 80 % of off).
+ * collector). Rounds alternate in pairs (test/bench/paired.ts: a warm-up pair not counted, a full
+ * GC before each round, off first in odd pairs and on first in even ones); the ratio is the
+ * median of the pairs' on/off ratios (goal: on ≥ 80 % of off).
  *
  *   ingress   1 KiB binary-mode events with a traceparent, concurrency 64, in-memory log
  *   dispatch  BENCH_EVENTS (default 20000) 1 KiB events with a traceparent to one unordered egress,
  *             a subscriber answering 200 at once, in-memory log
  *
  * The load client, the subscriber and the collector run in child processes, so that they do not
- * share the broker's event loop. The collector counts the span names in what it receives
- * (protobuf keeps strings as they are), to show the spans were exported, not dropped.
+ * share the broker's event loop and their CPU is not counted as the broker's. The collector only
+ * counts requests and bytes while rounds are measured; the span names it received are counted
+ * once at the end, from a last flush, to show the spans were exported, not dropped.
  *
  * On a shared machine the events/s swing with the other load; the broker process's CPU time per
- * event (user + system, from its start to the exporter's final flush, so the export is counted)
- * is steadier, and its ratio is what throughput would be when CPU-bound. The OTLP export runs in
- * a worker thread (core/tracing-export.ts), so the main thread's CPU per event is printed too
- * (Linux): its ratio is the throughput bound when a core is free for the worker. Loading the SDK
- * is a one-off start-up cost, paid before the runs.
+ * event (user + system, from tracing's start to the exporter's final flush, so the export is
+ * counted) is steadier, and its ratio is what throughput would be when CPU-bound. Where that CPU
+ * goes, on minus off, per event (Linux, from /proc per thread): the main thread (the event loop),
+ * the OTLP export worker thread (core/tracing-export.ts; until its final flush, which falls in
+ * "other"), and the other threads (V8's GC and compiler helpers, libuv's pool); the main
+ * thread's GC pauses; the export requests per second and their size. Loading the SDK is a
+ * one-off start-up cost, paid before the runs.
  *
- *   npx tsx test/bench/tracing.bench.ts        (or: npm run bench -- tracing)
+ *   npx tsx --expose-gc test/bench/tracing.bench.ts        (or: npm run bench -- tracing)
+ *   BENCH_PAIRS (default 6), BENCH_ONLY=ingress|dispatch, BENCH_TRACING=on|off (no pairs: that
+ *   side alone, BENCH_PAIRS rounds, e.g. under --cpu-prof)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ingressConfigSchema } from '../../broker-ingress/config.js';
 import { startIngress } from '../../broker-ingress/main.js';
@@ -32,13 +39,16 @@ import { InProcessContractSource } from '../../core/contract/source.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
 import type { AppendRecord } from '../../core/event-log/port.js';
 import { silentLogger } from '../../core/logger.js';
-import { startTracing, tracingSettingsFromEnv, type RunningTracing } from '../../core/tracing.js';
+import { startTracing, tracingSettingsFromEnv, type RunningTracing, type Tracing } from '../../core/tracing.js';
 import { dispatcherConfigSchema } from '../../dispatcher/config.js';
 import { startDispatcher } from '../../dispatcher/main.js';
 import { makeBroker, makeContract, makeEgress } from '../helpers/builders.js';
 import { uniqueName } from '../helpers/wait.js';
+import { alternate, collectGarbage, median, pairLine, pairLines, type Round } from './paired.js';
 
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const PAIRS = Number(process.env['BENCH_PAIRS'] ?? 6);
+const ONLY = process.env['BENCH_ONLY'];
+const ONLY_TRACING = process.env['BENCH_TRACING'] as 'on' | 'off' | undefined;
 const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 20_000);
 const RUN_SECONDS = Number(process.env['BENCH_RUN_SECONDS'] ?? 15);
 const WARMUP_MS = 1000;
@@ -83,25 +93,33 @@ const SUBSCRIBER = `
   server.keepAliveTimeout = 60000;
   server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
 
-/** Answers every export with 200 and counts the span names it carries; prints the counts on 'report'. */
+/**
+ * Answers every export with 200. Stdin commands, one line each, answered with a JSON line:
+ * 'mark' (requests, bytes and this process's CPU µs so far), 'count' (from now on also count the
+ * span names in what arrives; protobuf keeps strings as they are) and 'names' (those counts).
+ */
 const COLLECTOR = `
   const http = require('node:http');
   const names = ['receive', 'append', 'filter', 'deliver'];
   const counts = Object.fromEntries(names.map((n) => [n, 0]));
-  let requests = 0, bytes = 0;
+  let requests = 0, bytes = 0, counting = false;
   // Span.name is field 5 (tag 0x2a), then its length and bytes.
   const count = (buf, word) => { let n = 0, i = -1; const w = Buffer.concat([Buffer.from([0x2a, word.length]), Buffer.from(word)]); while ((i = buf.indexOf(w, i + 1)) >= 0) n++; return n; };
   const server = http.createServer((req, res) => {
     const chunks = [];
-    req.on('data', (c) => chunks.push(c));
+    req.on('data', (c) => { bytes += c.length; if (counting) chunks.push(c); });
     req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      requests++; bytes += body.length;
-      for (const n of names) counts[n] += count(body, n);
-      res.writeHead(200, { 'content-type': 'application/x-protobuf' }); res.end();
+      requests++;
+      if (counting) { const body = Buffer.concat(chunks); for (const n of names) counts[n] += count(body, n); }
+      res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': '0' }); res.end();
     });
   });
-  process.stdin.on('data', () => console.log(JSON.stringify({ requests, bytes, counts })));
+  server.keepAliveTimeout = 60000;
+  require('node:readline').createInterface({ input: process.stdin }).on('line', (line) => {
+    if (line === 'count') counting = true;
+    const cpu = process.cpuUsage();
+    console.log(JSON.stringify(line === 'names' ? counts : { requests, bytes, cpuUs: cpu.user + cpu.system }));
+  });
   server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
 
 function node(code: string, args: string[] = [], stdin: 'ignore' | 'pipe' = 'ignore'): ChildProcess {
@@ -118,64 +136,158 @@ async function tracing(on: boolean, collectorUrl: string): Promise<RunningTracin
   return startTracing(tracingSettingsFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl, OTEL_TRACES_SAMPLER: 'always_on', OTEL_SERVICE_NAME: 'bench' }, 'bench'));
 }
 
-// ---- the runs
+// ---- where the CPU goes
 
-interface Run {
-  readonly perSecond: number;
-  /** Broker-process CPU µs per event (all threads: the OTLP export worker's too). */
-  readonly cpuUs: number;
-  /** The main thread's CPU µs per event (the event loop that serves requests), NaN where unknown. */
-  readonly mainUs: number;
+/** The CPU time (user + system, µs) of each thread of this process now, by thread id (Linux; empty elsewhere). */
+function threadCpu(): Map<number, number> {
+  const out = new Map<number, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // utime and stime, in clock ticks of 10 ms: fine over rounds of seconds.
+      out.set(Number(tid), (Number(fields[11]) + Number(fields[12])) * 10_000);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
 }
 
-interface CpuMark {
-  readonly process: NodeJS.CpuUsage;
-  readonly main: number;
+/** Collects the main thread's GC pauses (count and ms) while it runs. */
+function gcPauses(): { stop(): { count: number; ms: number } } {
+  let count = 0;
+  let ms = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      count++;
+      ms += entry.duration;
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return { stop: () => { observer.disconnect(); return { count, ms }; } };
+}
+
+interface CollectorMark {
+  readonly requests: number;
+  readonly bytes: number;
+  readonly cpuUs: number;
+}
+
+/** The no-op collector, a child process: its CPU is not the broker's. */
+const collector = node(COLLECTOR, [], 'pipe');
+const ask = async (command: string): Promise<string> => {
+  const answer = firstLine(collector);
+  collector.stdin!.write(`${command}\n`);
+  return answer;
+};
+const collectorMark = async (): Promise<CollectorMark> => JSON.parse(await ask('mark')) as CollectorMark;
+
+interface TracingRound extends Round {
+  /** CPU µs per event by thread: main, the export worker (until its final flush), the others. */
+  readonly mainUs: number;
+  readonly workerUs: number;
+  readonly otherUs: number;
+  /** The main thread's GC pauses, ms per 1000 events. */
+  readonly gcMsPerK: number;
+  readonly requestsPerSecond: number;
+  readonly bytesPerRequest: number;
+  /** The collector's CPU µs per event (not the broker's; a core the broker did not have). */
+  readonly collectorUs: number;
 }
 
 /**
- * The main thread's CPU time in µs, from Linux's per-thread counters (the main thread's id is
- * the process id; clock ticks of 10 ms, fine over runs of seconds); NaN elsewhere.
+ * Tracing on and off, each started once and kept for all rounds, as a broker keeps its own: the
+ * export worker's code is as warm in a round as in a long-running broker, and no round pays for
+ * starting or stopping it. The export worker's threads are the ones that appeared as it started.
  */
-function mainThreadCpuUs(): number {
-  try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10_000;
-  } catch {
-    return NaN;
-  }
+interface Side {
+  readonly traces: RunningTracing;
+  readonly workerTids: readonly number[];
 }
 
-const cpuMark = (): CpuMark => ({ process: process.cpuUsage(), main: mainThreadCpuUs() });
-
-const cpuSince = (start: CpuMark): { process: number; main: number } => {
-  const used = process.cpuUsage(start.process);
-  return { process: used.user + used.system, main: mainThreadCpuUs() - start.main };
-};
-
-async function ingressRate(on: boolean, collectorUrl: string): Promise<Run> {
+async function side(on: boolean, collectorUrl: string): Promise<Side> {
+  const before = threadCpu();
   const traces = await tracing(on, collectorUrl);
-  const cpu = cpuMark();
+  return { traces, workerTids: [...threadCpu().keys()].filter((tid) => !before.has(tid)) };
+}
+
+/**
+ * Measures one round: `start` starts the component, `load` drives it and returns the events/s,
+ * `stop` closes it and returns the events it handled. CPU is counted from before the start to
+ * the end of a flush of the exporter after the stop, so the export of the round's spans is in.
+ */
+async function measure(on: Side, start: (tracing: Tracing) => Promise<void>, load: () => Promise<number>, stop: () => Promise<number>): Promise<TracingRound> {
+  const collector0 = await collectorMark();
+  const before = threadCpu();
+  const began = performance.now();
+  const process0 = process.cpuUsage();
+  const gc = gcPauses();
+  let perSecond: number;
+  let events: number;
+  try {
+    await start(on.traces.tracing);
+    perSecond = await load();
+  } finally {
+    events = await stop();
+    await on.traces.flush();
+  }
+  const used = process.cpuUsage(process0);
+  const after = threadCpu();
+  const pauses = gc.stop();
+  const seconds = (performance.now() - began) / 1000;
+  const collector1 = await collectorMark();
+  const n = Math.max(1, events);
+  const total = used.user + used.system;
+  const spent = (tid: number): number => (after.get(tid) ?? NaN) - (before.get(tid) ?? NaN);
+  const main = spent(process.pid);
+  const worker = on.workerTids.reduce((sum, tid) => sum + spent(tid), 0);
+  const requests = collector1.requests - collector0.requests;
+  return {
+    perSecond,
+    cpuMicrosPerEvent: total / n,
+    mainUs: main / n,
+    workerUs: worker / n,
+    otherUs: (total - main - worker) / n,
+    gcMsPerK: (pauses.ms * 1000) / n,
+    requestsPerSecond: requests / seconds,
+    bytesPerRequest: requests === 0 ? 0 : (collector1.bytes - collector0.bytes) / requests,
+    collectorUs: (collector1.cpuUs - collector0.cpuUs) / n,
+  };
+}
+
+// ---- the runs
+
+async function ingressRound(on: Side): Promise<TracingRound> {
   const log = new MemoryEventLog();
   const broker = makeBroker(uniqueName('bench').toLowerCase(), [], {}, 'bench');
   await log.ensureTopic(broker.topics[0]!, { partitions: 10, replicationFactor: 1 });
   const contracts = new InProcessContractSource(makeContract([broker]));
-  const ingress = await startIngress({ config: ingressConfigSchema.parse({ host: '127.0.0.1', port: 0 }), log, contracts, logger: silentLogger(), tracing: traces.tracing });
-  let result: { perSecond: number; failed: number };
-  try {
-    const client = node(LOAD_CLIENT, [ingress.url, broker.ingress!.path, String(WARMUP_MS), String(MEASURE_MS), String(CONCURRENCY), TRACEPARENT]);
-    result = JSON.parse(await firstLine(client)) as { perSecond: number; failed: number };
-    if (result.failed > 0) console.log(`    (${result.failed} requests not answered 202)`);
-  } finally {
-    await ingress.close();
-    await traces.shutdown();
-  }
-  const used = cpuSince(cpu);
-  let appended = 0;
-  for await (const _record of log.read(broker.topics[0]!)) appended++;
+  let ingress: Awaited<ReturnType<typeof startIngress>> | undefined;
+  const round = await measure(on,
+    async (tracing) => {
+      ingress = await startIngress({ config: ingressConfigSchema.parse({ host: '127.0.0.1', port: 0 }), log, contracts, logger: silentLogger(), tracing });
+    },
+    async () => {
+      const client = node(LOAD_CLIENT, [ingress!.url, broker.ingress!.path, String(WARMUP_MS), String(MEASURE_MS), String(CONCURRENCY), TRACEPARENT]);
+      const result = JSON.parse(await firstLine(client)) as { perSecond: number; failed: number };
+      if (result.failed > 0) console.log(`    (${result.failed} requests not answered 202)`);
+      return result.perSecond;
+    },
+    async () => {
+      await ingress?.close();
+      let appended = 0;
+      for await (const _record of log.read(broker.topics[0]!)) appended++;
+      return appended;
+    });
   await log.close();
-  return { perSecond: result.perSecond, cpuUs: used.process / Math.max(1, appended), mainUs: used.main / Math.max(1, appended) };
+  return round;
 }
 
 const DATA = Buffer.alloc(1024, 'x');
@@ -185,7 +297,7 @@ const BASE = toKafkaRecord(
   { traceparent: TRACEPARENT },
 );
 
-async function dispatchRate(on: boolean, collectorUrl: string, subscriberUrl: string): Promise<Run> {
+async function dispatchRound(on: Side, subscriberUrl: string): Promise<TracingRound> {
   const log = new MemoryEventLog();
   const topic = uniqueName('bench-tracing');
   await log.ensureTopic(topic, { partitions: 1, replicationFactor: 1 });
@@ -195,64 +307,85 @@ async function dispatchRate(on: boolean, collectorUrl: string, subscriberUrl: st
     }));
     await log.append(topic, records);
   }
-  const traces = await tracing(on, collectorUrl);
-  const cpu = cpuMark();
   const egress = makeEgress(uniqueName('bench'), { destination: subscriberUrl, consumerGroup: uniqueName('bench-group') });
   await log.initGroup(egress.consumerGroup, topic, 'earliest');
   const contracts = new InProcessContractSource(makeContract([makeBroker(uniqueName('b'), [egress], { topics: [topic] })]));
-  const dispatcher = await startDispatcher({ config: dispatcherConfigSchema.parse({}), log, contracts, logger: silentLogger(), tracing: traces.tracing });
-  let perSecond: number;
-  let delivered: number;
-  try {
-    while (dispatcher.stats().totals.delivered === 0) await sleep(1);
-    const first = performance.now();
-    const base = dispatcher.stats().totals.delivered;
-    while (dispatcher.stats().totals.delivered < EVENTS && performance.now() - first < RUN_SECONDS * 1000) await sleep(5);
-    delivered = dispatcher.stats().totals.delivered;
-    perSecond = (delivered - base) / ((performance.now() - first) / 1000);
-  } finally {
-    await dispatcher.close();
-    await traces.shutdown();
-  }
-  const used = cpuSince(cpu);
+  let dispatcher: Awaited<ReturnType<typeof startDispatcher>> | undefined;
+  const round = await measure(on,
+    async (tracing) => {
+      dispatcher = await startDispatcher({ config: dispatcherConfigSchema.parse({}), log, contracts, logger: silentLogger(), tracing });
+    },
+    async () => {
+      const d = dispatcher!;
+      while (d.stats().totals.delivered === 0) await sleep(1);
+      const first = performance.now();
+      const base = d.stats().totals.delivered;
+      while (d.stats().totals.delivered < EVENTS && performance.now() - first < RUN_SECONDS * 1000) await sleep(5);
+      return (d.stats().totals.delivered - base) / ((performance.now() - first) / 1000);
+    },
+    async () => {
+      const delivered = dispatcher?.stats().totals.delivered ?? 0;
+      await dispatcher?.close();
+      return delivered;
+    });
   await log.close();
-  return { perSecond, cpuUs: used.process / Math.max(1, delivered), mainUs: used.main / Math.max(1, delivered) };
+  return round;
 }
 
-const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-const fmt = (n: number): string => Math.round(n).toLocaleString('en-US').padStart(8);
+const us = (n: number): string => `${n >= 0 ? '+' : ''}${n.toFixed(1)}`;
 
-async function pair(name: string, run: (on: boolean) => Promise<Run>): Promise<void> {
-  const off: Run[] = [];
-  const on: Run[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    off.push(await run(false));
-    on.push(await run(true));
+/** The on − off differences per pair, as medians: where tracing's CPU per event goes. */
+function breakdown(off: readonly TracingRound[], on: readonly TracingRound[]): string[] {
+  const diff = (pick: (r: TracingRound) => number): number => median(on.map((r, i) => pick(r) - pick(off[i]!)));
+  const med = (runs: readonly TracingRound[], pick: (r: TracingRound) => number): number => median(runs.map(pick));
+  return [
+    `CPU per event, on − off (median of pairs): process ${us(diff((r) => r.cpuMicrosPerEvent))} µs = main thread ${us(diff((r) => r.mainUs))}, export worker ${us(diff((r) => r.workerUs))}, other threads (GC helpers, libuv; the final flush) ${us(diff((r) => r.otherUs))}`,
+    `main thread GC pauses: off ${med(off, (r) => r.gcMsPerK).toFixed(1)} ms, on ${med(on, (r) => r.gcMsPerK).toFixed(1)} ms per 1000 events; export: ${med(on, (r) => r.requestsPerSecond).toFixed(1)} requests/s of ${(med(on, (r) => r.bytesPerRequest) / 1024).toFixed(0)} KiB; the collector's own CPU ${med(on, (r) => r.collectorUs).toFixed(1)} µs per event (not counted)`,
+  ];
+}
+
+async function compare(name: string, sides: { off: Side; on: Side }, round: (side: Side) => Promise<TracingRound>): Promise<void> {
+  const run = (on: boolean): Promise<TracingRound> => round(on ? sides.on : sides.off);
+  console.log(`  ${name}`);
+  if (ONLY_TRACING !== undefined) {
+    const rounds: TracingRound[] = [];
+    for (let i = 0; i < PAIRS; i++) {
+      collectGarbage();
+      rounds.push(await run(ONLY_TRACING === 'on'));
+      const r = rounds[rounds.length - 1]!;
+      console.log(`    ${ONLY_TRACING} ${Math.round(r.perSecond)}/s ${r.cpuMicrosPerEvent.toFixed(1)} µs (main ${r.mainUs.toFixed(1)}, worker ${r.workerUs.toFixed(1)}, other ${r.otherUs.toFixed(1)}; GC ${r.gcMsPerK.toFixed(1)} ms/1000)`);
+    }
+    return;
   }
-  const rate = (runs: Run[]): number => median(runs.map((r) => r.perSecond));
-  const cpu = (runs: Run[]): number => median(runs.map((r) => r.cpuUs));
-  console.log(`  ${name.padEnd(9)} off ${fmt(rate(off))} events/s   on ${fmt(rate(on))} events/s   on/off ${pct(rate(on) / rate(off))}   (runs off: ${off.map((r) => Math.round(r.perSecond)).join(', ')}; on: ${on.map((r) => Math.round(r.perSecond)).join(', ')})`);
-  const main = (runs: Run[]): number => median(runs.map((r) => r.mainUs));
-  console.log(`  ${''.padEnd(9)} CPU per event: off ${cpu(off).toFixed(0)} µs, on ${cpu(on).toFixed(0)} µs   throughput when CPU-bound, on/off ${pct(cpu(off) / cpu(on))}`);
-  if (!Number.isNaN(main(on))) console.log(`  ${''.padEnd(9)} main thread CPU per event: off ${main(off).toFixed(0)} µs, on ${main(on).toFixed(0)} µs   throughput when the event loop is the bound, on/off ${pct(main(off) / main(on))}`);
+  const off: TracingRound[] = [];
+  const on: TracingRound[] = [];
+  const summary = await alternate(PAIRS, run, (index, offRound, onRound) => {
+    off.push(offRound as TracingRound);
+    on.push(onRound as TracingRound);
+    console.log(pairLine(index, offRound, onRound));
+  });
+  for (const line of pairLines(summary, 0.8)) console.log(`    ${line.replace('metrics on / off', 'tracing on / off')}`);
+  for (const line of breakdown(off, on)) console.log(`    ${line}`);
 }
 
-const pct = (ratio: number): string => `${(ratio * 100).toFixed(0)} %`;
-
-const collector = node(COLLECTOR, [], 'pipe');
 const collectorUrl = `http://127.0.0.1:${await firstLine(collector)}`;
 const subscriber = node(SUBSCRIBER);
 const subscriberUrl = `http://127.0.0.1:${await firstLine(subscriber)}/`;
+const sides = { off: await side(false, collectorUrl), on: await side(true, collectorUrl) };
 try {
-  // Load the SDK and exporter modules once, so that no run pays for it.
-  await (await tracing(true, collectorUrl)).shutdown();
-  console.log(`tracing off vs on (OTLP to a local no-op collector, sampling 100 %), medians of ${ROUNDS} alternating runs:`);
-  await pair('ingress', (on) => ingressRate(on, collectorUrl));
-  await pair('dispatch', (on) => dispatchRate(on, collectorUrl, subscriberUrl));
-  collector.stdin!.write('report\n');
-  const report = JSON.parse(await firstLine(collector)) as { requests: number; bytes: number; counts: Record<string, number> };
-  console.log(`  collector: ${report.requests} export requests, ${(report.bytes / 1024 / 1024).toFixed(1)} MiB; spans by name: ${Object.entries(report.counts).map(([n, c]) => `${n} ${c}`).join(', ')}`);
+  console.log(`tracing off vs on (OTLP to a local no-op collector in its own process, sampling 100 %), ${PAIRS} alternating pairs after a warm-up pair:`);
+  if (ONLY !== 'dispatch') await compare('ingress', sides, (on) => ingressRound(on));
+  if (ONLY !== 'ingress') await compare('dispatch', sides, (on) => dispatchRound(on, subscriberUrl));
+  if (ONLY_TRACING !== 'off') {
+    // A last short round with the collector counting span names: every span made arrives.
+    await ask('count');
+    if (ONLY !== 'dispatch') await ingressRound(sides.on);
+    if (ONLY !== 'ingress') await dispatchRound(sides.on, subscriberUrl);
+    const counts = JSON.parse(await ask('names')) as Record<string, number>;
+    console.log(`  collector, last round of each: spans by name: ${Object.entries(counts).map(([n, c]) => `${n} ${c}`).join(', ')}`);
+  }
 } finally {
+  await sides.on.traces.shutdown();
   collector.kill();
   subscriber.kill();
 }

@@ -119,6 +119,51 @@ describe('tracing settings from OTEL_* variables', () => {
     assert.ok(body.includes('deliver'));
   });
 
+  test('OTLP export without flush: batches in shared slots are polled by the worker, also after it idled, and more than the slots hold', async (t) => {
+    let spans = 0;
+    // Span.name is field 5 (tag 0x2a), then its length and bytes: protobuf keeps strings as they are.
+    const name = Buffer.from([0x2a, 6, ...Buffer.from('polled')]);
+    const collector = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        for (let i = body.indexOf(name); i >= 0; i = body.indexOf(name, i + 1)) spans++;
+        res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+      });
+    });
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise<void>((resolve) => collector.close(() => resolve())));
+    const { port } = collector.address() as AddressInfo;
+    process.env['OTEL_BSP_SCHEDULE_DELAY'] = '20';
+    let running;
+    try {
+      running = await startTracing(tracingSettingsFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` }, 'svc-polled'));
+    } finally {
+      delete process.env['OTEL_BSP_SCHEDULE_DELAY'];
+    }
+    t.after(() => running.shutdown());
+    const tracer = running.tracing.tracer!;
+    const end = (n: number): void => {
+      for (let i = 0; i < n; i++) startSpan(tracer, 'polled', SpanKind.INTERNAL, undefined, { attributes: { n: i } }).end();
+    };
+    const arrived = async (expected: number): Promise<void> => {
+      const deadline = Date.now() + 10_000;
+      while (spans < expected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.equal(spans, expected);
+    };
+    // Five batches: the first adds to the string tables (a message), the others sit in slots.
+    end(5000);
+    await arrived(5000);
+    // The worker stops polling after a second without spans; a batch in a slot then wakes it.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    end(3000);
+    await arrived(8000);
+    // Twelve batches at once: more than the slots, the rest transferred.
+    end(12 * 1024);
+    await arrived(8000 + 12 * 1024);
+  });
+
   test('off: no tracer, and shutting down is a no-op', async () => {
     const running = await startTracing(undefined);
     assert.equal(running.tracing.tracer, undefined);
