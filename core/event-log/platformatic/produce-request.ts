@@ -1,0 +1,242 @@
+import { createAPI, crc32c, DynamicBuffer, kGetApi, produceV11, Writer, type CreateRecordsBatchOptions, type MessageRecord, type Producer } from '@platformatic/kafka';
+
+/*
+ * A Produce request (v11) written into one buffer. @platformatic/kafka (1.22) builds each record
+ * from a dozen buffers of a few bytes (one per varint and per integer), then joins them twice (for
+ * the CRC, then for the socket): on the broker's append path that was most of the library's CPU and
+ * a third of the garbage per record. This writes the same bytes (test/unit/platformatic-produce-
+ * request.test.ts compares them with the library's, field for field) after measuring them, in one
+ * allocation. A request it does not cover (transactions, compression, keys or values that are not
+ * Buffers) is the library's own.
+ *
+ *   Produce v11  transactional_id acks timeout_ms [name [index records TAG] TAG] TAG
+ *   records      RecordBatch v2: baseOffset length leaderEpoch magic crc | attributes ... [record]
+ *   record       length attributes timestampDelta offsetDelta key value [header key value]
+ */
+
+type Options = Partial<CreateRecordsBatchOptions>;
+
+/** RecordBatch v2 up to its first record: 8+4+4+1+4 (to the CRC's end), then 2+4+8+8+8+2+4+4. */
+const BATCH_HEAD_BYTES = 61;
+/** Where the CRC's data starts in a batch: after baseOffset, length, leaderEpoch, magic and the CRC itself. */
+const CRC_START = 21;
+const MAGIC = 2;
+
+export function createProduceRequest(acks: number | undefined, timeout: number | undefined, messages: MessageRecord[], options: Options = {}): Writer {
+  if (!coversRequest(messages, options)) return produceV11.createRequest(acks, timeout, messages, options);
+  const topics = new Map<string, Map<number, MessageRecord[]>>();
+  for (const message of messages) {
+    let partitions = topics.get(message.topic);
+    if (partitions === undefined) topics.set(message.topic, (partitions = new Map()));
+    const partition = message.partition ?? 0;
+    const list = partitions.get(partition);
+    if (list === undefined) partitions.set(partition, [message]);
+    else list.push(message);
+  }
+  const now = BigInt(Date.now());
+  // Measure first: names, batch sizes, then the whole.
+  const names: Buffer[] = [];
+  const batches: { partition: number; messages: MessageRecord[]; bytes: number }[][] = [];
+  let size = 1 + 2 + 4 + unsignedVarIntBytes(topics.size + 1) + 1;
+  for (const [topic, partitions] of topics) {
+    const name = Buffer.from(topic, 'utf8');
+    names.push(name);
+    const list: { partition: number; messages: MessageRecord[]; bytes: number }[] = [];
+    // The library sends a topic's partitions in ascending order; so does this.
+    for (const partition of [...partitions.keys()].sort((a, b) => a - b)) {
+      const records = partitions.get(partition)!;
+      const bytes = batchBytes(records, now);
+      list.push({ partition, messages: records, bytes });
+      size += 4 + unsignedVarIntBytes(bytes + 1) + bytes + 1;
+    }
+    batches.push(list);
+    size += unsignedVarIntBytes(name.length + 1) + name.length + unsignedVarIntBytes(list.length + 1) + 1;
+  }
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  out[at++] = 0; // transactional_id: null
+  at = out.writeInt16BE(acks ?? 1, at);
+  at = out.writeInt32BE(timeout ?? 0, at);
+  at = writeUnsignedVarInt(out, at, topics.size + 1);
+  for (let t = 0; t < names.length; t++) {
+    const name = names[t]!;
+    at = writeUnsignedVarInt(out, at, name.length + 1);
+    at += name.copy(out, at);
+    at = writeUnsignedVarInt(out, at, batches[t]!.length + 1);
+    for (const { partition, messages: records, bytes } of batches[t]!) {
+      at = out.writeInt32BE(partition, at);
+      at = writeUnsignedVarInt(out, at, bytes + 1);
+      at = writeBatch(out, at, records, now, options);
+      out[at++] = 0; // the partition's tagged fields
+    }
+    out[at++] = 0; // the topic's tagged fields
+  }
+  out[at] = 0; // the request's tagged fields
+  const writer = new Writer(new DynamicBuffer(out));
+  if (acks === 0) writer.context.noResponse = true;
+  return writer;
+}
+
+/** Whether this writes the request: no transaction, no compression, Buffers (or nothing) for keys, values and headers. */
+function coversRequest(messages: readonly MessageRecord[], options: Options): boolean {
+  if (options.transactionalId !== undefined && options.transactionalId !== null) return false;
+  if ((options.compression ?? 'none') !== 'none') return false;
+  for (const message of messages) {
+    if (!bytesOrNothing(message.key) || !bytesOrNothing(message.value)) return false;
+    if (message.timestamp !== undefined && typeof message.timestamp !== 'bigint') return false;
+    if (message.headers !== undefined) {
+      if (!(message.headers instanceof Map)) return false;
+      for (const [name, value] of message.headers) if (!Buffer.isBuffer(name) || !Buffer.isBuffer(value)) return false;
+    }
+  }
+  return true;
+}
+
+const bytesOrNothing = (value: unknown): boolean => value === undefined || value === null || Buffer.isBuffer(value);
+
+/** The length a record's key, value or header part takes: the library writes a missing one as empty (length 0). */
+const lengthOf = (bytes: Buffer | undefined | null): number => (bytes === undefined || bytes === null ? 0 : bytes.length);
+
+function timestampsOf(records: readonly MessageRecord[], now: bigint): { first: bigint; max: bigint } {
+  const first = records[0]!.timestamp ?? now;
+  let max = first;
+  for (const record of records) {
+    const ts = record.timestamp ?? now;
+    if (ts > max) max = ts;
+  }
+  return { first, max };
+}
+
+function recordBodyBytes(record: MessageRecord, offsetDelta: number, timestampDelta: bigint): number {
+  const key = lengthOf(record.key);
+  const value = lengthOf(record.value);
+  let bytes = 1 + varLongBytes(timestampDelta) + varIntBytes(offsetDelta) + varIntBytes(key) + key + varIntBytes(value) + value;
+  const headers = record.headers;
+  bytes += varIntBytes(headers?.size ?? 0);
+  if (headers !== undefined) {
+    for (const [name, headerValue] of headers) bytes += varIntBytes(name.length) + name.length + varIntBytes(headerValue.length) + headerValue.length;
+  }
+  return bytes;
+}
+
+function batchBytes(records: readonly MessageRecord[], now: bigint): number {
+  const { first } = timestampsOf(records, now);
+  let bytes = BATCH_HEAD_BYTES;
+  for (let i = 0; i < records.length; i++) {
+    const body = recordBodyBytes(records[i]!, i, (records[i]!.timestamp ?? now) - first);
+    bytes += varIntBytes(body) + body;
+  }
+  return bytes;
+}
+
+function writeBatch(out: Buffer, start: number, records: readonly MessageRecord[], now: bigint, options: Options): number {
+  const { first, max } = timestampsOf(records, now);
+  let at = out.writeBigInt64BE(0n, start); // baseOffset: Kafka assigns it
+  const lengthAt = at;
+  at += 4;
+  at = out.writeInt32BE(options.partitionLeaderEpoch ?? 0, at);
+  out[at++] = MAGIC;
+  at += 4; // the CRC, written last
+  const head = records[0]!;
+  at = out.writeInt16BE(0, at); // attributes: no compression, not transactional
+  at = out.writeInt32BE(records.length - 1, at);
+  at = out.writeBigInt64BE(first, at);
+  at = out.writeBigInt64BE(max, at);
+  at = out.writeBigInt64BE(options.producerId ?? -1n, at);
+  at = out.writeInt16BE(options.producerEpoch ?? 0, at);
+  at = out.writeInt32BE(options.sequences === undefined ? 0 : options.sequences.getWithDefault(`${head.topic}:${head.partition ?? 0}`, 0), at);
+  at = out.writeInt32BE(records.length, at);
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!;
+    const timestampDelta = (record.timestamp ?? now) - first;
+    at = writeVarInt(out, at, recordBodyBytes(record, i, timestampDelta));
+    out[at++] = 0; // record attributes
+    at = writeVarLong(out, at, timestampDelta);
+    at = writeVarInt(out, at, i);
+    at = writeBytes(out, at, record.key);
+    at = writeBytes(out, at, record.value);
+    const headers = record.headers;
+    at = writeVarInt(out, at, headers?.size ?? 0);
+    if (headers !== undefined) {
+      for (const [name, value] of headers) {
+        at = writeBytes(out, at, name);
+        at = writeBytes(out, at, value);
+      }
+    }
+  }
+  out.writeInt32BE(at - lengthAt - 4, lengthAt);
+  out.writeUInt32BE(crc32c(new DynamicBuffer(out.subarray(start + CRC_START, at))), start + CRC_START - 4);
+  return at;
+}
+
+function writeBytes(out: Buffer, at: number, bytes: Buffer | undefined | null): number {
+  if (bytes === undefined || bytes === null) return writeVarInt(out, at, 0);
+  at = writeVarInt(out, at, bytes.length);
+  return at + bytes.copy(out, at);
+}
+
+function unsignedVarIntBytes(value: number): number {
+  let bytes = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 128);
+    bytes++;
+  }
+  return bytes;
+}
+
+/** Zig-zag, as Kafka's varint: small negative numbers stay short. */
+const zigZag = (value: number): number => ((value << 1) ^ (value >> 31)) >>> 0;
+const varIntBytes = (value: number): number => unsignedVarIntBytes(zigZag(value));
+
+function writeUnsignedVarInt(out: Buffer, at: number, value: number): number {
+  while (value >= 0x80) {
+    out[at++] = (value & 0x7f) | 0x80;
+    value >>>= 7;
+  }
+  out[at++] = value;
+  return at;
+}
+
+const writeVarInt = (out: Buffer, at: number, value: number): number => writeUnsignedVarInt(out, at, zigZag(value));
+
+const zigZag64 = (value: bigint): bigint => (value << 1n) ^ (value >> 63n);
+
+function varLongBytes(value: bigint): number {
+  if (value === 0n) return 1;
+  let rest = BigInt.asUintN(64, zigZag64(value));
+  let bytes = 1;
+  while (rest >= 0x80n) {
+    rest >>= 7n;
+    bytes++;
+  }
+  return bytes;
+}
+
+function writeVarLong(out: Buffer, at: number, value: bigint): number {
+  if (value === 0n) {
+    out[at++] = 0;
+    return at;
+  }
+  let rest = BigInt.asUintN(64, zigZag64(value));
+  while (rest >= 0x80n) {
+    out[at++] = Number(rest & 0x7fn) | 0x80;
+    rest >>= 7n;
+  }
+  out[at++] = Number(rest);
+  return at;
+}
+
+/** Produce v11 with the request written by createProduceRequest and the response read by the library. */
+const produceInOneBuffer = createAPI(0, 11, createProduceRequest, produceV11.parseResponse);
+
+/**
+ * Has `producer` write its Produce v11 requests with createProduceRequest: its API look-up answers
+ * with ours where it would answer with the library's v11 (any other version stays the library's).
+ * One producer's own look-up, not the library's prototype: other clients are unchanged.
+ */
+export function writeProduceInOneBuffer(producer: Producer): void {
+  type GetApi = (name: string, callback: (error: Error | null, api: unknown) => void) => void;
+  const target = producer as unknown as Record<typeof kGetApi, GetApi>;
+  const getApi = target[kGetApi].bind(producer);
+  target[kGetApi] = (name, callback) => getApi(name, (error, api) => callback(error, error === null && api === produceV11.api ? produceInOneBuffer : api));
+}
