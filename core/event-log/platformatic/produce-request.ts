@@ -1,4 +1,5 @@
-import { createAPI, crc32c, DynamicBuffer, kGetApi, produceV11, Writer, type CreateRecordsBatchOptions, type MessageRecord, type Producer } from '@platformatic/kafka';
+import { createAPI, crc32c, DynamicBuffer, produceV11, Writer, type CreateRecordsBatchOptions, type MessageRecord, type Producer } from '@platformatic/kafka';
+import { answerApiLookUp } from './api-lookup.js';
 
 /*
  * A Produce request (v11) written into one buffer. @platformatic/kafka (1.22) builds each record
@@ -230,13 +231,8 @@ function writeVarLong(out: Buffer, at: number, value: bigint): number {
 const produceInOneBuffer = createAPI(0, 11, createProduceRequest, produceV11.parseResponse);
 
 /**
- * Has `producer` write its Produce v11 requests with createProduceRequest: its API look-up answers
- * with ours where it would answer with the library's v11 (any other version stays the library's).
- * One producer's own look-up, not the library's prototype: other clients are unchanged.
+ * Has `producer` write its Produce v11 requests with createProduceRequest (see answerApiLookUp).
  */
 export function writeProduceInOneBuffer(producer: Producer): void {
-  type GetApi = (name: string, callback: (error: Error | null, api: unknown) => void) => void;
-  const target = producer as unknown as Record<typeof kGetApi, GetApi>;
-  const getApi = target[kGetApi].bind(producer);
-  target[kGetApi] = (name, callback) => getApi(name, (error, api) => callback(error, error === null && api === produceV11.api ? produceInOneBuffer : api));
+  answerApiLookUp(producer, produceV11.api, produceInOneBuffer);
 }
