@@ -23,8 +23,17 @@ const BATCH_HEAD_BYTES = 61;
 const CRC_START = 21;
 const MAGIC = 2;
 
+interface Batch {
+  readonly partition: number;
+  readonly messages: MessageRecord[];
+  /** Each record's size from its attributes on (its length prefix excluded), measured once. */
+  readonly bodies: number[];
+  readonly bytes: number;
+}
+
 export function createProduceRequest(acks: number | undefined, timeout: number | undefined, messages: MessageRecord[], options: Options = {}): Writer {
-  if (!coversRequest(messages, options)) return produceV11.createRequest(acks, timeout, messages, options);
+  const fallBack = (): Writer => produceV11.createRequest(acks, timeout, messages, options);
+  if ((options.transactionalId !== undefined && options.transactionalId !== null) || (options.compression ?? 'none') !== 'none') return fallBack();
   const topics = new Map<string, Map<number, MessageRecord[]>>();
   for (const message of messages) {
     let partitions = topics.get(message.topic);
@@ -37,18 +46,18 @@ export function createProduceRequest(acks: number | undefined, timeout: number |
   const now = BigInt(Date.now());
   // Measure first: names, batch sizes, then the whole.
   const names: Buffer[] = [];
-  const batches: { partition: number; messages: MessageRecord[]; bytes: number }[][] = [];
+  const batches: Batch[][] = [];
   let size = 1 + 2 + 4 + unsignedVarIntBytes(topics.size + 1) + 1;
   for (const [topic, partitions] of topics) {
     const name = Buffer.from(topic, 'utf8');
     names.push(name);
-    const list: { partition: number; messages: MessageRecord[]; bytes: number }[] = [];
+    const list: Batch[] = [];
     // The library sends a topic's partitions in ascending order; so does this.
     for (const partition of [...partitions.keys()].sort((a, b) => a - b)) {
-      const records = partitions.get(partition)!;
-      const bytes = batchBytes(records, now);
-      list.push({ partition, messages: records, bytes });
-      size += 4 + unsignedVarIntBytes(bytes + 1) + bytes + 1;
+      const batch = measureBatch(partition, partitions.get(partition)!, now);
+      if (batch === undefined) return fallBack();
+      list.push(batch);
+      size += 4 + unsignedVarIntBytes(batch.bytes + 1) + batch.bytes + 1;
     }
     batches.push(list);
     size += unsignedVarIntBytes(name.length + 1) + name.length + unsignedVarIntBytes(list.length + 1) + 1;
@@ -64,10 +73,10 @@ export function createProduceRequest(acks: number | undefined, timeout: number |
     at = writeUnsignedVarInt(out, at, name.length + 1);
     at += name.copy(out, at);
     at = writeUnsignedVarInt(out, at, batches[t]!.length + 1);
-    for (const { partition, messages: records, bytes } of batches[t]!) {
-      at = out.writeInt32BE(partition, at);
-      at = writeUnsignedVarInt(out, at, bytes + 1);
-      at = writeBatch(out, at, records, now, options);
+    for (const batch of batches[t]!) {
+      at = out.writeInt32BE(batch.partition, at);
+      at = writeUnsignedVarInt(out, at, batch.bytes + 1);
+      at = writeBatch(out, at, batch, now, options);
       out[at++] = 0; // the partition's tagged fields
     }
     out[at++] = 0; // the topic's tagged fields
@@ -78,22 +87,7 @@ export function createProduceRequest(acks: number | undefined, timeout: number |
   return writer;
 }
 
-/** Whether this writes the request: no transaction, no compression, Buffers (or nothing) for keys, values and headers. */
-function coversRequest(messages: readonly MessageRecord[], options: Options): boolean {
-  if (options.transactionalId !== undefined && options.transactionalId !== null) return false;
-  if ((options.compression ?? 'none') !== 'none') return false;
-  for (const message of messages) {
-    if (!bytesOrNothing(message.key) || !bytesOrNothing(message.value)) return false;
-    if (message.timestamp !== undefined && typeof message.timestamp !== 'bigint') return false;
-    if (message.headers !== undefined) {
-      if (!(message.headers instanceof Map)) return false;
-      for (const [name, value] of message.headers) if (!Buffer.isBuffer(name) || !Buffer.isBuffer(value)) return false;
-    }
-  }
-  return true;
-}
-
-const bytesOrNothing = (value: unknown): boolean => value === undefined || value === null || Buffer.isBuffer(value);
+const isBytes = (value: unknown): value is Buffer | undefined | null => value === undefined || value === null || Buffer.isBuffer(value);
 
 /** The length a record's key, value or header part takes: the library writes a missing one as empty (length 0). */
 const lengthOf = (bytes: Buffer | undefined | null): number => (bytes === undefined || bytes === null ? 0 : bytes.length);
@@ -108,29 +102,41 @@ function timestampsOf(records: readonly MessageRecord[], now: bigint): { first: 
   return { first, max };
 }
 
+/**
+ * A record's size from its attributes on; -1 when this does not write it (not Buffers, a
+ * timestamp that is not a bigint: the library converts those).
+ */
 function recordBodyBytes(record: MessageRecord, offsetDelta: number, timestampDelta: bigint): number {
-  const key = lengthOf(record.key);
-  const value = lengthOf(record.value);
-  let bytes = 1 + varLongBytes(timestampDelta) + varIntBytes(offsetDelta) + varIntBytes(key) + key + varIntBytes(value) + value;
-  const headers = record.headers;
-  bytes += varIntBytes(headers?.size ?? 0);
-  if (headers !== undefined) {
-    for (const [name, headerValue] of headers) bytes += varIntBytes(name.length) + name.length + varIntBytes(headerValue.length) + headerValue.length;
+  const { key, value, headers } = record;
+  if (!isBytes(key) || !isBytes(value)) return -1;
+  const keyLength = lengthOf(key);
+  const valueLength = lengthOf(value);
+  let bytes = 1 + varLongBytes(timestampDelta) + varIntBytes(offsetDelta) + varIntBytes(keyLength) + keyLength + varIntBytes(valueLength) + valueLength;
+  if (headers === undefined) return bytes + 1;
+  if (!(headers instanceof Map)) return -1;
+  bytes += varIntBytes(headers.size);
+  for (const [name, headerValue] of headers) {
+    if (!Buffer.isBuffer(name) || !Buffer.isBuffer(headerValue)) return -1;
+    bytes += varIntBytes(name.length) + name.length + varIntBytes(headerValue.length) + headerValue.length;
   }
   return bytes;
 }
 
-function batchBytes(records: readonly MessageRecord[], now: bigint): number {
-  const { first } = timestampsOf(records, now);
+function measureBatch(partition: number, messages: MessageRecord[], now: bigint): Batch | undefined {
+  for (const message of messages) if (message.timestamp !== undefined && typeof message.timestamp !== 'bigint') return undefined;
+  const { first } = timestampsOf(messages, now);
+  const bodies: number[] = [];
   let bytes = BATCH_HEAD_BYTES;
-  for (let i = 0; i < records.length; i++) {
-    const body = recordBodyBytes(records[i]!, i, (records[i]!.timestamp ?? now) - first);
+  for (let i = 0; i < messages.length; i++) {
+    const body = recordBodyBytes(messages[i]!, i, (messages[i]!.timestamp ?? now) - first);
+    if (body < 0) return undefined;
+    bodies.push(body);
     bytes += varIntBytes(body) + body;
   }
-  return bytes;
+  return { partition, messages, bodies, bytes };
 }
 
-function writeBatch(out: Buffer, start: number, records: readonly MessageRecord[], now: bigint, options: Options): number {
+function writeBatch(out: Buffer, start: number, { messages: records, bodies }: Batch, now: bigint, options: Options): number {
   const { first, max } = timestampsOf(records, now);
   let at = out.writeBigInt64BE(0n, start); // baseOffset: Kafka assigns it
   const lengthAt = at;
@@ -150,7 +156,7 @@ function writeBatch(out: Buffer, start: number, records: readonly MessageRecord[
   for (let i = 0; i < records.length; i++) {
     const record = records[i]!;
     const timestampDelta = (record.timestamp ?? now) - first;
-    at = writeVarInt(out, at, recordBodyBytes(record, i, timestampDelta));
+    at = writeVarInt(out, at, bodies[i]!);
     out[at++] = 0; // record attributes
     at = writeVarLong(out, at, timestampDelta);
     at = writeVarInt(out, at, i);
