@@ -152,13 +152,15 @@ export class KafkaAppender {
         placements.push({ pending, partitions });
       }
       if (live.length === 0) return;
-      const next = await producer.send(outgoing);
+      const next = nextOffsets(await producer.send(outgoing));
       for (const { pending, partitions } of placements) {
+        // The records of a partition got consecutive offsets from its base, in the order sent.
+        let offsets = next.get(pending.topic);
+        if (offsets === undefined) next.set(pending.topic, (offsets = []));
         const results = partitions.map((partition) => {
-          const key = `${pending.topic}\u0000${partition}`;
-          const offset = next.get(key) ?? 0n;
-          next.set(key, offset + 1n);
-          return { partition, offset: offset.toString() };
+          const offset = offsets[partition] ?? 0;
+          offsets[partition] = typeof offset === 'number' ? offset + 1 : offset + 1n;
+          return { partition, offset: String(offset) };
         });
         settle(pending, undefined, results);
       }
@@ -232,6 +234,23 @@ export class KafkaAppender {
       throw unavailable('cannot connect to Kafka', error);
     }
   }
+}
+
+/**
+ * A send's base offsets by topic, indexed by partition: as numbers while they are exact (Kafka's
+ * offsets would take centuries to pass 2^53), which costs far less per record than BigInt
+ * arithmetic and a `topic\u0000partition` key built for each.
+ */
+function nextOffsets(bases: ReadonlyMap<string, bigint>): Map<string, (number | bigint)[]> {
+  const byTopic = new Map<string, (number | bigint)[]>();
+  for (const [key, base] of bases) {
+    const split = key.lastIndexOf('\u0000');
+    const topic = key.slice(0, split);
+    let offsets = byTopic.get(topic);
+    if (offsets === undefined) byTopic.set(topic, (offsets = []));
+    offsets[Number(key.slice(split + 1))] = base <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(base) : base;
+  }
+  return byTopic;
 }
 
 interface Pending {

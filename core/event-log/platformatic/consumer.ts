@@ -7,6 +7,7 @@ import { PartitionOffsets } from '../offsets.js';
 import type { ConsumedRecord, ConsumeOptions, Consumer, Headers, TopicPartition } from '../port.js';
 import { platformaticBaseOptions, type PlatformaticConnection } from './client.js';
 import { hasProtocolError, protocolErrorIds } from './errors.js';
+import { readFetchFromOneBuffer } from './fetch-response.js';
 import { readCommitted } from './read-committed.js';
 
 /*
@@ -126,6 +127,8 @@ export class PlatformaticGroupConsumer implements Consumer {
       maxBytes: FETCH_MAX_BYTES,
       isolationLevel: 'READ_COMMITTED',
     });
+    // Its Fetch responses read from one buffer rather than through the library's buffer list (fetch-response.ts).
+    readFetchFromOneBuffer(this.client);
   }
 
   async start(): Promise<void> {
@@ -357,15 +360,17 @@ export class PlatformaticGroupConsumer implements Consumer {
   private keepPartition(state: PartitionState, batches: NonNullable<FetchAnswer['responses'][number]['partitions'][number]['records']>, committed: ReturnType<typeof readCommitted>): void {
     const buffer: BufferedRecord[] = [];
     for (const batch of batches) {
+      const firstOffset = Number(batch.firstOffset);
+      const firstTimestamp = Number(batch.firstTimestamp);
       // Transaction markers and what aborted transactions wrote are stepped past, not handed out.
       for (const record of committed(batch) ? batch.records : NO_RECORDS) {
-        const offset = Number(batch.firstOffset) + record.offsetDelta;
+        const offset = firstOffset + record.offsetDelta;
         if (offset < state.position) continue;
-        buffer.push({ offset, timestamp: Number(batch.firstTimestamp + record.timestampDelta), key: record.key, value: record.value, headers: record.headers });
+        buffer.push({ offset, timestamp: firstTimestamp + Number(record.timestampDelta), key: record.key, value: record.value, headers: record.headers });
         state.position = offset + 1;
       }
       // A batch stepped past, or all below the position: the position goes past it.
-      const after = Number(batch.firstOffset) + batch.lastOffsetDelta + 1;
+      const after = firstOffset + batch.lastOffsetDelta + 1;
       if (after > state.position) state.position = after;
     }
     if (state.next >= state.buffer.length) {

@@ -4,6 +4,7 @@ import type { BrokerError } from '../../errors.js';
 import type { OutgoingRecord, ProducerFactory } from '../kafka/producer.js';
 import { platformaticBaseOptions, type PlatformaticConnection } from './client.js';
 import { hasProtocolError, withProtocolType } from './errors.js';
+import { writeProduceInOneBuffer } from './produce-request.js';
 
 /**
  * @platformatic/kafka producers for the appender (../kafka/producer.ts, which coalesces appends
@@ -24,6 +25,8 @@ export function platformaticProducers(connection: PlatformaticConnection, diagno
     topicGone: (error) => hasProtocolError(error, 'UNKNOWN_TOPIC_OR_PARTITION'),
     create: async () => {
       const producer = new Producer({ ...platformaticBaseOptions(connection, 'producer'), idempotent: true, acks: ProduceAcks.ALL });
+      // Its Produce requests written in one buffer rather than a dozen per record (produce-request.ts).
+      writeProduceInOneBuffer(producer);
       try {
         // Connects and takes a producer id now, so an unreachable Kafka fails here, not mid-send.
         await withTimeout(producer.initIdempotentProducer({}), CONNECT_TIMEOUT_MS);
