@@ -89,7 +89,7 @@ class FastPost implements PostAnswer {
     posts.authorize(entry, this.request.headers.authorization).then(
       (authorized) => this.authorized(entry, authorized),
       (error: unknown) => this.refuse(asBrokerError(error), undefined),
-    );
+    ).then(undefined, (error: unknown) => this.fail(error));
   }
 
   private authorized(entry: IngressEntry, authorized: Authorized): void {

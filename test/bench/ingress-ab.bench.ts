@@ -7,7 +7,7 @@
  * the median of the per-pair ratios base / this (above 1: this checkout costs less), their
  * min–max, and the median µs per POST of each.
  *
- *   BASE=/path/to/other/checkout [AB_LOG=memory|kafka] [BENCH_PAIRS=8] [BENCH_PAIR_MS=2000] \
+ *   BASE=/path/to/other/checkout [AB_LOG=memory|kafka] [AB_RATE=events/s] [BENCH_PAIRS=8] [BENCH_PAIR_MS=2000] \
  *     KAFKA_BOOTSTRAP_SERVERS=... npx tsx test/bench/ingress-ab.bench.ts
  *
  * The other checkout needs node_modules (a symlink to the same install will do).
@@ -31,6 +31,8 @@ const EVENT_BYTES = 1024;
 const PAIRS = Number(process.env['BENCH_PAIRS'] ?? 8);
 const PAIR_MS = Number(process.env['BENCH_PAIR_MS'] ?? 2000);
 const WARMUP_MS = 300;
+/** Open-loop requests per second (0: closed loop, each connection sends again once answered). */
+const RATE = Number(process.env['AB_RATE'] ?? 0);
 
 interface LoadRequest {
   readonly url: string;
@@ -53,8 +55,7 @@ async function runLoad(request: LoadRequest): Promise<LoadResult> {
   let requests = 0;
   let total = 0;
   let bad = 0;
-  const worker = async (): Promise<void> => {
-    while (!stop) {
+  const send = async (): Promise<void> => {
       const response = await pool.request({
         method: 'POST',
         path: request.path,
@@ -65,9 +66,23 @@ async function runLoad(request: LoadRequest): Promise<LoadResult> {
       total++;
       if (response.statusCode !== 202) bad++;
       if (measuring) requests++;
-    }
   };
-  const workers = Array.from({ length: CONCURRENCY }, worker);
+  const worker = async (): Promise<void> => {
+    while (!stop) await send();
+  };
+  // At a fixed rate both checkouts see the same arrivals, so how many requests share an event-loop
+  // turn (which changes the CPU per request) does not depend on how fast each answers.
+  const paced: Promise<void>[] = [];
+  let ticker: NodeJS.Timeout | undefined;
+  if (RATE > 0) {
+    const started = performance.now();
+    let sent = 0;
+    ticker = setInterval(() => {
+      const due = Math.floor(((performance.now() - started) / 1000) * RATE);
+      for (; sent < due; sent++) paced.push(send());
+    }, 5);
+  }
+  const workers = RATE > 0 ? [] : Array.from({ length: CONCURRENCY }, worker);
   await new Promise((resolve) => setTimeout(resolve, WARMUP_MS));
   measuring = true;
   const started = performance.now();
@@ -75,7 +90,8 @@ async function runLoad(request: LoadRequest): Promise<LoadResult> {
   measuring = false;
   const seconds = (performance.now() - started) / 1000;
   stop = true;
-  await Promise.all(workers);
+  clearInterval(ticker);
+  await Promise.all([...workers, ...paced]);
   await pool.close();
   return { requests, total, seconds, bad };
 }
@@ -156,7 +172,7 @@ async function main(): Promise<void> {
   const baseSide = await startSide('base', path.resolve(base), kind);
   const thisSide = await startSide('this', here, kind);
   const client = new LoadClient();
-  console.log(`ingress A/B on the ${kind} log: base ${base} ("off") vs this checkout ("on"); ${PAIRS} pairs of ${PAIR_MS} ms rounds, concurrency ${CONCURRENCY}, 1 KiB binary events`);
+  console.log(`ingress A/B on the ${kind} log: base ${base} ("off") vs this checkout ("on"); ${PAIRS} pairs of ${PAIR_MS} ms rounds, ${RATE > 0 ? `${RATE} requests/s open loop` : `concurrency ${CONCURRENCY}`}, 1 KiB binary events`);
   try {
     const summary = await alternate(PAIRS, (on) => client.round(on ? thisSide : baseSide), (i, off, on) => console.log(pairLine(i, off, on)));
     const { cpu, throughput } = summary;
