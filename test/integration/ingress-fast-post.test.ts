@@ -34,7 +34,10 @@ async function startSide(t: TestContext, fastPosts: boolean, config: Partial<Ing
   const broker = makeBroker('fast', [], {}, 'ns');
   await log.ensureTopic(broker.topics[0]!, { partitions: 1, replicationFactor: 1 });
   const contracts = new InProcessContractSource();
-  if (publish) contracts.publish(makeContract([broker, makeBroker('hop', [], { ingress: { path: '/ns/hop', contentMode: 'binary' } }, 'ns')]));
+  // /ns/hop has no topic on the log; /ns/secured asks for OIDC tokens, which this ingress cannot check (503).
+  const hop = makeBroker('hop', [], { ingress: { path: '/ns/hop', contentMode: 'binary' } }, 'ns');
+  const secured = makeBroker('secured', [], { ingress: { path: '/ns/secured', contentMode: 'binary', audience: 'secured-audience' } }, 'ns');
+  if (publish) contracts.publish(makeContract([broker, hop, secured]));
   const metrics = createMetricsRegistry({ processMetrics: false });
   const ingress = await startIngress({
     config: ingressConfigSchema.parse({ host: '127.0.0.1', port: 0, ...config }),
@@ -170,6 +173,22 @@ const corpus: Record<string, string> = {
   'malformed header line': `POST ${PATH} HTTP/1.1\r\nhost: x\r\nbad header\r\n\r\n`,
   'content-length not a number': binary(PATH, '{}', { 'content-length': 'ten' }),
   'a served path whose topic is missing: 503': binary('/ns/hop', '{}', { 'ce-id': 'h-1' }),
+  'a path asking for sender tokens the ingress cannot check: 503 before the body': binary('/ns/secured', '{}', { authorization: 'Bearer x.y.z' }),
+  'the same, chunked': chunked('/ns/secured', ['a', 'b']),
+};
+
+/** What some answers must be (all must be the same on both sides). */
+const expected: Record<string, RegExp> = {
+  'binary event': /^HTTP\/1\.1 202 Accepted\r\ncontent-length: 0\r\n/,
+  'chunked binary event': /^HTTP\/1\.1 202 /,
+  'no ce-id: 400': /^HTTP\/1\.1 400 [^]*"code":"EVENT_INVALID"/,
+  '/__proto__/x': /^HTTP\/1\.1 404 [^]*no broker, channel or sink is served at \/__proto__\/x/,
+  '/constructor/prototype': /^HTTP\/1\.1 404 /,
+  'hop limit spent: 400': /"code":"TTL_EXHAUSTED"/,
+  'declared body over the limit: 413, connection closed': /^HTTP\/1\.1 413 [^]*connection: close\r\n[^]*"code":"BODY_TOO_LARGE"/,
+  'batch with more events than may be in flight: 413': /"code":"BATCH_TOO_LARGE"/,
+  'a served path whose topic is missing: 503': /^HTTP\/1\.1 503 [^]*retry-after: 5\r\n[^]*"code":"TOPIC_NOT_FOUND"/,
+  'a path asking for sender tokens the ingress cannot check: 503 before the body': /^HTTP\/1\.1 503 [^]*retry-after: 5\r\n[^]*"code":"AUTH_UNAVAILABLE"/,
 };
 
 const config: Partial<IngressConfig> = { bodyLimitBytes: 64 * 1024, maxBufferedBytes: 60 * 1024, maxInFlightEvents: 4 };
@@ -188,11 +207,14 @@ describe('ingress fast path answers as fastify does', () => {
     };
     subscribe('tracing:fastify.request.handler:start', onHandler);
     t.after(() => unsubscribe('tracing:fastify.request.handler:start', onHandler));
+    assert.deepEqual(Object.keys(expected).filter((name) => !(name in corpus)), []);
     const differences: string[] = [];
     for (const [name, request] of Object.entries(corpus)) {
       const [a, b] = await Promise.all([exchange(fast.ingress.url, request), exchange(slow.ingress.url, request)]);
       if (a.response !== b.response || a.closed !== b.closed) differences.push(`${name}:\n  fast: ${JSON.stringify(a)}\n  fastify: ${JSON.stringify(b)}`);
       assert.notEqual(a.response, '', `${name}: an answer`);
+      const shape = expected[name];
+      if (shape !== undefined) assert.match(a.response, shape, name);
     }
     assert.deepEqual(differences, []);
     // Only what the fast path leaves (a Content-Type with spaces, Accept-Version, ...) reaches fastify's handler.
