@@ -98,7 +98,8 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     bodies,
     closing: () => closing,
     fail: (response, error) => {
-      const brokerError = toBrokerError(isBrokerError(error) || isFastifyError(error) ? error : asInternal(error));
+      // An Error is mapped as the error handler maps it; anything else thrown is an internal error.
+      const brokerError = toBrokerError(error instanceof Error ? (error as FastifyError | BrokerError) : asInternal(error));
       sendErrorRaw(response, brokerError, brokerError.code === 'OVERLOADED' ? unavailableHeaders : undefined);
       return brokerError;
     },
@@ -253,10 +254,6 @@ export async function listen(app: FastifyInstance, host: string, port: number, s
 export function pathOf(url: string): string {
   const query = url.indexOf('?');
   return query < 0 ? url : url.slice(0, query);
-}
-
-function isFastifyError(error: unknown): error is FastifyError {
-  return error instanceof Error && typeof (error as FastifyError).code === 'string';
 }
 
 function asInternal(error: unknown): BrokerError {
