@@ -12,7 +12,9 @@ import { contractApplied, registerMetricsRoute, type Registry } from '../core/me
 import { Appender } from './append.js';
 import { ingressConfigProblem, type IngressConfig } from './config.js';
 import { IngressTable } from './ingress-table.js';
+import { takeIngressPosts } from './fast-post.js';
 import { IngressMetrics } from './metrics.js';
+import { IngressPosts } from './post.js';
 import { registerIngressRoutes } from './routes.js';
 import { TokenVerifier } from './sender-auth.js';
 import { readTlsMaterial, watchTlsFiles, type TlsMaterial } from './tls.js';
@@ -20,9 +22,12 @@ import { readTlsMaterial, watchTlsFiles, type TlsMaterial } from './tls.js';
 /**
  * The broker ingress: one HTTP server for every broker, channel and sink in the contract.
  *
- *   producer ──POST /ns/name──▶ routes ─▶ receive (decode, validate, TTL) ─▶ append ─▶ EventLog
- *                                 ▲                                                    (topic)
+ *   producer ──POST /ns/name──▶ fast-post | routes ─▶ post: receive (decode, validate, TTL) ─▶ append ─▶ EventLog
+ *                                  ▲                                                                    (topic)
  *   ContractSource ──generation──▶ ingress-table (path → topic, applied by diff)
+ *
+ * Event POSTs are served from Node's request handler (fast-post.ts), without fastify's per-request
+ * work; what it leaves, and every other route, is fastify's (routes.ts); both run post.ts.
  *
  * With TLS configured the same routes are also served over HTTPS on their own port (the
  * certificate is reloaded when its files change), and plain HTTP can be turned off. With OIDC
@@ -48,6 +53,11 @@ export interface IngressDeps {
   readonly metrics?: Registry | undefined;
   /** The clock tokens are checked against (tests move it); the system's by default. */
   readonly now?: () => Date;
+  /**
+   * Serve event POSTs straight from Node's request handler (broker-ingress/fast-post.ts); false:
+   * all through fastify's routes. The answers are the same (tests compare); default true.
+   */
+  readonly fastPosts?: boolean;
 }
 
 export interface RunningIngress {
@@ -86,6 +96,8 @@ export async function startIngress(deps: IngressDeps): Promise<RunningIngress> {
   const verifier = config.oidc === undefined ? undefined : await TokenVerifier.create(config.oidc, deps.now);
   const metrics = deps.metrics === undefined ? undefined : new IngressMetrics(deps.metrics, config.metricsMaxEventTypes);
   const appender = new Appender(clusters, config, metrics);
+  const posts = new IngressPosts({ table, appender, config, logger, verifier, tracing: deps.tracing, metrics });
+  const fastPosts = deps.fastPosts ?? true;
 
   const build = (https: TlsMaterial | undefined): FastifyInstance => {
     // Each listener (http, https) has its own bounds: each is one server's worth of clients.
@@ -103,10 +115,9 @@ export async function startIngress(deps: IngressDeps): Promise<RunningIngress> {
       ...(https === undefined ? {} : { https }),
       // Bodies too large or unreadable are refused before the routes see them: counted here.
       onError: metrics === undefined ? undefined : (request, error) => {
-        if (request.method !== 'POST') return;
-        const entry = table.lookup(pathOf(request.url));
-        if (entry !== undefined) metrics.refused(request, entry, error.status);
+        if (request.method === 'POST') posts.failed(pathOf(request.url), error, metrics.startedOf(request));
       },
+      takeRequests: fastPosts ? (server) => takeIngressPosts(posts, server) : undefined,
     });
     registerHealth(app, {
       notReadyReason: async () => {
@@ -117,7 +128,7 @@ export async function startIngress(deps: IngressDeps): Promise<RunningIngress> {
       },
     });
     if (deps.metrics !== undefined) registerMetricsRoute(app, deps.metrics);
-    registerIngressRoutes(app, { table, appender, config, logger, verifier, tracing: deps.tracing, metrics });
+    registerIngressRoutes(app, posts);
     return app;
   };
   const apps: FastifyInstance[] = [];

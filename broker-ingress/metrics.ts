@@ -64,10 +64,19 @@ export class IngressMetrics implements AppendObserver {
 
   /** A POST to a served path refused before reaching the log (400, 401, 403, 413, ...). */
   refused(request: FastifyRequest, entry: IngressEntry, status: number): void {
+    this.refusedSince(entry, status, (request as unknown as Timed)[STARTED]);
+  }
+
+  /** `refused`, for a request that arrived at `startedMs` (performance.now(); 0: not known). */
+  refusedSince(entry: IngressEntry, status: number, startedMs: number): void {
     // 503s are the log's or the byte budget's: the appender observes the log's per event.
     if (status === 503) return;
-    const started = (request as unknown as Timed)[STARTED];
-    this.bind(entry, this.ofStatus(entry, status), undefined, status).observe(started === 0 ? 0 : performance.now() - started);
+    this.bind(entry, this.ofStatus(entry, status), undefined, status).observe(startedMs === 0 ? 0 : performance.now() - startedMs);
+  }
+
+  /** When a request `arrived` (0: not recorded). */
+  startedOf(request: FastifyRequest): number {
+    return (request as unknown as Timed)[STARTED];
   }
 
   private ofStatus(entry: IngressEntry, status: number): StatusSeries {

@@ -1,17 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { CloudEvent } from '../core/cloudevents/event.js';
 import { BrokerError, asBrokerError } from '../core/errors.js';
 import { pathOf, sendError } from '../core/http-server.js';
-import type { Logger } from '../core/logger.js';
-import { traceHeadersOfHttp } from '../core/trace-context.js';
-import { spanStartTime, type Tracing } from '../core/tracing.js';
-import type { Appender } from './append.js';
-import type { IngressConfig } from './config.js';
-import type { IngressEntry, IngressTable, SenderPolicy } from './ingress-table.js';
-import type { IngressMetrics } from './metrics.js';
-import { receive } from './receive.js';
-import { recordRefused, startIngressSpans, type IngressSpans } from './tracing.js';
-import { filtersRefusing, rulesAllowing, type TokenVerifier } from './sender-auth.js';
+import type { FilteredSender, IngressPosts } from './post.js';
 
 /**
  * The ingress's HTTP surface. Every resource in the contract with an ingress path is served by
@@ -38,64 +28,27 @@ import { filtersRefusing, rulesAllowing, type TokenVerifier } from './sender-aut
  * validation, hop limit, EventPolicy filters, batch and record size, durable append.
  */
 
-/** A sender whose allowing EventPolicies all have filters: its events are checked once decoded. */
-interface FilteredSender {
-  readonly subject: string;
-  readonly allowing: readonly SenderPolicy[];
-}
-
-export interface RouteDeps {
-  readonly table: IngressTable;
-  readonly appender: Appender;
-  readonly config: IngressConfig;
-  readonly logger: Logger;
-  /** Off by default: the trace headers are only copied into the records. */
-  readonly tracing?: Tracing | undefined;
-  /** Verifies senders' tokens; undefined when the ingress has no OIDC issuer configured. */
-  readonly verifier: TokenVerifier | undefined;
-  /** Counts refused requests (the appender counts appends); absent: no metrics. */
-  readonly metrics?: IngressMetrics | undefined;
-}
-
 const ALLOW = 'POST, OPTIONS';
 const OTHER_METHODS = ['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH'] as const;
 const EMPTY = Buffer.alloc(0);
 
-export function registerIngressRoutes(app: FastifyInstance, deps: RouteDeps): void {
-  const { table, appender, logger, verifier, metrics } = deps;
+/**
+ * The routes on fastify. A POST the ingress serves from Node's handler (fast-post.ts) never gets
+ * here; those it leaves (a query string, an unusual path or Content-Type, the server closing) do,
+ * and both ways run the same steps (post.ts).
+ */
+export function registerIngressRoutes(app: FastifyInstance, posts: IngressPosts): void {
+  const { table, metrics } = posts;
   metrics?.register(app);
-  const unavailableHeaders = { 'retry-after': String(deps.config.retryAfterSeconds) };
   const methodHeaders = { allow: ALLOW };
-  const debug = logger.isLevelEnabled('debug');
-  const tracer = deps.tracing?.tracer;
 
-  const notFound = (reply: FastifyReply, path: string): FastifyReply =>
-    table.loaded
-      ? sendError(reply, new BrokerError('NOT_FOUND', `no broker, channel or sink is served at ${path}`, { details: { path } }))
-      : sendError(reply, new BrokerError('LOG_UNAVAILABLE', 'the ingress has no contract yet; retry shortly', { details: { path } }), unavailableHeaders);
+  const notFound = (reply: FastifyReply, path: string): FastifyReply => {
+    const error = posts.notFound(path);
+    return sendError(reply, error, posts.headersFor(error));
+  };
 
   // Requests that passed the sender check on condition that their events pass policy filters.
   const filtered = new WeakMap<FastifyRequest, FilteredSender>();
-
-  /** Why this request may not publish to this entry, the filters its events must pass, or undefined when it may. */
-  const authorize = async (entry: IngressEntry, authorization: string | undefined): Promise<BrokerError | FilteredSender | undefined> => {
-    const audience = entry.audience!;
-    if (verifier === undefined) {
-      // Fail closed: the controller asked for authentication this ingress cannot do.
-      return new BrokerError('AUTH_UNAVAILABLE', `${entry.path} requires OIDC sender authentication, and this ingress has no OIDC issuer configured (--oidc-issuer)`, { details: { audience } });
-    }
-    let subject: string;
-    try {
-      subject = (await verifier.verify(authorization, audience)).subject;
-    } catch (error) {
-      return asBrokerError(error);
-    }
-    const allowing = rulesAllowing(entry.senders, subject);
-    if (allowing === 'no-policies' || allowing.some((rule) => rule.accepts === undefined)) return undefined;
-    if (allowing.length > 0) return { subject, allowing };
-    const policies = (entry.senders ?? []).map((rule) => rule.policy);
-    return new BrokerError('SENDER_NOT_ALLOWED', `no EventPolicy applying to ${entry.path} allows ${subject}`, { details: { subject, policies } });
-  };
 
   app.route({
     method: 'POST',
@@ -114,15 +67,14 @@ export function registerIngressRoutes(app: FastifyInstance, deps: RouteDeps): vo
         done();
         return;
       }
-      void authorize(entry, request.headers.authorization).then((refused) => {
+      void posts.authorize(entry, request.headers.authorization).then((refused) => {
         if (refused === undefined || !(refused instanceof BrokerError)) {
           if (refused !== undefined) filtered.set(request, refused);
           done();
           return;
         }
-        if (debug || refused.status >= 500) logger[refused.status >= 500 ? 'warn' : 'debug']({ path, code: refused.code, details: refused.details }, refused.message);
-        metrics?.refused(request, entry, refused.status);
-        sendError(reply, refused, refused.status === 503 ? unavailableHeaders : undefined);
+        posts.senderRefused(entry, path, refused, metrics?.startedOf(request) ?? 0);
+        sendError(reply, refused, posts.headersFor(refused));
       }, (error: unknown) => sendError(reply, asBrokerError(error)));
     },
     handler: async (request: FastifyRequest, reply: FastifyReply) => {
@@ -130,39 +82,11 @@ export function registerIngressRoutes(app: FastifyInstance, deps: RouteDeps): vo
       // Looked up again: the contract may have changed while the body was read.
       const entry = table.lookup(path);
       if (entry === undefined) return notFound(reply, path);
-      const startTime = tracer === undefined ? 0 : spanStartTime();
-      const received = receive(entry, request.headers, (request.body as Buffer | undefined) ?? EMPTY);
-      // The request's W3C context; the events' distributed-tracing extensions stay as they are.
-      const hop = traceHeadersOfHttp(request.headers);
-      if (!received.ok) {
-        if (debug) logger.debug({ path, code: received.error.code, details: received.error.details }, received.error.message);
-        if (tracer !== undefined) recordRefused(tracer, hop, entry, path, received.error, startTime);
-        metrics?.refused(request, entry, received.error.status);
-        return sendError(reply, received.error);
-      }
-      const sender = filtered.get(request);
-      if (sender !== undefined) {
-        const refused = refusedByFilters(entry, sender, received.events);
-        if (refused !== undefined) {
-          if (debug) logger.debug({ path, code: refused.code, details: refused.details }, refused.message);
-          if (tracer !== undefined) recordRefused(tracer, hop, entry, path, refused, startTime);
-          metrics?.refused(request, entry, refused.status);
-          return sendError(reply, refused);
-        }
-      }
-      if (received.warnings !== undefined && debug) logger.debug({ path, warnings: received.warnings }, 'event accepted with warnings');
-      let spans: IngressSpans | undefined;
-      if (tracer !== undefined) spans = startIngressSpans(tracer, hop, entry, path, received.events, startTime);
-      try {
-        await appender.append(entry, received.events, spans === undefined ? hop : spans.recordContext);
-      } catch (error) {
-        const brokerError = asBrokerError(error);
-        spans?.end(brokerError);
-        logger.warn({ path, topic: entry.topic, code: brokerError.code, err: brokerError.cause ?? brokerError }, brokerError.message);
-        return sendError(reply, brokerError, brokerError.status === 503 ? unavailableHeaders : undefined);
-      }
-      spans?.end();
-      return reply.code(202).send();
+      await posts.accept(entry, path, request.headers, (request.body as Buffer | undefined) ?? EMPTY, filtered.get(request), metrics?.startedOf(request) ?? 0, {
+        refuse: (error, headers) => sendError(reply, error, headers),
+        accepted: () => reply.code(202).send(),
+      });
+      return reply;
     },
   });
 
@@ -195,17 +119,4 @@ export function registerIngressRoutes(app: FastifyInstance, deps: RouteDeps): vo
       return sendError(reply, new BrokerError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}: send events with POST`, { details: { allow: ALLOW } }), methodHeaders);
     },
   });
-}
-
-/** 403 when an event of the request passes the filters of none of the policies allowing its sender; a batch is refused whole. */
-function refusedByFilters(entry: IngressEntry, sender: FilteredSender, events: readonly CloudEvent[]): BrokerError | undefined {
-  for (const event of events) {
-    const policies = filtersRefusing(sender.allowing, event);
-    if (policies === undefined) continue;
-    const id = String(event.attributes['id']);
-    return new BrokerError('SENDER_NOT_ALLOWED', `event ${id} (type ${String(event.attributes['type'])}) from ${sender.subject} to ${entry.path} does not pass the filters of EventPolicy ${policies.join(', ')}`, {
-      details: { subject: sender.subject, policies, reason: 'filters', id },
-    });
-  }
-  return undefined;
 }

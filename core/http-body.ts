@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ByteBudget } from './byte-budget.js';
 import { BrokerError } from './errors.js';
@@ -21,13 +21,13 @@ import { BrokerError } from './errors.js';
  */
 
 /** What a request holds of the budget; released when its response closes. */
-interface Holding {
+export interface Holding {
   bytes: number;
   open: boolean;
   readonly budget: ByteBudget;
 }
 
-type Done = (error: Error | null, body?: Buffer) => void;
+export type BodyDone = (error: Error | null, body?: Buffer) => void;
 
 /** Where a request keeps its holding (a request decorator, so every request has the same shape). */
 /** Matches every Content-Type, anchored (fastify warns of patterns that are not). */
@@ -61,27 +61,43 @@ export class BodyReader {
 
   /** For an onRequest hook: ties a request's reservation to the end of its response. */
   track(request: FastifyRequest, reply: FastifyReply): void {
+    const holding = this.holdingFor(request.headers, reply.raw);
+    if (holding !== null) (request as unknown as WithHolding)[HOLDING] = holding;
+  }
+
+  /**
+   * A request's share of the budget, released when `response` closes; null without a budget or
+   * when the request has no body. Taken when the request arrives, so a response that closes
+   * before the body is read (the client gone) makes the read refuse.
+   */
+  holdingFor(headers: IncomingHttpHeaders, response: ServerResponse): Holding | null {
     const budget = this.budget;
-    if (budget === undefined || !mayHaveBody(request)) return;
+    if (budget === undefined || !mayHaveBody(headers)) return null;
     const holding: Holding = { bytes: 0, open: true, budget };
-    (request as unknown as WithHolding)[HOLDING] = holding;
-    const response = reply.raw as ReleasingResponse;
-    response[RELEASE] = holding;
+    (response as ReleasingResponse)[RELEASE] = holding;
     // A response closes once: `on` with a shared listener, rather than `once` and a closure.
     response.on('close', release);
+    return holding;
   }
 
   /** The content-type parser (fastify hands it the raw request stream). */
-  readonly read = (request: FastifyRequest, payload: NodeJS.ReadableStream, done: Done): void => {
+  readonly read = (request: FastifyRequest, payload: NodeJS.ReadableStream, done: BodyDone): void => {
+    this.readBody(request.headers, this.budget === undefined ? null : (request as unknown as WithHolding)[HOLDING], payload, done);
+  };
+
+  /**
+   * Reads a body within the bounds and calls `done` once, with the body or the error that says
+   * why not (the caller closes the connection on an error: the rest of the body is not read).
+   */
+  readBody(headers: IncomingHttpHeaders, holding: Holding | null, payload: NodeJS.ReadableStream, done: BodyDone): void {
     const limit = this.bodyLimitBytes;
-    const header = request.headers['content-length'];
+    const header = headers['content-length'];
     // Node's HTTP parser has already refused a Content-Length that is not a number.
     const declared = header === undefined ? undefined : Number(header);
     if (declared !== undefined && declared > limit) {
       done(bodyTooLarge(limit));
       return;
     }
-    const holding = this.budget === undefined ? null : (request as unknown as WithHolding)[HOLDING];
     const read = new BodyRead(payload as Payload, done, limit, declared, holding);
     if (declared !== undefined) {
       const refused = read.reserve(declared);
@@ -95,7 +111,7 @@ export class BodyReader {
     payload.on('end', onEnd);
     payload.on('error', onError);
     payload.resume();
-  };
+  }
 }
 
 /** One body being read. With a declared length the bytes were reserved up front; else chunk by chunk. */
@@ -106,7 +122,7 @@ class BodyRead {
 
   constructor(
     readonly payload: Payload,
-    readonly done: Done,
+    readonly done: BodyDone,
     readonly limit: number,
     readonly declared: number | undefined,
     readonly holding: Holding | null,
@@ -177,8 +193,8 @@ function release(this: ReleasingResponse): void {
   holding.bytes = 0;
 }
 
-function mayHaveBody(request: FastifyRequest): boolean {
-  const headers = request.headers;
+/** Whether a request declares a body: chunked, or a Content-Length other than 0. */
+export function mayHaveBody(headers: IncomingHttpHeaders): boolean {
   return headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
 }
 export function bodyTooLarge(limitBytes: number): BrokerError {

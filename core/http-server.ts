@@ -1,4 +1,6 @@
-import { fastify, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { createServer as createHttpServerOfNode, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { fastify, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { ByteBudget } from './byte-budget.js';
 import { BrokerError, isBrokerError, toHttpBody, toLogFields } from './errors.js';
 import { BodyReader, bodyTooLarge } from './http-body.js';
@@ -21,6 +23,28 @@ export interface HttpServerOptions {
   readonly https?: { readonly cert: Buffer; readonly key: Buffer };
   /** Hears each error the error handler answers (a body too large, unreadable, ...), e.g. to count it. */
   readonly onError?: ((request: FastifyRequest, error: BrokerError) => void) | undefined;
+  /**
+   * Requests to serve straight from Node's request handler, before fastify builds its request and
+   * reply (a component's hot path); built once, with the server's body reader. Everything it does
+   * not take goes to fastify's routes.
+   */
+  readonly takeRequests?: ((server: ServerParts) => RequestTaker) | undefined;
+}
+
+/** Takes a request fastify is not to see (and answers it), or returns false to leave it to fastify. */
+export type RequestTaker = (request: IncomingMessage, response: ServerResponse) => boolean;
+
+/** What a request taker shares with the fastify side of its server, so both answer alike. */
+export interface ServerParts {
+  /** The server's body reader: the same body limit and byte budget as fastify's parser has. */
+  readonly bodies: BodyReader;
+  /** True once the server is closing: fastify answers 503 and closes the connection, so leave it such requests. */
+  closing(): boolean;
+  /**
+   * What the error handler does with an error, for a request fastify never saw: the error as a
+   * BrokerError (logged when it is the server's fault), sent, and returned.
+   */
+  fail(response: ServerResponse, error: unknown): BrokerError;
 }
 
 /** See broker-ingress/config.ts for what each bound is for and why its default is what it is. */
@@ -59,17 +83,40 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
       },
     }),
   };
-  // fastify types an HTTPS instance apart; routes and hooks are the same, so callers see one type.
-  const app = options.https === undefined
-    ? fastify(settings)
-    : (fastify({ ...settings, https: { cert: options.https.cert, key: options.https.key } }) as unknown as FastifyInstance);
-  if (limits !== undefined) app.server.maxConnections = limits.maxConnections;
   const unavailableHeaders = limits === undefined ? undefined : { 'retry-after': String(limits.retryAfterSeconds) };
-
   // Every body arrives as a Buffer, for every content type and for none (fastify hands a body
   // without Content-Type to the '' parser, which the catch-all covers).
   const budget = limits === undefined ? undefined : new ByteBudget({ limitBytes: limits.maxBufferedBytes });
   const bodies = new BodyReader(options.bodyLimitBytes, budget);
+  const toBrokerError = (error: FastifyError | BrokerError): BrokerError => {
+    const brokerError = fromFastifyError(error, options.bodyLimitBytes);
+    if (brokerError.status >= 500 && brokerError.code !== 'OVERLOADED') options.logger.error(toLogFields(brokerError), brokerError.message);
+    return brokerError;
+  };
+  let closing = false;
+  const taker = options.takeRequests?.({
+    bodies,
+    closing: () => closing,
+    fail: (response, error) => {
+      // An Error is mapped as the error handler maps it; anything else thrown is an internal error.
+      const brokerError = toBrokerError(error instanceof Error ? (error as FastifyError | BrokerError) : asInternal(error));
+      sendErrorRaw(response, brokerError, brokerError.code === 'OVERLOADED' ? unavailableHeaders : undefined);
+      return brokerError;
+    },
+  });
+  const withServer = taker === undefined ? settings : { ...settings, serverFactory: serverWith(taker, options.https) };
+  // fastify types an HTTPS instance apart; routes and hooks are the same, so callers see one type.
+  const app = options.https === undefined
+    ? fastify(withServer as typeof settings)
+    : fastify({ ...withServer, https: { cert: options.https.cert, key: options.https.key } } as unknown as typeof settings);
+  if (limits !== undefined) app.server.maxConnections = limits.maxConnections;
+  // fastify marks itself closing (and answers 503) right before the preClose hooks run, in the same turn.
+  if (taker !== undefined) {
+    app.addHook('preClose', (done) => {
+      closing = true;
+      done();
+    });
+  }
   bodies.install(app);
 
   app.addHook('onRequest', (request, reply, done) => {
@@ -84,9 +131,8 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
 
   const onError = options.onError;
   app.setErrorHandler((error: FastifyError | BrokerError, request, reply) => {
-    const brokerError = fromFastifyError(error, options.bodyLimitBytes);
+    const brokerError = toBrokerError(error);
     onError?.(request, brokerError);
-    if (brokerError.status >= 500 && brokerError.code !== 'OVERLOADED') options.logger.error(toLogFields(brokerError), brokerError.message);
     return sendError(reply, brokerError, brokerError.code === 'OVERLOADED' ? unavailableHeaders : undefined);
   });
   app.setNotFoundHandler((request, reply) =>
@@ -128,6 +174,39 @@ export function sendError(reply: FastifyReply, error: BrokerError, headers?: Rea
   reply.code(error.status);
   if (headers !== undefined) reply.headers(headers);
   return reply.type('application/json; charset=utf-8').send(toHttpBody(error));
+}
+
+/** The bytes `sendError` has fastify send, written straight to a Node response (the header order too). */
+export function sendErrorRaw(response: ServerResponse, error: BrokerError, headers?: Readonly<Record<string, string>>): void {
+  const body = JSON.stringify(toHttpBody(error));
+  if (headers !== undefined) {
+    for (const name in headers) response.setHeader(name, headers[name]!);
+  }
+  response.setHeader('content-type', 'application/json; charset=utf-8');
+  response.setHeader('content-length', Buffer.byteLength(body));
+  response.writeHead(error.status);
+  response.end(body);
+}
+
+/**
+ * fastify's `serverFactory`: the server fastify would create (lib/server.js: the same options,
+ * timeouts and per-socket limit), whose request handler offers each request to `taker` first.
+ */
+function serverWith(taker: RequestTaker, https: HttpServerOptions['https']): NonNullable<FastifyServerOptions['serverFactory']> {
+  return (handler, opts) => {
+    const serve = (request: IncomingMessage, response: ServerResponse): void => {
+      if (!taker(request, response)) handler(request, response);
+    };
+    const settings = opts as FastifyServerOptions & { http?: ServerOptions };
+    const server: Server = https === undefined
+      ? createHttpServerOfNode(settings.http ?? {}, serve)
+      : createHttpsServer({ cert: https.cert, key: https.key }, serve);
+    if (settings.keepAliveTimeout !== undefined) server.keepAliveTimeout = settings.keepAliveTimeout;
+    if (settings.requestTimeout !== undefined) server.requestTimeout = settings.requestTimeout;
+    server.setTimeout(settings.connectionTimeout ?? 0);
+    if (settings.maxRequestsPerSocket !== undefined && settings.maxRequestsPerSocket !== null && settings.maxRequestsPerSocket > 0) server.maxRequestsPerSocket = settings.maxRequestsPerSocket;
+    return server;
+  };
 }
 
 export interface HealthChecks {
@@ -175,6 +254,10 @@ export async function listen(app: FastifyInstance, host: string, port: number, s
 export function pathOf(url: string): string {
   const query = url.indexOf('?');
   return query < 0 ? url : url.slice(0, query);
+}
+
+function asInternal(error: unknown): BrokerError {
+  return new BrokerError('INTERNAL', error instanceof Error ? error.message : String(error), { cause: error });
 }
 
 function fromFastifyError(error: FastifyError | BrokerError, bodyLimitBytes: number): BrokerError {
