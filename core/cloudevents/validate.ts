@@ -73,7 +73,7 @@ export function validateEvent(event: CloudEvent): ValidationIssue[] {
 
   for (const name of Object.keys(attributes)) {
     const value = attributes[name] as AttributeValue;
-    if (!ATTRIBUTE_NAME.test(name)) {
+    if (!isAttributeName(name)) {
       add(issue(name, value, 'name', `attribute name '${name}' must consist of lower-case letters a-z and digits 0-9 only (${spec}, Attribute Naming Convention)`));
       continue;
     }
@@ -126,7 +126,7 @@ export function validateEvent(event: CloudEvent): ValidationIssue[] {
         }
         break;
       case 'mediaType':
-        if (!MEDIA_TYPE.test(value)) {
+        if (!isMediaType(value)) {
           add(issue(name, value, 'media-type', `attribute 'datacontenttype' must be a media type such as application/json (RFC 2046), got ${show(value)} (${spec}, datacontenttype)`));
         }
         break;
@@ -169,11 +169,16 @@ const FORBIDDEN_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\ufdd0-\ufdef\ufffe\uff
 
 /** Whether `value` may be a CloudEvents String (no control characters, lone surrogates, noncharacters). */
 export function isCloudEventsString(value: string): boolean {
-  return !FORBIDDEN_CHARACTERS.test(value);
+  // Printable ASCII, what nearly every value is, holds none of them: a loop costs less than the pattern.
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e) return !FORBIDDEN_CHARACTERS.test(value);
+  }
+  return true;
 }
 
 function checkCharacters(name: string, value: string, spec: string, add: (i: ValidationIssue) => void): boolean {
-  if (!FORBIDDEN_CHARACTERS.test(value)) return true;
+  if (isCloudEventsString(value)) return true;
   add(issue(name, value, 'characters', `attribute '${name}' contains a control character, lone surrogate or noncharacter, which Strings must not (${spec}, Type System)`));
   return false;
 }
@@ -235,5 +240,38 @@ export function isAbsoluteUri(value: string): boolean {
 }
 
 export function isUriReference(value: string): boolean {
-  return ABSOLUTE_URI.test(value) || RELATIVE_REF.test(value);
+  return uriReferences.of(value);
 }
+
+/**
+ * A check of a string remembered: the values these checks see (attribute names, `source`,
+ * `datacontenttype`) repeat from event to event, and a look-up costs a fraction of the patterns
+ * (issue 17). Bounded: emptied when full, so values that never repeat cannot grow it.
+ */
+class Remembered {
+  private readonly verdicts = new Map<string, boolean>();
+
+  constructor(
+    private readonly check: (value: string) => boolean,
+    private readonly maxEntries = 1024,
+    private readonly maxLength = 256,
+  ) {}
+
+  of(value: string): boolean {
+    let verdict = this.verdicts.get(value);
+    if (verdict === undefined) {
+      verdict = this.check(value);
+      if (value.length > this.maxLength) return verdict;
+      if (this.verdicts.size >= this.maxEntries) this.verdicts.clear();
+      this.verdicts.set(value, verdict);
+    }
+    return verdict;
+  }
+}
+
+const uriReferences = new Remembered((value) => ABSOLUTE_URI.test(value) || RELATIVE_REF.test(value));
+const attributeNames = new Remembered((name) => ATTRIBUTE_NAME.test(name));
+const mediaTypes = new Remembered((value) => MEDIA_TYPE.test(value));
+
+const isAttributeName = (name: string): boolean => attributeNames.of(name);
+const isMediaType = (value: string): boolean => mediaTypes.of(value);

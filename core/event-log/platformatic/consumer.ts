@@ -2,6 +2,7 @@ import { Consumer as GroupClient, type GroupAssignment } from '@platformatic/kaf
 import { withTimeout } from '../../async.js';
 import { ByteStrings } from '../../byte-strings.js';
 import type { Logger } from '../../logger.js';
+import { wireObject } from '../../wire-object.js';
 import type { KafkaAdmin } from '../kafka/admin.js';
 import { PartitionOffsets } from '../offsets.js';
 import type { ConsumedRecord, ConsumeOptions, Consumer, Headers, TopicPartition } from '../port.js';
@@ -59,21 +60,13 @@ interface PartitionState {
   /** The next offset to fetch (past what is buffered). */
   position: number;
   /** Fetched and not yet handed out, in offset order, from `next`. */
-  buffer: BufferedRecord[];
+  buffer: GroupRecord[];
   next: number;
   /** Set once the partition was revoked or restarted: this state is no longer `partitions`' own. */
   retired: boolean;
 }
 
-interface BufferedRecord {
-  readonly offset: number;
-  readonly timestamp: number;
-  readonly key: Buffer;
-  readonly value: Buffer;
-  readonly headers: readonly [Buffer, Buffer][];
-}
-
-const NOTHING: BufferedRecord[] = [];
+const NOTHING: GroupRecord[] = [];
 const NO_RECORDS: never[] = [];
 
 type FetchAnswer = Awaited<ReturnType<GroupClient['fetch']>>;
@@ -358,7 +351,7 @@ export class PlatformaticGroupConsumer implements Consumer {
   }
 
   private keepPartition(state: PartitionState, batches: NonNullable<FetchAnswer['responses'][number]['partitions'][number]['records']>, committed: ReturnType<typeof readCommitted>): void {
-    const buffer: BufferedRecord[] = [];
+    const buffer: GroupRecord[] = [];
     for (const batch of batches) {
       const firstOffset = Number(batch.firstOffset);
       const firstTimestamp = Number(batch.firstTimestamp);
@@ -366,7 +359,7 @@ export class PlatformaticGroupConsumer implements Consumer {
       for (const record of committed(batch) ? batch.records : NO_RECORDS) {
         const offset = firstOffset + record.offsetDelta;
         if (offset < state.position) continue;
-        buffer.push({ offset, timestamp: firstTimestamp + Number(record.timestampDelta), key: record.key, value: record.value, headers: record.headers });
+        buffer.push(new GroupRecord(this, state, offset, record.key, record.value, headersOf(record.headers), firstTimestamp + Number(record.timestampDelta)));
         state.position = offset + 1;
       }
       // A batch stepped past, or all below the position: the position goes past it.
@@ -410,10 +403,10 @@ export class PlatformaticGroupConsumer implements Consumer {
           state.next = 0;
           emptied = true;
         }
-        state.offsets.handedOut(record.offset);
+        state.offsets.handedOut(record.at);
         this.inFlight++;
         if (this.roomIn > 0 && --this.roomIn === 0) emptied = true;
-        this.options.onRecord(this.toConsumed(state, record.offset, record.key, record.value, record.headers, record.timestamp));
+        this.options.onRecord(record);
         if (this.ring === undefined) {
           // A join changed the partitions from inside onRecord: start over on the new set.
           ring = this.ringOf();
@@ -460,28 +453,14 @@ export class PlatformaticGroupConsumer implements Consumer {
     this.logger.debug({ errors: protocolErrorIds(error), groupId: this.options.groupId }, 'fetch position out of range; moved on');
   }
 
-  private toConsumed(state: PartitionState, offset: number, key: Buffer, value: Buffer, rawHeaders: readonly [Buffer, Buffer][], timestamp: number): ConsumedRecord {
-    let isDone = false;
-    return {
-      topic: state.topic,
-      partition: state.partition,
-      offset: String(offset),
-      // The library reads a null key as an empty one; Kafka records without a key have a null one.
-      key: key.length === 0 ? null : key,
-      value,
-      headers: headersOf(rawHeaders),
-      timestamp,
-      done: () => {
-        if (isDone) return;
-        isDone = true;
-        // Finished after the partition was revoked or restarted: its new owner redelivers it. (A
-        // flag, not a look-up: the key string built for each record was a tenth of this path.)
-        if (state.retired) return;
-        state.offsets.done(offset);
-        this.inFlight--;
-        this.drain();
-      },
-    };
+  /** A record handed out is done (see GroupRecord.done). */
+  finished(state: PartitionState, offset: number): void {
+    // Finished after the partition was revoked or restarted: its new owner redelivers it. (A
+    // flag, not a look-up: the key string built for each record was a tenth of this path.)
+    if (state.retired) return;
+    state.offsets.done(offset);
+    this.inFlight--;
+    this.drain();
   }
 
   private async sleepUntilWoken(ms: number): Promise<void> {
@@ -496,12 +475,48 @@ export class PlatformaticGroupConsumer implements Consumer {
   }
 }
 
+/**
+ * A consumed record, built once when its fetch is read and handed out as it is: one object per
+ * record, `done` on the prototype rather than a closure (the buffered record, the handed-out one
+ * and its closure were three objects a record, issue 17).
+ */
+class GroupRecord implements ConsumedRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: Buffer | null;
+  private isDone = false;
+
+  constructor(
+    private readonly owner: PlatformaticGroupConsumer,
+    private readonly state: PartitionState,
+    /** The offset as a number, for the partition's bookkeeping. */
+    readonly at: number,
+    key: Buffer,
+    readonly value: Buffer,
+    readonly headers: Headers,
+    readonly timestamp: number,
+  ) {
+    this.topic = state.topic;
+    this.partition = state.partition;
+    this.offset = String(at);
+    // The library reads a null key as an empty one; Kafka records without a key have a null one.
+    this.key = key.length === 0 ? null : key;
+  }
+
+  done(): void {
+    if (this.isDone) return;
+    this.isDone = true;
+    this.owner.finished(this.state, this.at);
+  }
+}
+
 /** Header names: the same few on every record (`ce_id`, `ce_source`, `content-type`, ...). */
 const headerNames = new ByteStrings();
 
 function headersOf(raw: readonly [Buffer, Buffer][]): Headers {
-  // Header names come over the wire: a null-prototype object, never a plain one.
-  const headers = Object.create(null) as Record<string, Buffer>;
+  // Header names come over the wire: an object with nothing inherited, never a plain one.
+  const headers = wireObject<Buffer>();
   for (let i = 0; i < raw.length; i++) {
     const header = raw[i]!;
     headers[headerNames.text(header[0])] = header[1];

@@ -100,3 +100,31 @@ describe('isUriReference', () => {
   for (const v of valid) test(`accepts '${v}'`, () => assert.equal(isUriReference(v), true));
   for (const v of invalid) test(`rejects '${v}'`, () => assert.equal(isUriReference(v), false));
 });
+
+describe('remembered verdicts (names, source, content type)', () => {
+  // The same values again and again, as a producer sends them: every time the same verdict.
+  const cases: { name: string; attributes: Record<string, AttributeValue>; rules: string[] }[] = [
+    { name: 'valid, repeated', attributes: { ...base, datacontenttype: 'application/json' }, rules: [] },
+    { name: 'bad source, repeated', attributes: { ...base, source: 'a b' }, rules: ['uri-reference'] },
+    { name: 'bad media type, repeated', attributes: { ...base, datacontenttype: 'json' }, rules: ['media-type'] },
+    { name: 'bad name, repeated', attributes: { ...base, 'Bad-Name': 'x' }, rules: ['name'] },
+    { name: 'control character in a printable-looking id', attributes: { ...base, id: 'a\u0007b' }, rules: ['characters'] },
+    { name: 'non-ASCII but allowed', attributes: { ...base, subject: 'café ✓' }, rules: [] },
+    { name: 'DEL is refused', attributes: { ...base, subject: 'a\u007f' }, rules: ['characters'] },
+    { name: 'lone surrogate is refused', attributes: { ...base, subject: 'a\ud800' }, rules: ['characters'] },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      for (let round = 0; round < 3; round++) {
+        assert.deepEqual(validateEvent({ attributes: c.attributes }).map((i) => i.rule), c.rules, `round ${round}`);
+      }
+    });
+  }
+
+  test('a value longer than what is remembered is still checked each time', () => {
+    const long = `/${'a'.repeat(300)}`;
+    for (let round = 0; round < 2; round++) assert.deepEqual(validateEvent({ attributes: { ...base, source: long } }), []);
+    const bad = `${long} b`;
+    for (let round = 0; round < 2; round++) assert.deepEqual(validateEvent({ attributes: { ...base, source: bad } }).map((i) => i.rule), ['uri-reference']);
+  });
+});
