@@ -9,6 +9,7 @@ import { platformaticBaseOptions, type PlatformaticConnection } from './client.j
 import { hasProtocolError, protocolErrorIds } from './errors.js';
 import { readFetchFromOneBuffer } from './fetch-response.js';
 import { readCommitted } from './read-committed.js';
+import { recordTimes } from './record-time.js';
 
 /*
  * One consumer-group member on @platformatic/kafka. The library's Consumer does the group part
@@ -361,12 +362,12 @@ export class PlatformaticGroupConsumer implements Consumer {
     const buffer: BufferedRecord[] = [];
     for (const batch of batches) {
       const firstOffset = Number(batch.firstOffset);
-      const firstTimestamp = Number(batch.firstTimestamp);
+      const timeOf = recordTimes(batch);
       // Transaction markers and what aborted transactions wrote are stepped past, not handed out.
       for (const record of committed(batch) ? batch.records : NO_RECORDS) {
         const offset = firstOffset + record.offsetDelta;
         if (offset < state.position) continue;
-        buffer.push({ offset, timestamp: firstTimestamp + Number(record.timestampDelta), key: record.key, value: record.value, headers: record.headers });
+        buffer.push({ offset, timestamp: timeOf(record.timestampDelta), key: record.key, value: record.value, headers: record.headers });
         state.position = offset + 1;
       }
       // A batch stepped past, or all below the position: the position goes past it.
