@@ -63,7 +63,8 @@ export class DeadlineList {
     if (this.tail === undefined) this.head = waiter;
     else this.tail.deadlineNext = waiter;
     this.tail = waiter;
-    if (this.timer === undefined) this.arm(ms);
+    // Only for a list that was empty: while fire() runs (timer unset) it re-arms for its head itself.
+    if (this.head === waiter) this.arm(ms);
   }
 
   remove(waiter: Expiring): void {

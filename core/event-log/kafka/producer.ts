@@ -159,7 +159,8 @@ export class KafkaAppender {
         if (offsets === undefined) next.set(pending.topic, (offsets = []));
         const results = partitions.map((partition) => {
           const offset = offsets[partition] ?? 0;
-          offsets[partition] = typeof offset === 'number' ? offset + 1 : offset + 1n;
+          // Past 2^53 - 1 a number no longer counts exactly: on in BigInt.
+          offsets[partition] = typeof offset !== 'number' ? offset + 1n : offset < Number.MAX_SAFE_INTEGER ? offset + 1 : BigInt(offset) + 1n;
           return { partition, offset: String(offset) };
         });
         settle(pending, undefined, results);

@@ -3,6 +3,7 @@ import { BrokerError } from '../../errors.js';
 import type { ConsumedRecord, Headers, ReadOptions } from '../port.js';
 import type { KafkaAdmin, TopicOffsets } from './admin.js';
 import { readCommitted } from '../platformatic/read-committed.js';
+import { recordTimes } from '../platformatic/record-time.js';
 import { kafkaErrorType, unavailable } from './errors.js';
 import { PLAINTEXT, platformaticSecurity, type KafkaSecurity } from './security.js';
 
@@ -135,6 +136,7 @@ export class TopicReader {
       const batchEnd = batch.firstOffset + BigInt(batch.lastOffsetDelta) + 1n;
       if (batchEnd > after) after = batchEnd;
       if (!committed(batch)) continue;
+      const timeOf = recordTimes(batch);
       for (const r of batch.records) {
         const at = batch.firstOffset + BigInt(r.offsetDelta);
         records.push({
@@ -147,7 +149,7 @@ export class TopicReader {
             key: r.key.length === 0 ? null : r.key,
             value: r.value,
             headers: headersOf(r.headers),
-            timestamp: Number(batch.firstTimestamp + r.timestampDelta),
+            timestamp: timeOf(r.timestampDelta),
           },
         });
       }

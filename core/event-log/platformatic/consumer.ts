@@ -10,6 +10,7 @@ import { platformaticBaseOptions, type PlatformaticConnection } from './client.j
 import { hasProtocolError, protocolErrorIds } from './errors.js';
 import { readFetchFromOneBuffer } from './fetch-response.js';
 import { readCommitted } from './read-committed.js';
+import { recordTimes } from './record-time.js';
 
 /*
  * One consumer-group member on @platformatic/kafka. The library's Consumer does the group part
@@ -50,6 +51,11 @@ const JOIN_TIMEOUT_MS = 60_000;
  * left, instead of every partition running dry at once.
  */
 const PREFETCH_FACTOR = 4;
+/**
+ * And while fewer than this many bytes (keys and values) wait in buffers: large records make the
+ * count alone no bound on memory, now that a partition is fetched again before its buffer is empty.
+ */
+const BUFFERED_BYTES_LOW = PREFETCH_FACTOR * FETCH_MAX_BYTES;
 /** How long a Fetch waits at the broker for records. */
 const FETCH_WAIT_MS = 250;
 
@@ -62,6 +68,8 @@ interface PartitionState {
   /** Fetched and not yet handed out, in offset order, from `next`. */
   buffer: GroupRecord[];
   next: number;
+  /** The key and value bytes of the records buffered from `next`. */
+  bytes: number;
   /** Set once the partition was revoked or restarted: this state is no longer `partitions`' own. */
   retired: boolean;
 }
@@ -235,7 +243,7 @@ export class PlatformaticGroupConsumer implements Consumer {
               position = low.get(partition) ?? 0;
             }
             if (generation !== this.generation) return;
-            this.setPartition(keyOf(topic, partition), { topic, partition, offsets: new PartitionOffsets(position), position, buffer: NOTHING, next: 0, retired: false });
+            this.setPartition(keyOf(topic, partition), { topic, partition, offsets: new PartitionOffsets(position), position, buffer: NOTHING, next: 0, bytes: 0, retired: false });
           }
         }
         this.wake?.();
@@ -258,12 +266,18 @@ export class PlatformaticGroupConsumer implements Consumer {
   private toFetch(): PartitionState[] {
     if (this.userPaused || this.partitions.size === 0) return [];
     let buffered = 0;
-    for (const state of this.partitions.values()) buffered += state.buffer.length - state.next;
+    let bytes = 0;
+    for (const state of this.partitions.values()) {
+      buffered += state.buffer.length - state.next;
+      bytes += state.bytes;
+    }
     const low = this.maxInFlight * PREFETCH_FACTOR;
     if (buffered >= low) {
       this.roomIn = buffered - low + 1;
       return [];
     }
+    // Woken again when a buffer runs dry (drain), as before a partition was fetched with records left.
+    if (bytes >= BUFFERED_BYTES_LOW) return [];
     const all = [...this.partitions.values()];
     // Each fetch starts at another partition: a full answer favours those asked first.
     const from = this.fetchTurn++ % all.length;
@@ -352,14 +366,16 @@ export class PlatformaticGroupConsumer implements Consumer {
 
   private keepPartition(state: PartitionState, batches: NonNullable<FetchAnswer['responses'][number]['partitions'][number]['records']>, committed: ReturnType<typeof readCommitted>): void {
     const buffer: GroupRecord[] = [];
+    let bytes = 0;
     for (const batch of batches) {
       const firstOffset = Number(batch.firstOffset);
-      const firstTimestamp = Number(batch.firstTimestamp);
+      const timeOf = recordTimes(batch);
       // Transaction markers and what aborted transactions wrote are stepped past, not handed out.
       for (const record of committed(batch) ? batch.records : NO_RECORDS) {
         const offset = firstOffset + record.offsetDelta;
         if (offset < state.position) continue;
-        buffer.push(new GroupRecord(this, state, offset, record.key, record.value, headersOf(record.headers), firstTimestamp + Number(record.timestampDelta)));
+        buffer.push(new GroupRecord(this, state, offset, record.key, record.value, headersOf(record.headers), timeOf(record.timestampDelta)));
+        bytes += record.key.length + record.value.length;
         state.position = offset + 1;
       }
       // A batch stepped past, or all below the position: the position goes past it.
@@ -369,10 +385,12 @@ export class PlatformaticGroupConsumer implements Consumer {
     if (state.next >= state.buffer.length) {
       state.buffer = buffer.length === 0 ? NOTHING : buffer;
       state.next = 0;
+      state.bytes = bytes;
     } else if (buffer.length > 0) {
       // Fetched while records were still buffered: they go after those.
       state.buffer = state.buffer.slice(state.next).concat(buffer);
       state.next = 0;
+      state.bytes += bytes;
     }
   }
 
@@ -398,9 +416,11 @@ export class PlatformaticGroupConsumer implements Consumer {
         }
         idle = 0;
         const record = state.buffer[state.next++]!;
+        state.bytes -= (record.key?.length ?? 0) + record.value.length;
         if (state.next === state.buffer.length) {
           state.buffer = NOTHING;
           state.next = 0;
+          state.bytes = 0;
           emptied = true;
         }
         state.offsets.handedOut(record.at);
@@ -443,7 +463,7 @@ export class PlatformaticGroupConsumer implements Consumer {
       }
       // Nothing is in flight past the gap: the commit point moves with the position.
       if (state.offsets.inFlight() === 0) {
-        const fresh: PartitionState = { topic: state.topic, partition: state.partition, offsets: new PartitionOffsets(to), position: to, buffer: NOTHING, next: 0, retired: false };
+        const fresh: PartitionState = { topic: state.topic, partition: state.partition, offsets: new PartitionOffsets(to), position: to, buffer: NOTHING, next: 0, bytes: 0, retired: false };
         fresh.offsets.markCommitted(state.offsets.commitPoint());
         this.setPartition(keyOf(state.topic, state.partition), fresh);
       } else {

@@ -91,6 +91,33 @@ describe('deadlines', () => {
     assert.equal(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length, before);
   });
 
+  test('a waiter of the same length added while expiring does not delay the next one due', async () => {
+    const { deadlines, clock, order, waiter } = setup();
+    const a = waiter('a');
+    const b = waiter('b');
+    const c = waiter('c');
+    // a's expiry adds c (as a retry's next attempt would) and moves the clock to b's deadline.
+    a.expire = () => {
+      order.push('a');
+      deadlines.add(c, 1000);
+      clock.now = 1500;
+    };
+    deadlines.add(a, 1000);
+    clock.now = 500;
+    deadlines.add(b, 1000); // due at 1500, half a length after a
+    clock.now = 1000;
+    try {
+      while (order.length === 0) await sleep(10);
+      // b is due 500 ms (real) after a fired; a timer armed for c's whole length would take 1000 ms.
+      await sleep(750);
+      assert.deepEqual(order, ['a', 'b']);
+    } finally {
+      // c is never due on the test's clock: removed, it leaves no timer behind.
+      deadlines.remove(b);
+      deadlines.remove(c);
+    }
+  });
+
   test('a waiter added again after it expired expires again', async () => {
     const { deadlines, clock, order, waiter } = setup();
     const a = waiter('a');
