@@ -5,6 +5,7 @@ import { TTL_ATTRIBUTE, withoutTtl } from '../core/cloudevents/ttl.js';
 import type { BrokerError } from '../core/errors.js';
 import type { Egress, Resource } from '../core/contract/types.js';
 import type { ConsumedRecord, EventLog } from '../core/event-log/port.js';
+import { ownBytes } from '../core/owned-bytes.js';
 import { setTraceHeaders, traceHeadersOfRecord, type TraceHeaders } from '../core/trace-context.js';
 import { spanStartTime, type Tracing } from '../core/tracing.js';
 import { deadLetterEvent, ERROR_DATA_MAX_BYTES, type LastFailure } from './error-extensions.js';
@@ -203,7 +204,7 @@ function dispatchEvent(record: ConsumedRecord, route: () => EgressRoute, deps: D
 async function deliverUntilDone(
   record: ConsumedRecord, event: CloudEvent, trace: RecordTrace, route: () => EgressRoute, deps: DispatchDeps, signal: AbortSignal, finish: () => void,
 ): Promise<DispatchResult> {
-  const waits = new WaitAccount(deps.waiting, record);
+  const waits = new WaitAccount(deps.waiting, record, event);
   try {
     for (let round = 0; ; round++) {
       let result: RoundResult;
@@ -320,9 +321,8 @@ async function deliverRound(
   // Off, each request carries the record's context as it is; on, each attempt its own span's.
   const passThrough = trace.on ? undefined : trace.context;
 
-  // deliver
-  const request = subscriberRequest(event, egress, passThrough);
-  const delivered = await withRetries(request, attempts, policy, deps, signal, judgeSubscriberResponse, waits, { trace, name: 'deliver', parent: trace.context });
+  // deliver (the request unnamed: withRetries alone holds it, and makes it own its bytes when it waits)
+  const delivered = await withRetries(subscriberRequest(event, egress, passThrough), attempts, policy, deps, signal, judgeSubscriberResponse, waits, { trace, name: 'deliver', parent: trace.context });
   if (delivered.kind === 'aborted') return delivered;
 
   let failed: LastFailure;
@@ -339,8 +339,7 @@ async function deliverRound(
 
   // dead letter
   if (route.deadLetter === null) return { kind: 'held', reason: 'no-dead-letter-sink', failed, ...retryAfterOf(failed, policy, deps) };
-  const dead = deadLetterEvent(event, failed, resource, egress);
-  const sent = await withRetries(plainRequest(route.deadLetter, dead, passThrough), attempts, policy, deps, signal, judgeAccepted, waits, { trace, name: 'dead-letter', parent: trace.context });
+  const sent = await withRetries(plainRequest(route.deadLetter, deadLetterEvent(event, failed, resource, egress), passThrough), attempts, policy, deps, signal, judgeAccepted, waits, { trace, name: 'dead-letter', parent: trace.context });
   if (sent.kind === 'aborted') return sent;
   if (sent.kind === 'ok') return { kind: 'done', outcome: 'dead-lettered', failed };
   return { kind: 'held', reason: 'dead-letter-failed', failed, deadLetterFailed: sent.last, ...retryAfterOf(sent.last, policy, deps) };
@@ -417,7 +416,7 @@ function statusFailure(result: AttemptResult & { kind: 'response' }): Judged<nev
  * carries, copied so that a larger body (a rejected reply, up to maxResponseBytes) can be freed.
  */
 function errorData(body: Buffer): Buffer {
-  return body.length <= ERROR_DATA_MAX_BYTES ? body : Buffer.from(body.subarray(0, ERROR_DATA_MAX_BYTES));
+  return body.length <= ERROR_DATA_MAX_BYTES ? ownBytes(body) : Buffer.from(body.subarray(0, ERROR_DATA_MAX_BYTES));
 }
 
 const isSuccess = (status: number): boolean => status >= 200 && status < 300;
@@ -473,6 +472,8 @@ async function withRetries<T>(
     if (attempt >= attempts || !policy.shouldRetry(judged.failure)) return { kind: 'failed', last };
     const delayMs = policy.delayBeforeRetryMs(attempt, judged.failure, deps.clock.now());
     deps.listener.onRetry({ destination: request.url, attempt, failure: judged.failure, delayMs });
+    // Sent again after the wait: from bytes of its own, not a view of the whole fetch.
+    request = waits.ownRequest(request);
     if (!(await waits.wait(deps.clock, delayMs, signal, keptBytes(last)))) return { kind: 'aborted' };
   }
 }
@@ -559,10 +560,47 @@ class WaitAccount {
   constructor(
     private readonly memory: DispatchDeps['waiting'],
     private readonly record: ConsumedRecord,
+    /** The record's event, created by this dispatch: its data may be a view of the record's bytes. */
+    private readonly event?: CloudEvent,
   ) {}
 
+  /**
+   * At the first wait, the record and its event come to own their bytes (core/owned-bytes.ts): a
+   * record read from a Fetch response is views of the whole response, which one waiting record
+   * would otherwise keep alive (up to ~1 MiB for a value of a few bytes). Done here, not as a
+   * record is decoded, so that a delivery that never waits copies nothing.
+   */
+  private detach(): number {
+    if (this.recordBytes !== undefined) return this.recordBytes;
+    const value = this.record.value;
+    let bytes = 0;
+    try {
+      this.record.detach?.();
+      bytes = recordBytes(this.record);
+      const data = this.event?.data;
+      if (data !== undefined) {
+        // The same bytes as the record's value (binary mode): share its copy; else one of its own.
+        const owned = data === value ? this.record.value ?? ownBytes(data) : ownBytes(data);
+        if (owned !== this.record.value) bytes += owned.length;
+        // In place: this one event object is what every step of the delivery (and its trace) holds.
+        (this.event as { data?: Buffer }).data = owned;
+      }
+    } catch {
+      // A malformed record (the undecodable path) keeps what it has: waiting must not throw.
+    }
+    return (this.recordBytes = bytes);
+  }
+
+  /** `request`, sent again after a wait, with a body of its own: the event's copy when it is the event's data. */
+  ownRequest(request: HttpRequest): HttpRequest {
+    const viewed = this.event?.data;
+    this.detach();
+    const body = request.body === undefined ? undefined : request.body === viewed ? this.event?.data : ownBytes(request.body);
+    return body === request.body ? request : { ...request, body };
+  }
+
   async wait(clock: Clock, ms: number, signal: AbortSignal, keptBytes: number): Promise<boolean> {
-    const bytes = (this.recordBytes ??= recordBytes(this.record)) + keptBytes;
+    const bytes = this.detach() + keptBytes;
     if (this.memory !== undefined && (this.releaseHeld === undefined || bytes !== this.held)) {
       // Hold the new amount before letting go of the old, so the total never dips in between.
       const previous = this.releaseHeld;

@@ -40,6 +40,12 @@ export interface ConsumedRecord {
    * partition was revoked from this member the call is ignored: the new owner redelivers it.
    */
   done(): void;
+  /**
+   * Puts copies of its own in place of key, value and header values that are views of a larger
+   * buffer (the whole fetch they came in), so that a record kept for long (a delivery waiting to
+   * be retried) keeps only its own bytes alive. Absent where records own their bytes already.
+   */
+  detach?(): void;
 }
 
 export type StartPosition = 'earliest' | 'latest';

@@ -2,6 +2,7 @@ import { Consumer as GroupClient, type GroupAssignment } from '@platformatic/kaf
 import { withTimeout } from '../../async.js';
 import { ByteStrings } from '../../byte-strings.js';
 import type { Logger } from '../../logger.js';
+import { ownBytes } from '../../owned-bytes.js';
 import { wireObject } from '../../wire-object.js';
 import type { KafkaAdmin } from '../kafka/admin.js';
 import { PartitionOffsets } from '../offsets.js';
@@ -504,7 +505,8 @@ class GroupRecord implements ConsumedRecord {
   readonly topic: string;
   readonly partition: number;
   readonly offset: string;
-  readonly key: Buffer | null;
+  // Not readonly: detach() puts copies in their place.
+  key: Buffer | null;
   private isDone = false;
 
   constructor(
@@ -513,7 +515,7 @@ class GroupRecord implements ConsumedRecord {
     /** The offset as a number, for the partition's bookkeeping. */
     readonly at: number,
     key: Buffer,
-    readonly value: Buffer,
+    public value: Buffer,
     readonly headers: Headers,
     readonly timestamp: number,
   ) {
@@ -528,6 +530,15 @@ class GroupRecord implements ConsumedRecord {
     if (this.isDone) return;
     this.isDone = true;
     this.owner.finished(this.state, this.at);
+  }
+
+  /** Key, value and header values are views of their whole Fetch response (fetch-response.ts). */
+  detach(): void {
+    if (this.key !== null) this.key = ownBytes(this.key);
+    this.value = ownBytes(this.value);
+    // In place: whoever holds the headers object keeps the copies too (headersOf made it, writable).
+    const headers = this.headers as Record<string, Buffer>;
+    for (const name in headers) headers[name] = ownBytes(headers[name]!);
   }
 }
 
