@@ -4,6 +4,7 @@ import { PartitionOffsets } from '../offsets.js';
 import type { ConsumedRecord, ConsumeOptions, Consumer, Headers, TopicPartition } from '../port.js';
 import type { KafkaAdmin } from './admin.js';
 import { kafkaErrorType } from './errors.js';
+import { wireObject } from '../../wire-object.js';
 
 /*
  * Consuming. Consumers never wait on slow work inside kafkajs's fetch loop — kafkajs heartbeats
@@ -356,7 +357,8 @@ export class KafkaGroupConsumer implements Consumer {
 type KafkaMessage = EachBatchPayload['batch']['messages'][number];
 
 export function toRecord(topic: string, partition: number, message: KafkaMessage): Omit<ConsumedRecord, 'done'> {
-  const headers: Record<string, Buffer> = {};
+  // Header names come from the wire: a plain object would take `__proto__` as its prototype.
+  const headers = wireObject<Buffer>();
   for (const [name, value] of Object.entries(message.headers ?? {})) {
     if (value === undefined) continue;
     const v = Array.isArray(value) ? value[value.length - 1] : value;
