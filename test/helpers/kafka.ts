@@ -1,4 +1,5 @@
 import type { TestContext } from 'node:test';
+import type { Kafka, Producer } from 'kafkajs';
 import { KafkaEventLog } from '../../core/event-log/kafka/adapter.js';
 import { parseKafkaClientKind, type KafkaClientKind } from '../../core/event-log/kafka/client-kind.js';
 import { silentLogger } from '../../core/logger.js';
@@ -32,4 +33,14 @@ export function kafkaEventLog(t: TestContext | { after(fn: () => Promise<void>):
   const log = new KafkaEventLog({ brokers: kafkaBootstrapServers(), clientId, logger: silentLogger(), client });
   t.after(() => log.close());
   return log;
+}
+
+/**
+ * A kafkajs producer for a test to write its records with. Idempotent: a plain one retries a
+ * whole send when one partition of it fails (a just-created topic's leader not elected yet), and
+ * writes the partitions that succeeded a second time, which a test counting records reads as a
+ * bug of the consumer under test.
+ */
+export function testWriter(kafka: Kafka): Producer {
+  return kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Admin, type Consumer, type EachMessagePayload } from 'kafkajs';
 
-import { kafkaBootstrapServers } from '../helpers/kafka.js';
+import { kafkaBootstrapServers, testWriter } from '../helpers/kafka.js';
 
 const PARTITIONS = 3;
 
@@ -128,7 +128,7 @@ describe('kafkajs against the project Kafka', { timeout: 120_000 }, () => {
         return a.length > 0 && b.length > 0 && a.length + b.length === PARTITIONS;
       }, crashes);
 
-      const producer = kafka.producer();
+      const producer = testWriter(kafka);
       await producer.connect();
       await producer.send({
         topic,

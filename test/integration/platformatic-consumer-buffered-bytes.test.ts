@@ -6,7 +6,7 @@ import { KafkaAdmin } from '../../core/event-log/kafka/admin.js';
 import { PlatformaticGroupConsumer } from '../../core/event-log/platformatic/consumer.js';
 import type { ConsumedRecord } from '../../core/event-log/port.js';
 import { silentLogger } from '../../core/logger.js';
-import { kafkaBootstrapServers, kafkaEventLog } from '../helpers/kafka.js';
+import { kafkaBootstrapServers, kafkaEventLog, testWriter } from '../helpers/kafka.js';
 import { uniqueName, waitUntil } from '../helpers/wait.js';
 
 /** The consumer's fetched-and-not-handed-out records (its own state, read for the bound). */
@@ -27,7 +27,7 @@ test('large records: what waits in the buffers stays within a few fetches\' byte
   const topic = uniqueName('big-records');
   await log.ensureTopic(topic, { partitions: 1, replicationFactor: 1 });
   const kafka = new Kafka({ clientId: 'bytes-writer', brokers: kafkaBootstrapServers(), logLevel: logLevel.NOTHING });
-  const producer = kafka.producer();
+  const producer = testWriter(kafka);
   await producer.connect();
   t.after(() => producer.disconnect());
   const admin = new KafkaAdmin(new Kafka({ clientId: 'bytes-admin', brokers: kafkaBootstrapServers(), logLevel: logLevel.NOTHING }));

@@ -6,7 +6,7 @@ import { KafkaAdmin } from '../../core/event-log/kafka/admin.js';
 import { PlatformaticGroupConsumer } from '../../core/event-log/platformatic/consumer.js';
 import type { ConsumedRecord } from '../../core/event-log/port.js';
 import { silentLogger } from '../../core/logger.js';
-import { kafkaBootstrapServers, kafkaEventLog } from '../helpers/kafka.js';
+import { kafkaBootstrapServers, kafkaEventLog, testWriter } from '../helpers/kafka.js';
 import { uniqueName, waitUntil } from '../helpers/wait.js';
 
 /**
@@ -20,7 +20,7 @@ test('records appended to a partition with buffered records come out when its bu
   const topic = uniqueName('stall');
   await log.ensureTopic(topic, { partitions: 2, replicationFactor: 1 });
   const kafka = new Kafka({ clientId: 'stall-writer', brokers: kafkaBootstrapServers(), logLevel: logLevel.NOTHING });
-  const producer = kafka.producer();
+  const producer = testWriter(kafka);
   await producer.connect();
   t.after(() => producer.disconnect());
   const admin = new KafkaAdmin(new Kafka({ clientId: 'stall-admin', brokers: kafkaBootstrapServers(), logLevel: logLevel.NOTHING }));

@@ -5,7 +5,7 @@ import { KafkaAdmin } from '../../core/event-log/kafka/admin.js';
 import { PlatformaticGroupConsumer } from '../../core/event-log/platformatic/consumer.js';
 import type { ConsumedRecord } from '../../core/event-log/port.js';
 import { silentLogger } from '../../core/logger.js';
-import { kafkaBootstrapServers, kafkaEventLog } from '../helpers/kafka.js';
+import { kafkaBootstrapServers, kafkaEventLog, testWriter } from '../helpers/kafka.js';
 import { uniqueName, waitUntil } from '../helpers/wait.js';
 
 /**
@@ -21,7 +21,7 @@ test('a record of a LogAppendTime topic, consumed or read, carries the time Kafk
   t.after(() => kafkaAdmin.disconnect());
   await kafkaAdmin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }] }] });
   t.after(() => kafkaAdmin.deleteTopics({ topics: [topic] }).catch(() => undefined));
-  const producer = kafka.producer();
+  const producer = testWriter(kafka);
   await producer.connect();
   t.after(() => producer.disconnect());
   const admin = new KafkaAdmin(new Kafka({ clientId: 'lat-admin', brokers: kafkaBootstrapServers(), logLevel: logLevel.NOTHING }));
