@@ -1,5 +1,5 @@
 import { createServer as createHttpServerOfNode, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
 import { fastify, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { ByteBudget } from './byte-budget.js';
 import { BrokerError, isBrokerError, toHttpBody, toLogFields } from './errors.js';
@@ -71,18 +71,9 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     exposeHeadRoutes: false,
     return503OnClosing: true,
     routerOptions: { querystringParser: parseQueryString },
-    ...(limits === undefined ? {} : {
-      requestTimeout: limits.requestTimeoutMs,
-      keepAliveTimeout: limits.keepAliveTimeoutMs,
-      http: {
-        headersTimeout: limits.headersTimeoutMs,
-        requestTimeout: limits.requestTimeoutMs,
-        // Node checks the two timeouts on this interval (30 s by default), which would let a
-        // slow client overstay a short timeout by that much.
-        connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 5))),
-      },
-    }),
+    ...(limits === undefined ? {} : { requestTimeout: limits.requestTimeoutMs, keepAliveTimeout: limits.keepAliveTimeoutMs }),
   };
+  const nodeOptions = nodeServerOptions(limits, options.https);
   const unavailableHeaders = limits === undefined ? undefined : { 'retry-after': String(limits.retryAfterSeconds) };
   // Every body arrives as a Buffer, for every content type and for none (fastify hands a body
   // without Content-Type to the '' parser, which the catch-all covers).
@@ -104,11 +95,9 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
       return brokerError;
     },
   });
-  const withServer = taker === undefined ? settings : { ...settings, serverFactory: serverWith(taker, options.https) };
+  const withServer = taker === undefined ? settings : { ...settings, serverFactory: serverWith(taker, nodeOptions, options.https !== undefined) };
   // fastify types an HTTPS instance apart; routes and hooks are the same, so callers see one type.
-  const app = options.https === undefined
-    ? fastify(withServer as typeof settings)
-    : fastify({ ...withServer, https: { cert: options.https.cert, key: options.https.key } } as unknown as typeof settings);
+  const app = fastify({ ...withServer, ...(options.https === undefined ? { http: nodeOptions } : { https: nodeOptions }) } as unknown as typeof settings);
   if (limits !== undefined) app.server.maxConnections = limits.maxConnections;
   // fastify marks itself closing (and answers 503) right before the preClose hooks run, in the same turn.
   if (taker !== undefined) {
@@ -189,18 +178,41 @@ export function sendErrorRaw(response: ServerResponse, error: BrokerError, heade
 }
 
 /**
+ * The options Node's server is created with, HTTP or HTTPS alike. fastify hands its `http` options
+ * to an HTTP server only and builds an HTTPS one from the `https` options alone, so the bounds go
+ * into whichever is used: an HTTPS server without them keeps Node's defaults (headers for 60 s,
+ * checked every 30 s), and a client that sends its headers slowly holds the connection that long.
+ */
+function nodeServerOptions(limits: HttpLimits | undefined, https: HttpServerOptions['https']): HttpsServerOptions {
+  const bounds: ServerOptions = limits === undefined ? {} : {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    // Node checks the two timeouts on this interval (30 s by default), which would let a
+    // slow client overstay a short timeout by that much.
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 5))),
+  };
+  if (https === undefined) return bounds;
+  return {
+    ...bounds,
+    // The headers timeout starts once the handshake is done; a client that never finishes the
+    // handshake is held by this one instead (120 s by default).
+    ...(limits === undefined ? {} : { handshakeTimeout: limits.headersTimeoutMs }),
+    cert: https.cert,
+    key: https.key,
+  };
+}
+
+/**
  * fastify's `serverFactory`: the server fastify would create (lib/server.js: the same options,
  * timeouts and per-socket limit), whose request handler offers each request to `taker` first.
  */
-function serverWith(taker: RequestTaker, https: HttpServerOptions['https']): NonNullable<FastifyServerOptions['serverFactory']> {
+function serverWith(taker: RequestTaker, nodeOptions: HttpsServerOptions, secure: boolean): NonNullable<FastifyServerOptions['serverFactory']> {
   return (handler, opts) => {
     const serve = (request: IncomingMessage, response: ServerResponse): void => {
       if (!taker(request, response)) handler(request, response);
     };
-    const settings = opts as FastifyServerOptions & { http?: ServerOptions };
-    const server: Server = https === undefined
-      ? createHttpServerOfNode(settings.http ?? {}, serve)
-      : createHttpsServer({ cert: https.cert, key: https.key }, serve);
+    const settings = opts as FastifyServerOptions;
+    const server: Server = secure ? createHttpsServer(nodeOptions, serve) : createHttpServerOfNode(nodeOptions, serve);
     if (settings.keepAliveTimeout !== undefined) server.keepAliveTimeout = settings.keepAliveTimeout;
     if (settings.requestTimeout !== undefined) server.requestTimeout = settings.requestTimeout;
     server.setTimeout(settings.connectionTimeout ?? 0);

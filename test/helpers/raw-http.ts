@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 
 /**
  * HTTP/1.1 over a plain socket, for requests no well-behaved client sends: headers that never
@@ -19,9 +20,13 @@ export interface RawConnection {
   close(): void;
 }
 
-export function connectRaw(url: string): Promise<RawConnection> {
-  const { hostname, port } = new URL(url);
-  const socket = connect({ host: hostname, port: Number(port) });
+/** An https: URL is spoken to over TLS, trusting only `options.ca` (the test's own CA). */
+export function connectRaw(url: string, options: { readonly ca?: string } = {}): Promise<RawConnection> {
+  const { hostname, port, protocol } = new URL(url);
+  const tls = protocol === 'https:';
+  const socket = tls
+    ? connectTls({ host: hostname, port: Number(port), ...(options.ca === undefined ? {} : { ca: options.ca }) })
+    : connect({ host: hostname, port: Number(port) });
   const start = Date.now();
   let data = '';
   let reset = false;
@@ -62,7 +67,7 @@ export function connectRaw(url: string): Promise<RawConnection> {
     close: () => socket.destroy(),
   };
   return new Promise((resolve, reject) => {
-    socket.once('connect', () => resolve(connection));
+    socket.once(tls ? 'secureConnect' : 'connect', () => resolve(connection));
     socket.once('error', reject);
   });
 }

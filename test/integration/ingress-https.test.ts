@@ -1,7 +1,8 @@
 /**
  * HTTPS at the ingress with key material made for the test by openssl: served alongside plain
  * HTTP or alone, a certificate rotated on disk while the ingress runs (new connections get the new
- * one, no restart), a half-written rotation that keeps the old one, and start-up errors.
+ * one, no restart), a half-written rotation that keeps the old one, start-up errors, and the same
+ * timeouts as plain HTTP against clients that hold a connection open.
  */
 import assert from 'node:assert/strict';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -9,8 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { Agent, request } from 'undici';
+import { connect } from 'node:net';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
 import { generateKafkaPki, type KafkaPki } from '../../scripts/kafka/pki.js';
+import { connectRaw } from '../helpers/raw-http.js';
 import { waitUntil } from '../helpers/wait.js';
 import { ceHeaders, readAll, startTestIngress } from '../unit/broker-ingress/fixtures.js';
 
@@ -94,6 +97,33 @@ describe('HTTPS at the ingress', () => {
     await waitUntil(async () => (await postTrusting(url, after.ca)) === 202, { timeoutMs: 30_000, message: 'the rotated certificate to be served' });
     assert.notEqual(await postTrusting(url, before.ca), 202, 'the old certificate is no longer served');
   });
+
+  // The plain-HTTP counterpart is in ingress-bounds.test.ts; both server paths (fast POSTs on and off) build the server.
+  for (const fastPosts of [true, false]) {
+    test(`headers that never finish over HTTPS (fast path ${fastPosts ? 'on' : 'off'}): 408 and closed after headersTimeoutMs, as over HTTP`, async (t) => {
+      const [pki] = await twoPkis(t);
+      const log = new MemoryEventLog();
+      t.after(() => log.close());
+      const files = await servingFiles(t, pki);
+      const config = { tls: { ...files, port: 0 }, plainHttp: false, headersTimeoutMs: 400, requestTimeoutMs: 5000 };
+      const { ingress, path } = await startTestIngress(t, log, { config, fastPosts });
+      const slow = await connectRaw(ingress.url, { ca: pki.ca });
+      t.after(() => slow.close());
+      await slow.write(`POST ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\nce-id: 1\r\n`);
+      // A TCP connection that never starts the TLS handshake is held no longer.
+      const silent = connect({ host: '127.0.0.1', port: ingress.port });
+      t.after(() => silent.destroy());
+      const silentOpened = Date.now();
+      const silentClosed = new Promise<number>((resolve) => silent.once('close', () => resolve(Date.now() - silentOpened)));
+      silent.on('error', () => undefined);
+      const closed = await slow.closed;
+      assert.match(closed.data, /^HTTP\/1\.1 408/);
+      // Node's defaults would hold it 60 s (checked every 30 s).
+      assert.ok(closed.afterMs >= 350 && closed.afterMs < 3000, `closed after ${closed.afterMs} ms`);
+      const silentMs = await silentClosed;
+      assert.ok(silentMs < 3000, `a connection that never starts TLS is closed too (${silentMs} ms)`);
+    });
+  }
 
   test('start-up errors are one line: unreadable files, a key that does not match, HTTP off without TLS', async (t) => {
     const [a, b] = await twoPkis(t);

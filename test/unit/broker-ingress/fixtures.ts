@@ -66,14 +66,18 @@ export async function uniqueBroker(log: EventLog, overrides: Partial<Resource> =
 export async function startTestIngress(
   t: After,
   log: EventLog,
-  options: { config?: Partial<IngressConfig>; resources?: Resource[]; publish?: boolean; now?: () => Date } = {},
+  options: { config?: Partial<IngressConfig>; resources?: Resource[]; publish?: boolean; now?: () => Date; fastPosts?: boolean } = {},
 ): Promise<TestIngress> {
   const brokers = options.resources ?? [await uniqueBroker(log)];
   const contracts = new InProcessContractSource();
   let generation = 1;
   if (options.publish !== false) contracts.publish(makeContract(brokers, generation));
   const config = ingressConfigSchema.parse({ host: '127.0.0.1', port: 0, ...options.config });
-  const ingress = await startIngress({ config, log, contracts, logger: silentLogger(), ...(options.now === undefined ? {} : { now: options.now }) });
+  const ingress = await startIngress({
+    config, log, contracts, logger: silentLogger(),
+    ...(options.now === undefined ? {} : { now: options.now }),
+    ...(options.fastPosts === undefined ? {} : { fastPosts: options.fastPosts }),
+  });
   t.after(() => ingress.close());
   const first = brokers[0]!;
   return {
