@@ -19,7 +19,7 @@
  * --prof writes each worker's CPU profile of its measured rounds to <dir>/<n>.cpuprofile (0 = A, 1 = B),
  * and a sampled allocation profile to <dir>/<n>.heapprofile.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
@@ -117,36 +117,15 @@ async function parent(): Promise<void> {
   const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
   const { KafkaEventLog } = await import('../../core/event-log/kafka/adapter.js');
   const { silentLogger } = await import('../../core/logger.js');
-  const { toKafkaRecord } = await import('../../core/cloudevents/kafka-binding.js');
+  const { fillTopic } = await import('../../test/helpers/fill-topic.js');
+  const { startSubscriberProcess } = await import('../../test/helpers/subscriber-process.js');
 
   const log = new KafkaEventLog({ brokers: KAFKA.split(','), clientId: 'dispatch-ab-fill', logger: silentLogger() });
   const topic = `dispatch-ab-${Date.now()}`;
   await log.ensureTopic(topic, { partitions: 1, replicationFactor: 1 });
-  const base = toKafkaRecord({
-    attributes: { specversion: '1.0', id: 'x', source: '/bench/dispatch-ab', type: 'dev.bench.event', datacontenttype: 'application/octet-stream', knativebrokerttl: 255 },
-    data: Buffer.alloc(1024, 'x'),
-  });
-  for (let i = 0; i < events; i += 1000) {
-    const records = Array.from({ length: Math.min(1000, events - i) }, (_, k) => ({ key: null, value: base.value, headers: { ...base.headers, ce_id: Buffer.from(`e-${i + k}`) } }));
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await log.append(topic, records);
-        break;
-      } catch (error) {
-        if (attempt >= 5) throw error;
-        await sleep(500);
-      }
-    }
-  }
-
-  const sinkCode = `
-    const http = require('node:http');
-    const server = http.createServer((req, res) => { req.on('data', () => {}); req.on('end', () => { res.writeHead(202, { 'content-length': '0' }); res.end(); }); });
-    server.keepAliveTimeout = 60000;
-    server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
-  const sink = spawn(process.execPath, ['-e', sinkCode], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<string>((resolve) => sink.stdout!.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())));
-  const job: Job = { topic, events, subscriberUrl: `http://127.0.0.1:${port}/` };
+  await fillTopic(log, topic, events);
+  const sink = await startSubscriberProcess(202);
+  const job: Job = { topic, events, subscriberUrl: sink.url };
 
   const workers: ChildProcess[] = positionals.map((spec, index) => {
     // `<checkout>::<node flags>`: the same code under other V8 settings (space-separated flags).
@@ -197,7 +176,7 @@ async function parent(): Promise<void> {
   } finally {
     for (const w of workers) w.send('exit');
     await Promise.all(workers.map((w) => new Promise((resolve) => (w.exitCode !== null ? resolve(undefined) : w.once('exit', resolve)))));
-    sink.kill();
+    sink.child.kill();
     await log.deleteTopic(topic).catch(() => undefined);
     await log.close();
   }

@@ -39,19 +39,20 @@
  * metrics run, default 6000) and BENCH_PAIR_SECONDS (cap on each, default 4), BENCH_LAG_EVENTS (default 1000000), BENCH_DRAIN_SECONDS
  * (how long the lag run is sampled while draining, default 8).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { toKafkaRecord } from '../../core/cloudevents/kafka-binding.js';
 import { InProcessContractSource } from '../../core/contract/source.js';
 import { KafkaEventLog } from '../../core/event-log/kafka/adapter.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
-import type { AppendRecord, EventLog } from '../../core/event-log/port.js';
+import type { EventLog } from '../../core/event-log/port.js';
 import { silentLogger } from '../../core/logger.js';
 import { createMetricsRegistry, type Registry } from '../../core/metrics.js';
 import { dispatcherConfigSchema } from '../../dispatcher/config.js';
 import { startDispatcher } from '../../dispatcher/main.js';
 import { makeBroker, makeContract, makeEgress } from '../helpers/builders.js';
+import { fillTopic } from '../helpers/fill-topic.js';
+import { startSubscriberProcess } from '../helpers/subscriber-process.js';
 import { uniqueName } from '../helpers/wait.js';
 import { costLine, dispatchMetricsCost } from './metrics-cost.js';
 import { alternate, pairLine, pairLines } from './paired.js';
@@ -66,41 +67,6 @@ const PAIRS = Number(process.env['BENCH_PAIRS'] ?? 8);
 const PAIR_EVENTS = Number(process.env['BENCH_PAIR_EVENTS'] ?? 6000);
 const PAIR_SECONDS = Number(process.env['BENCH_PAIR_SECONDS'] ?? 4);
 const KAFKA = process.env['KAFKA_BOOTSTRAP_SERVERS'];
-
-const DATA = Buffer.alloc(1024, 'x');
-const BASE = toKafkaRecord({
-  attributes: { specversion: '1.0', id: 'bench', source: '/bench', type: 'bench.event', datacontenttype: 'application/octet-stream', knativebrokerttl: 255 },
-  data: DATA,
-});
-
-/** 1 KiB events sharing one value buffer (the in-memory log keeps references, not copies). */
-function eventRecords(from: number, count: number, keyed: boolean): AppendRecord[] {
-  return Array.from({ length: count }, (_, i) => ({
-    key: keyed ? Buffer.from(`key-${(from + i) % 100}`) : null,
-    value: BASE.value,
-    headers: { ...BASE.headers, ce_id: Buffer.from(`e-${from + i}`) },
-  }));
-}
-
-/**
- * Appends `count` events in appends of `batch` records. A record batch must stay under the topic's
- * max.message.bytes (2 MiB) per partition. A topic created a moment ago may not be known to every
- * producer connection yet, so a failed append is retried a few times.
- */
-async function fill(log: EventLog, topic: string, count: number, batch: number, keyed: boolean): Promise<void> {
-  for (let i = 0; i < count; i += batch) {
-    const records = eventRecords(i, Math.min(batch, count - i), keyed);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await log.append(topic, records);
-        break;
-      } catch (error) {
-        if (attempt >= 5) throw error;
-        await sleep(500);
-      }
-    }
-  }
-}
 
 /**
  * Topics are deleted at the end of a run, not one by one: with the Kafka adapter as it is, once a
@@ -119,7 +85,7 @@ async function newTopic(log: EventLog, prefix: string, partitions: number): Prom
 /** The bare consumer: done() per record, nothing else. */
 async function ceiling(log: EventLog): Promise<number> {
   const topic = await newTopic(log, 'bench-ceiling', 1);
-  await fill(log, topic, EVENTS, 1000, false);
+  await fillTopic(log, topic, EVENTS);
   const groupId = uniqueName('bench-ceiling-group');
   await log.initGroup(groupId, topic, 'earliest');
   let count = 0;
@@ -163,7 +129,7 @@ async function dispatchRate(log: EventLog, subscriberUrl: string, order: 'ordere
   let topic = options.topic;
   if (topic === undefined) {
     topic = await newTopic(log, `bench-${order}`, partitions);
-    await fill(log, topic, events, 1000, order === 'ordered');
+    await fillTopic(log, topic, events, { keyed: order === 'ordered' });
   }
   const egress = makeEgress(uniqueName('bench'), { destination: subscriberUrl, deliveryOrder: order, consumerGroup: uniqueName('bench-group') });
   await log.initGroup(egress.consumerGroup, topic, 'earliest');
@@ -185,7 +151,7 @@ async function dispatchRate(log: EventLog, subscriberUrl: string, order: 'ordere
 /** Metrics off and on in alternating pairs of unordered runs over one filled topic. */
 async function metricsPairs(log: EventLog, subscriberUrl: string): Promise<void> {
   const topic = await newTopic(log, 'bench-metrics', 1);
-  await fill(log, topic, PAIR_EVENTS, 1000, false);
+  await fillTopic(log, topic, PAIR_EVENTS);
   console.log(`  unordered, metrics off / on: a warm-up pair, then ${PAIRS} pairs of ${PAIR_EVENTS.toLocaleString()} events or ${PAIR_SECONDS} s (a new consumer group each), alternating; tracing off`);
   let registry: Registry | undefined;
   const summary = await alternate(PAIRS, async (on) => {
@@ -199,18 +165,6 @@ async function metricsPairs(log: EventLog, subscriberUrl: string): Promise<void>
 
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 const avg = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-
-/** A subscriber in its own process that answers 200 with no body at once. */
-async function startSubscriberProcess(): Promise<{ url: string; child: ChildProcess }> {
-  const code = `
-    const http = require('node:http');
-    const server = http.createServer((req, res) => { req.on('data', () => {}); req.on('end', () => { res.writeHead(200, { 'content-length': '0' }); res.end(); }); });
-    server.keepAliveTimeout = 60000;
-    server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
-  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<string>((resolve) => child.stdout!.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())));
-  return { url: `http://127.0.0.1:${port}/`, child };
-}
 
 function newLog(kind: Kind): EventLog {
   return kind === 'memory' ? new MemoryEventLog() : new KafkaEventLog({ brokers: (KAFKA ?? '').split(','), clientId: 'dispatcher-bench', logger: silentLogger() });
@@ -235,7 +189,7 @@ async function lagChild(job: LagJob): Promise<void> {
   if (topic === undefined) {
     topic = await newTopic(log, 'bench-lag', 10);
     const started = performance.now();
-    await fill(log, topic, LAG_EVENTS, 10_000, false);
+    await fillTopic(log, topic, LAG_EVENTS, { batch: 10_000 });
     gc();
     fillLine = `filled here in ${((performance.now() - started) / 1000).toFixed(1)} s; RSS before ${mb(before)}, after the fill ${mb(process.memoryUsage().rss)} (the log's own records)`;
   }
@@ -274,7 +228,7 @@ async function lag(kind: Kind, log: EventLog, subscriberUrl: string): Promise<vo
   if (kind === 'kafka') {
     const topic = await newTopic(log, 'bench-lag', 10);
     const started = performance.now();
-    await fill(log, topic, LAG_EVENTS, 10_000, false);
+    await fillTopic(log, topic, LAG_EVENTS, { batch: 10_000 });
     const groupId = uniqueName('lag-group');
     await log.initGroup(groupId, topic, 'earliest');
     console.log(`  lag: ${LAG_EVENTS.toLocaleString()} events (1 KiB, 10 partitions) appended in ${((performance.now() - started) / 1000).toFixed(1)} s by the bench; a new process drains them:`);
@@ -294,7 +248,7 @@ async function lag(kind: Kind, log: EventLog, subscriberUrl: string): Promise<vo
 async function run(kind: Kind): Promise<void> {
   console.log(`\n${kind}${kind === 'kafka' ? ` (${KAFKA})` : ''}: events of 1 KiB, runs of ${EVENTS.toLocaleString()} events or ${RUN_SECONDS} s`);
   const log = newLog(kind);
-  const subscriber = await startSubscriberProcess();
+  const subscriber = await startSubscriberProcess(200);
   try {
     const top = await ceiling(log);
     console.log(`  ceiling (bare consumer, done() only):   ${top.toFixed(0).padStart(7)} events/s`);
