@@ -3,9 +3,9 @@
  * alternating paired rounds (test/bench/paired.ts): both ingresses run side by side, each built
  * from its own checkout's modules (its own event log adapter too), and each round sends the load to
  * one of them. CPU per event is process.cpuUsage() of this process over a round (its warm-up
- * included) divided by the requests answered in it; the load client is a child process. Reported:
- * the median of the per-pair ratios base / this (above 1: this checkout costs less), their
- * min–max, and the median µs per POST of each.
+ * included) divided by the requests answered in it; the load client (test/bench/load-client.ts) is a
+ * child process. Reported: the median of the per-pair ratios base / this (above 1: this checkout
+ * costs less), their min–max, and the median µs per POST of each.
  *
  *   BASE=/path/to/other/checkout [AB_LOG=memory|kafka] [AB_RATE=events/s] [BENCH_PAIRS=8] [BENCH_PAIR_MS=2000] \
  *     KAFKA_BOOTSTRAP_SERVERS=... npx tsx test/bench/ingress-ab.bench.ts
@@ -14,10 +14,8 @@
  *   mkdir /tmp/base && git archive main | tar -x -C /tmp/base && ln -s "$PWD/node_modules" /tmp/base/
  * At a fixed rate (AB_RATE) both see the same arrivals, and the ratio moves least with other load.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Pool } from 'undici';
 import type * as IngressMain from '../../broker-ingress/main.js';
 import type * as IngressConfig from '../../broker-ingress/config.js';
 import type * as ContractSource from '../../core/contract/source.js';
@@ -26,77 +24,14 @@ import type * as Memory from '../../core/event-log/memory.js';
 import type { EventLog } from '../../core/event-log/port.js';
 import type * as Logger from '../../core/logger.js';
 import type * as Builders from '../helpers/builders.js';
+import { answersOtherThan, CONCURRENCY, LoadClient, statusCounts } from './load-client.js';
 import { alternate, pairLine, type Round } from './paired.js';
 
-const CONCURRENCY = 64;
-const EVENT_BYTES = 1024;
 const PAIRS = Number(process.env['BENCH_PAIRS'] ?? 8);
 const PAIR_MS = Number(process.env['BENCH_PAIR_MS'] ?? 2000);
 const WARMUP_MS = 300;
 /** Open-loop requests per second (0: closed loop, each connection sends again once answered). */
 const RATE = Number(process.env['AB_RATE'] ?? 0);
-
-interface LoadRequest {
-  readonly url: string;
-  readonly path: string;
-}
-
-interface LoadResult {
-  readonly requests: number;
-  readonly total: number;
-  readonly seconds: number;
-  readonly bad: number;
-}
-
-async function runLoad(request: LoadRequest): Promise<LoadResult> {
-  const pool = new Pool(request.url, { connections: CONCURRENCY, pipelining: 1 });
-  const body = Buffer.from(JSON.stringify({ payload: 'x'.repeat(EVENT_BYTES - 14) }));
-  let counter = 0;
-  let measuring = false;
-  let stop = false;
-  let requests = 0;
-  let total = 0;
-  let bad = 0;
-  const send = async (): Promise<void> => {
-      const response = await pool.request({
-        method: 'POST',
-        path: request.path,
-        headers: { 'ce-specversion': '1.0', 'ce-id': String(counter++), 'ce-source': '/bench/producer', 'ce-type': 'dev.knative.bench', 'content-type': 'application/json' },
-        body,
-      });
-      await response.body.dump();
-      total++;
-      if (response.statusCode !== 202) bad++;
-      if (measuring) requests++;
-  };
-  const worker = async (): Promise<void> => {
-    while (!stop) await send();
-  };
-  // At a fixed rate both checkouts see the same arrivals, so how many requests share an event-loop
-  // turn (which changes the CPU per request) does not depend on how fast each answers.
-  const paced: Promise<void>[] = [];
-  let ticker: NodeJS.Timeout | undefined;
-  if (RATE > 0) {
-    const started = performance.now();
-    let sent = 0;
-    ticker = setInterval(() => {
-      const due = Math.floor(((performance.now() - started) / 1000) * RATE);
-      for (; sent < due; sent++) paced.push(send());
-    }, 5);
-  }
-  const workers = RATE > 0 ? [] : Array.from({ length: CONCURRENCY }, worker);
-  await new Promise((resolve) => setTimeout(resolve, WARMUP_MS));
-  measuring = true;
-  const started = performance.now();
-  await new Promise((resolve) => setTimeout(resolve, PAIR_MS));
-  measuring = false;
-  const seconds = (performance.now() - started) / 1000;
-  stop = true;
-  clearInterval(ticker);
-  await Promise.all([...workers, ...paced]);
-  await pool.close();
-  return { requests, total, seconds, bad };
-}
 
 /** What a checkout's ingress needs, from that checkout's own modules. */
 interface Side {
@@ -143,27 +78,13 @@ async function startSide(name: string, root: string, kind: 'memory' | 'kafka'): 
   };
 }
 
-class LoadClient {
-  private readonly child: ChildProcess;
-
-  constructor() {
-    this.child = fork(fileURLToPath(import.meta.url), ['--load-client'], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
-  }
-
-  async round(side: Side): Promise<Round> {
-    const cpu = process.cpuUsage();
-    const result = await new Promise<LoadResult>((resolve) => {
-      this.child.once('message', (message: LoadResult) => resolve(message));
-      this.child.send({ url: side.url, path: side.path } satisfies LoadRequest);
-    });
-    const used = process.cpuUsage(cpu);
-    if (result.bad > 0) console.log(`    (${side.name}: ${result.bad} answers other than 202)`);
-    return { perSecond: result.requests / result.seconds, cpuMicrosPerEvent: (used.user + used.system) / Math.max(1, result.total) };
-  }
-
-  close(): void {
-    this.child.disconnect();
-  }
+/** CPU per POST of this process (the ingresses) over one round of load against `side`. */
+async function round(client: LoadClient, side: Side): Promise<Round> {
+  const cpu = process.cpuUsage();
+  const result = await client.run({ url: side.url, path: side.path, warmupMs: WARMUP_MS, measureMs: PAIR_MS, rate: RATE });
+  const used = process.cpuUsage(cpu);
+  if (answersOtherThan(result, 202) > 0) console.log(`    (${side.name}: answers other than 202: ${statusCounts(result)})`);
+  return { perSecond: result.requests / result.seconds, cpuMicrosPerEvent: (used.user + used.system) / Math.max(1, result.total) };
 }
 
 async function main(): Promise<void> {
@@ -180,22 +101,15 @@ async function main(): Promise<void> {
   const client = new LoadClient();
   console.log(`ingress A/B on the ${kind} log: base ${base} ("off") vs this checkout ("on"); ${PAIRS} pairs of ${PAIR_MS} ms rounds, ${RATE > 0 ? `${RATE} requests/s open loop` : `concurrency ${CONCURRENCY}`}, 1 KiB binary events`);
   try {
-    const summary = await alternate(PAIRS, (on) => client.round(on ? thisSide : baseSide), (i, off, on) => console.log(pairLine(i, off, on)));
+    const summary = await alternate(PAIRS, (on) => round(client, on ? thisSide : baseSide), (i, off, on) => console.log(pairLine(i, off, on)));
     const { cpu, throughput } = summary;
     console.log(`  CPU per POST: base ${summary.offCpuMicros.toFixed(1)} µs, this ${summary.onCpuMicros.toFixed(1)} µs; base / this ${cpu.median.toFixed(3)} (median of ${summary.pairs} pairs, min–max ${cpu.min.toFixed(3)}–${cpu.max.toFixed(3)})`);
     console.log(`  throughput: base ${Math.round(summary.offPerSecond)}/s, this ${Math.round(summary.onPerSecond)}/s; this / base ${throughput.median.toFixed(3)} (min–max ${throughput.min.toFixed(3)}–${throughput.max.toFixed(3)})`);
   } finally {
-    client.close();
+    await client.close();
     await thisSide.close();
     await baseSide.close();
   }
 }
 
-if (process.argv.includes('--load-client')) {
-  process.on('message', (message: LoadRequest) => {
-    void runLoad(message).then((result) => process.send!(result));
-  });
-  process.once('disconnect', () => process.exit(0));
-} else {
-  await main();
-}
+await main();

@@ -21,8 +21,8 @@
  * on the off rounds carry those two as well, and the comparison is of the per-event metrics work.
  * A registry per round would have stacked one more monitor and observer on every later round.
  *
- * The load client (undici Pool, 64 connections, one request each) runs in one child process, for
- * every round, so it has the other core. Kafka comes from KAFKA_BOOTSTRAP_SERVERS (`npm run bench`
+ * The load client (test/bench/load-client.ts: undici Pool, 64 connections, one request each) runs
+ * in one child process, for every round, so it has the other core. Kafka comes from KAFKA_BOOTSTRAP_SERVERS (`npm run bench`
  * starts one); without it the Kafka figures are skipped and say so. BENCH_KAFKA_IN_FLIGHT sets the
  * Kafka adapter's maxInFlightBatches (default 1). BENCH_PAIRS (default 8) and BENCH_PAIR_MS
  * (measured ms per round, default 1200) size the metrics comparison. Figures, not a test: nothing
@@ -30,10 +30,7 @@
  *
  *   npx tsx test/bench/ingress.bench.ts          (or: npm run bench -- ingress)
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { fastify } from 'fastify';
-import { Pool } from 'undici';
 import { InProcessContractSource } from '../../core/contract/source.js';
 import { KafkaEventLog } from '../../core/event-log/kafka/adapter.js';
 import { MemoryEventLog } from '../../core/event-log/memory.js';
@@ -45,115 +42,15 @@ import { startIngress } from '../../broker-ingress/main.js';
 import type { Resource } from '../../core/contract/types.js';
 import { makeBroker, makeContract } from '../helpers/builders.js';
 import { runCodecBench } from './codec.bench.js';
+import { answersOtherThan, CONCURRENCY, LoadClient, statusCounts, type LoadResult } from './load-client.js';
 import { costLine, ingressMetricsCost } from './metrics-cost.js';
 import { alternate, pairLine, pairLines, type PairSummary } from './paired.js';
 
-const CONCURRENCY = 64;
 const WARMUP_MS = 1500;
 const MEASURE_MS = 5000;
-const EVENT_BYTES = 1024;
 const PAIRS = Number(process.env['BENCH_PAIRS'] ?? 8);
 const PAIR_MS = Number(process.env['BENCH_PAIR_MS'] ?? 1200);
 const PAIR_WARMUP_MS = 300;
-
-interface LoadRequest {
-  readonly url: string;
-  readonly path: string;
-  readonly warmupMs: number;
-  readonly measureMs: number;
-}
-
-interface LoadResult {
-  /** Requests answered in the measured window. */
-  readonly requests: number;
-  /** Requests answered in all, warm-up included (the CPU per event divides by this). */
-  readonly total: number;
-  readonly seconds: number;
-  readonly statuses: Record<string, number>;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-}
-
-// ---- the load client (child process)
-
-async function runLoad(request: LoadRequest): Promise<LoadResult> {
-  const pool = new Pool(request.url, { connections: CONCURRENCY, pipelining: 1 });
-  const body = Buffer.from(JSON.stringify({ payload: 'x'.repeat(EVENT_BYTES - 14) }));
-  let counter = 0;
-  const statuses: Record<string, number> = {};
-  const latencies: number[] = [];
-  let measuring = false;
-  let stop = false;
-  let requests = 0;
-  let total = 0;
-  const worker = async (): Promise<void> => {
-    while (!stop) {
-      const started = performance.now();
-      const response = await pool.request({
-        method: 'POST',
-        path: request.path,
-        headers: {
-          'ce-specversion': '1.0', 'ce-id': String(counter++), 'ce-source': '/bench/producer', 'ce-type': 'dev.knative.bench',
-          'content-type': 'application/json',
-        },
-        body,
-      });
-      await response.body.dump();
-      total++;
-      if (measuring) {
-        requests++;
-        latencies.push(performance.now() - started);
-        statuses[response.statusCode] = (statuses[response.statusCode] ?? 0) + 1;
-      }
-    }
-  };
-  const workers = Array.from({ length: CONCURRENCY }, worker);
-  await new Promise((resolve) => setTimeout(resolve, request.warmupMs));
-  measuring = true;
-  const started = performance.now();
-  await new Promise((resolve) => setTimeout(resolve, request.measureMs));
-  measuring = false;
-  const seconds = (performance.now() - started) / 1000;
-  stop = true;
-  await Promise.all(workers);
-  await pool.close();
-  latencies.sort((a, b) => a - b);
-  const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-  return { requests, total, seconds, statuses, p50Ms: at(0.5), p99Ms: at(0.99) };
-}
-
-/** The load client: one child process for the whole run, so its start-up is paid once. */
-class LoadClient {
-  private readonly child: ChildProcess;
-  private readonly exited: Promise<void>;
-  private failed: Error | undefined;
-
-  constructor() {
-    this.child = fork(fileURLToPath(import.meta.url), ['--load-client'], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
-    this.exited = new Promise((resolve) => this.child.once('exit', (code) => {
-      if (code !== 0) this.failed = new Error(`load client exited with ${code}`);
-      resolve();
-    }));
-  }
-
-  run(url: string, path: string, warmupMs = WARMUP_MS, measureMs = MEASURE_MS): Promise<LoadResult> {
-    if (this.failed) return Promise.reject(this.failed);
-    return new Promise((resolve, reject) => {
-      const onExit = (): void => reject(this.failed ?? new Error('load client exited'));
-      this.child.once('exit', onExit);
-      this.child.once('message', (result: LoadResult) => {
-        this.child.off('exit', onExit);
-        resolve(result);
-      });
-      this.child.send({ url, path, warmupMs, measureMs } satisfies LoadRequest);
-    });
-  }
-
-  async close(): Promise<void> {
-    this.child.disconnect();
-    await this.exited;
-  }
-}
 
 // ---- the servers (this process)
 
@@ -168,16 +65,15 @@ function report(name: string, result: LoadResult, cpuMicros: number, print = tru
   const perSecond = result.requests / result.seconds;
   const cpuMicrosPerEvent = cpuMicros / Math.max(1, result.total);
   if (print) {
-    const statuses = Object.entries(result.statuses).map(([s, n]) => `${s}×${n}`).join(' ');
-    console.log(`  ${name.padEnd(34)} ${Math.round(perSecond).toLocaleString('en-US').padStart(8)} events/s   p50 ${result.p50Ms.toFixed(2).padStart(6)} ms   p99 ${result.p99Ms.toFixed(2).padStart(6)} ms   CPU ${cpuMicrosPerEvent.toFixed(1).padStart(5)} µs/event   [${statuses}]`);
+    console.log(`  ${name.padEnd(34)} ${Math.round(perSecond).toLocaleString('en-US').padStart(8)} events/s   p50 ${result.p50Ms.toFixed(2).padStart(6)} ms   p99 ${result.p99Ms.toFixed(2).padStart(6)} ms   CPU ${cpuMicrosPerEvent.toFixed(1).padStart(5)} µs/event   [${statusCounts(result)}]`);
   }
   return { name, perSecond, cpuMicrosPerEvent, result };
 }
 
 /** Runs the load against url+path and measures this process's CPU time over it. */
-async function measured(client: LoadClient, url: string, path: string, warmupMs?: number, measureMs?: number): Promise<{ result: LoadResult; cpuMicros: number }> {
+async function measured(client: LoadClient, url: string, path: string, warmupMs = WARMUP_MS, measureMs = MEASURE_MS): Promise<{ result: LoadResult; cpuMicros: number }> {
   const cpu = process.cpuUsage();
-  const result = await client.run(url, path, warmupMs, measureMs);
+  const result = await client.run({ url, path, warmupMs, measureMs });
   const used = process.cpuUsage(cpu);
   return { result, cpuMicros: used.user + used.system };
 }
@@ -240,8 +136,7 @@ async function metricsPairs(client: LoadClient, log: EventLog, label: string): P
       const broker = shared ?? await benchBroker(log, `metrics-${++rounds}`);
       try {
         const figure = await ingressOn('', { client, log, broker, metrics: on ? registry : undefined, warmupMs: PAIR_WARMUP_MS, measureMs: PAIR_MS }, false);
-        const bad = Object.keys(figure.result.statuses).filter((s) => s !== '202');
-        if (bad.length > 0) console.log(`    (a metrics-${on ? 'on' : 'off'} round answered ${bad.join(', ')} too: ${JSON.stringify(figure.result.statuses)})`);
+        if (answersOtherThan(figure.result, 202) > 0) console.log(`    (a metrics-${on ? 'on' : 'off'} round answered other than 202 too: ${statusCounts(figure.result)})`);
         return figure;
       } finally {
         if (shared === undefined) await log.deleteTopic(broker.topics[0]!);
@@ -326,12 +221,4 @@ async function run(client: LoadClient): Promise<void> {
   console.log(`  codec vs SDK:      ${(codec.sdkBinaryUs / codec.oursBinaryUs).toFixed(1)}x binary, ${(codec.sdkStructuredUs / codec.oursStructuredUs).toFixed(1)}x structured (goal 5x)`);
 }
 
-if (process.argv.includes('--load-client')) {
-  // One load request after another, until the parent disconnects.
-  process.on('message', (message: LoadRequest) => {
-    void runLoad(message).then((result) => process.send!(result));
-  });
-  process.once('disconnect', () => process.exit(0));
-} else {
-  await main();
-}
+await main();
