@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Kafka, logLevel } from 'kafkajs';
-import { KafkaAdmin } from '../../core/event-log/kafka/admin.js';
-import { PlatformaticGroupConsumer } from '../../core/event-log/platformatic/consumer.js';
-import type { ConsumedRecord } from '../../core/event-log/port.js';
-import { silentLogger } from '../../core/logger.js';
-import { kafkaBootstrapServers, kafkaEventLog, testWriter } from '../helpers/kafka.js';
-import { uniqueName, waitUntil } from '../helpers/wait.js';
+import type { PlatformaticGroupConsumer } from '../../core/event-log/platformatic/consumer.js';
+import { consumerTopic } from '../helpers/platformatic-consumer.js';
+import { waitUntil } from '../helpers/wait.js';
 
 /** The consumer's fetched-and-not-handed-out records (its own state, read for the bound). */
 function bufferedBytes(consumer: PlatformaticGroupConsumer): number {
@@ -23,27 +19,13 @@ function bufferedBytes(consumer: PlatformaticGroupConsumer): number {
  * the bytes buffered bound the fetching too.
  */
 test('large records: what waits in the buffers stays within a few fetches\' bytes, whatever the record count bound', { timeout: 120_000 }, async (t) => {
-  const log = kafkaEventLog(t, 'plt-bytes', 'platformatic');
-  const topic = uniqueName('big-records');
-  await log.ensureTopic(topic, { partitions: 1, replicationFactor: 1 });
-  const kafka = new Kafka({ clientId: 'bytes-writer', brokers: kafkaBootstrapServers(), logLevel: logLevel.NOTHING });
-  const producer = testWriter(kafka);
-  await producer.connect();
-  t.after(() => producer.disconnect());
-  const admin = new KafkaAdmin(new Kafka({ clientId: 'bytes-admin', brokers: kafkaBootstrapServers(), logLevel: logLevel.NOTHING }));
-  t.after(() => admin.close());
+  const { topic, writer, consume } = await consumerTopic(t, 'plt-bytes');
 
   // 60 records of 200 KiB (12 MiB), each its own batch; 10 out at a time, none done: the count
   // bound alone (4 x maxInFlight = 40 records, 8 MiB) would fetch far past the bytes bound.
   const value = Buffer.alloc(200 * 1024, 'x');
-  for (let i = 0; i < 60; i++) await producer.send({ topic, acks: -1, messages: [{ value }] });
-  const held: ConsumedRecord[] = [];
-  const consumer = new PlatformaticGroupConsumer({ brokers: kafkaBootstrapServers(), clientId: 'bytes' }, admin, {
-    groupId: uniqueName('g'), topics: [topic], start: 'earliest', maxInFlight: 10,
-    onRecord: (record) => held.push(record),
-  }, silentLogger(), () => {});
-  await consumer.start();
-  t.after(() => consumer.close());
+  for (let i = 0; i < 60; i++) await writer.send({ topic, acks: -1, messages: [{ value }] });
+  const { consumer, records: held } = await consume({ maxInFlight: 10 });
   await waitUntil(() => held.length === 10, { message: 'ten records out' });
   // Several fetch waits (250 ms each) for the loop to fetch whatever it would.
   await sleep(2000);

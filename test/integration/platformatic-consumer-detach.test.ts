@@ -1,12 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Kafka, logLevel } from 'kafkajs';
-import { KafkaAdmin } from '../../core/event-log/kafka/admin.js';
-import { PlatformaticGroupConsumer } from '../../core/event-log/platformatic/consumer.js';
-import type { ConsumedRecord } from '../../core/event-log/port.js';
-import { silentLogger } from '../../core/logger.js';
-import { kafkaBootstrapServers, testWriter } from '../helpers/kafka.js';
-import { uniqueName, waitUntil } from '../helpers/wait.js';
+import { consumerTopic } from '../helpers/platformatic-consumer.js';
+import { waitUntil } from '../helpers/wait.js';
 
 /**
  * A consumed record's key, value and header values are views of its whole Fetch response
@@ -14,30 +9,13 @@ import { uniqueName, waitUntil } from '../helpers/wait.js';
  * record kept for long (a waiting delivery) keeps only those alive.
  */
 test('a consumed record is views of its Fetch response until detach() gives it bytes of its own', { timeout: 60_000 }, async (t) => {
-  const kafka = new Kafka({ clientId: 'detach-test', brokers: kafkaBootstrapServers(), logLevel: logLevel.NOTHING });
-  const topic = uniqueName('detach');
-  const kafkaAdmin = kafka.admin();
-  await kafkaAdmin.connect();
-  t.after(() => kafkaAdmin.disconnect());
-  await kafkaAdmin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1, replicationFactor: 1 }] });
-  t.after(() => kafkaAdmin.deleteTopics({ topics: [topic] }).catch(() => undefined));
-  const producer = testWriter(kafka);
-  await producer.connect();
-  t.after(() => producer.disconnect());
-  const admin = new KafkaAdmin(new Kafka({ clientId: 'detach-admin', brokers: kafkaBootstrapServers(), logLevel: logLevel.NOTHING }));
-  t.after(() => admin.close());
+  const { topic, writer, consume } = await consumerTopic(t, 'detach');
 
   // 200 records of 2 KiB in one batch: one fetch of ~400 KiB, each record a small part of it.
   const messages = Array.from({ length: 200 }, (_, i) => ({ key: `k${i}`, value: Buffer.alloc(2048, i % 256), headers: { ce_id: `id-${i}`, 'content-type': 'application/octet-stream' } }));
-  await producer.send({ topic, acks: -1, messages });
+  await writer.send({ topic, acks: -1, messages });
 
-  const seen: ConsumedRecord[] = [];
-  const consumer = new PlatformaticGroupConsumer({ brokers: kafkaBootstrapServers(), clientId: 'detach' }, admin, {
-    groupId: uniqueName('g'), topics: [topic], start: 'earliest', maxInFlight: 500,
-    onRecord: (record) => seen.push(record),
-  }, silentLogger(), () => {});
-  await consumer.start();
-  t.after(() => consumer.close());
+  const { records: seen } = await consume({ maxInFlight: 500 });
   await waitUntil(() => seen.length === 200, { message: 'all records consumed' });
 
   const record = seen[7]!;

@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Kafka, logLevel } from 'kafkajs';
-import { KafkaAdmin } from '../../core/event-log/kafka/admin.js';
-import { PlatformaticGroupConsumer } from '../../core/event-log/platformatic/consumer.js';
 import type { ConsumedRecord } from '../../core/event-log/port.js';
-import { silentLogger } from '../../core/logger.js';
-import { kafkaBootstrapServers, kafkaEventLog, testWriter } from '../helpers/kafka.js';
-import { uniqueName, waitUntil } from '../helpers/wait.js';
+import { consumerTopic } from '../helpers/platformatic-consumer.js';
+import { waitUntil } from '../helpers/wait.js';
 
 /**
  * Issue 17: a partition whose buffered records are still being handed out must not wait for a
@@ -16,32 +12,22 @@ import { uniqueName, waitUntil } from '../helpers/wait.js';
  * appended to the busy partition meanwhile are handed out as soon as its buffer runs dry.
  */
 test('records appended to a partition with buffered records come out when its buffer runs dry, not a fetch wait later', { timeout: 120_000 }, async (t) => {
-  const log = kafkaEventLog(t, 'plt-stall', 'platformatic');
-  const topic = uniqueName('stall');
-  await log.ensureTopic(topic, { partitions: 2, replicationFactor: 1 });
-  const kafka = new Kafka({ clientId: 'stall-writer', brokers: kafkaBootstrapServers(), logLevel: logLevel.NOTHING });
-  const producer = testWriter(kafka);
-  await producer.connect();
-  t.after(() => producer.disconnect());
-  const admin = new KafkaAdmin(new Kafka({ clientId: 'stall-admin', brokers: kafkaBootstrapServers(), logLevel: logLevel.NOTHING }));
-  t.after(() => admin.close());
+  const { topic, writer, consume } = await consumerTopic(t, 'plt-stall', { partitions: 2 });
 
   // Two records out at a time, held until released; then everything is done as it comes.
   let holding = true;
   const held: ConsumedRecord[] = [];
   /** When each record was handed out. */
   const seen = new Map<string, number>();
-  const consumer = new PlatformaticGroupConsumer({ brokers: kafkaBootstrapServers(), clientId: 'stall' }, admin, {
-    groupId: uniqueName('g'), topics: [topic], start: 'earliest', maxInFlight: 2,
+  await consume({
+    maxInFlight: 2,
     onRecord: (record) => {
       const value = record.value!.toString();
       seen.set(value, performance.now());
       if (holding) held.push(record);
       else record.done();
     },
-  }, silentLogger(), () => {});
-  await consumer.start();
-  t.after(() => consumer.close());
+  });
 
   const waits: number[] = [];
   for (let round = 0; round < 3; round++) {
@@ -49,11 +35,11 @@ test('records appended to a partition with buffered records come out when its bu
     held.length = 0;
     // Five records on partition 0 in one batch: two go out, three stay buffered, and the
     // consumer fetches again while partition 1 has nothing to give.
-    await producer.send({ topic, acks: -1, messages: Array.from({ length: 5 }, (_, i) => ({ partition: 0, value: `r${round}-${i}` })) });
+    await writer.send({ topic, acks: -1, messages: Array.from({ length: 5 }, (_, i) => ({ partition: 0, value: `r${round}-${i}` })) });
     await waitUntil(() => held.length === 2, { message: `two records of round ${round} out` });
     await sleep(300);
     const last = `r${round}-last`;
-    await producer.send({ topic, acks: -1, messages: [{ partition: 0, value: last }] });
+    await writer.send({ topic, acks: -1, messages: [{ partition: 0, value: last }] });
     // Four fetch waits: whatever fetch was waiting when it was appended has answered, even on a
     // busy machine.
     await sleep(1000);
