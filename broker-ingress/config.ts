@@ -49,7 +49,8 @@ export const ingressConfigFields = z
     /**
      * The headers must arrive within this, else 408. 10 s (or requestTimeoutMs, if shorter):
      * headers are at most 16 KiB, which any live client sends in well under a second; a
-     * connection that sends nothing is closed too.
+     * connection that sends nothing is closed too. On the HTTPS port it bounds the TLS handshake
+     * as well (Node's default there is 120 s).
      */
     headersTimeoutMs: count().optional(),
     /**
