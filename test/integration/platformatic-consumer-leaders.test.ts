@@ -19,8 +19,8 @@ const LATE_RECORDS = 10;
 /**
  * With partitions led by two brokers, a leader whose partition has new records must not wait for
  * the other leader's Fetch, which sits at its broker for the whole fetch wait (250 ms) when its
- * partition is idle. Waiting for both (one round of Fetches at a time) handed about half the
- * records out 100-250 ms after they were written; each leader fetched on its own, a few ms.
+ * partition is idle. Waiting for both (one round of Fetches at a time) handed most records out
+ * 100-250 ms after they were written; each leader fetched on its own, a few ms.
  */
 test('a partition led by one broker is handed out as it is written while the other broker\'s partition is idle', { timeout: 240_000 }, async (t) => {
   /** Undone in reverse order: the consumer before the Kafka it talks to. */
@@ -82,9 +82,11 @@ test('a partition led by one broker is handed out as it is written while the oth
   const late = measured.filter((ms) => ms > 100).length;
   t.diagnostic(`write to hand-out: median ${median} ms, p90 ${measured[Math.floor(measured.length * 0.9)]} ms, max ${measured.at(-1)} ms; ${late} of ${measured.length} over 100 ms`);
   // Were the busy leader's Fetch to wait for the idle one's, records written during that wait
-  // would come out at its end: spread over 0-250 ms, half of them over 100 ms.
+  // would come out at its end, spread over 0-250 ms: a median of 146-174 ms and two thirds over
+  // 100 ms in runs on a loaded machine, against 6-8 ms and 0-6 of 55 (a stall of the machine or of
+  // Kafka's collector delays the few records written during it).
   assert.ok(median < 50, `median delay ${median} ms`);
-  assert.ok(late <= measured.length / 10, `${late} of ${measured.length} records handed out over 100 ms after they were written`);
+  assert.ok(late <= measured.length / 4, `${late} of ${measured.length} records handed out over 100 ms after they were written`);
 
   // The idle partition's records come too, and nothing twice.
   await producer.send({ topic, acks: -1, messages: Array.from({ length: LATE_RECORDS }, (_, i) => ({ partition: 1, value: `late-${i}` })) });
