@@ -176,13 +176,14 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Runni
 
     /** Node 2 of a two-broker cluster: its own port, data, config and log; node 1's controller. */
     const second = secondPort === undefined ? undefined : {
+      port: secondPort,
       dataDir: join(workDir, 'data-2'),
       configFile: join(workDir, 'server-2.properties'),
       logFile: join(workDir, 'kafka-2.log'),
       logsDir: join(workDir, 'logs-2'),
     };
     if (second !== undefined) {
-      await writeFile(second.configFile, serverProperties(secondPort!, controllerPort!, second.dataDir, `127.0.0.1:${secondPort}`, {}, 2));
+      await writeFile(second.configFile, serverProperties(second.port, controllerPort!, second.dataDir, `127.0.0.1:${second.port}`, {}, 2));
     }
 
     const jvmArgs = (logsDir: string): string[] => [
