@@ -82,9 +82,9 @@ test('a partition led by one broker is handed out as it is written while the oth
   const late = measured.filter((ms) => ms > 100).length;
   t.diagnostic(`write to hand-out: median ${median} ms, p90 ${measured[Math.floor(measured.length * 0.9)]} ms, max ${measured.at(-1)} ms; ${late} of ${measured.length} over 100 ms`);
   // Were the busy leader's Fetch to wait for the idle one's, records written during that wait
-  // would come out at its end, spread over 0-250 ms: in six runs on a machine loaded 17-42, a
-  // median of 146-283 ms and 37-46 of 55 over 100 ms, against 6-10 ms and 0-9 of 55 (a stall of
-  // the machine or of Kafka's collector delays the few records written during it).
+  // would come out at its end, spread over 0-250 ms: on a machine loaded 17-42, five runs so had
+  // a median of 146-283 ms and 37-46 of 55 over 100 ms; six runs of this one 6-10 ms and 0-9 of 55
+  // (a stall of the machine or of Kafka's collector delays the few records written during it).
   assert.ok(median < 50, `median delay ${median} ms`);
   assert.ok(late <= measured.length / 3, `${late} of ${measured.length} records handed out over 100 ms after they were written`);
 
