@@ -13,14 +13,16 @@ import { uniqueName, waitUntil } from '../helpers/wait.js';
 const RECORDS = 60;
 const WARM_UP = 5;
 const PACE_MS = 40;
-/** Records written to the idle partition at the end, to count. */
+/** Records written to the idle partition at the end, to count; then to partition 0 once it moved. */
 const LATE_RECORDS = 10;
+const MOVED_RECORDS = 10;
 
 /**
  * With partitions led by two brokers, a leader whose partition has new records must not wait for
  * the other leader's Fetch, which sits at its broker for the whole fetch wait (250 ms) when its
  * partition is idle. Waiting for both (one round of Fetches at a time) handed most records out
- * 100-250 ms after they were written; each leader fetched on its own, a few ms.
+ * 100-250 ms after they were written; each leader fetched on its own, a few ms. Then a partition
+ * moves to the other broker and goes on there, nothing handed out twice.
  */
 test('a partition led by one broker is handed out as it is written while the other broker\'s partition is idle', { timeout: 240_000 }, async (t) => {
   /** Undone in reverse order: the consumer before the Kafka it talks to. */
@@ -93,5 +95,18 @@ test('a partition led by one broker is handed out as it is written while the oth
   await waitUntil(() => handedOut[1]!.size === LATE_RECORDS, { message: `${LATE_RECORDS} records of partition 1 handed out` });
   await sleep(500);
   assert.deepEqual(handedOut.map((offsets) => offsets.size), [RECORDS, LATE_RECORDS]);
+  assert.equal(duplicates, 0);
+
+  // Partition 0 moves to broker 2: broker 1's Fetch fails, its leader rests while the metadata is
+  // read again, and the partition goes on at broker 2 from where it was.
+  await setup.alterPartitionReassignments({ topics: [{ topic, partitionAssignment: [{ partition: 0, replicas: [2] }] }] });
+  await waitUntil(async () => {
+    const [described] = (await setup.fetchTopicMetadata({ topics: [topic] })).topics;
+    return described!.partitions.find((p) => p.partitionId === 0)?.leader === 2;
+  }, { message: 'partition 0 led by broker 2' });
+  await producer.send({ topic, acks: -1, messages: Array.from({ length: MOVED_RECORDS }, (_, i) => ({ partition: 0, value: `moved-${i}` })) });
+  await waitUntil(() => handedOut[0]!.size === RECORDS + MOVED_RECORDS, { message: `${MOVED_RECORDS} records of partition 0 handed out after it moved` });
+  await sleep(500);
+  assert.deepEqual(handedOut.map((offsets) => offsets.size), [RECORDS + MOVED_RECORDS, LATE_RECORDS]);
   assert.equal(duplicates, 0);
 });
