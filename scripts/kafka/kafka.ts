@@ -1,5 +1,6 @@
-// Starts a real single-node Apache Kafka (KRaft, broker+controller in one JVM)
-// from the jars named in ./pom.xml, for tests and local development.
+// Starts a real Apache Kafka (KRaft) from the jars named in ./pom.xml, for tests and local
+// development: one node, broker and controller in one JVM; or, for a test that needs partition
+// leaders on different brokers, a second JVM beside it that is a broker only.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -57,6 +58,13 @@ export interface StartKafkaOptions {
    * broker port before start-up, since readiness is checked through it.
    */
   advertisedAddress?: string;
+  /**
+   * 2: a cluster of two brokers (node 1 broker and controller, node 2 broker only; default 1),
+   * each JVM with `heapMb` (default 384 each). Replication factors stay 1: a topic's partitions
+   * are spread over the two, or placed with a replica assignment. Not with `security`, `ports`,
+   * `dataDir` or `advertisedAddress`, which are for the single broker.
+   */
+  brokers?: 1 | 2;
 }
 
 /** A user and password the secured Kafka knows, for one SASL mechanism. */
@@ -80,15 +88,17 @@ export interface SecuredKafka {
 }
 
 export interface RunningKafka {
+  /** host:port, or with two brokers both of them comma-separated. */
   bootstrapServers: string;
-  /** The ports it listens on (pass them back with the same `dataDir` to restart it). */
+  /** The ports node 1 listens on (pass them back with the same `dataDir` to restart it). */
   ports: { readonly broker: number; readonly controller: number };
+  /** Node 1's log; node 2's is `kafka-2.log` beside it. */
   logFile: string;
   /** Present when started with `security: true`. */
   security?: SecuredKafka;
   stop(): Promise<void>;
   /**
-   * Resolves only if the broker dies on its own (never after stop()), with a one-line
+   * Resolves only if a broker dies on its own (never after stop()), with a one-line
    * reason followed by the log's last lines. The JVM doesn't keep Node's event loop
    * alive, so a long-running caller waits on this (or on a signal) to stay up.
    */
@@ -107,6 +117,8 @@ const TEMP_PREFIX = 'kafka-broker-kafka-';
 const OWNER_FILE = 'owner.pid';
 
 const DEFAULT_HEAP_MB = 768;
+/** Each JVM's of a two-broker cluster: two default heaps would be 1.5 GB for a test. */
+const CLUSTER_HEAP_MB = 384;
 // Generous for a cold JVM on a busy 2-core machine; a warm start takes a few seconds.
 const READY_TIMEOUT_MS = 90_000;
 const STOP_GRACE_MS = 15_000;
@@ -114,7 +126,11 @@ const LOG_TAIL_LINES = 30;
 
 export async function startKafka(options: StartKafkaOptions = {}): Promise<RunningKafka> {
   const progress = options.onProgress ?? (() => {});
-  const heapMb = options.heapMb ?? DEFAULT_HEAP_MB;
+  const nodes = options.brokers ?? 1;
+  if (nodes === 2 && (options.security || options.ports !== undefined || options.dataDir !== undefined || options.advertisedAddress !== undefined)) {
+    throw new KafkaStartError('a two-broker Kafka takes none of the options security, ports, dataDir and advertisedAddress');
+  }
+  const heapMb = options.heapMb ?? (nodes === 2 ? CLUSTER_HEAP_MB : DEFAULT_HEAP_MB);
 
   const java = findJava();
   await reapOrphans(progress);
@@ -124,21 +140,27 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Runni
   await writeFile(join(workDir, OWNER_FILE), `${process.pid}\n`);
   const logFile = join(workDir, 'kafka.log');
   const removeWorkDir = (): void => rmSync(workDir, { recursive: true, force: true });
+  const removeData = (): Promise<unknown> => Promise.all(['data', 'data-2'].map((dir) => rm(join(workDir, dir), { recursive: true, force: true })));
 
-  let child: ChildProcess | undefined;
-  // Covers process.exit() and uncaught errors in the caller; the JVM must not outlive us.
+  /** The JVMs started, node 1 first. */
+  const children: ChildProcess[] = [];
+  const killAll = (): void => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  // Covers process.exit() and uncaught errors in the caller; the JVMs must not outlive us.
   const onExit = (): void => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    killAll();
     removeWorkDir();
   };
   process.once('exit', onExit);
 
   try {
-    const [brokerPort, controllerPort, ...securedPorts] = options.ports === undefined
-      ? await freePorts(options.security ? 6 : 2)
+    const [brokerPort, controllerPort, ...morePorts] = options.ports === undefined
+      ? await freePorts(2 + (options.security ? 4 : 0) + (nodes - 1))
       : [options.ports.broker, options.ports.controller, ...(options.security ? await freePorts(4) : [])];
+    const secondPort = nodes === 2 ? morePorts[0]! : undefined;
     const advertised = options.advertisedAddress ?? `127.0.0.1:${brokerPort}`;
-    const bootstrapServers = advertised;
+    const bootstrapServers = secondPort === undefined ? advertised : `${advertised},127.0.0.1:${secondPort}`;
     const dataDir = options.dataDir ?? join(workDir, 'data');
     const configFile = join(workDir, 'server.properties');
     const log4jFile = join(workDir, 'log4j2.properties');
@@ -147,18 +169,30 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Runni
     if (options.security) {
       progress('Making certificates for the secured listeners');
       const pki = await generateKafkaPki(workDir);
-      ({ security, props: securedProps } = await securedListeners(workDir, securedPorts as [number, number, number, number], pki));
+      ({ security, props: securedProps } = await securedListeners(workDir, morePorts as [number, number, number, number], pki));
     }
     await writeFile(configFile, serverProperties(brokerPort!, controllerPort!, dataDir, advertised, securedProps));
     await writeFile(log4jFile, LOG4J2_PROPERTIES);
 
-    const jvmArgs = [
+    /** Node 2 of a two-broker cluster: its own port, data, config and log; node 1's controller. */
+    const second = secondPort === undefined ? undefined : {
+      port: secondPort,
+      dataDir: join(workDir, 'data-2'),
+      configFile: join(workDir, 'server-2.properties'),
+      logFile: join(workDir, 'kafka-2.log'),
+      logsDir: join(workDir, 'logs-2'),
+    };
+    if (second !== undefined) {
+      await writeFile(second.configFile, serverProperties(second.port, controllerPort!, second.dataDir, `127.0.0.1:${second.port}`, {}, 2));
+    }
+
+    const jvmArgs = (logsDir: string): string[] => [
       `-Xms${Math.min(256, heapMb)}m`,
       `-Xmx${heapMb}m`,
       ...GC_FLAGS[options.gc ?? 'serial'],
       '-Djava.awt.headless=true',
       `-Dlog4j2.configurationFile=${log4jFile}`,
-      `-Dkafka.logs.dir=${join(workDir, 'logs')}`,
+      `-Dkafka.logs.dir=${logsDir}`,
       '-cp',
       classpath,
     ];
@@ -171,47 +205,64 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Runni
         '--add-scram', `SCRAM-SHA-256=[name=${security.users.scramSha256.username},password=${security.users.scramSha256.password}]`,
         '--add-scram', `SCRAM-SHA-512=[name=${security.users.scramSha512.username},password=${security.users.scramSha512.password}]`,
       ];
-      const format = await runToLog(java, [...jvmArgs, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', configFile, ...scram], logFile);
-      if (format !== 0) {
-        throw new KafkaStartError(`Kafka storage format failed (exit ${format}); log: ${logFile}${await logTail(logFile)}`);
-      }
+      const format = (args: string[], configFile: string, logFile: string): Promise<void> =>
+        runToLog(java, [...args, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', configFile, ...scram], logFile).then(async (code) => {
+          if (code !== 0) throw new KafkaStartError(`Kafka storage format failed (exit ${code}); log: ${logFile}${await logTail(logFile)}`);
+        });
+      // Both nodes of a cluster carry the same cluster id; formatting them side by side saves a JVM start.
+      await Promise.all([
+        format(jvmArgs(join(workDir, 'logs')), configFile, logFile),
+        ...(second === undefined ? [] : [format(jvmArgs(second.logsDir), second.configFile, second.logFile)]),
+      ]);
     }
 
     progress(`Starting Kafka on ${bootstrapServers}`);
-    const logStream = await open(logFile, 'a');
-    child = spawn(java, [...jvmArgs, 'kafka.Kafka', configFile], { stdio: ['ignore', logStream.fd, logStream.fd] });
-    // A caller that forgets stop() must still be able to exit; the 'exit' hook then kills the JVM.
-    child.unref();
-    await logStream.close();
-    const exited = new Promise<string>((resolve) => {
-      child!.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit ${code}`));
-      child!.once('error', (err) => resolve(err.message));
-    });
+    /** Spawns one node; `exited` resolves with why it exited, and its log. */
+    const start = async (configFile: string, logFile: string, logsDir: string): Promise<{ exited: Promise<string>; logFile: string }> => {
+      const logStream = await open(logFile, 'a');
+      const child = spawn(java, [...jvmArgs(logsDir), 'kafka.Kafka', configFile], { stdio: ['ignore', logStream.fd, logStream.fd] });
+      children.push(child);
+      // A caller that forgets stop() must still be able to exit; the 'exit' hook then kills the JVM.
+      child.unref();
+      await logStream.close();
+      const exited = new Promise<string>((resolve) => {
+        child.once('exit', (code, signal) => resolve(signal ? `signal ${signal}` : `exit ${code}`));
+        child.once('error', (err) => resolve(err.message));
+      });
+      return { exited, logFile };
+    };
+    const exits = [await start(configFile, logFile, join(workDir, 'logs'))];
+    if (second !== undefined) exits.push(await start(second.configFile, second.logFile, second.logsDir));
+    /** The first JVM to exit: its reason and its log. */
+    const firstExit = Promise.race(exits.map(({ exited, logFile }, i) => exited.then((reason) => ({ reason: exits.length > 1 ? `node ${i + 1}: ${reason}` : reason, logFile }))));
 
-    await waitUntilReady(bootstrapServers, exited, logFile);
+    await waitUntilReady(bootstrapServers.split(','), nodes, firstExit, logFile);
     progress(`Kafka is ready on ${bootstrapServers} (log: ${logFile})`);
 
-    const running = child;
+    const running = [...children];
     let stopping: Promise<void> | undefined;
     const stop = (): Promise<void> =>
       (stopping ??= (async () => {
-        await terminate(running, exited);
+        // Brokers before the controller: a broker's controlled shutdown asks the controller.
+        for (let i = running.length - 1; i >= 0; i--) await terminate(running[i]!, exits[i]!.exited);
         process.removeListener('exit', onExit);
         await rm(workDir, { recursive: true, force: true });
       })());
-    const crashed = exited.then(async (reason) => {
+    const crashed = firstExit.then(async ({ reason, logFile }) => {
       if (stopping) return new Promise<string>(() => {});
+      // The other node of a cluster is of no use alone.
+      killAll();
       // Keep the log for the report's reader; the next start reaps the dir.
       process.removeListener('exit', onExit);
-      await rm(join(workDir, 'data'), { recursive: true, force: true });
+      await removeData();
       return `Kafka exited unexpectedly (${reason}); log: ${logFile}${await logTail(logFile)}`;
     });
     return { bootstrapServers, ports: { broker: brokerPort!, controller: controllerPort! }, logFile, ...(security === undefined ? {} : { security }), stop, crashed };
   } catch (err) {
     // Keep the log for the user to read; the next start reaps the dir once this process is gone.
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    killAll();
     process.removeListener('exit', onExit);
-    await rm(join(workDir, 'data'), { recursive: true, force: true });
+    await removeData();
     throw err;
   }
 }
@@ -283,12 +334,13 @@ async function allExist(paths: string[]): Promise<boolean> {
 // ---------------------------------------------------------------------------
 // Broker configuration
 
-function serverProperties(brokerPort: number, controllerPort: number, dataDir: string, advertised: string, secured: Record<string, string>): string {
+/** Node 1 is broker and controller; node 2 (of a two-broker cluster) a broker only, using node 1's controller. */
+function serverProperties(brokerPort: number, controllerPort: number, dataDir: string, advertised: string, secured: Record<string, string>, node: 1 | 2 = 1): string {
   const props: Record<string, string | number> = {
-    'process.roles': 'broker,controller',
-    'node.id': 1,
+    'process.roles': node === 1 ? 'broker,controller' : 'broker',
+    'node.id': node,
     'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
-    listeners: `PLAINTEXT://127.0.0.1:${brokerPort},CONTROLLER://127.0.0.1:${controllerPort}`,
+    listeners: node === 1 ? `PLAINTEXT://127.0.0.1:${brokerPort},CONTROLLER://127.0.0.1:${controllerPort}` : `PLAINTEXT://127.0.0.1:${brokerPort}`,
     'advertised.listeners': `PLAINTEXT://${advertised}`,
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
@@ -428,23 +480,24 @@ function runToLog(command: string, args: string[], logFile: string): Promise<num
   });
 }
 
-async function waitUntilReady(bootstrapServers: string, exited: Promise<string>, logFile: string): Promise<void> {
+/** Ready: every node answers as an unfenced broker (`nodes` of them in the metadata). */
+async function waitUntilReady(bootstrapServers: string[], nodes: number, exited: Promise<{ reason: string; logFile: string }>, logFile: string): Promise<void> {
   const kafka = new Kafka({
     clientId: 'kafka-broker-startup-probe',
-    brokers: [bootstrapServers],
+    brokers: bootstrapServers,
     logLevel: logLevel.NOTHING,
     connectionTimeout: 1000,
     requestTimeout: 5000,
     retry: { retries: 0 },
   });
-  let exitReason: string | undefined;
-  void exited.then((reason) => (exitReason = reason));
+  let exit: { reason: string; logFile: string } | undefined;
+  void exited.then((first) => (exit = first));
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let lastError = '';
 
   while (Date.now() < deadline) {
-    if (exitReason !== undefined) {
-      throw new KafkaStartError(`Kafka stopped before it was ready (${exitReason}); log: ${logFile}${await logTail(logFile)}`);
+    if (exit !== undefined) {
+      throw new KafkaStartError(`Kafka stopped before it was ready (${exit.reason}); log: ${exit.logFile}${await logTail(exit.logFile)}`);
     }
     const admin = kafka.admin();
     // kafkajs refuses an idempotent producer without retries.
@@ -453,6 +506,9 @@ async function waitUntilReady(bootstrapServers: string, exited: Promise<string>,
       await admin.connect();
       // A KRaft broker only serves requests once it is unfenced, so an answer means usable.
       await admin.fetchTopicMetadata({ topics: [] });
+      // A broker joins the metadata once the controller has unfenced it.
+      const { brokers } = await admin.describeCluster();
+      if (brokers.length < nodes) throw new Error(`${brokers.length} of ${nodes} brokers registered`);
       // The rest spares the first test the broker's lazy setup, which kafkajs reports as
       // errors and retries: asking about a group creates and loads __consumer_offsets, and
       // an idempotent producer makes the broker fetch its first block of producer ids.
@@ -468,7 +524,7 @@ async function waitUntilReady(bootstrapServers: string, exited: Promise<string>,
     await Promise.race([sleep(250), exited]);
   }
   throw new KafkaStartError(
-    `Kafka did not answer on ${bootstrapServers} within ${READY_TIMEOUT_MS / 1000} s (last error: ${lastError}); log: ${logFile}${await logTail(logFile)}`,
+    `Kafka did not answer on ${bootstrapServers.join(',')} within ${READY_TIMEOUT_MS / 1000} s (last error: ${lastError}); log: ${logFile}${await logTail(logFile)}`,
   );
 }
 

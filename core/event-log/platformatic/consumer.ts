@@ -23,13 +23,21 @@ import { recordTimes } from './record-time.js';
  *
  * What a fetch brings is kept per partition and handed out round-robin across partitions while
  * fewer than `maxInFlight` records are out, so a slot freed costs no fetch and an ordered consumer
- * has work on every partition at once. The loop fetches every partition, from past what it has
- * buffered, while fewer than a few times `maxInFlight` records wait in buffers, so what is held is
- * bounded by about one fetch (FETCH_MAX_BYTES) more than that. A partition with records still
- * buffered is asked for too: Kafka answers one request at a time per connection, so a Fetch of only
- * the idle partitions would sit at the broker for its whole wait (250 ms) while the busy one ran dry
- * and waited behind it (issue 17); asked for, its next records end the wait as they are appended.
- * Heartbeats do not depend on it, so slow subscribers never cost the membership.
+ * has work on every partition at once.
+ *
+ * Fetching. Each partition leader (broker) is fetched on its own: one Fetch at a time per leader,
+ * for the partitions it leads, and when it answers that leader is fetched again without waiting for
+ * the others. A leader whose partitions are idle holds its Fetch at the broker for the whole wait
+ * (250 ms); waiting for it held back the records of every other leader that long (docs/latency.md).
+ * A partition is in one Fetch at most, so positions never race. Fetches start while fewer than a
+ * few times `maxInFlight` records (and BUFFERED_BYTES_LOW bytes) wait in buffers, so what is held
+ * is bounded by about one fetch (FETCH_MAX_BYTES) per leader more than that. A partition with
+ * records still buffered is asked for too, from past them: Kafka answers one request at a time per
+ * connection, so a Fetch of only the idle partitions would sit at the broker for its whole wait
+ * while the busy one ran dry and waited behind it (issue 17); asked for, its next records end the
+ * wait as they are appended. A leader whose Fetch failed (it may have moved) rests half a second
+ * while the metadata is read again; the others go on. Heartbeats depend on none of this, so slow
+ * subscribers never cost the membership.
  *
  * Joins. A join that keeps the member id keeps the state of the partitions it still owns (work in
  * flight is committed when done); a partition lost is forgotten (its records finished later are
@@ -73,7 +81,12 @@ interface PartitionState {
   bytes: number;
   /** Set once the partition was revoked or restarted: this state is no longer `partitions`' own. */
   retired: boolean;
+  /** In a Fetch now (set and cleared by fetchFrom): not asked for by another. */
+  fetching: boolean;
 }
+
+/** What one Fetch asks a leader for: by topic id, the partitions' states by partition. */
+type LeaderTopics = Map<string, Map<number, PartitionState>>;
 
 const NOTHING: GroupRecord[] = [];
 const NO_RECORDS: never[] = [];
@@ -90,9 +103,16 @@ export class PlatformaticGroupConsumer implements Consumer {
   private memberId: string | undefined;
   /** Bumped at every join: a fetch begun under an older one is dropped. */
   private generation = 0;
-  /** Wakes the fetch loop (a slot freed, a resume, a join, a close). */
+  /** Ends the fetch loop's sleep (see poke). */
   private wake: (() => void) | undefined;
+  /** Poked while the loop was not asleep: its next sleep returns at once. */
+  private poked = false;
   private loop: Promise<void> = Promise.resolve();
+  /** The Fetch in flight at each leader (node id), with its rest after a failure. */
+  private readonly leaderFetches = new Map<number, Promise<void>>();
+  /** Resolves at close(): ends a failed leader's rest. */
+  private readonly closed: Promise<void>;
+  private signalClosed!: () => void;
   private timer: NodeJS.Timeout | undefined;
   private committing: Promise<void> = Promise.resolve();
   /** Partitions whose start position is being read after a join. */
@@ -113,6 +133,7 @@ export class PlatformaticGroupConsumer implements Consumer {
     private readonly onClosed: () => void,
   ) {
     this.maxInFlight = options.maxInFlight ?? 500;
+    this.closed = new Promise((resolve) => (this.signalClosed = resolve));
     this.client = new GroupClient({
       ...platformaticBaseOptions(connection, 'consumer'),
       groupId: options.groupId,
@@ -160,7 +181,7 @@ export class PlatformaticGroupConsumer implements Consumer {
   resume(): void {
     this.userPaused = false;
     this.drain();
-    this.wake?.();
+    this.poke();
   }
 
   /** Commits serially: overlapping OffsetCommit requests could land out of order. */
@@ -173,7 +194,8 @@ export class PlatformaticGroupConsumer implements Consumer {
     if (this.closing) return;
     this.closing = true;
     clearInterval(this.timer);
-    this.wake?.();
+    this.signalClosed();
+    this.poke();
     await this.loop;
     await this.commit();
     await this.client.close().catch((error: unknown) => this.logger.warn({ err: error, groupId: this.options.groupId }, 'leaving the group failed'));
@@ -219,7 +241,7 @@ export class PlatformaticGroupConsumer implements Consumer {
     const added = [...keep].filter((key) => !this.partitions.has(key));
     if (added.length > 0) this.placing = this.place(added, this.generation);
     this.drain();
-    this.wake?.();
+    this.poke();
     if (revoked.length > 0) this.options.onRevoked?.(revoked);
   }
 
@@ -244,10 +266,10 @@ export class PlatformaticGroupConsumer implements Consumer {
               position = low.get(partition) ?? 0;
             }
             if (generation !== this.generation) return;
-            this.setPartition(keyOf(topic, partition), { topic, partition, offsets: new PartitionOffsets(position), position, buffer: NOTHING, next: 0, bytes: 0, retired: false });
+            this.setPartition(keyOf(topic, partition), { topic, partition, offsets: new PartitionOffsets(position), position, buffer: NOTHING, next: 0, bytes: 0, retired: false, fetching: false });
           }
         }
-        this.wake?.();
+        this.poke();
         return;
       } catch (error) {
         this.logger.debug({ err: error, groupId: this.options.groupId }, 'cannot read committed offsets; retrying');
@@ -263,7 +285,7 @@ export class PlatformaticGroupConsumer implements Consumer {
     this.ring = undefined;
   }
 
-  /** Partitions to fetch now: all of them, while the buffers hold little. */
+  /** Partitions to fetch now: those in no Fetch, while the buffers hold little. */
   private toFetch(): PartitionState[] {
     if (this.userPaused || this.partitions.size === 0) return [];
     let buffered = 0;
@@ -279,87 +301,106 @@ export class PlatformaticGroupConsumer implements Consumer {
     }
     // Woken again when a buffer runs dry (drain), as before a partition was fetched with records left.
     if (bytes >= BUFFERED_BYTES_LOW) return [];
-    const all = [...this.partitions.values()];
+    const idle = [...this.partitions.values()].filter((state) => !state.fetching);
+    if (idle.length === 0) return idle;
     // Each fetch starts at another partition: a full answer favours those asked first.
-    const from = this.fetchTurn++ % all.length;
-    return from === 0 ? all : [...all.slice(from), ...all.slice(0, from)];
+    const from = this.fetchTurn++ % idle.length;
+    return from === 0 ? idle : [...idle.slice(from), ...idle.slice(0, from)];
   }
 
+  /**
+   * The fetch loop: starts a Fetch at each leader that has none in flight, then sleeps until
+   * poked (a leader answered, a slot freed, a join, a resume, a close).
+   */
   private async run(): Promise<void> {
     while (!this.closing) {
-      const states = this.toFetch();
-      if (states.length === 0) {
-        await this.sleepUntilWoken(1000);
-        continue;
-      }
+      let restMs = 1000;
       try {
-        await this.fetchOnce(states);
+        if (this.fetchIdleLeaders(await this.client.metadata({ topics: [...this.options.topics] }))) restMs = 500;
       } catch (error) {
-        if (this.closing) return;
-        this.logger.debug({ err: error, groupId: this.options.groupId }, 'fetch failed; retrying');
-        // The leader may have moved: learn where the partitions are now.
+        if (this.closing) break;
+        this.logger.debug({ err: error, groupId: this.options.groupId }, 'metadata request failed; retrying');
         this.client.clearMetadata();
-        await this.sleepUntilWoken(500);
+        restMs = 500;
       }
+      await this.sleepUntilWoken(restMs);
     }
+    await Promise.all(this.leaderFetches.values());
   }
 
-  /** One Fetch per partition leader, in parallel; buffers and hands out what came back. */
-  private async fetchOnce(states: readonly PartitionState[]): Promise<void> {
-    const generation = this.generation;
-    const metadata = await this.client.metadata({ topics: [...this.options.topics] });
-    const perLeader = new Map<number, { topicId: string; states: PartitionState[] }[]>();
-    const topicNames = new Map<string, string>();
+  /** Starts a Fetch at each leader with none in flight; true when a partition has no known leader. */
+  private fetchIdleLeaders(metadata: Awaited<ReturnType<GroupClient['metadata']>>): boolean {
+    if (this.closing) return false;
+    const perLeader = new Map<number, LeaderTopics>();
     let leaderless = false;
-    for (const state of states) {
+    for (const state of this.toFetch()) {
       const info = metadata.topics.get(state.topic);
       const leader = info?.partitions[state.partition]?.leader;
       if (info === undefined || leader === undefined || leader < 0) {
         leaderless = true;
         continue;
       }
-      topicNames.set(info.id, state.topic);
-      const list = perLeader.get(leader) ?? [];
-      perLeader.set(leader, list);
-      const entry = list.find((e) => e.topicId === info.id);
-      if (entry === undefined) list.push({ topicId: info.id, states: [state] });
-      else entry.states.push(state);
+      if (this.leaderFetches.has(leader)) continue;
+      const topics = perLeader.get(leader) ?? new Map<string, Map<number, PartitionState>>();
+      perLeader.set(leader, topics);
+      const partitions = topics.get(info.id) ?? new Map<number, PartitionState>();
+      topics.set(info.id, partitions);
+      partitions.set(state.partition, state);
     }
     // A partition without a known leader (a topic created a moment ago, a leader moving) is
     // looked up again at the next fetch, not when the cached metadata expires (30 s).
     if (leaderless) this.client.clearMetadata();
-    if (perLeader.size === 0) {
-      await this.sleepUntilWoken(500);
-      return;
+    for (const [node, topics] of perLeader) {
+      const states = [...topics.values()].flatMap((partitions) => [...partitions.values()]);
+      for (const state of states) state.fetching = true;
+      const fetch = this.fetchFrom(node, topics, states, this.generation).finally(() => {
+        this.leaderFetches.delete(node);
+        this.poke();
+      });
+      this.leaderFetches.set(node, fetch);
     }
-    await Promise.all([...perLeader].map(async ([node, topics]) => {
-      let answer: FetchAnswer;
-      try {
-        answer = await this.client.fetch({
-          node,
-          topics: topics.map(({ topicId, states }) => ({
-            topicId,
-            partitions: states.map((s) => ({ partition: s.partition, fetchOffset: BigInt(s.position), partitionMaxBytes: PARTITION_MAX_BYTES, currentLeaderEpoch: -1, lastFetchedEpoch: -1 })),
-          })),
-        });
-      } catch (error) {
-        await this.onFetchError(error, topics.flatMap((t) => t.states), generation);
-        return;
-      }
-      if (generation !== this.generation || this.closing) return;
-      this.keep(answer, topicNames);
-      this.drain();
-    }));
+    return leaderless;
   }
 
-  private keep(answer: FetchAnswer, topicNames: ReadonlyMap<string, string>): void {
+  /** One Fetch at one leader; buffers and hands out what came back. Never rejects. */
+  private async fetchFrom(node: number, topics: LeaderTopics, states: readonly PartitionState[], generation: number): Promise<void> {
+    let failed = false;
+    try {
+      const answer = await this.client.fetch({
+        node,
+        topics: [...topics].map(([topicId, partitions]) => ({
+          topicId,
+          partitions: [...partitions.values()].map((s) => ({ partition: s.partition, fetchOffset: BigInt(s.position), partitionMaxBytes: PARTITION_MAX_BYTES, currentLeaderEpoch: -1, lastFetchedEpoch: -1 })),
+        })),
+      });
+      if (generation === this.generation && !this.closing) {
+        this.keep(answer, topics);
+        this.drain();
+      }
+    } catch (error) {
+      try {
+        await this.onFetchError(error, states, generation);
+      } catch (unhandled) {
+        failed = !this.closing;
+        if (failed) this.logger.debug({ err: unhandled, groupId: this.options.groupId, node }, 'fetch failed; retrying');
+      }
+    } finally {
+      for (const state of states) state.fetching = false;
+    }
+    if (!failed) return;
+    // The leader may have moved: learn where the partitions are now; this leader rests meanwhile.
+    this.client.clearMetadata();
+    await Promise.race([sleep(500), this.closed]);
+  }
+
+  private keep(answer: FetchAnswer, topics: LeaderTopics): void {
     for (const topicAnswer of answer.responses) {
-      const topic = topicNames.get(topicAnswer.topicId);
-      if (topic === undefined) continue;
+      const partitions = topics.get(topicAnswer.topicId);
+      if (partitions === undefined) continue;
       for (const { partitionIndex, records, abortedTransactions } of topicAnswer.partitions) {
-        const state = this.partitions.get(keyOf(topic, partitionIndex));
-        // A join may have replaced the partition meanwhile: keepPartition skips what is below its position.
-        if (state === undefined || records === undefined || records === null) continue;
+        const state = partitions.get(partitionIndex);
+        // Restarted meanwhile (an out-of-range reset): the new state fetches for itself.
+        if (state === undefined || state.retired || records === undefined || records === null) continue;
         this.keepPartition(state, records, readCommitted(abortedTransactions));
       }
     }
@@ -437,7 +478,7 @@ export class PlatformaticGroupConsumer implements Consumer {
     } finally {
       this.draining = false;
     }
-    if (emptied) this.wake?.();
+    if (emptied) this.poke();
   }
 
   private ringOf(): PartitionState[] {
@@ -464,7 +505,7 @@ export class PlatformaticGroupConsumer implements Consumer {
       }
       // Nothing is in flight past the gap: the commit point moves with the position.
       if (state.offsets.inFlight() === 0) {
-        const fresh: PartitionState = { topic: state.topic, partition: state.partition, offsets: new PartitionOffsets(to), position: to, buffer: NOTHING, next: 0, bytes: 0, retired: false };
+        const fresh: PartitionState = { topic: state.topic, partition: state.partition, offsets: new PartitionOffsets(to), position: to, buffer: NOTHING, next: 0, bytes: 0, retired: false, fetching: false };
         fresh.offsets.markCommitted(state.offsets.commitPoint());
         this.setPartition(keyOf(state.topic, state.partition), fresh);
       } else {
@@ -484,7 +525,17 @@ export class PlatformaticGroupConsumer implements Consumer {
     this.drain();
   }
 
+  /** Wakes the fetch loop: a leader answered, a slot freed, a resume, a join, a close. */
+  private poke(): void {
+    this.poked = true;
+    this.wake?.();
+  }
+
   private async sleepUntilWoken(ms: number): Promise<void> {
+    if (this.poked) {
+      this.poked = false;
+      return;
+    }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, ms);
       this.wake = () => {
@@ -493,6 +544,7 @@ export class PlatformaticGroupConsumer implements Consumer {
       };
     });
     this.wake = undefined;
+    this.poked = false;
   }
 }
 
