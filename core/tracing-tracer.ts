@@ -332,15 +332,20 @@ class LeanSpan implements Span, ReadableSpan, WireTimes {
 }
 
 /**
- * A time as milliseconds since the epoch, as the SDK reads one: a number up to performance.now()
- * is a performance timestamp, a larger one milliseconds since the epoch; an HrTime stays as given.
+ * A time as milliseconds since the epoch, as the SDK reads one (core's timeInputToHrTime): a
+ * number below half the time origin is a performance timestamp (no process runs that long), any
+ * other milliseconds since the epoch; an HrTime stays as given. No clock reading to classify it.
  */
 function timeOf(time: TimeInput | undefined): number | HrTime {
+  if (time === undefined) return TIME_ORIGIN + performance.now();
+  if (typeof time === 'number') return time < HALF_ORIGIN ? TIME_ORIGIN + time : time;
   if (Array.isArray(time)) return time;
-  if (time === undefined) return performance.timeOrigin + performance.now();
-  if (time instanceof Date) return time.getTime();
-  return time <= performance.now() ? performance.timeOrigin + time : time;
+  return time.getTime();
 }
+
+/** Read once (core/tracing.ts reads it the same way): a getter, constant for the thread. */
+const TIME_ORIGIN = performance.timeOrigin;
+const HALF_ORIGIN = TIME_ORIGIN / 2;
 
 /** A time from timeOf as [seconds, nanoseconds] since the epoch. */
 function hrOf(at: number | HrTime): HrTime {
