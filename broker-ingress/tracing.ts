@@ -2,7 +2,7 @@ import { SpanKind, type Attributes, type Link, type Span, type Tracer } from '@o
 import type { CloudEvent } from '../core/cloudevents/event.js';
 import type { BrokerError } from '../core/errors.js';
 import { traceHeadersOfEvent, type TraceHeaders } from '../core/trace-context.js';
-import { ATTR, endSpan, headersOf, linkTo, startChildSpan, startSpan } from '../core/tracing.js';
+import { ATTR, endSpan, headersOf, linkTo, spanStartTime, startChildSpan, startSpan } from '../core/tracing.js';
 import type { IngressEntry } from './ingress-table.js';
 
 /**
@@ -47,8 +47,10 @@ class ReceiveAndAppend implements IngressSpans {
   }
 
   end(error?: BrokerError): void {
-    endSpan(this.append, error === undefined ? undefined : { type: error.code, message: error.message });
-    endReceive(this.receive, error);
+    // One clock reading for both: the append's end is the receive's (the answer follows at once).
+    const now = spanStartTime();
+    endSpan(this.append, error === undefined ? undefined : { type: error.code, message: error.message }, now);
+    endReceive(this.receive, error, now);
   }
 }
 
@@ -61,12 +63,12 @@ export function recordRefused(tracer: Tracer, hop: TraceHeaders | undefined, ent
   endReceive(receive, error);
 }
 
-function endReceive(span: Span, error: BrokerError | undefined): void {
+function endReceive(span: Span, error: BrokerError | undefined, endTime?: number): void {
   span.setAttribute(ATTR.httpStatus, error?.status ?? 202);
   // A server span fails on 5xx only; a 4xx is the client's problem (HTTP semantic conventions).
-  if (error === undefined) return endSpan(span);
+  if (error === undefined) return endSpan(span, undefined, endTime);
   span.setAttribute(ATTR.errorType, error.code);
-  return error.status >= 500 ? endSpan(span, { type: error.code, message: error.message }) : endSpan(span);
+  return error.status >= 500 ? endSpan(span, { type: error.code, message: error.message }, endTime) : endSpan(span, undefined, endTime);
 }
 
 /** The event's id, source and type (and the request's path), in one object: no copies per span. */

@@ -30,9 +30,9 @@ export class LeanTracer implements Tracer {
   constructor(
     private readonly sampler: Sampler,
     private readonly ids: IdGenerator,
-    private readonly resource: Resource,
-    private readonly scope: InstrumentationScope,
-    private readonly processor: SpanProcessor,
+    readonly resource: Resource,
+    readonly scope: InstrumentationScope,
+    readonly processor: SpanProcessor,
   ) {
     const name = sampler.toString();
     this.knownSampler = name === 'AlwaysOnSampler' ? 'on' : name === PARENT_BASED_ALWAYS_ON ? 'parent' : undefined;
@@ -69,7 +69,7 @@ export class LeanTracer implements Tracer {
     const spanContext: SpanContext = { traceId, spanId, traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE };
     if (traceState !== undefined) spanContext.traceState = traceState;
     if (!sampled && this.knownSampler !== undefined) return trace.wrapSpanContext(spanContext);
-    const span = new LeanSpan(this.processor, this.resource, this.scope, spanContext, parent, name, kind, startTime, attributes ?? NO_ATTRIBUTES, attributes !== undefined);
+    const span = new LeanSpan(this, spanContext, parent, name, kind, startTime, attributes ?? NO_ATTRIBUTES, attributes !== undefined);
     if (sampledAttributes !== undefined) span.setAttributes(sampledAttributes);
     if (links !== undefined) for (const link of links) span.addLink(link);
     return span;
@@ -92,7 +92,7 @@ export class LeanTracer implements Tracer {
     const traceState = sampled.traceState ?? validParent?.traceState;
     if (traceState !== undefined) spanContext.traceState = traceState;
     if (sampled.decision === SamplingDecision.NOT_RECORD) return trace.wrapSpanContext(spanContext);
-    const span = new LeanSpan(this.processor, this.resource, this.scope, spanContext, validParent, name, kind, options.startTime, attributes);
+    const span = new LeanSpan(this, spanContext, validParent, name, kind, options.startTime, attributes);
     if (sampled.attributes !== undefined) span.setAttributes(sampled.attributes);
     for (const link of links) span.addLink(link);
     return span;
@@ -180,15 +180,12 @@ class LeanSpan implements Span, ReadableSpan, WireTimes {
   endAt: number | HrTime = 0;
   status: SpanStatus = UNSET;
   droppedAttributesCount = 0;
-  readonly droppedEventsCount = 0;
-  readonly droppedLinksCount = 0;
   ended = false;
   private attributeCount = 0;
 
   constructor(
-    private readonly processor: SpanProcessor,
-    readonly resource: Resource,
-    readonly instrumentationScope: InstrumentationScope,
+    /** Where the resource, scope and processor are: one field for the three, which every span shares. */
+    private readonly tracer: LeanTracer,
     private readonly context: SpanContext,
     readonly parentSpanContext: SpanContext | undefined,
     public name: string,
@@ -222,6 +219,24 @@ class LeanSpan implements Span, ReadableSpan, WireTimes {
 
   spanContext(): SpanContext {
     return this.context;
+  }
+
+  // What every span of a tracer shares, and what no span of ours has, as getters: fewer fields
+  // to allocate per span.
+  get resource(): Resource {
+    return this.tracer.resource;
+  }
+
+  get instrumentationScope(): InstrumentationScope {
+    return this.tracer.scope;
+  }
+
+  get droppedEventsCount(): number {
+    return 0;
+  }
+
+  get droppedLinksCount(): number {
+    return 0;
   }
 
   get startTime(): HrTime {
@@ -311,7 +326,7 @@ class LeanSpan implements Span, ReadableSpan, WireTimes {
       this.endAt = e[0] < s[0] || (e[0] === s[0] && e[1] < s[1]) ? [s[0], s[1]] : e;
     }
     this.ended = true;
-    this.processor.onEnd(this);
+    this.tracer.processor.onEnd(this);
   }
 
   isRecording(): boolean {
@@ -332,15 +347,20 @@ class LeanSpan implements Span, ReadableSpan, WireTimes {
 }
 
 /**
- * A time as milliseconds since the epoch, as the SDK reads one: a number up to performance.now()
- * is a performance timestamp, a larger one milliseconds since the epoch; an HrTime stays as given.
+ * A time as milliseconds since the epoch, as the SDK reads one (core's timeInputToHrTime): a
+ * number below half the time origin is a performance timestamp (no process runs that long), any
+ * other milliseconds since the epoch; an HrTime stays as given. No clock reading to classify it.
  */
 function timeOf(time: TimeInput | undefined): number | HrTime {
+  if (time === undefined) return TIME_ORIGIN + performance.now();
+  if (typeof time === 'number') return time < HALF_ORIGIN ? TIME_ORIGIN + time : time;
   if (Array.isArray(time)) return time;
-  if (time === undefined) return performance.timeOrigin + performance.now();
-  if (time instanceof Date) return time.getTime();
-  return time <= performance.now() ? performance.timeOrigin + time : time;
+  return time.getTime();
 }
+
+/** Read once (core/tracing.ts reads it the same way): a getter, constant for the thread. */
+const TIME_ORIGIN = performance.timeOrigin;
+const HALF_ORIGIN = TIME_ORIGIN / 2;
 
 /** A time from timeOf as [seconds, nanoseconds] since the epoch. */
 function hrOf(at: number | HrTime): HrTime {

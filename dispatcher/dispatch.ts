@@ -6,7 +6,7 @@ import type { BrokerError } from '../core/errors.js';
 import type { Egress, Resource } from '../core/contract/types.js';
 import type { ConsumedRecord, EventLog } from '../core/event-log/port.js';
 import { ownBytes } from '../core/owned-bytes.js';
-import { setTraceHeaders, traceHeadersOfRecord, type TraceHeaders } from '../core/trace-context.js';
+import { setTraceHeaders, traceHeadersOfRecord, TRACESTATE, type TraceHeaders } from '../core/trace-context.js';
 import { spanStartTime, type Tracing } from '../core/tracing.js';
 import { deadLetterEvent, ERROR_DATA_MAX_BYTES, type LastFailure } from './error-extensions.js';
 import type { AttemptResult, HttpRequest, Sender } from './delivery.js';
@@ -370,10 +370,21 @@ function plainRequest(url: string, event: CloudEvent, trace: TraceHeaders | unde
   return { url, headers: encoded.headers, body: encoded.body, keepResponseBytes: KEEP_NOTHING };
 }
 
-/** The same request with an attempt's trace context. */
-function withTrace(request: HttpRequest, trace: TraceHeaders | undefined): HttpRequest {
+/**
+ * The request with an attempt's trace context. The first attempt's request was built for it
+ * (subscriberRequest, plainRequest: headers of its own, no trace headers yet), so it takes the
+ * context in place: no copy of the request and its headers per delivery. A later attempt gets
+ * a copy, so that each attempt's request keeps the context it was sent with.
+ */
+function withTrace(request: HttpRequest, trace: TraceHeaders | undefined, attempt: number): HttpRequest {
   if (trace === undefined) return request;
+  if (attempt === 1) {
+    setTraceHeaders(request.headers as Record<string, string>, trace);
+    return request;
+  }
   const headers = { ...request.headers };
+  // The first attempt's tracestate, if its context had one and this one has none.
+  if (trace.tracestate === undefined) delete headers[TRACESTATE];
   setTraceHeaders(headers, trace);
   return { ...request, headers };
 }
@@ -447,7 +458,7 @@ async function withRetries<T>(
 ): Promise<Attempted<T>> {
   for (let attempt = 1; ; attempt++) {
     const span = traced?.trace.attempt(traced.name, traced.parent, request.url, attempt);
-    const result = await deps.sender.send(span === undefined ? request : withTrace(request, span.headers), policy.timeoutMs, signal);
+    const result = await deps.sender.send(span === undefined ? request : withTrace(request, span.headers, attempt), policy.timeoutMs, signal);
     span?.end(result);
     let judged: Judged<T>;
     switch (result.kind) {

@@ -1,9 +1,9 @@
-import { SpanKind, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
+import { SpanKind, type Attributes, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
 import type { CloudEvent } from '../core/cloudevents/event.js';
 import type { Egress, Resource } from '../core/contract/types.js';
 import type { ConsumedRecord } from '../core/event-log/port.js';
 import { traceHeadersOfEvent, traceHeadersOfRecord, type TraceHeaders } from '../core/trace-context.js';
-import { ATTR, endSpan, headersOf, startSpan } from '../core/tracing.js';
+import { ATTR, endSpan, headersOf, remoteParent, startSpan, startSpanUnder } from '../core/tracing.js';
 import type { AttemptResult } from './delivery.js';
 
 /**
@@ -22,6 +22,8 @@ import type { AttemptResult } from './delivery.js';
 export class RecordTrace {
   private eventId: string | undefined;
   private egressRef: string | undefined;
+  /** `context` taken apart, once for the filter span and every attempt (null: not yet). */
+  private parentContext: SpanContext | undefined | null = null;
 
   private constructor(
     private readonly tracer: Tracer | undefined,
@@ -44,7 +46,7 @@ export class RecordTrace {
   /** Records the filter's verdict (a span of its own, with the time it took). */
   filtered(matched: boolean, startTime: number): void {
     if (this.tracer === undefined) return;
-    const span = startSpan(this.tracer, 'filter', SpanKind.CONSUMER, this.context, {
+    const span = startSpanUnder(this.tracer, 'filter', SpanKind.CONSUMER, this.parentOf(this.context), {
       attributes: this.base({
         [ATTR.messagingSystem]: 'kafka',
         [ATTR.messagingOperation]: 'process',
@@ -68,7 +70,14 @@ export class RecordTrace {
     if (this.tracer === undefined) return undefined;
     const attributes = this.base({ [ATTR.urlFull]: url });
     if (attempt > 1) attributes[ATTR.httpResendCount] = attempt - 1;
-    return new AttemptSpan(startSpan(this.tracer, name, SpanKind.CLIENT, parent, { attributes }));
+    return new AttemptSpan(startSpanUnder(this.tracer, name, SpanKind.CLIENT, this.parentOf(parent), { attributes }));
+  }
+
+  /** `parent` as a span context: the record's own is taken apart once. */
+  private parentOf(parent: TraceHeaders | undefined): SpanContext | undefined {
+    if (parent !== this.context) return remoteParent(parent);
+    if (this.parentContext === null) this.parentContext = remoteParent(parent);
+    return this.parentContext;
   }
 
   /** The append of a reply to the broker's topic, continuing the delivery that returned it. */

@@ -1,11 +1,12 @@
 /**
  * Tracing's work per event, without the rest of the broker (issue 18): CPU µs per event of the
  * spans the ingress makes (receive, append) and the dispatcher makes per delivery (filter,
- * deliver), on each side of the OTLP export worker, in one thread so that process.cpuUsage()
- * counts that work alone:
+ * deliver), by the call sites' own code, on each side of the OTLP export worker, in one thread so
+ * that process.cpuUsage() counts that work alone:
  *
- *   main    the call sites' helpers (core/tracing.ts) with the lean tracer, always_on, and each
- *           ended span packed (core/tracing-wire.ts), every 1024 copied out as for a shared slot
+ *   main    the call sites (broker-ingress/tracing.ts, dispatcher/tracing.ts) with the lean
+ *           tracer, always_on, and each ended span packed (core/tracing-wire.ts), every 1024
+ *           copied out as for a shared slot
  *   worker  the packed batches encoded as OTLP protobuf (core/tracing-otlp.ts) and serialised
  *           as requests of 2048 spans (no HTTP)
  *
@@ -18,52 +19,51 @@
  *   npx tsx test/bench/tracing-spans.bench.ts        (or: npm run bench -- tracing-spans)
  */
 import { getHeapSpaceStatistics } from 'node:v8';
-import { SpanKind, type Tracer } from '@opentelemetry/api';
+import type { Tracer } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AlwaysOnSampler, type ReadableSpan, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { startIngressSpans } from '../../broker-ingress/tracing.js';
+import type { IngressEntry } from '../../broker-ingress/ingress-table.js';
+import type { CloudEvent } from '../../core/cloudevents/event.js';
+import type { ConsumedRecord } from '../../core/event-log/port.js';
 import { OtlpSpanEncoder, otlpTraceRequest, type EncodedSpan } from '../../core/tracing-otlp.js';
 import { LeanTracer, PooledIdGenerator } from '../../core/tracing-tracer.js';
 import { WirePacker, type WireBatch } from '../../core/tracing-wire.js';
-import { ATTR, endSpan, headersOf, spanStartTime, startChildSpan, startSpan } from '../../core/tracing.js';
+import { spanStartTime } from '../../core/tracing.js';
+import { RecordTrace } from '../../dispatcher/tracing.js';
+import { makeBroker, makeEgress } from '../helpers/builders.js';
 import { collectGarbage } from './paired.js';
 
 const EVENTS = 20_480;
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 7);
-const PARENT = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' };
+const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+const PARENT = { traceparent: TRACEPARENT };
 
-/** The ingress's spans for one request (broker-ingress/tracing.ts). */
+// The call sites' own code (broker-ingress/tracing.ts, dispatcher/tracing.ts), on events and
+// records made beforehand: what they cost is the broker's, not this bench's.
+const events: CloudEvent[][] = Array.from({ length: EVENTS }, (_, i) => [{ attributes: { specversion: '1.0', id: `e-${i}`, source: '/bench', type: 'dev.knative.bench' } }]);
+const egress = makeEgress('t1', { destination: 'http://127.0.0.1:8080/' });
+const broker = makeBroker('b', [egress]);
+const entry: IngressEntry = { uid: broker.uid, path: '/default/b', topic: 'knative-broker-default-b', kind: 'Broker', contentMode: 'binary', reference: broker.reference, hopLimited: true };
+const headers = { traceparent: Buffer.from(TRACEPARENT), ce_specversion: Buffer.from('1.0') };
+const records: ConsumedRecord[] = Array.from({ length: EVENTS }, (_, i) => ({ topic: 'topic', partition: 0, offset: String(i), key: null, value: null, headers, timestamp: 0, done: () => {} }));
+const OK = { kind: 'response', status: 200, headers: {}, body: Buffer.alloc(0), truncated: false } as const;
+
+/** The ingress's spans for one request: receive and append, the record's context, both ended. */
 function ingressEvent(tracer: Tracer, i: number): number {
-  const attributes = { [ATTR.urlPath]: '/default/b', [ATTR.eventId]: String(i), [ATTR.eventSource]: '/bench', [ATTR.eventType]: 'dev.knative.bench' };
-  const receive = startSpan(tracer, 'receive', SpanKind.SERVER, PARENT, { attributes, startTime: spanStartTime() });
-  const append = startChildSpan(tracer, 'append', SpanKind.PRODUCER, receive, { attributes: { [ATTR.destination]: 'knative-broker-default-b' } });
-  const carried = headersOf(append)!.traceparent.length;
-  endSpan(append);
-  receive.setAttribute(ATTR.httpStatus, 202);
-  endSpan(receive);
+  const spans = startIngressSpans(tracer, PARENT, entry, '/default/b', events[i]!, spanStartTime());
+  const carried = spans.recordContext!.traceparent.length;
+  spans.end();
   return carried;
 }
 
-/** The dispatcher's spans for one delivered record (dispatcher/tracing.ts). */
+/** The dispatcher's spans for one delivered record: filter, and one deliver attempt answered 200. */
 function dispatchEvent(tracer: Tracer, i: number): number {
-  const id = `e-${i}`;
-  const filter: Record<string, string | number | boolean> = {
-    [ATTR.messagingSystem]: 'kafka', [ATTR.messagingOperation]: 'process', [ATTR.destination]: 'topic', [ATTR.partition]: '0', [ATTR.offset]: i,
-    [ATTR.consumerGroup]: 'group', [ATTR.broker]: 'default/b', [ATTR.filterMatched]: true,
-  };
-  filter[ATTR.eventId] = id;
-  filter[ATTR.eventSource] = '/bench';
-  filter[ATTR.eventType] = 'bench.event';
-  filter[ATTR.trigger] = 'default/t1';
-  endSpan(startSpan(tracer, 'filter', SpanKind.CONSUMER, PARENT, { attributes: filter, startTime: spanStartTime() }));
-  const deliver: Record<string, string | number> = { [ATTR.urlFull]: 'http://127.0.0.1:8080/' };
-  deliver[ATTR.eventId] = id;
-  deliver[ATTR.eventSource] = '/bench';
-  deliver[ATTR.eventType] = 'bench.event';
-  deliver[ATTR.trigger] = 'default/t1';
-  const span = startSpan(tracer, 'deliver', SpanKind.CLIENT, PARENT, { attributes: deliver });
-  const carried = headersOf(span)!.traceparent.length;
-  span.setAttribute(ATTR.httpStatus, 200);
-  endSpan(span);
+  const trace = RecordTrace.of(tracer, records[i]!, events[i]![0]!, broker, egress);
+  trace.filtered(true, spanStartTime());
+  const span = trace.attempt('deliver', trace.context, egress.destination, 1)!;
+  const carried = span.headers!.traceparent.length;
+  span.end(OK);
   return carried;
 }
 

@@ -20,6 +20,18 @@ describe('W3C trace context', () => {
     ['short trace id', '00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01', false],
     ['empty', '', false],
     ['over-long', `01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-${'x'.repeat(300)}`, false],
+    // Checked by position: each separator, and a character outside lower-case hex in each field.
+    ['a later version, the 56th character not a dash', '01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x', false],
+    ['a later version with an empty extra field', '01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-', true],
+    ['no dash after the version', '00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', false],
+    ['no dash after the trace id', '00-4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7-01', false],
+    ['no dash after the parent id', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7_01', false],
+    ['a non-hex version', '0g-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', false],
+    ['a non-hex trace id', '00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01', false],
+    ['a non-hex parent id', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b:-01', false],
+    ['non-hex flags', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0/', false],
+    ['upper-case flags', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0A', false],
+    ['a trace id of zeroes but one', `00-${'0'.repeat(31)}1-00f067aa0ba902b7-01`, true],
   ];
   for (const [name, value, valid] of cases) {
     test(`traceparent: ${name} is ${valid ? 'valid' : 'invalid'}`, () => assert.equal(isTraceparent(value), valid));
