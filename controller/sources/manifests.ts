@@ -27,13 +27,16 @@ import { formatProblem, type ResourceSource, type SourceProblem } from './source
  * documents that are fine. Only removing an object from the folder deletes it.
  *
  * Changes are picked up by fs.watch, debounced, and by a slow poll of file sizes and times
- * (editors and network filesystems do not always raise watch events).
+ * (editors and network filesystems do not always raise watch events). A changed file is applied
+ * only once it has not been written for the debounce time: a file saved in place is truncated and
+ * then written, and read in between it would be empty, so its objects would be deleted (a
+ * trigger's consumer group with them) and come back as new ones a moment later.
  */
 
 export interface ManifestSourceOptions {
   readonly dir: string;
   readonly logger: Logger;
-  /** Quiet time after a watch event before the folder is read again. */
+  /** Quiet time after a watch event before the folder is read again, and after a file's last write before it is applied. */
   readonly debounceMs?: number;
   /** How often file sizes and times are checked when no watch event came. */
   readonly pollMs?: number;
@@ -78,7 +81,9 @@ export class ManifestSource implements ResourceSource {
   private poller: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
-  private again = false;
+  /** What the refresh running now is to do once more when it is done. */
+  private pending = { any: false, readAll: false, unsettled: false };
+  private settling: NodeJS.Timeout | undefined;
   private onChange: () => void = () => {};
   private closed = false;
   private readonly logger: Logger;
@@ -90,7 +95,8 @@ export class ManifestSource implements ResourceSource {
   }
 
   async start(onChange: () => void): Promise<void> {
-    await this.refresh(true);
+    // What is there at start is taken as it is: there is nothing older to keep in force.
+    await this.refresh(true, true);
     this.onChange = onChange;
     try {
       this.watcher = watch(this.options.dir, () => this.schedule());
@@ -110,9 +116,12 @@ export class ManifestSource implements ResourceSource {
     return this.problemList;
   }
 
-  /** Reads the folder again now (tests; the watcher and the poll do it otherwise). */
+  /**
+   * Reads the folder again now, files written a moment ago included (tests, which have finished
+   * writing when they call it; the watcher and the poll do it otherwise).
+   */
   async reload(): Promise<void> {
-    await this.refresh(true);
+    await this.refresh(true, true);
   }
 
   async close(): Promise<void> {
@@ -120,6 +129,7 @@ export class ManifestSource implements ResourceSource {
     this.watcher?.close();
     clearInterval(this.poller);
     clearTimeout(this.debounce);
+    clearTimeout(this.settling);
     await this.refreshing?.catch(() => undefined);
   }
 
@@ -131,19 +141,16 @@ export class ManifestSource implements ResourceSource {
   }
 
   /** One refresh at a time; a request during one runs once more after it. */
-  private refresh(readAll: boolean): Promise<void> {
-    if (this.refreshing !== undefined) {
-      this.again ||= readAll;
-      return this.refreshing;
-    }
+  private refresh(readAll: boolean, unsettled = false): Promise<void> {
+    this.pending = { any: true, readAll: this.pending.readAll || readAll, unsettled: this.pending.unsettled || unsettled };
+    if (this.refreshing !== undefined) return this.refreshing;
     this.refreshing = (async () => {
       try {
-        let read = readAll;
-        do {
-          this.again = false;
-          await this.scan(read);
-          read = true;
-        } while (this.again && !this.closed);
+        while (this.pending.any && !this.closed) {
+          const { readAll: all, unsettled: now } = this.pending;
+          this.pending = { any: false, readAll: false, unsettled: false };
+          await this.scan(all, now);
+        }
       } finally {
         this.refreshing = undefined;
       }
@@ -151,8 +158,28 @@ export class ManifestSource implements ResourceSource {
     return this.refreshing;
   }
 
-  /** Reads changed files (all of them when `readAll`: a watch event does not say reliably which). */
-  private async scan(readAll: boolean): Promise<void> {
+  /** Whether a file written at `mtimeMs` may still be being written (a clock far off is not waited for). */
+  private settlingFor(mtimeMs: number): number {
+    const settleMs = this.options.debounceMs ?? 150;
+    const age = Date.now() - mtimeMs;
+    return age > -settleMs && age < settleMs ? settleMs - age : 0;
+  }
+
+  /** Looks at the files again once the one just written has settled (the poll would, later). */
+  private recheckIn(ms: number): void {
+    if (this.settling !== undefined || this.closed) return;
+    this.settling = setTimeout(() => {
+      this.settling = undefined;
+      void this.refresh(false);
+    }, Math.ceil(ms) + 5);
+    this.settling.unref();
+  }
+
+  /**
+   * Reads changed files (all of them when `readAll`: a watch event does not say reliably which);
+   * one written within the debounce time is left as it was until it settles, unless `unsettled`.
+   */
+  private async scan(readAll: boolean, unsettled: boolean): Promise<void> {
     const dir = this.options.dir;
     let names: string[];
     try {
@@ -190,6 +217,12 @@ export class ManifestSource implements ResourceSource {
       }
       if (before !== undefined && before.text === text) {
         this.files.set(name, { ...before, mtimeMs: info.mtimeMs, size: info.size });
+        continue;
+      }
+      const wait = unsettled ? 0 : this.settlingFor(info.mtimeMs);
+      if (wait > 0) {
+        // Its state stays as it was, so the next look sees it changed and reads it again.
+        this.recheckIn(wait);
         continue;
       }
       const { objects, problems } = parseManifestFile(name, text);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test, type TestContext } from 'node:test';
 import { silentLogger } from '../../../../core/logger.js';
 import { ManifestSource, parseManifestFile, stableUid } from '../../../../controller/sources/manifests.js';
@@ -101,11 +102,11 @@ test('stableUid is a version-5 UUID that depends only on kind/namespace/name', (
   assert.notEqual(stableUid('Trigger/default/u'), uid);
 });
 
-async function folder(t: TestContext, files: Record<string, string>): Promise<{ dir: string; source: ManifestSource; changes: () => number }> {
+async function folder(t: TestContext, files: Record<string, string>, timing = { debounceMs: 20, pollMs: 100 }): Promise<{ dir: string; source: ManifestSource; changes: () => number }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'kb-manifests-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
-  const source = new ManifestSource({ dir, logger: silentLogger(), debounceMs: 20, pollMs: 100 });
+  const source = new ManifestSource({ dir, logger: silentLogger(), ...timing });
   let changes = 0;
   await source.start(() => changes++);
   t.after(() => source.close());
@@ -147,6 +148,25 @@ describe('ManifestSource', () => {
     assert.equal(source.objects().find((o) => o.kind === 'Trigger')?.metadata.generation, 2, 'a comment is not a spec change');
     await unlink(path.join(dir, 'trigger.yaml'));
     await waitUntil(() => !names(source).includes('Trigger/t1'), { message: 'the trigger to go' });
+  });
+
+  test('a file caught while it is saved in place (emptied, not yet written) is not applied: its objects stay, as they were', async (t) => {
+    // A long settle time and a quick poll: without the settle the poll reads the emptied file.
+    const { dir, source, changes } = await folder(t, { 'a.yaml': BROKER, 't.yaml': trigger('t1') }, { debounceMs: 2000, pollMs: 20 });
+    const before = source.objects().find((o) => o.kind === 'Trigger')!;
+    const changesBefore = changes();
+    await writeFile(path.join(dir, 't.yaml'), '');
+    await sleep(300);
+    assert.deepEqual(names(source), ['Broker/default', 'Trigger/t1'], 'the emptied file is not applied while it may still be written');
+    await writeFile(path.join(dir, 't.yaml'), trigger('t1'));
+    await sleep(2600);
+    const after = source.objects().find((o) => o.kind === 'Trigger')!;
+    assert.equal(after.metadata.generation, 1);
+    assert.equal(after.metadata.creationTimestamp, before.metadata.creationTimestamp);
+    assert.equal(changes(), changesBefore, 'no change was published: the trigger never went away');
+    // A file emptied on purpose is applied once it has settled.
+    await writeFile(path.join(dir, 't.yaml'), '');
+    await waitUntil(() => !names(source).includes('Trigger/t1'), { message: 'the trigger to go once the empty file settled' });
   });
 
   test('a file that breaks keeps its last good content in force and is reported until fixed', async (t) => {
