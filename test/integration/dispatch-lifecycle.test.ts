@@ -68,7 +68,9 @@ for (const kind of eventLogKinds) {
       await s.publish([egress], { topics: [lateTopic] });
       await waitUntil(() => s.dispatcher.stats().egresses[0]?.state === 'retrying', { ...wait, message: 'the egress retrying its start' });
       await s.log.ensureTopic(lateTopic, { partitions: 1, replicationFactor: 1 });
-      await s.log.initGroup(egress.consumerGroup, lateTopic, 'earliest');
+      // As the controller's next pass would: the dispatcher, retrying, may be joining the group at
+      // the same moment, and kafkajs then fails the positioning (retriable); the controller tries again.
+      await waitUntil(() => s.log.initGroup(egress.consumerGroup, lateTopic, 'earliest').then(() => true), { ...wait, message: 'the group positioned' });
       await waitUntil(() => s.dispatcher.stats().egresses[0]?.state === 'running', { ...wait, message: 'egress started' });
       await s.log.append(lateTopic, [(await import('../../core/cloudevents/kafka-binding.js')).toKafkaRecord(makeEvent({ id: 'late' }))]);
       await waitUntil(() => sub.ids().includes('late'), { ...wait, message: 'delivered' });
