@@ -92,7 +92,11 @@ for (const kind of eventLogKinds) {
       const s = await startScenario(t, kind, { egresses: [uniqueEgress('slow', { destination: sub.url })], config: { shutdownDeadlineMs: 10_000 } });
       const ids = ['s1', 's2', 's3', 's4', 's5'];
       await s.send(ids.map((id) => makeEvent({ id })));
-      await waitUntil(() => sub.requests.length === 5, { ...wait, message: 'all five in flight' });
+      // Says what it saw when it times out (once, under load, not all five had come in 60 s).
+      await waitUntil(() => {
+        if (sub.requests.length !== 5) throw new Error(`requests for ${JSON.stringify(sub.ids())}; dispatcher ${JSON.stringify(s.dispatcher.stats().totals)}`);
+        return true;
+      }, { ...wait, message: 'all five in flight' });
       assert.equal(responded.length, 0);
 
       let closed = false;
