@@ -3,7 +3,7 @@ import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../helpers/ports.js';
+import { onFreePorts } from '../helpers/ports.js';
 
 /**
  * The broker's data plane as separate processes, as in a cluster: one `kafka-broker controller
@@ -57,11 +57,14 @@ export class Cluster {
 
   /** Picks the ports and starts every process: the controller first, then the data plane. */
   static async start(options: ClusterOptions): Promise<Cluster> {
-    const ports = {
-      controller: await freePort(),
-      ingresses: await Promise.all(Array.from({ length: options.ingresses }, () => freePort())),
-      dispatchers: await Promise.all(Array.from({ length: options.dispatchers }, () => freePort())),
-    };
+    // The controller's and the ingresses' ports are fixed (the data plane and the producers are
+    // given them); the whole cluster starts again on others if one was taken before it listened.
+    // A dispatcher's health port is read by nobody: 0, so that its restarts race for no port.
+    return onFreePorts(1 + options.ingresses, ([controller, ...ingresses]) =>
+      Cluster.startOn(options, { controller: controller!, ingresses, dispatchers: Array.from({ length: options.dispatchers }, () => 0) }));
+  }
+
+  private static async startOn(options: ClusterOptions, ports: { controller: number; ingresses: number[]; dispatchers: number[] }): Promise<Cluster> {
     const cluster = new Cluster(options, ports);
     // A harness that dies (an uncaught error, Ctrl-C) must not leave the broker's processes behind.
     const orphans = (): void => {

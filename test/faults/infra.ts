@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startKafka, type RunningKafka } from '../../scripts/kafka/kafka.js';
 import { ensureToxiproxy, startToxiproxy, type Toxiproxy } from '../../scripts/toxiproxy/toxiproxy.js';
-import { freePort } from '../helpers/ports.js';
+import { onFreePorts } from '../helpers/ports.js';
 import type { Infra } from './world.js';
 
 /**
@@ -28,24 +28,30 @@ export async function startOwnInfra(options: { proxy: boolean; log: (line: strin
     await rm(workDir, { recursive: true, force: true });
   };
   try {
-    const ports = { broker: await freePort(), controller: await freePort() };
     let advertisedAddress: string | undefined;
     if (options.proxy) {
       const binary = await ensureToxiproxy(process.env, (line) => log(`toxiproxy: ${line}`));
       toxiproxy = await startToxiproxy(binary);
-      const listen = await toxiproxy.createProxy('kafka', await freePort(), `127.0.0.1:${ports.broker}`);
-      advertisedAddress = `127.0.0.1:${listen}`;
-      log(`toxiproxy: 127.0.0.1:${listen} → Kafka 127.0.0.1:${ports.broker} (API ${toxiproxy.apiUrl})`);
     }
-    const kafkaOptions = {
-      ports,
-      dataDir: path.join(workDir, 'kafka-data'),
-      heapMb: options.heapMb ?? 512,
-      onProgress: (line: string) => log(`kafka: ${line}`),
-      ...(advertisedAddress === undefined ? {} : { advertisedAddress }),
-    };
-    kafka = await startKafka(kafkaOptions);
-    const bootstrap = kafka.bootstrapServers;
+    // Kafka's ports are fixed (it is restarted on them); the first start is made again on other
+    // ports if one was taken before the JVM listened (without the proxy, whose upstream is fixed).
+    const { kafkaOptions, bootstrap } = await onFreePorts(2, async ([broker, controller]) => {
+      const ports = { broker: broker!, controller: controller! };
+      if (toxiproxy !== undefined) {
+        const listen = await toxiproxy.createProxy('kafka', 0, `127.0.0.1:${ports.broker}`);
+        advertisedAddress = `127.0.0.1:${listen}`;
+        log(`toxiproxy: 127.0.0.1:${listen} → Kafka 127.0.0.1:${ports.broker} (API ${toxiproxy.apiUrl})`);
+      }
+      const attempt = {
+        ports,
+        dataDir: path.join(workDir, `kafka-data-${ports.broker}`),
+        heapMb: options.heapMb ?? 512,
+        onProgress: (line: string) => log(`kafka: ${line}`),
+        ...(advertisedAddress === undefined ? {} : { advertisedAddress }),
+      };
+      kafka = await startKafka(attempt);
+      return { kafkaOptions: attempt, bootstrap: kafka.bootstrapServers };
+    }, options.proxy ? 1 : 4);
     return {
       kafka: bootstrap,
       kafkaControl: {

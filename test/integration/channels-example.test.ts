@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { assertCommands, docCommands, type DocCommands } from '../helpers/docs.js';
-import { freePort } from '../helpers/ports.js';
+import { startExampleSubscriber } from '../helpers/example-subscriber.js';
 import { uniqueName, waitUntil } from '../helpers/wait.js';
 import { ROOT, runCommand, startBroker } from './start-cli.js';
 
@@ -45,9 +45,11 @@ describe('docs/channels.md on examples/channels', { timeout: 600_000 }, () => {
       // In memory too each `get` is a node process, seconds apiece on a busy CI machine.
       const timeoutMs = variant === 'kafka' ? 90_000 : 60_000;
       const { commands, outputs } = await readDoc();
-      // A port the kernel says is free, not a random guess that another process may hold.
-      const subscriberPort = await freePort();
       const ns = variant === 'kafka' ? uniqueName('channels-doc') : 'default';
+      // 2. node examples/subscriber.mjs: first here, since the manifests name its port.
+      // `exec`: the signal that stops it reaches node, not only the shell.
+      const subscriber = await startExampleSubscriber(t, (port) => spawn('sh', ['-c', `exec ${commands[1]!}`], { cwd: ROOT, env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] }));
+      const subscriberPort = subscriber.port;
       const manifests = await mkdtemp(path.join(tmpdir(), 'kb-channels-'));
       t.after(() => rm(manifests, { recursive: true, force: true }));
       await cp(path.join(ROOT, 'examples', 'channels'), manifests, { recursive: true });
@@ -64,15 +66,7 @@ describe('docs/channels.md on examples/channels', { timeout: 600_000 }, () => {
       const adapt = (text: string): string =>
         text.replaceAll('127.0.0.1:8080', `127.0.0.1:${ingressPort}`).replaceAll('127.0.0.1:8081', `127.0.0.1:${subscriberPort}`).replaceAll('/channels/default/', `/channels/${ns}/`);
 
-      // 2. node examples/subscriber.mjs
-      // `exec`: the signal that stops it reaches node, not only the shell.
-      const subscriber = spawn('sh', ['-c', `exec ${commands[1]!}`], { cwd: ROOT, env: { ...process.env, PORT: String(subscriberPort) }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let printed = '';
-      subscriber.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString()));
-      t.after(() => subscriber.kill('SIGTERM'));
-      // A node process starting on a busy machine (Node 24 in CI) took more than 10 s once.
-      await waitUntil(() => printed.includes('subscriber listening'), { timeoutMs: 30_000, message: 'the subscriber' });
-
+      const printed = (): string => subscriber.output();
       const env = { KAFKA_BROKER_ADMIN_URL: adminUrl };
       const get = async (command: string): Promise<string> => {
         const result = await runCommand('sh', ['-c', command], { env });
@@ -87,7 +81,7 @@ describe('docs/channels.md on examples/channels', { timeout: 600_000 }, () => {
       assert.match(curl.stdout, /^HTTP\/1\.1 202 Accepted/);
       const shown = outputs[0]!.trim().split('\n').map((line) => line.replace(/^\S+ /, ''));
       assert.equal(shown.length, 2);
-      await waitUntil(() => shown.every((line) => printed.includes(line)), { timeoutMs, message: `the subscriber printing:\n${shown.join('\n')}` });
+      await waitUntil(() => shown.every((line) => printed().includes(line)), { timeoutMs, message: `the subscriber printing:\n${shown.join('\n')}` });
 
       // 4. get channels / subscriptions / the backing kind (inmemorychannels; kafkachannels on Kafka)
       const channels = await get(commands[3]!);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { DeadLetterList } from '../../dispatcher/dead-letters/index.js';
-import { freePort } from '../helpers/ports.js';
+import { startExampleSubscriber } from '../helpers/example-subscriber.js';
 import { waitUntil } from '../helpers/wait.js';
 import { ROOT, runCli, runCommand, startBroker, type KnList } from './start-cli.js';
 
@@ -19,15 +19,10 @@ test('examples/dead-letters: a refund is dead-lettered, listed, shown and, once 
   const dir = await mkdtemp(path.join(tmpdir(), 'kb-dead-letters-example-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   await cp(path.join(ROOT, 'examples', 'dead-letters'), dir, { recursive: true });
-  const port = await freePort();
+  const subscriber = await startExampleSubscriber(t, (free) => spawn(process.execPath, [path.join(ROOT, 'examples', 'subscriber.mjs'), String(free)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const port = subscriber.port;
   const triggerFile = path.join(dir, 'trigger.yaml');
   await writeFile(triggerFile, (await readFile(triggerFile, 'utf8')).replaceAll('127.0.0.1:8081', `127.0.0.1:${port}`));
-
-  const subscriber = spawn(process.execPath, [path.join(ROOT, 'examples', 'subscriber.mjs'), String(port)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  t.after(() => subscriber.kill());
-  let printed = '';
-  subscriber.stdout.on('data', (chunk: Buffer) => (printed += chunk.toString()));
-  await waitUntil(() => printed.includes('subscriber listening'), { timeoutMs: 30_000, message: 'the subscriber' });
 
   const broker = await startBroker(t, { manifests: dir, env: { KAFKA_BOOTSTRAP_SERVERS: '' } });
   const wait = { timeoutMs: 30_000, intervalMs: 100 };
@@ -39,7 +34,7 @@ test('examples/dead-letters: a refund is dead-lettered, listed, shown and, once 
   // 1. Send a refund.
   const sent = await runCommand(path.join(ROOT, 'examples', 'send-event.sh'), ['binary', 'com.example.refund'], { env: { BROKER_URL: `${broker.ingressUrl}/default/default` } });
   assert.match(sent.stdout, /HTTP 202/);
-  await waitUntil(() => (printed.match(/\/fail\/refunds .* -> answered 500/g) ?? []).length === 2, { ...wait, message: 'two failed attempts' });
+  await waitUntil(() => (subscriber.output().match(/\/fail\/refunds .* -> answered 500/g) ?? []).length === 2, { ...wait, message: 'two failed attempts' });
 
   // 2. List.
   const list = await waitUntil(async () => {
@@ -64,8 +59,8 @@ test('examples/dead-letters: a refund is dead-lettered, listed, shown and, once 
   const replayed = await deadLetters('replay', item!.id);
   assert.equal(replayed.code, 0, replayed.stderr);
   assert.match(replayed.stdout, new RegExp(`^${item!.id} \\(default/dead-letters/\\d/0\\): delivered to Trigger default/refunds at http://127\\.0\\.0\\.1:${port}/refunds\\n$`));
-  await waitUntil(() => new RegExp(`/refunds  type=com\\.example\\.refund source=/shop id=${item!.id} amount=250  data=\\{"order":42\\}\\n`).test(printed), { ...wait, message: 'the replayed refund at /refunds' });
-  const fixedLines = printed.split('\n').filter((line) => /^\S+ \/refunds {2}/.test(line));
+  await waitUntil(() => new RegExp(`/refunds  type=com\\.example\\.refund source=/shop id=${item!.id} amount=250  data=\\{"order":42\\}\\n`).test(subscriber.output()), { ...wait, message: 'the replayed refund at /refunds' });
+  const fixedLines = subscriber.output().split('\n').filter((line) => /^\S+ \/refunds {2}/.test(line));
   assert.equal(fixedLines.length, 1);
   assert.doesNotMatch(fixedLines[0]!, /knativeerror/);
   assert.equal((await deadLetters('replay', item!.id)).code, 1, 'again: --force needed');

@@ -68,7 +68,9 @@ for (const kind of eventLogKinds) {
       await s.publish([egress], { topics: [lateTopic] });
       await waitUntil(() => s.dispatcher.stats().egresses[0]?.state === 'retrying', { ...wait, message: 'the egress retrying its start' });
       await s.log.ensureTopic(lateTopic, { partitions: 1, replicationFactor: 1 });
-      await s.log.initGroup(egress.consumerGroup, lateTopic, 'earliest');
+      // As the controller's next pass would: the dispatcher, retrying, may be joining the group at
+      // the same moment, and kafkajs then fails the positioning (retriable); the controller tries again.
+      await waitUntil(() => s.log.initGroup(egress.consumerGroup, lateTopic, 'earliest').then(() => true), { ...wait, message: 'the group positioned' });
       await waitUntil(() => s.dispatcher.stats().egresses[0]?.state === 'running', { ...wait, message: 'egress started' });
       await s.log.append(lateTopic, [(await import('../../core/cloudevents/kafka-binding.js')).toKafkaRecord(makeEvent({ id: 'late' }))]);
       await waitUntil(() => sub.ids().includes('late'), { ...wait, message: 'delivered' });
@@ -90,7 +92,11 @@ for (const kind of eventLogKinds) {
       const s = await startScenario(t, kind, { egresses: [uniqueEgress('slow', { destination: sub.url })], config: { shutdownDeadlineMs: 10_000 } });
       const ids = ['s1', 's2', 's3', 's4', 's5'];
       await s.send(ids.map((id) => makeEvent({ id })));
-      await waitUntil(() => sub.requests.length === 5, { ...wait, message: 'all five in flight' });
+      // Says what it saw when it times out (once, under load, not all five had come in 60 s).
+      await waitUntil(() => {
+        if (sub.requests.length !== 5) throw new Error(`requests for ${JSON.stringify(sub.ids())}; dispatcher ${JSON.stringify(s.dispatcher.stats().totals)}`);
+        return true;
+      }, { ...wait, message: 'all five in flight' });
       assert.equal(responded.length, 0);
 
       let closed = false;

@@ -14,7 +14,7 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { postEvent, receivedIds, startRecordingServer } from '../helpers/http.js';
 import { kafkaBootstrapServers } from '../helpers/kafka.js';
-import { freePort } from '../helpers/ports.js';
+import { onFreePorts } from '../helpers/ports.js';
 import { startTestKube } from '../helpers/kube.js';
 import { uniqueName, waitUntil } from '../helpers/wait.js';
 import { BROKERS, SYSTEM_NAMESPACE, TRIGGERS, broker, create, ensureNamespace, kubeconfigYaml, trigger, waitForReady } from './k8s-harness.js';
@@ -59,6 +59,14 @@ function run(args: string[], pattern: RegExp, env: Record<string, string | undef
   return proc;
 }
 
+/** SIGTERM, and its exit awaited: a process of an attempt given up. */
+async function stop(proc: Proc): Promise<void> {
+  if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+  const exited = new Promise((resolve) => proc.child.once('exit', resolve));
+  proc.child.kill('SIGTERM');
+  await exited;
+}
+
 test('controller, ingress and dispatcher processes carry an event from a Broker to a Trigger', { timeout: 300_000 }, async (t) => {
   const ns = uniqueName('k8s-procs').toLowerCase();
   await ensureNamespace(kube, ns);
@@ -69,17 +77,23 @@ test('controller, ingress and dispatcher processes carry an event from a Broker 
   const subscriber = await startRecordingServer();
   t.after(() => subscriber.close());
 
-  // The ingress's address is the brokers' address: its port is chosen before the controller starts.
-  const ingressPort = await freePort();
-  const controller = run(['controller', '--kubeconfig', kubeconfig, '--admin-port', '0', '--admin-host', '127.0.0.1', '--namespace', SYSTEM_NAMESPACE,
-    '--lease-duration-ms', '3000', '--renew-deadline-ms', '2000', '--retry-period-ms', '400', '--ingress-url', `http://127.0.0.1:${ingressPort}`], /admin (http:\/\/\S+) /);
-  const adminUrl = await controller.printed;
-  const contractUrl = `${adminUrl}/contract`;
+  // The ingress's address is the brokers' address: its port is chosen before the controller
+  // starts, and both start again on another port if that one was taken before the ingress listened.
   // The data plane authenticates to the controller (TokenReview); here with the test API server's admin token.
   const token = { KAFKA_BROKER_ADMIN_TOKEN: kube.server.token };
-  const dataIngress = run(['ingress', '--port', String(ingressPort), '--host', '127.0.0.1', '--contract-url', contractUrl], /listening on (http:\/\/\S+),/, token);
+  const { controller, dataIngress, contractUrl, ingressUrl } = await onFreePorts(1, async ([ingressPort]) => {
+    const controller = run(['controller', '--kubeconfig', kubeconfig, '--admin-port', '0', '--admin-host', '127.0.0.1', '--namespace', SYSTEM_NAMESPACE,
+      '--lease-duration-ms', '3000', '--renew-deadline-ms', '2000', '--retry-period-ms', '400', '--ingress-url', `http://127.0.0.1:${ingressPort}`], /admin (http:\/\/\S+) /);
+    const contractUrl = `${await controller.printed}/contract`;
+    const dataIngress = run(['ingress', '--port', String(ingressPort), '--host', '127.0.0.1', '--contract-url', contractUrl], /listening on (http:\/\/\S+),/, token);
+    try {
+      return { controller, dataIngress, contractUrl, ingressUrl: await dataIngress.printed };
+    } catch (error) {
+      await stop(controller);
+      throw error;
+    }
+  });
   const dispatcher = run(['dispatcher', '--health-port', '0', '--host', '127.0.0.1', '--contract-url', contractUrl], /health on (http:\/\/\S+),/, { ...token, DISPATCHER_EGRESS_RESTART_BACKOFF_MS: '500' });
-  const ingressUrl = await dataIngress.printed;
   const healthUrl = await dispatcher.printed;
 
   await create(kube, BROKERS(ns), broker(ns, 'orders'));

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { assertCommands, docCommands, type DocCommands } from '../helpers/docs.js';
-import { freePort } from '../helpers/ports.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { onFreePorts } from '../helpers/ports.js';
 import { uniqueName, waitUntil } from '../helpers/wait.js';
 import { ROOT, runCommand, TEST_STATE_HOME } from './start-cli.js';
 
@@ -60,10 +61,22 @@ class Background {
   }
 
   async waitFor(pattern: RegExp, timeoutMs: number, what: string): Promise<RegExpExecArray> {
-    return waitUntil(() => {
+    return this.until(() => pattern.exec(this.stdout + this.stderr) ?? undefined, timeoutMs, what);
+  }
+
+  /**
+   * Polls `check` until it gives a value; fails at once if the command exits first (waitUntil
+   * would keep polling a dead process until its deadline), with what it printed on stderr.
+   */
+  async until<T>(check: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = check();
+      if (value !== undefined) return value;
       if (this.child.exitCode !== null) throw new Error(`${what}: the command exited with ${this.child.exitCode}:\n${this.stderr}`);
-      return pattern.exec(this.stdout + this.stderr);
-    }, { timeoutMs, intervalMs: 50, message: what });
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      await sleep(50);
+    }
   }
 
   /**
@@ -109,8 +122,9 @@ describe("README's quick start, command by command", { timeout: 600_000 }, () =>
       // Starting npm and then node on a busy machine takes far longer than the in-memory broker's work.
       const startUpMs = 90_000;
       const { commands, outputs } = await readDoc();
-      const [ingressPort, adminPort, subscriberPort] = [await freePort(), await freePort(), await freePort()];
       const ns = variant === 'kafka' ? uniqueName('quickstart') : 'default';
+      // Each program is started on ports free a moment ago, and again on others if one was taken meanwhile.
+      let [ingressPort, adminPort, subscriberPort] = [0, 0, 0];
       const adapt = (text: string): string =>
         text
           .replaceAll('127.0.0.1:8080', `127.0.0.1:${ingressPort}`)
@@ -118,8 +132,21 @@ describe("README's quick start, command by command", { timeout: 600_000 }, () =>
           .replaceAll('127.0.0.1:8081', `127.0.0.1:${subscriberPort}`)
           .replaceAll('/default/default', `/${ns}/default`)
           .replaceAll('~/.local/state/', `${TEST_STATE_HOME}/`);
-      const brokerUrl = `http://127.0.0.1:${ingressPort}/${ns}/default`;
-      const env = { BROKER_URL: brokerUrl, KAFKA_BROKER_ADMIN_URL: `http://127.0.0.1:${adminPort}`, KAFKA_BOOTSTRAP_SERVERS: '' };
+
+      // 2. node examples/subscriber.mjs: first here, since the manifests name its port.
+      const subscriber = await onFreePorts(1, async ([port]) => {
+        const started = new Background(commands[1]!, { PORT: String(port) });
+        try {
+          // A node process starting on a busy machine took more than 10 s once (channels-example.test.ts).
+          await started.waitFor(/subscriber listening/, 30_000, 'the subscriber');
+        } catch (error) {
+          await started.stop('SIGTERM');
+          throw error;
+        }
+        subscriberPort = port!;
+        return started;
+      });
+      t.after(() => subscriber.stop('SIGTERM'));
 
       // The manifests, with the subscriber's port (and on Kafka the namespace) changed.
       const manifests = await mkdtemp(path.join(tmpdir(), 'kb-quickstart-'));
@@ -132,32 +159,37 @@ describe("README's quick start, command by command", { timeout: 600_000 }, () =>
 
       // 1. npm ci && npm start  (on Kafka: npm run kafka; export KAFKA_BOOTSTRAP_SERVERS=...; npm start)
       let startCommand: string;
+      let kafkaAddress = '';
       if (variant === 'memory') {
         assert.equal(commands[0], 'npm ci && npm start');
         startCommand = 'npm start';
       } else {
         assert.equal(commands[9], 'npm run kafka');
-        env.KAFKA_BOOTSTRAP_SERVERS = kafkaServers!;
+        kafkaAddress = kafkaServers!;
         startCommand = commands[11]!;
       }
-      const broker = new Background(`${startCommand} -- --manifests ${manifests} --port ${ingressPort} --admin-port ${adminPort}`, env);
+      const environment = () => ({ BROKER_URL: `http://127.0.0.1:${ingressPort}/${ns}/default`, KAFKA_BROKER_ADMIN_URL: `http://127.0.0.1:${adminPort}`, KAFKA_BOOTSTRAP_SERVERS: kafkaAddress });
+      const broker = await onFreePorts(2, async ([ingress, admin]) => {
+        [ingressPort, adminPort] = [ingress!, admin!];
+        const started = new Background(`${startCommand} -- --manifests ${manifests} --port ${ingressPort} --admin-port ${adminPort}`, environment());
+        try {
+          if (variant === 'memory') {
+            // The banner and the summary, as the page shows them; log lines (JSON here: stderr is a pipe) may come between.
+            const startLine = adapt(outputs[0]!.trimEnd());
+            await started.until(() => started.stderr.split('\n').filter((line) => !line.startsWith('{')).join('\n').includes(startLine) || undefined, startUpMs, `the start-up lines the page shows:\n${startLine}`);
+          } else {
+            await started.waitFor(new RegExp(`kafka-broker: ingress http://127\\.0\\.0\\.1:${ingressPort}\\s+admin http://127\\.0\\.0\\.1:${adminPort}\\s+Kafka at ${escape(kafkaAddress)}`), startUpMs, 'the start-up line on Kafka');
+          }
+        } catch (error) {
+          await started.stop('SIGTERM');
+          throw error;
+        }
+        return started;
+      });
       t.after(() => broker.stop('SIGTERM'));
-      const startLine = adapt(outputs[0]!.trimEnd());
-      if (variant === 'memory') {
-        // The banner and the summary, as the page shows them; log lines (JSON here: stderr is a pipe) may come between.
-        await waitUntil(() => {
-          if (broker.child.exitCode !== null) throw new Error(`npm start exited with ${broker.child.exitCode}:\n${broker.stderr}`);
-          return broker.stderr.split('\n').filter((line) => !line.startsWith('{')).join('\n').includes(startLine);
-        }, { timeoutMs: startUpMs, intervalMs: 50, message: `the start-up lines the page shows:\n${startLine}` });
-      } else {
-        await broker.waitFor(new RegExp(`kafka-broker: ingress http://127\\.0\\.0\\.1:${ingressPort}\\s+admin http://127\\.0\\.0\\.1:${adminPort}\\s+Kafka at ${escape(kafkaServers!)}`), startUpMs, 'the start-up line on Kafka');
-      }
+      const env = environment();
+      const brokerUrl = env.BROKER_URL;
 
-      // 2. node examples/subscriber.mjs
-      const subscriber = new Background(commands[1]!, { PORT: String(subscriberPort) });
-      t.after(() => subscriber.stop('SIGTERM'));
-      // A node process starting on a busy machine took more than 10 s once (channels-example.test.ts).
-      await subscriber.waitFor(/subscriber listening/, 30_000, 'the subscriber');
       // Ready means Ready: once `get triggers` says so, every event accepted reaches the triggers.
       await waitUntil(async () => {
         const result = await runCommand('sh', ['-c', commands[6]!], { env: { ...env, KAFKA_BROKER_ADMIN_URL: env.KAFKA_BROKER_ADMIN_URL } });

@@ -76,7 +76,7 @@ test('a failing key comes back after a growing delay; a success resets it', asyn
     if (attempts.length <= failUntil) throw new Error('409 Conflict');
   }, { concurrency: 1, baseDelayMs: 20, maxDelayMs: 1000, onError: (_key, _error, failures, delayMs) => errors.push({ failures, delayMs }) });
   queue.add('k');
-  await waitUntil(() => attempts.length === 4, { timeoutMs: 5000 });
+  await waitUntil(() => attempts.length === 4, { message: 'the fourth attempt' });
   assert.deepEqual(errors, [{ failures: 1, delayMs: 20 }, { failures: 2, delayMs: 40 }, { failures: 3, delayMs: 80 }]);
   // Each retry waited its delay, not retried at once. Node can fire a timer early against Date.now()
   // by however long the turn that set it had run (see appender-linger.test.ts), so allow half.

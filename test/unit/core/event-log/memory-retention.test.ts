@@ -62,7 +62,7 @@ describe('in-memory log retention', () => {
     assert.equal(log.stats().records, 1);
     now += 1000;
     // Nothing appended: the timer (every retentionMs / 10 here) removes the last one.
-    await waitUntil(() => log.stats().records === 0, { timeoutMs: 2000, message: 'timer-driven removal' });
+    await waitUntil(() => log.stats().records === 0, { timeoutMs: 15_000, message: 'timer-driven removal' });
     assert.equal(log.stats().bytes, 0);
   });
 
