@@ -16,6 +16,13 @@
  * --together runs A's and B's rounds at the same time (each drains the topic with its own group):
  * both then meet the same load from the rest of the machine, at the price of competing with each
  * other (alike, as they are alike).
+ * --memory runs each worker on an in-memory log of its checkout's own (MemoryEventLog), filled once
+ * by the worker at its start: the in-memory unordered dispatch of the dispatcher bench, without
+ * Kafka's consumer in the figure (KAFKA_BOOTSTRAP_SERVERS is then not needed).
+ * --source loads each checkout's TypeScript through tsx (as test/bench does) instead of its dist/.
+ * --status is what the subscriber answers (default 202; the dispatcher bench's subscriber answers 200,
+ * whose headers the dispatcher reads for a reply).
+ * --metrics off starts the dispatcher without a metrics registry, as the bench's unordered run does.
  * --prof writes each worker's CPU profile of its measured rounds to <dir>/<n>.cpuprofile (0 = A, 1 = B),
  * and a sampled allocation profile to <dir>/<n>.heapprofile.
  */
@@ -30,9 +37,19 @@ import { parseArgs } from 'node:util';
 const KAFKA = process.env['KAFKA_BOOTSTRAP_SERVERS'];
 
 interface Job {
+  /** Kafka: the topic filled by the parent; memory: the name of the topic each worker fills in its own log. */
   readonly topic: string;
   readonly events: number;
   readonly subscriberUrl: string;
+}
+
+interface WorkerMode {
+  /** On an in-memory log of the checkout's own, filled by the worker. */
+  readonly memory: boolean;
+  /** With a metrics registry (as `kafka-broker start`), or without (as the bench's unordered run). */
+  readonly metrics: boolean;
+  /** The checkout's TypeScript through tsx, not its dist/. */
+  readonly source: boolean;
 }
 
 interface RoundResult {
@@ -42,11 +59,13 @@ interface RoundResult {
 }
 
 /** A worker: waits for jobs over IPC and runs each with the checkout's own dispatcher. */
-async function worker(checkout: string, profile: string | undefined): Promise<void> {
+async function worker(checkout: string, profile: string | undefined, mode: WorkerMode): Promise<void> {
   // The compiled code (dist/, as the CLI runs it; `node scripts/build.mjs` in each checkout first).
-  const from = (module: string): Promise<Record<string, unknown>> => import(path.join(checkout, 'dist', module)) as Promise<Record<string, unknown>>;
+  // --source: its TypeScript through tsx instead, as the benches in test/bench run it.
+  const from = (module: string): Promise<Record<string, unknown>> => import(path.join(checkout, mode.source ? '' : 'dist', module)) as Promise<Record<string, unknown>>;
   /* eslint-disable @typescript-eslint/no-explicit-any -- modules of another checkout, typed as this one's would only pretend */
   const { KafkaEventLog } = (await from('core/event-log/kafka/adapter.js')) as any;
+  const { MemoryEventLog } = (await from('core/event-log/memory.js')) as any;
   const { InProcessContractSource } = (await from('core/contract/source.js')) as any;
   const { silentLogger } = (await from('core/logger.js')) as any;
   const { createMetricsRegistry } = (await from('core/metrics.js')) as any;
@@ -54,9 +73,11 @@ async function worker(checkout: string, profile: string | undefined): Promise<vo
   const { startDispatcher } = (await from('dispatcher/main.js')) as any;
   const { makeBroker, makeContract, makeEgress } = (await import('../../test/helpers/builders.js')) as any;
   /* eslint-enable @typescript-eslint/no-explicit-any */
-  const log = new KafkaEventLog({ brokers: (KAFKA ?? '').split(','), clientId: 'dispatch-ab', logger: silentLogger() });
-  const registry = createMetricsRegistry();
+  const { fillTopic } = await import('../../test/helpers/fill-topic.js');
+  const log = mode.memory ? new MemoryEventLog() : new KafkaEventLog({ brokers: (KAFKA ?? '').split(','), clientId: 'dispatch-ab', logger: silentLogger() });
+  const registry = mode.metrics ? createMetricsRegistry() : undefined;
   let round = 0;
+  let filled = false;
   // Profiled: the measured rounds only (after the warm-up round), not the start or the fill.
   const session = profile === undefined ? undefined : new Session();
   session?.connect();
@@ -76,6 +97,11 @@ async function worker(checkout: string, profile: string | undefined): Promise<vo
         await session.post('Profiler.start');
         // Allocations too (sampled every 32 KiB): what the collector's share comes from.
         await session.post('HeapProfiler.startSampling', { samplingInterval: 32768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+      }
+      if (mode.memory && !filled) {
+        await log.ensureTopic(message.topic, { partitions: 1, replicationFactor: 1 });
+        await fillTopic(log, message.topic, message.events);
+        filled = true;
       }
       const group = `dispatch-ab-${process.pid}-${round}-${Date.now()}`;
       const egress = makeEgress(`ab${round}`, { destination: message.subscriberUrl, consumerGroup: group });
@@ -106,10 +132,14 @@ async function worker(checkout: string, profile: string | undefined): Promise<vo
 async function parent(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { events: { type: 'string', default: '20000' }, pairs: { type: 'string', default: '8' }, prof: { type: 'string' }, together: { type: 'boolean', default: false } },
+    options: {
+      events: { type: 'string', default: '20000' }, pairs: { type: 'string', default: '8' }, prof: { type: 'string' }, together: { type: 'boolean', default: false },
+      memory: { type: 'boolean', default: false }, metrics: { type: 'string', default: 'on' }, source: { type: 'boolean', default: false },
+      status: { type: 'string', default: '202' },
+    },
   });
-  if (KAFKA === undefined || positionals.length !== 2) {
-    console.error('usage: KAFKA_BOOTSTRAP_SERVERS=host:port npx tsx scripts/perf/dispatch-ab.ts [--events N] [--pairs N] [--together] [--prof dir] <checkout-a> <checkout-b>');
+  if ((KAFKA === undefined && !values.memory) || positionals.length !== 2 || (values.metrics !== 'on' && values.metrics !== 'off')) {
+    console.error('usage: [KAFKA_BOOTSTRAP_SERVERS=host:port] npx tsx scripts/perf/dispatch-ab.ts [--memory] [--metrics on|off] [--source] [--status 202] [--events N] [--pairs N] [--together] [--prof dir] <checkout-a> <checkout-b>');
     process.exit(2);
   }
   const events = Number(values.events);
@@ -120,17 +150,20 @@ async function parent(): Promise<void> {
   const { fillTopic } = await import('../../test/helpers/fill-topic.js');
   const { startSubscriberProcess } = await import('../../test/helpers/subscriber-process.js');
 
-  const log = new KafkaEventLog({ brokers: KAFKA.split(','), clientId: 'dispatch-ab-fill', logger: silentLogger() });
+  const log = values.memory ? undefined : new KafkaEventLog({ brokers: (KAFKA ?? '').split(','), clientId: 'dispatch-ab-fill', logger: silentLogger() });
   const topic = `dispatch-ab-${Date.now()}`;
-  await log.ensureTopic(topic, { partitions: 1, replicationFactor: 1 });
-  await fillTopic(log, topic, events);
-  const sink = await startSubscriberProcess(202);
+  if (log !== undefined) {
+    await log.ensureTopic(topic, { partitions: 1, replicationFactor: 1 });
+    await fillTopic(log, topic, events);
+  }
+  const sink = await startSubscriberProcess(Number(values.status));
   const job: Job = { topic, events, subscriberUrl: sink.url };
 
   const workers: ChildProcess[] = positionals.map((spec, index) => {
     // `<checkout>::<node flags>`: the same code under other V8 settings (space-separated flags).
     const [checkout = spec, flags = ''] = spec.split('::');
-    const args = ['--worker', path.resolve(checkout)];
+    const mode: WorkerMode = { memory: values.memory, metrics: values.metrics === 'on', source: values.source };
+    const args = ['--worker', path.resolve(checkout), JSON.stringify(mode)];
     if (values.prof !== undefined) {
       mkdirSync(path.resolve(values.prof), { recursive: true });
       args.push(path.resolve(values.prof, `${index}.cpuprofile`));
@@ -140,8 +173,12 @@ async function parent(): Promise<void> {
   await Promise.all(workers.map((w) => new Promise((resolve) => w.once('message', resolve))));
   const runOn = (w: ChildProcess): Promise<RoundResult> =>
     new Promise((resolve, reject) => {
-      w.once('message', (m) => resolve(m as RoundResult));
-      w.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+      const exited = (code: number | null): void => reject(new Error(`worker exited with ${code}`));
+      w.once('exit', exited);
+      w.once('message', (m) => {
+        w.off('exit', exited);
+        resolve(m as RoundResult);
+      });
       w.send(job);
     });
 
@@ -165,6 +202,7 @@ async function parent(): Promise<void> {
       cpu[0].push(a.cpuMicrosPerEvent);
       cpu[1].push(b.cpuMicrosPerEvent);
     }
+    if (ratios.length === 0) return; // --pairs 0: the first (cold) pair only
     const median = (xs: number[]): number => {
       const s = [...xs].sort((x, y) => x - y);
       const m = s.length >> 1;
@@ -177,11 +215,11 @@ async function parent(): Promise<void> {
     for (const w of workers) w.send('exit');
     await Promise.all(workers.map((w) => new Promise((resolve) => (w.exitCode !== null ? resolve(undefined) : w.once('exit', resolve)))));
     sink.child.kill();
-    await log.deleteTopic(topic).catch(() => undefined);
-    await log.close();
+    await log?.deleteTopic(topic).catch(() => undefined);
+    await log?.close();
   }
 }
 
 const at = process.argv.indexOf('--worker');
-if (at >= 0) await worker(process.argv[at + 1]!, process.argv[at + 2]);
+if (at >= 0) await worker(process.argv[at + 1]!, process.argv[at + 3], JSON.parse(process.argv[at + 2]!) as WorkerMode);
 else await parent();
