@@ -29,6 +29,11 @@ export type AttemptResult =
       readonly body: Buffer;
       /** The body was longer than what was kept (`keepResponseBytes`, else the limit) and was cut there. */
       readonly truncated: boolean;
+      /**
+       * Whether a header of this lower-case name came, answered without turning the headers into
+       * strings (a success's, see onHeaders); absent: ask `headers`.
+       */
+      readonly has?: (name: string) => boolean;
     }
   | { readonly kind: 'timeout' }
   | { readonly kind: 'network'; readonly message: string }
@@ -300,6 +305,27 @@ class SuccessResponse {
     }
     return this.flat;
   }
+
+  has(name: string): boolean {
+    if (this.flat !== undefined) return this.flat[name] !== undefined;
+    const raw = this.raw ?? [];
+    for (let i = 0; i + 1 < raw.length; i += 2) if (isNamed(raw[i]!, name)) return true;
+    return false;
+  }
+}
+
+/**
+ * `raw` (a header name as it came) is `lower` (lower-case ASCII) in any case, as flattenHeaders's
+ * latin1 toLowerCase would find it: only A-Z fold, as no other latin1 character lowers to ASCII.
+ */
+export function isNamed(raw: Buffer, lower: string): boolean {
+  if (raw.length !== lower.length) return false;
+  for (let i = 0; i < raw.length; i++) {
+    const want = lower.charCodeAt(i);
+    const got = raw[i]!;
+    if (got !== want && !(want >= 0x61 && want <= 0x7a && got === want - 0x20)) return false;
+  }
+  return true;
 }
 
 /** Lower-case names (null prototype: the names are the wire's); repeated headers joined with ", ". */

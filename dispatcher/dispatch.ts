@@ -396,6 +396,9 @@ function judgeSubscriberResponse(result: AttemptResult & { kind: 'response' }): 
   if (!isSuccess(result.status)) return statusFailure(result);
   // A 202 is never a reply (reply.ts); asking first leaves its headers unread, as bytes (delivery.ts).
   if (result.status === 202) return NO_REPLY;
+  // Without either header that makes a message a CloudEvent (isHttpCloudEvent), no reply: asked of
+  // the bytes, a plain 200's headers are never made strings (~3 % of a delivery's CPU).
+  if (result.has !== undefined && !result.has('ce-specversion') && !result.has('content-type')) return NO_REPLY;
   const reply = replyOf(result.status, result.headers, result.body, result.truncated);
   switch (reply.kind) {
     case 'none':

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { encodeHttpBinary } from '../../core/cloudevents/http-binding.js';
+import { encodeHttpBinary, encodeHttpStructured } from '../../core/cloudevents/http-binding.js';
 import { makeEgressConfig } from '../helpers/builders.js';
 import { answer, decodeRequest, eventLogKinds, makeEvent, startScenario, startSubscriber, uniqueEgress } from '../helpers/servers.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -47,6 +47,32 @@ for (const kind of eventLogKinds) {
       assert.equal(onTopic[1]?.headers['ce_knativebrokerttl']?.toString(), '9');
       assert.equal(s.dispatcher.stats().totals.repliesAppended, 1);
     });
+
+    // The dispatcher asks a 200's header bytes whether it is a CloudEvent before making them strings (delivery.ts has()).
+    for (const mode of ['binary', 'structured'] as const) {
+      test(`a ${mode} reply whose header names come in mixed case is a reply`, async (t) => {
+        const a = await startSubscriber(t);
+        a.respond((req, res) => {
+          const [event] = decodeRequest(req);
+          const replyEvent = { attributes: { specversion: '1.0', id: `reply-to-${String(event?.attributes['id'])}`, source: '/a', type: 'order.confirmed' }, data: Buffer.from('{"ok":true}') };
+          const reply = mode === 'binary' ? encodeHttpBinary(replyEvent) : encodeHttpStructured(replyEvent);
+          const headers: Record<string, string> = {};
+          for (const [name, value] of Object.entries(reply.headers)) headers[name.replace(/(^|-)([a-z])/g, (_m: string, dash: string, c: string) => dash + c.toUpperCase())] = String(value);
+          answer(res, 200, headers, reply.body?.toString());
+        });
+        const b = await startSubscriber(t);
+        const s = await startScenario(t, kind, {
+          egresses: [
+            uniqueEgress('a', { destination: a.url, filter: { kind: 'exact', attributes: { type: 'order.created' } } }),
+            uniqueEgress('b', { destination: b.url, filter: { kind: 'exact', attributes: { type: 'order.confirmed' } } }),
+          ],
+        });
+        await s.send([makeEvent({ id: 'o-mc', type: 'order.created' })]);
+        await waitUntil(() => b.requests.length === 1, { ...wait, message: 'the reply at trigger B' });
+        assert.equal(b.events()[0]?.attributes['id'], 'reply-to-o-mc');
+        assert.equal(s.dispatcher.stats().totals.repliesAppended, 1);
+      });
+    }
 
     test('a subscriber that echoes every event does not loop forever: TTL runs out', async (t) => {
       const echo = await startSubscriber(t);

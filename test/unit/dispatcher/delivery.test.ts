@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { describe, test, type TestContext } from 'node:test';
-import { HttpSender } from '../../../dispatcher/delivery.js';
+import { HttpSender, isNamed } from '../../../dispatcher/delivery.js';
 
 /**
  * How much of a response the sender keeps: a failed response is only ever used for
@@ -173,5 +173,49 @@ describe('delivery: outcomes other than a whole response', () => {
     assert.equal(result.headers['x-twice'], 'a, b');
     assert.ok(Object.hasOwn(result.headers, '__proto__'));
     assert.equal(result.headers['__proto__'], 'p');
+  });
+});
+
+describe('delivery: a success answers has(name) from the header bytes', () => {
+  const cases = [
+    { raw: 'ce-specversion', name: 'ce-specversion', is: true },
+    { raw: 'CE-SpecVersion', name: 'ce-specversion', is: true },
+    { raw: 'Content-Type', name: 'content-type', is: true },
+    { raw: 'content-typ', name: 'content-type', is: false },
+    { raw: 'content-typex', name: 'content-type', is: false },
+    { raw: 'content_type', name: 'content-type', is: false },
+    // 0x0d | 0x20 is '-': only letters fold.
+    { raw: 'content\rtype', name: 'content-type', is: false },
+    // latin1 'À' lowers to 'à', never to ASCII.
+    { raw: 'ce-specversio\u00c0', name: 'ce-specversion', is: false },
+  ];
+  for (const c of cases) {
+    test(`isNamed(${JSON.stringify(c.raw)}, ${c.name}) is ${c.is}`, () => {
+      assert.equal(isNamed(Buffer.from(c.raw, 'latin1'), c.name), c.is);
+    });
+  }
+
+  test('has() agrees with headers for names sent in any case, before and after headers are read', async (t) => {
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, [['CE-SpecVersion', '1.0'], ['X-Other', 'x']]);
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }));
+    const result = await sender(t, 1024).send({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, headers: {}, body: undefined }, 5000);
+    assert.equal(result.kind, 'response');
+    if (result.kind !== 'response') return;
+    assert.ok(result.has !== undefined, 'a success answers has()');
+    const asked = (): boolean[] => ['ce-specversion', 'x-other', 'content-type', 'date'].map((name) => result.has!(name));
+    const before = asked();
+    assert.deepEqual(before, [true, true, false, true]);
+    assert.equal(result.headers['ce-specversion'], '1.0');
+    assert.deepEqual(asked(), before);
   });
 });
