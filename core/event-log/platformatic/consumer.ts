@@ -316,7 +316,9 @@ export class PlatformaticGroupConsumer implements Consumer {
     while (!this.closing) {
       let restMs = 1000;
       try {
-        if (this.fetchIdleLeaders(await this.client.metadata({ topics: [...this.options.topics] }))) restMs = 500;
+        // Metadata (cached by the client) is asked for only when a partition is to be fetched.
+        const wanted = this.toFetch();
+        if (wanted.length > 0 && this.fetchIdleLeaders(wanted, await this.client.metadata({ topics: [...this.options.topics] }))) restMs = 500;
       } catch (error) {
         if (this.closing) break;
         this.logger.debug({ err: error, groupId: this.options.groupId }, 'metadata request failed; retrying');
@@ -328,12 +330,14 @@ export class PlatformaticGroupConsumer implements Consumer {
     await Promise.all(this.leaderFetches.values());
   }
 
-  /** Starts a Fetch at each leader with none in flight; true when a partition has no known leader. */
-  private fetchIdleLeaders(metadata: Awaited<ReturnType<GroupClient['metadata']>>): boolean {
+  /** Starts a Fetch at each wanted partition's leader with none in flight; true when a partition has no known leader. */
+  private fetchIdleLeaders(wanted: readonly PartitionState[], metadata: Awaited<ReturnType<GroupClient['metadata']>>): boolean {
     if (this.closing) return false;
     const perLeader = new Map<number, LeaderTopics>();
     let leaderless = false;
-    for (const state of this.toFetch()) {
+    for (const state of wanted) {
+      // Revoked, or taken by another Fetch, while the metadata was awaited.
+      if (state.retired || state.fetching) continue;
       const info = metadata.topics.get(state.topic);
       const leader = info?.partitions[state.partition]?.leader;
       if (info === undefined || leader === undefined || leader < 0) {
