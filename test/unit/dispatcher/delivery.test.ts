@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { describe, test, type TestContext } from 'node:test';
-import { HttpSender, isNamed } from '../../../dispatcher/delivery.js';
+import { HttpSender, isNamed, type AttemptResult } from '../../../dispatcher/delivery.js';
 
 /**
  * How much of a response the sender keeps: a failed response is only ever used for
@@ -154,19 +154,7 @@ describe('delivery: outcomes other than a whole response', () => {
   });
 
   test('response header names are lower-case own keys (even __proto__), repeated ones joined with ", "', async (t) => {
-    const server = createServer((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        res.writeHead(200, [['Retry-After', '3'], ['X-Twice', 'a'], ['x-twice', 'b'], ['__proto__', 'p']]);
-        res.end();
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    t.after(() => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }));
-    const result = await sender(t, 1024).send({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, headers: {}, body: undefined }, 5000);
+    const result = await sendToOk(t, [['Retry-After', '3'], ['X-Twice', 'a'], ['x-twice', 'b'], ['__proto__', 'p']]);
     assert.equal(result.kind, 'response');
     if (result.kind !== 'response') return;
     assert.equal(result.headers['retry-after'], '3');
@@ -196,19 +184,7 @@ describe('delivery: a success answers has(name) from the header bytes', () => {
   }
 
   test('has() agrees with headers for names sent in any case, before and after headers are read', async (t) => {
-    const server = createServer((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        res.writeHead(200, [['CE-SpecVersion', '1.0'], ['X-Other', 'x']]);
-        res.end();
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    t.after(() => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }));
-    const result = await sender(t, 1024).send({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, headers: {}, body: undefined }, 5000);
+    const result = await sendToOk(t, [['CE-SpecVersion', '1.0'], ['X-Other', 'x']]);
     assert.equal(result.kind, 'response');
     if (result.kind !== 'response') return;
     assert.ok(result.has !== undefined, 'a success answers has()');
@@ -219,3 +195,20 @@ describe('delivery: a success answers has(name) from the header bytes', () => {
     assert.deepEqual(asked(), before);
   });
 });
+
+/** Sends one request to a server of its own that answers 200 with these raw headers, as sent. */
+async function sendToOk(t: TestContext, headers: [string, string][]): Promise<AttemptResult> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, headers);
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  }));
+  return sender(t, 1024).send({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, headers: {}, body: undefined }, 5000);
+}
