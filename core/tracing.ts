@@ -136,15 +136,17 @@ export function startSpanUnder(tracer: Tracer, name: string, kind: SpanKind, par
  * with no attribute object made (core/tracing-wire.ts); another tracer gets one. A key left
  * undefined here may be set later by setAttribute (e.g. a status code) at no extra cost.
  */
-export function startSpanFixed(tracer: Tracer, name: string, kind: SpanKind, parent: SpanContext | undefined, keys: FixedKeys, values: FixedValues, startTime?: number): Span {
+export function startSpanFixed(
+  tracer: Tracer, name: string, kind: SpanKind, parent: SpanContext | undefined, keys: FixedKeys, values: FixedValues, startTime?: number, links?: Link[],
+): Span {
   const lean = direct(tracer);
-  if (lean !== undefined) return lean.startSpanFrom(name, kind, parent, undefined, undefined, startTime, keys, values);
+  if (lean !== undefined) return lean.startSpanFrom(name, kind, parent, undefined, links, startTime, keys, values);
   const attributes: Attributes = {};
   keys.names.forEach((key, i) => {
     const value = values[i];
     if (value !== undefined && value !== null) attributes[key] = value;
   });
-  return tracer.startSpan(name, { kind, attributes, startTime }, parent === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parent));
+  return tracer.startSpan(name, { kind, attributes, links, startTime }, parent === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parent));
 }
 
 /** A span in the same process as its parent. */

@@ -47,7 +47,7 @@ export class RecordTrace {
       trace.eventId = String(a['id']);
       trace.eventSource = String(a['source']);
       trace.eventType = String(a['type']);
-      trace.egressRef = `${egress.reference.namespace}/${egress.reference.name}`;
+      trace.egressRef = refOf(egress.reference);
       if (egress.reference.kind === 'Subscription') trace.keys = SUBSCRIPTION_KEYS;
     }
     return trace;
@@ -64,7 +64,7 @@ export class RecordTrace {
     const span = startSpanFixed(this.tracer, 'filter', SpanKind.CONSUMER, this.parentOf(this.context), this.keys.filter, [
       this.eventId, this.eventSource, this.eventType, this.egressRef,
       'kafka', 'process', record.topic, String(record.partition), Number(record.offset), this.egress.consumerGroup,
-      `${this.resource.reference.namespace}/${this.resource.reference.name}`, matched,
+      refOf(this.resource.reference), matched,
     ], startTime);
     endSpan(span);
   }
@@ -75,8 +75,9 @@ export class RecordTrace {
    */
   attempt(name: 'deliver' | 'dead-letter' | 'reply', parent: TraceHeaders | undefined, url: string, attempt: number): AttemptSpan | undefined {
     if (this.tracer === undefined) return undefined;
-    // The status code and error type are set as the attempt ends (AttemptSpan.end).
-    const values = [this.eventId, this.eventSource, this.eventType, this.egressRef, url, attempt > 1 ? attempt - 1 : undefined];
+    // The status code and error type are set as the attempt ends (AttemptSpan.end): their places
+    // are there from the start, so that the array does not grow then.
+    const values = [this.eventId, this.eventSource, this.eventType, this.egressRef, url, attempt > 1 ? attempt - 1 : undefined, undefined, undefined];
     return new AttemptSpan(startSpanFixed(this.tracer, name, SpanKind.CLIENT, this.parentOf(parent), this.keys.attempt, values));
   }
 
@@ -91,7 +92,7 @@ export class RecordTrace {
   replyAppend(parent: TraceHeaders | undefined, topic: string): { readonly headers: TraceHeaders | undefined; end(error?: unknown): void } | undefined {
     if (this.tracer === undefined) return undefined;
     const span = startSpanFixed(this.tracer, 'reply', SpanKind.PRODUCER, this.parentOf(parent), this.keys.replyAppend, [
-      this.eventId, this.eventSource, this.eventType, this.egressRef, topic,
+      this.eventId, this.eventSource, this.eventType, this.egressRef, topic, undefined,
     ]);
     return {
       headers: headersOf(span),
@@ -123,6 +124,18 @@ function spanKeys(egressKey: string): SpanKeys {
     replyAppend: new FixedKeys([...common, ATTR.destination, ATTR.errorType]),
   };
 }
+
+/**
+ * `<namespace>/<name>` of a contract reference, made once per reference object (a contract's
+ * objects live until the next contract replaces them) rather than once per span.
+ */
+function refOf(reference: { readonly namespace: string; readonly name: string }): string {
+  let ref = REFS.get(reference);
+  if (ref === undefined) REFS.set(reference, ref = `${reference.namespace}/${reference.name}`);
+  return ref;
+}
+
+const REFS = new WeakMap<object, string>();
 
 const TRIGGER_KEYS = spanKeys(ATTR.trigger);
 const SUBSCRIPTION_KEYS = spanKeys(ATTR.subscription);
