@@ -51,6 +51,10 @@ describe('tracing wire: spans to the export worker, encoded there as OTLP', () =
     ['a root span with string, number, boolean and array attributes', (tracer) => {
       tracer.startSpan('receive', { kind: SpanKind.SERVER, attributes: { 'url.path': '/ns/default', 'http.response.status_code': 202, 'x.ratio': 0.25, 'x.ok': true, 'x.no': false, 'x.list': ['a', 'b'] } }).end();
     }],
+    ['bare spans, their messages under 128 bytes (a length of one byte)', (tracer) => {
+      tracer.startSpan('x').end();
+      tracer.startSpan('y', { kind: SpanKind.INTERNAL }).end();
+    }],
     ['a remote parent with a trace state, and a child of it in process', (tracer) => {
       const receive = tracer.startSpan('receive', { kind: SpanKind.SERVER }, REMOTE);
       tracer.startSpan('append', { kind: SpanKind.PRODUCER, attributes: { 'messaging.destination.name': 't' } }, trace.setSpan(ROOT_CONTEXT, receive)).end();
