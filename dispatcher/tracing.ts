@@ -35,13 +35,12 @@ export class RecordTrace {
     /** The context this record continues. */
     readonly context: TraceHeaders | undefined,
     private readonly record: ConsumedRecord,
-    private readonly event: CloudEvent,
     private readonly resource: Resource,
     private readonly egress: Egress,
   ) {}
 
   static of(tracer: Tracer | undefined, record: ConsumedRecord, event: CloudEvent, resource: Resource, egress: Egress): RecordTrace {
-    const trace = new RecordTrace(tracer, traceHeadersOfRecord(record.headers) ?? traceHeadersOfEvent(event), record, event, resource, egress);
+    const trace = new RecordTrace(tracer, traceHeadersOfRecord(record.headers) ?? traceHeadersOfEvent(event), record, resource, egress);
     if (tracer !== undefined) {
       const a = event.attributes;
       trace.eventId = String(a['id']);
