@@ -1,8 +1,8 @@
-import { SpanKind, type Attributes, type Link, type Span, type Tracer } from '@opentelemetry/api';
+import { SpanKind, type Link, type Span, type Tracer } from '@opentelemetry/api';
 import type { CloudEvent } from '../core/cloudevents/event.js';
 import type { BrokerError } from '../core/errors.js';
 import { traceHeadersOfEvent, type TraceHeaders } from '../core/trace-context.js';
-import { ATTR, endSpan, headersOf, linkTo, spanStartTime, startChildSpan, startSpan } from '../core/tracing.js';
+import { ATTR, endSpan, FixedKeys, type FixedValues, headersOf, linkTo, remoteParent, spanStartTime, startSpanFixed } from '../core/tracing.js';
 import type { IngressEntry } from './ingress-table.js';
 
 /**
@@ -29,12 +29,14 @@ export function startIngressSpans(tracer: Tracer, hop: TraceHeaders | undefined,
     const link = linkTo(extension);
     if (link !== undefined) links = [link];
   }
-  // Few attributes: each costs CPU per span (test/bench/tracing.bench.ts).
-  const attributes = single === undefined ? { [ATTR.urlPath]: path, [ATTR.batchCount]: events.length } : eventAttributes(single, path);
-  const receive = startSpan(tracer, 'receive', SpanKind.SERVER, hop ?? extension, { attributes, links, startTime });
-  const append = startChildSpan(tracer, 'append', SpanKind.PRODUCER, receive, {
-    attributes: { [ATTR.destination]: entry.topic },
-  });
+  // Few attributes: each costs CPU per span (test/bench/tracing.bench.ts). The status code and
+  // error type are set as the request ends: their places are there from the start.
+  const receive = single === undefined
+    ? startSpanFixed(tracer, 'receive', SpanKind.SERVER, remoteParent(hop ?? extension), BATCH_KEYS, [path, events.length, undefined, undefined], startTime, links)
+    : startSpanFixed(tracer, 'receive', SpanKind.SERVER, remoteParent(hop ?? extension), EVENT_KEYS, eventValues(single, path), startTime, links);
+  // The receive span is ours (a valid context), or a no-op tracer's (invalid: then a root, as
+  // the SDK makes of a child of an invalid parent).
+  const append = startSpanFixed(tracer, 'append', SpanKind.PRODUCER, receive.spanContext(), APPEND_KEYS, [entry.topic, undefined]);
   return new ReceiveAndAppend(receive, append);
 }
 
@@ -56,10 +58,8 @@ class ReceiveAndAppend implements IngressSpans {
 
 /** A request refused before any append (not a CloudEvent, invalid, TTL spent): one span. */
 export function recordRefused(tracer: Tracer, hop: TraceHeaders | undefined, entry: IngressEntry, path: string, error: BrokerError, startTime: number): void {
-  const receive = startSpan(tracer, 'receive', SpanKind.SERVER, hop, {
-    attributes: { [ATTR.urlPath]: path, [ATTR.broker]: `${entry.reference.namespace}/${entry.reference.name}` },
-    startTime,
-  });
+  const broker = `${entry.reference.namespace}/${entry.reference.name}`;
+  const receive = startSpanFixed(tracer, 'receive', SpanKind.SERVER, remoteParent(hop), REFUSED_KEYS, [path, broker, undefined, undefined], startTime);
   endReceive(receive, error);
 }
 
@@ -71,13 +71,14 @@ function endReceive(span: Span, error: BrokerError | undefined, endTime?: number
   return error.status >= 500 ? endSpan(span, { type: error.code, message: error.message }, endTime) : endSpan(span, undefined, endTime);
 }
 
-/** The event's id, source and type (and the request's path), in one object: no copies per span. */
-export function eventAttributes(event: CloudEvent, path: string): Attributes {
+/** The request's path and the event's id, source and type, in the order of EVENT_KEYS. */
+function eventValues(event: CloudEvent, path: string): FixedValues {
   const a = event.attributes;
-  return {
-    [ATTR.urlPath]: path,
-    [ATTR.eventId]: String(a['id']),
-    [ATTR.eventSource]: String(a['source']),
-    [ATTR.eventType]: String(a['type']),
-  };
+  return [path, String(a['id']), String(a['source']), String(a['type']), undefined, undefined];
 }
+
+// The names of each span's attributes (core/tracing-wire.ts), in the order their values are given.
+const EVENT_KEYS = new FixedKeys([ATTR.urlPath, ATTR.eventId, ATTR.eventSource, ATTR.eventType, ATTR.httpStatus, ATTR.errorType]);
+const BATCH_KEYS = new FixedKeys([ATTR.urlPath, ATTR.batchCount, ATTR.httpStatus, ATTR.errorType]);
+const REFUSED_KEYS = new FixedKeys([ATTR.urlPath, ATTR.broker, ATTR.httpStatus, ATTR.errorType]);
+const APPEND_KEYS = new FixedKeys([ATTR.destination, ATTR.errorType]);

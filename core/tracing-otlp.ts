@@ -31,7 +31,11 @@ export interface EncodedScope {
 /** What the batch span processor reads of a span: that it is sampled (only sampled spans cross). */
 const SAMPLED = Object.freeze({ traceFlags: 1 });
 
-/** One span's `Span` message: bytes start..end of a chunk shared with the other spans of its batch. */
+/**
+ * One span as a field of ScopeSpans (its tag, its length, its `Span` message): bytes start..end of
+ * a chunk shared with the other spans of its batch, which follow one another there, so that a
+ * request copies a run of them at once (otlpTraceRequest).
+ */
 export class EncodedSpan {
   constructor(
     readonly chunk: Uint8Array,
@@ -349,9 +353,24 @@ export class OtlpSpanEncoder {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, batch.length);
     this.pos = 0;
     const starts: number[] = [];
+    const w = this.w;
     for (let i = 0; i < batch.count; i++) {
-      starts.push(this.w.pos);
+      const at = w.pos;
+      starts.push(at);
+      // ScopeSpans.spans: the tag, two bytes kept for the length (a span of 128 bytes to 16 KiB,
+      // nearly all), the message, then the length written, the message moved when it takes other than two.
+      w.ensure(3);
+      w.buf[at] = SPAN_FIELD_TAG;
+      w.pos = at + 3;
       this.span();
+      const length = w.pos - at - 3;
+      const size = varintSize(length);
+      if (size !== 2) {
+        w.ensure(size);
+        w.buf.copyWithin(at + 1 + size, at + 3, w.pos);
+        w.pos += size - 2;
+      }
+      varintAt(w.buf, at + 1, length);
     }
     starts.push(this.w.pos);
     const chunk = this.w.take();
@@ -544,6 +563,9 @@ export class OtlpSpanEncoder {
 
 const lengthField = (length: number): number => 1 + varintSize(length) + length;
 
+/** ScopeSpans.spans. */
+const SPAN_FIELD_TAG = tag(2, LEN);
+
 /**
  * An ExportTraceServiceRequest of these spans, grouped by resource and then scope in the order
  * each is first seen (as the SDK groups them).
@@ -564,7 +586,7 @@ export function otlpTraceRequest(spans: readonly EncodedSpan[]): Uint8Array {
     let resourceSpans = lengthField(resource.message.length);
     for (const [scope, list] of scopes) {
       let scopeSpans = lengthField(scope.message.length);
-      for (const span of list) scopeSpans += lengthField(span.end - span.start);
+      for (const span of list) scopeSpans += span.end - span.start;
       if (scope.schemaUrl !== undefined) scopeSpans += lengthField(scope.schemaUrl.length);
       sizes.set(list, scopeSpans);
       resourceSpans += lengthField(scopeSpans);
@@ -582,7 +604,20 @@ export function otlpTraceRequest(spans: readonly EncodedSpan[]): Uint8Array {
       w.uvarint(tag(2, LEN));
       w.uvarint(sizes.get(list)!);
       w.field(tag(1, LEN), scope.message, 0, scope.message.length);
-      for (const span of list) w.field(tag(2, LEN), span.chunk, span.start, span.end);
+      // Spans that follow one another in their chunk (most: a batch's, in order) in one copy.
+      let run = list[0]!;
+      let runEnd = run.end;
+      for (let i = 1; i < list.length; i++) {
+        const span = list[i]!;
+        if (span.chunk === run.chunk && span.start === runEnd) {
+          runEnd = span.end;
+          continue;
+        }
+        w.raw(run.chunk, run.start, runEnd);
+        run = span;
+        runEnd = span.end;
+      }
+      w.raw(run.chunk, run.start, runEnd);
       if (scope.schemaUrl !== undefined) w.field(tag(3, LEN), scope.schemaUrl, 0, scope.schemaUrl.length);
     }
   }

@@ -6,7 +6,7 @@ import {
 import { hrTimeDuration, isAttributeValue, type InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { IdGenerator, ReadableSpan, Sampler, SpanProcessor, TimedEvent } from '@opentelemetry/sdk-trace-base';
-import { epochNanos, epochSeconds, type WireTimes } from './tracing-wire.js';
+import { epochNanos, epochSeconds, TIME_ORIGIN, type FixedKeys, type FixedValues, type WireAttributes, type WireTimes } from './tracing-wire.js';
 
 /**
  * A lean tracer for the broker's own spans, used when the spans go to the OTLP export worker
@@ -43,9 +43,14 @@ export class LeanTracer implements Tracer {
    * already checked (a validated traceparent, or a span of ours), so no Context is built to carry
    * it and its ids are not checked again, unless the sampler needs the Context. The span keeps
    * `attributes` as its own when it can (no copy: one object fewer per span); the call sites
-   * build one per span and do not touch it after.
+   * build one per span and do not touch it after. `fixedKeys` with `fixedValues` (one array per
+   * span, kept as the span's own likewise): attributes of fixed names, which the export worker's
+   * packer writes without an attribute object (core/tracing-wire.ts); `attributes` adds to them.
    */
-  startSpanFrom(name: string, kind: SpanKind, parent: SpanContext | undefined, attributes: Attributes | undefined, links: Link[] | undefined, startTime: TimeInput | undefined): Span {
+  startSpanFrom(
+    name: string, kind: SpanKind, parent: SpanContext | undefined, attributes: Attributes | undefined, links: Link[] | undefined, startTime: TimeInput | undefined,
+    fixedKeys?: FixedKeys, fixedValues?: FixedValues,
+  ): Span {
     const spanId = this.ids.generateSpanId();
     const traceId = parent?.traceId ?? this.ids.generateTraceId();
     let sampled: boolean;
@@ -55,7 +60,8 @@ export class LeanTracer implements Tracer {
     else if (this.knownSampler === 'parent') sampled = false;
     else {
       const context = parent === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parent);
-      const result = this.sampler.shouldSample(context, traceId, name, kind, attributes ?? {}, links ?? []);
+      const all = fixedKeys === undefined ? attributes ?? {} : attributesOf(fixedKeys, fixedValues ?? [], attributes ?? NO_ATTRIBUTES);
+      const result = this.sampler.shouldSample(context, traceId, name, kind, all, links ?? []);
       if (result.decision === SamplingDecision.NOT_RECORD) {
         const unsampled: SpanContext = { traceId, spanId, traceFlags: TraceFlags.NONE };
         const state = result.traceState ?? traceState;
@@ -69,7 +75,7 @@ export class LeanTracer implements Tracer {
     const spanContext: SpanContext = { traceId, spanId, traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE };
     if (traceState !== undefined) spanContext.traceState = traceState;
     if (!sampled && this.knownSampler !== undefined) return trace.wrapSpanContext(spanContext);
-    const span = new LeanSpan(this, spanContext, parent, name, kind, startTime, attributes ?? NO_ATTRIBUTES, attributes !== undefined);
+    const span = new LeanSpan(this, spanContext, parent, name, kind, startTime, attributes ?? NO_ATTRIBUTES, attributes !== undefined, fixedKeys, fixedValues);
     if (sampledAttributes !== undefined) span.setAttributes(sampledAttributes);
     if (links !== undefined) for (const link of links) span.addLink(link);
     return span;
@@ -108,7 +114,20 @@ export class LeanTracer implements Tracer {
 
 const PARENT_BASED_ALWAYS_ON = 'ParentBased{root=AlwaysOnSampler, remoteParentSampled=AlwaysOnSampler, remoteParentNotSampled=AlwaysOffSampler, localParentSampled=AlwaysOnSampler, localParentNotSampled=AlwaysOffSampler}';
 
+/** Shared by the spans with no attributes of their own, until one is set (setAttribute replaces it). */
 const NO_ATTRIBUTES: Attributes = Object.freeze({});
+
+/** Fixed keys with their values, then `more`, as one attributes object (what ReadableSpan shows). */
+function attributesOf(keys: FixedKeys, values: FixedValues, more: Attributes): Attributes {
+  const out: Attributes = {};
+  const names = keys.names;
+  for (let i = 0; i < names.length; i++) {
+    const value = values[i];
+    if (value !== undefined && value !== null) out[names[i]!] = value;
+  }
+  for (const key in more) Object.defineProperty(out, key, { value: more[key], enumerable: true, writable: true, configurable: true });
+  return out;
+}
 /** Shared until a status is set (setStatus replaces it): one object fewer per span. */
 const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
 
@@ -167,8 +186,12 @@ function adoptable(attributes: Attributes): number {
   return count <= ATTRIBUTE_COUNT_LIMIT ? count : -1;
 }
 
-class LeanSpan implements Span, ReadableSpan, WireTimes {
-  readonly attributes: Attributes;
+class LeanSpan implements Span, ReadableSpan, WireTimes, WireAttributes {
+  /** Attributes of fixed names (core/tracing-wire.ts), or undefined: all are in moreAttributes. */
+  readonly fixedKeys: FixedKeys | undefined;
+  readonly fixedValues: FixedValues = NONE;
+  /** The attributes not among fixedKeys. */
+  moreAttributes: Attributes;
   links: Link[] = NONE;
   events: TimedEvent[] = NONE;
   /**
@@ -193,17 +216,44 @@ class LeanSpan implements Span, ReadableSpan, WireTimes {
     startTime: TimeInput | undefined,
     attributes: Attributes,
     adopt = false,
+    fixedKeys?: FixedKeys,
+    fixedValues?: FixedValues,
   ) {
     this.startAt = timeOf(startTime);
-    const adopted = adopt ? adoptable(attributes) : -1;
+    this.fixedKeys = fixedKeys !== undefined && fixedKeys.names.length <= ATTRIBUTE_COUNT_LIMIT ? fixedKeys : undefined;
+    if (this.fixedKeys !== undefined) {
+      const values = fixedValues ?? [];
+      let count = 0;
+      for (let i = 0; i < values.length; i++) {
+        const value = values[i];
+        if (value === undefined || value === null) continue;
+        if (typeof value === 'object' && !isAttributeValue(value)) values[i] = undefined;
+        else count++;
+      }
+      this.fixedValues = values;
+      this.attributeCount = count;
+      if (attributes === NO_ATTRIBUTES) {
+        this.moreAttributes = NO_ATTRIBUTES;
+        return;
+      }
+    } else if (fixedKeys !== undefined) {
+      // More fixed keys than a span may have (never, for the broker's spans): as an object.
+      attributes = attributesOf(fixedKeys, fixedValues ?? [], attributes);
+      adopt = false;
+    }
+    const adopted = adopt && this.attributeCount === 0 ? adoptable(attributes) : -1;
     if (adopted >= 0) {
-      this.attributes = attributes;
+      this.moreAttributes = attributes;
       this.attributeCount = adopted;
       return;
     }
-    this.attributes = {};
+    this.moreAttributes = {};
+    if (this.fixedKeys !== undefined) {
+      for (const key in attributes) if (Object.hasOwn(attributes, key)) this.setAttribute(key, attributes[key]);
+      return;
+    }
     // The first attributes need no check for keys already set.
-    const own = this.attributes;
+    const own = this.moreAttributes;
     for (const key in attributes) {
       const value = attributes[key];
       if (value === undefined || value === null || key.length === 0 || !Object.hasOwn(attributes, key)) continue;
@@ -219,6 +269,11 @@ class LeanSpan implements Span, ReadableSpan, WireTimes {
 
   spanContext(): SpanContext {
     return this.context;
+  }
+
+  /** All attributes as one object: made when asked for, which the export worker's packer never does. */
+  get attributes(): Attributes {
+    return this.fixedKeys === undefined ? this.moreAttributes : attributesOf(this.fixedKeys, this.fixedValues, this.moreAttributes);
   }
 
   // What every span of a tracer shares, and what no span of ours has, as getters: fewer fields
@@ -255,7 +310,25 @@ class LeanSpan implements Span, ReadableSpan, WireTimes {
   setAttribute(key: string, value: AttributeValue | undefined): this {
     if (value === undefined || value === null || this.ended || key.length === 0) return this;
     if (typeof value === 'object' && !isAttributeValue(value)) return this;
-    if (!Object.hasOwn(this.attributes, key)) {
+    const fixed = this.fixedKeys;
+    if (fixed !== undefined) {
+      const i = fixed.names.indexOf(key);
+      if (i >= 0) {
+        const values = this.fixedValues;
+        if (values[i] === undefined || values[i] === null) {
+          if (this.attributeCount >= ATTRIBUTE_COUNT_LIMIT) {
+            this.droppedAttributesCount++;
+            return this;
+          }
+          this.attributeCount++;
+        }
+        values[i] = value;
+        return this;
+      }
+    }
+    if (this.moreAttributes === NO_ATTRIBUTES) this.moreAttributes = {};
+    const own = this.moreAttributes;
+    if (!Object.hasOwn(own, key)) {
       if (this.attributeCount >= ATTRIBUTE_COUNT_LIMIT) {
         this.droppedAttributesCount++;
         return this;
@@ -263,11 +336,11 @@ class LeanSpan implements Span, ReadableSpan, WireTimes {
       this.attributeCount++;
       // A key such as __proto__ is an attribute like any other, not the object's prototype.
       if (key === '__proto__') {
-        Object.defineProperty(this.attributes, key, { value, enumerable: true, writable: true, configurable: true });
+        Object.defineProperty(own, key, { value, enumerable: true, writable: true, configurable: true });
         return this;
       }
     }
-    this.attributes[key] = value;
+    own[key] = value;
     return this;
   }
 
@@ -358,8 +431,6 @@ function timeOf(time: TimeInput | undefined): number | HrTime {
   return time.getTime();
 }
 
-/** Read once (core/tracing.ts reads it the same way): a getter, constant for the thread. */
-const TIME_ORIGIN = performance.timeOrigin;
 const HALF_ORIGIN = TIME_ORIGIN / 2;
 
 /** A time from timeOf as [seconds, nanoseconds] since the epoch. */

@@ -1,4 +1,4 @@
-import type { Attributes, HrTime } from '@opentelemetry/api';
+import type { Attributes, AttributeValue, HrTime } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
@@ -48,6 +48,36 @@ export interface WireTimes {
   readonly endAt: number | HrTime;
 }
 
+/**
+ * The names of a span's fixed attributes, in the order of its values (WireAttributes). Made once
+ * per kind of span, at module load: the packer keeps their string-table indexes per FixedKeys, so
+ * a span with fixed attributes is written with no attribute object built and no key looked up.
+ */
+export class FixedKeys {
+  constructor(readonly names: readonly string[]) {
+    if (new Set(names).size !== names.length || names.some((name) => name.length === 0)) throw new Error(`fixed attribute keys must be distinct and non-empty: ${names.join(', ')}`);
+  }
+}
+
+/** A value for each of `keys`' names, in order; undefined or null: that attribute is not set. */
+export type FixedValues = (AttributeValue | undefined)[];
+
+/**
+ * A span whose attributes are fixed keys with their values plus an object of the others (set
+ * later, e.g. the status code): the packer writes these rather than reading `attributes`.
+ */
+export interface WireAttributes {
+  readonly fixedKeys: FixedKeys | undefined;
+  readonly fixedValues: FixedValues;
+  readonly moreAttributes: Attributes;
+}
+
+/**
+ * This thread's performance.timeOrigin, read once: a getter, which cost a sixth of each clock
+ * reading of a span. Constant for the life of the thread.
+ */
+export const TIME_ORIGIN = performance.timeOrigin;
+
 /** The whole seconds of a time in milliseconds since the epoch, as an HrTime's first element. */
 export function epochSeconds(ms: number): number {
   const seconds = Math.floor(ms / 1000);
@@ -84,6 +114,8 @@ export class WirePacker {
   private readonly strings = new Map<string, number>();
   private readonly resources = new Map<Resource, number>();
   private readonly scopes = new Map<InstrumentationScope, number>();
+  /** Per set of fixed keys, their string-table indexes. */
+  private readonly fixedRefs = new Map<FixedKeys, number[]>();
   private buf = Buffer.allocUnsafeSlow(INITIAL_BYTES);
   private view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   private pos = 0;
@@ -139,7 +171,9 @@ export class WirePacker {
     this.u32(span.droppedEventsCount);
     this.u16(this.resourceIndex(span.resource));
     this.u16(this.scopeIndex(span.instrumentationScope));
-    this.attributes(span.attributes);
+    const wire = span as Partial<WireAttributes>;
+    if (wire.fixedKeys !== undefined) this.fixedAttributes(wire.fixedKeys, wire.fixedValues!, wire.moreAttributes!);
+    else this.attributes(span.attributes);
     if ((has & HAS_EVENTS) !== 0) {
       this.ensure(2);
       this.u16(events.length);
@@ -208,32 +242,67 @@ export class WirePacker {
     this.ensure(2);
     const countAt = this.pos;
     this.pos += 2;
+    this.view.setUint16(countAt, this.attributeEntries(attributes), true);
+  }
+
+  /**
+   * Fixed attributes: each key's string-table index was looked up once for `keys`, so a value is
+   * written after a stored index, with no attribute object walked nor key hashed per span.
+   */
+  private fixedAttributes(keys: FixedKeys, values: FixedValues, more: Attributes): void {
+    let refs = this.fixedRefs.get(keys);
+    if (refs === undefined) {
+      refs = keys.names.map((name) => this.refIndex(name));
+      this.fixedRefs.set(keys, refs);
+    }
+    this.ensure(2);
+    const countAt = this.pos;
+    this.pos += 2;
+    let count = 0;
+    const n = refs.length;
+    for (let i = 0; i < n; i++) {
+      const value = values[i];
+      if (value === undefined || value === null) continue;
+      this.ensure(16);
+      this.u32(refs[i]!);
+      this.value(value);
+      count++;
+    }
+    this.view.setUint16(countAt, count + this.attributeEntries(more), true);
+  }
+
+  /** Writes each set attribute (ref key, type, value); how many. */
+  private attributeEntries(attributes: Attributes): number {
     let count = 0;
     for (const key in attributes) {
       const value = attributes[key];
       if (value === undefined || value === null) continue;
       this.ensure(16);
       this.ref(key);
-      switch (typeof value) {
-        case 'string':
-          this.u8(T_STRING);
-          this.str(value);
-          break;
-        case 'number':
-          this.u8(T_NUMBER);
-          this.view.setFloat64(this.pos, value, true);
-          this.pos += 8;
-          break;
-        case 'boolean':
-          this.u8(value ? T_TRUE : T_FALSE);
-          break;
-        default:
-          this.u8(T_JSON);
-          this.str(JSON.stringify(value));
-      }
+      this.value(value);
       count++;
     }
-    this.view.setUint16(countAt, count, true);
+    return count;
+  }
+
+  private value(value: AttributeValue): void {
+    switch (typeof value) {
+      case 'string':
+        this.u8(T_STRING);
+        this.str(value);
+        break;
+      case 'number':
+        this.u8(T_NUMBER);
+        this.view.setFloat64(this.pos, value, true);
+        this.pos += 8;
+        break;
+      case 'boolean':
+        this.u8(value ? T_TRUE : T_FALSE);
+        break;
+      default:
+        this.u8(T_JSON);
+        this.str(JSON.stringify(value));
+    }
   }
 
   /** Room for `n` more bytes (a string checks its own). */
@@ -292,13 +361,17 @@ export class WirePacker {
   }
 
   private ref(text: string): void {
+    this.u32(this.refIndex(text));
+  }
+
+  private refIndex(text: string): number {
     let index = this.strings.get(text);
     if (index === undefined) {
       index = this.strings.size;
       this.strings.set(text, index);
       this.newStrings.push(text);
     }
-    this.u32(index);
+    return index;
   }
 
   private resourceIndex(resource: Resource): number {

@@ -7,6 +7,9 @@ import { z } from 'zod';
 import { loadConfig, type Env } from './config.js';
 import { BrokerError } from './errors.js';
 import type { TraceHeaders } from './trace-context.js';
+import { TIME_ORIGIN, type FixedKeys, type FixedValues } from './tracing-wire.js';
+
+export { FixedKeys, type FixedValues } from './tracing-wire.js';
 
 /**
  * OpenTelemetry traces (issue 18). Off unless an exporter is configured through the standard
@@ -94,7 +97,10 @@ const hexDigit = (c: number): number => (c <= 0x39 ? c - 0x30 : c - 0x57);
 
 /** The lean tracer's way in (core/tracing-tracer.ts): the parent as a span context, no Context per span. */
 interface DirectTracer {
-  startSpanFrom(name: string, kind: SpanKind, parent: SpanContext | undefined, attributes: Attributes | undefined, links: Link[] | undefined, startTime: TimeInput | undefined): Span;
+  startSpanFrom(
+    name: string, kind: SpanKind, parent: SpanContext | undefined, attributes: Attributes | undefined, links: Link[] | undefined, startTime: TimeInput | undefined,
+    fixedKeys?: FixedKeys, fixedValues?: FixedValues,
+  ): Span;
 }
 
 const direct = (tracer: Tracer): DirectTracer | undefined =>
@@ -122,6 +128,25 @@ export function startSpanUnder(tracer: Tracer, name: string, kind: SpanKind, par
   const lean = direct(tracer);
   if (lean !== undefined) return lean.startSpanFrom(name, kind, parent, options.attributes, options.links, options.startTime);
   return tracer.startSpan(name, { kind, attributes: options.attributes, links: options.links, startTime: options.startTime }, parent === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parent));
+}
+
+/**
+ * startSpanUnder with attributes of fixed names: `values` in the order of `keys` (undefined: not
+ * set), one array per span, which the span keeps. The lean tracer's spans go to the export worker
+ * with no attribute object made (core/tracing-wire.ts); another tracer gets one. A key left
+ * undefined here may be set later by setAttribute (e.g. a status code) at no extra cost.
+ */
+export function startSpanFixed(
+  tracer: Tracer, name: string, kind: SpanKind, parent: SpanContext | undefined, keys: FixedKeys, values: FixedValues, startTime?: number, links?: Link[],
+): Span {
+  const lean = direct(tracer);
+  if (lean !== undefined) return lean.startSpanFrom(name, kind, parent, undefined, links, startTime, keys, values);
+  const attributes: Attributes = {};
+  keys.names.forEach((key, i) => {
+    const value = values[i];
+    if (value !== undefined && value !== null) attributes[key] = value;
+  });
+  return tracer.startSpan(name, { kind, attributes, links, startTime }, parent === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parent));
 }
 
 /** A span in the same process as its parent. */
@@ -157,12 +182,6 @@ export function endSpan(span: Span, error?: { readonly type: string; readonly me
   }
   span.end(endTime);
 }
-
-/**
- * This thread's performance.timeOrigin, read once: a getter, which cost a sixth of each clock
- * reading of a span. Constant for the life of the thread.
- */
-export const TIME_ORIGIN = performance.timeOrigin;
 
 /**
  * Now, as milliseconds since the epoch in the SDK's clock: a start time taken before the parent

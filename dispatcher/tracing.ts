@@ -1,9 +1,9 @@
-import { SpanKind, type Attributes, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
+import { SpanKind, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
 import type { CloudEvent } from '../core/cloudevents/event.js';
 import type { Egress, Resource } from '../core/contract/types.js';
 import type { ConsumedRecord } from '../core/event-log/port.js';
 import { traceHeadersOfEvent, traceHeadersOfRecord, type TraceHeaders } from '../core/trace-context.js';
-import { ATTR, endSpan, headersOf, remoteParent, startSpan, startSpanUnder } from '../core/tracing.js';
+import { ATTR, endSpan, FixedKeys, headersOf, remoteParent, startSpanFixed } from '../core/tracing.js';
 import type { AttemptResult } from './delivery.js';
 
 /**
@@ -20,8 +20,13 @@ import type { AttemptResult } from './delivery.js';
  * reply's record carry the record's own context (a pass-through).
  */
 export class RecordTrace {
-  private eventId: string | undefined;
-  private egressRef: string | undefined;
+  /** What every span of the record says (event id, source, type; the trigger or subscription): read once. */
+  private eventId = '';
+  private eventSource = '';
+  private eventType = '';
+  private egressRef = '';
+  /** The fixed keys of this egress's kind (trigger or subscription). */
+  private keys: SpanKeys = TRIGGER_KEYS;
   /** `context` taken apart, once for the filter span and every attempt (null: not yet). */
   private parentContext: SpanContext | undefined | null = null;
 
@@ -30,13 +35,21 @@ export class RecordTrace {
     /** The context this record continues. */
     readonly context: TraceHeaders | undefined,
     private readonly record: ConsumedRecord,
-    private readonly event: CloudEvent,
     private readonly resource: Resource,
     private readonly egress: Egress,
   ) {}
 
   static of(tracer: Tracer | undefined, record: ConsumedRecord, event: CloudEvent, resource: Resource, egress: Egress): RecordTrace {
-    return new RecordTrace(tracer, traceHeadersOfRecord(record.headers) ?? traceHeadersOfEvent(event), record, event, resource, egress);
+    const trace = new RecordTrace(tracer, traceHeadersOfRecord(record.headers) ?? traceHeadersOfEvent(event), record, resource, egress);
+    if (tracer !== undefined) {
+      const a = event.attributes;
+      trace.eventId = String(a['id']);
+      trace.eventSource = String(a['source']);
+      trace.eventType = String(a['type']);
+      trace.egressRef = refOf(egress.reference);
+      if (egress.reference.kind === 'Subscription') trace.keys = SUBSCRIPTION_KEYS;
+    }
+    return trace;
   }
 
   get on(): boolean {
@@ -46,19 +59,12 @@ export class RecordTrace {
   /** Records the filter's verdict (a span of its own, with the time it took). */
   filtered(matched: boolean, startTime: number): void {
     if (this.tracer === undefined) return;
-    const span = startSpanUnder(this.tracer, 'filter', SpanKind.CONSUMER, this.parentOf(this.context), {
-      attributes: this.base({
-        [ATTR.messagingSystem]: 'kafka',
-        [ATTR.messagingOperation]: 'process',
-        [ATTR.destination]: this.record.topic,
-        [ATTR.partition]: String(this.record.partition),
-        [ATTR.offset]: Number(this.record.offset),
-        [ATTR.consumerGroup]: this.egress.consumerGroup,
-        [ATTR.broker]: `${this.resource.reference.namespace}/${this.resource.reference.name}`,
-        [ATTR.filterMatched]: matched,
-      }),
-      startTime,
-    });
+    const record = this.record;
+    const span = startSpanFixed(this.tracer, 'filter', SpanKind.CONSUMER, this.parentOf(this.context), this.keys.filter, [
+      this.eventId, this.eventSource, this.eventType, this.egressRef,
+      'kafka', 'process', record.topic, String(record.partition), Number(record.offset), this.egress.consumerGroup,
+      refOf(this.resource.reference), matched,
+    ], startTime);
     endSpan(span);
   }
 
@@ -68,9 +74,10 @@ export class RecordTrace {
    */
   attempt(name: 'deliver' | 'dead-letter' | 'reply', parent: TraceHeaders | undefined, url: string, attempt: number): AttemptSpan | undefined {
     if (this.tracer === undefined) return undefined;
-    const attributes = this.base({ [ATTR.urlFull]: url });
-    if (attempt > 1) attributes[ATTR.httpResendCount] = attempt - 1;
-    return new AttemptSpan(startSpanUnder(this.tracer, name, SpanKind.CLIENT, this.parentOf(parent), { attributes }));
+    // The status code and error type are set as the attempt ends (AttemptSpan.end): their places
+    // are there from the start, so that the array does not grow then.
+    const values = [this.eventId, this.eventSource, this.eventType, this.egressRef, url, attempt > 1 ? attempt - 1 : undefined, undefined, undefined];
+    return new AttemptSpan(startSpanFixed(this.tracer, name, SpanKind.CLIENT, this.parentOf(parent), this.keys.attempt, values));
   }
 
   /** `parent` as a span context: the record's own is taken apart once. */
@@ -83,32 +90,54 @@ export class RecordTrace {
   /** The append of a reply to the broker's topic, continuing the delivery that returned it. */
   replyAppend(parent: TraceHeaders | undefined, topic: string): { readonly headers: TraceHeaders | undefined; end(error?: unknown): void } | undefined {
     if (this.tracer === undefined) return undefined;
-    const span = startSpan(this.tracer, 'reply', SpanKind.PRODUCER, parent, {
-      attributes: this.base({ [ATTR.destination]: topic }),
-    });
+    const span = startSpanFixed(this.tracer, 'reply', SpanKind.PRODUCER, this.parentOf(parent), this.keys.replyAppend, [
+      this.eventId, this.eventSource, this.eventType, this.egressRef, topic, undefined,
+    ]);
     return {
       headers: headersOf(span),
       end: (error) => endSpan(span, error === undefined ? undefined : { type: 'append', message: error instanceof Error ? error.message : String(error) }),
     };
   }
-
-  /**
-   * What every span of the record says, the event and the trigger, added to a span's own
-   * `attributes` (assigned one by one: spreading a cached object cost more than the span's other
-   * work here). Where the record was (topic, partition, offset, group) is said once, by the filter
-   * span: each attribute costs CPU per span.
-   */
-  private base(attributes: Attributes): Attributes {
-    const a = this.event.attributes;
-    this.eventId ??= String(a['id']);
-    this.egressRef ??= `${this.egress.reference.namespace}/${this.egress.reference.name}`;
-    attributes[ATTR.eventId] = this.eventId;
-    attributes[ATTR.eventSource] = String(a['source']);
-    attributes[ATTR.eventType] = String(a['type']);
-    attributes[this.egress.reference.kind === 'Subscription' ? ATTR.subscription : ATTR.trigger] = this.egressRef;
-    return attributes;
-  }
 }
+
+/**
+ * The names of each span's attributes, in the order RecordTrace gives their values: first what
+ * every span of the record says (the event and the trigger or subscription), then the span's own.
+ * Where the record was (topic, partition, offset, group) is said once, by the filter span: each
+ * attribute costs CPU per span.
+ */
+interface SpanKeys {
+  readonly filter: FixedKeys;
+  readonly attempt: FixedKeys;
+  readonly replyAppend: FixedKeys;
+}
+
+function spanKeys(egressKey: string): SpanKeys {
+  const common = [ATTR.eventId, ATTR.eventSource, ATTR.eventType, egressKey];
+  return {
+    filter: new FixedKeys([
+      ...common, ATTR.messagingSystem, ATTR.messagingOperation, ATTR.destination, ATTR.partition, ATTR.offset, ATTR.consumerGroup, ATTR.broker, ATTR.filterMatched,
+    ]),
+    // The last three are set when they apply: a resend, and as the attempt ends.
+    attempt: new FixedKeys([...common, ATTR.urlFull, ATTR.httpResendCount, ATTR.httpStatus, ATTR.errorType]),
+    replyAppend: new FixedKeys([...common, ATTR.destination, ATTR.errorType]),
+  };
+}
+
+/**
+ * `<namespace>/<name>` of a contract reference, made once per reference object (a contract's
+ * objects live until the next contract replaces them) rather than once per span.
+ */
+function refOf(reference: { readonly namespace: string; readonly name: string }): string {
+  let ref = REFS.get(reference);
+  if (ref === undefined) REFS.set(reference, ref = `${reference.namespace}/${reference.name}`);
+  return ref;
+}
+
+const REFS = new WeakMap<object, string>();
+
+const TRIGGER_KEYS = spanKeys(ATTR.trigger);
+const SUBSCRIPTION_KEYS = spanKeys(ATTR.subscription);
 
 export class AttemptSpan {
   /** The context the request carries (the subscriber continues it). */

@@ -11,7 +11,8 @@
  * machine swings with the other load; with no sockets and no other process in the loop, these
  * figures move far less, so a change to tracing's code shows here. A figure, never a pass/fail.
  *
- *   npx tsx --expose-gc test/bench/tracing-paths.bench.ts     BENCH_PAIRS (default 8), BENCH_EVENTS (default 20000)
+ *   npx tsx --expose-gc test/bench/tracing-paths.bench.ts     BENCH_PAIRS (default 8), BENCH_EVENTS (default 20000),
+ *                                                             BENCH_ONLY=ingress|dispatch (default both)
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -34,6 +35,7 @@ import { alternate, pairLines, type Round } from './paired.js';
 
 const PAIRS = Number(process.env['BENCH_PAIRS'] ?? 8);
 const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 20_000);
+const ONLY = process.env['BENCH_ONLY'];
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
 /** Answers every export with 200; prints its port. */
@@ -142,6 +144,7 @@ const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[
 try {
   console.log(`tracing off vs on, the broker's paths in process (no HTTP), ${EVENTS} events a round, ${PAIRS} alternating pairs after a warm-up pair:`);
   for (const [name, round] of [['ingress', ingressRound], ['dispatch', dispatchRound]] as const) {
+    if (ONLY !== undefined && ONLY !== '' && ONLY !== name) continue;
     const offs: PathRound[] = [];
     const ons: PathRound[] = [];
     const summary = await alternate(PAIRS, (tracingOn) => {

@@ -7,7 +7,7 @@ import {
   AlwaysOffSampler, AlwaysOnSampler, BasicTracerProvider, InMemorySpanExporter, ParentBasedSampler, SimpleSpanProcessor, type IdGenerator, type ReadableSpan, type Sampler,
 } from '@opentelemetry/sdk-trace-base';
 import { LeanTracer, PooledIdGenerator } from '../../../core/tracing-tracer.js';
-import { headersOf, startChildSpan, startSpan } from '../../../core/tracing.js';
+import { FixedKeys, headersOf, startChildSpan, startSpan, startSpanFixed, remoteParent } from '../../../core/tracing.js';
 
 /** Ids in sequence, so that the SDK's tracer and the lean one make the same ones. */
 function countingIds(): IdGenerator {
@@ -139,6 +139,36 @@ describe('the lean tracer makes the spans the SDK makes', () => {
       assert.deepEqual(headers[1], headers[0]);
     });
   }
+
+  // Fixed attributes (startSpanFixed): the lean tracer keeps the values array and writes it to
+  // the wire (core/tracing-wire.ts); what the span shows and what is exported must be the same.
+  const KEYS = new FixedKeys(['cloudevents.event_id', 'url.full', 'http.request.resend_count', 'http.response.status_code', 'error.type', 'x.list']);
+  for (const [samplerName, sampler] of samplers) {
+    test(`fixed attributes (${samplerName}): set, unset, set later, overwritten, and others beside them`, () => {
+      const sdk = sdkTracer(sampler());
+      const lean = leanTracer(sampler());
+      [sdk, lean].forEach(({ tracer }) => {
+        for (const parent of [SAMPLED, UNSAMPLED, undefined]) {
+          const span = startSpanFixed(tracer, 'deliver', SpanKind.CLIENT, remoteParent(parent), KEYS, ['e-1', 'http://s/', undefined, undefined, null as unknown as string, ['a', 'b']], 1_700_000_000_500);
+          span.setAttribute('http.response.status_code', 503);
+          span.setAttribute('url.full', 'http://t/');
+          span.setAttribute('x.other', true);
+          span.setAttribute('error.type', undefined as unknown as string);
+          span.end(1_700_000_000_750);
+        }
+        // No values at all: the keys are still there to be set.
+        const bare = startSpanFixed(tracer, 'filter', SpanKind.CONSUMER, undefined, KEYS, [], 1_700_000_000_500);
+        bare.setAttribute('error.type', 'append');
+        bare.end(1_700_000_000_750);
+      });
+      assert.deepEqual(lean.spans().map(exported), sdk.spans().map(exported));
+    });
+  }
+
+  test('fixed keys are distinct and non-empty', () => {
+    assert.throws(() => new FixedKeys(['a', 'b', 'a']), /distinct/);
+    assert.throws(() => new FixedKeys(['a', '']), /non-empty/);
+  });
 
   test('pooled ids: hex of the right length, all different, over several refills', () => {
     const ids = new PooledIdGenerator();

@@ -4,8 +4,10 @@ import { SpanKind, SpanStatusCode, trace, ROOT_CONTEXT, type Attributes } from '
 import { TraceState } from '@opentelemetry/core';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { AlwaysOnSampler, BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { OtlpSpanEncoder, otlpTraceRequest, type EncodedSpan } from '../../../core/tracing-otlp.js';
+import { LeanTracer, PooledIdGenerator } from '../../../core/tracing-tracer.js';
+import { FixedKeys, startSpanFixed } from '../../../core/tracing.js';
 import { WirePacker } from '../../../core/tracing-wire.js';
 
 /** Spans made by the SDK, ended, as its exporters get them. */
@@ -48,6 +50,10 @@ describe('tracing wire: spans to the export worker, encoded there as OTLP', () =
   const cases: [string, (tracer: ReturnType<BasicTracerProvider['getTracer']>) => void][] = [
     ['a root span with string, number, boolean and array attributes', (tracer) => {
       tracer.startSpan('receive', { kind: SpanKind.SERVER, attributes: { 'url.path': '/ns/default', 'http.response.status_code': 202, 'x.ratio': 0.25, 'x.ok': true, 'x.no': false, 'x.list': ['a', 'b'] } }).end();
+    }],
+    ['bare spans, their messages under 128 bytes (a length of one byte)', (tracer) => {
+      tracer.startSpan('x').end();
+      tracer.startSpan('y', { kind: SpanKind.INTERNAL }).end();
     }],
     ['a remote parent with a trace state, and a child of it in process', (tracer) => {
       const receive = tracer.startSpan('receive', { kind: SpanKind.SERVER }, REMOTE);
@@ -98,6 +104,27 @@ describe('tracing wire: spans to the export worker, encoded there as OTLP', () =
     const bytes = throughWorker(spans, 3);
     assert.ok(bytes.includes(Buffer.from(big)));
     assert.deepEqual(bytes, otlp(spans));
+  });
+
+  test("the lean tracer's fixed attributes, written without an attribute object: the same OTLP bytes as its attributes", () => {
+    const exporter = new InMemorySpanExporter();
+    const tracer = new LeanTracer(new AlwaysOnSampler(), new PooledIdGenerator(), resourceFromAttributes({ 'service.name': 'wire-test' }), { name: 'kafka-broker' }, new SimpleSpanProcessor(exporter));
+    const keys = [
+      new FixedKeys(['cloudevents.event_id', 'messaging.kafka.offset', 'kafka_broker.filter.matched', 'x.list', 'x.unset']),
+      new FixedKeys(['cloudevents.event_id', 'url.full', 'http.response.status_code', 'error.type']),
+    ];
+    const parent = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: 1, isRemote: true };
+    for (let i = 0; i < 300; i++) {
+      startSpanFixed(tracer, 'filter', SpanKind.CONSUMER, parent, keys[0]!, [`e-${i}`, i, i % 2 === 0, ['a', 'b'], undefined]).end();
+      const deliver = startSpanFixed(tracer, 'deliver', SpanKind.CLIENT, parent, keys[1]!, [`e-${i}`, 'http://sub/ü']);
+      deliver.setAttribute('http.response.status_code', 200 + i);
+      if (i % 3 === 0) deliver.setAttribute('x.later', 'more');
+      deliver.end();
+    }
+    const spans = exporter.getFinishedSpans();
+    assert.equal(spans.length, 600);
+    assert.deepEqual(spans[1]!.attributes, { 'cloudevents.event_id': 'e-0', 'url.full': 'http://sub/ü', 'http.response.status_code': 200, 'x.later': 'more' });
+    assert.deepEqual(throughWorker(spans, 2), otlp(spans));
   });
 
   test('a span naming a resource never sent is refused', () => {
