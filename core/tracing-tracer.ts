@@ -6,7 +6,7 @@ import {
 import { hrTimeDuration, isAttributeValue, type InstrumentationScope } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { IdGenerator, ReadableSpan, Sampler, SpanProcessor, TimedEvent } from '@opentelemetry/sdk-trace-base';
-import { epochNanos, epochSeconds, TIME_ORIGIN, type FixedKeys, type FixedValues, type WireAttributes, type WireTimes } from './tracing-wire.js';
+import { attributesOf, epochNanos, epochSeconds, TIME_ORIGIN, type FixedKeys, type FixedValues, type WireAttributes, type WireTimes } from './tracing-wire.js';
 
 /**
  * A lean tracer for the broker's own spans, used when the spans go to the OTLP export worker
@@ -117,17 +117,6 @@ const PARENT_BASED_ALWAYS_ON = 'ParentBased{root=AlwaysOnSampler, remoteParentSa
 /** Shared by the spans with no attributes of their own, until one is set (setAttribute replaces it). */
 const NO_ATTRIBUTES: Attributes = Object.freeze({});
 
-/** Fixed keys with their values, then `more`, as one attributes object (what ReadableSpan shows). */
-function attributesOf(keys: FixedKeys, values: FixedValues, more: Attributes): Attributes {
-  const out: Attributes = {};
-  const names = keys.names;
-  for (let i = 0; i < names.length; i++) {
-    const value = values[i];
-    if (value !== undefined && value !== null) out[names[i]!] = value;
-  }
-  for (const key in more) Object.defineProperty(out, key, { value: more[key], enumerable: true, writable: true, configurable: true });
-  return out;
-}
 /** Shared until a status is set (setStatus replaces it): one object fewer per span. */
 const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
 

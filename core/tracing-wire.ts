@@ -72,6 +72,18 @@ export interface WireAttributes {
   readonly moreAttributes: Attributes;
 }
 
+/** Fixed keys with their values, then `more`, as one attributes object (what ReadableSpan shows). */
+export function attributesOf(keys: FixedKeys, values: FixedValues, more?: Attributes): Attributes {
+  const out: Attributes = {};
+  const names = keys.names;
+  for (let i = 0; i < names.length; i++) {
+    const value = values[i];
+    if (value !== undefined && value !== null) out[names[i]!] = value;
+  }
+  if (more !== undefined) for (const key in more) Object.defineProperty(out, key, { value: more[key], enumerable: true, writable: true, configurable: true });
+  return out;
+}
+
 /**
  * This thread's performance.timeOrigin, read once: a getter, which cost a sixth of each clock
  * reading of a span. Constant for the life of the thread.

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { loadConfig, type Env } from './config.js';
 import { BrokerError } from './errors.js';
 import type { TraceHeaders } from './trace-context.js';
-import { TIME_ORIGIN, type FixedKeys, type FixedValues } from './tracing-wire.js';
+import { attributesOf, TIME_ORIGIN, type FixedKeys, type FixedValues } from './tracing-wire.js';
 
 export { FixedKeys, type FixedValues } from './tracing-wire.js';
 
@@ -141,12 +141,7 @@ export function startSpanFixed(
 ): Span {
   const lean = direct(tracer);
   if (lean !== undefined) return lean.startSpanFrom(name, kind, parent, undefined, links, startTime, keys, values);
-  const attributes: Attributes = {};
-  keys.names.forEach((key, i) => {
-    const value = values[i];
-    if (value !== undefined && value !== null) attributes[key] = value;
-  });
-  return tracer.startSpan(name, { kind, attributes, links, startTime }, parent === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parent));
+  return tracer.startSpan(name, { kind, attributes: attributesOf(keys, values), links, startTime }, parent === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, parent));
 }
 
 /** A span in the same process as its parent. */
